@@ -1,0 +1,184 @@
+# kanary - canary releases for model servers, steered in the kernel.
+#
+#   make            build the BPF objects, kanaryd, kanaryctl, kanary-modelserver
+#   make deps       install the Debian packages that build, tests and demo need
+#   make test       deps + build + every test (as root); SANITIZE=1 for ASan+UBSan
+#   make demo       deps + build + a real canary rollout in network namespaces
+#   make bench      deps + build + benchmarks against the peers (QUICK=1: short)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   V=1             show full commands
+#
+# Layout: bpf/ (kernel side), include/ (what both sides share), agent/ (the
+# daemon, the CLI and their library), modelserver/ (demo and test backend),
+# tests/, bench/, deploy/, docs/, vmlinux/.
+
+OUTPUT ?= .output
+BIN ?= bin
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	  -Wno-missing-field-initializers -D_GNU_SOURCE -fno-strict-aliasing \
+	  -Iinclude -Iagent -I$(OUTPUT)
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -ljansson -lcurl -lm -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	  -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+	      -Wall -Werror -Iinclude -Ivmlinux -Ibpf
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
+
+# Everything in agent/ but the two programs is the kanary library.
+AGENT_MAINS := agent/kanaryd.c agent/kanaryctl.c
+LIB_SRCS := $(filter-out $(AGENT_MAINS),$(wildcard agent/*.c))
+LIB_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(LIB_SRCS))
+LIB := $(OUTPUT)/libkanary.a
+AGENT_HDRS := $(wildcard agent/*.h) $(wildcard include/*.h)
+
+MODEL_SRCS := $(wildcard modelserver/*.c)
+MODEL_OBJS := $(patsubst modelserver/%.c,$(OUTPUT)/modelserver/%.o,$(MODEL_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(BPFTEST_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(OUTPUT)/tests/%,$(TOOL_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+
+PROGRAMS := $(BIN)/kanaryd $(BIN)/kanaryctl $(BIN)/kanary-modelserver
+
+.PHONY: all deps test test-build demo bench install uninstall clean format \
+	check-format vmlinux
+.DELETE_ON_ERROR:
+
+all: $(PROGRAMS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+# Tests need root, the kernel and bpffs; tests/run checks and says so.
+test: deps
+	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)SANITIZE=$(SANITIZE) tests/run $(TESTS)
+
+test-build: all $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)demo/run.sh $(SCENARIO)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)QUICK=$(QUICK) bench/run.sh
+
+$(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/modelserver $(OUTPUT)/tests $(BIN):
+	$(Q)mkdir -p $@
+
+# ---- BPF ------------------------------------------------------------------
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | $(OUTPUT)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$(subst -,_,$*))_bpf > $@
+
+# ---- user space -----------------------------------------------------------
+$(OUTPUT)/agent/%.o: agent/%.c $(AGENT_HDRS) $(BPF_SKELS) | $(OUTPUT)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN)/kanaryd: $(OUTPUT)/agent/kanaryd.o $(LIB) | $(BIN)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/kanaryctl: $(OUTPUT)/agent/kanaryctl.o $(LIB) | $(BIN)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/modelserver/%.o: modelserver/%.c $(wildcard modelserver/*.h) $(AGENT_HDRS) | $(OUTPUT)/modelserver
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Imodelserver -c $< -o $@
+
+$(BIN)/kanary-modelserver: $(MODEL_OBJS) $(LIB) | $(BIN)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The corpus is assembled into corpus.o (.incbin, paths from the repository
+# root), and the classifier's unit test compiles the model sources itself:
+# both must follow the data and the sources.
+MODEL_DATA := $(wildcard modelserver/data/*.tsv)
+$(OUTPUT)/modelserver/corpus.o: $(MODEL_DATA)
+$(OUTPUT)/tests/test_classifier: $(MODEL_SRCS) $(wildcard modelserver/*.h) $(MODEL_DATA)
+
+# ---- tests ----------------------------------------------------------------
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+$(OUTPUT)/tests/test_%: tests/bpf/test_%.c tests/bpf/*.h $(LIB) $(BPF_SKELS) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/tools/%.c $(LIB) | $(OUTPUT)/tests
+	$(call msg,TOOL,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# ---- install --------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)/etc/kanary $(DESTDIR)/lib/systemd/system
+	install -m 0755 $(BIN)/kanaryd $(DESTDIR)$(PREFIX)/sbin/kanaryd
+	install -m 0755 $(BIN)/kanaryctl $(DESTDIR)$(PREFIX)/bin/kanaryctl
+	install -m 0755 $(BIN)/kanary-modelserver $(DESTDIR)$(PREFIX)/bin/kanary-modelserver
+	install -m 0644 docs/man/kanaryd.8 $(DESTDIR)$(PREFIX)/share/man/man8/kanaryd.8
+	install -m 0644 docs/man/kanaryctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/kanaryctl.1
+	install -m 0644 deploy/systemd/kanaryd.service $(DESTDIR)/lib/systemd/system/kanaryd.service
+	install -m 0600 deploy/examples/vllm-node.json $(DESTDIR)/etc/kanary/config.json.example
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/kanaryd $(DESTDIR)$(PREFIX)/bin/kanaryctl \
+		$(DESTDIR)$(PREFIX)/bin/kanary-modelserver \
+		$(DESTDIR)$(PREFIX)/share/man/man8/kanaryd.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/kanaryctl.1 \
+		$(DESTDIR)/lib/systemd/system/kanaryd.service
+
+vmlinux:
+	vmlinux/gen.sh
+
+format:
+	clang-format -i $(wildcard agent/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch])
+
+check-format:
+	clang-format --dry-run --Werror $(wildcard agent/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch])
+
+clean:
+	rm -rf $(OUTPUT) $(BIN)

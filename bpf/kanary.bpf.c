@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * kanary.bpf.c - the data path's entry points. Each one parses, hands the
+ * packet to the shared splitter (kanary_steer.h), counts why the packet left
+ * as it did, and turns that into the hook's verdict.
+ *
+ *   kanary_xdp_ingress  XDP on the node interface: client packets (fast path)
+ *   kanary_tc_ingress   tc ingress: client packets in tc mode; in XDP mode,
+ *                       the packets XDP cannot rewrite (offloaded checksums)
+ *   kanary_tc_egress    tc egress: replies from backends, back to the VIP
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "kanary_defs.h"
+#include "kanary_maps.h"
+#include "kanary_parse.h"
+#include "kanary_steer.h"
+
+/* Headers the tc programs want in the linear part of the skb: Ethernet,
+ * IPv4 without options, TCP with the largest options. */
+#define KN_TC_PULL_LEN (ETH_HLEN + IPV4_HDR_MIN_LEN + 60)
+
+static __always_inline void kn_count(__u32 hook, __u32 reason)
+{
+	struct kn_global_stats *stats;
+
+	stats = bpf_map_lookup_elem(&kn_global_ctr, &hook);
+	if (!stats)
+		return;
+	stats->packets++;
+	if (reason < KN_R_COUNT)
+		stats->reason[reason]++;
+}
+
+/* Packets for a service that cannot be served are dropped and counted; all
+ * others continue, translated or untouched. */
+static __always_inline bool kn_reason_drops(__u32 reason)
+{
+	return reason == KN_R_NO_BACKEND || reason == KN_R_CONFIG_RACE ||
+	       reason == KN_R_REWRITE_FAILED;
+}
+
+SEC("xdp")
+int kanary_xdp_ingress(struct xdp_md *ctx)
+{
+	struct kn_pkt p = {
+		.data = (void *)(long)ctx->data,
+		.data_end = (void *)(long)ctx->data_end,
+	};
+	__u32 reason;
+
+	p.len = p.data_end - p.data;
+	reason = kn_parse(&p);
+	if (reason == KN_CONTINUE)
+		reason = kn_ingress(ctx, &p, true);
+	kn_count(KN_HOOK_XDP_INGRESS, reason);
+	return kn_reason_drops(reason) ? XDP_DROP : XDP_PASS;
+}
+
+static __always_inline void kn_tc_load(struct __sk_buff *skb,
+				       struct kn_pkt *p)
+{
+	__u32 linear = skb->data_end - skb->data;
+
+	if (linear < KN_TC_PULL_LEN && skb->len > linear)
+		bpf_skb_pull_data(skb, skb->len < KN_TC_PULL_LEN
+					       ? skb->len
+					       : KN_TC_PULL_LEN);
+	/* Make clang re-derive the context field addresses: the verifier
+	 * rejects a context pointer kept with an offset across the call. */
+	asm volatile("" : "+r"(skb));
+	p->data = (void *)(long)skb->data;
+	p->data_end = (void *)(long)skb->data_end;
+	p->len = skb->len;
+}
+
+SEC("tc")
+int kanary_tc_ingress(struct __sk_buff *skb)
+{
+	struct kn_pkt p = {};
+	__u32 reason;
+
+	kn_tc_load(skb, &p);
+	reason = kn_parse(&p);
+	if (reason == KN_CONTINUE)
+		reason = kn_ingress(skb, &p, false);
+	kn_count(KN_HOOK_TC_INGRESS, reason);
+	return kn_reason_drops(reason) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int kanary_tc_egress(struct __sk_buff *skb)
+{
+	struct kn_pkt p = {};
+	__u32 reason;
+
+	kn_tc_load(skb, &p);
+	reason = kn_parse(&p);
+	if (reason == KN_CONTINUE)
+		reason = kn_egress(skb, &p);
+	kn_count(KN_HOOK_TC_EGRESS, reason);
+	return kn_reason_drops(reason) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * kanary_shared.h - every layout that the BPF data path and user space share.
+ *
+ * This header is the single source of truth for the maps' keys and values,
+ * their limits and the meaning of each counter. It is included by
+ * bpf/kanary.bpf.c (through vmlinux.h types) and by the agent (through
+ * <linux/types.h>), so it uses fixed-width __uN types only and includes
+ * nothing itself.
+ *
+ * Addresses: every address is a struct kn_addr of 16 bytes in network byte
+ * order. IPv4 lives in w[0] with w[1..3] zero, so that IPv6 can be added by
+ * filling all four words, without changing any key or value.
+ * Ports are kept in network byte order, as on the wire.
+ */
+#ifndef KANARY_SHARED_H
+#define KANARY_SHARED_H
+
+/* ---- Limits (each overridable at build time) ------------------------- */
+
+#ifndef KN_MAX_SERVICES
+#define KN_MAX_SERVICES 1024 /* entries of kn_services; agent may lower */
+#endif
+#ifndef KN_MAX_POOL_BACKENDS
+#define KN_MAX_POOL_BACKENDS 64 /* replicas per pool (stable or canary) */
+#endif
+#ifndef KN_DEFAULT_MAX_BACKENDS
+#define KN_DEFAULT_MAX_BACKENDS 4096 /* counter slots in kn_backend_stats */
+#endif
+#ifndef KN_DEFAULT_MAX_FLOWS
+#define KN_DEFAULT_MAX_FLOWS (1024 * 1024) /* connection table entries */
+#endif
+/*
+ * Maglev lookup table per pool. A prime well above 64 x KN_MAX_POOL_BACKENDS
+ * keeps every replica's share within 1/64 of the others.
+ */
+#ifndef KN_RING_SIZE
+#define KN_RING_SIZE 4099
+#endif
+
+#define KN_SERVICE_NAME_LEN 32
+#define KN_WEIGHT_SCALE_BP 10000 /* canary weight in basis points: 100 % */
+
+/* Quarter-octave latency histogram, in microseconds: see kn_latency_bucket. */
+#define KN_LATENCY_BUCKETS 96
+
+/* Address families, as stored in keys (the kernel's AF_INET / AF_INET6). */
+#define KN_AF_INET 2
+#define KN_AF_INET6 10
+
+/* ---- Keys and values --------------------------------------------------- */
+
+struct kn_addr {
+	__u32 w[4];
+};
+
+/* kn_services key: one model service, a VIP:port for one protocol. */
+struct kn_service_key {
+	struct kn_addr vip;
+	__u16 port;  /* network order */
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family; /* KN_AF_INET */
+};
+
+/* kn_services value: written once when the agent adds the service. */
+struct kn_service {
+	__u32 index;	/* into kn_weights, kn_configs, kn_service_stats */
+	__u32 seed;	/* client-hash seed: which clients form the canary share */
+	__u32 flags;	/* KN_SVC_F_* */
+	__u32 udp_idle_timeout_ms;
+	char name[KN_SERVICE_NAME_LEN];
+};
+
+#define KN_SVC_F_HTTP (1U << 0) /* observe HTTP/1.x status and latency */
+
+/* One replica of a pool. */
+struct kn_backend {
+	struct kn_addr addr;
+	__u16 port; /* network order */
+	__u8 family;
+	__u8 pad;
+	__u32 stats_index; /* into kn_backend_stats and kn_latency */
+};
+
+enum kn_pool_id {
+	KN_POOL_STABLE = 0,
+	KN_POOL_CANARY = 1,
+	KN_POOL_COUNT = 2,
+};
+
+/* A pool: its replicas and its Maglev table of indexes into backends[]. */
+struct kn_pool {
+	__u32 count;
+	__u32 pad;
+	struct kn_backend backends[KN_MAX_POOL_BACKENDS];
+	__u8 ring[KN_RING_SIZE];
+	__u8 ring_pad[5]; /* keeps sizeof a multiple of 8 */
+};
+
+/*
+ * kn_configs value: one of the two configuration slots of a service.
+ * The active slot of service i is kn_configs[2 * i + kn_weight.slot].
+ */
+struct kn_config {
+	__u32 generation; /* equals kn_weight.generation while active */
+	__u32 pad;
+	struct kn_pool pools[KN_POOL_COUNT];
+};
+
+/*
+ * kn_weights value (per-CPU): the canary weight and the slot it goes with,
+ * packed into one aligned 64-bit word. The kernel copies per-CPU values a
+ * long at a time, so each CPU sees either the old word or the new one: a
+ * weight is never paired with the wrong backend set. See
+ * agent/dataplane.c:dataplane_commit() for the whole update protocol.
+ */
+struct kn_weight {
+	__u16 canary_bp;  /* 0..KN_WEIGHT_SCALE_BP */
+	__u16 slot;	  /* 0 or 1 */
+	__u32 generation; /* of the slot's kn_config */
+};
+
+/* ---- Connection table ------------------------------------------------- */
+
+/* A flow as the client sees it (ingress) or as the backend sees it (egress). */
+struct kn_flow_key {
+	struct kn_addr src;
+	struct kn_addr dst;
+	__u16 sport; /* network order */
+	__u16 dport; /* network order */
+	__u8 proto;
+	__u8 family;
+	__u16 pad;
+};
+
+enum kn_flow_state {
+	KN_FLOW_SYN_SENT = 1,	 /* TCP: SYN forwarded, no answer from backend */
+	KN_FLOW_ESTABLISHED = 2, /* TCP: backend answered; UDP: any flow */
+	KN_FLOW_CLOSING = 3,	 /* TCP: FIN or RST seen */
+};
+
+/* kn_flows value, keyed by (client, VIP): where this connection goes. */
+struct kn_flow {
+	struct kn_addr backend;
+	__u16 backend_port; /* network order */
+	__u8 state;	    /* enum kn_flow_state */
+	__u8 pool;	    /* enum kn_pool_id */
+	__u32 stats_index;
+	__u32 service_index;
+	__u32 flags;		/* KN_SVC_F_* of the service */
+	__u64 last_seen_ns;	/* bpf_ktime_get_coarse_ns() */
+	__u64 request_start_ns; /* HTTP: first byte of the pending request */
+};
+
+/* kn_replies value, keyed by (backend, client): how replies leave. */
+struct kn_reply {
+	struct kn_addr vip;
+	__u16 vip_port; /* network order */
+	__u8 state;	/* enum kn_flow_state, as the backend side saw it */
+	__u8 pool;
+	__u32 stats_index;
+	__u32 service_index;
+	__u32 flags; /* KN_SVC_F_* of the service */
+	__u64 last_seen_ns;
+};
+
+/* ---- Counters ---------------------------------------------------------- */
+
+/* kn_backend_stats value (per-CPU), one slot per backend. */
+struct kn_backend_stats {
+	__u64 new_flows;     /* connections (or UDP flows) steered here */
+	__u64 packets_to;    /* client -> backend */
+	__u64 bytes_to;	     /* L3 bytes, client -> backend */
+	__u64 packets_from;  /* backend -> client */
+	__u64 bytes_from;    /* L3 bytes, backend -> client */
+	__u64 resets_from;   /* TCP RST sent by the backend */
+	__u64 refused;	     /* RST answering a SYN: connection refused */
+	__u64 syn_retries;   /* SYN retransmitted: backend did not answer */
+	__u64 http_status[5]; /* HTTP/1.x responses: 1xx, 2xx, 3xx, 4xx, 5xx */
+	__u64 http_responses_unparsed; /* "HTTP/1." with a bad status code */
+};
+
+/*
+ * kn_latency value (shared by all CPUs, updated with atomic adds once per
+ * HTTP response): request's first byte (ingress) to response's first byte
+ * (egress), in quarter-octave microsecond buckets.
+ */
+struct kn_latency_hist {
+	__u64 count;
+	__u64 sum_us;
+	__u64 buckets[KN_LATENCY_BUCKETS];
+};
+
+/* kn_service_stats value (per-CPU). */
+struct kn_service_stats {
+	__u64 new_flows[KN_POOL_COUNT]; /* new connections per pool */
+	__u64 flow_misses;  /* non-SYN TCP packet with no flow: re-derived */
+	__u64 no_backend;   /* new flow dropped: the chosen pool was empty */
+	__u64 config_races; /* slot generation mismatch: must stay 0 */
+};
+
+/* Why a packet left a program as it did: index of kn_global_stats.reason[]. */
+enum kn_reason {
+	KN_R_TRANSLATED = 0,  /* rewritten to a backend or back to the VIP */
+	KN_R_NOT_IPV4,	      /* ARP, IPv6, VLAN-tagged, anything not IPv4 */
+	KN_R_NOT_FOR_US,      /* IPv4 but no service / no known reply flow */
+	KN_R_NOT_TCP_UDP,     /* ICMP and every other IP protocol */
+	KN_R_FRAGMENT,	      /* IP fragment (first or later) */
+	KN_R_IP_OPTIONS,      /* IPv4 header longer than 20 bytes */
+	KN_R_MALFORMED,	      /* truncated or inconsistent headers */
+	KN_R_PARTIAL_CSUM,    /* XDP: offloaded checksum, left to tc */
+	KN_R_NO_BACKEND,      /* new flow for a service with an empty pool */
+	KN_R_CONFIG_RACE,     /* slot generation mismatch (never expected) */
+	KN_R_REWRITE_FAILED,  /* a helper refused to rewrite the packet */
+	KN_R_COUNT,
+};
+
+/* Which program counted: index into kn_global_stats. */
+enum kn_hook {
+	KN_HOOK_XDP_INGRESS = 0,
+	KN_HOOK_TC_INGRESS = 1,
+	KN_HOOK_TC_EGRESS = 2,
+	KN_HOOK_COUNT = 3,
+};
+
+/* kn_global_stats value (per-CPU), one per hook. */
+struct kn_global_stats {
+	__u64 packets;
+	__u64 reason[KN_R_COUNT];
+};
+
+/* ---- Helpers both sides use ------------------------------------------- */
+
+/*
+ * Quarter-octave bucket of a latency in microseconds: values below 4 get
+ * their own bucket; above, each power of two is cut in four equal parts.
+ * Bucket b >= 4 starts at (4 + b % 4) << (b / 4 - 1) microseconds.
+ */
+static inline __u32 kn_latency_bucket(__u64 us)
+{
+	__u32 msb = 0;
+	__u64 v = us;
+
+	if (us < 4)
+		return (__u32)us;
+	if (v >> 32) { v >>= 32; msb += 32; }
+	if (v >> 16) { v >>= 16; msb += 16; }
+	if (v >> 8) { v >>= 8; msb += 8; }
+	if (v >> 4) { v >>= 4; msb += 4; }
+	if (v >> 2) { v >>= 2; msb += 2; }
+	if (v >> 1) { msb += 1; }
+	{
+		__u32 b = 4 * (msb - 1) + (__u32)((us >> (msb - 2)) & 3);
+		return b < KN_LATENCY_BUCKETS ? b : KN_LATENCY_BUCKETS - 1;
+	}
+}
+
+/* Lower bound, in microseconds, of latency bucket b. */
+static inline __u64 kn_latency_bucket_low_us(__u32 b)
+{
+	if (b < 4)
+		return b;
+	return (__u64)(4 + b % 4) << (b / 4 - 1);
+}
+
+#endif /* KANARY_SHARED_H */

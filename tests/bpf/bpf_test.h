@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * bpf_test.h - a small TAP test harness for the kernel-side tests: each test
+ * is a function in a table; assertions return bool and print both values
+ * when they fail, so a test can `if (!ASSERT_EQ(...)) goto cleanup;`.
+ */
+#ifndef KANARY_BPF_TEST_H
+#define KANARY_BPF_TEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+struct bpf_test {
+	const char *name;
+	void (*run)(void);
+};
+
+/* Set by assertions; read and reset by the runner after each test. */
+static int bpf_test_failed;
+
+#define ASSERT_TRUE(cond, what)                                                \
+	({                                                                     \
+		bool ok_ = (cond);                                             \
+		if (!ok_) {                                                    \
+			printf("# %s:%d: %s: expected true: %s\n", __FILE__,   \
+			       __LINE__, (what), #cond);                       \
+			bpf_test_failed = 1;                                   \
+		}                                                              \
+		ok_;                                                           \
+	})
+
+#define ASSERT_EQ(actual, expected, what)                                      \
+	({                                                                     \
+		long long a_ = (long long)(actual);                            \
+		long long e_ = (long long)(expected);                          \
+		bool ok_ = a_ == e_;                                           \
+		if (!ok_) {                                                    \
+			printf("# %s:%d: %s: got %lld, expected %lld\n",        \
+			       __FILE__, __LINE__, (what), a_, e_);            \
+			bpf_test_failed = 1;                                   \
+		}                                                              \
+		ok_;                                                           \
+	})
+
+#define ASSERT_NE(actual, unexpected, what)                                    \
+	({                                                                     \
+		long long a_ = (long long)(actual);                            \
+		long long u_ = (long long)(unexpected);                        \
+		bool ok_ = a_ != u_;                                           \
+		if (!ok_) {                                                    \
+			printf("# %s:%d: %s: got %lld, expected anything "     \
+			       "else\n",                                       \
+			       __FILE__, __LINE__, (what), a_);                \
+			bpf_test_failed = 1;                                   \
+		}                                                              \
+		ok_;                                                           \
+	})
+
+#define ASSERT_OK(err, what) ASSERT_EQ((err), 0, (what))
+
+#define ASSERT_MEM_EQ(actual, expected, len, what)                             \
+	({                                                                     \
+		bool ok_ = memcmp((actual), (expected), (len)) == 0;           \
+		if (!ok_) {                                                    \
+			size_t i_;                                             \
+			const unsigned char *a_ = (const void *)(actual);      \
+			const unsigned char *e_ = (const void *)(expected);    \
+			for (i_ = 0; i_ < (size_t)(len); i_++)                 \
+				if (a_[i_] != e_[i_])                          \
+					break;                                 \
+			printf("# %s:%d: %s: bytes differ at offset %zu: got " \
+			       "0x%02x, expected 0x%02x\n",                    \
+			       __FILE__, __LINE__, (what), i_, a_[i_], e_[i_]);\
+			bpf_test_failed = 1;                                   \
+		}                                                              \
+		ok_;                                                           \
+	})
+
+/* Runs every test, prints TAP, returns the process exit status. */
+static inline int bpf_test_main(const struct bpf_test *tests, size_t count,
+				const char *only)
+{
+	size_t i, failed = 0, ran = 0;
+
+	for (i = 0; i < count; i++)
+		if (!only || strstr(tests[i].name, only))
+			ran++;
+	printf("1..%zu\n", ran);
+	ran = 0;
+	for (i = 0; i < count; i++) {
+		if (only && !strstr(tests[i].name, only))
+			continue;
+		bpf_test_failed = 0;
+		tests[i].run();
+		ran++;
+		printf("%s %zu - %s\n", bpf_test_failed ? "not ok" : "ok", ran,
+		       tests[i].name);
+		fflush(stdout);
+		if (bpf_test_failed)
+			failed++;
+	}
+	return failed ? 1 : 0;
+}
+
+#endif /* KANARY_BPF_TEST_H */

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * packets.h - building IPv4 TCP/UDP frames field by field, and verifying
+ * their checksums from scratch (RFC 1071), independently of the data path's
+ * incremental updates. Shared by the BPF tests, the fuzzer and the benches.
+ */
+#ifndef KANARY_TEST_PACKETS_H
+#define KANARY_TEST_PACKETS_H
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PKT_MAX_LEN 2048
+
+struct pkt {
+	uint8_t data[PKT_MAX_LEN];
+	uint32_t len;
+};
+
+struct pkt_spec {
+	uint32_t saddr, daddr; /* host order */
+	uint16_t sport, dport; /* host order */
+	uint8_t proto;	       /* IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t tcp_flags;     /* TH_SYN... (raw byte 13) */
+	const void *payload;
+	uint32_t payload_len;
+	/* Leave the L4 checksum as a CHECKSUM_PARTIAL sender would: the
+	 * folded pseudo-header sum, not the full checksum. */
+	bool partial_csum;
+};
+
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_PSH 0x08
+#define TCPF_ACK 0x10
+
+static inline uint32_t csum_add_bytes(uint32_t sum, const void *buf,
+				      size_t len)
+{
+	const uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)((p[i] << 8) | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)(p[len - 1] << 8);
+	return sum;
+}
+
+static inline uint16_t csum_fold_host(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* Pseudo-header sum (host order arithmetic over network bytes). */
+static inline uint32_t csum_pseudo(const struct iphdr *ip, uint32_t l4_len)
+{
+	uint32_t sum = 0;
+
+	sum = csum_add_bytes(sum, &ip->saddr, 4);
+	sum = csum_add_bytes(sum, &ip->daddr, 4);
+	sum += ip->protocol;
+	sum += l4_len;
+	return sum;
+}
+
+static inline struct iphdr *pkt_ip(struct pkt *p)
+{
+	return (struct iphdr *)(p->data + ETH_HLEN);
+}
+
+static inline void pkt_build(struct pkt *p, const struct pkt_spec *s)
+{
+	struct ethhdr *eth = (struct ethhdr *)p->data;
+	struct iphdr *ip = pkt_ip(p);
+	uint8_t *l4 = (uint8_t *)(ip + 1);
+	uint32_t l4_len = (s->proto == IPPROTO_TCP ? sizeof(struct tcphdr)
+						   : sizeof(struct udphdr)) +
+			  s->payload_len;
+	uint16_t check;
+
+	memset(p, 0, sizeof(*p));
+	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
+	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = s->proto;
+	ip->tot_len = htons((uint16_t)(sizeof(*ip) + l4_len));
+	ip->id = htons(0x1234);
+	ip->saddr = htonl(s->saddr);
+	ip->daddr = htonl(s->daddr);
+	ip->check = htons((uint16_t)~csum_fold_host(
+		csum_add_bytes(0, ip, sizeof(*ip))));
+
+	if (s->proto == IPPROTO_TCP) {
+		struct tcphdr *th = (struct tcphdr *)l4;
+
+		th->source = htons(s->sport);
+		th->dest = htons(s->dport);
+		th->seq = htonl(1000);
+		th->ack_seq = htonl(s->tcp_flags & TCPF_ACK ? 2000 : 0);
+		th->doff = 5;
+		((uint8_t *)th)[13] = s->tcp_flags;
+		th->window = htons(65535);
+		memcpy(th + 1, s->payload, s->payload_len);
+	} else {
+		struct udphdr *uh = (struct udphdr *)l4;
+
+		uh->source = htons(s->sport);
+		uh->dest = htons(s->dport);
+		uh->len = htons((uint16_t)l4_len);
+		memcpy(uh + 1, s->payload, s->payload_len);
+	}
+	if (s->partial_csum)
+		check = htons(csum_fold_host(csum_pseudo(ip, l4_len)));
+	else
+		check = htons((uint16_t)~csum_fold_host(
+			csum_add_bytes(csum_pseudo(ip, l4_len), l4, l4_len)));
+	if (s->proto == IPPROTO_UDP && !s->partial_csum && check == 0)
+		check = 0xffff;
+	if (s->proto == IPPROTO_TCP)
+		((struct tcphdr *)l4)->check = check;
+	else
+		((struct udphdr *)l4)->check = check;
+	p->len = ETH_HLEN + sizeof(*ip) + l4_len;
+}
+
+/* True when the IPv4 header checksum verifies. */
+static inline bool pkt_ip_csum_ok(const uint8_t *frame, uint32_t len)
+{
+	const struct iphdr *ip = (const void *)(frame + ETH_HLEN);
+
+	if (len < ETH_HLEN + sizeof(*ip))
+		return false;
+	return csum_fold_host(csum_add_bytes(0, ip, ip->ihl * 4u)) == 0xffff;
+}
+
+/* True when the TCP/UDP checksum verifies as a full checksum. */
+static inline bool pkt_l4_csum_ok(const uint8_t *frame, uint32_t len)
+{
+	const struct iphdr *ip = (const void *)(frame + ETH_HLEN);
+	uint32_t l4_len = ntohs(ip->tot_len) - ip->ihl * 4u;
+	const uint8_t *l4 = frame + ETH_HLEN + ip->ihl * 4u;
+
+	if ((uint32_t)ETH_HLEN + ntohs(ip->tot_len) > len)
+		return false;
+	if (ip->protocol == IPPROTO_UDP &&
+	    ((const struct udphdr *)l4)->check == 0)
+		return true;
+	return csum_fold_host(csum_add_bytes(csum_pseudo(ip, l4_len), l4,
+					     l4_len)) == 0xffff;
+}
+
+/* True when the TCP/UDP checksum field holds the (partial) pseudo sum. */
+static inline bool pkt_l4_partial_ok(const uint8_t *frame, uint32_t len)
+{
+	const struct iphdr *ip = (const void *)(frame + ETH_HLEN);
+	uint32_t l4_len = ntohs(ip->tot_len) - ip->ihl * 4u;
+	const uint8_t *l4 = frame + ETH_HLEN + ip->ihl * 4u;
+	uint16_t field;
+
+	if ((uint32_t)ETH_HLEN + ntohs(ip->tot_len) > len)
+		return false;
+	field = ip->protocol == IPPROTO_TCP
+			? ((const struct tcphdr *)l4)->check
+			: ((const struct udphdr *)l4)->check;
+	return ntohs(field) == csum_fold_host(csum_pseudo(ip, l4_len));
+}
+
+#endif /* KANARY_TEST_PACKETS_H */
