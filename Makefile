@@ -31,8 +31,10 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 CFLAGS ?= -O2 -g
+# Messages are bounded buffers on purpose: truncation is not an error.
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
-	  -Wno-missing-field-initializers -D_GNU_SOURCE -fno-strict-aliasing \
+	  -Wno-missing-field-initializers -Wno-format-truncation \
+	  -D_GNU_SOURCE -fno-strict-aliasing \
 	  -Iinclude -Iagent -I$(OUTPUT)
 LDLIBS := -lbpf -lelf -lz -lmicrohttpd -ljansson -lcurl -lm -lpthread
 
@@ -137,6 +139,8 @@ $(BIN)/kanary-modelserver: $(MODEL_OBJS) $(LIB) | $(BIN)
 MODEL_DATA := $(wildcard modelserver/data/*.tsv)
 $(OUTPUT)/modelserver/corpus.o: $(MODEL_DATA)
 $(OUTPUT)/tests/test_classifier: $(MODEL_SRCS) $(wildcard modelserver/*.h) $(MODEL_DATA)
+# The status page is assembled into statuspage.o the same way.
+$(OUTPUT)/agent/statuspage.o: agent/statuspage.html
 
 # ---- tests ----------------------------------------------------------------
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB) | $(OUTPUT)/tests

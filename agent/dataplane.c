@@ -106,6 +106,9 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt,
 	len = strlen(line);
 	while (len && line[len - 1] == '\n')
 		line[--len] = '\0';
+	/* The clsact qdisc existing already is what we want, not a problem. */
+	if (strstr(line, "Exclusivity flag on"))
+		level = LIBBPF_DEBUG;
 	if (level == LIBBPF_WARN)
 		log_warn("libbpf: %s", line);
 	else

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * agent.h - kanaryd's core: its services, their rollouts and the control
+ * loop that reads the kernel, scrapes the backends, judges the canary and
+ * moves the weights. The HTTP API (api.c) is a thin layer over the
+ * operations below; every operation takes the agent's lock itself, so it is
+ * safe to call from the API's threads while the loop runs.
+ *
+ * Errors are struct agent_error: the HTTP status an API answers with, the
+ * request field at fault (or ""), and a message for a person.
+ *
+ * JSON shapes (docs/api.md has them in full):
+ *  service status: {"name", "vip", "protocol", "mode", "phase",
+ *    "canary_percent", "step", "steps", "step_elapsed", "rollout" (spec or
+ *    null), "backends": [{"address", "pool", "kernel": {...},
+ *    "metrics": {...}}], "analysis" (latest per signal), "counters"}
+ *  phase is one of idle, warming, progressing, paused, promoted,
+ *    rolled_back, aborted.
+ */
+#ifndef KANARY_AGENT_H
+#define KANARY_AGENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define AGENT_ERR_FIELD_LEN 96
+#define AGENT_ERR_MSG_LEN   384
+
+struct agent_error {
+	int status; /* HTTP status: 400, 404, 409, ... */
+	char field[AGENT_ERR_FIELD_LEN];
+	char message[AGENT_ERR_MSG_LEN];
+};
+
+struct agent_options {
+	bool keep_attached; /* on exit, leave the data path running */
+	bool verbose;
+};
+
+struct agent;
+
+/* Opens the data path, adopts or adds the configured services, resumes
+ * rollouts from the state file. */
+int agent_create(const struct agent_config *cfg,
+		 const struct agent_options *opts, struct agent **out,
+		 char *err, size_t err_len);
+/* Runs the control loop until agent_stop() (async-signal-safe). */
+int agent_run(struct agent *a);
+void agent_stop(struct agent *a);
+void agent_destroy(struct agent *a);
+
+/* The configured API address and token (NULL: none), for api.c. */
+const char *agent_listen_address(const struct agent *a);
+const char *agent_token(const struct agent *a);
+
+/* ---- queries: a new reference the caller json_decref()s ---------------- */
+
+/* {"services": [status, ...]} */
+json_t *agent_services_json(struct agent *a);
+int agent_service_json(struct agent *a, const char *name, json_t **out,
+		       struct agent_error *err);
+/* {"name", "decisions": [decision, ...]} oldest first */
+int agent_decisions_json(struct agent *a, const char *name, json_t **out,
+			 struct agent_error *err);
+/* {"name", "points": [{"t", "canary_percent", "stable": {"error_rate",
+ * "p99_ms"}, "canary": {...}}]} for the status page's charts */
+int agent_history_json(struct agent *a, const char *name, json_t **out,
+		       struct agent_error *err);
+/* Prometheus text format 0.0.4 for GET /metrics; free() the text. */
+int agent_prometheus_text(struct agent *a, char **text, size_t *len);
+
+/* ---- operations: on success *out (may be NULL) is the new status -------- */
+
+/* body: a rollout spec (rollout_spec.h), NULL or {} for the defaults */
+int agent_rollout_start(struct agent *a, const char *name, const json_t *body,
+			json_t **out, struct agent_error *err);
+int agent_rollout_pause(struct agent *a, const char *name, json_t **out,
+			struct agent_error *err);
+int agent_rollout_resume(struct agent *a, const char *name, json_t **out,
+			 struct agent_error *err);
+/* full: all the way to 100 % and the canary pool becomes stable */
+int agent_rollout_promote(struct agent *a, const char *name, bool full,
+			  json_t **out, struct agent_error *err);
+int agent_rollout_abort(struct agent *a, const char *name, json_t **out,
+			struct agent_error *err);
+/* body: {"canary_percent": 12.5}; outside a rollout only */
+int agent_set_weight(struct agent *a, const char *name, const json_t *body,
+		     json_t **out, struct agent_error *err);
+/* body: {"stable": ["IP:PORT", ...]} and/or {"canary": [...]} */
+int agent_set_backends(struct agent *a, const char *name, const json_t *body,
+		       json_t **out, struct agent_error *err);
+
+#endif /* KANARY_AGENT_H */

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * agent_internal.h - the agent's state, shared by its parts:
+ *   agent.c          lifecycle, control loop, operations, status JSON
+ *   agent_signals.c  kernel counters: windows, trailing counts, history
+ *   agent_scrape.c   /metrics scrapes, metrics windows, warm-up requests
+ *   statefile.c      rollout state and decision log on disk
+ *   prom_export.c    kanaryd's own /metrics
+ * Everything here is guarded by agent.lock. The fetcher is used by the
+ * control loop's thread only: API threads leave work for it (flags,
+ * retired backends) and wake it up.
+ */
+#ifndef KANARY_AGENT_INTERNAL_H
+#define KANARY_AGENT_INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+
+#include "agent.h"
+#include "analysis.h"
+#include "dataplane.h"
+#include "fetcher.h"
+#include "metric_presets.h"
+#include "rollout.h"
+
+#define AGENT_DECISIONS_MAX	     1000
+#define AGENT_HISTORY_POINTS	     3600 /* one per second: an hour */
+#define AGENT_HISTORY_INTERVAL_MS    1000
+#define AGENT_HISTORY_SPAN_SNAPSHOTS 6	 /* error rate and p99 over ~5 s */
+#define AGENT_TRAIL_POINTS	     256 /* kernel canary counts, per tick */
+#define AGENT_TRAIL_LOOKBACK_MS	     10000
+#define AGENT_SCRAPE_TRAIL_POINTS    16
+#define AGENT_IDLE_READ_INTERVAL_MS  1000
+#define AGENT_METRICS_MAX_BYTES	     (8 * 1024 * 1024)
+#define AGENT_WARMUP_CONCURRENCY     4
+#define AGENT_TOKEN_MAX		     256
+#define AGENT_FETCH_IN_FLIGHT_MAX    64
+
+/* One backend's /metrics target. */
+struct scrape_target {
+	char url[FETCH_URL_LEN];
+	bool in_flight;
+	uint64_t next_due_ms; /* monotonic */
+	bool up;	      /* the latest scrape succeeded */
+	char last_error[FETCH_ERR_LEN];
+	uint64_t scrapes;
+	uint64_t failures;
+	bool has_latest;
+	struct metrics_sample latest;
+	uint64_t latest_ms;
+	bool has_baseline; /* first good scrape of the window */
+	struct metrics_sample baseline;
+	struct {
+		uint64_t t_ms;
+		double requests;
+		double errors;
+	} trail[AGENT_SCRAPE_TRAIL_POINTS];
+	unsigned trail_count;
+	unsigned trail_head;
+};
+
+struct warmup_progress {
+	uint32_t sent;
+	uint32_t ok;
+	uint32_t failed;
+	char last_error[FETCH_ERR_LEN];
+};
+
+struct backend_rt {
+	struct agent *agent;
+	struct service_rt *service;
+	struct endpoint ep;
+	enum kn_pool_id pool;
+	uint32_t stats_index;
+	struct dp_backend_counters now;
+	struct dp_backend_counters window_start;
+	struct scrape_target target;
+	struct warmup_progress warmup;
+	struct backend_rt *retired_next;
+};
+
+/* Aggregated kernel counters of one pool at one time. */
+struct pool_snapshot {
+	uint64_t t_ms;
+	double requests;
+	double errors;
+	double refused;
+	struct kn_latency_hist latency;
+};
+
+struct service_rt {
+	struct service_config cfg;
+	uint32_t dp_index;
+	struct rollout_state rollout;
+	uint64_t config_fingerprint;
+	struct backend_rt **backends;
+	uint32_t backend_count;
+	uint64_t window_started_mono_ms;
+	uint64_t last_read_mono_ms;
+	uint64_t next_eval_wall_ms; /* after an inconclusive verdict */
+	bool warmup_pending;	    /* the loop must start the warm-up */
+	bool warmup_running;
+
+	/* kernel canary counts per tick, for the immediate rules */
+	struct {
+		uint64_t t_ms;
+		double requests;
+		double errors;
+		double refused;
+	} trail[AGENT_TRAIL_POINTS];
+	unsigned trail_count;
+	unsigned trail_head;
+
+	/* per-second snapshots for the history chart */
+	struct pool_snapshot snapshots[AGENT_HISTORY_SPAN_SNAPSHOTS][2];
+	unsigned snapshot_count;
+	unsigned snapshot_head;
+	uint64_t next_history_mono_ms;
+	json_t *history; /* array of points, oldest first, capped */
+
+	json_t *decisions; /* array, oldest first, capped */
+	json_t *latest_analysis;
+	uint64_t evaluations[3]; /* by enum rollout_verdict */
+	uint64_t rollbacks;
+};
+
+struct agent {
+	pthread_mutex_t lock;
+	struct agent_config cfg;
+	struct agent_options opts;
+	struct dataplane *dp;
+	struct fetcher *fetcher;
+	struct service_rt **services;
+	size_t service_count;
+	struct backend_rt *retired; /* freed by the loop thread */
+	volatile sig_atomic_t stop;
+	char token[AGENT_TOKEN_MAX];
+	bool has_token;
+	bool state_dirty;
+	uint64_t started_wall_ms;
+	uint64_t scrape_errors_total;
+	uint64_t rollbacks_by_reason[3]; /* error rate, refused, analysis */
+};
+
+enum rollback_reason {
+	ROLLBACK_ERROR_RATE = 0,
+	ROLLBACK_REFUSED = 1,
+	ROLLBACK_ANALYSIS = 2,
+};
+
+uint64_t agent_now_wall_ms(void);
+uint64_t agent_now_mono_ms(void);
+/* RFC 3339 UTC, milliseconds */
+void agent_format_time(uint64_t wall_ms, char *buf, size_t len);
+
+/* agent.c */
+struct service_rt *agent_find_service(struct agent *a, const char *name);
+/* Carries out what a rollout transition asks for (enum rollout_action),
+ * logs it and marks the state file for writing. */
+void agent_apply_actions(struct agent *a, struct service_rt *s,
+			 uint32_t actions);
+/* The config changed since the state file: its pools and weight win and
+ * the rollout starts over, idle. */
+void agent_apply_config_pools(struct agent *a, struct service_rt *s);
+json_t *agent_service_status_locked(struct agent *a, struct service_rt *s);
+
+/* agent_signals.c */
+void signals_read(struct agent *a, struct service_rt *s, uint64_t mono_ms);
+void signals_new_window(struct service_rt *s, uint64_t mono_ms);
+void signals_kernel_window(const struct service_rt *s,
+			   struct kernel_window out[2]);
+void signals_trailing(const struct service_rt *s, uint32_t min_requests,
+		      struct trailing_counts *out);
+void signals_reset_trail(struct service_rt *s);
+void signals_history_tick(struct service_rt *s, uint64_t mono_ms,
+			  uint64_t wall_ms);
+json_t *signals_backend_json(const struct backend_rt *b);
+
+/* agent_scrape.c */
+void scrape_set_url(struct service_rt *s, struct backend_rt *b);
+void scrape_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms);
+void scrape_new_window(struct service_rt *s);
+void scrape_metrics_window(const struct service_rt *s,
+			   struct metrics_window out[2]);
+void scrape_trailing(const struct service_rt *s, uint32_t min_requests,
+		     uint64_t mono_ms, struct trailing_counts *out);
+json_t *scrape_target_json(const struct scrape_target *t);
+void warmup_tick(struct agent *a, struct service_rt *s);
+
+/* statefile.c */
+int statefile_save(struct agent *a);
+int statefile_load(struct agent *a);
+
+/* prom_export.c */
+int prom_export(struct agent *a, char **text, size_t *len);
+
+#endif /* KANARY_AGENT_INTERNAL_H */

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * json_fields.h - strict readers for the fields of a JSON object, shared by
+ * the config file, the rollout spec and the API's request bodies.
+ *
+ * Each reader leaves its output untouched when the field is absent and
+ * returns 0; a field of the wrong type or out of range fails with -EINVAL,
+ * and the context records the field's full path ("services[1].rollout.
+ * interval") and a message that says what is expected.
+ */
+#ifndef KANARY_JSON_FIELDS_H
+#define KANARY_JSON_FIELDS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JF_PATH_LEN  160
+#define JF_DEPTH_MAX 8
+
+struct json_ctx {
+	char path[JF_PATH_LEN];
+	size_t depth;
+	size_t marks[JF_DEPTH_MAX];
+	char *field_out;
+	size_t field_len;
+	char *message_out;
+	size_t message_len;
+};
+
+void jf_init(struct json_ctx *ctx, const char *prefix, char *field_out,
+	     size_t field_len, char *message_out, size_t message_len);
+/* Enters / leaves a nested object or array element ("analysis", "[2]"). */
+void jf_push(struct json_ctx *ctx, const char *segment);
+void jf_pop(struct json_ctx *ctx);
+
+int jf_fail(struct json_ctx *ctx, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* obj must be an object whose keys are all in allowed (NULL-terminated). */
+int jf_check_object(struct json_ctx *ctx, const json_t *obj,
+		    const char *const *allowed);
+
+int jf_double(struct json_ctx *ctx, const json_t *obj, const char *key,
+	      double min, double max, double *out);
+/* A confidence or probability strictly between 0 and 1. */
+int jf_probability(struct json_ctx *ctx, const json_t *obj, const char *key,
+		   double *out);
+int jf_uint32(struct json_ctx *ctx, const json_t *obj, const char *key,
+	      uint32_t min, uint32_t max, uint32_t *out);
+int jf_bool(struct json_ctx *ctx, const json_t *obj, const char *key,
+	    bool *out);
+/* A duration string with a unit: "250ms", "2s", "10m". */
+int jf_duration_ms(struct json_ctx *ctx, const json_t *obj, const char *key,
+		   bool positive, uint64_t *out);
+/* A string of at most len-1 bytes, copied into buf; required says whether
+ * absence is an error. */
+int jf_string(struct json_ctx *ctx, const json_t *obj, const char *key,
+	      bool required, char *buf, size_t len);
+/* A percent 0..100 with at most two decimals, as basis points. */
+int jf_percent_value(struct json_ctx *ctx, const json_t *value,
+		     const char *field, uint32_t *bp_out);
+int jf_percent(struct json_ctx *ctx, const json_t *obj, const char *key,
+	       uint32_t *bp_out);
+
+#endif /* KANARY_JSON_FIELDS_H */

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * test_analysis.c - the verdict of an evaluation from what the kernel and
+ * the metrics saw, and the immediate rollback rules: a worse canary fails
+ * only with evidence, too little data holds, a healthy canary passes.
+ */
+#include "unit.h"
+
+#include <linux/types.h>
+
+#include "analysis.h"
+#include "kanary_shared.h"
+
+static struct rollout_spec spec;
+
+static int setup(void **state)
+{
+	(void)state;
+	rollout_spec_defaults(&spec);
+	spec.min_requests = 100;
+	return 0;
+}
+
+/* A kernel latency histogram with n responses of about `ms`. */
+static void kernel_latency(struct stats_hist *h, double n, double ms,
+			   double spread_ms)
+{
+	struct kn_latency_hist k = {0};
+	int i;
+
+	for (i = 0; i < (int)n; i++) {
+		double v = ms + spread_ms * ((i % 21) - 10) / 10.0;
+		__u64 us = (__u64)(v * 1000);
+
+		k.buckets[kn_latency_bucket(us)]++;
+		k.count++;
+		k.sum_us += us;
+	}
+	assert_int_equal(stats_hist_from_kernel(h, &k), 0);
+}
+
+static void http_input(struct analysis_input *in, double s_req, double s_err,
+		       double c_req, double c_err)
+{
+	memset(in, 0, sizeof(*in));
+	in->spec = &spec;
+	in->http_observed = true;
+	in->window_ms = 30000;
+	in->weight_bp = 1000;
+	in->kernel[ANALYSIS_STABLE].requests = s_req;
+	in->kernel[ANALYSIS_STABLE].errors = s_err;
+	in->kernel[ANALYSIS_CANARY].requests = c_req;
+	in->kernel[ANALYSIS_CANARY].errors = c_err;
+	kernel_latency(&in->kernel[ANALYSIS_STABLE].latency, s_req, 10, 2);
+	kernel_latency(&in->kernel[ANALYSIS_CANARY].latency, c_req, 10, 2);
+}
+
+static const char *check_verdict(json_t *decision, const char *signal)
+{
+	json_t *checks = json_object_get(decision, "checks"), *c;
+	size_t i;
+
+	json_array_foreach(checks, i, c) {
+		if (!strcmp(json_string_value(json_object_get(c, "signal")),
+			    signal))
+			return json_string_value(json_object_get(c, "verdict"));
+	}
+	return "absent";
+}
+
+static void test_healthy_canary_passes(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	http_input(&in, 2000, 10, 500, 3);
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_PASS);
+	assert_string_equal(check_verdict(res.decision, "kernel.error_rate"),
+			    "pass");
+	assert_string_equal(check_verdict(res.decision, "kernel.latency"),
+			    "pass");
+	json_decref(res.decision);
+}
+
+static void test_erroring_canary_fails_with_evidence(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+	json_t *stats;
+
+	(void)state;
+	/* stable 0.5 %, canary 20 %: +19.5 points, overwhelming evidence */
+	http_input(&in, 2000, 10, 500, 100);
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_FAIL);
+	assert_non_null(strstr(res.reason, "kernel.error_rate"));
+	stats = json_object_get(
+		json_array_get(json_object_get(res.decision, "checks"), 0),
+		"statistics");
+	assert_true(json_real_value(json_object_get(stats, "p_value")) < 1e-6);
+	assert_float_equal(json_real_value(json_object_get(stats,
+							   "increase_pp")),
+			   19.5, 1e-9);
+	json_decref(res.decision);
+}
+
+static void test_worse_but_not_significant_holds(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	/* 3 of 100 vs 0 of 100: +3 points > +2, but at 99 % confidence the
+	 * two-proportion test (z = 1.745, p = 0.040) is not enough. */
+	spec.analysis.error_confidence = 0.99;
+	http_input(&in, 100, 0, 100, 3);
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_INCONCLUSIVE);
+	assert_string_equal(check_verdict(res.decision, "kernel.error_rate"),
+			    "inconclusive");
+	assert_non_null(strstr(res.reason, "not significant"));
+	json_decref(res.decision);
+	spec.analysis.error_confidence = 0.95;
+}
+
+static void test_too_few_requests_holds(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	http_input(&in, 5000, 0, 40, 40); /* all canary requests failed */
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_INCONCLUSIVE);
+	assert_non_null(strstr(res.reason, "too few requests"));
+	json_decref(res.decision);
+}
+
+static void test_slow_canary_fails(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+	json_t *check;
+
+	(void)state;
+	http_input(&in, 1000, 0, 300, 0);
+	kernel_latency(&in.kernel[ANALYSIS_CANARY].latency, 300, 110, 2);
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_FAIL);
+	assert_string_equal(check_verdict(res.decision, "kernel.latency"),
+			    "fail");
+	assert_string_equal(check_verdict(res.decision, "kernel.error_rate"),
+			    "pass");
+	check = json_array_get(json_object_get(res.decision, "checks"), 1);
+	assert_true(json_real_value(json_object_get(
+			    json_object_get(check, "statistics"),
+			    "p99_increase_ms")) > 90);
+	json_decref(res.decision);
+}
+
+static void predictions(struct metrics_window *w, const double *counts)
+{
+	static const char *const labels[] = {"positive", "negative",
+					     "neutral"};
+	int i;
+
+	w->complete = true;
+	w->has_predictions = true;
+	w->class_count = 3;
+	w->requests = 0;
+	for (i = 0; i < 3; i++) {
+		snprintf(w->classes[i], sizeof(w->classes[i]), "%s", labels[i]);
+		w->class_counts[i] = counts[i];
+		w->requests += counts[i];
+	}
+}
+
+static void test_shifted_predictions_fail(void **state)
+{
+	static const double stable[] = {400, 300, 300};
+	static const double shifted[] = {100, 800, 100};
+	static const double same[] = {205, 148, 147};
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	http_input(&in, 1000, 0, 1000, 0);
+	in.metrics_configured = true;
+	predictions(&in.metrics[ANALYSIS_STABLE], stable);
+	predictions(&in.metrics[ANALYSIS_CANARY], shifted);
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_FAIL);
+	assert_string_equal(check_verdict(res.decision, "metrics.predictions"),
+			    "fail");
+	assert_non_null(strstr(res.reason, "predictions shifted"));
+	json_decref(res.decision);
+
+	predictions(&in.metrics[ANALYSIS_CANARY], same);
+	analysis_evaluate(&in, &res);
+	assert_string_equal(check_verdict(res.decision, "metrics.predictions"),
+			    "pass");
+	assert_int_equal(res.verdict, VERDICT_PASS);
+	json_decref(res.decision);
+}
+
+static void test_metrics_target_down_holds(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	http_input(&in, 1000, 0, 1000, 0);
+	in.metrics_configured = true;
+	in.metrics[ANALYSIS_STABLE].complete = true;
+	in.metrics[ANALYSIS_CANARY].complete = false;
+	snprintf(in.metrics[ANALYSIS_CANARY].missing,
+		 sizeof(in.metrics[0].missing),
+		 "http://198.18.16.20:8000/metrics: connection refused");
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_INCONCLUSIVE);
+	assert_non_null(strstr(res.reason, "connection refused"));
+	json_decref(res.decision);
+}
+
+static void test_not_http_uses_refused_connections(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	in.spec = &spec;
+	in.kernel[ANALYSIS_STABLE].new_flows = 1000;
+	in.kernel[ANALYSIS_CANARY].new_flows = 300;
+	in.kernel[ANALYSIS_CANARY].refused = 150;
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_FAIL);
+	assert_string_equal(check_verdict(res.decision, "kernel.connections"),
+			    "fail");
+	json_decref(res.decision);
+}
+
+static void test_decision_record_shape(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	http_input(&in, 2000, 10, 500, 3);
+	in.step = 2;
+	analysis_evaluate(&in, &res);
+	assert_int_equal(json_integer_value(json_object_get(res.decision,
+							    "step")),
+			 3);
+	assert_string_equal(json_string_value(json_object_get(res.decision,
+							      "verdict")),
+			    "pass");
+	assert_true(json_is_object(json_object_get(
+		json_array_get(json_object_get(res.decision, "checks"), 0),
+		"threshold")));
+	json_decref(res.decision);
+}
+
+static void test_immediate_rules(void **state)
+{
+	struct trailing_counts k = {.valid = true, .requests = 20,
+				    .errors = 3, .span_ms = 400};
+	char why[256];
+
+	(void)state;
+	/* 3 of 20 = 15 % > 10 %: roll back now */
+	assert_true(analysis_immediate_rollback(&spec.analysis, &k, NULL, why,
+						sizeof(why)));
+	assert_non_null(strstr(why, "15.0 %"));
+	/* 2 of 20 = 10 %: not above */
+	k.errors = 2;
+	assert_false(analysis_immediate_rollback(&spec.analysis, &k, NULL, why,
+						 sizeof(why)));
+	/* 5 of 19: too few requests to judge by rate */
+	k.requests = 19;
+	k.errors = 5;
+	assert_false(analysis_immediate_rollback(&spec.analysis, &k, NULL, why,
+						 sizeof(why)));
+	/* refusals count whatever the requests */
+	k.refused = 3;
+	assert_true(analysis_immediate_rollback(&spec.analysis, &k, NULL, why,
+						sizeof(why)));
+	assert_non_null(strstr(why, "refused 3"));
+	/* metrics alone can trigger it too */
+	{
+		struct trailing_counts none = {0};
+		struct trailing_counts m = {.valid = true, .requests = 40,
+					    .errors = 10, .span_ms = 1000};
+
+		assert_true(analysis_immediate_rollback(&spec.analysis, &none,
+							&m, why, sizeof(why)));
+		assert_non_null(strstr(why, "metrics"));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_healthy_canary_passes, setup),
+		cmocka_unit_test_setup(test_erroring_canary_fails_with_evidence,
+				       setup),
+		cmocka_unit_test_setup(test_worse_but_not_significant_holds,
+				       setup),
+		cmocka_unit_test_setup(test_too_few_requests_holds, setup),
+		cmocka_unit_test_setup(test_slow_canary_fails, setup),
+		cmocka_unit_test_setup(test_shifted_predictions_fail, setup),
+		cmocka_unit_test_setup(test_metrics_target_down_holds, setup),
+		cmocka_unit_test_setup(test_not_http_uses_refused_connections,
+				       setup),
+		cmocka_unit_test_setup(test_decision_record_shape, setup),
+		cmocka_unit_test_setup(test_immediate_rules, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * test_rollout.c - the rollout state machine, transition by transition:
+ * what each event does in each phase, what it refuses and the actions it
+ * hands to the agent.
+ */
+#include "unit.h"
+
+#include <errno.h>
+
+#include "rollout.h"
+
+#define T0 1000000ULL
+
+static struct rollout_spec five_steps(uint32_t warmup)
+{
+	struct rollout_spec spec;
+
+	rollout_spec_defaults(&spec);
+	spec.interval_ms = 1000;
+	spec.warmup_requests = warmup;
+	spec.max_failures = 2;
+	return spec;
+}
+
+static void test_start_enters_first_step(void **state)
+{
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(0);
+	uint32_t actions;
+
+	(void)state;
+	rollout_init(&s, 0);
+	assert_int_equal(rollout_start(&s, &spec, true, T0, &actions), 0);
+	assert_int_equal(s.phase, PHASE_PROGRESSING);
+	assert_int_equal(s.step, 0);
+	assert_int_equal(s.weight_bp, 1000);
+	assert_true(actions & ACTION_SET_WEIGHT);
+	assert_true(actions & ACTION_NEW_WINDOW);
+	assert_false(actions & ACTION_START_WARMUP);
+	assert_int_equal(s.step_started_ms, T0);
+}
+
+static void test_start_refused_without_canary_or_twice(void **state)
+{
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(0);
+	uint32_t actions;
+
+	(void)state;
+	rollout_init(&s, 0);
+	assert_int_equal(rollout_start(&s, &spec, false, T0, &actions),
+			 -EINVAL);
+	assert_int_equal(s.phase, PHASE_IDLE);
+	assert_non_null(strstr(s.reason, "no canary backends"));
+	assert_int_equal(rollout_start(&s, &spec, true, T0, &actions), 0);
+	assert_int_equal(rollout_start(&s, &spec, true, T0, &actions), -EBUSY);
+	assert_non_null(strstr(s.reason, "already"));
+	assert_int_equal(s.step, 0);
+}
+
+static void test_warmup_then_first_step(void **state)
+{
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(50);
+	uint32_t actions;
+
+	(void)state;
+	rollout_init(&s, 0);
+	assert_int_equal(rollout_start(&s, &spec, true, T0, &actions), 0);
+	assert_int_equal(s.phase, PHASE_WARMING);
+	assert_int_equal(s.weight_bp, 0);
+	assert_true(actions & ACTION_START_WARMUP);
+	assert_false(rollout_due(&s, T0 + 10 * spec.interval_ms));
+	assert_int_equal(rollout_warmup_done(&s, T0 + 500, &actions), 0);
+	assert_int_equal(s.phase, PHASE_PROGRESSING);
+	assert_int_equal(s.weight_bp, 1000);
+	assert_int_equal(s.step_started_ms, T0 + 500);
+}
+
+static void test_due_after_interval_only(void **state)
+{
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(0);
+	uint32_t actions;
+
+	(void)state;
+	rollout_init(&s, 0);
+	rollout_start(&s, &spec, true, T0, &actions);
+	assert_false(rollout_due(&s, T0 + 999));
+	assert_true(rollout_due(&s, T0 + 1000));
+}
+
+static void test_passes_walk_all_steps_then_promote(void **state)
+{
+	static const uint32_t expected[] = {2500, 5000, 7500, 10000};
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(0);
+	uint64_t now = T0;
+	uint32_t actions;
+	size_t i;
+
+	(void)state;
+	rollout_init(&s, 0);
+	rollout_start(&s, &spec, true, now, &actions);
+	for (i = 0; i < 4; i++) {
+		now += 1000;
+		assert_int_equal(rollout_evaluated(&s, VERDICT_PASS, "ok", now,
+						   &actions),
+				 0);
+		assert_int_equal(s.phase, PHASE_PROGRESSING);
+		assert_int_equal(s.weight_bp, expected[i]);
+		assert_int_equal(s.step, i + 1);
+		assert_true(actions & ACTION_NEW_WINDOW);
+	}
+	now += 1000;
+	rollout_evaluated(&s, VERDICT_PASS, "ok", now, &actions);
+	assert_int_equal(s.phase, PHASE_PROMOTED);
+	assert_true(actions & ACTION_PROMOTE_POOLS);
+	assert_int_equal(s.ended_ms, now);
+	assert_int_equal(s.evaluations, 5);
+}
+
+static void test_inconclusive_holds_step_and_window(void **state)
+{
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(0);
+	uint32_t actions;
+	int i;
+
+	(void)state;
+	rollout_init(&s, 0);
+	rollout_start(&s, &spec, true, T0, &actions);
+	for (i = 0; i < 10; i++) {
+		rollout_evaluated(&s, VERDICT_INCONCLUSIVE, "too few", T0 + 2000,
+				  &actions);
+		assert_int_equal(actions, 0);
+	}
+	assert_int_equal(s.phase, PHASE_PROGRESSING);
+	assert_int_equal(s.step, 0);
+	assert_int_equal(s.weight_bp, 1000);
+	assert_int_equal(s.step_started_ms, T0); /* the window keeps going */
+	assert_int_equal(s.consecutive_failures, 0);
+}
+
+static void test_failures_count_then_roll_back(void **state)
+{
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(0);
+	uint32_t actions;
+
+	(void)state;
+	rollout_init(&s, 0);
+	rollout_start(&s, &spec, true, T0, &actions);
+	rollout_evaluated(&s, VERDICT_PASS, "ok", T0 + 1000, &actions);
+	rollout_evaluated(&s, VERDICT_FAIL, "slow", T0 + 2000, &actions);
+	assert_int_equal(s.phase, PHASE_PROGRESSING);
+	assert_int_equal(s.consecutive_failures, 1);
+	assert_true(actions & ACTION_NEW_WINDOW);
+	assert_int_equal(s.step_started_ms, T0 + 2000);
+	/* An inconclusive verdict in between neither counts nor resets. */
+	rollout_evaluated(&s, VERDICT_INCONCLUSIVE, "few", T0 + 2500, &actions);
+	rollout_evaluated(&s, VERDICT_FAIL, "slow again", T0 + 3000, &actions);
+	assert_int_equal(s.phase, PHASE_ROLLED_BACK);
+	assert_int_equal(s.weight_bp, 0);
+	assert_true(actions & ACTION_SET_WEIGHT);
+	assert_false(actions & ACTION_CUT_CANARY);
+	assert_non_null(strstr(s.reason, "slow again"));
+}
+
+static void test_pass_resets_failure_count(void **state)
+{
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(0);
+	uint32_t actions;
+
+	(void)state;
+	rollout_init(&s, 0);
+	rollout_start(&s, &spec, true, T0, &actions);
+	rollout_evaluated(&s, VERDICT_FAIL, "x", T0 + 1000, &actions);
+	rollout_evaluated(&s, VERDICT_PASS, "ok", T0 + 2000, &actions);
+	assert_int_equal(s.consecutive_failures, 0);
+	rollout_evaluated(&s, VERDICT_FAIL, "x", T0 + 3000, &actions);
+	assert_int_equal(s.phase, PHASE_PROGRESSING);
+}
+
+static void test_immediate_rollback_from_any_active_phase(void **state)
+{
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(10);
+	uint32_t actions;
+
+	(void)state;
+	spec.cut_connections_on_rollback = true;
+	rollout_init(&s, 0);
+	rollout_start(&s, &spec, true, T0, &actions);
+	rollout_warmup_done(&s, T0, &actions);
+	rollout_pause(&s, T0 + 10, &actions);
+	assert_int_equal(rollout_rollback(&s, "errors", T0 + 20, &actions), 0);
+	assert_int_equal(s.phase, PHASE_ROLLED_BACK);
+	assert_true(actions & ACTION_CUT_CANARY);
+	assert_int_equal(rollout_rollback(&s, "again", T0 + 30, &actions),
+			 -EBUSY);
+}
+
+static void test_pause_resume_restarts_window(void **state)
+{
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(0);
+	uint32_t actions;
+
+	(void)state;
+	rollout_init(&s, 0);
+	rollout_start(&s, &spec, true, T0, &actions);
+	assert_int_equal(rollout_pause(&s, T0 + 100, &actions), 0);
+	assert_int_equal(s.phase, PHASE_PAUSED);
+	assert_false(rollout_due(&s, T0 + 100000));
+	assert_int_equal(rollout_pause(&s, T0 + 200, &actions), -EBUSY);
+	assert_int_equal(rollout_resume(&s, T0 + 5000, &actions), 0);
+	assert_int_equal(s.phase, PHASE_PROGRESSING);
+	assert_int_equal(s.step_started_ms, T0 + 5000);
+	assert_true(actions & ACTION_NEW_WINDOW);
+	assert_int_equal(rollout_resume(&s, T0 + 6000, &actions), -EBUSY);
+}
+
+static void test_promote_next_and_full(void **state)
+{
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(0);
+	uint32_t actions;
+
+	(void)state;
+	rollout_init(&s, 0);
+	rollout_start(&s, &spec, true, T0, &actions);
+	assert_int_equal(rollout_promote(&s, false, T0 + 1, &actions), 0);
+	assert_int_equal(s.step, 1);
+	assert_int_equal(s.weight_bp, 2500);
+	assert_int_equal(rollout_promote(&s, true, T0 + 2, &actions), 0);
+	assert_int_equal(s.phase, PHASE_PROMOTED);
+	assert_true(actions & ACTION_PROMOTE_POOLS);
+	assert_int_equal(rollout_promote(&s, false, T0 + 3, &actions), -EBUSY);
+	assert_non_null(strstr(s.reason, "promoted"));
+}
+
+static void test_abort_and_manual_weight(void **state)
+{
+	struct rollout_state s;
+	struct rollout_spec spec = five_steps(0);
+	uint32_t actions;
+
+	(void)state;
+	rollout_init(&s, 0);
+	assert_int_equal(rollout_abort(&s, T0, &actions), -EBUSY);
+	assert_int_equal(rollout_set_weight(&s, 1250, &actions), 0);
+	assert_int_equal(s.weight_bp, 1250);
+	rollout_start(&s, &spec, true, T0, &actions);
+	assert_int_equal(rollout_set_weight(&s, 500, &actions), -EBUSY);
+	assert_int_equal(s.weight_bp, 1000);
+	assert_int_equal(rollout_abort(&s, T0 + 5, &actions), 0);
+	assert_int_equal(s.phase, PHASE_ABORTED);
+	assert_int_equal(s.weight_bp, 0);
+	assert_true(actions & ACTION_SET_WEIGHT);
+	assert_int_equal(rollout_set_weight(&s, 10001, &actions), -EINVAL);
+	/* After the rollout, a new one may start. */
+	assert_int_equal(rollout_start(&s, &spec, true, T0 + 9, &actions), 0);
+}
+
+static void test_phase_names_round_trip(void **state)
+{
+	enum rollout_phase p, back;
+
+	(void)state;
+	for (p = PHASE_IDLE; p <= PHASE_ABORTED; p++) {
+		assert_int_equal(rollout_phase_parse(rollout_phase_name(p), &back),
+				 0);
+		assert_int_equal(back, p);
+	}
+	assert_string_equal(rollout_phase_name(PHASE_ROLLED_BACK),
+			    "rolled_back");
+	assert_int_equal(rollout_phase_parse("rolling", &back), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_start_enters_first_step),
+		cmocka_unit_test(test_start_refused_without_canary_or_twice),
+		cmocka_unit_test(test_warmup_then_first_step),
+		cmocka_unit_test(test_due_after_interval_only),
+		cmocka_unit_test(test_passes_walk_all_steps_then_promote),
+		cmocka_unit_test(test_inconclusive_holds_step_and_window),
+		cmocka_unit_test(test_failures_count_then_roll_back),
+		cmocka_unit_test(test_pass_resets_failure_count),
+		cmocka_unit_test(test_immediate_rollback_from_any_active_phase),
+		cmocka_unit_test(test_pause_resume_restarts_window),
+		cmocka_unit_test(test_promote_next_and_full),
+		cmocka_unit_test(test_abort_and_manual_weight),
+		cmocka_unit_test(test_phase_names_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
