@@ -89,7 +89,7 @@ test: deps
 test-build: all $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS)
 
 demo: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)
 	$(Q)demo/run.sh $(SCENARIO)
 
 bench: deps

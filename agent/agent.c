@@ -178,6 +178,11 @@ static int sync_backends(struct agent *a, struct service_rt *s)
 				b->agent = a;
 				b->service = s;
 				b->ep = db->ep;
+				b->health.down = db->down;
+				if (db->down)
+					snprintf(b->health.reason,
+						 sizeof(b->health.reason),
+						 "down when kanaryd started");
 			}
 			b->pool = (enum kn_pool_id)p;
 			b->stats_index = db->stats_index;
@@ -721,6 +726,7 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 	if (active || mono - s->last_read_mono_ms >= AGENT_IDLE_READ_INTERVAL_MS)
 		signals_read(a, s, mono);
 	signals_history_tick(s, mono, wall);
+	health_tick(a, s, mono);
 	scrape_tick(a, s, mono);
 	warmup_tick(a, s);
 	reconcile_weight(a, s);
@@ -787,6 +793,7 @@ json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 			b->pool == KN_POOL_CANARY ? "canary" : "stable",
 			"kernel", signals_backend_json(b));
 
+		json_object_set_new(bj, "health", health_json(&b->health));
 		json_object_set_new(bj, "metrics",
 				    s->cfg.has_metrics
 					    ? scrape_target_json(&b->target)

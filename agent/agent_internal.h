@@ -4,6 +4,7 @@
  *   agent.c          lifecycle, control loop, operations, status JSON
  *   agent_signals.c  kernel counters: windows, trailing counts, history
  *   agent_scrape.c   /metrics scrapes, metrics windows, warm-up requests
+ *   agent_health.c   which backends are alive
  *   statefile.c      rollout state and decision log on disk
  *   prom_export.c    kanaryd's own /metrics
  * Everything here is guarded by agent.lock. The fetcher is used by the
@@ -59,6 +60,19 @@ struct scrape_target {
 	unsigned trail_head;
 };
 
+/* Is the backend alive: refusals seen by the kernel mark it down at once;
+ * TCP connect probes mark it down after a few failures and up again. */
+struct backend_health {
+	bool primed; /* refused_seen holds a reading */
+	bool down;
+	bool probe_in_flight;
+	uint64_t next_probe_ms; /* monotonic */
+	uint64_t refused_seen;
+	uint32_t probe_failures; /* consecutive */
+	uint32_t probe_successes; /* consecutive */
+	char reason[FETCH_ERR_LEN];
+};
+
 struct warmup_progress {
 	uint32_t sent;
 	uint32_t ok;
@@ -76,6 +90,7 @@ struct backend_rt {
 	struct dp_backend_counters window_start;
 	struct scrape_target target;
 	struct warmup_progress warmup;
+	struct backend_health health;
 	struct backend_rt *retired_next;
 };
 
@@ -186,6 +201,10 @@ void scrape_trailing(const struct service_rt *s, uint32_t min_requests,
 		     uint64_t mono_ms, struct trailing_counts *out);
 json_t *scrape_target_json(const struct scrape_target *t);
 void warmup_tick(struct agent *a, struct service_rt *s);
+
+/* agent_health.c */
+void health_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms);
+json_t *health_json(const struct backend_health *h);
 
 /* statefile.c */
 int statefile_save(struct agent *a);

@@ -532,6 +532,7 @@ static int adopt_services(struct dataplane *dp)
 				endpoint_from_kernel(&db->ep, &kb->addr,
 						     kb->port);
 				db->stats_index = kb->stats_index;
+				db->down = kb->flags & KN_BACKEND_F_DOWN;
 				if (kb->stats_index < dp->max_backends)
 					used[kb->stats_index] = true;
 			}
@@ -961,6 +962,7 @@ static void kernel_backend(struct kn_backend *kb, const struct dp_backend *db)
 	kb->addr.w[0] = db->ep.addr.s_addr;
 	kb->port = htons(db->ep.port);
 	kb->family = KN_AF_INET;
+	kb->flags = db->down ? KN_BACKEND_F_DOWN : 0;
 	kb->stats_index = db->stats_index;
 }
 
@@ -988,6 +990,35 @@ static int write_weight(struct dataplane *dp, uint32_t index,
 				   dp->ncpus * sizeof(*per_cpu), BPF_ANY);
 	free(per_cpu);
 	return ret;
+}
+
+/*
+ * The pool's Maglev table over its live backends only, as indexes into the
+ * whole backends[] array: a dead replica's share goes to the others, and
+ * only its share (Maglev). With none alive, all stay in the table.
+ */
+static int build_ring(struct kn_pool *kpool)
+{
+	struct kn_backend live[KN_MAX_POOL_BACKENDS];
+	uint8_t index_of[KN_MAX_POOL_BACKENDS];
+	uint32_t b, n = 0, i;
+	int ret;
+
+	for (b = 0; b < kpool->count; b++) {
+		if (kpool->backends[b].flags & KN_BACKEND_F_DOWN)
+			continue;
+		live[n] = kpool->backends[b];
+		index_of[n++] = (uint8_t)b;
+	}
+	if (n == 0)
+		return maglev_build(kpool->backends, kpool->count, kpool->ring,
+				    KN_RING_SIZE);
+	ret = maglev_build(live, n, kpool->ring, KN_RING_SIZE);
+	if (ret)
+		return ret;
+	for (i = 0; i < KN_RING_SIZE; i++)
+		kpool->ring[i] = index_of[kpool->ring[i]];
+	return 0;
 }
 
 /*
@@ -1019,8 +1050,7 @@ static int dp_commit(struct dataplane *dp, struct dp_service *svc,
 		kpool->count = pool->count;
 		for (b = 0; b < pool->count; b++)
 			kernel_backend(&kpool->backends[b], &pool->backends[b]);
-		ret = maglev_build(kpool->backends, kpool->count, kpool->ring,
-				   KN_RING_SIZE);
+		ret = build_ring(kpool);
 		if (ret)
 			goto out;
 	}
@@ -1053,6 +1083,16 @@ static bool pool_find(const struct dp_pool *pool, const struct endpoint *ep,
 			return true;
 		}
 	}
+	return false;
+}
+
+static bool pool_is_down(const struct dp_pool *pool, const struct endpoint *ep)
+{
+	uint32_t i;
+
+	for (i = 0; i < pool->count; i++)
+		if (!netaddr_endpoint_cmp(&pool->backends[i].ep, ep))
+			return pool->backends[i].down;
 	return false;
 }
 
@@ -1109,8 +1149,14 @@ static int build_pools(struct dataplane *dp, const struct dp_service *old,
 						      ep, text, sizeof(text)));
 				goto undo;
 			}
-			for (q = 0; old && q < KN_POOL_COUNT && !known; q++)
+			pools[p].backends[i].down = false;
+			for (q = 0; old && q < KN_POOL_COUNT && !known; q++) {
 				known = pool_find(&old->pools[q], ep, &slot);
+				/* a known backend keeps its health */
+				if (known)
+					pools[p].backends[i].down =
+						pool_is_down(&old->pools[q], ep);
+			}
 			if (!known) {
 				ret = slots_pop(&dp->slots, &slot);
 				if (ret) {
@@ -1346,6 +1392,32 @@ int dp_service_promote(struct dataplane *dp, uint32_t index)
 	}
 	release_departed(dp, &old, svc->pools);
 	return 0;
+}
+
+int dp_service_set_down(struct dataplane *dp, uint32_t index,
+			const struct endpoint *ep, bool down)
+{
+	struct dp_service *svc = service_mut(dp, index);
+	struct dp_backend *found = NULL;
+	uint32_t p, b;
+	int ret;
+
+	if (!svc)
+		return -ENOENT;
+	for (p = 0; p < KN_POOL_COUNT && !found; p++)
+		for (b = 0; b < svc->pools[p].count && !found; b++)
+			if (!netaddr_endpoint_cmp(&svc->pools[p].backends[b].ep,
+						  ep))
+				found = &svc->pools[p].backends[b];
+	if (!found)
+		return -ENOENT;
+	if (found->down == down)
+		return 0;
+	found->down = down;
+	ret = dp_commit(dp, svc, svc->canary_bp);
+	if (ret)
+		found->down = !down;
+	return ret;
 }
 
 int dp_service_remove(struct dataplane *dp, uint32_t index)

@@ -44,6 +44,7 @@ struct dp_options {
 struct dp_backend {
 	struct endpoint ep;
 	uint32_t stats_index;
+	bool down; /* out of the Maglev table: no new flows */
 };
 
 struct dp_pool {
@@ -131,6 +132,14 @@ int dp_service_set_weight(struct dataplane *dp, uint32_t index,
  * canary pool empties and the weight drops to 0, in one step. */
 int dp_service_promote(struct dataplane *dp, uint32_t index);
 int dp_service_remove(struct dataplane *dp, uint32_t index);
+/*
+ * Marks one backend of a service down (no new flows; its established flows
+ * stay) or up again, in one commit. A pool whose backends are all down
+ * keeps all of them in its table: there is nothing better to send to.
+ * Returns 0, -ENOENT (no such backend) or a commit error.
+ */
+int dp_service_set_down(struct dataplane *dp, uint32_t index,
+			const struct endpoint *ep, bool down);
 
 int dp_read_backend(struct dataplane *dp, uint32_t stats_index,
 		    struct dp_backend_counters *out);

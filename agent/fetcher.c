@@ -158,6 +158,8 @@ static int fetch_start(struct fetcher *f, struct fetch *x)
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "kanaryd");
 	curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, 0L);
+	if (x->req.connect_only)
+		curl_easy_setopt(x->easy, CURLOPT_CONNECT_ONLY, 1L);
 	if (x->req.accept) {
 		snprintf(header, sizeof(header), "Accept: %s", x->req.accept);
 		x->headers = curl_slist_append(x->headers, header);

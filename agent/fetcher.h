@@ -22,6 +22,7 @@ struct fetch_request {
 	const char *accept;	  /* Accept header, or NULL */
 	uint64_t timeout_ms;
 	size_t max_body_bytes; /* larger answers fail */
+	int connect_only;      /* a TCP connect probe: done once connected */
 };
 
 struct fetch_result {

@@ -260,6 +260,16 @@ static void backend_families(struct agent *a, struct buf *b)
 		    "} %llu\n",
 		    LABEL_ARGS, cumulative);
 	}
+	family(b, "kanary_backend_up", "gauge",
+	       "1 when the backend takes new connections, 0 when kanaryd "
+	       "found it dead.");
+	EACH_BACKEND {
+		char ep[NETADDR_ENDPOINT_STR_LEN];
+
+		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
+		out(b, "kanary_backend_up{" LABELS "} %d\n", LABEL_ARGS,
+		    !BE->health.down);
+	}
 	family(b, "kanary_scrape_errors_total", "counter",
 	       "Failed scrapes of a backend's /metrics, by target.");
 	EACH_BACKEND {

@@ -78,9 +78,14 @@ struct kn_backend {
 	struct kn_addr addr;
 	__u16 port; /* network order */
 	__u8 family;
-	__u8 pad;
+	__u8 flags;	   /* KN_BACKEND_F_*: for the agent, not the program */
 	__u32 stats_index; /* into kn_backend_stats and kn_latency */
 };
+
+/* The agent found the backend dead: it is left out of the pool's Maglev
+ * table (no new flows), its established flows stay. Kept here so that a
+ * restarted agent knows. */
+#define KN_BACKEND_F_DOWN (1U << 0)
 
 enum kn_pool_id {
 	KN_POOL_STABLE = 0,

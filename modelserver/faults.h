@@ -2,7 +2,8 @@
 /*
  * faults.h - the faults kanary-modelserver injects on purpose, so tests and
  * the demo can make a canary look bad: errors, latency, a skewed label
- * distribution. Set from the command line, read and changed at run time
+ * distribution, a /metrics page that is down. Set from the command line,
+ * read and changed at run time
  * through /admin/faults; every /predict request takes one consistent draw.
  */
 #ifndef KANARY_MODELSERVER_FAULTS_H
@@ -24,6 +25,7 @@ struct fault_knobs {
 	unsigned int latency_ms; /* added to each /predict answer */
 	double skew;		 /* share of predictions replaced, [0, 1] */
 	int skew_label;		 /* enum cls_label, or FAULTS_NO_LABEL */
+	bool metrics_down;	 /* /metrics answers 503, /predict serves */
 };
 
 struct faults {
@@ -54,7 +56,8 @@ void faults_destroy(struct faults *faults);
 void faults_get(struct faults *faults, struct fault_knobs *out);
 void faults_draw(struct faults *faults, struct fault_draw *out);
 
-/* {"error_rate":..,"latency_ms":..,"skew":..,"skew_label":..|null}. */
+/* {"error_rate":..,"latency_ms":..,"skew":..,"skew_label":..|null,
+ *  "metrics_down":..}. */
 json_t *fault_knobs_to_json(const struct fault_knobs *knobs);
 
 /*

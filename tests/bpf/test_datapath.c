@@ -523,6 +523,69 @@ cleanup:
 	free(two);
 }
 
+/* A replica marked down gets no new flows; its established flows stay; the
+ * others keep theirs; with every replica down, all stay in the table. */
+static void test_down_backend_leaves_the_table(void)
+{
+	enum { FLOWS = 3000 };
+	struct dataplane *dp = open_dp(NULL);
+	struct endpoint s1 = ep(STABLE_1, BACKEND_PORT);
+	struct endpoint s2 = ep(STABLE_2, BACKEND_PORT);
+	uint32_t *before = calloc(FLOWS, sizeof(*before));
+	uint32_t i, index, to_down = 0, moved_up = 0, kept = 0;
+	struct pkt_spec spec;
+	struct pkt in, out;
+	__u32 verdict;
+
+	if (!dp || !before || add_service(dp, 0, &index))
+		goto cleanup;
+	for (i = 0; i < FLOWS; i++) {
+		syn_spec(&spec, CLIENT_1, (uint16_t)(20000 + i));
+		pkt_build(&in, &spec);
+		if (run_xdp_mode(dp, &in, &out, &verdict))
+			goto cleanup;
+		before[i] = out_daddr(&out);
+	}
+	if (!ASSERT_OK(dp_service_set_down(dp, index, &s1, true), "mark down"))
+		goto cleanup;
+	ASSERT_TRUE(dp_service_at(dp, index)->pools[KN_POOL_STABLE].backends[0]
+			    .down,
+		    "the service mirror says down");
+	for (i = 0; i < FLOWS; i++) {
+		/* a new connection: another port of the same client */
+		syn_spec(&spec, CLIENT_1, (uint16_t)(30000 + i));
+		pkt_build(&in, &spec);
+		if (run_xdp_mode(dp, &in, &out, &verdict))
+			goto cleanup;
+		to_down += out_daddr(&out) == STABLE_1;
+		/* the established flow of before */
+		syn_spec(&spec, CLIENT_1, (uint16_t)(20000 + i));
+		spec.tcp_flags = TCPF_ACK;
+		pkt_build(&in, &spec);
+		if (run_xdp_mode(dp, &in, &out, &verdict))
+			goto cleanup;
+		kept += out_daddr(&out) == before[i];
+	}
+	ASSERT_EQ(to_down, 0, "no new flow goes to the down replica");
+	ASSERT_EQ(kept, FLOWS, "every established flow keeps its backend");
+	/* Both down: there is nothing better, all stay in the table. */
+	dp_service_set_down(dp, index, &s2, true);
+	for (i = 0; i < 200; i++) {
+		syn_spec(&spec, CLIENT_1, (uint16_t)(40000 + i));
+		pkt_build(&in, &spec);
+		run_xdp_mode(dp, &in, &out, &verdict);
+		moved_up += out_daddr(&out) == STABLE_1;
+	}
+	ASSERT_TRUE(moved_up > 0 && moved_up < 200,
+		    "with every replica down, both take new flows");
+	ASSERT_EQ(dp_service_set_down(dp, index, &s1, false), 0, "mark up");
+	ASSERT_EQ(dp_service_set_down(dp, index, &(struct endpoint){0}, true),
+		  -ENOENT, "unknown backend refused");
+cleanup:
+	free(before);
+	dp_close(dp, true);
+}
+
 /* ---- flows survive every change ---------------------------------------- */
 
 static void test_established_flow_keeps_backend(void)
@@ -1338,6 +1401,7 @@ static const struct bpf_test tests[] = {
 	{"xdp_split_matches_weight", test_xdp_split_matches_weight},
 	{"tc_split_matches_weight", test_tc_split_matches_weight},
 	{"replicas_consistent_hashing", test_replicas_consistent_hashing},
+	{"down_backend_leaves_the_table", test_down_backend_leaves_the_table},
 	{"established_flow_keeps_backend", test_established_flow_keeps_backend},
 	{"syn_retransmit_keeps_backend", test_syn_retransmit_keeps_backend},
 	{"non_syn_miss_rederived", test_non_syn_miss_rederived},

@@ -12,9 +12,9 @@ source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/topology.sh"
 trap topo_destroy EXIT
 
-SOURCES=400
+SOURCES=${SOURCES:-400}
 WEIGHT_PCT=25
-FLIPS=100
+FLIPS=${FLIPS:-100}
 LONG_LIVED=200
 SIGMAS=4
 
@@ -71,7 +71,7 @@ json_field() { # FILE FIELD -> number
 	sed -n "s/.*\"$2\" *: *\([0-9.]*\).*/\1/p" "$1" | head -1
 }
 
-run_mode() {
+run_checks() {
 	local mode=$1 offload
 	topo_kanaryd --mode "$mode" --name sentiment --service "$TOPO_VIP:$TOPO_VIP_PORT" \
 		--stable "$STABLE" --canary "$CANARY" --weight "$WEIGHT_PCT" ||
@@ -142,7 +142,12 @@ run_mode() {
 	local races
 	races=$(bpftool map dump pinned "$TOPO_PIN_DIR/kn_service_ctr" | awk '/config_races/ {s += $2} END {print s + 0}')
 	tap_is "$mode: no weight/pool race seen by the data path" "$races" 0
+}
 
+run_mode() {
+	local mode=$1
+
+	run_checks "$mode"
 	# Stopping detaches and unpins.
 	topo_kanaryd_stop
 	tap_is "$mode: SIGTERM removes the tc programs" \

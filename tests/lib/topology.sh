@@ -156,7 +156,9 @@ topo_backend() {
 	shift 2
 	ip=$(topo_backend_ip "$role" "$i")
 	log=$TOPO_TMP/$role$i.log
-	topo_exec "$role$i" "$KANARY_BIN/kanary-modelserver" --listen "$ip:$TOPO_BACKEND_PORT" "$@" >"$log" 2>&1 &
+	# ip netns exec execs the program: $! is the model server itself.
+	ip netns exec "$(topo_ns "$role$i")" "$KANARY_BIN/kanary-modelserver" \
+		--listen "$ip:$TOPO_BACKEND_PORT" "$@" >"$log" 2>&1 &
 	TOPO_PIDS+=($!)
 	eval "TOPO_PID_${role}${i}=$!"
 	topo_wait_port "$role$i" "$ip" "$TOPO_BACKEND_PORT"
@@ -180,17 +182,21 @@ TOPO_API="http://127.0.0.1:$TOPO_API_PORT"
 # to this run; waits for its API. TOPO_KANARYD_PID is its pid.
 topo_kanaryd() {
 	local log=$TOPO_TMP/kanaryd.log deadline
-	topo_node "$KANARY_BIN/kanaryd" --iface nc0 --pin-dir "$TOPO_PIN_DIR" \
+	# One kanaryd per topology: a previous one would answer for this one.
+	topo_kanaryd_stop
+	# nsenter execs kanaryd: $! is kanaryd itself, signals reach it.
+	nsenter --net=/run/netns/"$(topo_ns node)" "$KANARY_BIN/kanaryd" \
+		--iface nc0 --pin-dir "$TOPO_PIN_DIR" \
 		--state-file "$TOPO_STATE_FILE" --listen "127.0.0.1:$TOPO_API_PORT" \
 		"$@" >>"$log" 2>&1 &
 	TOPO_KANARYD_PID=$!
 	TOPO_PIDS+=($!)
 	deadline=$((SECONDS + TOPO_READY_TIMEOUT_S))
 	while ((SECONDS < deadline)); do
+		kill -0 "$TOPO_KANARYD_PID" 2>/dev/null || break
 		if topo_node curl -fsS -m 1 "$TOPO_API/healthz" >/dev/null 2>&1; then
 			return 0
 		fi
-		kill -0 "$TOPO_KANARYD_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	topo_log "kanaryd did not come up; its log:"
@@ -200,7 +206,7 @@ topo_kanaryd() {
 
 # Stops kanaryd (SIGTERM, then SIGKILL after a bounded wait).
 topo_kanaryd_stop() {
-	local pid=${1:-$TOPO_KANARYD_PID} i
+	local pid=${1:-${TOPO_KANARYD_PID:-}} i
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null
 	for ((i = 0; i < 50; i++)); do

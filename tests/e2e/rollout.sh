@@ -1,0 +1,219 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# tests/e2e/rollout.sh - whole rollouts, judged by kanaryd on its own, with
+# kanary-modelserver backends (stable = model v1, canary = v2) under client
+# load from many addresses (a new connection per request, so weights apply):
+#   a good canary is promoted and becomes the stable pool;
+#   a canary that starts answering 20 % errors is rolled back by the
+#     immediate rule, on the last second's data;
+#   a canary 100 ms slower is rolled back by the latency analysis;
+#   a canary whose predictions shifted is rolled back;
+#   a canary whose /metrics is down is held, never promoted;
+#   kanaryd killed mid-rollout resumes at the same step with its log.
+set -u
+source "$(dirname "$0")/../lib/tap.sh"
+source "$(dirname "$0")/../lib/topology.sh"
+trap topo_destroy EXIT
+
+SOURCES=300
+LOAD_RPS=300
+STEP_S=3
+PHASE_WAIT_S=60
+
+topo_create 1 1 "$SOURCES" || tap_bail "cannot build the topology"
+LOAD=$KANARY_TOOLS/kn-load
+[ -x "$LOAD" ] || tap_bail "kn-load is not built (make test-build)"
+CANARY_IP=$(topo_backend_ip canary 1)
+
+write_config() { # STEPS INTERVAL
+	cat >"$TOPO_TMP/kanary.json" <<-EOF
+	{
+	  "tick": "50ms",
+	  "services": [{
+	    "name": "sentiment",
+	    "vip": "$TOPO_VIP:$TOPO_VIP_PORT",
+	    "stable": ["$(topo_backend_ip stable 1):$TOPO_BACKEND_PORT"],
+	    "canary": ["$CANARY_IP:$TOPO_BACKEND_PORT"],
+	    "metrics": {"preset": "kanary-modelserver", "interval": "500ms",
+	                "timeout": "400ms"},
+	    "warmup": {"method": "POST", "path": "/predict",
+	               "body": "{\"text\": \"warming up\"}"},
+	    "rollout": {"steps": $1, "interval": "$2", "min_requests": 30,
+	                "max_failures": 2}
+	  }]
+	}
+	EOF
+}
+
+# Fresh backends and kanaryd for each case.
+start_case() { # STEPS INTERVAL [canary faults JSON]
+	local pid
+	topo_kanaryd_stop
+	for pid in ${TOPO_PID_stable1:-} ${TOPO_PID_canary1:-}; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	rm -f "$TOPO_STATE_FILE"
+	topo_backend stable 1 --model v1 || return 1
+	topo_backend canary 1 --model v2 || return 1
+	write_config "$1" "$2"
+	topo_kanaryd --config "$TOPO_TMP/kanary.json" || return 1
+	[ -n "${3:-}" ] && canary_faults "$3"
+	return 0
+}
+
+canary_faults() {
+	topo_exec canary1 curl -fsS -m 3 -X PUT -H 'Content-Type: application/json' \
+		-d "$1" "http://$CANARY_IP:$TOPO_BACKEND_PORT/admin/faults" >/dev/null
+}
+
+start_load() { # SECONDS
+	topo_client "$LOAD" --target "$TOPO_VIP:$TOPO_VIP_PORT" --sources "$(topo_sources)" \
+		--close --connections 32 --rate "$LOAD_RPS" --duration "$1" \
+		--method POST --path /predict --body '{"text": "great product, works well"}' \
+		--json >"$TOPO_TMP/load.json" 2>"$TOPO_TMP/load.err" &
+	LOAD_PID=$!
+}
+
+stop_load() {
+	kill "$LOAD_PID" 2>/dev/null
+	wait "$LOAD_PID" 2>/dev/null
+}
+
+status_field() { # FIELD: from GET /api/v1/services/sentiment
+	topo_api GET /api/v1/services/sentiment | python3 -c \
+		"import json,sys; print(json.load(sys.stdin).get('$1'))" 2>/dev/null
+}
+
+# Waits until the phase is one of PHASES (space separated); prints it.
+wait_phase() { # SECONDS PHASES...
+	local deadline=$((SECONDS + $1)) phase
+	shift
+	while ((SECONDS < deadline)); do
+		phase=$(status_field phase)
+		for p in "$@"; do
+			[ "$phase" = "$p" ] && { echo "$phase"; return 0; }
+		done
+		sleep 0.2
+	done
+	echo "$phase"
+	return 1
+}
+
+wait_step() { # SECONDS STEP
+	local deadline=$((SECONDS + $1))
+	while ((SECONDS < deadline)); do
+		[ "$(status_field step)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+last_decision() { # python expression over the last decision record d
+	topo_api GET /api/v1/services/sentiment/decisions | python3 -c "
+import json, sys
+ds = [d for d in json.load(sys.stdin)['decisions'] if 'verdict' in d]
+d = ds[-1] if ds else {}
+print($1)" 2>/dev/null
+}
+
+# ---- a good canary is promoted --------------------------------------------
+start_case "[10, 50, 100]" "${STEP_S}s" || tap_bail "cannot start kanaryd"
+start_load 60
+topo_api POST /api/v1/services/sentiment/rollout '{"warmup_requests": 20}' >/dev/null
+tap_is "rollout accepted" "$TOPO_HTTP_STATUS" 200
+phase=$(wait_phase "$PHASE_WAIT_S" promoted rolled_back aborted)
+tap_is "a good canary is promoted" "$phase" promoted
+topo_api GET /api/v1/services/sentiment >"$TOPO_TMP/status.json"
+tap_is "the canary pool became the stable pool" \
+	"$(python3 -c "import json; s=json.load(open('$TOPO_TMP/status.json')); print(sorted((b['address'], b['pool']) for b in s['backends']))")" \
+	"[('$CANARY_IP:$TOPO_BACKEND_PORT', 'stable')]"
+tap_is "the weight is 0 with no canary left" "$(status_field canary_percent)" 0.0
+passes=$(topo_api GET /api/v1/services/sentiment/decisions | python3 -c "
+import json, sys
+print(sum(1 for d in json.load(sys.stdin)['decisions'] if d.get('verdict') == 'pass'))")
+tap_is "every step passed an evaluation" "$passes" 3
+tap_check "the warm-up ran before the first step" \
+	grep -q "warming up each canary backend with 20 requests" "$TOPO_TMP/kanaryd.log"
+sleep 1
+stop_load
+tap_is "no client request failed during the promotion" \
+	"$(python3 -c "import json; print(json.load(open('$TOPO_TMP/load.json'))['errors'])")" 0
+
+# ---- 20 % errors: rolled back by the immediate rule -----------------------
+start_case "[10, 50, 100]" "30s" || tap_bail "cannot restart kanaryd"
+start_load 40
+topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
+wait_step 10 1 || tap_fail "the rollout reaches step 1"
+sleep 2
+canary_faults '{"error_rate": 0.2}'
+phase=$(wait_phase 20 rolled_back promoted)
+tap_is "a canary with 20 % errors is rolled back" "$phase" rolled_back
+tap_is "by the immediate rule, not the step's analysis" "$(last_decision "d.get('rule')")" immediate
+span=$(last_decision "d['kernel']['span_ms'] if d['kernel']['requests'] >= 20 else d['metrics']['span_ms']")
+tap_check "on at most the last second of data (span ${span} ms)" test "${span:-99999}" -le 1000
+tap_is "the weight went to 0 at once" "$(status_field canary_percent)" 0.0
+stop_load
+
+# ---- 100 ms slower: rolled back by the latency analysis -------------------
+start_case "[10, 50, 100]" "${STEP_S}s" '{"latency_ms": 100}' || tap_bail "cannot restart kanaryd"
+start_load 40
+topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
+phase=$(wait_phase 30 rolled_back promoted)
+tap_is "a canary 100 ms slower is rolled back" "$phase" rolled_back
+tap_is "because its latency failed" \
+	"$(last_decision "'fail' in [c['verdict'] for c in d.get('checks', []) if 'latency' in c['signal']]")" True
+stop_load
+
+# ---- shifted predictions ----------------------------------------------------
+start_case "[10, 50, 100]" "${STEP_S}s" '{"skew": 0.6, "skew_label": "negative"}' ||
+	tap_bail "cannot restart kanaryd"
+start_load 40
+topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
+phase=$(wait_phase 30 rolled_back promoted)
+tap_is "a canary with shifted predictions is rolled back" "$phase" rolled_back
+tap_is "because its predictions failed" \
+	"$(last_decision "[c['verdict'] for c in d.get('checks', []) if c['signal'] == 'metrics.predictions']")" "['fail']"
+tap_is "while its error rate was fine" \
+	"$(last_decision "[c['verdict'] for c in d.get('checks', []) if c['signal'] == 'kernel.error_rate']")" "['pass']"
+stop_load
+
+# ---- /metrics down: held ------------------------------------------------------
+start_case "[10, 50, 100]" "1s" '{"metrics_down": true}' || tap_bail "cannot restart kanaryd"
+start_load 20
+topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
+sleep $((STEP_S * 3))
+tap_is "a canary whose /metrics is down is held at step 1" "$(status_field step)" 1
+tap_is "and not promoted" "$(status_field phase)" progressing
+reason=$(last_decision "d['reason']")
+tap_check "the decision names the canary's metrics target ($reason)" \
+	grep -q "$CANARY_IP:$TOPO_BACKEND_PORT/metrics" <<<"$reason"
+canary_faults '{"metrics_down": false}'
+phase=$(wait_phase 30 promoted rolled_back)
+tap_is "once /metrics is back, the rollout goes on to promotion" "$phase" promoted
+stop_load
+
+# ---- restart mid-rollout ------------------------------------------------------
+start_case "[10, 40, 70, 100]" "4s" || tap_bail "cannot restart kanaryd"
+start_load 60
+topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
+wait_step 20 2 || tap_fail "the rollout reaches step 2"
+decisions_before=$(topo_api GET /api/v1/services/sentiment/decisions |
+	python3 -c "import json, sys; print(len(json.load(sys.stdin)['decisions']))")
+kill -KILL "$TOPO_KANARYD_PID"
+wait "$TOPO_KANARYD_PID" 2>/dev/null
+TOPO_KANARYD_PID=
+topo_kanaryd --config "$TOPO_TMP/kanary.json" || tap_fail "kanaryd restarts"
+tap_check "the restarted kanaryd says it resumes" \
+	grep -q "resuming the rollout at step 2 of 4" "$TOPO_TMP/kanaryd.log"
+tap_is "it resumes at the same step" "$(status_field step)" 2
+tap_is "with the weight of that step" "$(status_field canary_percent)" 40.0
+decisions_after=$(topo_api GET /api/v1/services/sentiment/decisions |
+	python3 -c "import json, sys; print(len(json.load(sys.stdin)['decisions']))")
+tap_check "and its decision log ($decisions_before records before, $decisions_after after)" \
+	test "$decisions_after" -ge "$decisions_before"
+phase=$(wait_phase "$PHASE_WAIT_S" promoted rolled_back)
+tap_is "and finishes the rollout" "$phase" promoted
+stop_load
+
+tap_done
