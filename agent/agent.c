@@ -644,6 +644,40 @@ static void record_evaluation(struct service_rt *s, json_t *decision,
 	log_decision(s, decision);
 }
 
+static bool stable_enough(const struct service_rt *s,
+			  const struct analysis_input *in)
+{
+	double needed = s->rollout.spec.min_requests;
+	const struct kernel_window *k = &in->kernel[ANALYSIS_STABLE];
+	const struct metrics_window *m = &in->metrics[ANALYSIS_STABLE];
+
+	if (in->http_observed ? k->requests < needed : k->new_flows < needed)
+		return false;
+	return !in->metrics_configured || (m->complete && m->requests >= needed);
+}
+
+/*
+ * At the last steps (100 %: all new connections go to the canary) the
+ * stable pool has nothing to compare with: its window from the last step
+ * where it had enough traffic stands in, and the decision says so.
+ */
+static void stable_baseline(struct service_rt *s, struct analysis_input *in)
+{
+	if (stable_enough(s, in)) {
+		s->have_stable_baseline = true;
+		s->stable_baseline_step = s->rollout.step + 1;
+		s->stable_baseline_kernel = in->kernel[ANALYSIS_STABLE];
+		s->stable_baseline_metrics = in->metrics[ANALYSIS_STABLE];
+		return;
+	}
+	if (!s->have_stable_baseline || s->rollout.step == 0)
+		return;
+	in->kernel[ANALYSIS_STABLE] = s->stable_baseline_kernel;
+	if (in->metrics_configured)
+		in->metrics[ANALYSIS_STABLE] = s->stable_baseline_metrics;
+	in->stable_baseline_step = s->stable_baseline_step;
+}
+
 static void evaluate(struct agent *a, struct service_rt *s, uint64_t mono,
 		     uint64_t wall)
 {
@@ -663,6 +697,7 @@ static void evaluate(struct agent *a, struct service_rt *s, uint64_t mono,
 	signals_kernel_window(s, in->kernel);
 	if (s->cfg.has_metrics)
 		scrape_metrics_window(s, in->metrics);
+	stable_baseline(s, in);
 	analysis_evaluate(in, &res);
 	free(in);
 	s->evaluations[res.verdict]++;
@@ -976,6 +1011,7 @@ static int do_start(struct agent *a, struct service_rt *s, const void *arg,
 	if (ret)
 		return refused(s, ret, err);
 	s->next_eval_wall_ms = 0;
+	s->have_stable_baseline = false;
 	return 0;
 }
 

@@ -41,6 +41,7 @@
 struct scrape_target {
 	char url[FETCH_URL_LEN];
 	bool in_flight;
+	uint64_t submitted_ms; /* monotonic: when the scrape in flight began */
 	uint64_t next_due_ms; /* monotonic */
 	bool up;	      /* the latest scrape succeeded */
 	char last_error[FETCH_ERR_LEN];
@@ -132,6 +133,13 @@ struct service_rt {
 	unsigned snapshot_head;
 	uint64_t next_history_mono_ms;
 	json_t *history; /* array of points, oldest first, capped */
+
+	/* The stable pool's window from the last evaluation where it had
+	 * enough requests: the reference at steps where it has too few. */
+	bool have_stable_baseline;
+	uint32_t stable_baseline_step; /* 1-based */
+	struct kernel_window stable_baseline_kernel;
+	struct metrics_window stable_baseline_metrics;
 
 	json_t *decisions; /* array, oldest first, capped */
 	json_t *latest_analysis;

@@ -115,7 +115,10 @@ static void on_scrape(void *owner, uint64_t tag, const struct fetch_result *r)
 	t->latest = sample;
 	t->has_latest = true;
 	t->latest_ms = mono_ms;
-	if (!t->has_baseline) {
+	/* The window starts with the first scrape begun inside it: an older
+	 * page would count what happened before (a warm-up, another step). */
+	if (!t->has_baseline &&
+	    t->submitted_ms >= b->service->window_started_mono_ms) {
 		t->baseline = sample;
 		t->has_baseline = true;
 	}
@@ -142,6 +145,7 @@ void scrape_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms)
 		if (fetcher_submit(a->fetcher, &req, on_scrape, b, 0))
 			continue;
 		b->target.in_flight = true;
+		b->target.submitted_ms = mono_ms;
 		b->target.next_due_ms = mono_ms + s->cfg.scrape_interval_ms;
 	}
 }
@@ -150,14 +154,13 @@ void scrape_new_window(struct service_rt *s)
 {
 	uint32_t i;
 
-	/* The latest good scrape is the window's start: it is at most one
-	 * interval old, and the canary's answers do not depend on weight. */
+	/* The next scrape begun from now on opens the window; start it now
+	 * rather than up to an interval later. */
 	for (i = 0; i < s->backend_count; i++) {
 		struct scrape_target *t = &s->backends[i]->target;
 
-		t->has_baseline = t->has_latest && t->up;
-		if (t->has_baseline)
-			t->baseline = t->latest;
+		t->has_baseline = false;
+		t->next_due_ms = 0;
 	}
 }
 

@@ -384,6 +384,14 @@ void analysis_evaluate(const struct analysis_input *in,
 		"canary_percent", in->weight_bp / PERCENT, "window", window,
 		"verdict", rollout_verdict_name(out->verdict), "reason",
 		out->reason, "checks", list);
+	if (in->stable_baseline_step)
+		json_object_set_new(
+			out->decision, "stable_baseline",
+			json_pack("{s:i, s:s}", "step",
+				  (int)in->stable_baseline_step, "why",
+				  "the stable pool had too little traffic in "
+				  "this window: its figures are from the last "
+				  "step where it had enough"));
 }
 
 bool analysis_immediate_rollback(const struct analysis_spec *spec,

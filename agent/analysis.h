@@ -67,6 +67,9 @@ struct analysis_input {
 	struct kernel_window kernel[2];
 	bool metrics_configured;
 	struct metrics_window metrics[2];
+	/* The stable pool's figures come from an earlier step's window: at the
+	 * last steps it gets too little traffic to compare with. 0: not. */
+	uint32_t stable_baseline_step; /* 1-based step of the baseline */
 };
 
 struct analysis_result {

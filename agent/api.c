@@ -54,8 +54,13 @@
  * connection is closed instead.
  */
 #define API_MAX_DRAIN_BYTES (1024 * 1024)
-/* Service names longer than the data path allows cannot exist. */
+/* Room for any service name (the data path allows 31 bytes); a longer one
+ * in a path names nothing and is answered 404 here. */
 #define API_NAME_MAX_BYTES 64
+/* "OPTIONS" and every other method that means anything, with room. */
+#define API_METHOD_LEN	       16
+#define API_BODY_INITIAL_BYTES 1024
+#define HTTP_STATUS_MAX	       599
 /* Floats in answers: enough digits for any rate, no binary noise. */
 #define API_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 #define API_MSG_LEN    512
@@ -111,7 +116,7 @@ struct api_request {
 	size_t body_cap;
 	size_t drained;
 	unsigned int status; /* for the access log */
-	char method[16];
+	char method[API_METHOD_LEN];
 };
 
 /* ---- answers ------------------------------------------------------------ */
@@ -249,7 +254,7 @@ static enum MHD_Result send_agent_error(struct MHD_Connection *conn,
 	unsigned int status = (unsigned int)err->status;
 
 	/* An agent error without a client status is the agent's fault. */
-	if (status < MHD_HTTP_BAD_REQUEST || status > 599)
+	if (status < MHD_HTTP_BAD_REQUEST || status > HTTP_STATUS_MAX)
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	return send_json(conn, req, status,
 			 error_body(err->field, err->message[0]
@@ -702,7 +707,8 @@ static int collect_body(struct api_request *req, const char *data, size_t len)
 		return 0;
 	}
 	if (need > req->body_cap) {
-		size_t cap = req->body_cap ? req->body_cap : 1024;
+		size_t cap =
+		    req->body_cap ? req->body_cap : API_BODY_INITIAL_BYTES;
 		char *grown;
 
 		while (cap < need)
@@ -724,9 +730,13 @@ static bool body_is_blank(const struct api_request *req)
 {
 	size_t i;
 
-	for (i = 0; i < req->body_len; i++)
-		if (!strchr(" \t\r\n", req->body[i]))
+	/* JSON's own white space; anything else (a NUL too) is content. */
+	for (i = 0; i < req->body_len; i++) {
+		char c = req->body[i];
+
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
 			return false;
+	}
 	return true;
 }
 
@@ -908,6 +918,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return answer(srv, conn, req);
 }
 
+/* The name came from the URL: no control bytes may forge log lines. */
+static void printable_copy(const char *in, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < len; i++)
+		out[i] = in[i] >= ' ' && in[i] <= '~' ? in[i] : '?';
+	out[i] = '\0';
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -917,12 +937,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)conn;
 	if (!req)
 		return;
-	if (req->kind == ROUTE_SERVICE && route_mutates(req))
+	/* Every state change, allowed or not, is in the log. */
+	if (req->kind == ROUTE_SERVICE && route_mutates(req)) {
+		char name[API_NAME_MAX_BYTES];
+
+		printable_copy(req->name, name, sizeof(name));
 		log_info("api: %s %s/%s/%s: %u%s", req->method, API_PREFIX,
-			 req->name, req->route->action, req->status,
+			 name, req->route->action, req->status,
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
 			     ? ""
 			     : " (connection ended early)");
+	}
 	free(req->body);
 	free(req);
 	*req_cls = NULL;

@@ -79,7 +79,7 @@ int ctl_client_read_token(struct ctl_client *c, const char *path, char *err,
 			  size_t err_len)
 {
 	char buf[CTL_MAX_TOKEN_BYTES + 2];
-	size_t n, start = 0;
+	size_t n;
 	FILE *f;
 
 	f = fopen(path, "r");
@@ -97,19 +97,17 @@ int ctl_client_read_token(struct ctl_client *c, const char *path, char *err,
 			 path, CTL_MAX_TOKEN_BYTES);
 		return -E2BIG;
 	}
+	/* The token is the file less its line end, as kanaryd reads it. */
+	while (n > 0 &&
+	       (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		n--;
 	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		buf[--n] = '\0';
-	while (buf[start] == ' ' || buf[start] == '\t')
-		start++;
-	if (!buf[start]) {
+	if (!n) {
 		snprintf(err, err_len, "the token file '%s' is empty", path);
 		return -EINVAL;
 	}
 	free(c->token);
-	c->token = strdup(buf + start);
+	c->token = strdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	if (!c->token) {
 		snprintf(err, err_len, "out of memory");

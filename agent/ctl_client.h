@@ -47,7 +47,7 @@ struct ctl_response {
 /* Sets the server (trailing slashes dropped). -EINVAL when not http(s). */
 int ctl_client_set_server(struct ctl_client *c, const char *url, char *err,
 			  size_t err_len);
-/* Reads the token from a file: its first line, without blanks around. */
+/* Reads the token from a file: its content less trailing line ends. */
 int ctl_client_read_token(struct ctl_client *c, const char *path, char *err,
 			  size_t err_len);
 void ctl_client_free(struct ctl_client *c);

@@ -39,7 +39,7 @@
 
 #define PROG			  "kanaryctl"
 #define MAX_POSITIONALS		  2
-#define MAX_FLAGS		  12
+#define FLAG_NAME_LEN		  64
 #define TABLE_MAX_COLS		  10
 #define TABLE_MAX_ROWS		  1100 /* the agent keeps up to 1000 decisions */
 #define CELL_LEN		  256  /* a decision's reason fits */
@@ -50,7 +50,6 @@
 #define BP_PER_PERCENT		  100.0
 /* A page of model-server metrics is far below this. */
 #define INSPECT_MAX_PAGE_BYTES (64 * 1024 * 1024)
-#define SPEC_MAX_BYTES	       (1024 * 1024)
 #define DECISIONS_HUMAN_MAX    50
 #define HTTP_OK_MIN	       200
 #define HTTP_OK_MAX	       299
@@ -206,7 +205,7 @@ static enum parse_result parse_args(struct ctl *ctl, int argc, char **argv,
 
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL, *eq;
-		char name[64];
+		char name[FLAG_NAME_LEN];
 		const struct flag *f;
 		bool consumed;
 		int g;
@@ -287,22 +286,26 @@ static enum parse_result parse_args(struct ctl *ctl, int argc, char **argv,
 static int setup_client(struct ctl *ctl)
 {
 	const char *server = ctl->server_flag, *token_file = ctl->token_flag;
+	const char *server_from = "--server", *token_from = "--token-file";
 	char err[CTL_ERR_LEN];
 
-	if (!server)
+	if (!server) {
 		server = getenv(CTL_SERVER_ENV);
+		server_from = "$" CTL_SERVER_ENV;
+	}
 	if (!server || !*server)
 		server = CTL_DEFAULT_SERVER;
 	if (ctl_client_set_server(&ctl->client, server, err, sizeof(err)))
-		return usage_error(ctl, "--server: %s", err);
+		return usage_error(ctl, "%s: %s", server_from, err);
 	if (!token_file) {
 		token_file = getenv(CTL_TOKEN_FILE_ENV);
+		token_from = "$" CTL_TOKEN_FILE_ENV;
 		if (token_file && !*token_file)
 			token_file = NULL;
 	}
 	if (token_file &&
 	    ctl_client_read_token(&ctl->client, token_file, err, sizeof(err)))
-		return usage_error(ctl, "--token-file: %s", err);
+		return usage_error(ctl, "%s: %s", token_from, err);
 	return CTL_EXIT_OK;
 }
 
@@ -900,10 +903,10 @@ static int do_watch(struct ctl *ctl, int argc, char **argv)
 				printf("%s: no rollout in progress\n",
 				       jstr(svc, "name"));
 			else if (!ctl->json)
-				printf("%s: rollout %s: %s\n",
+				printf("%s: rollout %s: %s (%s)\n",
 				       jstr(svc, "name"),
 				       seen_active ? "ended" : "had ended",
-				       jstr(svc, "phase"));
+				       jstr(svc, "phase"), jstr(svc, "reason"));
 			json_decref(svc);
 			return ok ? CTL_EXIT_OK : CTL_EXIT_REFUSED;
 		}
@@ -1674,7 +1677,7 @@ int main(int argc, char **argv)
 	/* Global flags before the command. */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *arg = argv[i], *eq = strchr(arg, '=');
-		char name[64];
+		char name[FLAG_NAME_LEN];
 		bool consumed;
 		int g;
 

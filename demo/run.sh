@@ -63,7 +63,7 @@ echo "starting kanaryd on the node interface (config: $TOPO_TMP/kanary.json)"
 topo_kanaryd --config "$TOPO_TMP/kanary.json" || exit 1
 echo "kanaryd: $(grep -o 'attached to .*' "$TOPO_TMP/kanaryd.log" | head -1)"
 
-topo_client "$KANARY_TOOLS/kn-load" --target "$TOPO_VIP:$TOPO_VIP_PORT" \
+ip netns exec "$(topo_ns client)" "$KANARY_TOOLS/kn-load" --target "$TOPO_VIP:$TOPO_VIP_PORT" \
 	--sources "$(topo_sources)" --close --connections 32 --rate "$LOAD_RPS" \
 	--duration "$DEMO_TIMEOUT_S" --method POST --path /predict \
 	--body '{"text": "the new model answers quickly and well"}' \

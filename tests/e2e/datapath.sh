@@ -17,6 +17,7 @@ WEIGHT_PCT=25
 FLIPS=${FLIPS:-100}
 LONG_LIVED=200
 SIGMAS=4
+CURL_SAMPLE=20
 
 topo_create 2 1 "$SOURCES" || tap_bail "cannot build the topology"
 topo_backends || tap_bail "cannot start the model servers"
@@ -33,20 +34,39 @@ predict_from() {
 		sed -n 's/.*"model" *: *"\([^"]*\)".*/\1/p'
 }
 
-# Splits $SOURCES clients; sets CANARY_SEEN and fills the array MODEL.
+# Splits $SOURCES clients, one new connection each, with kn-load; sets
+# CANARY_SEEN, FAILED_REQUESTS and the array MODEL (version per client).
 observe_split() {
-	local i m
+	local out=$TOPO_TMP/split.json i
+	ip netns exec "$(topo_ns client)" "$LOAD" --target "$TOPO_VIP:$TOPO_VIP_PORT" \
+		--sources "$(topo_sources)" --close --connections 16 --requests "$SOURCES" \
+		--method POST --path /predict --body '{"text": "fast and friendly"}' \
+		--per-source-report --json >"$out" 2>"$TOPO_TMP/split.err"
+	mapfile -t MODEL < <(python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+tags = {p['addr']: ','.join(p['tag_set']) for p in d['per_source']}
+for i in range(int(sys.argv[2])):
+    print(tags.get('198.18.%d.%d' % (1 + i // 256, i % 256), 'none'))
+" "$out" "$SOURCES")
 	CANARY_SEEN=0
 	FAILED_REQUESTS=0
 	for ((i = 0; i < SOURCES; i++)); do
-		m=$(predict_from "$(topo_source_ip "$i")")
-		MODEL[$i]=$m
-		case $m in
+		case ${MODEL[$i]} in
 		v2) CANARY_SEEN=$((CANARY_SEEN + 1)) ;;
 		v1) ;;
 		*) FAILED_REQUESTS=$((FAILED_REQUESTS + 1)) ;;
 		esac
 	done
+}
+
+# A few clients with curl: what a person would type.
+curl_agrees() {
+	local i bad=0
+	for ((i = 0; i < CURL_SAMPLE; i++)); do
+		[ "$(predict_from "$(topo_source_ip "$i")")" = "${MODEL[$i]}" ] || bad=$((bad + 1))
+	done
+	echo "$bad"
 }
 
 within_sigmas() { # OBSERVED N PERCENT
@@ -59,11 +79,11 @@ within_sigmas() { # OBSERVED N PERCENT
 wire_check() { # ROLE IFACE FILTER...
 	local role=$1 iface=$2 pid
 	shift 2
-	topo_exec "$role" "$CSUM" --iface "$iface" --count 40 --timeout-ms 8000 --json "$@" \
+	topo_exec "$role" "$CSUM" --iface "$iface" --count 12 --timeout-ms 6000 --json "$@" \
 		>"$TOPO_TMP/csum.json" 2>"$TOPO_TMP/csum.err" &
 	pid=$!
 	sleep 0.5
-	for i in 0 1 2 3 4 5 6 7; do predict_from "$(topo_source_ip "$i")" >/dev/null; done
+	for i in $(seq 0 15); do predict_from "$(topo_source_ip "$i")" >/dev/null; done
 	wait "$pid"
 }
 
@@ -86,6 +106,8 @@ run_checks() {
 		declare -a PREV=("${MODEL[@]:-}")
 		observe_split
 		tap_is "$mode, tx offload $offload: every request answered" "$FAILED_REQUESTS" 0
+		tap_is "$mode, tx offload $offload: curl from $CURL_SAMPLE clients gets the same versions" \
+			"$(curl_agrees)" 0
 		if within_sigmas "$CANARY_SEEN" "$SOURCES" "$WEIGHT_PCT"; then
 			tap_ok "$mode, tx offload $offload: canary share $CANARY_SEEN/$SOURCES within ${SIGMAS} sigma of $WEIGHT_PCT %"
 		else
@@ -116,7 +138,7 @@ run_checks() {
 
 	# Long-lived connections across weight flips: none may break.
 	"$LOAD" --help >/dev/null 2>&1 || { tap_fail "$mode: kn-load is built"; return; }
-	topo_client "$LOAD" --target "$TOPO_VIP:$TOPO_VIP_PORT" --sources "$(topo_sources "$LONG_LIVED")" \
+	ip netns exec "$(topo_ns client)" "$LOAD" --target "$TOPO_VIP:$TOPO_VIP_PORT" --sources "$(topo_sources "$LONG_LIVED")" \
 		--keepalive --connections "$LONG_LIVED" --interval-ms 100 --duration 14 \
 		--method POST --path /predict --body '{"text": "fine"}' --per-source-report \
 		--json >"$TOPO_TMP/hold.json" 2>"$TOPO_TMP/hold.err" &
@@ -147,6 +169,8 @@ run_checks() {
 run_mode() {
 	local mode=$1
 
+	# Each mode is a fresh deployment: no rollout state from the last one.
+	rm -f "$TOPO_STATE_FILE"
 	run_checks "$mode"
 	# Stopping detaches and unpins.
 	topo_kanaryd_stop

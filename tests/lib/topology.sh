@@ -73,7 +73,9 @@ topo_create() {
 	[ "$(id -u)" -eq 0 ] || { topo_log "topology needs root"; return 1; }
 	topo_reap
 	TOPO_SFX="${BASHPID}x${RANDOM}"
-	TOPO_TMP=$(mktemp -d "/tmp/kn-$TOPO_SFX.XXXX")
+	# Run files (logs, configs, state) stay with the checkout, git-ignored.
+	mkdir -p "$KANARY_ROOT/tests/out"
+	TOPO_TMP=$(mktemp -d "$KANARY_ROOT/tests/out/run-$TOPO_SFX.XXXX")
 	topo_add_ns node || return 1
 	topo_add_ns client || return 1
 	ip link add eth0 netns "$(topo_ns client)" type veth peer name nc0 netns "$(topo_ns node)" || return 1
