@@ -34,6 +34,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 mount | grep -q ' /sys/fs/bpf type bpf' || mount -t bpf bpf /sys/fs/bpf
 
+source "$ROOT/tests/lib/tap.sh"
 source "$ROOT/tests/lib/topology.sh"
 trap 'topo_destroy; echo; echo "demo: cleaned up"' EXIT
 trap 'exit 130' INT TERM
@@ -110,7 +111,7 @@ deadline=$((SECONDS + DEMO_TIMEOUT_S))
 phase=progressing
 broke=0
 while ((SECONDS < deadline)); do
-	line=$(topo_api GET /api/v1/services/sentiment | python3 -c "$SHOW" 2>"$TOPO_TMP/phase")
+	line=$(topo_api GET /api/v1/services/sentiment | "$PYTHON" -c "$SHOW" 2>"$TOPO_TMP/phase")
 	read -r _ phase step <"$TOPO_TMP/phase"
 	printf '[%3ds] %s\n' "$((SECONDS))" "$line"
 	if [ "$SCENARIO" = bad ] && [ "$broke" = 0 ] && [ "${step:-0}" -ge 2 ]; then
@@ -124,7 +125,7 @@ done
 
 echo
 bold "decision log:"
-topo_api GET /api/v1/services/sentiment/decisions | python3 -c '
+topo_api GET /api/v1/services/sentiment/decisions | "$PYTHON" -c '
 import json, sys
 for d in json.load(sys.stdin)["decisions"]:
     what = d.get("event") or ("%s (%s)" % (d.get("verdict"), d.get("rule", "step analysis")))
@@ -133,15 +134,17 @@ for d in json.load(sys.stdin)["decisions"]:
 kill "$LOAD_PID" 2>/dev/null
 wait "$LOAD_PID" 2>/dev/null
 echo
-python3 - "$TOPO_TMP/load.json" <<'EOF'
+"$PYTHON" - "$TOPO_TMP/load.json" <<'EOF'
 import json, sys
 try:
     r = json.load(open(sys.argv[1]))
 except Exception:
     sys.exit(0)
 tags = r.get("tags", {})
-print("clients saw: %d responses, %d from stable (v1), %d from canary (v2), %d errors, %d resets" % (
-    r.get("responses", 0), tags.get("v1", 0), tags.get("v2", 0), r.get("errors", 0), r.get("resets", 0)))
+print("clients saw: %d responses, %d from stable (v1), %d from canary (v2); %d HTTP 5xx; "
+      "%d failed connections or resets" % (
+    r.get("responses", 0), tags.get("v1", 0), tags.get("v2", 0),
+    r.get("status", {}).get("5xx", 0), r.get("errors", 0)))
 EOF
 want=promoted
 [ "$SCENARIO" != good ] && want=rolled_back

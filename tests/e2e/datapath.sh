@@ -42,7 +42,7 @@ observe_split() {
 		--sources "$(topo_sources)" --close --connections 16 --requests "$SOURCES" \
 		--method POST --path /predict --body '{"text": "fast and friendly"}' \
 		--per-source-report --json >"$out" 2>"$TOPO_TMP/split.err"
-	mapfile -t MODEL < <(python3 -c "
+	mapfile -t MODEL < <("$PYTHON" -c "
 import json, sys
 d = json.load(open(sys.argv[1]))
 tags = {p['addr']: ','.join(p['tag_set']) for p in d['per_source']}

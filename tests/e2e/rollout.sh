@@ -81,7 +81,7 @@ stop_load() {
 }
 
 status_field() { # FIELD: from GET /api/v1/services/sentiment
-	topo_api GET /api/v1/services/sentiment | python3 -c \
+	topo_api GET /api/v1/services/sentiment | "$PYTHON" -c \
 		"import json,sys; print(json.load(sys.stdin).get('$1'))" 2>/dev/null
 }
 
@@ -110,7 +110,7 @@ wait_step() { # SECONDS STEP
 }
 
 last_decision() { # python expression over the last decision record d
-	topo_api GET /api/v1/services/sentiment/decisions | python3 -c "
+	topo_api GET /api/v1/services/sentiment/decisions | "$PYTHON" -c "
 import json, sys
 ds = [d for d in json.load(sys.stdin)['decisions'] if 'verdict' in d]
 d = ds[-1] if ds else {}
@@ -126,10 +126,10 @@ phase=$(wait_phase "$PHASE_WAIT_S" promoted rolled_back aborted)
 tap_is "a good canary is promoted" "$phase" promoted
 topo_api GET /api/v1/services/sentiment >"$TOPO_TMP/status.json"
 tap_is "the canary pool became the stable pool" \
-	"$(python3 -c "import json; s=json.load(open('$TOPO_TMP/status.json')); print(sorted((b['address'], b['pool']) for b in s['backends']))")" \
+	"$("$PYTHON" -c "import json; s=json.load(open('$TOPO_TMP/status.json')); print(sorted((b['address'], b['pool']) for b in s['backends']))")" \
 	"[('$CANARY_IP:$TOPO_BACKEND_PORT', 'stable')]"
 tap_is "the weight is 0 with no canary left" "$(status_field canary_percent)" 0.0
-passes=$(topo_api GET /api/v1/services/sentiment/decisions | python3 -c "
+passes=$(topo_api GET /api/v1/services/sentiment/decisions | "$PYTHON" -c "
 import json, sys
 print(sum(1 for d in json.load(sys.stdin)['decisions'] if d.get('verdict') == 'pass'))")
 tap_is "every step passed an evaluation" "$passes" 3
@@ -138,7 +138,7 @@ tap_check "the warm-up ran before the first step" \
 sleep 1
 stop_load
 tap_is "no client request failed during the promotion" \
-	"$(python3 -c "import json; print(json.load(open('$TOPO_TMP/load.json'))['errors'])")" 0
+	"$("$PYTHON" -c "import json; print(json.load(open('$TOPO_TMP/load.json'))['errors'])")" 0
 
 # ---- 20 % errors: rolled back by the immediate rule -----------------------
 start_case "[10, 50, 100]" "30s" || tap_bail "cannot restart kanaryd"
@@ -199,18 +199,18 @@ start_load 60
 topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
 wait_step 20 2 || tap_fail "the rollout reaches step 2"
 decisions_before=$(topo_api GET /api/v1/services/sentiment/decisions |
-	python3 -c "import json, sys; print(len(json.load(sys.stdin)['decisions']))")
+	"$PYTHON" -c "import json, sys; print(len(json.load(sys.stdin)['decisions']))")
 kill -KILL "$TOPO_KANARYD_PID"
 wait "$TOPO_KANARYD_PID" 2>/dev/null
 TOPO_KANARYD_PID=
 topo_kanaryd --config "$TOPO_TMP/kanary.json" || tap_fail "kanaryd restarts"
 tap_check "the restarted kanaryd says it resumes" \
 	grep -q "resuming the rollout at step 2 of 4" "$TOPO_TMP/kanaryd.log"
-snapshot=$(topo_api GET /api/v1/services/sentiment | python3 -c \
+snapshot=$(topo_api GET /api/v1/services/sentiment | "$PYTHON" -c \
 	"import json, sys; s = json.load(sys.stdin); print(s['phase'], s['step'], s['canary_percent'])")
 tap_is "it resumes at the same step, with that step's weight" "$snapshot" "progressing 2 40.0"
 decisions_after=$(topo_api GET /api/v1/services/sentiment/decisions |
-	python3 -c "import json, sys; print(len(json.load(sys.stdin)['decisions']))")
+	"$PYTHON" -c "import json, sys; print(len(json.load(sys.stdin)['decisions']))")
 tap_check "and its decision log ($decisions_before records before, $decisions_after after)" \
 	test "$decisions_after" -ge "$decisions_before"
 phase=$(wait_phase "$PHASE_WAIT_S" promoted rolled_back)

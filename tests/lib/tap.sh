@@ -5,6 +5,9 @@
 
 TAP_COUNT=0
 TAP_FAILED=0
+# The system's interpreter: a python3 earlier on PATH may be a slow shim,
+# and the tests call it in polling loops.
+PYTHON=$(command -v /usr/bin/python3 || command -v python3)
 
 tap_ok() {
 	TAP_COUNT=$((TAP_COUNT + 1))
