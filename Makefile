@@ -35,7 +35,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	  -Wno-missing-field-initializers -Wno-format-truncation \
 	  -D_GNU_SOURCE -fno-strict-aliasing \
-	  -Iinclude -Iagent -I$(OUTPUT)
+	  -Iinclude -Iagent -I$(OUTPUT) $(EXTRA_DEFS)
 LDLIBS := -lbpf -lelf -lz -lmicrohttpd -ljansson -lcurl -lm -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -45,7 +45,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
-	      -Wall -Werror -Iinclude -Ivmlinux -Ibpf
+	      -Wall -Werror -Iinclude -Ivmlinux -Ibpf $(EXTRA_DEFS)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -73,8 +73,11 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 PROGRAMS := $(BIN)/kanaryd $(BIN)/kanaryctl $(BIN)/kanary-modelserver
 
 .PHONY: all deps test test-build demo bench install uninstall clean format \
-	check-format vmlinux
+	check-format vmlinux upgrade-build
 .DELETE_ON_ERROR:
+# Intermediate files make would delete: keeping them saves rebuilding the
+# skeleton and every object that includes it.
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
 all: $(PROGRAMS)
 
@@ -86,14 +89,22 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory test-build
 	$(Q)SANITIZE=$(SANITIZE) tests/run $(TESTS)
 
-test-build: all $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS)
+test-build: all $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS) upgrade-build
+
+# The upgrade test installs this kanaryd over a running data path: the same
+# sources with one field added to the flow table's values.
+UPGRADE_OUTPUT := $(OUTPUT)/upgrade
+upgrade-build:
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(UPGRADE_OUTPUT) \
+		BIN=$(UPGRADE_OUTPUT)/bin EXTRA_DEFS=-DKN_UPGRADE_TEST_FIELD \
+		$(UPGRADE_OUTPUT)/bin/kanaryd
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)
 	$(Q)demo/run.sh $(SCENARIO)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)$(MAKE) --no-print-directory test-build $(BENCH_BINS)
 	$(Q)QUICK=$(QUICK) bench/run.sh
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/modelserver $(OUTPUT)/tests $(BIN):
@@ -155,6 +166,16 @@ $(OUTPUT)/tests/%: tests/tools/%.c $(LIB) | $(OUTPUT)/tests
 	$(call msg,TOOL,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+# ---- bench ----------------------------------------------------------------
+# pktcost drives the real programs through bpf_prog_test_run_opts, loaded by
+# the agent's own loader, like the BPF tests.
+BENCH_BINS := $(OUTPUT)/bench/pktcost
+
+$(OUTPUT)/bench/pktcost: bench/pktcost.c tests/bpf/packets.h $(LIB) $(BPF_SKELS)
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 # ---- install --------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
@@ -186,3 +207,57 @@ check-format:
 
 clean:
 	rm -rf $(OUTPUT) $(BIN)
+
+# ---- fuzzing (tests/fuzz) ----------------------------------------------------
+# libFuzzer targets, built with clang and ASan + UBSan. The library is built
+# again with coverage instrumentation into $(OUTPUT)/fuzz, apart from the
+# normal build; the targets link it like kanaryd does.
+#
+#   make fuzz FUZZ_TIME=600   build, then run every target FUZZ_TIME seconds
+#                             (FUZZ_JOBS at once; new inputs and crashes go
+#                             to $(OUTPUT)/fuzz, never to the seed corpus)
+#   make fuzz-build           build only
+#
+# tests/fuzz/run.sh runs them; tests/e2e/fuzz_smoke.sh is the short check in
+# `make test`. fuzz_api needs root and bpffs, like kanaryd.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 600
+FUZZ_JOBS ?= $(shell nproc)
+FUZZ_OUT := $(OUTPUT)/fuzz
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra \
+	       -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers \
+	       -D_GNU_SOURCE -fno-strict-aliasing -Iinclude -Iagent -I$(OUTPUT) \
+	       -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# clang, unlike gcc, counts a va_list passed on to vsnprintf as a
+# non-literal format (agent/api.c's libmicrohttpd logger).
+FUZZ_LIB_CFLAGS := $(FUZZ_CFLAGS) -Wno-format-nonliteral
+FUZZ_LIB_OBJS := $(patsubst agent/%.c,$(FUZZ_OUT)/agent/%.o,$(LIB_SRCS))
+FUZZ_LIB := $(FUZZ_OUT)/libkanary.a
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
+
+.PHONY: fuzz fuzz-build
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)FUZZ_OUT=$(FUZZ_OUT) tests/fuzz/run.sh --time $(FUZZ_TIME) \
+		--jobs $(FUZZ_JOBS)
+
+$(FUZZ_OUT)/agent:
+	$(Q)mkdir -p $@
+
+$(FUZZ_OUT)/agent/%.o: agent/%.c $(AGENT_HDRS) $(BPF_SKELS) | $(FUZZ_OUT)/agent
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_LIB_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_OUT)/agent/statuspage.o: agent/statuspage.html
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(call msg,FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) \
+		$(LDLIBS) -o $@
+# ---- end of fuzzing ----------------------------------------------------------

@@ -266,13 +266,13 @@ static void log_decision(struct service_rt *s, json_t *record)
 /* An operator's or the agent's own event, in the decision log. */
 static void log_event(struct service_rt *s, const char *event)
 {
-	json_t *record = json_pack("{s:o, s:s, s:s, s:f, s:s}", "time",
-				   time_json(agent_now_wall_ms()), "event",
-				   event, "phase",
-				   rollout_phase_name(s->rollout.phase),
-				   "canary_percent",
-				   s->rollout.weight_bp / PERCENT, "reason",
-				   s->rollout.reason);
+	json_t *record = json_pack(
+		"{s:o, s:s, s:s, s:i, s:f, s:s}", "time",
+		time_json(agent_now_wall_ms()), "event", event, "phase",
+		rollout_phase_name(s->rollout.phase), "step",
+		rollout_is_active(&s->rollout) ? (int)s->rollout.step + 1 : 0,
+		"canary_percent", s->rollout.weight_bp / PERCENT, "reason",
+		s->rollout.reason);
 
 	log_decision(s, record);
 }
@@ -631,9 +631,27 @@ const char *agent_token(const struct agent *a)
 
 /* ---- the control loop ------------------------------------------------------ */
 
+/* The last record, when it held the same step undecided. */
+static json_t *held_record(struct service_rt *s, json_t *decision)
+{
+	size_t n = json_array_size(s->decisions);
+	json_t *last = n ? json_array_get(s->decisions, n - 1) : NULL;
+	const char *v = json_string_value(json_object_get(decision, "verdict"));
+	const char *lv = json_string_value(json_object_get(last, "verdict"));
+
+	if (!last || !v || !lv || strcmp(v, "inconclusive") ||
+	    strcmp(lv, "inconclusive") ||
+	    !json_equal(json_object_get(last, "step"),
+			json_object_get(decision, "step")))
+		return NULL;
+	return last;
+}
+
 static void record_evaluation(struct service_rt *s, json_t *decision,
 			      const char *phase_before)
 {
+	json_t *held;
+
 	json_object_set_new(decision, "time", time_json(agent_now_wall_ms()));
 	json_object_set_new(decision, "phase_before", json_string(phase_before));
 	json_object_set_new(decision, "phase_after",
@@ -641,6 +659,23 @@ static void record_evaluation(struct service_rt *s, json_t *decision,
 	json_object_set_new(decision, "outcome", json_string(s->rollout.reason));
 	json_decref(s->latest_analysis);
 	s->latest_analysis = json_incref(decision);
+	/* A step held undecided for a while is one record, updated, with
+	 * how often it was judged: the log keeps what changed. */
+	held = held_record(s, decision);
+	if (held) {
+		json_int_t times = json_integer_value(
+			json_object_get(held, "evaluations"));
+
+		json_object_set(decision, "first_time",
+				json_object_get(held, "first_time")
+					? json_object_get(held, "first_time")
+					: json_object_get(held, "time"));
+		json_object_set_new(decision, "evaluations",
+				    json_integer(times ? times + 1 : 2));
+		json_array_set_new(s->decisions,
+				   json_array_size(s->decisions) - 1, decision);
+		return;
+	}
 	log_decision(s, decision);
 }
 
@@ -865,6 +900,19 @@ json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 		backends, "analysis",
 		s->latest_analysis ? json_incref(s->latest_analysis)
 				   : json_null());
+	{
+		size_t n = json_array_size(s->history);
+		json_t *last = n ? json_array_get(s->history, n - 1) : NULL;
+
+		/* The last second's signals per pool, as in the history. */
+		json_object_set_new(
+			obj, "pools",
+			last ? json_pack("{s:O, s:O}", "stable",
+					 json_object_get(last, "stable"),
+					 "canary",
+					 json_object_get(last, "canary"))
+			     : json_null());
+	}
 	json_object_set_new(
 		obj, "counters",
 		json_pack("{s:{s:I, s:I}, s:I, s:I, s:I}", "new_connections",
@@ -921,8 +969,10 @@ int agent_decisions_json(struct agent *a, const char *name, json_t **out,
 	pthread_mutex_lock(&a->lock);
 	s = lookup(a, name, err);
 	if (s)
-		*out = json_pack("{s:s, s:O}", "name", s->cfg.def.name,
-				 "decisions", s->decisions);
+		/* A copy of the array, taken under the lock: the loop goes on
+		 * appending to the original while the caller serializes. */
+		*out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
+				 "decisions", json_copy(s->decisions));
 	pthread_mutex_unlock(&a->lock);
 	return s ? 0 : -ENOENT;
 }
@@ -935,8 +985,8 @@ int agent_history_json(struct agent *a, const char *name, json_t **out,
 	pthread_mutex_lock(&a->lock);
 	s = lookup(a, name, err);
 	if (s)
-		*out = json_pack("{s:s, s:O}", "name", s->cfg.def.name,
-				 "points", s->history);
+		*out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
+				 "points", json_copy(s->history));
 	pthread_mutex_unlock(&a->lock);
 	return s ? 0 : -ENOENT;
 }

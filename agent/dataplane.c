@@ -63,8 +63,20 @@ struct stats_slots {
 	uint32_t head, count, capacity;
 };
 
+/* A pinned map whose layout this build changed: copied into a fresh map. */
+struct map_migration {
+	struct bpf_map *map; /* the new one, in the skeleton */
+	int old_fd;
+	struct bpf_map_info old_info;
+	char pin_path[320];
+};
+
+#define DP_MIGRATIONS_MAX 16
+
 struct dataplane {
 	struct kanary_bpf *skel;
+	struct map_migration migrations[DP_MIGRATIONS_MAX];
+	int migration_count;
 	char ifname[IF_NAMESIZE];
 	int ifindex;
 	char pin_dir[256];
@@ -344,6 +356,207 @@ static void set_timeouts(struct dataplane *dp, const struct dp_options *opts)
 		s->rodata->kn_tcp_syn_timeout_ns = opts->tcp_syn_timeout_ns;
 }
 
+/* ---- upgrades: pinned maps of another layout ----------------------------- */
+
+/*
+ * A newer kanary may change a map's layout. The contract (kanary_shared.h):
+ * keys keep their size and values only grow, by fields appended at the end.
+ * Such a pinned map is not reused: a fresh one is created, the old entries
+ * are copied in (new fields zeroed), the new programs replace the old ones,
+ * flows the old programs recorded meanwhile are copied again, and the new
+ * map takes over the pin. Established connections keep their backends.
+ */
+static int find_changed_pins(struct dataplane *dp, char *err, size_t err_len)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, dp->skel->obj) {
+		struct map_migration *m;
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		char path[320];
+		int fd;
+
+		if (bpf_map__is_internal(map) ||
+		    bpf_map__type(map) == BPF_MAP_TYPE_ARRAY_OF_MAPS)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir,
+			 bpf_map__name(map));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+		    (info.type == bpf_map__type(map) &&
+		     info.key_size == bpf_map__key_size(map) &&
+		     info.value_size == bpf_map__value_size(map) &&
+		     info.max_entries == bpf_map__max_entries(map) &&
+		     info.map_flags == bpf_map__map_flags(map))) {
+			close(fd);
+			continue;
+		}
+		if (info.type != bpf_map__type(map) ||
+		    info.key_size != bpf_map__key_size(map) ||
+		    info.value_size > bpf_map__value_size(map) ||
+		    dp->migration_count == DP_MIGRATIONS_MAX) {
+			close(fd);
+			return set_err(err, err_len, -EPROTO,
+				       "pinned map %s has a layout this kanary "
+				       "cannot migrate (type %u key %u value %u, "
+				       "this build: type %u key %u value %u): "
+				       "remove the data path first "
+				       "('kanaryd --iface IF --remove')",
+				       path, info.type, info.key_size,
+				       info.value_size, bpf_map__type(map),
+				       bpf_map__key_size(map),
+				       bpf_map__value_size(map));
+		}
+		m = &dp->migrations[dp->migration_count++];
+		m->map = map;
+		m->old_fd = fd;
+		m->old_info = info;
+		snprintf(m->pin_path, sizeof(m->pin_path), "%s", path);
+		/* Not reused, not pinned at load: pinned once it is filled. */
+		bpf_map__set_pin_path(map, NULL);
+		log_info("pinned map %s changed layout (value %u -> %u bytes): "
+			 "migrating it",
+			 bpf_map__name(map), info.value_size,
+			 bpf_map__value_size(map));
+	}
+	return 0;
+}
+
+static bool map_is_percpu(__u32 type)
+{
+	return type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	       type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+static bool map_is_array(__u32 type)
+{
+	return type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+/* Old value (one per CPU for per-CPU maps) into the new, larger layout. */
+static void widen_value(const struct map_migration *m, int ncpus,
+			const char *old, char *new_value)
+{
+	__u32 new_size = bpf_map__value_size(m->map);
+	size_t old_stride = (m->old_info.value_size + 7) & ~7U;
+	size_t new_stride = (new_size + 7) & ~7U;
+	int cpus = map_is_percpu(m->old_info.type) ? ncpus : 1, cpu;
+
+	for (cpu = 0; cpu < cpus; cpu++) {
+		memset(new_value + cpu * new_stride, 0, new_stride);
+		memcpy(new_value + cpu * new_stride, old + cpu * old_stride,
+		       m->old_info.value_size);
+	}
+}
+
+/* Copies every entry; only_new: leave entries present in the new map. */
+static int migrate_copy(struct dataplane *dp, struct map_migration *m,
+			bool only_new, uint64_t *copied)
+{
+	size_t cpus = map_is_percpu(m->old_info.type) ? (size_t)dp->ncpus : 1;
+	size_t old_len = cpus * ((m->old_info.value_size + 7) & ~7U);
+	size_t new_len = cpus * ((bpf_map__value_size(m->map) + 7) & ~7U);
+	char *key = calloc(2, m->old_info.key_size ? m->old_info.key_size : 1);
+	char *old = calloc(1, old_len), *new_value = calloc(1, new_len);
+	__u64 flags = only_new ? BPF_NOEXIST : BPF_ANY;
+	int new_fd = bpf_map__fd(m->map), ret = 0;
+	__u32 i;
+
+	*copied = 0;
+	if (!key || !old || !new_value) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (map_is_array(m->old_info.type)) {
+		for (i = 0; i < m->old_info.max_entries &&
+			    i < bpf_map__max_entries(m->map);
+		     i++) {
+			if (bpf_map_lookup_elem(m->old_fd, &i, old))
+				continue;
+			widen_value(m, dp->ncpus, old, new_value);
+			if (!bpf_map_update_elem(new_fd, &i, new_value, BPF_ANY))
+				(*copied)++;
+		}
+		goto out;
+	}
+	{
+		char *cur = key, *next = key + m->old_info.key_size;
+		bool first = true;
+
+		while (!bpf_map_get_next_key(m->old_fd, first ? NULL : cur,
+					     next)) {
+			first = false;
+			memcpy(cur, next, m->old_info.key_size);
+			if (bpf_map_lookup_elem(m->old_fd, cur, old))
+				continue;
+			widen_value(m, dp->ncpus, old, new_value);
+			if (!bpf_map_update_elem(new_fd, cur, new_value, flags))
+				(*copied)++;
+		}
+	}
+out:
+	free(key);
+	free(old);
+	free(new_value);
+	return ret;
+}
+
+static int migrate_fill(struct dataplane *dp, char *err, size_t err_len)
+{
+	int i, ret;
+
+	for (i = 0; i < dp->migration_count; i++) {
+		struct map_migration *m = &dp->migrations[i];
+		uint64_t copied;
+
+		ret = migrate_copy(dp, m, false, &copied);
+		if (ret)
+			return set_err(err, err_len, ret,
+				       "cannot migrate map %s: %s", m->pin_path,
+				       strerror(-ret));
+		log_info("migrated %llu entries of %s",
+			 (unsigned long long)copied, bpf_map__name(m->map));
+	}
+	return 0;
+}
+
+/* After the new programs run: what the old ones recorded meanwhile, then
+ * the pins move to the new maps. */
+static int migrate_finish(struct dataplane *dp, char *err, size_t err_len)
+{
+	int i, ret;
+
+	for (i = 0; i < dp->migration_count; i++) {
+		struct map_migration *m = &dp->migrations[i];
+		uint64_t copied = 0;
+
+		if (!map_is_array(m->old_info.type))
+			migrate_copy(dp, m, true, &copied);
+		if (copied)
+			log_info("copied %llu entries the old programs added to "
+				 "%s meanwhile",
+				 (unsigned long long)copied,
+				 bpf_map__name(m->map));
+		if (unlink(m->pin_path) && errno != ENOENT)
+			return set_err(err, err_len, -errno,
+				       "cannot unpin the old %s: %s",
+				       m->pin_path, strerror(errno));
+		ret = bpf_map__pin(m->map, m->pin_path);
+		if (ret)
+			return set_err(err, err_len, ret,
+				       "cannot pin the migrated %s: %s",
+				       m->pin_path, strerror(-ret));
+		close(m->old_fd);
+		m->old_fd = -1;
+	}
+	dp->migration_count = 0;
+	return 0;
+}
+
 static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 			 char *err, size_t err_len)
 {
@@ -360,6 +573,9 @@ static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 		return set_err(err, err_len, ret, "cannot size the maps: %s",
 			       strerror(-ret));
 	set_timeouts(dp, opts);
+	ret = find_changed_pins(dp, err, err_len);
+	if (ret)
+		return ret;
 	ret = kanary_bpf__load(dp->skel);
 	if (ret)
 		return set_err(err, err_len, ret,
@@ -372,6 +588,9 @@ static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 	if (dp->ncpus <= 0)
 		return set_err(err, err_len, -EINVAL,
 			       "cannot count the possible CPUs");
+	ret = migrate_fill(dp, err, err_len);
+	if (ret)
+		return ret;
 	dp->sync_inner_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "kn_sync_inner",
 					   sizeof(__u32), sizeof(__u32), 1, NULL);
 	if (dp->sync_inner_fd < 0)
@@ -832,6 +1051,9 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 		if (ret)
 			goto fail;
 	}
+	ret = migrate_finish(dp, err, err_len);
+	if (ret)
+		goto fail;
 	*out = dp;
 	return 0;
 fail:
@@ -870,6 +1092,8 @@ void dp_close(struct dataplane *dp, bool detach)
 	}
 	if (dp->sync_inner_fd >= 0)
 		close(dp->sync_inner_fd);
+	for (int i = 0; i < dp->migration_count; i++)
+		close(dp->migrations[i].old_fd);
 	if (dp->lock_fd >= 0)
 		close(dp->lock_fd);
 	free(dp->services);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ctl_client.h"
+#include "version.h"
 #include "ctl_inspect.h"
 #include "kanary_shared.h"
 #include "metric_presets.h"
@@ -33,9 +34,6 @@
 #include "rollout_spec.h"
 #include "units.h"
 
-#ifndef KANARY_VERSION
-#define KANARY_VERSION "0.1.0"
-#endif
 
 #define PROG			  "kanaryctl"
 #define MAX_POSITIONALS		  2
@@ -73,6 +71,7 @@ struct command {
 	const char *name;
 	int (*run)(struct ctl *ctl, int argc, char **argv);
 	const char *synopsis;
+	const char *summary; /* one line, for the list of commands */
 	const char *help;
 };
 
@@ -139,10 +138,8 @@ static void print_help(void)
 	       "Controls kanaryd, the canary-release agent, over its HTTP "
 	       "API.\n\ncommands:\n",
 	       PROG);
-	/* The first line of each command's help says what it does. */
 	for (cmd = commands; cmd->name; cmd++)
-		printf("  %-16s %.*s\n", cmd->name,
-		       (int)strcspn(cmd->help, "\n"), cmd->help);
+		printf("  %-16s %s\n", cmd->name, cmd->summary);
 	printf("\nglobal options:\n"
 	       "  --server URL       kanaryd's API (default $%s, else %s)\n"
 	       "  --token-file FILE  bearer token for state changes (default "
@@ -1617,54 +1614,115 @@ static int do_inspect_metrics(struct ctl *ctl, int argc, char **argv)
  */
 
 static const struct command commands[] = {
-    {"status", do_status, "[SERVICE]",
-     "Shows every service (or one, with its backends): phase, step,\n"
-     "canary weight, and each pool's error rate and p99 latency."},
-    {"watch", do_watch, "SERVICE [--interval 1s] [--timeout DURATION]",
-     "Follows a rollout until it ends: redrawn in place on a terminal,\n"
-     "one line per change otherwise (--json: one status per refresh).\n"
-     "Exits 0 when the rollout is promoted (or none runs), 1 when it is\n"
-     "rolled back or aborted, or when --timeout passes first."},
-    {"rollout", do_rollout,
-     "SERVICE [--steps 10,25,50,75,100 | --step-count N --window 10m]\n"
-     "        [--interval 30s] [--min-requests 100] [--warmup 50]\n"
-     "        [--max-failures 2] [--spec FILE]",
-     "Starts a rollout of the service's canary pool. Without flags the\n"
-     "service's configured spec applies; --spec FILE gives a whole\n"
-     "rollout spec (JSON, docs/config.md), which the other flags amend.\n"
-     "  --steps         canary percents, ascending, ending at 100\n"
-     "  --step-count    equal steps over --window\n"
-     "  --interval      minimum time per step\n"
-     "  --min-requests  requests per pool before a step is judged\n"
-     "  --warmup        warm-up requests per canary backend first\n"
-     "  --max-failures  failed evaluations in a row before rollback"},
-    {"pause", do_pause, "SERVICE",
-     "Holds the rollout at its current step; the weight stays."},
-    {"resume", do_resume, "SERVICE", "Continues a paused rollout."},
-    {"promote", do_promote, "SERVICE [--full]",
-     "Moves the rollout to its next step now, or with --full to 100 %,\n"
-     "making the canary pool the stable pool."},
-    {"abort", do_abort, "SERVICE",
-     "Stops the rollout and sends all new connections to the stable\n"
-     "pool."},
-    {"set-weight", do_set_weight, "SERVICE PERCENT",
-     "Sets the canary's share of new connections (0-100, two decimals)\n"
-     "outside a rollout."},
-    {"set-backends", do_set_backends, "SERVICE [--stable LIST] [--canary LIST]",
-     "Replaces a pool's backends: LIST is IPv4:PORT,IPv4:PORT,...\n"
-     "(--canary '' empties the canary pool)."},
-    {"decisions", do_decisions, "SERVICE [--limit N]",
-     "Shows the rollout's decision log, oldest first (the last 50\n"
-     "unless --limit)."},
-    {"inspect-metrics", do_inspect_metrics,
-     "URL|FILE|- [--preset NAME | --spec FILE]",
-     "Reads a /metrics page (fetched, from a file, or stdin) the way\n"
-     "kanaryd reads a backend's: requests, errors, latency p50/p90/p99\n"
-     "and prediction classes, or exactly why they cannot be read.\n"
-     "Without --preset every preset is tried and the best is kept;\n"
-     "--spec FILE reads a service's \"metrics\" object (JSON).\n"
-     "Exits 1 when the page cannot be read as kanary needs it."},
-    {NULL, NULL, NULL, NULL},
+    {
+	.name = "status",
+	.run = do_status,
+	.synopsis = "[SERVICE]",
+	.summary = "services: phase, step, weight, each pool's signals",
+	.help = "Shows every service (or one, with its backends): phase,\n"
+		"step, canary weight, and each pool's error rate and p99\n"
+		"latency.",
+    },
+    {
+	.name = "watch",
+	.run = do_watch,
+	.synopsis = "SERVICE [--interval 1s] [--timeout DURATION]",
+	.summary = "follow a rollout live until it ends",
+	.help = "Follows a rollout until it ends: redrawn in place on a\n"
+		"terminal, one line per change otherwise (--json: one\n"
+		"status per refresh). Exits 0 when the rollout is\n"
+		"promoted (or none runs), 1 when it is rolled back or\n"
+		"aborted, or when --timeout passes first.",
+    },
+    {
+	.name = "rollout",
+	.run = do_rollout,
+	.synopsis = "SERVICE [--steps 10,25,50,75,100 | --step-count N "
+		    "--window 10m]\n"
+		    "        [--interval 30s] [--min-requests 100] "
+		    "[--warmup 50]\n"
+		    "        [--max-failures 2] [--spec FILE]",
+	.summary = "start a rollout",
+	.help = "Starts a rollout of the service's canary pool. Without\n"
+		"flags the service's configured spec applies; --spec FILE\n"
+		"gives a whole rollout spec (JSON, docs/config.md), which\n"
+		"the other flags amend.\n"
+		"  --steps         canary percents, ascending, ending at 100\n"
+		"  --step-count    equal steps over --window\n"
+		"  --interval      minimum time per step\n"
+		"  --min-requests  requests per pool before a step is judged\n"
+		"  --warmup        warm-up requests per canary backend first\n"
+		"  --max-failures  failed evaluations in a row before rollback",
+    },
+    {
+	.name = "pause",
+	.run = do_pause,
+	.synopsis = "SERVICE",
+	.summary = "hold a rollout at its step",
+	.help = "Holds the rollout at its current step; the weight stays.",
+    },
+    {
+	.name = "resume",
+	.run = do_resume,
+	.synopsis = "SERVICE",
+	.summary = "continue a paused rollout",
+	.help = "Continues a paused rollout.",
+    },
+    {
+	.name = "promote",
+	.run = do_promote,
+	.synopsis = "SERVICE [--full]",
+	.summary = "the next step now, or --full to 100 %",
+	.help = "Moves the rollout to its next step now, or with --full\n"
+		"to 100 %, making the canary pool the stable pool.",
+    },
+    {
+	.name = "abort",
+	.run = do_abort,
+	.synopsis = "SERVICE",
+	.summary = "end a rollout: all to the stable pool",
+	.help = "Stops the rollout and sends all new connections to the\n"
+		"stable pool.",
+    },
+    {
+	.name = "set-weight",
+	.run = do_set_weight,
+	.synopsis = "SERVICE PERCENT",
+	.summary = "set the canary weight by hand",
+	.help = "Sets the canary's share of new connections (0-100, two\n"
+		"decimals) outside a rollout.",
+    },
+    {
+	.name = "set-backends",
+	.run = do_set_backends,
+	.synopsis = "SERVICE [--stable LIST] [--canary LIST]",
+	.summary = "replace a pool's backends",
+	.help = "Replaces a pool's backends: LIST is\n"
+		"IPv4:PORT,IPv4:PORT,... (--canary '' empties the canary\n"
+		"pool). Outside a rollout only.",
+    },
+    {
+	.name = "decisions",
+	.run = do_decisions,
+	.synopsis = "SERVICE [--limit N]",
+	.summary = "the rollout's decision log",
+	.help = "Shows the rollout's decision log, oldest first (the last\n"
+		"50 unless --limit).",
+    },
+    {
+	.name = "inspect-metrics",
+	.run = do_inspect_metrics,
+	.synopsis = "URL|FILE|- [--preset NAME | --spec FILE]",
+	.summary = "what kanary reads from a /metrics page",
+	.help = "Reads a /metrics page (fetched, from a file, or stdin)\n"
+		"the way kanaryd reads a backend's: requests, errors,\n"
+		"latency p50/p90/p99 and prediction classes, or exactly\n"
+		"why they cannot be read. Without --preset every preset\n"
+		"is tried and the best is kept; --spec FILE reads a\n"
+		"service's \"metrics\" object (JSON). Exits 1 when the\n"
+		"page cannot be read as kanary needs it.",
+    },
+    {NULL},
 };
 
 int main(int argc, char **argv)

@@ -18,8 +18,8 @@
 #include "log.h"
 #include "netaddr.h"
 #include "privileges.h"
+#include "version.h"
 
-#define KANARY_VERSION "0.1.0"
 #define EXIT_USAGE 2
 
 enum long_only {
@@ -41,6 +41,7 @@ enum long_only {
 	OPT_METRICS_PRESET,
 	OPT_NO_HTTP,
 	OPT_VERSION,
+	OPT_CHECK_CONFIG,
 };
 
 static const struct option long_options[] = {
@@ -66,6 +67,7 @@ static const struct option long_options[] = {
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
+	{"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
 	{NULL, 0, NULL, 0},
 };
 
@@ -107,6 +109,7 @@ static void usage(FILE *f)
 		"      --state-file FILE   rollout state (default\n"
 		"                          /var/lib/kanary/<pin-dir name>.json)\n"
 		"  -v, --verbose           debug logs, including libbpf's\n"
+		"      --check-config FILE check a config file and exit (0: good)\n"
 		"  -h, --help              this help\n"
 		"      --version           print the version\n");
 }
@@ -280,6 +283,24 @@ static int build_config(const struct flags *f, struct agent_config *cfg)
 	return 0;
 }
 
+/* --check-config: the file alone, no root, nothing attached. */
+static int check_config(const char *path)
+{
+	struct agent_config cfg;
+	char err[CONFIG_ERR_LEN];
+	int ret;
+
+	config_init(&cfg);
+	ret = config_load_file(path, &cfg, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "kanaryd: %s\n", err);
+	else
+		printf("%s: good (%zu service%s)\n", path, cfg.service_count,
+		       cfg.service_count == 1 ? "" : "s");
+	config_free(&cfg);
+	return ret ? 1 : 0;
+}
+
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
 	int opt;
@@ -292,6 +313,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case 'v': f->verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		case OPT_VERSION: printf("kanaryd %s\n", KANARY_VERSION); exit(0);
+		case OPT_CHECK_CONFIG: exit(check_config(optarg));
 		case OPT_MODE: f->mode = optarg; break;
 		case OPT_PIN_DIR: f->pin_dir = optarg; break;
 		case OPT_SERVICE: f->service = optarg; break;

@@ -399,14 +399,17 @@ static const struct preset_def presets[] = {
 	.seconds_per_unit = SECONDS,
     },
     /*
-     * TorchServe: ts_inference_requests_total per model. Its only error
-     * counter is host-wide Requests5XX (every API of the frontend), which
-     * is right when each backend is one TorchServe host, as in a canary
-     * pool. Latency is the cumulative microsecond counter over requests.
+     * TorchServe: its only error counter is host-wide Requests5XX (every
+     * API of the frontend), so requests are the host-wide answers too,
+     * 2XX + 4XX + 5XX: a rate of one scope, right when each backend is one
+     * TorchServe host, as in a canary pool. (ts_inference_requests_total
+     * counts a model's inferences only; against host-wide errors it can
+     * give a rate above 100 %.) Latency is the cumulative microsecond
+     * counter over that model's inferences.
      */
     {
 	.name = "torchserve",
-	.requests = {"ts_inference_requests_total"},
+	.requests = {"Requests2XX", "Requests4XX", "Requests5XX"},
 	.errors = {"Requests5XX"},
 	.latency = METRIC_LATENCY_DURATION,
 	.latency_metric = "ts_inference_latency_microseconds",

@@ -12,6 +12,7 @@
  * what it said when the record was written (a fingerprint of VIP and
  * pools); otherwise the config wins and the service starts idle.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -23,9 +24,11 @@
 
 #include "agent_internal.h"
 #include "log.h"
+#include "statefile.h"
 
 #define STATE_VERSION 1
 #define STATE_DECISIONS_KEPT 200
+#define STATE_TMP_SUFFIX ".tmp."
 
 static json_t *rollout_json(const struct rollout_state *r)
 {
@@ -89,26 +92,19 @@ static int mkdir_parent(const char *path)
 	return 0;
 }
 
-int statefile_save(struct agent *a)
+int statefile_write_atomic(const char *path, const char *text, size_t len)
 {
 	char tmp[CONFIG_PATH_LEN + 32], dircopy[CONFIG_PATH_LEN];
-	json_t *state = state_json(a);
-	char *text = json_dumps(state, JSON_COMPACT);
-	size_t len = text ? strlen(text) : 0, done = 0;
-	int fd = -1, dirfd = -1, ret = 0;
+	size_t done = 0;
+	int fd, dirfd, ret;
 
-	json_decref(state);
-	if (!text)
-		return -ENOMEM;
-	ret = mkdir_parent(a->cfg.state_file);
+	ret = mkdir_parent(path);
 	if (ret)
-		goto out;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", a->cfg.state_file, getpid());
+		return ret;
+	snprintf(tmp, sizeof(tmp), "%s" STATE_TMP_SUFFIX "%d", path, getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
 	while (done < len) {
 		ssize_t n = write(fd, text + done, len - done);
 
@@ -116,31 +112,65 @@ int statefile_save(struct agent *a)
 			if (errno == EINTR)
 				continue;
 			ret = -errno;
-			goto out;
+			goto fail;
 		}
 		done += (size_t)n;
 	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd)) {
-		ret = -errno ? -errno : -EIO;
-		goto out;
+	if (fsync(fd)) {
+		ret = -errno;
+		goto fail;
 	}
 	close(fd);
-	fd = -1;
-	if (rename(tmp, a->cfg.state_file)) {
+	if (rename(tmp, path)) {
 		ret = -errno;
-		goto out;
+		unlink(tmp);
+		return ret;
 	}
-	snprintf(dircopy, sizeof(dircopy), "%s", a->cfg.state_file);
+	snprintf(dircopy, sizeof(dircopy), "%s", path);
 	dirfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd >= 0) {
 		fsync(dirfd);
 		close(dirfd);
 	}
-out:
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
-	}
+	return 0;
+fail:
+	close(fd);
+	unlink(tmp);
+	return ret;
+}
+
+void statefile_remove_leftovers(const char *path)
+{
+	char copy[CONFIG_PATH_LEN], prefix[CONFIG_PATH_LEN + 8];
+	const char *base;
+	struct dirent *e;
+	DIR *dir;
+	int dfd;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	snprintf(prefix, sizeof(prefix), "%s" STATE_TMP_SUFFIX, base);
+	dir = opendir(dirname(copy));
+	if (!dir)
+		return;
+	dfd = dirfd(dir);
+	while ((e = readdir(dir)))
+		if (!strncmp(e->d_name, prefix, strlen(prefix)))
+			unlinkat(dfd, e->d_name, 0);
+	closedir(dir);
+}
+
+int statefile_save(struct agent *a)
+{
+	json_t *state = state_json(a);
+	char *text = json_dumps(state, JSON_COMPACT);
+	int ret;
+
+	json_decref(state);
+	if (!text)
+		return -ENOMEM;
+	ret = statefile_write_atomic(a->cfg.state_file, text, strlen(text));
 	if (ret)
 		log_error("cannot write the state file %s: %s",
 			  a->cfg.state_file, strerror(-ret));
@@ -197,6 +227,7 @@ int statefile_load(struct agent *a)
 	json_t *root, *services, *rec;
 	size_t i;
 
+	statefile_remove_leftovers(a->cfg.state_file);
 	if (access(a->cfg.state_file, F_OK))
 		return errno == ENOENT ? 0 : -errno;
 	root = json_load_file(a->cfg.state_file, JSON_REJECT_DUPLICATES,

@@ -141,6 +141,14 @@ static __always_inline int kn_tc_rewrite(struct __sk_buff *skb,
 	__be16 old_port = to_dst ? p->dport : p->sport;
 	__u64 mangled_0 =
 		p->proto == IPPROTO_UDP_NUM ? BPF_F_MARK_MANGLED_0 : 0;
+	/* A UDP datagram without checksum: the csum helpers leave it alone,
+	 * so nothing compensates the port's new bytes in skb->csum when the
+	 * skb carries CHECKSUM_COMPLETE; the store must update it. The
+	 * address needs none: the IP header checksum moves with it. */
+	__u64 port_store_flags =
+		p->proto == IPPROTO_UDP_NUM && p->l4_csum == 0
+			? BPF_F_RECOMPUTE_CSUM
+			: 0;
 
 	if (bpf_l4_csum_replace(skb, l4_csum_off, old_addr, new_addr,
 				BPF_F_PSEUDO_HDR | mangled_0 | sizeof(new_addr)))
@@ -153,7 +161,8 @@ static __always_inline int kn_tc_rewrite(struct __sk_buff *skb,
 		return -1;
 	if (bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0))
 		return -1;
-	if (bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
+	if (bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port),
+				port_store_flags))
 		return -1;
 	return 0;
 }

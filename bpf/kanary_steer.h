@@ -252,6 +252,9 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 		fresh.state = new_connection ? KN_FLOW_SYN_SENT
 					     : KN_FLOW_ESTABLISHED;
 		fresh.last_seen_ns = now;
+#ifdef KN_UPGRADE_TEST_FIELD
+		fresh.upgrade_test_field = 1;
+#endif
 		kn_http_mark_request(&fresh, p);
 		kn_flow_record(&key, &fresh, p);
 		if (service_stats)

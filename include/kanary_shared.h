@@ -12,6 +12,11 @@
  * order. IPv4 lives in w[0] with w[1..3] zero, so that IPv6 can be added by
  * filling all four words, without changing any key or value.
  * Ports are kept in network byte order, as on the wire.
+ *
+ * Upgrades: a newer kanary reuses the maps a running data path has pinned,
+ * or migrates them (agent/dataplane.c). The contract that makes migration
+ * possible: a map's key keeps its size, and its value only grows, by fields
+ * appended at its end (nested structs do not change).
  */
 #ifndef KANARY_SHARED_H
 #define KANARY_SHARED_H
@@ -155,6 +160,11 @@ struct kn_flow {
 	__u32 flags;		/* KN_SVC_F_* of the service */
 	__u64 last_seen_ns;	/* bpf_ktime_get_coarse_ns() */
 	__u64 request_start_ns; /* HTTP: first byte of the pending request */
+#ifdef KN_UPGRADE_TEST_FIELD
+	/* Only in the build the upgrade test installs over a running data
+	 * path: one more field, so the flow table must be migrated. */
+	__u64 upgrade_test_field;
+#endif
 };
 
 /* kn_replies value, keyed by (backend, client): how replies leave. */

@@ -71,10 +71,6 @@ header() {
 	tr -d '\r' <"$WORK/headers" | sed -n "s/^$1: *//Ip" | head -n 1
 }
 
-# Debian's python3 starts in milliseconds; a version manager's shim that
-# may come first in PATH takes far longer, and this test calls it often.
-PYTHON=$(command -v /usr/bin/python3 || command -v python3)
-
 # jget EXPR: Python EXPR over d, the JSON on stdin; strings bare.
 jget() {
 	"$PYTHON" -c '

@@ -18,7 +18,6 @@ WATCH_LIMIT=20s
 PREDICTIONS=25
 COMMANDS=(status watch rollout pause resume promote abort set-weight
 	set-backends decisions inspect-metrics)
-PYTHON=$(command -v /usr/bin/python3 || command -v python3)
 RC=
 OUT=
 ERR=

@@ -13,7 +13,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
-PLAN=78
+PLAN=81
 BIN=${KANARY_MODELSERVER:-bin/kanary-modelserver}
 CURL_TIMEOUT_S=10
 START_POLLS=200 # x 0.05 s: 10 s for a (sanitized) server to come up
@@ -383,11 +383,11 @@ tap $? "the root is 404 too"
 
 http GET /admin/faults
 [ "$CODE" = 200 ] &&
-	[ "$(jget 'd == {"error_rate": 0, "latency_ms": 0, "skew": 0, "skew_label": None}' <<<"$BODY")" = true ]
+	[ "$(jget 'd == {"error_rate": 0, "latency_ms": 0, "skew": 0, "skew_label": None, "metrics_down": False}' <<<"$BODY")" = true ]
 tap $? "GET /admin/faults shows the knobs, all off"
 put_faults '{"latency_ms":5}'
 [ "$CODE" = 200 ] &&
-	[ "$(jget 'd == {"error_rate": 0, "latency_ms": 5, "skew": 0, "skew_label": None}' <<<"$BODY")" = true ]
+	[ "$(jget 'd == {"error_rate": 0, "latency_ms": 5, "skew": 0, "skew_label": None, "metrics_down": False}' <<<"$BODY")" = true ]
 tap $? "PUT /admin/faults sets a subset and answers the new knobs"
 put_faults '{"latency_ms":5,"colour":"red"}'
 is_error 400 colour
@@ -417,7 +417,7 @@ http PUT /admin/faults -H 'Content-Type: text/plain' --data-binary '{}'
 is_error 415 null
 tap $? "a PUT that is not JSON by its Content-Type is 415"
 http GET /admin/faults
-[ "$(jget 'd == {"error_rate": 0, "latency_ms": 5, "skew": 0, "skew_label": None}' <<<"$BODY")" = true ]
+[ "$(jget 'd == {"error_rate": 0, "latency_ms": 5, "skew": 0, "skew_label": None, "metrics_down": False}' <<<"$BODY")" = true ]
 tap $? "failed updates changed nothing (all or nothing)"
 put_faults '{"latency_ms":0}'
 
@@ -511,6 +511,20 @@ sent POST:200 20
 [ "$(grep -c '"label":"positive"' "$WORK/unskewed")" = 20 ]
 tap $? "skew 0 leaves the predictions alone"
 
+# ---- metrics_down: /metrics answers 503, /predict goes on serving -----------
+put_faults '{"metrics_down":true}'
+http GET /metrics
+[ "$CODE" = 503 ] && [ "$(jget 'd["error"]' <<<"$BODY")" != "" ]
+tap $? "metrics_down makes /metrics answer 503 with a JSON error"
+predict "$(printf '{"text": "%s"}' "$POSITIVE")"
+sent POST:200 1
+[ "$CODE" = 200 ]
+tap $? "while /predict still answers 200"
+put_faults '{"metrics_down":false}'
+http GET /metrics
+[ "$CODE" = 200 ]
+tap $? "metrics_down false brings /metrics back"
+
 # ---- concurrent requests, then /metrics -------------------------------------
 
 PARALLEL=8
@@ -577,7 +591,7 @@ start_server v2 --model v2 --error-rate 1 --latency-ms 200 --skew 1 --skew-label
 tap $? "a second server starts with --model v2 and every knob set"
 V2_PID=$SERVER_PID
 http GET /admin/faults
-[ "$(jget 'd == {"error_rate": 1, "latency_ms": 200, "skew": 1, "skew_label": "negative"}' <<<"$BODY")" = true ]
+[ "$(jget 'd == {"error_rate": 1, "latency_ms": 200, "skew": 1, "skew_label": "negative", "metrics_down": False}' <<<"$BODY")" = true ]
 tap $? "the command-line knobs show in /admin/faults"
 t=$(curl -s -o "$WORK/body" -w '%{time_total}' --max-time "$CURL_TIMEOUT_S" \
 	-H "$JSON" --data-binary '{"text":"fine"}' "$BASE/predict")

@@ -26,7 +26,6 @@ WINDOW_W=1280
 WINDOW_H=1360
 DOCS_HISTORY_S=45
 OUT_DIR=tests/out
-PYTHON=$(command -v /usr/bin/python3 || command -v python3)
 CHROMIUM=$(command -v chromium || command -v chromium-browser)
 CHROMEDRIVER=$(command -v chromedriver)
 WD=http://127.0.0.1:$WD_PORT
