@@ -19,7 +19,7 @@ TOPO_NODE_CLIENT_IP=198.18.0.1
 TOPO_CLIENT_IP=198.18.0.2
 TOPO_NODE_BACKEND_IP=198.18.16.1
 TOPO_BACKEND_PORT=8000
-TOPO_READY_TIMEOUT_S=10
+TOPO_READY_TIMEOUT_S=${TOPO_READY_TIMEOUT_S:-10}
 
 : "${KANARY_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${KANARY_BIN:=$KANARY_ROOT/bin}"
@@ -187,7 +187,8 @@ topo_kanaryd() {
 	# One kanaryd per topology: a previous one would answer for this one.
 	topo_kanaryd_stop
 	# nsenter execs kanaryd: $! is kanaryd itself, signals reach it.
-	nsenter --net=/run/netns/"$(topo_ns node)" "$KANARY_BIN/kanaryd" \
+	# KANARYD_WRAPPER runs it under a tool (valgrind): still one process.
+	nsenter --net=/run/netns/"$(topo_ns node)" ${KANARYD_WRAPPER:-} "$KANARY_BIN/kanaryd" \
 		--iface nc0 --pin-dir "$TOPO_PIN_DIR" \
 		--state-file "$TOPO_STATE_FILE" --listen "127.0.0.1:$TOPO_API_PORT" \
 		"$@" >>"$log" 2>&1 &
