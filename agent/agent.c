@@ -858,10 +858,11 @@ json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 		const struct backend_rt *b = s->backends[i];
 		char ep[NETADDR_ENDPOINT_STR_LEN];
 		json_t *bj = json_pack(
-			"{s:s, s:s, s:o}", "address",
+			"{s:s, s:s, s:i, s:o}", "address",
 			netaddr_endpoint_str(&b->ep, ep, sizeof(ep)), "pool",
 			b->pool == KN_POOL_CANARY ? "canary" : "stable",
-			"kernel", signals_backend_json(b));
+			"stats_index", (int)b->stats_index, "kernel",
+			signals_backend_json(b));
 
 		json_object_set_new(bj, "health", health_json(&b->health));
 		json_object_set_new(bj, "metrics",
