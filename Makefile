@@ -12,8 +12,15 @@
 # daemon, the CLI and their library), modelserver/ (demo and test backend),
 # tests/, bench/, deploy/, docs/, vmlinux/.
 
+# A sanitized build lives apart: make does not track flags, and mixing
+# instrumented and plain objects does not link.
+ifeq ($(SANITIZE),1)
+OUTPUT ?= .output/sanitize
+BIN ?= $(OUTPUT)/bin
+else
 OUTPUT ?= .output
 BIN ?= bin
+endif
 PREFIX ?= /usr/local
 DESTDIR ?=
 
@@ -87,7 +94,8 @@ deps:
 # Tests need root, the kernel and bpffs; tests/run checks and says so.
 test: deps
 	$(Q)$(MAKE) --no-print-directory test-build
-	$(Q)SANITIZE=$(SANITIZE) tests/run $(TESTS)
+	$(Q)SANITIZE=$(SANITIZE) KANARY_OUTPUT=$(OUTPUT) KANARY_BIN=$(abspath $(BIN)) \
+		tests/run $(TESTS)
 
 test-build: all $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS) upgrade-build
 

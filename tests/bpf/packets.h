@@ -19,10 +19,13 @@
 
 #define PKT_MAX_LEN 2048
 
+/* The frame starts 2 bytes into a 4-byte aligned struct, so that the IP
+ * header after the 14-byte Ethernet header is aligned (NET_IP_ALIGN). */
 struct pkt {
+	uint8_t align_pad[2];
 	uint8_t data[PKT_MAX_LEN];
 	uint32_t len;
-};
+} __attribute__((aligned(4)));
 
 struct pkt_spec {
 	uint32_t saddr, daddr; /* host order */
@@ -114,14 +117,16 @@ static inline void pkt_build(struct pkt *p, const struct pkt_spec *s)
 		th->doff = 5;
 		((uint8_t *)th)[13] = s->tcp_flags;
 		th->window = htons(65535);
-		memcpy(th + 1, s->payload, s->payload_len);
+		if (s->payload_len)
+			memcpy(th + 1, s->payload, s->payload_len);
 	} else {
 		struct udphdr *uh = (struct udphdr *)l4;
 
 		uh->source = htons(s->sport);
 		uh->dest = htons(s->dport);
 		uh->len = htons((uint16_t)l4_len);
-		memcpy(uh + 1, s->payload, s->payload_len);
+		if (s->payload_len)
+			memcpy(uh + 1, s->payload, s->payload_len);
 	}
 	if (s->partial_csum)
 		check = htons(csum_fold_host(csum_pseudo(ip, l4_len)));

@@ -18,7 +18,7 @@ trap topo_destroy EXIT
 KILLS=${KILLS:-20}
 SOURCES=200
 HOLD_CONNECTIONS=100
-UPGRADED_KANARYD=$KANARY_ROOT/.output/upgrade/bin/kanaryd
+UPGRADED_KANARYD=$(dirname "$KANARY_TOOLS")/upgrade/bin/kanaryd
 
 topo_create 2 1 "$SOURCES" || tap_bail "cannot build the topology"
 topo_backends || tap_bail "cannot start the model servers"
