@@ -29,14 +29,14 @@
 #include "netaddr.h"
 #include "units.h"
 
-#define HTTP_BAD_REQUEST 400
-#define HTTP_NOT_FOUND 404
-#define HTTP_CONFLICT 409
-#define HTTP_INTERNAL 500
-#define EVAL_RETRY_MS 1000 /* after an inconclusive verdict */
-#define PERCENT 100.0
-#define FNV64_OFFSET 0xcbf29ce484222325ULL
-#define FNV64_PRIME 0x100000001b3ULL
+#define HTTP_BAD_REQUEST  400
+#define HTTP_NOT_FOUND	  404
+#define HTTP_CONFLICT	  409
+#define HTTP_INTERNAL	  500
+#define EVAL_RETRY_MS	  1000 /* after an inconclusive verdict */
+#define PERCENT		  100.0
+#define FNV64_OFFSET	  0xcbf29ce484222325ULL
+#define FNV64_PRIME	  0x100000001b3ULL
 #define DEFAULT_STATE_DIR "/var/lib/kanary"
 
 /* ---- time ---------------------------------------------------------------- */
@@ -168,7 +168,7 @@ static int sync_backends(struct agent *a, struct service_rt *s)
 	for (p = 0; p < KN_POOL_COUNT; p++) {
 		for (i = 0; i < dsvc->pools[p].count; i++) {
 			const struct dp_backend *db =
-				&dsvc->pools[p].backends[i];
+			    &dsvc->pools[p].backends[i];
 			struct backend_rt *b = find_backend(s, &db->ep);
 
 			if (!b) {
@@ -267,12 +267,12 @@ static void log_decision(struct service_rt *s, json_t *record)
 static void log_event(struct service_rt *s, const char *event)
 {
 	json_t *record = json_pack(
-		"{s:o, s:s, s:s, s:i, s:f, s:s}", "time",
-		time_json(agent_now_wall_ms()), "event", event, "phase",
-		rollout_phase_name(s->rollout.phase), "step",
-		rollout_is_active(&s->rollout) ? (int)s->rollout.step + 1 : 0,
-		"canary_percent", s->rollout.weight_bp / PERCENT, "reason",
-		s->rollout.reason);
+	    "{s:o, s:s, s:s, s:i, s:f, s:s}", "time",
+	    time_json(agent_now_wall_ms()), "event", event, "phase",
+	    rollout_phase_name(s->rollout.phase), "step",
+	    rollout_is_active(&s->rollout) ? (int)s->rollout.step + 1 : 0,
+	    "canary_percent", s->rollout.weight_bp / PERCENT, "reason",
+	    s->rollout.reason);
 
 	log_decision(s, record);
 }
@@ -314,11 +314,11 @@ void agent_apply_actions(struct agent *a, struct service_rt *s,
 		for (i = 0; i < s->backend_count; i++)
 			if (s->backends[i]->pool == KN_POOL_CANARY) {
 				ret = dp_flush_backend_flows(
-					a->dp, s->backends[i]->stats_index);
+				    a->dp, s->backends[i]->stats_index);
 				cut += ret > 0 ? ret : 0;
 			}
-		log_info("service %s: cut %d canary connections", s->cfg.def.name,
-			 cut);
+		log_info("service %s: cut %d canary connections",
+			 s->cfg.def.name, cut);
 	}
 	if (actions & ACTION_START_WARMUP) {
 		s->warmup_pending = true;
@@ -420,8 +420,7 @@ static bool same_pools(const struct dp_service *d,
 
 			for (j = 0; j < d->pools[p].count && !found; j++)
 				found = !netaddr_endpoint_cmp(
-					&d->pools[p].backends[j].ep,
-					&lists[p][i]);
+				    &d->pools[p].backends[j].ep, &lists[p][i]);
 			if (!found)
 				return false;
 		}
@@ -629,7 +628,8 @@ const char *agent_token(const struct agent *a)
 	return a->has_token ? a->token : NULL;
 }
 
-/* ---- the control loop ------------------------------------------------------ */
+/* ---- the control loop ------------------------------------------------------
+ */
 
 /* The last record, when it held the same step undecided. */
 static json_t *held_record(struct service_rt *s, json_t *decision)
@@ -653,23 +653,25 @@ static void record_evaluation(struct service_rt *s, json_t *decision,
 	json_t *held;
 
 	json_object_set_new(decision, "time", time_json(agent_now_wall_ms()));
-	json_object_set_new(decision, "phase_before", json_string(phase_before));
+	json_object_set_new(decision, "phase_before",
+			    json_string(phase_before));
 	json_object_set_new(decision, "phase_after",
 			    json_string(rollout_phase_name(s->rollout.phase)));
-	json_object_set_new(decision, "outcome", json_string(s->rollout.reason));
+	json_object_set_new(decision, "outcome",
+			    json_string(s->rollout.reason));
 	json_decref(s->latest_analysis);
 	s->latest_analysis = json_incref(decision);
 	/* A step held undecided for a while is one record, updated, with
 	 * how often it was judged: the log keeps what changed. */
 	held = held_record(s, decision);
 	if (held) {
-		json_int_t times = json_integer_value(
-			json_object_get(held, "evaluations"));
+		json_int_t times =
+		    json_integer_value(json_object_get(held, "evaluations"));
 
 		json_object_set(decision, "first_time",
 				json_object_get(held, "first_time")
-					? json_object_get(held, "first_time")
-					: json_object_get(held, "time"));
+				    ? json_object_get(held, "first_time")
+				    : json_object_get(held, "time"));
 		json_object_set_new(decision, "evaluations",
 				    json_integer(times ? times + 1 : 2));
 		json_array_set_new(s->decisions,
@@ -688,7 +690,8 @@ static bool stable_enough(const struct service_rt *s,
 
 	if (in->http_observed ? k->requests < needed : k->new_flows < needed)
 		return false;
-	return !in->metrics_configured || (m->complete && m->requests >= needed);
+	return !in->metrics_configured ||
+	       (m->complete && m->requests >= needed);
 }
 
 /*
@@ -769,21 +772,20 @@ static void check_immediate(struct agent *a, struct service_rt *s)
 	if (rollout_rollback(&s->rollout, why, agent_now_wall_ms(), &actions))
 		return;
 	a->rollbacks_by_reason[kernel.refused >= spec->rollback_refused
-				       ? ROLLBACK_REFUSED
-				       : ROLLBACK_ERROR_RATE]++;
+				   ? ROLLBACK_REFUSED
+				   : ROLLBACK_ERROR_RATE]++;
 	s->rollbacks++;
 	record = json_pack(
-		"{s:s, s:s, s:s, s:{s:f, s:f, s:f, s:I}, s:{s:b, s:f, s:f, "
-		"s:I}, s:{s:f, s:i, s:i}}",
-		"rule", "immediate", "verdict", "fail", "reason", why, "kernel",
-		"requests", kernel.requests, "errors", kernel.errors, "refused",
-		kernel.refused, "span_ms", (json_int_t)kernel.span_ms,
-		"metrics", "valid", metrics.valid, "requests", metrics.requests,
-		"errors", metrics.errors, "span_ms", (json_int_t)metrics.span_ms,
-		"threshold", "rollback_error_rate_pct",
-		spec->rollback_error_rate_pct, "rollback_min_requests",
-		(int)spec->rollback_min_requests, "rollback_refused",
-		(int)spec->rollback_refused);
+	    "{s:s, s:s, s:s, s:{s:f, s:f, s:f, s:I}, s:{s:b, s:f, s:f, "
+	    "s:I}, s:{s:f, s:i, s:i}}",
+	    "rule", "immediate", "verdict", "fail", "reason", why, "kernel",
+	    "requests", kernel.requests, "errors", kernel.errors, "refused",
+	    kernel.refused, "span_ms", (json_int_t)kernel.span_ms, "metrics",
+	    "valid", metrics.valid, "requests", metrics.requests, "errors",
+	    metrics.errors, "span_ms", (json_int_t)metrics.span_ms, "threshold",
+	    "rollback_error_rate_pct", spec->rollback_error_rate_pct,
+	    "rollback_min_requests", (int)spec->rollback_min_requests,
+	    "rollback_refused", (int)spec->rollback_refused);
 	record_evaluation(s, record, before);
 	agent_apply_actions(a, s, actions);
 }
@@ -793,7 +795,8 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 {
 	bool active = rollout_is_active(&s->rollout);
 
-	if (active || mono - s->last_read_mono_ms >= AGENT_IDLE_READ_INTERVAL_MS)
+	if (active ||
+	    mono - s->last_read_mono_ms >= AGENT_IDLE_READ_INTERVAL_MS)
 		signals_read(a, s, mono);
 	signals_history_tick(s, mono, wall);
 	health_tick(a, s, mono);
@@ -842,7 +845,8 @@ void agent_stop(struct agent *a)
 		fetcher_wakeup(a->fetcher);
 }
 
-/* ---- status --------------------------------------------------------------- */
+/* ---- status ---------------------------------------------------------------
+ */
 
 json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 {
@@ -858,70 +862,66 @@ json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 		const struct backend_rt *b = s->backends[i];
 		char ep[NETADDR_ENDPOINT_STR_LEN];
 		json_t *bj = json_pack(
-			"{s:s, s:s, s:i, s:o}", "address",
-			netaddr_endpoint_str(&b->ep, ep, sizeof(ep)), "pool",
-			b->pool == KN_POOL_CANARY ? "canary" : "stable",
-			"stats_index", (int)b->stats_index, "kernel",
-			signals_backend_json(b));
+		    "{s:s, s:s, s:i, s:o}", "address",
+		    netaddr_endpoint_str(&b->ep, ep, sizeof(ep)), "pool",
+		    b->pool == KN_POOL_CANARY ? "canary" : "stable",
+		    "stats_index", (int)b->stats_index, "kernel",
+		    signals_backend_json(b));
 
 		json_object_set_new(bj, "health", health_json(&b->health));
 		json_object_set_new(bj, "metrics",
 				    s->cfg.has_metrics
-					    ? scrape_target_json(&b->target)
-					    : json_null());
+					? scrape_target_json(&b->target)
+					: json_null());
 		if (r->phase == PHASE_WARMING && b->pool == KN_POOL_CANARY)
-			json_object_set_new(
-				bj, "warmup",
-				json_pack("{s:i, s:i, s:i}", "sent",
-					  (int)b->warmup.sent, "ok",
-					  (int)b->warmup.ok, "failed",
-					  (int)b->warmup.failed));
+			json_object_set_new(bj, "warmup",
+					    json_pack("{s:i, s:i, s:i}", "sent",
+						      (int)b->warmup.sent, "ok",
+						      (int)b->warmup.ok,
+						      "failed",
+						      (int)b->warmup.failed));
 		json_array_append_new(backends, bj);
 	}
 	snprintf(elapsed, sizeof(elapsed), "%.1fs",
 		 (agent_now_wall_ms() - r->step_started_ms) / 1000.0);
 	obj = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:o, s:o, "
-		"s:s, s:i, s:i, s:o, s:o, s:o}",
-		"name", s->cfg.def.name, "vip",
-		netaddr_endpoint_str(&s->cfg.def.vip, vip, sizeof(vip)),
-		"protocol", s->cfg.def.proto == IPPROTO_UDP ? "udp" : "tcp",
-		"mode", dp_mode_name(dp_active_mode(a->dp)), "interface",
-		dp_ifname(a->dp), "phase", rollout_phase_name(r->phase),
-		"canary_percent", r->weight_bp / PERCENT, "step",
-		rollout_is_active(r) ? (int)r->step + 1 : 0, "steps",
-		ran ? (int)r->spec.step_count : 0, "step_elapsed",
-		r->phase == PHASE_PROGRESSING ? json_string(elapsed)
-					      : json_null(),
-		"started", time_json(r->started_ms), "ended",
-		time_json(r->ended_ms), "reason", r->reason,
-		"consecutive_failures", (int)r->consecutive_failures,
-		"evaluations", (int)r->evaluations, "rollout",
-		ran ? rollout_spec_to_json(&r->spec) : json_null(), "backends",
-		backends, "analysis",
-		s->latest_analysis ? json_incref(s->latest_analysis)
-				   : json_null());
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:o, s:o, "
+	    "s:s, s:i, s:i, s:o, s:o, s:o}",
+	    "name", s->cfg.def.name, "vip",
+	    netaddr_endpoint_str(&s->cfg.def.vip, vip, sizeof(vip)), "protocol",
+	    s->cfg.def.proto == IPPROTO_UDP ? "udp" : "tcp", "mode",
+	    dp_mode_name(dp_active_mode(a->dp)), "interface", dp_ifname(a->dp),
+	    "phase", rollout_phase_name(r->phase), "canary_percent",
+	    r->weight_bp / PERCENT, "step",
+	    rollout_is_active(r) ? (int)r->step + 1 : 0, "steps",
+	    ran ? (int)r->spec.step_count : 0, "step_elapsed",
+	    r->phase == PHASE_PROGRESSING ? json_string(elapsed) : json_null(),
+	    "started", time_json(r->started_ms), "ended",
+	    time_json(r->ended_ms), "reason", r->reason, "consecutive_failures",
+	    (int)r->consecutive_failures, "evaluations", (int)r->evaluations,
+	    "rollout", ran ? rollout_spec_to_json(&r->spec) : json_null(),
+	    "backends", backends, "analysis",
+	    s->latest_analysis ? json_incref(s->latest_analysis) : json_null());
 	{
 		size_t n = json_array_size(s->history);
 		json_t *last = n ? json_array_get(s->history, n - 1) : NULL;
 
 		/* The last second's signals per pool, as in the history. */
 		json_object_set_new(
-			obj, "pools",
-			last ? json_pack("{s:O, s:O}", "stable",
-					 json_object_get(last, "stable"),
-					 "canary",
-					 json_object_get(last, "canary"))
-			     : json_null());
+		    obj, "pools",
+		    last ? json_pack("{s:O, s:O}", "stable",
+				     json_object_get(last, "stable"), "canary",
+				     json_object_get(last, "canary"))
+			 : json_null());
 	}
 	json_object_set_new(
-		obj, "counters",
-		json_pack("{s:{s:I, s:I}, s:I, s:I, s:I}", "new_connections",
-			  "stable", (json_int_t)stats.new_flows[KN_POOL_STABLE],
-			  "canary", (json_int_t)stats.new_flows[KN_POOL_CANARY],
-			  "flow_misses", (json_int_t)stats.flow_misses,
-			  "no_backend", (json_int_t)stats.no_backend,
-			  "config_races", (json_int_t)stats.config_races));
+	    obj, "counters",
+	    json_pack("{s:{s:I, s:I}, s:I, s:I, s:I}", "new_connections",
+		      "stable", (json_int_t)stats.new_flows[KN_POOL_STABLE],
+		      "canary", (json_int_t)stats.new_flows[KN_POOL_CANARY],
+		      "flow_misses", (json_int_t)stats.flow_misses,
+		      "no_backend", (json_int_t)stats.no_backend,
+		      "config_races", (json_int_t)stats.config_races));
 	return obj;
 }
 
@@ -933,7 +933,7 @@ json_t *agent_services_json(struct agent *a)
 	pthread_mutex_lock(&a->lock);
 	for (i = 0; i < a->service_count; i++)
 		json_array_append_new(
-			list, agent_service_status_locked(a, a->services[i]));
+		    list, agent_service_status_locked(a, a->services[i]));
 	pthread_mutex_unlock(&a->lock);
 	return json_pack("{s:o}", "services", list);
 }
@@ -1002,7 +1002,8 @@ int agent_prometheus_text(struct agent *a, char **text, size_t *len)
 	return ret;
 }
 
-/* ---- operations ------------------------------------------------------------ */
+/* ---- operations ------------------------------------------------------------
+ */
 
 /* Runs one transition under the lock; a refusal is a 409 saying why. */
 typedef int (*transition_fn)(struct agent *a, struct service_rt *s,
@@ -1052,8 +1053,8 @@ static int do_start(struct agent *a, struct service_rt *s, const void *arg,
 		return fail(err, HTTP_BAD_REQUEST, "",
 			    "the body must be a rollout spec object, like "
 			    "{\"steps\": [10, 25, 50, 75, 100]}");
-	if (body && rollout_spec_from_json(body, &s->cfg.rollout, "", &spec,
-					   &serr))
+	if (body &&
+	    rollout_spec_from_json(body, &s->cfg.rollout, "", &spec, &serr))
 		return fail(err, HTTP_BAD_REQUEST, serr.field, "%s",
 			    serr.message);
 	ret = rollout_start(&s->rollout, &spec,
@@ -1066,12 +1067,10 @@ static int do_start(struct agent *a, struct service_rt *s, const void *arg,
 	return 0;
 }
 
-int agent_rollout_start(struct agent *a, const char *name,
-			const json_t *body, json_t **out,
-			struct agent_error *err)
+int agent_rollout_start(struct agent *a, const char *name, const json_t *body,
+			json_t **out, struct agent_error *err)
 {
-	return transition(a, name, do_start, body, "rollout started", out,
-			  err);
+	return transition(a, name, do_start, body, "rollout started", out, err);
 }
 
 static int do_pause(struct agent *a, struct service_rt *s, const void *arg,
@@ -1110,8 +1109,8 @@ static int do_promote(struct agent *a, struct service_rt *s, const void *arg,
 		      uint32_t *actions, struct agent_error *err)
 {
 	const bool *full = arg;
-	int ret = rollout_promote(&s->rollout, *full, agent_now_wall_ms(),
-				  actions);
+	int ret =
+	    rollout_promote(&s->rollout, *full, agent_now_wall_ms(), actions);
 
 	(void)a;
 	return ret ? refused(s, ret, err) : 0;
@@ -1253,7 +1252,8 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 				def.canary_count ? s->rollout.weight_bp : 0,
 				dp_err, sizeof(dp_err));
 	if (ret)
-		return fail(err, ret == -ENOSPC ? HTTP_CONFLICT : HTTP_BAD_REQUEST,
+		return fail(err,
+			    ret == -ENOSPC ? HTTP_CONFLICT : HTTP_BAD_REQUEST,
 			    "", "%s", dp_err);
 	if (!def.canary_count)
 		s->rollout.weight_bp = 0;
@@ -1268,6 +1268,5 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 int agent_set_backends(struct agent *a, const char *name, const json_t *body,
 		       json_t **out, struct agent_error *err)
 {
-	return transition(a, name, do_backends, body, "backends set", out,
-			  err);
+	return transition(a, name, do_backends, body, "backends set", out, err);
 }

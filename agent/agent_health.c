@@ -16,11 +16,11 @@
 #include "agent_internal.h"
 #include "log.h"
 
-#define HEALTH_PROBE_INTERVAL_MS 1000
-#define HEALTH_PROBE_TIMEOUT_MS 500
+#define HEALTH_PROBE_INTERVAL_MS   1000
+#define HEALTH_PROBE_TIMEOUT_MS	   500
 #define HEALTH_DOWN_AFTER_FAILURES 2
-#define HEALTH_UP_AFTER_SUCCESSES 2
-#define HEALTH_FETCH_TAG 2
+#define HEALTH_UP_AFTER_SUCCESSES  2
+#define HEALTH_FETCH_TAG	   2
 
 static void set_down(struct agent *a, struct service_rt *s,
 		     struct backend_rt *b, bool down, const char *why)
@@ -106,9 +106,9 @@ void health_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms)
 		} else if (refused > h->refused_seen) {
 			char why[96];
 
-			snprintf(why, sizeof(why),
-				 "it refused %llu connections",
-				 (unsigned long long)(refused - h->refused_seen));
+			snprintf(
+			    why, sizeof(why), "it refused %llu connections",
+			    (unsigned long long)(refused - h->refused_seen));
 			h->refused_seen = refused;
 			h->probe_successes = 0;
 			set_down(a, s, b, true, why);

@@ -42,8 +42,8 @@ struct scrape_target {
 	char url[FETCH_URL_LEN];
 	bool in_flight;
 	uint64_t submitted_ms; /* monotonic: when the scrape in flight began */
-	uint64_t next_due_ms; /* monotonic */
-	bool up;	      /* the latest scrape succeeded */
+	uint64_t next_due_ms;  /* monotonic */
+	bool up;	       /* the latest scrape succeeded */
 	char last_error[FETCH_ERR_LEN];
 	uint64_t scrapes;
 	uint64_t failures;
@@ -69,7 +69,7 @@ struct backend_health {
 	bool probe_in_flight;
 	uint64_t next_probe_ms; /* monotonic */
 	uint64_t refused_seen;
-	uint32_t probe_failures; /* consecutive */
+	uint32_t probe_failures;  /* consecutive */
 	uint32_t probe_successes; /* consecutive */
 	char reason[FETCH_ERR_LEN];
 };

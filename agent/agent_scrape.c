@@ -19,10 +19,10 @@
 #include "log.h"
 #include "promparse.h"
 
-#define HTTP_OK 200
-#define HTTP_SERVER_ERROR 500
+#define HTTP_OK		   200
+#define HTTP_SERVER_ERROR  500
 #define ACCEPT_TEXT_FORMAT "text/plain;version=0.0.4"
-#define OPENMETRICS_TYPE "application/openmetrics-text"
+#define OPENMETRICS_TYPE   "application/openmetrics-text"
 
 void scrape_set_url(struct service_rt *s, struct backend_rt *b)
 {
@@ -46,7 +46,7 @@ static void trail_push(struct scrape_target *t, uint64_t mono_ms,
 }
 
 static void scrape_failed(struct backend_rt *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void scrape_failed(struct backend_rt *b, const char *fmt, ...)
 {
@@ -86,9 +86,8 @@ static void on_scrape(void *owner, uint64_t tag, const struct fetch_result *r)
 		scrape_failed(b, "%s answered HTTP %ld", t->url, r->status);
 		return;
 	}
-	if (r->content_type &&
-	    !strncmp(r->content_type, OPENMETRICS_TYPE,
-		     strlen(OPENMETRICS_TYPE))) {
+	if (r->content_type && !strncmp(r->content_type, OPENMETRICS_TYPE,
+					strlen(OPENMETRICS_TYPE))) {
 		scrape_failed(b,
 			      "%s answered OpenMetrics; kanary reads the text "
 			      "format 0.0.4",
@@ -209,8 +208,8 @@ static void predictions_accumulate(struct metrics_window *w,
 	}
 }
 
-static void delta_histogram(const struct metrics_delta *d,
-			    struct stats_hist *h, bool *ok)
+static void delta_histogram(const struct metrics_delta *d, struct stats_hist *h,
+			    bool *ok)
 {
 	struct stats_prom_bucket buckets[METRICS_BUCKETS_MAX];
 	double count = d->latency.count, sum = d->latency.sum_seconds;
@@ -218,7 +217,8 @@ static void delta_histogram(const struct metrics_delta *d,
 
 	*ok = false;
 	if (!(d->flags & METRICS_HAVE_LATENCY_HISTOGRAM) ||
-	    (d->flags & METRICS_DELTA_LAYOUT_CHANGED) || !d->latency.bucket_count)
+	    (d->flags & METRICS_DELTA_LAYOUT_CHANGED) ||
+	    !d->latency.bucket_count)
 		return;
 	for (i = 0; i < d->latency.bucket_count; i++) {
 		buckets[i].le = d->latency.upper_bound_seconds[i];
@@ -286,8 +286,7 @@ void scrape_trailing(const struct service_rt *s, uint32_t min_requests,
 		uint32_t i;
 
 		for (i = 0; i < s->backend_count; i++) {
-			const struct scrape_target *t =
-				&s->backends[i]->target;
+			const struct scrape_target *t = &s->backends[i]->target;
 			unsigned newest = t->trail_head, old;
 
 			if (s->backends[i]->pool != KN_POOL_CANARY)
@@ -295,17 +294,19 @@ void scrape_trailing(const struct service_rt *s, uint32_t min_requests,
 			/* A target silent for long says nothing about now. */
 			if (!t->up || t->trail_count <= back ||
 			    mono_ms - t->trail[newest].t_ms >
-				    AGENT_TRAIL_LOOKBACK_MS)
+				AGENT_TRAIL_LOOKBACK_MS)
 				continue;
 			old = (newest + AGENT_SCRAPE_TRAIL_POINTS - back) %
 			      AGENT_SCRAPE_TRAIL_POINTS;
 			if (t->trail[newest].requests < t->trail[old].requests)
 				continue; /* restarted: not comparable */
-			requests += t->trail[newest].requests -
-				    t->trail[old].requests;
-			errors += t->trail[newest].errors - t->trail[old].errors;
+			requests +=
+			    t->trail[newest].requests - t->trail[old].requests;
+			errors +=
+			    t->trail[newest].errors - t->trail[old].errors;
 			if (t->trail[newest].t_ms - t->trail[old].t_ms > span)
-				span = t->trail[newest].t_ms - t->trail[old].t_ms;
+				span =
+				    t->trail[newest].t_ms - t->trail[old].t_ms;
 			any = true;
 		}
 		if (!any)
@@ -406,7 +407,7 @@ static void on_warmup(void *owner, uint64_t tag, const struct fetch_result *r)
 
 		if (o->pool == KN_POOL_CANARY &&
 		    o->warmup.ok + o->warmup.failed <
-			    s->rollout.spec.warmup_requests)
+			s->rollout.spec.warmup_requests)
 			return;
 	}
 	warmup_finish(a, s);
@@ -422,8 +423,8 @@ static void warmup_submit(struct agent *a, struct service_rt *s,
 	snprintf(req.url, sizeof(req.url), "http://%s:%u%s", host, b->ep.port,
 		 s->cfg.warmup_path);
 	req.method = s->cfg.warmup_method;
-	req.body = strcmp(s->cfg.warmup_method, "POST") ? NULL
-							: s->cfg.warmup_body;
+	req.body =
+	    strcmp(s->cfg.warmup_method, "POST") ? NULL : s->cfg.warmup_body;
 	req.content_type = s->cfg.warmup_content_type;
 	req.timeout_ms = s->cfg.scrape_timeout_ms * 4;
 	req.max_body_bytes = AGENT_METRICS_MAX_BYTES;

@@ -16,9 +16,9 @@
 
 #define HTTP_CLASS_2XX 1
 #define HTTP_CLASS_5XX 4
-#define HTTP_CLASSES 5
-#define PERCENT 100.0
-#define MS_PER_S 1000.0
+#define HTTP_CLASSES   5
+#define PERCENT	       100.0
+#define MS_PER_S       1000.0
 
 static double responses(const struct kn_backend_stats *t)
 {
@@ -44,11 +44,11 @@ static void latency_add_delta(struct kn_latency_hist *acc,
 
 	acc->count += now->count >= then->count ? now->count - then->count : 0;
 	acc->sum_us +=
-		now->sum_us >= then->sum_us ? now->sum_us - then->sum_us : 0;
+	    now->sum_us >= then->sum_us ? now->sum_us - then->sum_us : 0;
 	for (i = 0; i < KN_LATENCY_BUCKETS; i++)
 		acc->buckets[i] += now->buckets[i] >= then->buckets[i]
-					   ? now->buckets[i] - then->buckets[i]
-					   : 0;
+				       ? now->buckets[i] - then->buckets[i]
+				       : 0;
 }
 
 static void latency_add(struct kn_latency_hist *acc,
@@ -126,7 +126,8 @@ void signals_kernel_window(const struct service_rt *s,
 		int c;
 
 		for (c = HTTP_CLASS_2XX; c < HTTP_CLASSES; c++)
-			k->requests += sub(n->http_status[c], w->http_status[c]);
+			k->requests +=
+			    sub(n->http_status[c], w->http_status[c]);
 		k->errors += sub(n->http_status[HTTP_CLASS_5XX],
 				 w->http_status[HTTP_CLASS_5XX]);
 		k->new_flows += sub(n->new_flows, w->new_flows);
@@ -156,8 +157,8 @@ void signals_trailing(const struct service_rt *s, uint32_t min_requests,
 		idx = (newest + AGENT_TRAIL_POINTS - i) % AGENT_TRAIL_POINTS;
 		span = s->trail[newest].t_ms - s->trail[idx].t_ms;
 		out->valid = true;
-		out->requests = s->trail[newest].requests -
-				s->trail[idx].requests;
+		out->requests =
+		    s->trail[newest].requests - s->trail[idx].requests;
 		out->errors = s->trail[newest].errors - s->trail[idx].errors;
 		out->refused = s->trail[newest].refused - s->trail[idx].refused;
 		out->span_ms = span;
@@ -182,7 +183,7 @@ static void pool_totals(const struct service_rt *s, int pool,
 			continue;
 		snap->requests += responses(&b->now.totals);
 		snap->errors +=
-			(double)b->now.totals.http_status[HTTP_CLASS_5XX];
+		    (double)b->now.totals.http_status[HTTP_CLASS_5XX];
 		snap->refused += (double)b->now.totals.refused;
 		latency_add(&snap->latency, &b->now.latency);
 	}
@@ -201,8 +202,9 @@ static json_t *history_pool_json(const struct pool_snapshot *then,
 	latency_add_delta(&delta, &now->latency, &then->latency);
 	obj = json_pack("{s:f}", "requests", requests > 0 ? requests : 0);
 	json_object_set_new(obj, "error_rate_pct",
-			    requests > 0 ? json_real(PERCENT * errors / requests)
-					 : json_null());
+			    requests > 0
+				? json_real(PERCENT * errors / requests)
+				: json_null());
 	if (!stats_hist_from_kernel(&hist, &delta) &&
 	    stats_hist_quantile(&hist, 0.99, &p99) == STATS_OK)
 		json_object_set_new(obj, "p99_ms", json_real(MS_PER_S * p99));
@@ -221,7 +223,8 @@ void signals_history_tick(struct service_rt *s, uint64_t mono_ms,
 	if (mono_ms < s->next_history_mono_ms)
 		return;
 	s->next_history_mono_ms = mono_ms + AGENT_HISTORY_INTERVAL_MS;
-	s->snapshot_head = (s->snapshot_head + 1) % AGENT_HISTORY_SPAN_SNAPSHOTS;
+	s->snapshot_head =
+	    (s->snapshot_head + 1) % AGENT_HISTORY_SPAN_SNAPSHOTS;
 	for (p = 0; p < 2; p++) {
 		pool_totals(s, p, &s->snapshots[s->snapshot_head][p]);
 		s->snapshots[s->snapshot_head][p].t_ms = mono_ms;
@@ -234,12 +237,14 @@ void signals_history_tick(struct service_rt *s, uint64_t mono_ms,
 	point = json_pack("{s:I, s:f, s:s}", "t", (json_int_t)wall_ms,
 			  "canary_percent", s->rollout.weight_bp / PERCENT,
 			  "phase", rollout_phase_name(s->rollout.phase));
-	json_object_set_new(point, "stable",
-			    history_pool_json(&s->snapshots[oldest][0],
-					      &s->snapshots[s->snapshot_head][0]));
-	json_object_set_new(point, "canary",
-			    history_pool_json(&s->snapshots[oldest][1],
-					      &s->snapshots[s->snapshot_head][1]));
+	json_object_set_new(
+	    point, "stable",
+	    history_pool_json(&s->snapshots[oldest][0],
+			      &s->snapshots[s->snapshot_head][0]));
+	json_object_set_new(
+	    point, "canary",
+	    history_pool_json(&s->snapshots[oldest][1],
+			      &s->snapshots[s->snapshot_head][1]));
 	json_array_append_new(s->history, point);
 	while (json_array_size(s->history) > AGENT_HISTORY_POINTS)
 		json_array_remove(s->history, 0);
@@ -265,21 +270,18 @@ json_t *signals_backend_json(const struct backend_rt *b)
 		json_object_set_new(latency, "mean_ms",
 				    json_real(MS_PER_S * sum.mean));
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
-			 "new_connections", (json_int_t)t->new_flows,
-			 "packets_to", (json_int_t)t->packets_to, "bytes_to",
-			 (json_int_t)t->bytes_to, "packets_from",
-			 (json_int_t)t->packets_from, "bytes_from",
-			 (json_int_t)t->bytes_from, "resets",
-			 (json_int_t)t->resets_from, "refused",
-			 (json_int_t)t->refused, "syn_retries",
-			 (json_int_t)t->syn_retries, "http", "1xx",
-			 (json_int_t)t->http_status[0], "2xx",
-			 (json_int_t)t->http_status[1], "3xx",
-			 (json_int_t)t->http_status[2], "4xx",
-			 (json_int_t)t->http_status[3], "5xx",
-			 (json_int_t)t->http_status[4], "unparsed",
-			 (json_int_t)t->http_responses_unparsed, "latency",
-			 latency);
+	return json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
+	    "new_connections", (json_int_t)t->new_flows, "packets_to",
+	    (json_int_t)t->packets_to, "bytes_to", (json_int_t)t->bytes_to,
+	    "packets_from", (json_int_t)t->packets_from, "bytes_from",
+	    (json_int_t)t->bytes_from, "resets", (json_int_t)t->resets_from,
+	    "refused", (json_int_t)t->refused, "syn_retries",
+	    (json_int_t)t->syn_retries, "http", "1xx",
+	    (json_int_t)t->http_status[0], "2xx", (json_int_t)t->http_status[1],
+	    "3xx", (json_int_t)t->http_status[2], "4xx",
+	    (json_int_t)t->http_status[3], "5xx", (json_int_t)t->http_status[4],
+	    "unparsed", (json_int_t)t->http_responses_unparsed, "latency",
+	    latency);
 }

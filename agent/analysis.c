@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PERCENT 100.0
+#define PERCENT	 100.0
 #define MS_PER_S 1000.0
 
 struct check {
@@ -60,14 +60,13 @@ static void error_rate_check(struct check *c, const struct analysis_spec *a,
 
 	stats_two_prop_test(c_err, c_req, s_err, s_req, &t);
 	c->json = json_pack(
-		"{s:s, s:o, s:o, s:{s:f, s:f, s:i}, s:{s:f, s:f, s:f, s:s}}",
-		"signal", c->signal, "stable", rate_pool_json(s_req, s_err),
-		"canary", rate_pool_json(c_req, c_err), "threshold",
-		"max_increase_pp", a->max_error_rate_increase_pp,
-		"confidence", a->error_confidence, "min_requests",
-		(json_int_t)min_requests, "statistics", "increase_pp",
-		t.diff_pp, "z", t.z, "p_value", t.p_value, "test",
-		stats_status_name(t.status));
+	    "{s:s, s:o, s:o, s:{s:f, s:f, s:i}, s:{s:f, s:f, s:f, s:s}}",
+	    "signal", c->signal, "stable", rate_pool_json(s_req, s_err),
+	    "canary", rate_pool_json(c_req, c_err), "threshold",
+	    "max_increase_pp", a->max_error_rate_increase_pp, "confidence",
+	    a->error_confidence, "min_requests", (json_int_t)min_requests,
+	    "statistics", "increase_pp", t.diff_pp, "z", t.z, "p_value",
+	    t.p_value, "test", stats_status_name(t.status));
 	if (!enough(c, "requests", s_req, c_req, min_requests))
 		return;
 	if (t.diff_pp <= a->max_error_rate_increase_pp) {
@@ -101,7 +100,8 @@ static json_t *latency_pool_json(const struct stats_hist_summary *s)
 }
 
 static void latency_check(struct check *c, const struct analysis_spec *a,
-			  uint32_t min_requests, const struct stats_hist *stable,
+			  uint32_t min_requests,
+			  const struct stats_hist *stable,
 			  const struct stats_hist *canary)
 {
 	struct stats_hist s_common, c_common;
@@ -124,15 +124,15 @@ static void latency_check(struct check *c, const struct analysis_spec *a,
 	}
 	p99_increase_ms = MS_PER_S * (cs.p99 - ss.p99);
 	c->json = json_pack(
-		"{s:s, s:o, s:o, s:{s:I, s:f, s:i}, s:{s:f, s:f, s:f, s:f, "
-		"s:s}}",
-		"signal", c->signal, "stable", latency_pool_json(&ss), "canary",
-		latency_pool_json(&cs), "threshold", "max_p99_increase_ms",
-		(json_int_t)a->max_p99_increase_ms, "confidence",
-		a->latency_confidence, "min_requests", (json_int_t)min_requests,
-		"statistics", "p99_increase_ms", p99_increase_ms, "u", mwu.u,
-		"z", mwu.z, "p_value", mwu.p_value, "test",
-		stats_status_name(mwu.status));
+	    "{s:s, s:o, s:o, s:{s:I, s:f, s:i}, s:{s:f, s:f, s:f, s:f, "
+	    "s:s}}",
+	    "signal", c->signal, "stable", latency_pool_json(&ss), "canary",
+	    latency_pool_json(&cs), "threshold", "max_p99_increase_ms",
+	    (json_int_t)a->max_p99_increase_ms, "confidence",
+	    a->latency_confidence, "min_requests", (json_int_t)min_requests,
+	    "statistics", "p99_increase_ms", p99_increase_ms, "u", mwu.u, "z",
+	    mwu.z, "p_value", mwu.p_value, "test",
+	    stats_status_name(mwu.status));
 	json_object_set_new(json_object_get(c->json, "statistics"),
 			    "prob_canary_slower",
 			    json_real(mwu.prob_superiority));
@@ -178,21 +178,20 @@ static void mean_latency_check(struct check *c, const struct analysis_spec *a,
 			       const struct metrics_window *k)
 {
 	double s_mean = s->latency_count > 0
-				? MS_PER_S * s->latency_sum_s / s->latency_count
-				: 0;
+			    ? MS_PER_S * s->latency_sum_s / s->latency_count
+			    : 0;
 	double k_mean = k->latency_count > 0
-				? MS_PER_S * k->latency_sum_s / k->latency_count
-				: 0;
+			    ? MS_PER_S * k->latency_sum_s / k->latency_count
+			    : 0;
 
-	c->json = json_pack("{s:s, s:{s:f, s:f}, s:{s:f, s:f}, s:{s:I}, "
-			    "s:{s:f, s:s}}",
-			    "signal", c->signal, "stable", "count",
-			    s->latency_count, "mean_ms", s_mean, "canary",
-			    "count", k->latency_count, "mean_ms", k_mean,
-			    "threshold", "max_mean_increase_ms",
-			    (json_int_t)a->max_p99_increase_ms, "statistics",
-			    "mean_increase_ms", k_mean - s_mean, "test",
-			    "none (means only)");
+	c->json = json_pack(
+	    "{s:s, s:{s:f, s:f}, s:{s:f, s:f}, s:{s:I}, "
+	    "s:{s:f, s:s}}",
+	    "signal", c->signal, "stable", "count", s->latency_count, "mean_ms",
+	    s_mean, "canary", "count", k->latency_count, "mean_ms", k_mean,
+	    "threshold", "max_mean_increase_ms",
+	    (json_int_t)a->max_p99_increase_ms, "statistics",
+	    "mean_increase_ms", k_mean - s_mean, "test", "none (means only)");
 	if (!enough(c, "timed requests", s->latency_count, k->latency_count,
 		    min_requests))
 		return;
@@ -213,7 +212,8 @@ static void predictions_check(struct check *c, const struct analysis_spec *a,
 			      const struct metrics_window *s,
 			      const struct metrics_window *k)
 {
-	double sc[2 * ANALYSIS_CLASSES_MAX] = {0}, kc[2 * ANALYSIS_CLASSES_MAX] = {0};
+	double sc[2 * ANALYSIS_CLASSES_MAX] = {0},
+		      kc[2 * ANALYSIS_CLASSES_MAX] = {0};
 	const char *names[2 * ANALYSIS_CLASSES_MAX];
 	double s_total = 0, k_total = 0, jsd = 0;
 	struct stats_chi2_homog chi2;
@@ -241,17 +241,16 @@ static void predictions_check(struct check *c, const struct analysis_spec *a,
 	}
 	stats_chi2_homogeneity(kc, sc, n, &chi2);
 	stats_jsd_bits(kc, sc, n, &jsd);
-	c->json = json_pack("{s:s, s:o, s:o, s:{s:f, s:f, s:i}, s:{s:f, s:f, "
-			    "s:i, s:f, s:b, s:s}}",
-			    "signal", c->signal, "stable", s_json, "canary",
-			    k_json, "threshold", "max_divergence_bits",
-			    a->max_prediction_divergence, "confidence",
-			    a->prediction_confidence, "min_requests",
-			    (json_int_t)min_requests, "statistics", "jsd_bits",
-			    jsd, "chi2", chi2.statistic, "df", (int)chi2.df,
-			    "p_value", chi2.p_value, "low_expected_counts",
-			    chi2.low_expected, "test",
-			    stats_status_name(chi2.status));
+	c->json = json_pack(
+	    "{s:s, s:o, s:o, s:{s:f, s:f, s:i}, s:{s:f, s:f, "
+	    "s:i, s:f, s:b, s:s}}",
+	    "signal", c->signal, "stable", s_json, "canary", k_json,
+	    "threshold", "max_divergence_bits", a->max_prediction_divergence,
+	    "confidence", a->prediction_confidence, "min_requests",
+	    (json_int_t)min_requests, "statistics", "jsd_bits", jsd, "chi2",
+	    chi2.statistic, "df", (int)chi2.df, "p_value", chi2.p_value,
+	    "low_expected_counts", chi2.low_expected, "test",
+	    stats_status_name(chi2.status));
 	if (!enough(c, "predictions", s_total, k_total, min_requests))
 		return;
 	if (jsd <= a->max_prediction_divergence) {
@@ -321,8 +320,8 @@ void analysis_evaluate(const struct analysis_input *in,
 				  "metrics incomplete: %s",
 				  !mc->complete ? mc->missing : ms->missing);
 			checks[n].json = json_pack(
-				"{s:s, s:s}", "signal", "metrics", "missing",
-				!mc->complete ? mc->missing : ms->missing);
+			    "{s:s, s:s}", "signal", "metrics", "missing",
+			    !mc->complete ? mc->missing : ms->missing);
 			n++;
 		} else {
 			checks[n].signal = "metrics.error_rate";
@@ -360,38 +359,38 @@ void analysis_evaluate(const struct analysis_input *in,
 		size_t used = strlen(out->reason);
 
 		if (checks[i].verdict == want && used < sizeof(out->reason))
-			snprintf(out->reason + used,
-				 sizeof(out->reason) - used, "%s%s: %s",
-				 used ? "; " : "", checks[i].signal,
+			snprintf(out->reason + used, sizeof(out->reason) - used,
+				 "%s%s: %s", used ? "; " : "", checks[i].signal,
 				 checks[i].reason);
 	}
-	out->verdict = fails ? VERDICT_FAIL
-			     : holds ? VERDICT_INCONCLUSIVE : VERDICT_PASS;
+	out->verdict = fails   ? VERDICT_FAIL
+		       : holds ? VERDICT_INCONCLUSIVE
+			       : VERDICT_PASS;
 	for (i = 0; i < n; i++) {
 		if (!checks[i].json)
-			checks[i].json = json_pack("{s:s}", "signal",
-						   checks[i].signal);
-		json_object_set_new(checks[i].json, "verdict",
-				    json_string(rollout_verdict_name(
-					    checks[i].verdict)));
+			checks[i].json =
+			    json_pack("{s:s}", "signal", checks[i].signal);
+		json_object_set_new(
+		    checks[i].json, "verdict",
+		    json_string(rollout_verdict_name(checks[i].verdict)));
 		json_object_set_new(checks[i].json, "reason",
 				    json_string(checks[i].reason));
 		json_array_append_new(list, checks[i].json);
 	}
 	snprintf(window, sizeof(window), "%.1fs", in->window_ms / MS_PER_S);
-	out->decision = json_pack(
-		"{s:i, s:f, s:s, s:s, s:s, s:o}", "step", (int)in->step + 1,
-		"canary_percent", in->weight_bp / PERCENT, "window", window,
-		"verdict", rollout_verdict_name(out->verdict), "reason",
-		out->reason, "checks", list);
+	out->decision = json_pack("{s:i, s:f, s:s, s:s, s:s, s:o}", "step",
+				  (int)in->step + 1, "canary_percent",
+				  in->weight_bp / PERCENT, "window", window,
+				  "verdict", rollout_verdict_name(out->verdict),
+				  "reason", out->reason, "checks", list);
 	if (in->stable_baseline_step)
 		json_object_set_new(
-			out->decision, "stable_baseline",
-			json_pack("{s:i, s:s}", "step",
-				  (int)in->stable_baseline_step, "why",
-				  "the stable pool had too little traffic in "
-				  "this window: its figures are from the last "
-				  "step where it had enough"));
+		    out->decision, "stable_baseline",
+		    json_pack("{s:i, s:s}", "step",
+			      (int)in->stable_baseline_step, "why",
+			      "the stable pool had too little traffic in "
+			      "this window: its figures are from the last "
+			      "step where it had enough"));
 }
 
 bool analysis_immediate_rollback(const struct analysis_spec *spec,
@@ -410,7 +409,7 @@ bool analysis_immediate_rollback(const struct analysis_spec *spec,
 			continue;
 		if (t->requests >= spec->rollback_min_requests &&
 		    PERCENT * t->errors / t->requests >
-			    spec->rollback_error_rate_pct) {
+			spec->rollback_error_rate_pct) {
 			snprintf(why, why_len,
 				 "canary error rate %.1f %% (%.0f of %.0f "
 				 "requests in the last %.1f s, %s) is above "

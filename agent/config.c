@@ -75,14 +75,13 @@ static int endpoint_field(struct json_ctx *ctx, const json_t *v,
 		return jf_fail(ctx, field,
 			       "must be a string \"IPv4:PORT\", like "
 			       "\"198.18.0.10:8000\"");
-	if (netaddr_parse_endpoint(json_string_value(v), out, why,
-				   sizeof(why)))
+	if (netaddr_parse_endpoint(json_string_value(v), out, why, sizeof(why)))
 		return jf_fail(ctx, field, "%s", why);
 	return 0;
 }
 
-static int pool_field(struct json_ctx *ctx, const json_t *obj,
-		      const char *key, struct endpoint *out, uint32_t *count)
+static int pool_field(struct json_ctx *ctx, const json_t *obj, const char *key,
+		      struct endpoint *out, uint32_t *count)
 {
 	const json_t *list = json_object_get(obj, key);
 	size_t i, j;
@@ -115,7 +114,10 @@ static int pool_field(struct json_ctx *ctx, const json_t *obj,
 }
 
 static const char *const metrics_scrape_fields[] = {
-	"port", "path", "interval", "timeout",
+    "port",
+    "path",
+    "interval",
+    "timeout",
 };
 
 static int metrics_field(struct json_ctx *ctx, const json_t *obj,
@@ -131,15 +133,19 @@ static int metrics_field(struct json_ctx *ctx, const json_t *obj,
 	if (!m || json_is_null(m))
 		return 0;
 	if (!json_is_object(m))
-		return jf_fail(ctx, "metrics",
-			       "must be an object, like {\"preset\": \"vllm\"}");
+		return jf_fail(
+		    ctx, "metrics",
+		    "must be an object, like {\"preset\": \"vllm\"}");
 	jf_push(ctx, "metrics");
 	ret = jf_uint32(ctx, m, "port", 1, 65535, &port);
-	ret = ret ?: jf_string(ctx, m, "path", false, svc->metrics_path,
+	ret = ret
+		  ?: jf_string(ctx, m, "path", false, svc->metrics_path,
 			       sizeof(svc->metrics_path));
-	ret = ret ?: jf_duration_ms(ctx, m, "interval", true,
+	ret = ret
+		  ?: jf_duration_ms(ctx, m, "interval", true,
 				    &svc->scrape_interval_ms);
-	ret = ret ?: jf_duration_ms(ctx, m, "timeout", true,
+	ret = ret
+		  ?: jf_duration_ms(ctx, m, "timeout", true,
 				    &svc->scrape_timeout_ms);
 	if (!ret && svc->metrics_path[0] != '/')
 		ret = jf_fail(ctx, "path", "must start with '/'");
@@ -156,7 +162,7 @@ static int metrics_field(struct json_ctx *ctx, const json_t *obj,
 	if (!series)
 		return jf_fail(ctx, "metrics", "out of memory");
 	for (i = 0; i < sizeof(metrics_scrape_fields) /
-				sizeof(metrics_scrape_fields[0]);
+			    sizeof(metrics_scrape_fields[0]);
 	     i++)
 		json_object_del(series, metrics_scrape_fields[i]);
 	ret = metric_spec_from_json(series, &svc->metrics, why, sizeof(why));
@@ -168,7 +174,7 @@ static int metrics_field(struct json_ctx *ctx, const json_t *obj,
 }
 
 static const char *const warmup_fields[] = {
-	"method", "path", "body", "content_type", NULL,
+    "method", "path", "body", "content_type", NULL,
 };
 
 static int warmup_field(struct json_ctx *ctx, const json_t *obj,
@@ -181,18 +187,22 @@ static int warmup_field(struct json_ctx *ctx, const json_t *obj,
 		return 0;
 	jf_push(ctx, "warmup");
 	ret = jf_check_object(ctx, w, warmup_fields);
-	ret = ret ?: jf_string(ctx, w, "method", false, svc->warmup_method,
+	ret = ret
+		  ?: jf_string(ctx, w, "method", false, svc->warmup_method,
 			       sizeof(svc->warmup_method));
 	if (!ret && strcmp(svc->warmup_method, "GET") &&
 	    strcmp(svc->warmup_method, "POST"))
 		ret = jf_fail(ctx, "method", "must be \"GET\" or \"POST\"");
-	ret = ret ?: jf_string(ctx, w, "path", false, svc->warmup_path,
+	ret = ret
+		  ?: jf_string(ctx, w, "path", false, svc->warmup_path,
 			       sizeof(svc->warmup_path));
 	if (!ret && svc->warmup_path[0] != '/')
 		ret = jf_fail(ctx, "path", "must start with '/'");
-	ret = ret ?: jf_string(ctx, w, "body", false, svc->warmup_body,
+	ret = ret
+		  ?: jf_string(ctx, w, "body", false, svc->warmup_body,
 			       sizeof(svc->warmup_body));
-	ret = ret ?: jf_string(ctx, w, "content_type", false,
+	ret = ret
+		  ?: jf_string(ctx, w, "content_type", false,
 			       svc->warmup_content_type,
 			       sizeof(svc->warmup_content_type));
 	jf_pop(ctx);
@@ -200,10 +210,10 @@ static int warmup_field(struct json_ctx *ctx, const json_t *obj,
 }
 
 static const char *const service_fields[] = {
-	"name",	  "vip",     "protocol",       "http",
-	"stable", "canary",  "canary_percent", "udp_idle_timeout",
-	"seed",	  "metrics", "rollout",	       "warmup",
-	NULL,
+    "name",   "vip",	 "protocol",	   "http",
+    "stable", "canary",	 "canary_percent", "udp_idle_timeout",
+    "seed",   "metrics", "rollout",	   "warmup",
+    NULL,
 };
 
 static int service_from_json(struct json_ctx *ctx, const json_t *obj,
@@ -217,11 +227,12 @@ static int service_from_json(struct json_ctx *ctx, const json_t *obj,
 	int ret;
 
 	ret = jf_check_object(ctx, obj, service_fields);
-	ret = ret ?: jf_string(ctx, obj, "name", true, svc->def.name,
+	ret = ret
+		  ?: jf_string(ctx, obj, "name", true, svc->def.name,
 			       sizeof(svc->def.name));
-	if (!ret && (!svc->def.name[0] ||
-		     strspn(svc->def.name, SERVICE_NAME_CHARS) !=
-			     strlen(svc->def.name)))
+	if (!ret &&
+	    (!svc->def.name[0] || strspn(svc->def.name, SERVICE_NAME_CHARS) !=
+				      strlen(svc->def.name)))
 		ret = jf_fail(ctx, "name",
 			      "must be 1-%d letters, digits, '-', '_' or '.'",
 			      KN_SERVICE_NAME_LEN - 1);
@@ -232,7 +243,8 @@ static int service_from_json(struct json_ctx *ctx, const json_t *obj,
 			       "is required: the service's \"IPv4:PORT\"");
 	ret = endpoint_field(ctx, json_object_get(obj, "vip"), "vip",
 			     &svc->def.vip);
-	ret = ret ?: jf_string(ctx, obj, "protocol", false, protocol,
+	ret = ret
+		  ?: jf_string(ctx, obj, "protocol", false, protocol,
 			       sizeof(protocol));
 	if (!ret && strcmp(protocol, "tcp") && strcmp(protocol, "udp"))
 		ret = jf_fail(ctx, "protocol", "must be \"tcp\" or \"udp\"");
@@ -243,24 +255,28 @@ static int service_from_json(struct json_ctx *ctx, const json_t *obj,
 	if (!ret && http && svc->def.proto == IPPROTO_UDP &&
 	    json_object_get(obj, "http"))
 		ret = jf_fail(ctx, "http", "HTTP is observed on TCP only");
-	svc->def.flags = http && svc->def.proto == IPPROTO_TCP ? KN_SVC_F_HTTP
-							       : 0;
-	ret = ret ?: pool_field(ctx, obj, "stable", svc->def.stable,
+	svc->def.flags =
+	    http && svc->def.proto == IPPROTO_TCP ? KN_SVC_F_HTTP : 0;
+	ret = ret
+		  ?: pool_field(ctx, obj, "stable", svc->def.stable,
 				&svc->def.stable_count);
-	ret = ret ?: pool_field(ctx, obj, "canary", svc->def.canary,
+	ret = ret
+		  ?: pool_field(ctx, obj, "canary", svc->def.canary,
 				&svc->def.canary_count);
 	if (ret)
 		return ret;
 	if (!svc->def.stable_count)
-		return jf_fail(ctx, "stable",
-			       "is required: at least one \"IPv4:PORT\" backend");
+		return jf_fail(
+		    ctx, "stable",
+		    "is required: at least one \"IPv4:PORT\" backend");
 	{
 		uint32_t i, j;
 
 		for (i = 0; i < svc->def.canary_count; i++)
 			for (j = 0; j < svc->def.stable_count; j++)
-				if (!netaddr_endpoint_cmp(&svc->def.canary[i],
-							  &svc->def.stable[j])) {
+				if (!netaddr_endpoint_cmp(
+					&svc->def.canary[i],
+					&svc->def.stable[j])) {
 					char field[32];
 
 					snprintf(field, sizeof(field),
@@ -271,10 +287,10 @@ static int service_from_json(struct json_ctx *ctx, const json_t *obj,
 				}
 	}
 	ret = jf_percent(ctx, obj, "canary_percent", &svc->def.canary_bp);
-	ret = ret ?: jf_duration_ms(ctx, obj, "udp_idle_timeout", true,
+	ret = ret
+		  ?: jf_duration_ms(ctx, obj, "udp_idle_timeout", true,
 				    &udp_idle_ms);
-	ret = ret ?: jf_uint32(ctx, obj, "seed", 1, UINT32_MAX,
-			       &svc->def.seed);
+	ret = ret ?: jf_uint32(ctx, obj, "seed", 1, UINT32_MAX, &svc->def.seed);
 	if (ret)
 		return ret;
 	if (udp_idle_ms > UINT32_MAX)
@@ -301,9 +317,9 @@ static int service_from_json(struct json_ctx *ctx, const json_t *obj,
 /* ---- the whole file ----------------------------------------------------- */
 
 static const char *const top_fields[] = {
-	"interface",	"mode",	      "pin_dir",    "max_flows",
-	"max_services", "max_backends", "listen",    "token_file",
-	"state_file",	"tick",	      "services",   NULL,
+    "interface",    "mode",	    "pin_dir",	"max_flows",
+    "max_services", "max_backends", "listen",	"token_file",
+    "state_file",   "tick",	    "services", NULL,
 };
 
 static int config_from_json(struct json_ctx *ctx, const json_t *root,
@@ -316,26 +332,34 @@ static int config_from_json(struct json_ctx *ctx, const json_t *root,
 	int ret;
 
 	ret = jf_check_object(ctx, root, top_fields);
-	ret = ret ?: jf_string(ctx, root, "interface", false, cfg->iface,
+	ret = ret
+		  ?: jf_string(ctx, root, "interface", false, cfg->iface,
 			       sizeof(cfg->iface));
 	ret = ret ?: jf_string(ctx, root, "mode", false, mode, sizeof(mode));
 	if (!ret && mode[0] && dp_parse_mode(mode, &cfg->mode))
 		ret = jf_fail(ctx, "mode",
 			      "must be \"auto\", \"xdp\", \"xdp-generic\" or "
 			      "\"tc\"");
-	ret = ret ?: jf_string(ctx, root, "pin_dir", false, cfg->pin_dir,
+	ret = ret
+		  ?: jf_string(ctx, root, "pin_dir", false, cfg->pin_dir,
 			       sizeof(cfg->pin_dir));
-	ret = ret ?: jf_uint32(ctx, root, "max_flows", 1024, 1U << 28,
+	ret = ret
+		  ?: jf_uint32(ctx, root, "max_flows", 1024, 1U << 28,
 			       &cfg->max_flows);
-	ret = ret ?: jf_uint32(ctx, root, "max_services", 1, KN_MAX_SERVICES,
+	ret = ret
+		  ?: jf_uint32(ctx, root, "max_services", 1, KN_MAX_SERVICES,
 			       &cfg->max_services);
-	ret = ret ?: jf_uint32(ctx, root, "max_backends", 2, 1U << 20,
+	ret = ret
+		  ?: jf_uint32(ctx, root, "max_backends", 2, 1U << 20,
 			       &cfg->max_backends);
-	ret = ret ?: jf_string(ctx, root, "listen", false, cfg->listen,
+	ret = ret
+		  ?: jf_string(ctx, root, "listen", false, cfg->listen,
 			       sizeof(cfg->listen));
-	ret = ret ?: jf_string(ctx, root, "token_file", false, cfg->token_file,
+	ret = ret
+		  ?: jf_string(ctx, root, "token_file", false, cfg->token_file,
 			       sizeof(cfg->token_file));
-	ret = ret ?: jf_string(ctx, root, "state_file", false, cfg->state_file,
+	ret = ret
+		  ?: jf_string(ctx, root, "state_file", false, cfg->state_file,
 			       sizeof(cfg->state_file));
 	ret = ret ?: jf_duration_ms(ctx, root, "tick", true, &cfg->tick_ms);
 	if (ret)
@@ -419,8 +443,8 @@ int config_parse(const char *text, size_t len, const char *source,
 		if (spec_err.field[0])
 			where = spec_err.field;
 		json_locate(text, len, where, &line, &column);
-		snprintf(err, err_len, "%s:%u:%u: %s: %s", source, line,
-			 column, where[0] ? where : "(top level)", message);
+		snprintf(err, err_len, "%s:%u:%u: %s: %s", source, line, column,
+			 where[0] ? where : "(top level)", message);
 		return ret;
 	}
 	ret = config_validate(cfg, message, sizeof(message));

@@ -46,17 +46,17 @@
 
 #define CAP_NET_ADMIN_BIT 12
 #define CAP_SYS_ADMIN_BIT 21
-#define CAP_BPF_BIT 39
+#define CAP_BPF_BIT	  39
 
 /* tc filter identity: kanary's filters replace only themselves. */
-#define DP_TC_HANDLE 0x4b4e
+#define DP_TC_HANDLE   0x4b4e
 #define DP_TC_PRIORITY 1
 
 /* Program names as the kernel keeps them (BPF_OBJ_NAME_LEN - 1 chars). */
 #define DP_XDP_PROG_KERNEL_NAME "kanary_xdp_ingr"
 
 #define FNV32_OFFSET 0x811c9dc5U
-#define FNV32_PRIME 0x01000193U
+#define FNV32_PRIME  0x01000193U
 
 struct stats_slots {
 	uint32_t *queue; /* free stats indexes, oldest-freed first */
@@ -256,8 +256,8 @@ static int lock_pin_dir(struct dataplane *dp, char *err, size_t err_len)
 
 	if (mkdir(dp->pin_dir, 0700) && errno != EEXIST)
 		return set_err(err, err_len, -errno,
-			       "cannot create pin directory %s: %s", dp->pin_dir,
-			       strerror(errno));
+			       "cannot create pin directory %s: %s",
+			       dp->pin_dir, strerror(errno));
 	dp->lock_fd = open(dp->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dp->lock_fd < 0)
 		return set_err(err, err_len, -errno,
@@ -269,15 +269,17 @@ static int lock_pin_dir(struct dataplane *dp, char *err, size_t err_len)
 		if (!fstat(dp->lock_fd, &st))
 			pid = lock_holder_pid(st.st_ino);
 		if (pid > 0)
-			return set_err(err, err_len, -EBUSY,
-				       "another kanaryd (pid %ld) owns %s: stop "
-				       "it first, or give this one its own "
-				       "--pin-dir",
-				       pid, dp->pin_dir);
-		return set_err(err, err_len, -EBUSY,
-			       "another kanaryd owns %s: stop it first, or give "
-			       "this one its own --pin-dir",
-			       dp->pin_dir);
+			return set_err(
+			    err, err_len, -EBUSY,
+			    "another kanaryd (pid %ld) owns %s: stop "
+			    "it first, or give this one its own "
+			    "--pin-dir",
+			    pid, dp->pin_dir);
+		return set_err(
+		    err, err_len, -EBUSY,
+		    "another kanaryd owns %s: stop it first, or give "
+		    "this one its own --pin-dir",
+		    dp->pin_dir);
 	}
 	return 0;
 }
@@ -299,9 +301,10 @@ static uint32_t pinned_max_entries(const char *pin_dir, const char *name,
 		return wanted;
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
 	    info.max_entries != wanted) {
-		log_info("keeping the pinned %s with %u entries (asked for %u): "
-			 "remove the data path to resize it",
-			 name, info.max_entries, wanted);
+		log_info(
+		    "keeping the pinned %s with %u entries (asked for %u): "
+		    "remove the data path to resize it",
+		    name, info.max_entries, wanted);
 		wanted = info.max_entries;
 	}
 	close(fd);
@@ -313,31 +316,39 @@ static int size_maps(struct dataplane *dp, const struct dp_options *opts)
 	struct kanary_bpf *s = dp->skel;
 	int err = 0;
 
-	dp->max_flows = opts->max_flows ? opts->max_flows : KN_DEFAULT_MAX_FLOWS;
+	dp->max_flows =
+	    opts->max_flows ? opts->max_flows : KN_DEFAULT_MAX_FLOWS;
 	dp->max_services =
-		opts->max_services ? opts->max_services : KN_MAX_SERVICES;
-	dp->max_backends = opts->max_backends ? opts->max_backends
-					      : KN_DEFAULT_MAX_BACKENDS;
-	dp->max_flows = pinned_max_entries(dp->pin_dir, "kn_flows",
-					   dp->max_flows);
-	dp->max_services = pinned_max_entries(dp->pin_dir, "kn_weights",
-					      dp->max_services);
-	dp->max_backends = pinned_max_entries(dp->pin_dir, "kn_backend_ctr",
-					      dp->max_backends);
+	    opts->max_services ? opts->max_services : KN_MAX_SERVICES;
+	dp->max_backends =
+	    opts->max_backends ? opts->max_backends : KN_DEFAULT_MAX_BACKENDS;
+	dp->max_flows =
+	    pinned_max_entries(dp->pin_dir, "kn_flows", dp->max_flows);
+	dp->max_services =
+	    pinned_max_entries(dp->pin_dir, "kn_weights", dp->max_services);
+	dp->max_backends =
+	    pinned_max_entries(dp->pin_dir, "kn_backend_ctr", dp->max_backends);
 
 	err = err ?: bpf_map__set_max_entries(s->maps.kn_flows, dp->max_flows);
-	err = err ?: bpf_map__set_max_entries(s->maps.kn_replies, dp->max_flows);
-	err = err ?: bpf_map__set_max_entries(s->maps.kn_services,
+	err =
+	    err ?: bpf_map__set_max_entries(s->maps.kn_replies, dp->max_flows);
+	err = err
+		  ?: bpf_map__set_max_entries(s->maps.kn_services,
 					      dp->max_services);
-	err = err ?: bpf_map__set_max_entries(s->maps.kn_weights,
+	err = err
+		  ?: bpf_map__set_max_entries(s->maps.kn_weights,
 					      dp->max_services);
-	err = err ?: bpf_map__set_max_entries(s->maps.kn_configs,
+	err = err
+		  ?: bpf_map__set_max_entries(s->maps.kn_configs,
 					      2 * dp->max_services);
-	err = err ?: bpf_map__set_max_entries(s->maps.kn_service_ctr,
+	err = err
+		  ?: bpf_map__set_max_entries(s->maps.kn_service_ctr,
 					      dp->max_services);
-	err = err ?: bpf_map__set_max_entries(s->maps.kn_backend_ctr,
+	err = err
+		  ?: bpf_map__set_max_entries(s->maps.kn_backend_ctr,
 					      dp->max_backends);
-	err = err ?: bpf_map__set_max_entries(s->maps.kn_latency,
+	err = err
+		  ?: bpf_map__set_max_entries(s->maps.kn_latency,
 					      dp->max_backends);
 	return err;
 }
@@ -348,10 +359,10 @@ static void set_timeouts(struct dataplane *dp, const struct dp_options *opts)
 
 	if (opts->tcp_established_timeout_ns)
 		s->rodata->kn_tcp_established_timeout_ns =
-			opts->tcp_established_timeout_ns;
+		    opts->tcp_established_timeout_ns;
 	if (opts->tcp_closing_timeout_ns)
 		s->rodata->kn_tcp_closing_timeout_ns =
-			opts->tcp_closing_timeout_ns;
+		    opts->tcp_closing_timeout_ns;
 	if (opts->tcp_syn_timeout_ns)
 		s->rodata->kn_tcp_syn_timeout_ns = opts->tcp_syn_timeout_ns;
 }
@@ -370,7 +381,8 @@ static int find_changed_pins(struct dataplane *dp, char *err, size_t err_len)
 {
 	struct bpf_map *map;
 
-	bpf_object__for_each_map(map, dp->skel->obj) {
+	bpf_object__for_each_map(map, dp->skel->obj)
+	{
 		struct map_migration *m;
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
@@ -399,16 +411,16 @@ static int find_changed_pins(struct dataplane *dp, char *err, size_t err_len)
 		    info.value_size > bpf_map__value_size(map) ||
 		    dp->migration_count == DP_MIGRATIONS_MAX) {
 			close(fd);
-			return set_err(err, err_len, -EPROTO,
-				       "pinned map %s has a layout this kanary "
-				       "cannot migrate (type %u key %u value %u, "
-				       "this build: type %u key %u value %u): "
-				       "remove the data path first "
-				       "('kanaryd --iface IF --remove')",
-				       path, info.type, info.key_size,
-				       info.value_size, bpf_map__type(map),
-				       bpf_map__key_size(map),
-				       bpf_map__value_size(map));
+			return set_err(
+			    err, err_len, -EPROTO,
+			    "pinned map %s has a layout this kanary "
+			    "cannot migrate (type %u key %u value %u, "
+			    "this build: type %u key %u value %u): "
+			    "remove the data path first "
+			    "('kanaryd --iface IF --remove')",
+			    path, info.type, info.key_size, info.value_size,
+			    bpf_map__type(map), bpf_map__key_size(map),
+			    bpf_map__value_size(map));
 		}
 		m = &dp->migrations[dp->migration_count++];
 		m->map = map;
@@ -478,7 +490,8 @@ static int migrate_copy(struct dataplane *dp, struct map_migration *m,
 			if (bpf_map_lookup_elem(m->old_fd, &i, old))
 				continue;
 			widen_value(m, dp->ncpus, old, new_value);
-			if (!bpf_map_update_elem(new_fd, &i, new_value, BPF_ANY))
+			if (!bpf_map_update_elem(new_fd, &i, new_value,
+						 BPF_ANY))
 				(*copied)++;
 		}
 		goto out;
@@ -537,10 +550,10 @@ static int migrate_finish(struct dataplane *dp, char *err, size_t err_len)
 		if (!map_is_array(m->old_info.type))
 			migrate_copy(dp, m, true, &copied);
 		if (copied)
-			log_info("copied %llu entries the old programs added to "
-				 "%s meanwhile",
-				 (unsigned long long)copied,
-				 bpf_map__name(m->map));
+			log_info(
+			    "copied %llu entries the old programs added to "
+			    "%s meanwhile",
+			    (unsigned long long)copied, bpf_map__name(m->map));
 		if (unlink(m->pin_path) && errno != ENOENT)
 			return set_err(err, err_len, -errno,
 				       "cannot unpin the old %s: %s",
@@ -567,7 +580,8 @@ static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 	dp->skel = kanary_bpf__open_opts(&open_opts);
 	if (!dp->skel)
 		return set_err(err, err_len, -errno,
-			       "cannot open the BPF object: %s", strerror(errno));
+			       "cannot open the BPF object: %s",
+			       strerror(errno));
 	ret = size_maps(dp, opts);
 	if (ret)
 		return set_err(err, err_len, ret, "cannot size the maps: %s",
@@ -578,12 +592,13 @@ static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 		return ret;
 	ret = kanary_bpf__load(dp->skel);
 	if (ret)
-		return set_err(err, err_len, ret,
-			       "cannot load the BPF programs (%s). If %s holds "
-			       "maps from another kanary version, remove that "
-			       "data path first ('kanaryd --iface IF --remove'); "
-			       "run with --verbose for the verifier's log",
-			       strerror(-ret), dp->pin_dir);
+		return set_err(
+		    err, err_len, ret,
+		    "cannot load the BPF programs (%s). If %s holds "
+		    "maps from another kanary version, remove that "
+		    "data path first ('kanaryd --iface IF --remove'); "
+		    "run with --verbose for the verifier's log",
+		    strerror(-ret), dp->pin_dir);
 	dp->ncpus = libbpf_num_possible_cpus();
 	if (dp->ncpus <= 0)
 		return set_err(err, err_len, -EINVAL,
@@ -591,8 +606,9 @@ static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 	ret = migrate_fill(dp, err, err_len);
 	if (ret)
 		return ret;
-	dp->sync_inner_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "kn_sync_inner",
-					   sizeof(__u32), sizeof(__u32), 1, NULL);
+	dp->sync_inner_fd =
+	    bpf_map_create(BPF_MAP_TYPE_ARRAY, "kn_sync_inner", sizeof(__u32),
+			   sizeof(__u32), 1, NULL);
 	if (dp->sync_inner_fd < 0)
 		return set_err(err, err_len, -errno,
 			       "cannot create the sync map: %s",
@@ -706,9 +722,10 @@ static int adopt_services(struct dataplane *dp)
 			continue;
 		if (value.index >= dp->max_services ||
 		    dp->services[value.index].in_use) {
-			log_warn("pinned service '%.*s' has an impossible index "
-				 "%u: ignored",
-				 KN_SERVICE_NAME_LEN, value.name, value.index);
+			log_warn(
+			    "pinned service '%.*s' has an impossible index "
+			    "%u: ignored",
+			    KN_SERVICE_NAME_LEN, value.name, value.index);
 			continue;
 		}
 		ret = read_weight(dp, value.index, &weight);
@@ -744,9 +761,9 @@ static int adopt_services(struct dataplane *dp)
 			svc->pools[p].count = count;
 			for (b = 0; b < count; b++) {
 				const struct kn_backend *kb =
-					&pool->backends[b];
+				    &pool->backends[b];
 				struct dp_backend *db =
-					&svc->pools[p].backends[b];
+				    &svc->pools[p].backends[b];
 
 				endpoint_from_kernel(&db->ep, &kb->addr,
 						     kb->port);
@@ -803,8 +820,8 @@ static int attach_xdp(struct dataplane *dp, __u32 mode_flag, char *err,
 	if (!bpf_xdp_query(dp->ifindex, 0, &query) && query.prog_id) {
 		char name[BPF_OBJ_NAME_LEN] = "";
 		__u32 old_mode = query.attach_mode == XDP_ATTACHED_SKB
-					 ? XDP_FLAGS_SKB_MODE
-					 : XDP_FLAGS_DRV_MODE;
+				     ? XDP_FLAGS_SKB_MODE
+				     : XDP_FLAGS_DRV_MODE;
 
 		prog_name_by_id(query.prog_id, name, sizeof(name));
 		if (strcmp(name, DP_XDP_PROG_KERNEL_NAME) != 0)
@@ -828,11 +845,10 @@ static int attach_xdp(struct dataplane *dp, __u32 mode_flag, char *err,
 	if (old_fd >= 0)
 		close(old_fd);
 	if (ret)
-		return set_err(err, err_len, ret,
-			       "cannot attach %s XDP to %s: %s",
-			       mode_flag == XDP_FLAGS_SKB_MODE ? "generic"
-							       : "native",
-			       dp->ifname, strerror(-ret));
+		return set_err(
+		    err, err_len, ret, "cannot attach %s XDP to %s: %s",
+		    mode_flag == XDP_FLAGS_SKB_MODE ? "generic" : "native",
+		    dp->ifname, strerror(-ret));
 	dp->xdp_attached = true;
 	dp->xdp_flags = mode_flag;
 	return 0;
@@ -885,8 +901,8 @@ static void detach_stale_xdp(struct dataplane *dp)
 		return;
 	bpf_xdp_detach(dp->ifindex,
 		       query.attach_mode == XDP_ATTACHED_SKB
-			       ? XDP_FLAGS_SKB_MODE
-			       : XDP_FLAGS_DRV_MODE,
+			   ? XDP_FLAGS_SKB_MODE
+			   : XDP_FLAGS_DRV_MODE,
 		       NULL);
 	log_info("removed the XDP program of an earlier kanary from %s",
 		 dp->ifname);
@@ -927,9 +943,9 @@ static int attach_all(struct dataplane *dp, enum dp_mode mode, char *err,
 	if (ret)
 		return ret;
 	dp->tc_ingress_attached = true;
-	ret = attach_tc(dp, BPF_TC_EGRESS,
-			bpf_program__fd(s->progs.kanary_tc_egress), err,
-			err_len);
+	ret =
+	    attach_tc(dp, BPF_TC_EGRESS,
+		      bpf_program__fd(s->progs.kanary_tc_egress), err, err_len);
 	if (ret)
 		return ret;
 	dp->tc_egress_attached = true;
@@ -943,7 +959,7 @@ static void detach_all(struct dataplane *dp)
 	if (dp->xdp_attached) {
 		LIBBPF_OPTS(bpf_xdp_attach_opts, opts,
 			    .old_prog_fd = bpf_program__fd(
-				    dp->skel->progs.kanary_xdp_ingress));
+				dp->skel->progs.kanary_xdp_ingress));
 
 		bpf_xdp_detach(dp->ifindex, dp->xdp_flags | XDP_FLAGS_REPLACE,
 			       &opts);
@@ -1002,10 +1018,11 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 		snprintf(dp->ifname, sizeof(dp->ifname), "%s", opts->ifname);
 		dp->ifindex = (int)if_nametoindex(opts->ifname);
 		if (!dp->ifindex) {
-			ret = set_err(err, err_len, -ENODEV,
-				      "interface '%s' not found in this network "
-				      "namespace ('ip link show' lists them)",
-				      opts->ifname);
+			ret =
+			    set_err(err, err_len, -ENODEV,
+				    "interface '%s' not found in this network "
+				    "namespace ('ip link show' lists them)",
+				    opts->ifname);
 			goto fail;
 		}
 	}
@@ -1026,8 +1043,7 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 		goto fail;
 
 	dp->services = calloc(dp->max_services, sizeof(*dp->services));
-	ret = dp->services ? slots_init(&dp->slots, dp->max_backends)
-			   : -ENOMEM;
+	ret = dp->services ? slots_init(&dp->slots, dp->max_backends) : -ENOMEM;
 	if (ret) {
 		set_err(err, err_len, ret, "out of memory");
 		goto fail;
@@ -1042,8 +1058,9 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 	/* A predecessor may have died between a flip and its barrier. */
 	ret = sync_barrier(dp);
 	if (ret) {
-		set_err(err, err_len, ret, "cannot synchronize with the data "
-					   "path's programs");
+		set_err(err, err_len, ret,
+			"cannot synchronize with the data "
+			"path's programs");
 		goto fail;
 	}
 	if (dp->ifindex) {
@@ -1070,7 +1087,8 @@ static void unpin_all(struct dataplane *dp)
 {
 	struct bpf_map *map;
 
-	bpf_object__for_each_map(map, dp->skel->obj) {
+	bpf_object__for_each_map(map, dp->skel->obj)
+	{
 		if (bpf_map__is_pinned(map))
 			bpf_map__unpin(map, NULL);
 	}
@@ -1283,8 +1301,8 @@ static int dp_commit(struct dataplane *dp, struct dp_service *svc,
 				   BPF_ANY);
 	if (ret)
 		goto out;
-	ret = write_weight(dp, svc->index, canary_bp, next_slot,
-			   next_generation);
+	ret =
+	    write_weight(dp, svc->index, canary_bp, next_slot, next_generation);
 	if (ret)
 		goto out;
 	svc->slot = next_slot;
@@ -1351,7 +1369,8 @@ static int build_pools(struct dataplane *dp, const struct dp_service *old,
 		if (counts[p] > KN_MAX_POOL_BACKENDS)
 			return set_err(err, err_len, -EINVAL,
 				       "%s pool has %u backends; at most %d",
-				       p == KN_POOL_STABLE ? "stable" : "canary",
+				       p == KN_POOL_STABLE ? "stable"
+							   : "canary",
 				       counts[p], KN_MAX_POOL_BACKENDS);
 		pools[p].count = counts[p];
 		for (i = 0; i < counts[p]; i++) {
@@ -1363,14 +1382,14 @@ static int build_pools(struct dataplane *dp, const struct dp_service *old,
 				ret = set_err(err, err_len, -EINVAL,
 					      "backend %s is in both pools",
 					      netaddr_endpoint_str(
-						      ep, text, sizeof(text)));
+						  ep, text, sizeof(text)));
 				goto undo;
 			}
 			if (endpoint_in(lists[p], i, ep)) {
 				ret = set_err(err, err_len, -EINVAL,
 					      "backend %s is listed twice",
 					      netaddr_endpoint_str(
-						      ep, text, sizeof(text)));
+						  ep, text, sizeof(text)));
 				goto undo;
 			}
 			pools[p].backends[i].down = false;
@@ -1379,7 +1398,7 @@ static int build_pools(struct dataplane *dp, const struct dp_service *old,
 				/* a known backend keeps its health */
 				if (known)
 					pools[p].backends[i].down =
-						pool_is_down(&old->pools[q], ep);
+					    pool_is_down(&old->pools[q], ep);
 			}
 			if (!known) {
 				ret = slots_pop(&dp->slots, &slot);
@@ -1496,8 +1515,8 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 	svc->flags = def->flags;
 	svc->seed = def->seed ? def->seed : name_seed(def->name);
 	svc->udp_idle_timeout_ms = def->udp_idle_timeout_ms
-					   ? def->udp_idle_timeout_ms
-					   : DP_DEFAULT_UDP_IDLE_TIMEOUT_MS;
+				       ? def->udp_idle_timeout_ms
+				       : DP_DEFAULT_UDP_IDLE_TIMEOUT_MS;
 	memcpy(svc->pools, pools, sizeof(pools));
 	/* Start from slot 1 so that the first commit writes slot 0. */
 	svc->slot = 1;
@@ -1521,9 +1540,9 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 	value.flags = svc->flags;
 	value.udp_idle_timeout_ms = svc->udp_idle_timeout_ms;
 	memcpy(value.name, svc->name, sizeof(value.name));
-	ret = bpf_map__update_elem(dp->skel->maps.kn_services, &key,
-				   sizeof(key), &value, sizeof(value),
-				   BPF_NOEXIST);
+	ret =
+	    bpf_map__update_elem(dp->skel->maps.kn_services, &key, sizeof(key),
+				 &value, sizeof(value), BPF_NOEXIST);
 	if (ret) {
 		release_departed(dp, svc, (struct dp_pool[KN_POOL_COUNT]){});
 		memset(svc, 0, sizeof(*svc));

@@ -17,9 +17,9 @@
 #include "kanary_shared.h"
 #include "netaddr.h"
 
-#define DP_DEFAULT_PIN_DIR "/sys/fs/bpf/kanary"
-#define DP_BPFFS_ROOT "/sys/fs/bpf"
-#define DP_ERR_LEN 512
+#define DP_DEFAULT_PIN_DIR	       "/sys/fs/bpf/kanary"
+#define DP_BPFFS_ROOT		       "/sys/fs/bpf"
+#define DP_ERR_LEN		       512
 #define DP_DEFAULT_UDP_IDLE_TIMEOUT_MS 60000
 
 enum dp_mode {
@@ -33,9 +33,9 @@ struct dp_options {
 	const char *ifname;
 	const char *pin_dir; /* NULL: DP_DEFAULT_PIN_DIR */
 	enum dp_mode mode;
-	uint32_t max_flows;    /* 0: KN_DEFAULT_MAX_FLOWS */
-	uint32_t max_services; /* 0: KN_MAX_SERVICES */
-	uint32_t max_backends; /* 0: KN_DEFAULT_MAX_BACKENDS */
+	uint32_t max_flows;		     /* 0: KN_DEFAULT_MAX_FLOWS */
+	uint32_t max_services;		     /* 0: KN_MAX_SERVICES */
+	uint32_t max_backends;		     /* 0: KN_DEFAULT_MAX_BACKENDS */
 	uint64_t tcp_established_timeout_ns; /* 0: the program's default */
 	uint64_t tcp_closing_timeout_ns;
 	uint64_t tcp_syn_timeout_ns;
@@ -56,9 +56,9 @@ struct dp_pool {
 struct dp_service_def {
 	char name[KN_SERVICE_NAME_LEN];
 	struct endpoint vip;
-	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
-	uint32_t flags; /* KN_SVC_F_* */
-	uint32_t seed;	/* 0: derived from the name */
+	uint8_t proto;		      /* IPPROTO_TCP or IPPROTO_UDP */
+	uint32_t flags;		      /* KN_SVC_F_* */
+	uint32_t seed;		      /* 0: derived from the name */
 	uint32_t udp_idle_timeout_ms; /* 0: DP_DEFAULT_UDP_IDLE_TIMEOUT_MS */
 	struct endpoint stable[KN_MAX_POOL_BACKENDS];
 	uint32_t stable_count;

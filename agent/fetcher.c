@@ -18,7 +18,7 @@
 #include "log.h"
 
 #define CONNECT_TIMEOUT_MS_MAX 1000
-#define BODY_INITIAL_BYTES 16384
+#define BODY_INITIAL_BYTES     16384
 
 struct fetch {
 	struct fetch *next; /* in the waiting queue or the active list */
@@ -141,8 +141,8 @@ static int fetch_start(struct fetcher *f, struct fetch *x)
 {
 	char header[128];
 	uint64_t connect_ms = x->req.timeout_ms < CONNECT_TIMEOUT_MS_MAX
-				      ? x->req.timeout_ms
-				      : CONNECT_TIMEOUT_MS_MAX;
+				  ? x->req.timeout_ms
+				  : CONNECT_TIMEOUT_MS_MAX;
 
 	x->easy = curl_easy_init();
 	if (!x->easy)

@@ -13,7 +13,7 @@
 #include "units.h"
 
 #define BP_PER_PERCENT 100
-#define FULL_BP 10000
+#define FULL_BP	       10000
 /* Tolerance when checking that a JSON number has at most two decimals. */
 #define PERCENT_EPSILON 1e-6
 
@@ -108,7 +108,8 @@ int jf_check_object(struct json_ctx *ctx, const json_t *obj,
 	if (!json_is_object(obj))
 		return jf_fail(ctx, "", "must be an object, not %s",
 			       obj ? type_name(obj) : "nothing");
-	json_object_foreach((json_t *)obj, key, value) {
+	json_object_foreach((json_t *)obj, key, value)
+	{
 		const char *const *a;
 		char known[512] = "";
 		size_t used = 0;
@@ -187,8 +188,7 @@ int jf_uint32(struct json_ctx *ctx, const json_t *obj, const char *key,
 	return 0;
 }
 
-int jf_bool(struct json_ctx *ctx, const json_t *obj, const char *key,
-	    bool *out)
+int jf_bool(struct json_ctx *ctx, const json_t *obj, const char *key, bool *out)
 {
 	const json_t *v = json_object_get(obj, key);
 

@@ -69,8 +69,9 @@ static void skip_value(struct cursor *c)
 			break;
 		}
 		c->pos++;
-	} while (depth > 0 || (c->pos < c->len && c->text[c->pos] != ',' &&
-			       c->text[c->pos] != '}' && c->text[c->pos] != ']'));
+	} while (depth > 0 ||
+		 (c->pos < c->len && c->text[c->pos] != ',' &&
+		  c->text[c->pos] != '}' && c->text[c->pos] != ']'));
 }
 
 /* Compares the JSON string at the cursor (quotes included) with key. Keys

@@ -34,7 +34,6 @@
 #include "rollout_spec.h"
 #include "units.h"
 
-
 #define PROG			  "kanaryctl"
 #define MAX_POSITIONALS		  2
 #define FLAG_NAME_LEN		  64

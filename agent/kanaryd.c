@@ -45,73 +45,83 @@ enum long_only {
 };
 
 static const struct option long_options[] = {
-	{"iface", required_argument, NULL, 'i'},
-	{"config", required_argument, NULL, 'c'},
-	{"mode", required_argument, NULL, OPT_MODE},
-	{"pin-dir", required_argument, NULL, OPT_PIN_DIR},
-	{"service", required_argument, NULL, OPT_SERVICE},
-	{"stable", required_argument, NULL, OPT_STABLE},
-	{"canary", required_argument, NULL, OPT_CANARY},
-	{"weight", required_argument, NULL, OPT_WEIGHT},
-	{"name", required_argument, NULL, OPT_NAME},
-	{"udp", no_argument, NULL, OPT_UDP},
-	{"no-http", no_argument, NULL, OPT_NO_HTTP},
-	{"metrics-preset", required_argument, NULL, OPT_METRICS_PRESET},
-	{"keep-attached", no_argument, NULL, OPT_KEEP_ATTACHED},
-	{"remove", no_argument, NULL, OPT_REMOVE},
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-	{"state-file", required_argument, NULL, OPT_STATE_FILE},
-	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
-	{"max-backends", required_argument, NULL, OPT_MAX_BACKENDS},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
-	{NULL, 0, NULL, 0},
+    {"iface", required_argument, NULL, 'i'},
+    {"config", required_argument, NULL, 'c'},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"pin-dir", required_argument, NULL, OPT_PIN_DIR},
+    {"service", required_argument, NULL, OPT_SERVICE},
+    {"stable", required_argument, NULL, OPT_STABLE},
+    {"canary", required_argument, NULL, OPT_CANARY},
+    {"weight", required_argument, NULL, OPT_WEIGHT},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"udp", no_argument, NULL, OPT_UDP},
+    {"no-http", no_argument, NULL, OPT_NO_HTTP},
+    {"metrics-preset", required_argument, NULL, OPT_METRICS_PRESET},
+    {"keep-attached", no_argument, NULL, OPT_KEEP_ATTACHED},
+    {"remove", no_argument, NULL, OPT_REMOVE},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"state-file", required_argument, NULL, OPT_STATE_FILE},
+    {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+    {"max-backends", required_argument, NULL, OPT_MAX_BACKENDS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
+    {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: kanaryd --iface IF --config FILE [options]\n"
-		"       kanaryd --iface IF --service VIP:PORT --stable IP:PORT[,...]\n"
-		"               [--canary IP:PORT[,...]] [--weight PERCENT] [options]\n"
-		"       kanaryd --iface IF --remove [--pin-dir DIR]\n"
-		"\n"
-		"Steers new connections for model services between a stable and\n"
-		"a canary pool in the kernel, and rolls canaries out or back.\n"
-		"\n"
-		"Data path:\n"
-		"  -i, --iface IF          node interface that sees client traffic\n"
-		"      --mode MODE         xdp (native), xdp-generic, tc; default:\n"
-		"                          native XDP, else tc (logged)\n"
-		"      --pin-dir DIR       maps pinned here (default /sys/fs/bpf/kanary)\n"
-		"      --max-flows N       connection table size (default 1048576)\n"
-		"      --max-backends N    backend counter slots (default 4096)\n"
-		"      --keep-attached     on exit, leave the data path running\n"
-		"      --remove            detach and unpin a data path left running\n"
-		"One service from flags:\n"
-		"      --service VIP:PORT  the service's virtual IP and port\n"
-		"      --stable LIST       stable backends, IP:PORT[,IP:PORT...]\n"
-		"      --canary LIST       canary backends\n"
-		"      --weight PERCENT    canary share, 0-100, two decimals (default 0)\n"
-		"      --name NAME         service name (default: default)\n"
-		"      --udp               the service is UDP (default TCP)\n"
-		"      --no-http           do not observe HTTP/1.x in the kernel\n"
-		"      --metrics-preset P  scrape backends' /metrics with preset P\n"
-		"Or many services:\n"
-		"  -c, --config FILE       JSON config (docs/config.md)\n"
-		"Control:\n"
-		"      --listen ADDR:PORT  HTTP API (default 127.0.0.1:9090)\n"
-		"      --token-file FILE   bearer token for changes (required off\n"
-		"                          loopback)\n"
-		"      --state-file FILE   rollout state (default\n"
-		"                          /var/lib/kanary/<pin-dir name>.json)\n"
-		"  -v, --verbose           debug logs, including libbpf's\n"
-		"      --check-config FILE check a config file and exit (0: good)\n"
-		"  -h, --help              this help\n"
-		"      --version           print the version\n");
+	fprintf(
+	    f,
+	    "Usage: kanaryd --iface IF --config FILE [options]\n"
+	    "       kanaryd --iface IF --service VIP:PORT --stable "
+	    "IP:PORT[,...]\n"
+	    "               [--canary IP:PORT[,...]] [--weight PERCENT] "
+	    "[options]\n"
+	    "       kanaryd --iface IF --remove [--pin-dir DIR]\n"
+	    "\n"
+	    "Steers new connections for model services between a stable and\n"
+	    "a canary pool in the kernel, and rolls canaries out or back.\n"
+	    "\n"
+	    "Data path:\n"
+	    "  -i, --iface IF          node interface that sees client "
+	    "traffic\n"
+	    "      --mode MODE         xdp (native), xdp-generic, tc; "
+	    "default:\n"
+	    "                          native XDP, else tc (logged)\n"
+	    "      --pin-dir DIR       maps pinned here (default "
+	    "/sys/fs/bpf/kanary)\n"
+	    "      --max-flows N       connection table size (default "
+	    "1048576)\n"
+	    "      --max-backends N    backend counter slots (default 4096)\n"
+	    "      --keep-attached     on exit, leave the data path running\n"
+	    "      --remove            detach and unpin a data path left "
+	    "running\n"
+	    "One service from flags:\n"
+	    "      --service VIP:PORT  the service's virtual IP and port\n"
+	    "      --stable LIST       stable backends, IP:PORT[,IP:PORT...]\n"
+	    "      --canary LIST       canary backends\n"
+	    "      --weight PERCENT    canary share, 0-100, two decimals "
+	    "(default 0)\n"
+	    "      --name NAME         service name (default: default)\n"
+	    "      --udp               the service is UDP (default TCP)\n"
+	    "      --no-http           do not observe HTTP/1.x in the kernel\n"
+	    "      --metrics-preset P  scrape backends' /metrics with preset "
+	    "P\n"
+	    "Or many services:\n"
+	    "  -c, --config FILE       JSON config (docs/config.md)\n"
+	    "Control:\n"
+	    "      --listen ADDR:PORT  HTTP API (default 127.0.0.1:9090)\n"
+	    "      --token-file FILE   bearer token for changes (required off\n"
+	    "                          loopback)\n"
+	    "      --state-file FILE   rollout state (default\n"
+	    "                          /var/lib/kanary/<pin-dir name>.json)\n"
+	    "  -v, --verbose           debug logs, including libbpf's\n"
+	    "      --check-config FILE check a config file and exit (0: good)\n"
+	    "  -h, --help              this help\n"
+	    "      --version           print the version\n");
 }
 
 static struct agent *running_agent;
@@ -146,7 +156,8 @@ struct flags {
 	bool verbose;
 };
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 static int usage_error(const char *fmt, ...)
 {
@@ -206,8 +217,8 @@ static int service_from_flags(const struct flags *f, struct agent_config *cfg)
 			return usage_error("--canary: %s", err);
 		svc->def.canary_count = (uint32_t)n;
 	}
-	if (f->weight && netaddr_parse_percent_bp(f->weight, &svc->def.canary_bp,
-						  err, sizeof(err)))
+	if (f->weight && netaddr_parse_percent_bp(
+			     f->weight, &svc->def.canary_bp, err, sizeof(err)))
 		return usage_error("--weight: %s", err);
 	if (svc->def.canary_bp && !svc->def.canary_count)
 		return usage_error("--weight %s needs --canary backends",
@@ -221,19 +232,17 @@ static int service_from_flags(const struct flags *f, struct agent_config *cfg)
 			const char *p;
 
 			for (i = 0; (p = metric_preset_name(i)); i++)
-				used += (size_t)snprintf(known + used,
-							 sizeof(known) - used,
-							 "%s%s", i ? ", " : "",
-							 p);
+				used += (size_t)snprintf(
+				    known + used, sizeof(known) - used, "%s%s",
+				    i ? ", " : "", p);
 			return usage_error("--metrics-preset '%s': unknown "
 					   "preset (known: %s)",
 					   f->metrics_preset, known);
 		}
 		svc->has_metrics = true;
 	}
-	return config_validate(cfg, err, sizeof(err))
-		       ? usage_error("%s", err)
-		       : 0;
+	return config_validate(cfg, err, sizeof(err)) ? usage_error("%s", err)
+						      : 0;
 }
 
 static int build_config(const struct flags *f, struct agent_config *cfg)
@@ -255,8 +264,8 @@ static int build_config(const struct flags *f, struct agent_config *cfg)
 				   "%d characters",
 				   f->iface, IF_NAMESIZE - 1);
 	if (f->mode && dp_parse_mode(f->mode, &cfg->mode))
-		return usage_error("--mode '%s': expected xdp, xdp-generic or tc",
-				   f->mode);
+		return usage_error(
+		    "--mode '%s': expected xdp, xdp-generic or tc", f->mode);
 	if (f->pin_dir)
 		snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), "%s", f->pin_dir);
 	if (f->listen)
@@ -267,17 +276,16 @@ static int build_config(const struct flags *f, struct agent_config *cfg)
 	if (f->state_file)
 		snprintf(cfg->state_file, sizeof(cfg->state_file), "%s",
 			 f->state_file);
-	if (f->max_flows &&
-	    parse_count("--max-flows", f->max_flows, 1024, 1U << 28,
-			&cfg->max_flows))
+	if (f->max_flows && parse_count("--max-flows", f->max_flows, 1024,
+					1U << 28, &cfg->max_flows))
 		return EXIT_USAGE;
-	if (f->max_backends &&
-	    parse_count("--max-backends", f->max_backends, 2, 1U << 20,
-			&cfg->max_backends))
+	if (f->max_backends && parse_count("--max-backends", f->max_backends, 2,
+					   1U << 20, &cfg->max_backends))
 		return EXIT_USAGE;
 	if (!cfg->iface[0])
-		return usage_error("--iface IF is required (or \"interface\" in "
-				   "the config file)");
+		return usage_error(
+		    "--iface IF is required (or \"interface\" in "
+		    "the config file)");
 	if (f->service)
 		return service_from_flags(f, cfg);
 	return 0;
@@ -308,29 +316,74 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 	while ((opt = getopt_long(argc, argv, "i:c:vh", long_options, NULL)) !=
 	       -1) {
 		switch (opt) {
-		case 'i': f->iface = optarg; break;
-		case 'c': f->config_file = optarg; break;
-		case 'v': f->verbose = true; break;
-		case 'h': usage(stdout); exit(0);
-		case OPT_VERSION: printf("kanaryd %s\n", KANARY_VERSION); exit(0);
-		case OPT_CHECK_CONFIG: exit(check_config(optarg));
-		case OPT_MODE: f->mode = optarg; break;
-		case OPT_PIN_DIR: f->pin_dir = optarg; break;
-		case OPT_SERVICE: f->service = optarg; break;
-		case OPT_STABLE: f->stable = optarg; break;
-		case OPT_CANARY: f->canary = optarg; break;
-		case OPT_WEIGHT: f->weight = optarg; break;
-		case OPT_NAME: f->name = optarg; break;
-		case OPT_UDP: f->udp = true; break;
-		case OPT_NO_HTTP: f->no_http = true; break;
-		case OPT_METRICS_PRESET: f->metrics_preset = optarg; break;
-		case OPT_KEEP_ATTACHED: f->keep_attached = true; break;
-		case OPT_REMOVE: f->remove = true; break;
-		case OPT_LISTEN: f->listen = optarg; break;
-		case OPT_TOKEN_FILE: f->token_file = optarg; break;
-		case OPT_STATE_FILE: f->state_file = optarg; break;
-		case OPT_MAX_FLOWS: f->max_flows = optarg; break;
-		case OPT_MAX_BACKENDS: f->max_backends = optarg; break;
+		case 'i':
+			f->iface = optarg;
+			break;
+		case 'c':
+			f->config_file = optarg;
+			break;
+		case 'v':
+			f->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("kanaryd %s\n", KANARY_VERSION);
+			exit(0);
+		case OPT_CHECK_CONFIG:
+			exit(check_config(optarg));
+		case OPT_MODE:
+			f->mode = optarg;
+			break;
+		case OPT_PIN_DIR:
+			f->pin_dir = optarg;
+			break;
+		case OPT_SERVICE:
+			f->service = optarg;
+			break;
+		case OPT_STABLE:
+			f->stable = optarg;
+			break;
+		case OPT_CANARY:
+			f->canary = optarg;
+			break;
+		case OPT_WEIGHT:
+			f->weight = optarg;
+			break;
+		case OPT_NAME:
+			f->name = optarg;
+			break;
+		case OPT_UDP:
+			f->udp = true;
+			break;
+		case OPT_NO_HTTP:
+			f->no_http = true;
+			break;
+		case OPT_METRICS_PRESET:
+			f->metrics_preset = optarg;
+			break;
+		case OPT_KEEP_ATTACHED:
+			f->keep_attached = true;
+			break;
+		case OPT_REMOVE:
+			f->remove = true;
+			break;
+		case OPT_LISTEN:
+			f->listen = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			f->token_file = optarg;
+			break;
+		case OPT_STATE_FILE:
+			f->state_file = optarg;
+			break;
+		case OPT_MAX_FLOWS:
+			f->max_flows = optarg;
+			break;
+		case OPT_MAX_BACKENDS:
+			f->max_backends = optarg;
+			break;
 		default:
 			return usage_error("unknown or incomplete option");
 		}
@@ -338,11 +391,13 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (f->config_file && f->service)
-		return usage_error("give either --config or --service, not both");
+		return usage_error(
+		    "give either --config or --service, not both");
 	if (!f->service && (f->stable || f->canary || f->weight || f->name ||
 			    f->udp || f->metrics_preset))
-		return usage_error("--stable, --canary, --weight, --name, --udp "
-				   "and --metrics-preset describe a --service");
+		return usage_error(
+		    "--stable, --canary, --weight, --name, --udp "
+		    "and --metrics-preset describe a --service");
 	if (!f->config_file && !f->service && !f->remove)
 		return usage_error("nothing to serve: give --config FILE or "
 				   "--service VIP:PORT --stable LIST");
@@ -429,9 +484,8 @@ int main(int argc, char **argv)
 	log_info("serving %zu service%s; API on %s", cfg.service_count,
 		 cfg.service_count == 1 ? "" : "s", agent_listen_address(a));
 	agent_run(a);
-	log_info("stopping%s", f.keep_attached
-				       ? ": the data path keeps running"
-				       : ": detaching the data path");
+	log_info("stopping%s", f.keep_attached ? ": the data path keeps running"
+					       : ": detaching the data path");
 	ret = 0;
 out:
 	api_stop(api);

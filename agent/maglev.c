@@ -23,12 +23,12 @@ static void backend_permutation(const struct kn_backend *b, uint32_t ring_size,
 				struct permutation *perm)
 {
 	uint32_t extra = ((uint32_t)b->port << 16) | b->family;
-	uint32_t h_offset = kn_hash_words5(b->addr.w[0], b->addr.w[1],
-					   b->addr.w[2], b->addr.w[3], extra,
-					   KN_HASH_OFFSET);
-	uint32_t h_skip = kn_hash_words5(b->addr.w[0], b->addr.w[1],
-					 b->addr.w[2], b->addr.w[3], extra,
-					 KN_HASH_SKIP);
+	uint32_t h_offset =
+	    kn_hash_words5(b->addr.w[0], b->addr.w[1], b->addr.w[2],
+			   b->addr.w[3], extra, KN_HASH_OFFSET);
+	uint32_t h_skip =
+	    kn_hash_words5(b->addr.w[0], b->addr.w[1], b->addr.w[2],
+			   b->addr.w[3], extra, KN_HASH_SKIP);
 
 	perm->offset = h_offset % ring_size;
 	perm->skip = h_skip % (ring_size - 1) + 1;
@@ -59,9 +59,10 @@ int maglev_build(const struct kn_backend *backends, uint32_t count,
 			uint32_t entry;
 
 			do {
-				entry = (uint32_t)(((uint64_t)p->offset +
-						    (uint64_t)p->next * p->skip) %
-						   ring_size);
+				entry =
+				    (uint32_t)(((uint64_t)p->offset +
+						(uint64_t)p->next * p->skip) %
+					       ring_size);
 				p->next++;
 			} while (ring[entry] != RING_EMPTY);
 			ring[entry] = (uint8_t)i;

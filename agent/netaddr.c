@@ -12,11 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
-
-#define PORT_MAX 65535
-#define PERCENT_MAX 100
+#define PORT_MAX	     65535
+#define PERCENT_MAX	     100
 #define PERCENT_DECIMALS_MAX 2
-#define BP_PER_PERCENT 100
+#define BP_PER_PERCENT	     100
 
 static int __attribute__((format(printf, 3, 4)))
 fail(char *err, size_t err_len, const char *fmt, ...)
@@ -170,7 +169,8 @@ int netaddr_parse_endpoint_list(const char *text, struct endpoint *out,
 		for (i = 0; i < n; i++) {
 			if (!netaddr_endpoint_cmp(&out[i], &out[n]))
 				return fail(err, err_len,
-					    "endpoint '%s' is listed twice", item);
+					    "endpoint '%s' is listed twice",
+					    item);
 		}
 		n++;
 		if (!comma)
@@ -211,8 +211,7 @@ int netaddr_parse_percent_bp(const char *text, uint32_t *bp_out, char *err,
 			frac += (uint32_t)(dot[1 + i] - '0');
 	}
 	if (whole > PERCENT_MAX || (whole == PERCENT_MAX && frac))
-		return fail(err, err_len,
-			    "weight '%s' is above 100 %%", text);
+		return fail(err, err_len, "weight '%s' is above 100 %%", text);
 	*bp_out = whole * BP_PER_PERCENT + frac;
 	return 0;
 }

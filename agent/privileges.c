@@ -19,7 +19,7 @@
 #endif
 /* Highest capability number the kernel may know; unknown ones are skipped. */
 #define CAP_NUMBER_MAX 63
-#define CAP_WORDS 2
+#define CAP_WORDS      2
 
 static int keep(int cap)
 {
@@ -29,8 +29,8 @@ static int keep(int cap)
 int privileges_drop_after_attach(char *err, size_t err_len)
 {
 	struct __user_cap_header_struct header = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-		.pid = 0,
+	    .version = _LINUX_CAPABILITY_VERSION_3,
+	    .pid = 0,
 	};
 	struct __user_cap_data_struct data[CAP_WORDS];
 	int cap;

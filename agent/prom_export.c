@@ -14,7 +14,7 @@
 #include "agent_internal.h"
 #include "netaddr.h"
 
-#define PERCENT 100.0
+#define PERCENT	 100.0
 #define US_PER_S 1e6
 /* Octave edges of the kernel's quarter-octave buckets: exact cumulative
  * counts with a fourth of the series. */
@@ -76,16 +76,16 @@ static const char *pool_name(const struct backend_rt *be)
 static void service_families(struct agent *a, struct buf *b)
 {
 	static const enum rollout_phase phases[] = {
-		PHASE_IDLE,	  PHASE_WARMING,     PHASE_PROGRESSING,
-		PHASE_PAUSED,	  PHASE_PROMOTED,    PHASE_ROLLED_BACK,
-		PHASE_ABORTED,
+	    PHASE_IDLE,	    PHASE_WARMING,     PHASE_PROGRESSING, PHASE_PAUSED,
+	    PHASE_PROMOTED, PHASE_ROLLED_BACK, PHASE_ABORTED,
 	};
 	size_t i, p;
 
 	family(b, "kanary_service_canary_weight_percent", "gauge",
 	       "Share of new connections sent to the canary pool.");
 	for (i = 0; i < a->service_count; i++)
-		out(b, "kanary_service_canary_weight_percent{service=\"%s\"} %g\n",
+		out(b,
+		    "kanary_service_canary_weight_percent{service=\"%s\"} %g\n",
 		    a->services[i]->cfg.def.name,
 		    a->services[i]->rollout.weight_bp / PERCENT);
 	family(b, "kanary_service_phase", "gauge",
@@ -113,8 +113,8 @@ static void service_families(struct agent *a, struct buf *b)
 		out(b, "kanary_service_steps{service=\"%s\"} %u\n",
 		    a->services[i]->cfg.def.name,
 		    a->services[i]->rollout.started_ms
-			    ? a->services[i]->rollout.spec.step_count
-			    : 0);
+			? a->services[i]->rollout.spec.step_count
+			: 0);
 	family(b, "kanary_evaluations_total", "counter",
 	       "Canary evaluations by verdict.");
 	for (i = 0; i < a->service_count; i++)
@@ -139,17 +139,20 @@ struct counter_field {
 	size_t offset;
 };
 
-#define FIELD(n, f, h) {n, h, offsetof(struct kn_backend_stats, f)}
+#define FIELD(n, f, h)                                                         \
+	{                                                                      \
+		n, h, offsetof(struct kn_backend_stats, f)                     \
+	}
 
 static const struct counter_field backend_counters[] = {
-	FIELD("kanary_backend_connections_total", new_flows,
-	      "New connections the data path steered to the backend."),
-	FIELD("kanary_backend_resets_total", resets_from,
-	      "TCP resets sent by the backend."),
-	FIELD("kanary_backend_refused_total", refused,
-	      "Connections the backend refused (reset answering a SYN)."),
-	FIELD("kanary_backend_syn_retries_total", syn_retries,
-	      "SYNs clients sent again because the backend did not answer."),
+    FIELD("kanary_backend_connections_total", new_flows,
+	  "New connections the data path steered to the backend."),
+    FIELD("kanary_backend_resets_total", resets_from,
+	  "TCP resets sent by the backend."),
+    FIELD("kanary_backend_refused_total", refused,
+	  "Connections the backend refused (reset answering a SYN)."),
+    FIELD("kanary_backend_syn_retries_total", syn_retries,
+	  "SYNs clients sent again because the backend did not answer."),
 };
 
 static void backend_families(struct agent *a, struct buf *b)
@@ -162,29 +165,31 @@ static void backend_families(struct agent *a, struct buf *b)
 #define EACH_BACKEND                                                           \
 	for (i = 0; i < a->service_count; i++)                                 \
 		for (k = 0; k < a->services[i]->backend_count; k++)
-#define BE (a->services[i]->backends[k])
-#define LABELS "service=\"%s\",backend=\"%s\",pool=\"%s\""
+#define BE	   (a->services[i]->backends[k])
+#define LABELS	   "service=\"%s\",backend=\"%s\",pool=\"%s\""
 #define LABEL_ARGS a->services[i]->cfg.def.name, ep, pool_name(BE)
 
 	for (f = 0; f < sizeof(backend_counters) / sizeof(backend_counters[0]);
 	     f++) {
 		family(b, backend_counters[f].name, "counter",
 		       backend_counters[f].help);
-		EACH_BACKEND {
+		EACH_BACKEND
+		{
 			char ep[NETADDR_ENDPOINT_STR_LEN];
-			const __u64 *v = (const void *)((const char *)&BE->now
-								.totals +
-							backend_counters[f]
-								.offset);
+			const __u64 *v =
+			    (const void *)((const char *)&BE->now.totals +
+					   backend_counters[f].offset);
 
 			netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
-			out(b, "%s{" LABELS "} %llu\n", backend_counters[f].name,
-			    LABEL_ARGS, (unsigned long long)*v);
+			out(b, "%s{" LABELS "} %llu\n",
+			    backend_counters[f].name, LABEL_ARGS,
+			    (unsigned long long)*v);
 		}
 	}
 	family(b, "kanary_backend_packets_total", "counter",
 	       "Packets the data path translated, by direction.");
-	EACH_BACKEND {
+	EACH_BACKEND
+	{
 		char ep[NETADDR_ENDPOINT_STR_LEN];
 
 		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
@@ -200,7 +205,8 @@ static void backend_families(struct agent *a, struct buf *b)
 	}
 	family(b, "kanary_backend_bytes_total", "counter",
 	       "IP bytes the data path translated, by direction.");
-	EACH_BACKEND {
+	EACH_BACKEND
+	{
 		char ep[NETADDR_ENDPOINT_STR_LEN];
 
 		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
@@ -216,7 +222,8 @@ static void backend_families(struct agent *a, struct buf *b)
 	family(b, "kanary_backend_http_responses_total", "counter",
 	       "HTTP/1.x responses the kernel saw leave the backend, by "
 	       "status class.");
-	EACH_BACKEND {
+	EACH_BACKEND
+	{
 		char ep[NETADDR_ENDPOINT_STR_LEN];
 
 		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
@@ -230,7 +237,8 @@ static void backend_families(struct agent *a, struct buf *b)
 	family(b, "kanary_backend_http_latency_seconds", "histogram",
 	       "Time from a request's first byte to its response's first "
 	       "byte, seen by the kernel.");
-	EACH_BACKEND {
+	EACH_BACKEND
+	{
 		char ep[NETADDR_ENDPOINT_STR_LEN];
 		const struct kn_latency_hist *h = &BE->now.latency;
 		unsigned long long cumulative = 0;
@@ -253,7 +261,8 @@ static void backend_families(struct agent *a, struct buf *b)
 		    "kanary_backend_http_latency_seconds_bucket{" LABELS
 		    ",le=\"+Inf\"} %llu\n",
 		    LABEL_ARGS, cumulative);
-		out(b, "kanary_backend_http_latency_seconds_sum{" LABELS "} %g\n",
+		out(b,
+		    "kanary_backend_http_latency_seconds_sum{" LABELS "} %g\n",
 		    LABEL_ARGS, h->sum_us / US_PER_S);
 		out(b,
 		    "kanary_backend_http_latency_seconds_count{" LABELS
@@ -263,7 +272,8 @@ static void backend_families(struct agent *a, struct buf *b)
 	family(b, "kanary_backend_up", "gauge",
 	       "1 when the backend takes new connections, 0 when kanaryd "
 	       "found it dead.");
-	EACH_BACKEND {
+	EACH_BACKEND
+	{
 		char ep[NETADDR_ENDPOINT_STR_LEN];
 
 		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
@@ -272,7 +282,8 @@ static void backend_families(struct agent *a, struct buf *b)
 	}
 	family(b, "kanary_scrape_errors_total", "counter",
 	       "Failed scrapes of a backend's /metrics, by target.");
-	EACH_BACKEND {
+	EACH_BACKEND
+	{
 		if (!a->services[i]->cfg.has_metrics)
 			continue;
 		out(b,
@@ -283,7 +294,8 @@ static void backend_families(struct agent *a, struct buf *b)
 	}
 	family(b, "kanary_scrape_up", "gauge",
 	       "1 when the latest scrape of the target succeeded.");
-	EACH_BACKEND {
+	EACH_BACKEND
+	{
 		if (!a->services[i]->cfg.has_metrics)
 			continue;
 		out(b, "kanary_scrape_up{service=\"%s\",target=\"%s\"} %d\n",
@@ -303,17 +315,17 @@ static void agent_families(struct agent *a, struct buf *b)
 	static const char *const hooks[] = {"xdp_ingress", "tc_ingress",
 					    "tc_egress"};
 	static const char *const why[] = {
-		[KN_R_TRANSLATED] = "translated",
-		[KN_R_NOT_IPV4] = "not_ipv4",
-		[KN_R_NOT_FOR_US] = "not_for_us",
-		[KN_R_NOT_TCP_UDP] = "not_tcp_udp",
-		[KN_R_FRAGMENT] = "fragment",
-		[KN_R_IP_OPTIONS] = "ip_options",
-		[KN_R_MALFORMED] = "malformed",
-		[KN_R_PARTIAL_CSUM] = "partial_checksum",
-		[KN_R_NO_BACKEND] = "no_backend",
-		[KN_R_CONFIG_RACE] = "config_race",
-		[KN_R_REWRITE_FAILED] = "rewrite_failed",
+	    [KN_R_TRANSLATED] = "translated",
+	    [KN_R_NOT_IPV4] = "not_ipv4",
+	    [KN_R_NOT_FOR_US] = "not_for_us",
+	    [KN_R_NOT_TCP_UDP] = "not_tcp_udp",
+	    [KN_R_FRAGMENT] = "fragment",
+	    [KN_R_IP_OPTIONS] = "ip_options",
+	    [KN_R_MALFORMED] = "malformed",
+	    [KN_R_PARTIAL_CSUM] = "partial_checksum",
+	    [KN_R_NO_BACKEND] = "no_backend",
+	    [KN_R_CONFIG_RACE] = "config_race",
+	    [KN_R_REWRITE_FAILED] = "rewrite_failed",
 	};
 	struct kn_global_stats stats[KN_HOOK_COUNT];
 	size_t r, h;

@@ -12,19 +12,19 @@
 #define FULL_BP 10000
 
 static const char *const phase_names[] = {
-	[PHASE_IDLE] = "idle",
-	[PHASE_WARMING] = "warming",
-	[PHASE_PROGRESSING] = "progressing",
-	[PHASE_PAUSED] = "paused",
-	[PHASE_PROMOTED] = "promoted",
-	[PHASE_ROLLED_BACK] = "rolled_back",
-	[PHASE_ABORTED] = "aborted",
+    [PHASE_IDLE] = "idle",
+    [PHASE_WARMING] = "warming",
+    [PHASE_PROGRESSING] = "progressing",
+    [PHASE_PAUSED] = "paused",
+    [PHASE_PROMOTED] = "promoted",
+    [PHASE_ROLLED_BACK] = "rolled_back",
+    [PHASE_ABORTED] = "aborted",
 };
 
 static const char *const verdict_names[] = {
-	[VERDICT_PASS] = "pass",
-	[VERDICT_FAIL] = "fail",
-	[VERDICT_INCONCLUSIVE] = "inconclusive",
+    [VERDICT_PASS] = "pass",
+    [VERDICT_FAIL] = "fail",
+    [VERDICT_INCONCLUSIVE] = "inconclusive",
 };
 
 const char *rollout_phase_name(enum rollout_phase phase)
@@ -49,7 +49,8 @@ int rollout_phase_parse(const char *name, enum rollout_phase *out)
 
 const char *rollout_verdict_name(enum rollout_verdict verdict)
 {
-	if ((unsigned)verdict < sizeof(verdict_names) / sizeof(verdict_names[0]))
+	if ((unsigned)verdict <
+	    sizeof(verdict_names) / sizeof(verdict_names[0]))
 		return verdict_names[verdict];
 	return "unknown";
 }
@@ -191,8 +192,8 @@ int rollout_promote(struct rollout_state *s, bool full, uint64_t now_ms,
 			      "cannot promote: no rollout is running (the "
 			      "service is %s)",
 			      rollout_phase_name(s->phase));
-	if (full || (s->phase != PHASE_WARMING &&
-		     s->step + 1 >= s->spec.step_count)) {
+	if (full ||
+	    (s->phase != PHASE_WARMING && s->step + 1 >= s->spec.step_count)) {
 		s->weight_bp = FULL_BP;
 		finish(s, PHASE_PROMOTED, now_ms);
 		*actions |= ACTION_SET_WEIGHT | ACTION_PROMOTE_POOLS;

@@ -14,13 +14,13 @@
 #include "json_fields.h"
 #include "units.h"
 
-#define DEFAULT_INTERVAL_MS 30000
+#define DEFAULT_INTERVAL_MS  30000
 #define DEFAULT_MIN_REQUESTS 100
 #define DEFAULT_MAX_FAILURES 2
-#define MIN_INTERVAL_MS 100
-#define MAX_WARMUP_REQUESTS 100000
-#define BP_PER_PERCENT 100
-#define FULL_BP 10000
+#define MIN_INTERVAL_MS	     100
+#define MAX_WARMUP_REQUESTS  100000
+#define BP_PER_PERCENT	     100
+#define FULL_BP		     10000
 
 static const uint32_t default_steps_bp[] = {1000, 2500, 5000, 7500, 10000};
 
@@ -28,7 +28,8 @@ void rollout_spec_defaults(struct rollout_spec *spec)
 {
 	memset(spec, 0, sizeof(*spec));
 	memcpy(spec->steps_bp, default_steps_bp, sizeof(default_steps_bp));
-	spec->step_count = sizeof(default_steps_bp) / sizeof(default_steps_bp[0]);
+	spec->step_count =
+	    sizeof(default_steps_bp) / sizeof(default_steps_bp[0]);
 	spec->interval_ms = DEFAULT_INTERVAL_MS;
 	spec->min_requests = DEFAULT_MIN_REQUESTS;
 	spec->warmup_requests = 0;
@@ -45,11 +46,11 @@ void rollout_spec_defaults(struct rollout_spec *spec)
 }
 
 static const char *const analysis_fields[] = {
-	"max_error_rate_increase", "error_confidence",
-	"max_p99_increase",	   "latency_confidence",
-	"max_prediction_divergence", "prediction_confidence",
-	"rollback_error_rate",	   "rollback_min_requests",
-	"rollback_refused",	   NULL,
+    "max_error_rate_increase",	 "error_confidence",
+    "max_p99_increase",		 "latency_confidence",
+    "max_prediction_divergence", "prediction_confidence",
+    "rollback_error_rate",	 "rollback_min_requests",
+    "rollback_refused",		 NULL,
 };
 
 static int analysis_from_json(const json_t *obj, struct json_ctx *ctx,
@@ -57,32 +58,42 @@ static int analysis_from_json(const json_t *obj, struct json_ctx *ctx,
 {
 	int ret = jf_check_object(ctx, obj, analysis_fields);
 
-	ret = ret ?: jf_double(ctx, obj, "max_error_rate_increase", 0, 100,
+	ret = ret
+		  ?: jf_double(ctx, obj, "max_error_rate_increase", 0, 100,
 			       &a->max_error_rate_increase_pp);
-	ret = ret ?: jf_probability(ctx, obj, "error_confidence",
+	ret = ret
+		  ?: jf_probability(ctx, obj, "error_confidence",
 				    &a->error_confidence);
-	ret = ret ?: jf_duration_ms(ctx, obj, "max_p99_increase", true,
+	ret = ret
+		  ?: jf_duration_ms(ctx, obj, "max_p99_increase", true,
 				    &a->max_p99_increase_ms);
-	ret = ret ?: jf_probability(ctx, obj, "latency_confidence",
+	ret = ret
+		  ?: jf_probability(ctx, obj, "latency_confidence",
 				    &a->latency_confidence);
-	ret = ret ?: jf_double(ctx, obj, "max_prediction_divergence", 0, 1,
+	ret = ret
+		  ?: jf_double(ctx, obj, "max_prediction_divergence", 0, 1,
 			       &a->max_prediction_divergence);
-	ret = ret ?: jf_probability(ctx, obj, "prediction_confidence",
+	ret = ret
+		  ?: jf_probability(ctx, obj, "prediction_confidence",
 				    &a->prediction_confidence);
-	ret = ret ?: jf_double(ctx, obj, "rollback_error_rate", 0, 100,
+	ret = ret
+		  ?: jf_double(ctx, obj, "rollback_error_rate", 0, 100,
 			       &a->rollback_error_rate_pct);
-	ret = ret ?: jf_uint32(ctx, obj, "rollback_min_requests", 1, 1000000,
+	ret = ret
+		  ?: jf_uint32(ctx, obj, "rollback_min_requests", 1, 1000000,
 			       &a->rollback_min_requests);
-	ret = ret ?: jf_uint32(ctx, obj, "rollback_refused", 1, 1000000,
+	ret = ret
+		  ?: jf_uint32(ctx, obj, "rollback_refused", 1, 1000000,
 			       &a->rollback_refused);
 	return ret;
 }
 
 static const char *const spec_fields[] = {
-	"steps",	  "step_count",	    "window",
-	"interval",	  "min_requests",   "warmup_requests",
-	"max_failures",	  "cut_connections_on_rollback",
-	"analysis",	  NULL,
+    "steps",	    "step_count",
+    "window",	    "interval",
+    "min_requests", "warmup_requests",
+    "max_failures", "cut_connections_on_rollback",
+    "analysis",	    NULL,
 };
 
 static int steps_from_json(const json_t *steps, struct json_ctx *ctx,
@@ -104,8 +115,8 @@ static int steps_from_json(const json_t *steps, struct json_ctx *ctx,
 		int ret;
 
 		snprintf(field, sizeof(field), "steps[%zu]", i);
-		ret = jf_percent_value(ctx, json_array_get(steps, i), field,
-				       &bp);
+		ret =
+		    jf_percent_value(ctx, json_array_get(steps, i), field, &bp);
 		if (ret)
 			return ret;
 		if (bp == 0)
@@ -167,13 +178,14 @@ int rollout_spec_from_json(const json_t *obj, const struct rollout_spec *base,
 				       "\"10m\"})");
 		ret = jf_uint32(&ctx, obj, "step_count", 1, ROLLOUT_MAX_STEPS,
 				&n);
-		ret = ret ?: jf_duration_ms(&ctx, obj, "window", true,
+		ret = ret
+			  ?: jf_duration_ms(&ctx, obj, "window", true,
 					    &window_ms);
 		if (ret)
 			return ret;
 		for (i = 0; i < n; i++)
 			spec.steps_bp[i] =
-				(uint32_t)((uint64_t)FULL_BP * (i + 1) / n);
+			    (uint32_t)((uint64_t)FULL_BP * (i + 1) / n);
 		spec.step_count = n;
 		spec.equal_steps = true;
 		spec.window_ms = window_ms;
@@ -188,13 +200,17 @@ int rollout_spec_from_json(const json_t *obj, const struct rollout_spec *base,
 	if (!ret && spec.interval_ms < MIN_INTERVAL_MS)
 		ret = jf_fail(&ctx, "interval", "must be at least %d ms",
 			      MIN_INTERVAL_MS);
-	ret = ret ?: jf_uint32(&ctx, obj, "min_requests", 1, 100000000,
+	ret = ret
+		  ?: jf_uint32(&ctx, obj, "min_requests", 1, 100000000,
 			       &spec.min_requests);
-	ret = ret ?: jf_uint32(&ctx, obj, "warmup_requests", 0,
+	ret = ret
+		  ?: jf_uint32(&ctx, obj, "warmup_requests", 0,
 			       MAX_WARMUP_REQUESTS, &spec.warmup_requests);
-	ret = ret ?: jf_uint32(&ctx, obj, "max_failures", 1, 1000,
+	ret = ret
+		  ?: jf_uint32(&ctx, obj, "max_failures", 1, 1000,
 			       &spec.max_failures);
-	ret = ret ?: jf_bool(&ctx, obj, "cut_connections_on_rollback",
+	ret = ret
+		  ?: jf_bool(&ctx, obj, "cut_connections_on_rollback",
 			     &spec.cut_connections_on_rollback);
 	if (ret)
 		return ret;
@@ -231,19 +247,19 @@ json_t *rollout_spec_to_json(const struct rollout_spec *spec)
 		json_decref(steps);
 		json_object_set_new(obj, "step_count",
 				    json_integer(spec->step_count));
-		json_object_set_new(obj, "window",
-				    json_string(units_format_duration_ms(
-					    spec->window_ms, window,
-					    sizeof(window))));
+		json_object_set_new(
+		    obj, "window",
+		    json_string(units_format_duration_ms(
+			spec->window_ms, window, sizeof(window))));
 	} else {
 		for (i = 0; i < spec->step_count; i++)
 			json_array_append_new(steps,
 					      percent_json(spec->steps_bp[i]));
 		json_object_set_new(obj, "steps", steps);
-		json_object_set_new(obj, "interval",
-				    json_string(units_format_duration_ms(
-					    spec->interval_ms, interval,
-					    sizeof(interval))));
+		json_object_set_new(
+		    obj, "interval",
+		    json_string(units_format_duration_ms(
+			spec->interval_ms, interval, sizeof(interval))));
 	}
 	json_object_set_new(obj, "min_requests",
 			    json_integer(spec->min_requests));
@@ -254,19 +270,18 @@ json_t *rollout_spec_to_json(const struct rollout_spec *spec)
 	json_object_set_new(obj, "cut_connections_on_rollback",
 			    json_boolean(spec->cut_connections_on_rollback));
 	json_object_set_new(
-		obj, "analysis",
-		json_pack("{s:f, s:f, s:s, s:f, s:f, s:f, s:f, s:i, s:i}",
-			  "max_error_rate_increase",
-			  a->max_error_rate_increase_pp, "error_confidence",
-			  a->error_confidence, "max_p99_increase",
-			  units_format_duration_ms(a->max_p99_increase_ms, p99,
-						   sizeof(p99)),
-			  "latency_confidence", a->latency_confidence,
-			  "max_prediction_divergence",
-			  a->max_prediction_divergence, "prediction_confidence",
-			  a->prediction_confidence, "rollback_error_rate",
-			  a->rollback_error_rate_pct, "rollback_min_requests",
-			  (json_int_t)a->rollback_min_requests,
-			  "rollback_refused", (json_int_t)a->rollback_refused));
+	    obj, "analysis",
+	    json_pack(
+		"{s:f, s:f, s:s, s:f, s:f, s:f, s:f, s:i, s:i}",
+		"max_error_rate_increase", a->max_error_rate_increase_pp,
+		"error_confidence", a->error_confidence, "max_p99_increase",
+		units_format_duration_ms(a->max_p99_increase_ms, p99,
+					 sizeof(p99)),
+		"latency_confidence", a->latency_confidence,
+		"max_prediction_divergence", a->max_prediction_divergence,
+		"prediction_confidence", a->prediction_confidence,
+		"rollback_error_rate", a->rollback_error_rate_pct,
+		"rollback_min_requests", (json_int_t)a->rollback_min_requests,
+		"rollback_refused", (json_int_t)a->rollback_refused));
 	return obj;
 }

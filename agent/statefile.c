@@ -26,9 +26,9 @@
 #include "log.h"
 #include "statefile.h"
 
-#define STATE_VERSION 1
+#define STATE_VERSION	     1
 #define STATE_DECISIONS_KEPT 200
-#define STATE_TMP_SUFFIX ".tmp."
+#define STATE_TMP_SUFFIX     ".tmp."
 
 static json_t *rollout_json(const struct rollout_state *r)
 {
@@ -64,16 +64,15 @@ static json_t *state_json(struct agent *a)
 		snprintf(fingerprint, sizeof(fingerprint), "%016llx",
 			 (unsigned long long)s->config_fingerprint);
 		json_array_append_new(
-			services,
-			json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I}", "name",
-				  s->cfg.def.name, "config_fingerprint",
-				  fingerprint, "rollout",
-				  rollout_json(&s->rollout), "decisions",
-				  decisions, "evaluations_pass",
-				  (json_int_t)s->evaluations[VERDICT_PASS],
-				  "evaluations_fail",
-				  (json_int_t)s->evaluations[VERDICT_FAIL],
-				  "rollbacks", (json_int_t)s->rollbacks));
+		    services,
+		    json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I}", "name",
+			      s->cfg.def.name, "config_fingerprint",
+			      fingerprint, "rollout", rollout_json(&s->rollout),
+			      "decisions", decisions, "evaluations_pass",
+			      (json_int_t)s->evaluations[VERDICT_PASS],
+			      "evaluations_fail",
+			      (json_int_t)s->evaluations[VERDICT_FAIL],
+			      "rollbacks", (json_int_t)s->rollbacks));
 	}
 	agent_format_time(agent_now_wall_ms(), written, sizeof(written));
 	return json_pack("{s:i, s:s, s:o}", "version", STATE_VERSION, "written",
@@ -183,7 +182,8 @@ static void restore_rollout(struct service_rt *s, const json_t *r)
 	struct rollout_state st;
 	struct spec_error serr;
 	const char *phase = json_string_value(json_object_get(r, "phase"));
-	const char *paused = json_string_value(json_object_get(r, "paused_from"));
+	const char *paused =
+	    json_string_value(json_object_get(r, "paused_from"));
 	const char *reason = json_string_value(json_object_get(r, "reason"));
 	struct rollout_spec base;
 
@@ -200,17 +200,17 @@ static void restore_rollout(struct service_rt *s, const json_t *r)
 	}
 	st.step = (uint32_t)json_integer_value(json_object_get(r, "step"));
 	st.weight_bp =
-		(uint32_t)json_integer_value(json_object_get(r, "weight_bp"));
-	st.started_ms = (uint64_t)json_integer_value(
-		json_object_get(r, "started_ms"));
-	st.step_started_ms = (uint64_t)json_integer_value(
-		json_object_get(r, "step_started_ms"));
+	    (uint32_t)json_integer_value(json_object_get(r, "weight_bp"));
+	st.started_ms =
+	    (uint64_t)json_integer_value(json_object_get(r, "started_ms"));
+	st.step_started_ms =
+	    (uint64_t)json_integer_value(json_object_get(r, "step_started_ms"));
 	st.ended_ms =
-		(uint64_t)json_integer_value(json_object_get(r, "ended_ms"));
+	    (uint64_t)json_integer_value(json_object_get(r, "ended_ms"));
 	st.consecutive_failures = (uint32_t)json_integer_value(
-		json_object_get(r, "consecutive_failures"));
-	st.evaluations = (uint32_t)json_integer_value(
-		json_object_get(r, "evaluations"));
+	    json_object_get(r, "consecutive_failures"));
+	st.evaluations =
+	    (uint32_t)json_integer_value(json_object_get(r, "evaluations"));
 	snprintf(st.reason, sizeof(st.reason), "%s", reason ? reason : "");
 	if (st.step >= st.spec.step_count || st.weight_bp > 10000) {
 		log_warn("service %s: the state file's step or weight is out "
@@ -230,8 +230,7 @@ int statefile_load(struct agent *a)
 	statefile_remove_leftovers(a->cfg.state_file);
 	if (access(a->cfg.state_file, F_OK))
 		return errno == ENOENT ? 0 : -errno;
-	root = json_load_file(a->cfg.state_file, JSON_REJECT_DUPLICATES,
-			      &jerr);
+	root = json_load_file(a->cfg.state_file, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		log_warn("state file %s:%d:%d: %s", a->cfg.state_file,
 			 jerr.line, jerr.column, jerr.text);
@@ -243,12 +242,15 @@ int statefile_load(struct agent *a)
 		return -EPROTO;
 	}
 	services = json_object_get(root, "services");
-	json_array_foreach(services, i, rec) {
-		const char *name = json_string_value(json_object_get(rec, "name"));
+	json_array_foreach(services, i, rec)
+	{
+		const char *name =
+		    json_string_value(json_object_get(rec, "name"));
 		const char *fp = json_string_value(
-			json_object_get(rec, "config_fingerprint"));
+		    json_object_get(rec, "config_fingerprint"));
 		const json_t *decisions = json_object_get(rec, "decisions");
-		struct service_rt *s = name ? agent_find_service(a, name) : NULL;
+		struct service_rt *s =
+		    name ? agent_find_service(a, name) : NULL;
 		char mine[24];
 
 		if (!s || !fp)
@@ -271,11 +273,11 @@ int statefile_load(struct agent *a)
 				s->decisions = json_array();
 		}
 		s->evaluations[VERDICT_PASS] = (uint64_t)json_integer_value(
-			json_object_get(rec, "evaluations_pass"));
+		    json_object_get(rec, "evaluations_pass"));
 		s->evaluations[VERDICT_FAIL] = (uint64_t)json_integer_value(
-			json_object_get(rec, "evaluations_fail"));
+		    json_object_get(rec, "evaluations_fail"));
 		s->rollbacks = (uint64_t)json_integer_value(
-			json_object_get(rec, "rollbacks"));
+		    json_object_get(rec, "rollbacks"));
 	}
 	json_decref(root);
 	return 0;

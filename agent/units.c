@@ -12,14 +12,17 @@
 #define MS_PER_M (60 * MS_PER_S)
 #define MS_PER_H (60 * MS_PER_M)
 /* Ten years: longer is a typo, and keeps every product in 64 bits. */
-#define DURATION_MAX_MS (10ULL * 365 * 24 * MS_PER_H)
+#define DURATION_MAX_MS	    (10ULL * 365 * 24 * MS_PER_H)
 #define FRACTION_DIGITS_MAX 3
 
 static const struct {
 	const char *suffix;
 	uint64_t ms;
 } duration_units[] = {
-	{"ms", 1}, {"s", MS_PER_S}, {"m", MS_PER_M}, {"h", MS_PER_H},
+    {"ms", 1},
+    {"s", MS_PER_S},
+    {"m", MS_PER_M},
+    {"h", MS_PER_H},
 };
 
 int units_parse_duration_ms(const char *text, uint64_t *ms_out, char *err,
@@ -52,8 +55,7 @@ int units_parse_duration_ms(const char *text, uint64_t *ms_out, char *err,
 	}
 	if (!digits)
 		goto bad;
-	for (i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]);
-	     i++)
+	for (i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++)
 		if (!strcmp(p, duration_units[i].suffix))
 			unit_ms = duration_units[i].ms;
 	if (!unit_ms)
@@ -77,11 +79,14 @@ bad:
 const char *units_format_duration_ms(uint64_t ms, char *buf, size_t len)
 {
 	if (ms && ms % MS_PER_H == 0)
-		snprintf(buf, len, "%lluh", (unsigned long long)(ms / MS_PER_H));
+		snprintf(buf, len, "%lluh",
+			 (unsigned long long)(ms / MS_PER_H));
 	else if (ms && ms % MS_PER_M == 0)
-		snprintf(buf, len, "%llum", (unsigned long long)(ms / MS_PER_M));
+		snprintf(buf, len, "%llum",
+			 (unsigned long long)(ms / MS_PER_M));
 	else if (ms && ms % MS_PER_S == 0)
-		snprintf(buf, len, "%llus", (unsigned long long)(ms / MS_PER_S));
+		snprintf(buf, len, "%llus",
+			 (unsigned long long)(ms / MS_PER_S));
 	else
 		snprintf(buf, len, "%llums", (unsigned long long)ms);
 	return buf;

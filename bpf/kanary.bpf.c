@@ -46,8 +46,8 @@ SEC("xdp")
 int kanary_xdp_ingress(struct xdp_md *ctx)
 {
 	struct kn_pkt p = {
-		.data = (void *)(long)ctx->data,
-		.data_end = (void *)(long)ctx->data_end,
+	    .data = (void *)(long)ctx->data,
+	    .data_end = (void *)(long)ctx->data_end,
 	};
 	__u32 reason;
 
@@ -59,15 +59,13 @@ int kanary_xdp_ingress(struct xdp_md *ctx)
 	return kn_reason_drops(reason) ? XDP_DROP : XDP_PASS;
 }
 
-static __always_inline void kn_tc_load(struct __sk_buff *skb,
-				       struct kn_pkt *p)
+static __always_inline void kn_tc_load(struct __sk_buff *skb, struct kn_pkt *p)
 {
 	__u32 linear = skb->data_end - skb->data;
 
 	if (linear < KN_TC_PULL_LEN && skb->len > linear)
-		bpf_skb_pull_data(skb, skb->len < KN_TC_PULL_LEN
-					       ? skb->len
-					       : KN_TC_PULL_LEN);
+		bpf_skb_pull_data(
+		    skb, skb->len < KN_TC_PULL_LEN ? skb->len : KN_TC_PULL_LEN);
 	/* Make clang re-derive the context field addresses: the verifier
 	 * rejects a context pointer kept with an offset across the call. */
 	asm volatile("" : "+r"(skb));

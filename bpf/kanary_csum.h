@@ -132,26 +132,26 @@ static __always_inline int kn_tc_rewrite(struct __sk_buff *skb,
 	__u32 addr_off = ETH_HLEN + (to_dst ? offsetof(struct iphdr, daddr)
 					    : offsetof(struct iphdr, saddr));
 	__u32 ip_csum_off = ETH_HLEN + offsetof(struct iphdr, check);
-	__u32 l4_csum_off = p->l4_off + (p->proto == IPPROTO_TCP_NUM
-						 ? TCP_CSUM_OFF
-						 : UDP_CSUM_OFF);
+	__u32 l4_csum_off =
+	    p->l4_off +
+	    (p->proto == IPPROTO_TCP_NUM ? TCP_CSUM_OFF : UDP_CSUM_OFF);
 	/* source and dest are the first two 16-bit words of TCP and UDP */
 	__u32 port_off = p->l4_off + (to_dst ? sizeof(__be16) : 0);
 	__be32 old_addr = to_dst ? p->daddr : p->saddr;
 	__be16 old_port = to_dst ? p->dport : p->sport;
 	__u64 mangled_0 =
-		p->proto == IPPROTO_UDP_NUM ? BPF_F_MARK_MANGLED_0 : 0;
+	    p->proto == IPPROTO_UDP_NUM ? BPF_F_MARK_MANGLED_0 : 0;
 	/* A UDP datagram without checksum: the csum helpers leave it alone,
 	 * so nothing compensates the port's new bytes in skb->csum when the
 	 * skb carries CHECKSUM_COMPLETE; the store must update it. The
 	 * address needs none: the IP header checksum moves with it. */
-	__u64 port_store_flags =
-		p->proto == IPPROTO_UDP_NUM && p->l4_csum == 0
-			? BPF_F_RECOMPUTE_CSUM
-			: 0;
+	__u64 port_store_flags = p->proto == IPPROTO_UDP_NUM && p->l4_csum == 0
+				     ? BPF_F_RECOMPUTE_CSUM
+				     : 0;
 
 	if (bpf_l4_csum_replace(skb, l4_csum_off, old_addr, new_addr,
-				BPF_F_PSEUDO_HDR | mangled_0 | sizeof(new_addr)))
+				BPF_F_PSEUDO_HDR | mangled_0 |
+				    sizeof(new_addr)))
 		return -1;
 	if (bpf_l4_csum_replace(skb, l4_csum_off, old_port, new_port,
 				mangled_0 | sizeof(new_port)))

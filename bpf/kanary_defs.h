@@ -9,17 +9,17 @@
 #define ETH_P_IP 0x0800
 #define ETH_HLEN 14
 
-#define TC_ACT_OK 0
+#define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
 
-#define IP_MF 0x2000
-#define IP_OFFSET 0x1fff
+#define IP_MF		 0x2000
+#define IP_OFFSET	 0x1fff
 #define IPV4_HDR_MIN_LEN 20
 
 #define TCP_HDR_MIN_LEN 20
-#define TCP_CSUM_OFF 16 /* offsetof(struct tcphdr, check) */
-#define UDP_HDR_LEN 8
-#define UDP_CSUM_OFF 6 /* offsetof(struct udphdr, check) */
+#define TCP_CSUM_OFF	16 /* offsetof(struct tcphdr, check) */
+#define UDP_HDR_LEN	8
+#define UDP_CSUM_OFF	6 /* offsetof(struct udphdr, check) */
 
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02
@@ -33,7 +33,7 @@
  * mask is not). */
 #define KN_CSUM_SIZE_MASK 0xf
 
-#define NSEC_PER_SEC 1000000000ULL
+#define NSEC_PER_SEC  1000000000ULL
 #define NSEC_PER_MSEC 1000000ULL
 #define NSEC_PER_USEC 1000ULL
 
@@ -48,7 +48,7 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
-#define likely(x) __builtin_expect(!!(x), 1)
+#define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #endif /* KANARY_DEFS_H */

@@ -61,13 +61,8 @@ static __always_inline void kn_http_record_latency(const struct kn_pkt *p,
 	__u32 bucket;
 
 	/* The client-side key of this connection. */
-	__builtin_memset(&key, 0, sizeof(key));
-	key.src.w[0] = p->daddr;
-	key.dst = reply->vip;
-	key.sport = p->dport;
-	key.dport = reply->vip_port;
-	key.proto = p->proto;
-	key.family = KN_AF_INET;
+	kn_flow_key_from(&key, p->daddr, p->dport, reply->vip.w[0],
+			 reply->vip_port, p->proto);
 	flow = bpf_map_lookup_elem(&kn_flows, &key);
 	if (!flow)
 		return;
@@ -95,10 +90,10 @@ static __always_inline void kn_http_record_latency(const struct kn_pkt *p,
 }
 
 /* tc egress only: the payload can lie beyond the linear part of the skb. */
-static __always_inline void kn_http_observe_reply(struct __sk_buff *skb,
-						  const struct kn_pkt *p,
-						  const struct kn_reply *reply,
-						  struct kn_backend_stats *stats)
+static __always_inline void
+kn_http_observe_reply(struct __sk_buff *skb, const struct kn_pkt *p,
+		      const struct kn_reply *reply,
+		      struct kn_backend_stats *stats)
 {
 	char peek[KN_HTTP_STATUS_PEEK];
 	int class;

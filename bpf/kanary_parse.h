@@ -21,8 +21,8 @@
 struct kn_pkt {
 	void *data;
 	void *data_end;
-	__u32 len;	   /* whole frame, including non-linear parts (tc) */
-	__u32 l3_len;	   /* IPv4 total length */
+	__u32 len;    /* whole frame, including non-linear parts (tc) */
+	__u32 l3_len; /* IPv4 total length */
 	__u32 l4_off;
 	__u32 payload_off;
 	__u32 payload_len; /* TCP/UDP payload bytes */
@@ -30,10 +30,25 @@ struct kn_pkt {
 	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
-	__u16 l4_csum;	   /* the TCP/UDP checksum field, raw */
+	__u16 l4_csum; /* the TCP/UDP checksum field, raw */
 	__u8 proto;
 	__u8 tcp_flags;
 };
+
+/* A connection-table key; padding zeroed, as hash keys need. */
+static __always_inline void kn_flow_key_from(struct kn_flow_key *key,
+					     __be32 src, __be16 sport,
+					     __be32 dst, __be16 dport,
+					     __u8 proto)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	key->src.w[0] = src;
+	key->dst.w[0] = dst;
+	key->sport = sport;
+	key->dport = dport;
+	key->proto = proto;
+	key->family = KN_AF_INET;
+}
 
 static __always_inline __u32 kn_parse(struct kn_pkt *p)
 {
@@ -74,8 +89,7 @@ static __always_inline __u32 kn_parse(struct kn_pkt *p)
 		if ((void *)(th + 1) > data_end)
 			return KN_R_MALFORMED;
 		doff = th->doff * 4;
-		if (doff < TCP_HDR_MIN_LEN ||
-		    IPV4_HDR_MIN_LEN + doff > tot_len)
+		if (doff < TCP_HDR_MIN_LEN || IPV4_HDR_MIN_LEN + doff > tot_len)
 			return KN_R_MALFORMED;
 		p->sport = th->source;
 		p->dport = th->dest;

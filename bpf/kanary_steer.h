@@ -43,7 +43,8 @@ static __always_inline bool kn_is_new_tcp_connection(const struct kn_pkt *p)
 
 static __always_inline bool kn_flow_expired(const struct kn_flow *flow,
 					    const struct kn_pkt *p,
-					    __u32 udp_idle_timeout_ms, __u64 now)
+					    __u32 udp_idle_timeout_ms,
+					    __u64 now)
 {
 	__u64 age = now > flow->last_seen_ns ? now - flow->last_seen_ns : 0;
 
@@ -99,9 +100,9 @@ static __always_inline __u32 kn_choose_backend(const struct kn_service *svc,
 		return KN_R_CONFIG_RACE;
 
 	pool_id = kn_client_bucket(client, svc->seed, KN_WEIGHT_SCALE_BP) <
-				  weight.canary_bp
-			  ? KN_POOL_CANARY
-			  : KN_POOL_STABLE;
+			  weight.canary_bp
+		      ? KN_POOL_CANARY
+		      : KN_POOL_STABLE;
 	/* An empty pool hands its clients to the other one. */
 	if (config->pools[pool_id].count == 0)
 		pool_id ^= 1;
@@ -110,8 +111,8 @@ static __always_inline __u32 kn_choose_backend(const struct kn_service *svc,
 	if (count == 0 || count > KN_MAX_POOL_BACKENDS)
 		return KN_R_NO_BACKEND;
 
-	slot = kn_flow_slot(client, p->sport, p->proto, svc->seed,
-			    KN_RING_SIZE);
+	slot =
+	    kn_flow_slot(client, p->sport, p->proto, svc->seed, KN_RING_SIZE);
 	if (slot >= KN_RING_SIZE)
 		return KN_R_NO_BACKEND;
 	replica = pool->ring[slot];
@@ -126,20 +127,6 @@ static __always_inline __u32 kn_choose_backend(const struct kn_service *svc,
 	out->pool = pool_id & 1;
 	out->flags = svc->flags;
 	return KN_CONTINUE;
-}
-
-static __always_inline void kn_flow_key_from(struct kn_flow_key *key,
-					     __be32 src, __be16 sport,
-					     __be32 dst, __be16 dport,
-					     __u8 proto)
-{
-	__builtin_memset(key, 0, sizeof(*key));
-	key->src.w[0] = src;
-	key->dst.w[0] = dst;
-	key->sport = sport;
-	key->dport = dport;
-	key->proto = proto;
-	key->family = KN_AF_INET;
 }
 
 /* Records both directions of a new flow; a failed insert is not fatal: the
@@ -249,8 +236,8 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 				service_stats->config_races++;
 			return verdict;
 		}
-		fresh.state = new_connection ? KN_FLOW_SYN_SENT
-					     : KN_FLOW_ESTABLISHED;
+		fresh.state =
+		    new_connection ? KN_FLOW_SYN_SENT : KN_FLOW_ESTABLISHED;
 		fresh.last_seen_ns = now;
 #ifdef KN_UPGRADE_TEST_FIELD
 		fresh.upgrade_test_field = 1;
@@ -311,7 +298,7 @@ static __always_inline __u32 kn_egress(struct __sk_buff *skb, struct kn_pkt *p)
 			}
 			reply->state = KN_FLOW_CLOSING;
 		} else if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) ==
-				   (TCP_FLAG_SYN | TCP_FLAG_ACK) &&
+			       (TCP_FLAG_SYN | TCP_FLAG_ACK) &&
 			   reply->state == KN_FLOW_SYN_SENT) {
 			reply->state = KN_FLOW_ESTABLISHED;
 		} else if (flags & TCP_FLAG_FIN) {
@@ -324,8 +311,8 @@ static __always_inline __u32 kn_egress(struct __sk_buff *skb, struct kn_pkt *p)
 
 	kn_http_observe_reply(skb, p, reply, stats);
 
-	verdict = kn_rewrite(skb, p, false, false, reply->vip.w[0],
-			     reply->vip_port);
+	verdict =
+	    kn_rewrite(skb, p, false, false, reply->vip.w[0], reply->vip_port);
 	if (verdict == KN_R_TRANSLATED && stats) {
 		stats->packets_from++;
 		stats->bytes_from += p->len - ETH_HLEN;

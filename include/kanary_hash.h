@@ -14,16 +14,18 @@
 #define KN_HASH_INIT 0xdeadbeefU
 /* Distinct starting points so that client, flow and backend hashes are
  * independent of each other even for equal inputs. */
-#define KN_HASH_CLIENT 0x6b616e61U  /* client -> version bucket */
-#define KN_HASH_FLOW 0x72792d66U    /* flow -> replica within a pool */
-#define KN_HASH_OFFSET 0x6f666673U  /* Maglev offset of a backend */
-#define KN_HASH_SKIP 0x736b6970U    /* Maglev skip of a backend */
+#define KN_HASH_CLIENT 0x6b616e61U /* client -> version bucket */
+#define KN_HASH_FLOW   0x72792d66U /* flow -> replica within a pool */
+#define KN_HASH_OFFSET 0x6f666673U /* Maglev offset of a backend */
+#define KN_HASH_SKIP   0x736b6970U /* Maglev skip of a backend */
 
 static inline __u32 kn_rol32(__u32 word, unsigned int shift)
 {
 	return (word << (shift & 31)) | (word >> ((-shift) & 31));
 }
 
+/* clang-format off: one mixing step per line reads as the algorithm. */
+// clang-format off
 #define KN_HASH_MIX(a, b, c)                                                   \
 	do {                                                                   \
 		a -= c; a ^= kn_rol32(c, 4);  c += b;                          \
@@ -44,6 +46,8 @@ static inline __u32 kn_rol32(__u32 word, unsigned int shift)
 		b ^= a; b -= kn_rol32(a, 14);                                  \
 		c ^= b; c -= kn_rol32(b, 24);                                  \
 	} while (0)
+
+// clang-format on
 
 /* Hash of four address words and one extra word (port, protocol...). */
 static inline __u32 kn_hash_words5(__u32 w0, __u32 w1, __u32 w2, __u32 w3,
@@ -77,7 +81,8 @@ static inline __u32 kn_client_bucket(const __u32 addr[4], __u32 service_seed,
 /* Which Maglev slot a new flow reads: a hash of the client's address and
  * port, so that each connection of a client can land on another replica. */
 static inline __u32 kn_flow_slot(const __u32 client[4], __u16 client_port,
-				 __u8 proto, __u32 service_seed, __u32 ring_size)
+				 __u8 proto, __u32 service_seed,
+				 __u32 ring_size)
 {
 	__u32 h = kn_hash_words5(client[0], client[1], client[2], client[3],
 				 ((__u32)client_port << 16) | proto,

@@ -44,13 +44,13 @@
 #endif
 
 #define KN_SERVICE_NAME_LEN 32
-#define KN_WEIGHT_SCALE_BP 10000 /* canary weight in basis points: 100 % */
+#define KN_WEIGHT_SCALE_BP  10000 /* canary weight in basis points: 100 % */
 
 /* Quarter-octave latency histogram, in microseconds: see kn_latency_bucket. */
 #define KN_LATENCY_BUCKETS 96
 
 /* Address families, as stored in keys (the kernel's AF_INET / AF_INET6). */
-#define KN_AF_INET 2
+#define KN_AF_INET  2
 #define KN_AF_INET6 10
 
 /* ---- Keys and values --------------------------------------------------- */
@@ -69,9 +69,9 @@ struct kn_service_key {
 
 /* kn_services value: written once when the agent adds the service. */
 struct kn_service {
-	__u32 index;	/* into kn_weights, kn_configs, kn_service_stats */
-	__u32 seed;	/* client-hash seed: which clients form the canary share */
-	__u32 flags;	/* KN_SVC_F_* */
+	__u32 index; /* into kn_weights, kn_configs, kn_service_stats */
+	__u32 seed;  /* client-hash seed: which clients form the canary share */
+	__u32 flags; /* KN_SVC_F_* */
 	__u32 udp_idle_timeout_ms;
 	char name[KN_SERVICE_NAME_LEN];
 };
@@ -144,7 +144,7 @@ struct kn_flow_key {
 };
 
 enum kn_flow_state {
-	KN_FLOW_SYN_SENT = 1,	 /* TCP: SYN forwarded, no answer from backend */
+	KN_FLOW_SYN_SENT = 1, /* TCP: SYN forwarded, no answer from backend */
 	KN_FLOW_ESTABLISHED = 2, /* TCP: backend answered; UDP: any flow */
 	KN_FLOW_CLOSING = 3,	 /* TCP: FIN or RST seen */
 };
@@ -183,14 +183,14 @@ struct kn_reply {
 
 /* kn_backend_stats value (per-CPU), one slot per backend. */
 struct kn_backend_stats {
-	__u64 new_flows;     /* connections (or UDP flows) steered here */
-	__u64 packets_to;    /* client -> backend */
-	__u64 bytes_to;	     /* L3 bytes, client -> backend */
-	__u64 packets_from;  /* backend -> client */
-	__u64 bytes_from;    /* L3 bytes, backend -> client */
-	__u64 resets_from;   /* TCP RST sent by the backend */
-	__u64 refused;	     /* RST answering a SYN: connection refused */
-	__u64 syn_retries;   /* SYN retransmitted: backend did not answer */
+	__u64 new_flows;      /* connections (or UDP flows) steered here */
+	__u64 packets_to;     /* client -> backend */
+	__u64 bytes_to;	      /* L3 bytes, client -> backend */
+	__u64 packets_from;   /* backend -> client */
+	__u64 bytes_from;     /* L3 bytes, backend -> client */
+	__u64 resets_from;    /* TCP RST sent by the backend */
+	__u64 refused;	      /* RST answering a SYN: connection refused */
+	__u64 syn_retries;    /* SYN retransmitted: backend did not answer */
 	__u64 http_status[5]; /* HTTP/1.x responses: 1xx, 2xx, 3xx, 4xx, 5xx */
 	__u64 http_responses_unparsed; /* "HTTP/1." with a bad status code */
 };
@@ -216,17 +216,17 @@ struct kn_service_stats {
 
 /* Why a packet left a program as it did: index of kn_global_stats.reason[]. */
 enum kn_reason {
-	KN_R_TRANSLATED = 0,  /* rewritten to a backend or back to the VIP */
-	KN_R_NOT_IPV4,	      /* ARP, IPv6, VLAN-tagged, anything not IPv4 */
-	KN_R_NOT_FOR_US,      /* IPv4 but no service / no known reply flow */
-	KN_R_NOT_TCP_UDP,     /* ICMP and every other IP protocol */
-	KN_R_FRAGMENT,	      /* IP fragment (first or later) */
-	KN_R_IP_OPTIONS,      /* IPv4 header longer than 20 bytes */
-	KN_R_MALFORMED,	      /* truncated or inconsistent headers */
-	KN_R_PARTIAL_CSUM,    /* XDP: offloaded checksum, left to tc */
-	KN_R_NO_BACKEND,      /* new flow for a service with an empty pool */
-	KN_R_CONFIG_RACE,     /* slot generation mismatch (never expected) */
-	KN_R_REWRITE_FAILED,  /* a helper refused to rewrite the packet */
+	KN_R_TRANSLATED = 0, /* rewritten to a backend or back to the VIP */
+	KN_R_NOT_IPV4,	     /* ARP, IPv6, VLAN-tagged, anything not IPv4 */
+	KN_R_NOT_FOR_US,     /* IPv4 but no service / no known reply flow */
+	KN_R_NOT_TCP_UDP,    /* ICMP and every other IP protocol */
+	KN_R_FRAGMENT,	     /* IP fragment (first or later) */
+	KN_R_IP_OPTIONS,     /* IPv4 header longer than 20 bytes */
+	KN_R_MALFORMED,	     /* truncated or inconsistent headers */
+	KN_R_PARTIAL_CSUM,   /* XDP: offloaded checksum, left to tc */
+	KN_R_NO_BACKEND,     /* new flow for a service with an empty pool */
+	KN_R_CONFIG_RACE,    /* slot generation mismatch (never expected) */
+	KN_R_REWRITE_FAILED, /* a helper refused to rewrite the packet */
 	KN_R_COUNT,
 };
 
@@ -258,12 +258,29 @@ static inline __u32 kn_latency_bucket(__u64 us)
 
 	if (us < 4)
 		return (__u32)us;
-	if (v >> 32) { v >>= 32; msb += 32; }
-	if (v >> 16) { v >>= 16; msb += 16; }
-	if (v >> 8) { v >>= 8; msb += 8; }
-	if (v >> 4) { v >>= 4; msb += 4; }
-	if (v >> 2) { v >>= 2; msb += 2; }
-	if (v >> 1) { msb += 1; }
+	if (v >> 32) {
+		v >>= 32;
+		msb += 32;
+	}
+	if (v >> 16) {
+		v >>= 16;
+		msb += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		msb += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		msb += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		msb += 2;
+	}
+	if (v >> 1) {
+		msb += 1;
+	}
 	{
 		__u32 b = 4 * (msb - 1) + (__u32)((us >> (msb - 2)) & 3);
 		return b < KN_LATENCY_BUCKETS ? b : KN_LATENCY_BUCKETS - 1;

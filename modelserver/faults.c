@@ -116,11 +116,10 @@ json_t *fault_knobs_to_json(const struct fault_knobs *knobs)
 		? NULL
 		: cls_label_name((enum cls_label)knobs->skew_label);
 
-	return json_pack("{s:f, s:I, s:f, s:s?, s:b}", "error_rate",
-			 knobs->error_rate, "latency_ms",
-			 (json_int_t)knobs->latency_ms, "skew", knobs->skew,
-			 "skew_label", label, "metrics_down",
-			 knobs->metrics_down);
+	return json_pack(
+	    "{s:f, s:I, s:f, s:s?, s:b}", "error_rate", knobs->error_rate,
+	    "latency_ms", (json_int_t)knobs->latency_ms, "skew", knobs->skew,
+	    "skew_label", label, "metrics_down", knobs->metrics_down);
 }
 
 static int read_share(const json_t *value, const char *key, double *out,
@@ -175,8 +174,9 @@ static int apply_field(struct fault_knobs *knobs, const char *key,
 	}
 	if (strcmp(key, "metrics_down") == 0) {
 		if (!json_is_boolean(value)) {
-			snprintf(why, why_len, "metrics_down must be true or "
-					       "false");
+			snprintf(why, why_len,
+				 "metrics_down must be true or "
+				 "false");
 			return -EINVAL;
 		}
 		knobs->metrics_down = json_is_true(value);

@@ -451,12 +451,13 @@ static enum MHD_Result handle_metrics(struct exchange *ex)
 
 	faults_get(ex->server->config.faults, &knobs);
 	if (knobs.metrics_down)
-		return reply_json(ex, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  json_pack("{s:s, s:n}", "error",
-					    "metrics are down (the metrics_down "
-					    "fault is set)",
-					    "field"),
-				  -1);
+		return reply_json(
+		    ex, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    json_pack("{s:s, s:n}", "error",
+			      "metrics are down (the metrics_down "
+			      "fault is set)",
+			      "field"),
+		    -1);
 
 	if (metrics_render(ex->server->config.metrics, &text, &len) != 0)
 		return MHD_NO;

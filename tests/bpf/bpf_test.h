@@ -37,7 +37,7 @@ static int bpf_test_failed;
 		long long e_ = (long long)(expected);                          \
 		bool ok_ = a_ == e_;                                           \
 		if (!ok_) {                                                    \
-			printf("# %s:%d: %s: got %lld, expected %lld\n",        \
+			printf("# %s:%d: %s: got %lld, expected %lld\n",       \
 			       __FILE__, __LINE__, (what), a_, e_);            \
 			bpf_test_failed = 1;                                   \
 		}                                                              \
@@ -72,7 +72,8 @@ static int bpf_test_failed;
 					break;                                 \
 			printf("# %s:%d: %s: bytes differ at offset %zu: got " \
 			       "0x%02x, expected 0x%02x\n",                    \
-			       __FILE__, __LINE__, (what), i_, a_[i_], e_[i_]);\
+			       __FILE__, __LINE__, (what), i_, a_[i_],         \
+			       e_[i_]);                                        \
 			bpf_test_failed = 1;                                   \
 		}                                                              \
 		ok_;                                                           \

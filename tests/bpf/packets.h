@@ -45,8 +45,7 @@ struct pkt_spec {
 #define TCPF_PSH 0x08
 #define TCPF_ACK 0x10
 
-static inline uint32_t csum_add_bytes(uint32_t sum, const void *buf,
-				      size_t len)
+static inline uint32_t csum_add_bytes(uint32_t sum, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	size_t i;
@@ -104,8 +103,8 @@ static inline void pkt_build(struct pkt *p, const struct pkt_spec *s)
 	ip->id = htons(0x1234);
 	ip->saddr = htonl(s->saddr);
 	ip->daddr = htonl(s->daddr);
-	ip->check = htons((uint16_t)~csum_fold_host(
-		csum_add_bytes(0, ip, sizeof(*ip))));
+	ip->check = htons(
+	    (uint16_t)~csum_fold_host(csum_add_bytes(0, ip, sizeof(*ip))));
 
 	if (s->proto == IPPROTO_TCP) {
 		struct tcphdr *th = (struct tcphdr *)l4;
@@ -132,7 +131,7 @@ static inline void pkt_build(struct pkt *p, const struct pkt_spec *s)
 		check = htons(csum_fold_host(csum_pseudo(ip, l4_len)));
 	else
 		check = htons((uint16_t)~csum_fold_host(
-			csum_add_bytes(csum_pseudo(ip, l4_len), l4, l4_len)));
+		    csum_add_bytes(csum_pseudo(ip, l4_len), l4, l4_len)));
 	if (s->proto == IPPROTO_UDP && !s->partial_csum && check == 0)
 		check = 0xffff;
 	if (s->proto == IPPROTO_TCP)
@@ -179,8 +178,8 @@ static inline bool pkt_l4_partial_ok(const uint8_t *frame, uint32_t len)
 	if ((uint32_t)ETH_HLEN + ntohs(ip->tot_len) > len)
 		return false;
 	field = ip->protocol == IPPROTO_TCP
-			? ((const struct tcphdr *)l4)->check
-			: ((const struct udphdr *)l4)->check;
+		    ? ((const struct tcphdr *)l4)->check
+		    : ((const struct udphdr *)l4)->check;
 	return ntohs(field) == csum_fold_host(csum_pseudo(ip, l4_len));
 }
 

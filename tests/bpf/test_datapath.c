@@ -27,31 +27,31 @@
 #include "log.h"
 #include "packets.h"
 
-#define VIP 0xc6126401	       /* 198.18.100.1 */
-#define VIP_PORT 80
-#define STABLE_1 0xc6120101    /* 198.18.1.1 */
-#define STABLE_2 0xc6120102    /* 198.18.1.2 */
-#define CANARY_1 0xc6120201    /* 198.18.2.1 */
-#define BACKEND_PORT 8000
-#define CLIENT_BASE 0xc6120000 /* 198.18.0.0: 131072 addresses in /15 */
-#define CLIENT_1 0xc6120a0a    /* 198.18.10.10 */
-#define OTHER_HOST 0xc6120909  /* 198.18.9.9 */
-#define SPLIT_CLIENTS 100000
-#define SPLIT_SIGMAS 4.0
+#define VIP		 0xc6126401 /* 198.18.100.1 */
+#define VIP_PORT	 80
+#define STABLE_1	 0xc6120101 /* 198.18.1.1 */
+#define STABLE_2	 0xc6120102 /* 198.18.1.2 */
+#define CANARY_1	 0xc6120201 /* 198.18.2.1 */
+#define BACKEND_PORT	 8000
+#define CLIENT_BASE	 0xc6120000 /* 198.18.0.0: 131072 addresses in /15 */
+#define CLIENT_1	 0xc6120a0a /* 198.18.10.10 */
+#define OTHER_HOST	 0xc6120909 /* 198.18.9.9 */
+#define SPLIT_CLIENTS	 100000
+#define SPLIT_SIGMAS	 4.0
 #define XDP_PASS_VERDICT 2
 #define XDP_DROP_VERDICT 1
-#define TC_OK_VERDICT 0
-#define TC_SHOT_VERDICT 2
+#define TC_OK_VERDICT	 0
+#define TC_SHOT_VERDICT	 2
 
 static char pin_dir[128];
 
 static struct dataplane *open_dp(const struct dp_options *extra)
 {
 	struct dp_options opts = {
-		.pin_dir = pin_dir,
-		.max_flows = 1 << 18,
-		.max_services = 16,
-		.max_backends = 256,
+	    .pin_dir = pin_dir,
+	    .max_flows = 1 << 18,
+	    .max_services = 16,
+	    .max_backends = 256,
 	};
 	struct dataplane *dp = NULL;
 	char err[DP_ERR_LEN];
@@ -78,12 +78,12 @@ static int add_service(struct dataplane *dp, uint32_t canary_bp,
 		       uint32_t *index)
 {
 	struct dp_service_def def = {
-		.name = "sentiment",
-		.proto = IPPROTO_TCP,
-		.flags = KN_SVC_F_HTTP,
-		.stable_count = 2,
-		.canary_count = 1,
-		.canary_bp = canary_bp,
+	    .name = "sentiment",
+	    .proto = IPPROTO_TCP,
+	    .flags = KN_SVC_F_HTTP,
+	    .stable_count = 2,
+	    .canary_count = 1,
+	    .canary_bp = canary_bp,
 	};
 	char err[DP_ERR_LEN];
 	int ret;
@@ -166,7 +166,7 @@ static uint16_t out_dport(const struct pkt *out)
 {
 	return ntohs(((const struct tcphdr *)(out->data + ETH_HLEN +
 					      sizeof(struct iphdr)))
-			     ->dest);
+			 ->dest);
 }
 
 static uint64_t global_reason(struct dataplane *dp, enum kn_hook hook,
@@ -260,14 +260,15 @@ static void test_checksums_for_every_payload_length(void)
 		payload[len] = (uint8_t)(len * 37 + 11);
 	for (hook = KN_HOOK_XDP_INGRESS; hook <= KN_HOOK_TC_INGRESS; hook++) {
 		for (len = 0; len < sizeof(payload); len++) {
-			syn_spec(&spec, CLIENT_1 + len, (uint16_t)(20000 + len));
+			syn_spec(&spec, CLIENT_1 + len,
+				 (uint16_t)(20000 + len));
 			spec.payload = payload;
 			spec.payload_len = len;
 			pkt_build(&in, &spec);
 			if (run_prog(dp, hook, &in, &out, &verdict))
 				break;
 			if (!ASSERT_TRUE(pkt_ip_csum_ok(out.data, out.len) &&
-						 pkt_l4_csum_ok(out.data, out.len),
+					     pkt_l4_csum_ok(out.data, out.len),
 					 "checksums after rewrite"))
 				printf("# hook %u, payload %u bytes\n", hook,
 				       len);
@@ -280,16 +281,21 @@ cleanup:
 static void test_udp_flow_rewritten(void)
 {
 	struct dp_service_def def = {
-		.name = "udp-model",
-		.proto = IPPROTO_UDP,
-		.stable_count = 1,
-		.canary_count = 1,
-		.canary_bp = 0,
+	    .name = "udp-model",
+	    .proto = IPPROTO_UDP,
+	    .stable_count = 1,
+	    .canary_count = 1,
+	    .canary_bp = 0,
 	};
 	struct dataplane *dp = open_dp(NULL);
 	struct pkt_spec spec = {
-		.saddr = CLIENT_1, .daddr = VIP, .sport = 5353, .dport = 53,
-		.proto = IPPROTO_UDP, .payload = "query", .payload_len = 5,
+	    .saddr = CLIENT_1,
+	    .daddr = VIP,
+	    .sport = 5353,
+	    .dport = 53,
+	    .proto = IPPROTO_UDP,
+	    .payload = "query",
+	    .payload_len = 5,
 	};
 	char err[DP_ERR_LEN];
 	struct pkt in, out;
@@ -301,8 +307,7 @@ static void test_udp_flow_rewritten(void)
 	def.vip = ep(VIP, 53);
 	def.stable[0] = ep(STABLE_1, 5300);
 	def.canary[0] = ep(CANARY_1, 5300);
-	if (!ASSERT_OK(dp_service_add(dp, &def, &index, err, sizeof(err)),
-		       err))
+	if (!ASSERT_OK(dp_service_add(dp, &def, &index, err, sizeof(err)), err))
 		goto cleanup;
 	for (hook = KN_HOOK_XDP_INGRESS; hook <= KN_HOOK_TC_INGRESS; hook++) {
 		spec.sport = (uint16_t)(5353 + hook);
@@ -312,7 +317,7 @@ static void test_udp_flow_rewritten(void)
 		ASSERT_EQ(out_daddr(&out), STABLE_1, "UDP to the stable pool");
 		ASSERT_EQ(out_dport(&out), 5300, "UDP backend port");
 		ASSERT_TRUE(pkt_ip_csum_ok(out.data, out.len) &&
-				    pkt_l4_csum_ok(out.data, out.len),
+				pkt_l4_csum_ok(out.data, out.len),
 			    "UDP checksums");
 
 		/* A UDP datagram without checksum keeps "no checksum". */
@@ -353,9 +358,9 @@ static int run_split(struct dataplane *dp, enum kn_hook hook, uint32_t clients,
 	for (i = 0; i < clients; i++) {
 		uint32_t client = CLIENT_BASE + i;
 		__u32 addr[4] = {htonl(client), 0, 0, 0};
-		bool predicted = kn_client_bucket(addr, svc->seed,
-						  KN_WEIGHT_SCALE_BP) <
-				 weight_bp;
+		bool predicted =
+		    kn_client_bucket(addr, svc->seed, KN_WEIGHT_SCALE_BP) <
+		    weight_bp;
 		uint32_t daddr;
 
 		syn_spec(&spec, client, port);
@@ -469,8 +474,8 @@ static int replica_choices(uint32_t replicas, uint32_t flows, uint32_t *where)
 		stable[i] = ep(STABLE_1 + i, BACKEND_PORT);
 	if (!dp || add_service(dp, 0, &index))
 		goto cleanup;
-	if (!ASSERT_OK(dp_service_update(dp, index, stable, replicas, canary,
-					 1, 0, err, sizeof(err)),
+	if (!ASSERT_OK(dp_service_update(dp, index, stable, replicas, canary, 1,
+					 0, err, sizeof(err)),
 		       err))
 		goto cleanup;
 	for (i = 0; i < flows; i++) {
@@ -502,7 +507,7 @@ static void test_replicas_consistent_hashing(void)
 			per_replica[three[i] - STABLE_1]++;
 	for (i = 0; i < 3; i++)
 		ASSERT_TRUE(per_replica[i] > FLOWS / 3 - FLOWS / 20 &&
-				    per_replica[i] < FLOWS / 3 + FLOWS / 20,
+				per_replica[i] < FLOWS / 3 + FLOWS / 20,
 			    "each of 3 replicas gets a third (+-5 %) of flows");
 	for (i = 0; i < FLOWS; i++) {
 		if (three[i] == STABLE_1 + 2)
@@ -548,9 +553,9 @@ static void test_down_backend_leaves_the_table(void)
 	}
 	if (!ASSERT_OK(dp_service_set_down(dp, index, &s1, true), "mark down"))
 		goto cleanup;
-	ASSERT_TRUE(dp_service_at(dp, index)->pools[KN_POOL_STABLE].backends[0]
-			    .down,
-		    "the service mirror says down");
+	ASSERT_TRUE(
+	    dp_service_at(dp, index)->pools[KN_POOL_STABLE].backends[0].down,
+	    "the service mirror says down");
 	for (i = 0; i < FLOWS; i++) {
 		/* a new connection: another port of the same client */
 		syn_spec(&spec, CLIENT_1, (uint16_t)(30000 + i));
@@ -614,8 +619,8 @@ static void test_established_flow_keeps_backend(void)
 
 		/* Everything changes: all clients to the canary, and a
 		 * stable pool without the flow's backend. */
-		stable[0] = ep(first == STABLE_1 ? STABLE_2 : STABLE_1,
-			       BACKEND_PORT);
+		stable[0] =
+		    ep(first == STABLE_1 ? STABLE_2 : STABLE_1, BACKEND_PORT);
 		canary[0] = ep(CANARY_1, BACKEND_PORT);
 		if (!ASSERT_OK(dp_service_update(dp, index, stable, 1, canary,
 						 1, KN_WEIGHT_SCALE_BP, err,
@@ -808,9 +813,9 @@ static void test_reply_rewritten_to_vip(void)
 	spec.proto = IPPROTO_TCP;
 	spec.tcp_flags = TCPF_SYN | TCPF_ACK;
 	pkt_build(&in, &spec);
-	if (!ASSERT_OK(run_prog(dp, KN_HOOK_TC_EGRESS, &in, &reply_out,
-				&verdict),
-		       "egress run"))
+	if (!ASSERT_OK(
+		run_prog(dp, KN_HOOK_TC_EGRESS, &in, &reply_out, &verdict),
+		"egress run"))
 		goto cleanup;
 	ASSERT_EQ(verdict, TC_OK_VERDICT, "egress verdict");
 	ASSERT_EQ(ntohl(pkt_ip(&reply_out)->saddr), VIP,
@@ -818,7 +823,7 @@ static void test_reply_rewritten_to_vip(void)
 	ASSERT_EQ(ntohs(((struct tcphdr *)(pkt_ip(&reply_out) + 1))->source),
 		  VIP_PORT, "reply leaves with the VIP port as source");
 	ASSERT_TRUE(pkt_ip_csum_ok(reply_out.data, reply_out.len) &&
-			    pkt_l4_csum_ok(reply_out.data, reply_out.len),
+			pkt_l4_csum_ok(reply_out.data, reply_out.len),
 		    "reply checksums");
 	ASSERT_TRUE(same_except_translation(&in, &reply_out, false),
 		    "nothing else changed in the reply");
@@ -847,10 +852,11 @@ static void test_reply_rewritten_to_vip(void)
 
 	svc = dp_service_at(dp, index);
 	for (b = 0; b < svc->pools[KN_POOL_STABLE].count; b++)
-		if (ntohl(svc->pools[KN_POOL_STABLE].backends[b].ep.addr.s_addr) ==
-		    backend)
+		if (ntohl(svc->pools[KN_POOL_STABLE]
+			      .backends[b]
+			      .ep.addr.s_addr) == backend)
 			stats_index =
-				svc->pools[KN_POOL_STABLE].backends[b].stats_index;
+			    svc->pools[KN_POOL_STABLE].backends[b].stats_index;
 	dp_read_backend(dp, stats_index, &counters);
 	ASSERT_EQ(counters.totals.http_status[4], 1, "one 5xx counted");
 	ASSERT_EQ(counters.totals.http_status[1], 0, "no 2xx counted");
@@ -874,10 +880,11 @@ static void test_reply_rewritten_to_vip(void)
 	pkt_build(&in, &spec);
 	run_prog(dp, KN_HOOK_TC_EGRESS, &in, &reply_out, &verdict);
 	for (b = 0; b < svc->pools[KN_POOL_STABLE].count; b++)
-		if (ntohl(svc->pools[KN_POOL_STABLE].backends[b].ep.addr.s_addr) ==
-		    spec.saddr)
+		if (ntohl(svc->pools[KN_POOL_STABLE]
+			      .backends[b]
+			      .ep.addr.s_addr) == spec.saddr)
 			stats_index =
-				svc->pools[KN_POOL_STABLE].backends[b].stats_index;
+			    svc->pools[KN_POOL_STABLE].backends[b].stats_index;
 	dp_read_backend(dp, stats_index, &counters);
 	ASSERT_EQ(counters.totals.refused, 1, "RST to a SYN counts refused");
 	ASSERT_EQ(counters.totals.resets_from, 1, "and a reset");
@@ -922,8 +929,8 @@ static void fix_ip_csum(struct pkt *p)
 	struct iphdr *ip = pkt_ip(p);
 
 	ip->check = 0;
-	ip->check = htons((uint16_t)~csum_fold_host(
-		csum_add_bytes(0, ip, ip->ihl * 4u)));
+	ip->check = htons(
+	    (uint16_t)~csum_fold_host(csum_add_bytes(0, ip, ip->ihl * 4u)));
 }
 
 static void mutate_icmp(struct pkt *p)
@@ -977,8 +984,11 @@ static void mutate_other_address(struct pkt *p)
 
 static void mutate_udp_to_tcp_service(struct pkt *p)
 {
-	struct pkt_spec s = {.saddr = CLIENT_1, .daddr = VIP, .sport = 1234,
-			     .dport = VIP_PORT, .proto = IPPROTO_UDP};
+	struct pkt_spec s = {.saddr = CLIENT_1,
+			     .daddr = VIP,
+			     .sport = 1234,
+			     .dport = VIP_PORT,
+			     .proto = IPPROTO_UDP};
 
 	pkt_build(p, &s);
 }
@@ -1017,34 +1027,35 @@ static void mutate_tcp_doff_long(struct pkt *p)
 
 static void mutate_udp_len_bad(struct pkt *p)
 {
-	struct pkt_spec s = {.saddr = CLIENT_1, .daddr = VIP, .sport = 1234,
-			     .dport = 53, .proto = IPPROTO_UDP};
+	struct pkt_spec s = {.saddr = CLIENT_1,
+			     .daddr = VIP,
+			     .sport = 1234,
+			     .dport = 53,
+			     .proto = IPPROTO_UDP};
 
 	pkt_build(p, &s);
 	((struct udphdr *)(pkt_ip(p) + 1))->len = htons(4);
 }
 
 static const struct passing_case passing_cases[] = {
-	{"ARP", KN_R_NOT_IPV4, mutate_arp},
-	{"IPv6", KN_R_NOT_IPV4, mutate_ipv6},
-	{"VLAN-tagged", KN_R_NOT_IPV4, mutate_vlan},
-	{"ICMP to the VIP", KN_R_NOT_TCP_UDP, mutate_icmp},
-	{"GRE to the VIP", KN_R_NOT_TCP_UDP, mutate_gre},
-	{"first fragment", KN_R_FRAGMENT, mutate_first_fragment},
-	{"later fragment", KN_R_FRAGMENT, mutate_later_fragment},
-	{"IP options", KN_R_IP_OPTIONS, mutate_ip_options},
-	{"other port on the VIP", KN_R_NOT_FOR_US, mutate_other_port},
-	{"other address", KN_R_NOT_FOR_US, mutate_other_address},
-	{"UDP to a TCP service port", KN_R_NOT_FOR_US,
-	 mutate_udp_to_tcp_service},
-	{"IP version 5", KN_R_MALFORMED, mutate_bad_version},
-	{"IHL 4", KN_R_MALFORMED, mutate_short_ihl},
-	{"total length beyond frame", KN_R_MALFORMED, mutate_tot_len_too_big},
-	{"total length below headers", KN_R_MALFORMED,
-	 mutate_tot_len_too_small},
-	{"TCP data offset 4", KN_R_MALFORMED, mutate_tcp_doff_short},
-	{"TCP data offset past segment", KN_R_MALFORMED, mutate_tcp_doff_long},
-	{"UDP length 4", KN_R_MALFORMED, mutate_udp_len_bad},
+    {"ARP", KN_R_NOT_IPV4, mutate_arp},
+    {"IPv6", KN_R_NOT_IPV4, mutate_ipv6},
+    {"VLAN-tagged", KN_R_NOT_IPV4, mutate_vlan},
+    {"ICMP to the VIP", KN_R_NOT_TCP_UDP, mutate_icmp},
+    {"GRE to the VIP", KN_R_NOT_TCP_UDP, mutate_gre},
+    {"first fragment", KN_R_FRAGMENT, mutate_first_fragment},
+    {"later fragment", KN_R_FRAGMENT, mutate_later_fragment},
+    {"IP options", KN_R_IP_OPTIONS, mutate_ip_options},
+    {"other port on the VIP", KN_R_NOT_FOR_US, mutate_other_port},
+    {"other address", KN_R_NOT_FOR_US, mutate_other_address},
+    {"UDP to a TCP service port", KN_R_NOT_FOR_US, mutate_udp_to_tcp_service},
+    {"IP version 5", KN_R_MALFORMED, mutate_bad_version},
+    {"IHL 4", KN_R_MALFORMED, mutate_short_ihl},
+    {"total length beyond frame", KN_R_MALFORMED, mutate_tot_len_too_big},
+    {"total length below headers", KN_R_MALFORMED, mutate_tot_len_too_small},
+    {"TCP data offset 4", KN_R_MALFORMED, mutate_tcp_doff_short},
+    {"TCP data offset past segment", KN_R_MALFORMED, mutate_tcp_doff_long},
+    {"UDP length 4", KN_R_MALFORMED, mutate_udp_len_bad},
 };
 
 static void test_other_packets_pass_untouched(void)
@@ -1059,7 +1070,8 @@ static void test_other_packets_pass_untouched(void)
 	if (!dp || add_service(dp, 5000, &index))
 		goto cleanup;
 	for (hook = 0; hook < KN_HOOK_COUNT; hook++) {
-		for (c = 0; c < sizeof(passing_cases) / sizeof(passing_cases[0]);
+		for (c = 0;
+		     c < sizeof(passing_cases) / sizeof(passing_cases[0]);
 		     c++) {
 			const struct passing_case *pc = &passing_cases[c];
 			uint64_t before, after;
@@ -1080,14 +1092,14 @@ static void test_other_packets_pass_untouched(void)
 			after = global_reason(dp, hook, expected);
 			snprintf(what, sizeof(what), "%s (%s): verdict",
 				 pc->name,
-				 hook == KN_HOOK_XDP_INGRESS ? "xdp"
+				 hook == KN_HOOK_XDP_INGRESS  ? "xdp"
 				 : hook == KN_HOOK_TC_INGRESS ? "tc ingress"
-							       : "tc egress");
+							      : "tc egress");
 			ASSERT_EQ(verdict, pass_verdict(hook), what);
 			snprintf(what, sizeof(what), "%s (hook %u): unchanged",
 				 pc->name, hook);
 			ASSERT_TRUE(out.len == in.len &&
-					    !memcmp(out.data, in.data, in.len),
+					!memcmp(out.data, in.data, in.len),
 				    what);
 			snprintf(what, sizeof(what),
 				 "%s (hook %u): counted once as reason %d",
@@ -1118,7 +1130,8 @@ static void test_truncation_at_every_length(void)
 	for (hook = KN_HOOK_XDP_INGRESS; hook <= KN_HOOK_TC_INGRESS; hook++) {
 		changed = not_malformed = 0;
 		for (len = ETH_HLEN; len < full.len; len++) {
-			uint64_t before = global_reason(dp, hook, KN_R_MALFORMED);
+			uint64_t before =
+			    global_reason(dp, hook, KN_R_MALFORMED);
 
 			in = full;
 			in.len = len;
@@ -1127,7 +1140,8 @@ static void test_truncation_at_every_length(void)
 			if (verdict != pass_verdict(hook) || out.len != len ||
 			    memcmp(out.data, in.data, len))
 				changed++;
-			if (global_reason(dp, hook, KN_R_MALFORMED) != before + 1)
+			if (global_reason(dp, hook, KN_R_MALFORMED) !=
+			    before + 1)
 				not_malformed++;
 		}
 		ASSERT_EQ(changed, 0, "no truncated packet is changed");
@@ -1161,8 +1175,8 @@ static void test_xdp_leaves_partial_checksum_to_tc(void)
 		goto cleanup;
 	ASSERT_EQ(verdict, XDP_PASS_VERDICT, "passed on");
 	ASSERT_MEM_EQ(out.data, in.data, in.len, "untouched by XDP");
-	ASSERT_EQ(global_reason(dp, KN_HOOK_XDP_INGRESS, KN_R_PARTIAL_CSUM),
-		  1, "counted as left to tc");
+	ASSERT_EQ(global_reason(dp, KN_HOOK_XDP_INGRESS, KN_R_PARTIAL_CSUM), 1,
+		  "counted as left to tc");
 	/* No flow was recorded: tc makes the decision. */
 	syn_spec(&spec, CLIENT_1, 46000);
 	pkt_build(&in, &spec);
@@ -1252,8 +1266,9 @@ static void test_promote_keeps_counters(void)
 	syn_spec(&spec, CLIENT_1, 48001);
 	pkt_build(&in, &spec);
 	run_prog(dp, KN_HOOK_XDP_INGRESS, &in, &out, &verdict);
-	ASSERT_EQ(out_daddr(&out), CANARY_1, "new flows go to the promoted "
-					     "pool");
+	ASSERT_EQ(out_daddr(&out), CANARY_1,
+		  "new flows go to the promoted "
+		  "pool");
 cleanup:
 	dp_close(dp, true);
 }
@@ -1292,8 +1307,9 @@ static void *race_sender(void *arg)
 			 (uint16_t)(1024 + n / 60000 % 60000));
 		n++;
 		pkt_build(&in, &spec);
-		if (run_ingress(st->dp, n & 1 ? KN_HOOK_XDP_INGRESS
-					      : KN_HOOK_TC_INGRESS,
+		if (run_ingress(st->dp,
+				n & 1 ? KN_HOOK_XDP_INGRESS
+				      : KN_HOOK_TC_INGRESS,
 				&in, &out, &verdict))
 			break;
 		daddr = out_daddr(&out);
@@ -1393,29 +1409,28 @@ cleanup:
 }
 
 static const struct bpf_test tests[] = {
-	{"xdp_syn_rewritten", test_xdp_syn_rewritten},
-	{"tc_syn_rewritten", test_tc_syn_rewritten},
-	{"checksums_for_every_payload_length",
-	 test_checksums_for_every_payload_length},
-	{"udp_flow_rewritten", test_udp_flow_rewritten},
-	{"xdp_split_matches_weight", test_xdp_split_matches_weight},
-	{"tc_split_matches_weight", test_tc_split_matches_weight},
-	{"replicas_consistent_hashing", test_replicas_consistent_hashing},
-	{"down_backend_leaves_the_table", test_down_backend_leaves_the_table},
-	{"established_flow_keeps_backend", test_established_flow_keeps_backend},
-	{"syn_retransmit_keeps_backend", test_syn_retransmit_keeps_backend},
-	{"non_syn_miss_rederived", test_non_syn_miss_rederived},
-	{"closed_tuple_reused_is_new_flow",
-	 test_closed_tuple_reused_is_new_flow},
-	{"reply_rewritten_to_vip", test_reply_rewritten_to_vip},
-	{"other_packets_pass_untouched", test_other_packets_pass_untouched},
-	{"truncation_at_every_length", test_truncation_at_every_length},
-	{"xdp_leaves_partial_checksum_to_tc",
-	 test_xdp_leaves_partial_checksum_to_tc},
-	{"empty_pools", test_empty_pools},
-	{"promote_keeps_counters", test_promote_keeps_counters},
-	{"commit_is_atomic", test_commit_is_atomic},
-	{"adoption_keeps_state", test_adoption_keeps_state},
+    {"xdp_syn_rewritten", test_xdp_syn_rewritten},
+    {"tc_syn_rewritten", test_tc_syn_rewritten},
+    {"checksums_for_every_payload_length",
+     test_checksums_for_every_payload_length},
+    {"udp_flow_rewritten", test_udp_flow_rewritten},
+    {"xdp_split_matches_weight", test_xdp_split_matches_weight},
+    {"tc_split_matches_weight", test_tc_split_matches_weight},
+    {"replicas_consistent_hashing", test_replicas_consistent_hashing},
+    {"down_backend_leaves_the_table", test_down_backend_leaves_the_table},
+    {"established_flow_keeps_backend", test_established_flow_keeps_backend},
+    {"syn_retransmit_keeps_backend", test_syn_retransmit_keeps_backend},
+    {"non_syn_miss_rederived", test_non_syn_miss_rederived},
+    {"closed_tuple_reused_is_new_flow", test_closed_tuple_reused_is_new_flow},
+    {"reply_rewritten_to_vip", test_reply_rewritten_to_vip},
+    {"other_packets_pass_untouched", test_other_packets_pass_untouched},
+    {"truncation_at_every_length", test_truncation_at_every_length},
+    {"xdp_leaves_partial_checksum_to_tc",
+     test_xdp_leaves_partial_checksum_to_tc},
+    {"empty_pools", test_empty_pools},
+    {"promote_keeps_counters", test_promote_keeps_counters},
+    {"commit_is_atomic", test_commit_is_atomic},
+    {"adoption_keeps_state", test_adoption_keeps_state},
 };
 
 int main(int argc, char **argv)

@@ -23,13 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LAB_NET 0xc6120000U  /* 198.18.0.0 */
-#define LAB_MASK 0xfffe0000U /* /15 */
-#define MAX_COUNT 10000000UL
-#define MAX_DURATION_S 300
-#define EXIT_USAGE 2
+#define LAB_NET		     0xc6120000U /* 198.18.0.0 */
+#define LAB_MASK	     0xfffe0000U /* /15 */
+#define MAX_COUNT	     10000000UL
+#define MAX_DURATION_S	     300
+#define EXIT_USAGE	     2
 #define FIRST_EPHEMERAL_PORT 1024
-#define PORT_SPAN 64000
+#define PORT_SPAN	     64000
 
 static uint16_t fold(uint32_t sum)
 {
@@ -52,9 +52,10 @@ static uint32_t sum16(const void *buf, size_t len, uint32_t sum)
 
 static int usage_error(const char *what, const char *value)
 {
-	fprintf(stderr, "kn-synflood: %s '%s'\n"
-			"usage: kn-synflood --target IP:PORT --sources "
-			"A.B.C.D-A.B.C.E --count N [--rate PPS] [--duration S]\n",
+	fprintf(stderr,
+		"kn-synflood: %s '%s'\n"
+		"usage: kn-synflood --target IP:PORT --sources "
+		"A.B.C.D-A.B.C.E --count N [--rate PPS] [--duration S]\n",
 		what, value ? value : "");
 	return EXIT_USAGE;
 }
@@ -75,13 +76,13 @@ static int in_lab(uint32_t host_addr)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"target", required_argument, NULL, 't'},
-		{"sources", required_argument, NULL, 's'},
-		{"count", required_argument, NULL, 'n'},
-		{"rate", required_argument, NULL, 'r'},
-		{"duration", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"target", required_argument, NULL, 't'},
+	    {"sources", required_argument, NULL, 's'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct {
 		struct iphdr ip;
@@ -150,7 +151,8 @@ int main(int argc, char **argv)
 	span = last - first + 1;
 
 	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
-	if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one))) {
+	if (fd < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one))) {
 		perror("kn-synflood: raw socket (needs root)");
 		return 1;
 	}
@@ -161,8 +163,8 @@ int main(int argc, char **argv)
 		uint32_t src = htonl(first + i % span);
 		uint32_t sum;
 
-		if (rate && (sent + failed) * 1000000000ULL / rate >
-				    now_ns() - start) {
+		if (rate &&
+		    (sent + failed) * 1000000000ULL / rate > now_ns() - start) {
 			continue; /* paced: spin until the next slot */
 		}
 		memset(&pkt, 0, sizeof(pkt));
@@ -174,15 +176,17 @@ int main(int argc, char **argv)
 		pkt.ip.saddr = src;
 		pkt.ip.daddr = dst.sin_addr.s_addr;
 		pkt.ip.check = htons(fold(sum16(&pkt.ip, sizeof(pkt.ip), 0)));
-		pkt.tcp.source = htons((uint16_t)(FIRST_EPHEMERAL_PORT +
-						  (i / span) % PORT_SPAN));
+		pkt.tcp.source = htons(
+		    (uint16_t)(FIRST_EPHEMERAL_PORT + (i / span) % PORT_SPAN));
 		pkt.tcp.dest = dst.sin_port;
 		pkt.tcp.seq = htonl(i * 2654435761U);
 		pkt.tcp.doff = 5;
 		pkt.tcp.syn = 1;
 		pkt.tcp.window = htons(65535);
-		sum = sum16(&pkt.ip.saddr, 8, 0) + IPPROTO_TCP + sizeof(pkt.tcp);
-		pkt.tcp.check = htons(fold(sum16(&pkt.tcp, sizeof(pkt.tcp), sum)));
+		sum =
+		    sum16(&pkt.ip.saddr, 8, 0) + IPPROTO_TCP + sizeof(pkt.tcp);
+		pkt.tcp.check =
+		    htons(fold(sum16(&pkt.tcp, sizeof(pkt.tcp), sum)));
 		if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&dst,
 			   sizeof(dst)) < 0)
 			failed++;

@@ -60,7 +60,8 @@ static const char *check_verdict(json_t *decision, const char *signal)
 	json_t *checks = json_object_get(decision, "checks"), *c;
 	size_t i;
 
-	json_array_foreach(checks, i, c) {
+	json_array_foreach(checks, i, c)
+	{
 		if (!strcmp(json_string_value(json_object_get(c, "signal")),
 			    signal))
 			return json_string_value(json_object_get(c, "verdict"));
@@ -97,12 +98,11 @@ static void test_erroring_canary_fails_with_evidence(void **state)
 	assert_int_equal(res.verdict, VERDICT_FAIL);
 	assert_non_null(strstr(res.reason, "kernel.error_rate"));
 	stats = json_object_get(
-		json_array_get(json_object_get(res.decision, "checks"), 0),
-		"statistics");
+	    json_array_get(json_object_get(res.decision, "checks"), 0),
+	    "statistics");
 	assert_true(json_real_value(json_object_get(stats, "p_value")) < 1e-6);
-	assert_float_equal(json_real_value(json_object_get(stats,
-							   "increase_pp")),
-			   19.5, 1e-9);
+	assert_float_equal(
+	    json_real_value(json_object_get(stats, "increase_pp")), 19.5, 1e-9);
 	json_decref(res.decision);
 }
 
@@ -154,16 +154,15 @@ static void test_slow_canary_fails(void **state)
 	assert_string_equal(check_verdict(res.decision, "kernel.error_rate"),
 			    "pass");
 	check = json_array_get(json_object_get(res.decision, "checks"), 1);
-	assert_true(json_real_value(json_object_get(
-			    json_object_get(check, "statistics"),
-			    "p99_increase_ms")) > 90);
+	assert_true(
+	    json_real_value(json_object_get(
+		json_object_get(check, "statistics"), "p99_increase_ms")) > 90);
 	json_decref(res.decision);
 }
 
 static void predictions(struct metrics_window *w, const double *counts)
 {
-	static const char *const labels[] = {"positive", "negative",
-					     "neutral"};
+	static const char *const labels[] = {"positive", "negative", "neutral"};
 	int i;
 
 	w->complete = true;
@@ -251,22 +250,21 @@ static void test_decision_record_shape(void **state)
 	http_input(&in, 2000, 10, 500, 3);
 	in.step = 2;
 	analysis_evaluate(&in, &res);
-	assert_int_equal(json_integer_value(json_object_get(res.decision,
-							    "step")),
-			 3);
-	assert_string_equal(json_string_value(json_object_get(res.decision,
-							      "verdict")),
-			    "pass");
+	assert_int_equal(
+	    json_integer_value(json_object_get(res.decision, "step")), 3);
+	assert_string_equal(
+	    json_string_value(json_object_get(res.decision, "verdict")),
+	    "pass");
 	assert_true(json_is_object(json_object_get(
-		json_array_get(json_object_get(res.decision, "checks"), 0),
-		"threshold")));
+	    json_array_get(json_object_get(res.decision, "checks"), 0),
+	    "threshold")));
 	json_decref(res.decision);
 }
 
 static void test_immediate_rules(void **state)
 {
-	struct trailing_counts k = {.valid = true, .requests = 20,
-				    .errors = 3, .span_ms = 400};
+	struct trailing_counts k = {
+	    .valid = true, .requests = 20, .errors = 3, .span_ms = 400};
 	char why[256];
 
 	(void)state;
@@ -291,8 +289,10 @@ static void test_immediate_rules(void **state)
 	/* metrics alone can trigger it too */
 	{
 		struct trailing_counts none = {0};
-		struct trailing_counts m = {.valid = true, .requests = 40,
-					    .errors = 10, .span_ms = 1000};
+		struct trailing_counts m = {.valid = true,
+					    .requests = 40,
+					    .errors = 10,
+					    .span_ms = 1000};
 
 		assert_true(analysis_immediate_rollback(&spec.analysis, &none,
 							&m, why, sizeof(why)));
@@ -303,19 +303,18 @@ static void test_immediate_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_healthy_canary_passes, setup),
-		cmocka_unit_test_setup(test_erroring_canary_fails_with_evidence,
-				       setup),
-		cmocka_unit_test_setup(test_worse_but_not_significant_holds,
-				       setup),
-		cmocka_unit_test_setup(test_too_few_requests_holds, setup),
-		cmocka_unit_test_setup(test_slow_canary_fails, setup),
-		cmocka_unit_test_setup(test_shifted_predictions_fail, setup),
-		cmocka_unit_test_setup(test_metrics_target_down_holds, setup),
-		cmocka_unit_test_setup(test_not_http_uses_refused_connections,
-				       setup),
-		cmocka_unit_test_setup(test_decision_record_shape, setup),
-		cmocka_unit_test_setup(test_immediate_rules, setup),
+	    cmocka_unit_test_setup(test_healthy_canary_passes, setup),
+	    cmocka_unit_test_setup(test_erroring_canary_fails_with_evidence,
+				   setup),
+	    cmocka_unit_test_setup(test_worse_but_not_significant_holds, setup),
+	    cmocka_unit_test_setup(test_too_few_requests_holds, setup),
+	    cmocka_unit_test_setup(test_slow_canary_fails, setup),
+	    cmocka_unit_test_setup(test_shifted_predictions_fail, setup),
+	    cmocka_unit_test_setup(test_metrics_target_down_holds, setup),
+	    cmocka_unit_test_setup(test_not_http_uses_refused_connections,
+				   setup),
+	    cmocka_unit_test_setup(test_decision_record_shape, setup),
+	    cmocka_unit_test_setup(test_immediate_rules, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,31 +16,31 @@
 #include "units.h"
 
 static const char good_config[] =
-	"{\n"
-	"  \"interface\": \"eth1\",\n"
-	"  \"mode\": \"tc\",\n"
-	"  \"listen\": \"127.0.0.1:9191\",\n"
-	"  \"max_flows\": 65536,\n"
-	"  \"services\": [\n"
-	"    {\n"
-	"      \"name\": \"sentiment\",\n"
-	"      \"vip\": \"198.18.32.1:80\",\n"
-	"      \"stable\": [\"198.18.16.10:8000\", \"198.18.16.11:8000\"],\n"
-	"      \"canary\": [\"198.18.16.20:8000\"],\n"
-	"      \"canary_percent\": 12.5,\n"
-	"      \"metrics\": {\"preset\": \"kanary-modelserver\",\n"
-	"                  \"interval\": \"500ms\", \"timeout\": \"400ms\"},\n"
-	"      \"warmup\": {\"method\": \"POST\", \"path\": \"/predict\",\n"
-	"                 \"body\": \"{\\\"text\\\": \\\"hi\\\"}\"},\n"
-	"      \"rollout\": {\"steps\": [5, 50, 100], \"interval\": \"2s\",\n"
-	"                  \"analysis\": {\"max_p99_increase\": \"80ms\"}}\n"
-	"    },\n"
-	"    {\n"
-	"      \"name\": \"dns-model\", \"vip\": \"198.18.32.2:53\",\n"
-	"      \"protocol\": \"udp\", \"stable\": [\"198.18.16.12:5353\"]\n"
-	"    }\n"
-	"  ]\n"
-	"}\n";
+    "{\n"
+    "  \"interface\": \"eth1\",\n"
+    "  \"mode\": \"tc\",\n"
+    "  \"listen\": \"127.0.0.1:9191\",\n"
+    "  \"max_flows\": 65536,\n"
+    "  \"services\": [\n"
+    "    {\n"
+    "      \"name\": \"sentiment\",\n"
+    "      \"vip\": \"198.18.32.1:80\",\n"
+    "      \"stable\": [\"198.18.16.10:8000\", \"198.18.16.11:8000\"],\n"
+    "      \"canary\": [\"198.18.16.20:8000\"],\n"
+    "      \"canary_percent\": 12.5,\n"
+    "      \"metrics\": {\"preset\": \"kanary-modelserver\",\n"
+    "                  \"interval\": \"500ms\", \"timeout\": \"400ms\"},\n"
+    "      \"warmup\": {\"method\": \"POST\", \"path\": \"/predict\",\n"
+    "                 \"body\": \"{\\\"text\\\": \\\"hi\\\"}\"},\n"
+    "      \"rollout\": {\"steps\": [5, 50, 100], \"interval\": \"2s\",\n"
+    "                  \"analysis\": {\"max_p99_increase\": \"80ms\"}}\n"
+    "    },\n"
+    "    {\n"
+    "      \"name\": \"dns-model\", \"vip\": \"198.18.32.2:53\",\n"
+    "      \"protocol\": \"udp\", \"stable\": [\"198.18.16.12:5353\"]\n"
+    "    }\n"
+    "  ]\n"
+    "}\n";
 
 static void test_good_config(void **state)
 {
@@ -97,8 +97,8 @@ static void expect_error(const char *from, const char *to,
 	snprintf(text, sizeof(text), "%.*s%s%s", (int)pre, good_config, to,
 		 at + strlen(from));
 	config_init(&cfg);
-	assert_int_not_equal(config_parse(text, strlen(text), "node.json",
-					  &cfg, err, sizeof(err)),
+	assert_int_not_equal(config_parse(text, strlen(text), "node.json", &cfg,
+					  err, sizeof(err)),
 			     0);
 	for (; *expect; expect++) {
 		if (!strstr(err, *expect))
@@ -116,10 +116,10 @@ static void test_errors_name_file_line_field(void **state)
 	expect_error("\"198.18.32.1:80\"", "\"198.18.32.1:0\"",
 		     (const char *[]){"node.json:9:", "services[0].vip",
 				      "not a port", NULL});
-	expect_error("\"canary_percent\": 12.5", "\"canary_percent\": 12.345",
-		     (const char *[]){"node.json:12:",
-				      "services[0].canary_percent",
-				      "more than two decimals", NULL});
+	expect_error(
+	    "\"canary_percent\": 12.5", "\"canary_percent\": 12.345",
+	    (const char *[]){"node.json:12:", "services[0].canary_percent",
+			     "more than two decimals", NULL});
 	expect_error("\"canary_percent\": 12.5", "\"canary_percent\": 101",
 		     (const char *[]){"services[0].canary_percent",
 				      "between 0 and 100", NULL});
@@ -129,12 +129,12 @@ static void test_errors_name_file_line_field(void **state)
 		     (const char *[]){"node.json:5:", "max_flows",
 				      "whole number", NULL});
 	expect_error("\"listen\"", "\"lisen\"",
-		     (const char *[]){"node.json:4:", "lisen",
-				      "unknown field", "listen", NULL});
-	expect_error("[5, 50, 100]", "[5, 50, 40, 100]",
-		     (const char *[]){"node.json:17:",
-				      "services[0].rollout.steps[2]",
-				      "steps must increase", NULL});
+		     (const char *[]){"node.json:4:", "lisen", "unknown field",
+				      "listen", NULL});
+	expect_error(
+	    "[5, 50, 100]", "[5, 50, 40, 100]",
+	    (const char *[]){"node.json:17:", "services[0].rollout.steps[2]",
+			     "steps must increase", NULL});
 	expect_error("[5, 50, 100]", "[5, 50]",
 		     (const char *[]){"services[0].rollout.steps",
 				      "last step must be 100", NULL});
@@ -148,15 +148,16 @@ static void test_errors_name_file_line_field(void **state)
 				      "vllm2", NULL});
 	expect_error("\"timeout\": \"400ms\"", "\"timeout\": \"900ms\"",
 		     (const char *[]){"services[0].metrics.timeout",
-				      "shorter than the scrape interval", NULL});
+				      "shorter than the scrape interval",
+				      NULL});
 	expect_error("[\"198.18.16.20:8000\"]", "[\"198.18.16.10:8000\"]",
 		     (const char *[]){"services[0].canary[0]",
 				      "also in the stable pool", NULL});
 	expect_error("\"198.18.16.11:8000\"]", "\"198.18.16.10:8000\"]",
 		     (const char *[]){"services[0].stable[1]", "twice", NULL});
-	expect_error("\"dns-model\"", "\"sentiment\"",
-		     (const char *[]){"services[1].name", "services[0] too",
-				      NULL});
+	expect_error(
+	    "\"dns-model\"", "\"sentiment\"",
+	    (const char *[]){"services[1].name", "services[0] too", NULL});
 	expect_error("\"protocol\": \"udp\"", "\"protocol\": \"sctp\"",
 		     (const char *[]){"services[1].protocol", "\"tcp\"", NULL});
 	expect_error("\"method\": \"POST\"", "\"method\": \"PUT\"",
@@ -177,8 +178,8 @@ static void test_missing_file(void **state)
 
 	(void)state;
 	config_init(&cfg);
-	assert_int_equal(config_load_file("/nonexistent/kanary.json", &cfg,
-					  err, sizeof(err)),
+	assert_int_equal(config_load_file("/nonexistent/kanary.json", &cfg, err,
+					  sizeof(err)),
 			 -ENOENT);
 	assert_non_null(strstr(err, "/nonexistent/kanary.json"));
 }
@@ -191,37 +192,37 @@ static void test_endpoints(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(netaddr_parse_endpoint("198.18.0.10:8000", &ep, err,
-						sizeof(err)),
-			 0);
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.0.10:8000", &ep, err, sizeof(err)),
+	    0);
 	assert_int_equal(ep.port, 8000);
-	assert_int_equal(netaddr_parse_endpoint("198.18.0.10", &ep, err,
-						sizeof(err)),
-			 -EINVAL);
-	assert_int_equal(netaddr_parse_endpoint("198.18.0.010:80", &ep, err,
-						sizeof(err)),
-			 -EINVAL);
-	assert_int_equal(netaddr_parse_endpoint("198.18.0.1:65536", &ep, err,
-						sizeof(err)),
-			 -EINVAL);
-	assert_int_equal(netaddr_parse_endpoint("198.18.0.1:+80", &ep, err,
-						sizeof(err)),
-			 -EINVAL);
-	assert_int_equal(netaddr_parse_endpoint("198.18.0:80", &ep, err,
-						sizeof(err)),
-			 -EINVAL);
-	assert_int_equal(netaddr_parse_endpoint(" 198.18.0.1:80", &ep, err,
-						sizeof(err)),
-			 -EINVAL);
-	assert_int_equal(netaddr_parse_endpoint_list(
-				 "198.18.0.1:80,198.18.0.2:80", list, 4, &n,
-				 err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.0.10", &ep, err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.0.010:80", &ep, err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.0.1:65536", &ep, err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.0.1:+80", &ep, err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.0:80", &ep, err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(
+	    netaddr_parse_endpoint(" 198.18.0.1:80", &ep, err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(
+	    netaddr_parse_endpoint_list("198.18.0.1:80,198.18.0.2:80", list, 4,
+					&n, err, sizeof(err)),
+	    0);
 	assert_int_equal(n, 2);
-	assert_int_equal(netaddr_parse_endpoint_list(
-				 "198.18.0.1:80,198.18.0.1:80", list, 4, &n,
-				 err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+	    netaddr_parse_endpoint_list("198.18.0.1:80,198.18.0.1:80", list, 4,
+					&n, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "twice"));
 	assert_int_equal(netaddr_parse_endpoint_list("198.18.0.1:80,", list, 4,
 						     &n, err, sizeof(err)),
@@ -235,12 +236,21 @@ static void test_percent(void **state)
 		int ret;
 		uint32_t bp;
 	} cases[] = {
-		{"0", 0, 0},	   {"0.01", 0, 1},     {"12.5", 0, 1250},
-		{"100", 0, 10000}, {"100.00", 0, 10000}, {"99.99", 0, 9999},
-		{"100.01", -EINVAL, 0}, {"12.345", -EINVAL, 0},
-		{"-1", -EINVAL, 0}, {"abc", -EINVAL, 0}, {"", -EINVAL, 0},
-		{"1e2", -EINVAL, 0}, {"12.", -EINVAL, 0}, {".5", -EINVAL, 0},
-		{"1000", -EINVAL, 0},
+	    {"0", 0, 0},
+	    {"0.01", 0, 1},
+	    {"12.5", 0, 1250},
+	    {"100", 0, 10000},
+	    {"100.00", 0, 10000},
+	    {"99.99", 0, 9999},
+	    {"100.01", -EINVAL, 0},
+	    {"12.345", -EINVAL, 0},
+	    {"-1", -EINVAL, 0},
+	    {"abc", -EINVAL, 0},
+	    {"", -EINVAL, 0},
+	    {"1e2", -EINVAL, 0},
+	    {"12.", -EINVAL, 0},
+	    {".5", -EINVAL, 0},
+	    {"1000", -EINVAL, 0},
 	};
 	char err[NETADDR_ERR_LEN];
 	size_t i;
@@ -266,28 +276,32 @@ static void test_durations(void **state)
 	uint64_t ms;
 
 	(void)state;
-	assert_int_equal(units_parse_duration_ms("250ms", &ms, err, sizeof(err)), 0);
+	assert_int_equal(
+	    units_parse_duration_ms("250ms", &ms, err, sizeof(err)), 0);
 	assert_int_equal(ms, 250);
-	assert_int_equal(units_parse_duration_ms("1.5s", &ms, err, sizeof(err)), 0);
+	assert_int_equal(units_parse_duration_ms("1.5s", &ms, err, sizeof(err)),
+			 0);
 	assert_int_equal(ms, 1500);
-	assert_int_equal(units_parse_duration_ms("10m", &ms, err, sizeof(err)), 0);
+	assert_int_equal(units_parse_duration_ms("10m", &ms, err, sizeof(err)),
+			 0);
 	assert_int_equal(ms, 600000);
-	assert_int_equal(units_parse_duration_ms("2h", &ms, err, sizeof(err)), 0);
+	assert_int_equal(units_parse_duration_ms("2h", &ms, err, sizeof(err)),
+			 0);
 	assert_int_equal(ms, 7200000);
 	assert_int_equal(units_parse_duration_ms("0s", &ms, err, sizeof(err)),
 			 -EINVAL);
 	assert_int_equal(units_parse_duration_ms("10", &ms, err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "'10'"));
-	assert_int_equal(units_parse_duration_ms("1.0001s", &ms, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+	    units_parse_duration_ms("1.0001s", &ms, err, sizeof(err)), -EINVAL);
 	assert_int_equal(units_parse_duration_ms("5d", &ms, err, sizeof(err)),
 			 -EINVAL);
 	assert_int_equal(units_parse_duration_ms("-1s", &ms, err, sizeof(err)),
 			 -EINVAL);
-	assert_int_equal(units_parse_duration_ms("999999999999h", &ms, err,
-						 sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+	    units_parse_duration_ms("999999999999h", &ms, err, sizeof(err)),
+	    -EINVAL);
 	assert_string_equal(units_format_duration_ms(1500, buf, sizeof(buf)),
 			    "1500ms");
 	assert_string_equal(units_format_duration_ms(30000, buf, sizeof(buf)),
@@ -298,8 +312,9 @@ static void test_durations(void **state)
 
 static void test_json_locate(void **state)
 {
-	static const char text[] = "{\"a\": 1,\n \"b\": [10, {\"c\": \"x,]\"},\n"
-				   "  {\"d\": [1, 2, 3]}]}";
+	static const char text[] =
+	    "{\"a\": 1,\n \"b\": [10, {\"c\": \"x,]\"},\n"
+	    "  {\"d\": [1, 2, 3]}]}";
 	unsigned int line, col;
 
 	(void)state;
@@ -310,9 +325,8 @@ static void test_json_locate(void **state)
 			 0);
 	assert_int_equal(line, 2);
 	assert_int_equal(col, 18);
-	assert_int_equal(json_locate(text, strlen(text), "b[2].d[2]", &line,
-				     &col),
-			 0);
+	assert_int_equal(
+	    json_locate(text, strlen(text), "b[2].d[2]", &line, &col), 0);
 	assert_int_equal(line, 3);
 	assert_int_equal(col, 16);
 	assert_int_equal(json_locate(text, strlen(text), "b[3]", &line, &col),
@@ -376,14 +390,14 @@ static void test_rollout_spec_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_config),
-		cmocka_unit_test(test_errors_name_file_line_field),
-		cmocka_unit_test(test_missing_file),
-		cmocka_unit_test(test_endpoints),
-		cmocka_unit_test(test_percent),
-		cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_json_locate),
-		cmocka_unit_test(test_rollout_spec_json),
+	    cmocka_unit_test(test_good_config),
+	    cmocka_unit_test(test_errors_name_file_line_field),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_endpoints),
+	    cmocka_unit_test(test_percent),
+	    cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_json_locate),
+	    cmocka_unit_test(test_rollout_spec_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -105,9 +105,9 @@ static void test_passes_walk_all_steps_then_promote(void **state)
 	rollout_start(&s, &spec, true, now, &actions);
 	for (i = 0; i < 4; i++) {
 		now += 1000;
-		assert_int_equal(rollout_evaluated(&s, VERDICT_PASS, "ok", now,
-						   &actions),
-				 0);
+		assert_int_equal(
+		    rollout_evaluated(&s, VERDICT_PASS, "ok", now, &actions),
+		    0);
 		assert_int_equal(s.phase, PHASE_PROGRESSING);
 		assert_int_equal(s.weight_bp, expected[i]);
 		assert_int_equal(s.step, i + 1);
@@ -132,8 +132,8 @@ static void test_inconclusive_holds_step_and_window(void **state)
 	rollout_init(&s, 0);
 	rollout_start(&s, &spec, true, T0, &actions);
 	for (i = 0; i < 10; i++) {
-		rollout_evaluated(&s, VERDICT_INCONCLUSIVE, "too few", T0 + 2000,
-				  &actions);
+		rollout_evaluated(&s, VERDICT_INCONCLUSIVE, "too few",
+				  T0 + 2000, &actions);
 		assert_int_equal(actions, 0);
 	}
 	assert_int_equal(s.phase, PHASE_PROGRESSING);
@@ -271,8 +271,8 @@ static void test_phase_names_round_trip(void **state)
 
 	(void)state;
 	for (p = PHASE_IDLE; p <= PHASE_ABORTED; p++) {
-		assert_int_equal(rollout_phase_parse(rollout_phase_name(p), &back),
-				 0);
+		assert_int_equal(
+		    rollout_phase_parse(rollout_phase_name(p), &back), 0);
 		assert_int_equal(back, p);
 	}
 	assert_string_equal(rollout_phase_name(PHASE_ROLLED_BACK),
@@ -283,19 +283,19 @@ static void test_phase_names_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_start_enters_first_step),
-		cmocka_unit_test(test_start_refused_without_canary_or_twice),
-		cmocka_unit_test(test_warmup_then_first_step),
-		cmocka_unit_test(test_due_after_interval_only),
-		cmocka_unit_test(test_passes_walk_all_steps_then_promote),
-		cmocka_unit_test(test_inconclusive_holds_step_and_window),
-		cmocka_unit_test(test_failures_count_then_roll_back),
-		cmocka_unit_test(test_pass_resets_failure_count),
-		cmocka_unit_test(test_immediate_rollback_from_any_active_phase),
-		cmocka_unit_test(test_pause_resume_restarts_window),
-		cmocka_unit_test(test_promote_next_and_full),
-		cmocka_unit_test(test_abort_and_manual_weight),
-		cmocka_unit_test(test_phase_names_round_trip),
+	    cmocka_unit_test(test_start_enters_first_step),
+	    cmocka_unit_test(test_start_refused_without_canary_or_twice),
+	    cmocka_unit_test(test_warmup_then_first_step),
+	    cmocka_unit_test(test_due_after_interval_only),
+	    cmocka_unit_test(test_passes_walk_all_steps_then_promote),
+	    cmocka_unit_test(test_inconclusive_holds_step_and_window),
+	    cmocka_unit_test(test_failures_count_then_roll_back),
+	    cmocka_unit_test(test_pass_resets_failure_count),
+	    cmocka_unit_test(test_immediate_rollback_from_any_active_phase),
+	    cmocka_unit_test(test_pause_resume_restarts_window),
+	    cmocka_unit_test(test_promote_next_and_full),
+	    cmocka_unit_test(test_abort_and_manual_weight),
+	    cmocka_unit_test(test_phase_names_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

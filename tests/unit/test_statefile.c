@@ -15,9 +15,9 @@
 
 #include "statefile.h"
 
-#define KILLS 200
+#define KILLS	      200
 #define CONTENT_BYTES (512 * 1024)
-#define MAX_DELAY_US 20000
+#define MAX_DELAY_US  20000
 
 static char *make_content(char fill)
 {
@@ -114,8 +114,8 @@ static void test_mode_and_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crash_leaves_old_or_new),
-		cmocka_unit_test(test_mode_and_errors),
+	    cmocka_unit_test(test_crash_leaves_old_or_new),
+	    cmocka_unit_test(test_mode_and_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
