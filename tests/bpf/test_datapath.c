@@ -1366,6 +1366,47 @@ cleanup:
 	dp_close(dp, true);
 }
 
+/* Cutting a backend's flows (a rollback with cut_connections_on_rollback):
+ * their next packets are misses, re-derived by the current weight. */
+static void test_flush_backend_flows(void)
+{
+	struct dataplane *dp = open_dp(NULL);
+	const struct dp_service *svc;
+	struct kn_service_stats sstats;
+	struct pkt_spec spec;
+	struct pkt in, out;
+	uint32_t index, i, on_canary = 0, canary_slot;
+	int removed;
+	__u32 verdict;
+
+	if (!dp || add_service(dp, 10000, &index))
+		goto cleanup;
+	for (i = 0; i < 20; i++) {
+		syn_spec(&spec, CLIENT_1 + i, 51000);
+		pkt_build(&in, &spec);
+		run_prog(dp, KN_HOOK_TC_INGRESS, &in, &out, &verdict);
+		on_canary += out_daddr(&out) == CANARY_1;
+	}
+	ASSERT_EQ(on_canary, 20, "at 100 % every flow is on the canary");
+	dp_service_set_weight(dp, index, 0);
+	svc = dp_service_at(dp, index);
+	canary_slot = svc->pools[KN_POOL_CANARY].backends[0].stats_index;
+	removed = dp_flush_backend_flows(dp, canary_slot);
+	ASSERT_EQ(removed, 20, "every canary flow is forgotten");
+	for (i = 0, on_canary = 0; i < 20; i++) {
+		syn_spec(&spec, CLIENT_1 + i, 51000);
+		spec.tcp_flags = TCPF_ACK;
+		pkt_build(&in, &spec);
+		run_prog(dp, KN_HOOK_TC_INGRESS, &in, &out, &verdict);
+		on_canary += out_daddr(&out) == CANARY_1;
+	}
+	ASSERT_EQ(on_canary, 0, "their next packets go to stable");
+	dp_read_service(dp, index, &sstats);
+	ASSERT_EQ(sstats.flow_misses, 20, "each was a counted miss");
+cleanup:
+	dp_close(dp, true);
+}
+
 /* ---- adoption ---------------------------------------------------------- */
 
 static void test_adoption_keeps_state(void)
@@ -1430,6 +1471,7 @@ static const struct bpf_test tests[] = {
     {"empty_pools", test_empty_pools},
     {"promote_keeps_counters", test_promote_keeps_counters},
     {"commit_is_atomic", test_commit_is_atomic},
+    {"flush_backend_flows", test_flush_backend_flows},
     {"adoption_keeps_state", test_adoption_keeps_state},
 };
 

@@ -198,6 +198,24 @@ tap_check "a new kanaryd adopts the running data path" \
 	grep -q "adopted service 'sentiment'" "$TOPO_TMP/kanaryd.log"
 tap_is "the same client keeps its version after adoption" "$(predict_from 198.18.1.7)" "$m"
 
+# What a running kanaryd holds: only the capabilities it needs, and files
+# only root can read.
+caps=$(awk '/^CapEff/ {print $2}' /proc/"$TOPO_KANARYD_PID"/status)
+tap_is "once attached, kanaryd keeps only CAP_BPF and CAP_NET_ADMIN" "$caps" 0000008000001000
+tap_is "its pin directory is root's only" "$(stat -c %a "$TOPO_PIN_DIR")" 700
+tap_is "its pinned maps too" "$(stat -c %a "$TOPO_PIN_DIR/kn_flows")" 600
+tap_is "its state file too" "$(stat -c %a "$TOPO_STATE_FILE")" 600
+
+# bpffs missing: kanaryd mounts it and says so (in a private mount
+# namespace, so the host's bpffs is not touched).
+out=$(unshare --mount --propagation private bash -c "umount /sys/fs/bpf 2>/dev/null;
+	nsenter --net=/run/netns/$(topo_ns node) $KANARY_BIN/kanaryd --iface nc0 \
+		--pin-dir /sys/fs/bpf/kanary-mount-test --service $TOPO_VIP:81 \
+		--stable $STABLE --listen 127.0.0.1:9098 --state-file $TOPO_TMP/m.json &
+	pid=\$!; sleep 2; kill -TERM \$pid; wait \$pid" 2>&1)
+tap_check "without bpffs, kanaryd mounts it and says so" \
+	grep -q "bpffs was not mounted: mounted it at /sys/fs/bpf" <<<"$out"
+
 # Refusals: each names the problem and the fix.
 refusal() { # DESCRIPTION EXPECTED-STATUS PATTERN -- ARGS...
 	local what=$1 want=$2 pattern=$3 out status
