@@ -650,8 +650,14 @@ static enum MHD_Result on_headers(struct api_server *srv,
 				     route_allow(req), NULL, "",
 				     "%s is not allowed here; use %s", method,
 				     route_allow(req));
-	if (!route_mutates(req))
+	if (!route_mutates(req)) {
+		/* Nothing to read: a body announced here would only hold the
+		 * connection while it does not come. */
+		if (announced_length(conn) != 0)
+			return send_error(conn, req, MHD_HTTP_BAD_REQUEST, "",
+					  "%s %s takes no body", method, url);
 		return MHD_YES;
+	}
 
 	challenge = check_token(srv, conn, &token_present);
 	if (challenge)

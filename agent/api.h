@@ -19,7 +19,7 @@ struct api_server;
 /* Connections served at once; more wait in the kernel's accept queue. */
 #define API_MAX_CONNECTIONS 64
 /* An idle or stalled connection is closed after this long. */
-#define API_CONNECTION_TIMEOUT_S 15
+#define API_CONNECTION_TIMEOUT_S 5
 /* Worker threads: requests are short, the agent's lock serializes them. */
 #define API_THREADS 4
 #define API_ERR_LEN 512

@@ -34,14 +34,20 @@
  *
  * The default seed changes per run and is printed: rerun a failure with the
  * same PACKETS and SEED. Failing packets are printed in hex.
- * Usage: test_packet_fuzz [PACKETS [SEED]]   (prints TAP; default 10M)
+ * The loop also stops at a time limit, below tests/run's own, and then says
+ * how far it got and fails: a slow machine shows as such, not as a kill.
+ * Usage: test_packet_fuzz [PACKETS [SEED [SECONDS]]]   (prints TAP; default
+ * 10M packets, 600 s)
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/types.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,7 +58,9 @@
 #include "log.h"
 #include "packets.h"
 
-#define DEFAULT_PACKETS 10000000ULL
+#define DEFAULT_PACKETS	     10000000ULL
+#define DEFAULT_TIME_LIMIT_S 600
+#define TIME_CHECK_EVERY     4096
 /* Small enough that LRU eviction happens during a run (replies of evicted
  * flows must then pass untouched), large enough to keep most flows. */
 #define FUZZ_MAX_FLOWS	  (1U << 18)
@@ -1375,6 +1383,8 @@ static struct {
 	char pin_dir[128];
 	uint64_t packets;
 	uint64_t seed;
+	double time_limit_s;
+	uint64_t ran;				    /* packets actually tried */
 	struct kn_global_stats base[KN_HOOK_COUNT]; /* after the warm-up */
 	struct kn_global_stats last[KN_HOOK_COUNT]; /* at the last drop */
 	double seconds;
@@ -2031,17 +2041,26 @@ static void test_fuzz_run(void)
 			       now_s() - start);
 			fflush(stdout);
 		}
+		if (!((i + 1) % TIME_CHECK_EVERY) &&
+		    now_s() - start > fz.time_limit_s) {
+			printf("# stopped at the %.0f s time limit\n",
+			       fz.time_limit_s);
+			i++;
+			break;
+		}
 	}
+	fz.ran = i;
 	fz.seconds = now_s() - start;
 	printf("# %" PRIu64 " packets in %.1f s (%.0f packets/s), %" PRIu64
 	       " program runs, %" PRIu64 " tc runs as CHECKSUM_COMPLETE\n",
-	       fz.packets, fz.seconds, fz.packets / fz.seconds,
+	       fz.ran, fz.seconds, fz.ran / fz.seconds,
 	       st.runs[0] + st.runs[1] + st.runs[2], st.csum_complete_runs);
 	for (i = 0; i < FAILURE_KINDS_MAX && failure_kinds[i].why; i++)
 		printf("# FAILED %" PRIu64 " times (%s): %s\n",
 		       failure_kinds[i].count,
 		       mode_names[failure_kinds[i].mode], failure_kinds[i].why);
 	ASSERT_EQ(st.harness_errors, 0, "the kernel ran every packet");
+	ASSERT_EQ(fz.ran, fz.packets, "every packet ran within the time limit");
 }
 
 static void report_mode(enum mode mode)
@@ -2160,6 +2179,44 @@ static const struct bpf_test tests[] = {
     {"counters_match_oracle", test_counters_match_oracle},
 };
 
+#define PIN_ROOT   "/sys/fs/bpf"
+#define PIN_PREFIX "kanary-fuzz-"
+
+/* Pins of runs that died before dp_close(): their pid is gone. */
+static void remove_stale_pins(void)
+{
+	DIR *root = opendir(PIN_ROOT);
+	struct dirent *d;
+
+	while (root && (d = readdir(root))) {
+		char path[PATH_MAX], file[PATH_MAX + NAME_MAX + 2];
+		struct dirent *e;
+		char *end;
+		long pid;
+		DIR *pins;
+
+		if (strncmp(d->d_name, PIN_PREFIX, strlen(PIN_PREFIX)))
+			continue;
+		pid = strtol(d->d_name + strlen(PIN_PREFIX), &end, 10);
+		if (pid <= 0 || *end || !kill((pid_t)pid, 0) || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", PIN_ROOT, d->d_name);
+		pins = opendir(path);
+		while (pins && (e = readdir(pins))) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+			unlink(file);
+		}
+		if (pins)
+			closedir(pins);
+		if (!rmdir(path))
+			printf("# removed %s, left by a run that died\n", path);
+	}
+	if (root)
+		closedir(root);
+}
+
 int main(int argc, char **argv)
 {
 	char *end;
@@ -2172,7 +2229,8 @@ int main(int argc, char **argv)
 		fz.packets = strtoull(argv[1], &end, 10);
 		if (*end || !fz.packets) {
 			fprintf(stderr,
-				"usage: %s [PACKETS [SEED]] (PACKETS > 0)\n",
+				"usage: %s [PACKETS [SEED [SECONDS]]] "
+				"(PACKETS > 0)\n",
 				argv[0]);
 			return 2;
 		}
@@ -2184,8 +2242,18 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	snprintf(fz.pin_dir, sizeof(fz.pin_dir), "/sys/fs/bpf/kanary-fuzz-%d",
-		 getpid());
+	fz.time_limit_s = DEFAULT_TIME_LIMIT_S;
+	if (argc > 3) {
+		fz.time_limit_s = strtod(argv[3], &end);
+		if (*end || fz.time_limit_s <= 0) {
+			fprintf(stderr, "%s: SECONDS must be positive\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	remove_stale_pins();
+	snprintf(fz.pin_dir, sizeof(fz.pin_dir), "%s/%s%d", PIN_ROOT,
+		 PIN_PREFIX, getpid());
 	ret = bpf_test_main(tests, sizeof(tests) / sizeof(tests[0]), NULL);
 	if (replies_fd >= 0)
 		close(replies_fd);

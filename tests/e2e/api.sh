@@ -17,7 +17,7 @@ CURL_TIMEOUT_S=10
 PARALLEL=50
 WEIGHT_WRITERS=20
 MAX_BODY_BYTES=65536
-IDLE_TIMEOUT_S=15 # API_CONNECTION_TIMEOUT_S in agent/api.h
+IDLE_TIMEOUT_S=5 # API_CONNECTION_TIMEOUT_S in agent/api.h
 IDLE_MARGIN_S=6
 IDLE_LIMIT_S=$((IDLE_TIMEOUT_S + IDLE_MARGIN_S + 20))
 TOKEN=kanary-test-token-$RANDOM$RANDOM
@@ -427,6 +427,17 @@ http GET "$SVC/demo/decisions"
 last=$(jget '[x["canary_percent"] for x in d["decisions"] if x.get("event") == "weight set"][-1]' <<<"$BODY")
 check "... serialized: the weight is the last one logged ($final)" \
 	test "$final" = "$last" -a "$(jget 'sum(1 for x in d["decisions"] if x.get("event") == "weight set")' <<<"$BODY")" = $((WEIGHT_WRITERS + 1))
+
+# ---- bodies where none is taken ------------------------------------------------------------------
+http GET "$SVC" -H 'Content-Type: application/json' --data-binary '{"x": 1}' -X GET
+check "a GET with a body is refused at once (400)" is_error 400 ""
+# Requests that announce a body and go away must not hold the API: after
+# 100 of them, on a route that needs no token, /healthz still answers.
+topo_node bash -c 'for i in $(seq 100); do exec {fd}<>/dev/tcp/127.0.0.1/'"$TOPO_API_PORT"'
+	printf "GET /api/v1/services HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 20\r\n\r\n{" >&$fd
+	exec {fd}>&-; done'
+http GET /healthz -m 2
+check "100 abandoned bodies leave the API answering" test "$CODE" = 200
 
 # ---- connections ---------------------------------------------------------------------------------
 wait "$IDLE_PID"

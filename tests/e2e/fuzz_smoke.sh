@@ -14,7 +14,8 @@ cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/tap.sh
 
 FUZZ_SMOKE_S=${FUZZ_SMOKE_S:-20}
-OUTPUT=${OUTPUT:-.output}
+# tests/run names the build (KANARY_OUTPUT: .output, .output/sanitize).
+OUTPUT=${KANARY_OUTPUT:-${OUTPUT:-.output}}
 FUZZ_OUT=$OUTPUT/fuzz
 BUILD_LOG=$(mktemp /tmp/kanary-fuzz-build.XXXXXX)
 trap 'rm -f "$BUILD_LOG"' EXIT
@@ -28,7 +29,8 @@ if ! command -v "${FUZZ_CC:-clang}" >/dev/null 2>&1; then
 	exit 1
 fi
 
-if make --no-print-directory OUTPUT="$OUTPUT" fuzz-build >"$BUILD_LOG" 2>&1; then
+if make --no-print-directory OUTPUT="$OUTPUT" fuzz-build \
+	>"$BUILD_LOG" 2>&1; then
 	tap_ok "fuzz targets built ($FUZZ_OUT)"
 else
 	sed 's/^/# /' "$BUILD_LOG" | tail -n 30

@@ -27,7 +27,8 @@
  * padded with blanks (JSON whitespace), a chunked body always ends. A
  * request whose announced body never comes holds its connection until the
  * server's timeout (API_CONNECTION_TIMEOUT_S): that is a property of the
- * server, not of one input, and would stall every execution after it.
+ * server, not of one input, and would stall every execution after it
+ * (tests/fuzz/crashes/api_abandoned_bodies.sh shows it).
  *
  * Needs root (BPF) and bpffs, like kanaryd. Run it with -close_fd_mask=2:
  * the agent logs every state change; libFuzzer and the sanitizers keep
@@ -37,8 +38,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sanitizer/common_interface_defs.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -48,8 +51,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -436,13 +439,27 @@ static bool build_request(const struct request *r, struct buf *out)
 	return true;
 }
 
+/*
+ * libFuzzer's -timeout runs on a periodic SIGALRM, which interrupts blocking
+ * socket calls (EINTR): each call below resumes until its deadline.
+ */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int connect_to(unsigned int port)
 {
 	struct sockaddr_in src = {.sin_family = AF_INET};
 	struct sockaddr_in dst = {.sin_family = AF_INET};
-	struct timeval tv = {.tv_sec = FUZZ_ANSWER_TIMEOUT_S};
+	struct timeval tv = {.tv_sec = 1};
 	static unsigned next_host;
-	int one = 1, fd;
+	int one = 1, fd, err = 0;
+	socklen_t len = sizeof(err);
+	struct pollfd pfd;
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -454,17 +471,33 @@ static int connect_to(unsigned int port)
 	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	dst.sin_port = htons((uint16_t)port);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Short waits: the loops below keep the real deadline. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
-	    connect(fd, (struct sockaddr *)&dst, sizeof(dst))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)))
+		goto fail;
+	if (!connect(fd, (struct sockaddr *)&dst, sizeof(dst)))
+		return fd;
+	if (errno != EINTR && errno != EINPROGRESS)
+		goto fail;
+	/* Interrupted: the handshake goes on; wait for its outcome. */
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	while (poll(&pfd, 1, FUZZ_ANSWER_TIMEOUT_S * 1000) < 0)
+		if (errno != EINTR)
+			goto fail;
+	if (!getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) && !err &&
+	    (pfd.revents & POLLOUT))
+		return fd;
+	errno = err ? err : ETIMEDOUT;
+fail:
+	close(fd);
+	return -1;
 }
 
 static bool send_all(int fd, const char *data, size_t len, bool dribble)
 {
+	double deadline = now_s() + FUZZ_ANSWER_TIMEOUT_S;
 	size_t off = 0;
 
 	while (off < len) {
@@ -474,6 +507,9 @@ static bool send_all(int fd, const char *data, size_t len, bool dribble)
 		if (n > len - off)
 			n = len - off;
 		w = send(fd, data + off, n, MSG_NOSIGNAL);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN) &&
+		    now_s() < deadline)
+			continue;
 		if (w <= 0)
 			return false; /* the server may close early: fine */
 		off += (size_t)w;
@@ -481,9 +517,10 @@ static bool send_all(int fd, const char *data, size_t len, bool dribble)
 	return true;
 }
 
-/* Reads until the server closes; false on a timeout. */
+/* Reads until the server closes; false when it does not in time. */
 static bool read_all(int fd, struct buf *in)
 {
+	double deadline = now_s() + FUZZ_ANSWER_TIMEOUT_S;
 	char chunk[16384];
 
 	for (;;) {
@@ -491,8 +528,15 @@ static bool read_all(int fd, struct buf *in)
 
 		if (n == 0)
 			return true;
+		if (n < 0 && errno == ECONNRESET)
+			return true;
+		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+			if (now_s() >= deadline)
+				return false;
+			continue;
+		}
 		if (n < 0)
-			return errno == ECONNRESET;
+			return false;
 		if (in->len + (size_t)n <= FUZZ_RESPONSE_MAX)
 			buf_add(in, chunk, (size_t)n);
 	}

@@ -11,16 +11,16 @@
 #              of its seed corpus, stopping at the first finding (what
 #              tests/e2e/fuzz_smoke.sh uses); otherwise libFuzzer's fork mode
 #              keeps going after a crash, a leak or a timeout and saves each
-#   --merge    afterwards, minimize the seeds plus everything found into
-#              tests/fuzz/corpus/TARGET (libFuzzer -merge=1)
+#   --merge    afterwards, add to tests/fuzz/corpus/TARGET the inputs that
+#              reach code its seeds do not (libFuzzer -merge=1)
 #
-# Seeds come from tests/fuzz/corpus/TARGET and are never written to, except
-# by --merge; dictionaries from tests/fuzz/TARGET.dict. Everything a run
-# makes goes to $FUZZ_OUT/run/TARGET/: corpus/ (seeds and new inputs),
+# Seeds come from tests/fuzz/corpus/TARGET and are only ever added to, by
+# --merge; dictionaries from tests/fuzz/TARGET.dict. Everything a run makes
+# goes to $FUZZ_OUT/run/TARGET/: corpus/ (seeds and new inputs),
 # artifacts/ (crash-*, leak-*, timeout-*, oom-*: the reproducers) and log.
 # One summary line per target: seconds, executions, executions/s, coverage
 # (cov: code edges, ft: features) and findings. Exits non-zero when any
-# target found something.
+# target found something. One run at a time per $FUZZ_OUT.
 #
 # Environment: FUZZ_OUT (default .output/fuzz). fuzz_api needs root and bpffs.
 set -u
@@ -63,8 +63,9 @@ fi
 # Options of one target: the API logs each state change on stderr, which
 # -close_fd_mask=2 silences while libFuzzer and the sanitizers keep theirs.
 target_opts() {
-	local t=$1 opts=(-timeout=$INPUT_TIMEOUT_S -rss_limit_mb=$RSS_LIMIT_MB
-		-max_len=$MAX_LEN -print_final_stats=1)
+	local t=$1 opts=("-timeout=$INPUT_TIMEOUT_S"
+		"-rss_limit_mb=$RSS_LIMIT_MB" "-max_len=$MAX_LEN"
+		-print_final_stats=1)
 
 	[ -f "tests/fuzz/$t.dict" ] && opts+=(-dict="$ROOT/tests/fuzz/$t.dict")
 	[ "$t" = fuzz_api ] && opts+=(-close_fd_mask=2)
@@ -101,17 +102,20 @@ summary() {
 
 	status=$(cat "$dir/status" 2>/dev/null || echo '?')
 	line=$(grep -E '^#[0-9]+:?[[:space:]].*cov: ' "$dir/log" | tail -n 1)
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" |
-		tail -n 1)
-	[ -n "$execs" ] || execs=$(echo "$line" | sed -n 's/^#\([0-9]*\).*/\1/p')
+	if [[ "$line" =~ ^#[0-9]+: ]]; then
+		# Fork mode: totals on its progress lines; stat:: lines, when
+		# any, are one job's only.
+		execs=$(echo "$line" | sed -n 's/^#\([0-9]*\):.*/\1/p')
+		elapsed=$(echo "$line" | sed -n 's/.* time: \([0-9]*\)s.*/\1/p')
+		[ "${elapsed:-0}" -gt 0 ] && rate=$((execs / elapsed))
+	else
+		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' \
+			"$dir/log" | tail -n 1)
+		rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' \
+			"$dir/log" | tail -n 1)
+	fi
 	cov=$(echo "$line" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$line" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
-	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" |
-		tail -n 1)
-	# Fork mode prints no final stats: the average is executions / time.
-	elapsed=$(echo "$line" | sed -n 's/.* time: \([0-9]*\)s.*/\1/p')
-	[ -z "$rate" ] && [ -n "$execs" ] && [ "${elapsed:-0}" -gt 0 ] &&
-		rate=$((execs / elapsed))
 	found=$(find "$dir/artifacts" -type f | wc -l)
 	printf '%-16s %5ss %12s execs %7s exec/s  cov %5s  ft %6s  corpus %5s  findings %s  (exit %s)\n' \
 		"$t" "$SECONDS_EACH" "${execs:-?}" "${rate:-?}" "${cov:-?}" \
@@ -126,6 +130,15 @@ for t in "${targets[@]}"; do
 		exit 1
 	fi
 done
+
+# Runs wipe and fill $FUZZ_OUT/run/TARGET: one run at a time per build.
+mkdir -p "$FUZZ_OUT/run"
+exec 9>"$FUZZ_OUT/run/.lock"
+if ! flock -n 9; then
+	echo "run.sh: another run is using $FUZZ_OUT/run; wait for it, or" \
+		"build elsewhere (make OUTPUT=...)" >&2
+	exit 1
+fi
 
 running=0
 for t in "${targets[@]}"; do
@@ -147,17 +160,16 @@ for t in "${targets[@]}"; do
 done
 
 if [ "$MERGE" = 1 ]; then
+	# The seeds stay as they are; only inputs that reach code they do
+	# not are added (libFuzzer keeps the first directory's files).
 	for t in "${targets[@]}"; do
 		seeds=tests/fuzz/corpus/$t
-		merged=$FUZZ_OUT/run/$t/merged
-		rm -rf "$merged"
-		mkdir -p "$merged" "$seeds"
+		before=$(find "$seeds" -type f | wc -l)
 		# shellcheck disable=SC2046
-		"$FUZZ_OUT/$t" -merge=1 $(target_opts "$t") "$merged" "$seeds" \
+		"$FUZZ_OUT/$t" -merge=1 $(target_opts "$t") "$seeds" \
 			"$FUZZ_OUT/run/$t/corpus" >"$FUZZ_OUT/run/$t/merge.log" 2>&1 &&
-			rm -f "$seeds"/* && cp "$merged"/* "$seeds"/ &&
-			echo "$t: $(find "$seeds" -type f | wc -l) inputs," \
-				"$(du -sh "$seeds" | cut -f1) in $seeds"
+			echo "$t: $(($(find "$seeds" -type f | wc -l) - before))" \
+				"inputs added, $(du -sh "$seeds" | cut -f1) in $seeds"
 	done
 fi
 exit "$failed"
