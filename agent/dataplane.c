@@ -650,21 +650,39 @@ static int slots_pop(struct stats_slots *slots, uint32_t *index)
 /* A new backend starts from zero: its slot's counters are cleared. */
 static int slot_reset_counters(struct dataplane *dp, uint32_t index)
 {
-	size_t size = (size_t)dp->ncpus * sizeof(struct kn_backend_stats);
-	struct kn_latency_hist hist = {};
-	void *zeros = calloc(1, size);
+	size_t stats_size = (size_t)dp->ncpus * sizeof(struct kn_backend_stats);
+	size_t hist_size = (size_t)dp->ncpus * sizeof(struct kn_latency_hist);
+	void *zeros = calloc(1, stats_size > hist_size ? stats_size : hist_size);
 	int ret;
 
 	if (!zeros)
 		return -ENOMEM;
 	ret = bpf_map__update_elem(dp->skel->maps.kn_backend_ctr, &index,
-				   sizeof(index), zeros, size, BPF_ANY);
-	free(zeros);
+				   sizeof(index), zeros, stats_size, BPF_ANY);
 	if (!ret)
 		ret = bpf_map__update_elem(dp->skel->maps.kn_latency, &index,
-					   sizeof(index), &hist, sizeof(hist),
+					   sizeof(index), zeros, hist_size,
 					   BPF_ANY);
+	free(zeros);
 	return ret;
+}
+
+/* Sums per-CPU values made of __u64 counters only. */
+static void sum_u64_per_cpu(const void *per_cpu, int ncpus, size_t size,
+			    void *out)
+{
+	__u64 *sum = out;
+	size_t f;
+	int cpu;
+
+	memset(out, 0, size);
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		const __u64 *v =
+			(const __u64 *)((const char *)per_cpu + cpu * size);
+
+		for (f = 0; f < size / sizeof(__u64); f++)
+			sum[f] += v[f];
+	}
 }
 
 /* ---- adoption of a running data path ----------------------------------- */
@@ -1716,12 +1734,22 @@ int dp_read_backend(struct dataplane *dp, uint32_t stats_index,
 			     f++)
 				sum[f] += v[f];
 		}
-		ret = bpf_map__lookup_elem(dp->skel->maps.kn_latency,
-					   &stats_index, sizeof(stats_index),
-					   &out->latency, sizeof(out->latency),
-					   0);
 	}
 	free(per_cpu);
+	if (!ret) {
+		struct kn_latency_hist *hists =
+			calloc(dp->ncpus, sizeof(*hists));
+
+		if (!hists)
+			return -ENOMEM;
+		ret = bpf_map__lookup_elem(dp->skel->maps.kn_latency,
+					   &stats_index, sizeof(stats_index),
+					   hists, dp->ncpus * sizeof(*hists), 0);
+		if (!ret)
+			sum_u64_per_cpu(hists, dp->ncpus, sizeof(*hists),
+					&out->latency);
+		free(hists);
+	}
 	return ret;
 }
 

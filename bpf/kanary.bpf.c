@@ -18,9 +18,11 @@
 #include "kanary_parse.h"
 #include "kanary_steer.h"
 
-/* Headers the tc programs want in the linear part of the skb: Ethernet,
- * IPv4 without options, TCP with the largest options. */
-#define KN_TC_PULL_LEN (ETH_HLEN + IPV4_HDR_MIN_LEN + 60)
+/* Headers the tc programs read directly: Ethernet, IPv4 without options
+ * and TCP's fixed 20 bytes (never its options; payload bytes are read with
+ * bpf_skb_load_bytes). Almost every skb has them linear already: a pull is
+ * a copy, paid only by the rare one that does not. */
+#define KN_TC_PULL_LEN (ETH_HLEN + IPV4_HDR_MIN_LEN + TCP_HDR_MIN_LEN)
 
 static __always_inline void kn_count(__u32 hook, __u32 reason)
 {

@@ -84,9 +84,9 @@ static __always_inline void kn_http_record_latency(const struct kn_pkt *p,
 	asm volatile("" : "+r"(bucket));
 	if (bucket >= KN_LATENCY_BUCKETS)
 		return;
-	__sync_fetch_and_add(&hist->count, 1);
-	__sync_fetch_and_add(&hist->sum_us, us);
-	__sync_fetch_and_add(&hist->buckets[bucket], 1);
+	hist->count++;
+	hist->sum_us += us;
+	hist->buckets[bucket]++;
 }
 
 /* tc egress only: the payload can lie beyond the linear part of the skb. */

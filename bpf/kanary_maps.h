@@ -76,10 +76,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_backend_ctr SEC(".maps");
 
-/* Per-backend HTTP latency histograms, shared by all CPUs (one atomic add
- * per response), by stats_index. Written by egress. Size: agent. */
+/* Per-backend HTTP latency histograms (per CPU: a shared one costs cache
+ * lines bouncing between CPUs on every response), by stats_index. Written
+ * by egress; summed by the agent. Size: agent. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, KN_DEFAULT_MAX_BACKENDS);
 	__type(key, __u32);
 	__type(value, struct kn_latency_hist);

@@ -196,9 +196,9 @@ struct kn_backend_stats {
 };
 
 /*
- * kn_latency value (shared by all CPUs, updated with atomic adds once per
- * HTTP response): request's first byte (ingress) to response's first byte
- * (egress), in quarter-octave microsecond buckets.
+ * kn_latency value (per-CPU, summed by the agent): request's first byte
+ * (ingress) to response's first byte (egress), in quarter-octave
+ * microsecond buckets.
  */
 struct kn_latency_hist {
 	__u64 count;
