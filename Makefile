@@ -113,7 +113,9 @@ demo: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory test-build $(BENCH_BINS)
-	$(Q)QUICK=$(QUICK) bench/run.sh
+	$(Q)QUICK=$(QUICK) KANARY_BIN=$(abspath $(BIN)) \
+		KANARY_TOOLS=$(abspath $(OUTPUT))/tests \
+		BENCH_OUTPUT=$(abspath $(OUTPUT)) bench/run.sh
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/modelserver $(OUTPUT)/tests $(BIN):
 	$(Q)mkdir -p $@
