@@ -210,10 +210,10 @@ vmlinux:
 	vmlinux/gen.sh
 
 format:
-	clang-format -i $(wildcard agent/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch])
+	clang-format -i $(wildcard agent/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] bench/*.[ch])
 
 check-format:
-	clang-format --dry-run --Werror $(wildcard agent/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch])
+	clang-format --dry-run --Werror $(wildcard agent/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] bench/*.[ch])
 
 clean:
 	rm -rf $(OUTPUT) $(BIN)

@@ -234,7 +234,7 @@ static void service_free(struct agent *a, struct service_rt *s)
 	}
 	free(s->backends);
 	json_decref(s->decisions);
-	json_decref(s->history);
+	free(s->history);
 	json_decref(s->latest_analysis);
 	free(s);
 }
@@ -324,6 +324,10 @@ void agent_apply_actions(struct agent *a, struct service_rt *s,
 		s->warmup_pending = true;
 		fetcher_wakeup(a->fetcher);
 	}
+	if (actions & ACTION_NEW_ROLLOUT) {
+		signals_reset_trail(s);
+		scrape_reset_trails(s);
+	}
 	if (actions & ACTION_NEW_WINDOW) {
 		signals_new_window(s, mono);
 		scrape_new_window(s);
@@ -395,10 +399,10 @@ static struct service_rt *service_new(const struct service_config *cfg)
 	s->config_fingerprint = config_fingerprint(cfg);
 	rollout_init(&s->rollout, cfg->def.canary_bp);
 	s->decisions = json_array();
-	s->history = json_array();
+	s->history = calloc(AGENT_HISTORY_POINTS, sizeof(*s->history));
 	if (!s->decisions || !s->history) {
 		json_decref(s->decisions);
-		json_decref(s->history);
+		free(s->history);
 		free(s);
 		return NULL;
 	}
@@ -903,16 +907,12 @@ json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 	    "backends", backends, "analysis",
 	    s->latest_analysis ? json_incref(s->latest_analysis) : json_null());
 	{
-		size_t n = json_array_size(s->history);
-		json_t *last = n ? json_array_get(s->history, n - 1) : NULL;
+		const struct history_point *last = signals_history_last(s);
 
 		/* The last second's signals per pool, as in the history. */
-		json_object_set_new(
-		    obj, "pools",
-		    last ? json_pack("{s:O, s:O}", "stable",
-				     json_object_get(last, "stable"), "canary",
-				     json_object_get(last, "canary"))
-			 : json_null());
+		json_object_set_new(obj, "pools",
+				    last ? signals_history_pools_json(last)
+					 : json_null());
 	}
 	json_object_set_new(
 	    obj, "counters",
@@ -987,7 +987,7 @@ int agent_history_json(struct agent *a, const char *name, json_t **out,
 	s = lookup(a, name, err);
 	if (s)
 		*out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
-				 "points", json_copy(s->history));
+				 "points", signals_history_json(s));
 	pthread_mutex_unlock(&a->lock);
 	return s ? 0 : -ENOENT;
 }

@@ -95,6 +95,21 @@ struct backend_rt {
 	struct backend_rt *retired_next;
 };
 
+/* One pool's second in the history chart: compact, so that an hour of
+ * history costs a service 3600 x 64 bytes, not a tree of JSON values. */
+struct history_pool {
+	double requests;
+	double error_rate_pct; /* NAN: no requests in the span */
+	double p99_ms;	       /* NAN: no latency seen in the span */
+};
+
+struct history_point {
+	uint64_t wall_ms;
+	uint32_t weight_bp;
+	uint32_t phase; /* enum rollout_phase */
+	struct history_pool pools[2];
+};
+
 /* Aggregated kernel counters of one pool at one time. */
 struct pool_snapshot {
 	uint64_t t_ms;
@@ -132,7 +147,9 @@ struct service_rt {
 	unsigned snapshot_count;
 	unsigned snapshot_head;
 	uint64_t next_history_mono_ms;
-	json_t *history; /* array of points, oldest first, capped */
+	struct history_point *history; /* ring of AGENT_HISTORY_POINTS */
+	unsigned history_count;
+	unsigned history_head; /* the newest point */
 
 	/* The stable pool's window from the last evaluation where it had
 	 * enough requests: the reference at steps where it has too few. */
@@ -197,12 +214,16 @@ void signals_trailing(const struct service_rt *s, uint32_t min_requests,
 void signals_reset_trail(struct service_rt *s);
 void signals_history_tick(struct service_rt *s, uint64_t mono_ms,
 			  uint64_t wall_ms);
+const struct history_point *signals_history_last(const struct service_rt *s);
+json_t *signals_history_pools_json(const struct history_point *pt);
+json_t *signals_history_json(const struct service_rt *s);
 json_t *signals_backend_json(const struct backend_rt *b);
 
 /* agent_scrape.c */
 void scrape_set_url(struct service_rt *s, struct backend_rt *b);
 void scrape_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms);
 void scrape_new_window(struct service_rt *s);
+void scrape_reset_trails(struct service_rt *s);
 void scrape_metrics_window(const struct service_rt *s,
 			   struct metrics_window out[2]);
 void scrape_trailing(const struct service_rt *s, uint32_t min_requests,

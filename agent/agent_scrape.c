@@ -163,6 +163,17 @@ void scrape_new_window(struct service_rt *s)
 	}
 }
 
+/* The immediate rules' trailing counts start again from the next scrape. */
+void scrape_reset_trails(struct service_rt *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->backend_count; i++) {
+		s->backends[i]->target.trail_count = 0;
+		s->backends[i]->target.trail_head = 0;
+	}
+}
+
 static void hist_accumulate(struct metrics_window *w, struct stats_hist *h)
 {
 	struct stats_hist a, b;

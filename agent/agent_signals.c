@@ -189,35 +189,31 @@ static void pool_totals(const struct service_rt *s, int pool,
 	}
 }
 
-static json_t *history_pool_json(const struct pool_snapshot *then,
-				 const struct pool_snapshot *now)
+static void history_pool(struct history_pool *out,
+			 const struct pool_snapshot *then,
+			 const struct pool_snapshot *now)
 {
 	struct kn_latency_hist delta = {0};
 	struct stats_hist hist;
 	double requests = now->requests - then->requests;
 	double errors = now->errors - then->errors;
 	double p99 = 0;
-	json_t *obj;
 
 	latency_add_delta(&delta, &now->latency, &then->latency);
-	obj = json_pack("{s:f}", "requests", requests > 0 ? requests : 0);
-	json_object_set_new(obj, "error_rate_pct",
-			    requests > 0
-				? json_real(PERCENT * errors / requests)
-				: json_null());
+	out->requests = requests > 0 ? requests : 0;
+	out->error_rate_pct = requests > 0 ? PERCENT * errors / requests : NAN;
 	if (!stats_hist_from_kernel(&hist, &delta) &&
 	    stats_hist_quantile(&hist, 0.99, &p99) == STATS_OK)
-		json_object_set_new(obj, "p99_ms", json_real(MS_PER_S * p99));
+		out->p99_ms = MS_PER_S * p99;
 	else
-		json_object_set_new(obj, "p99_ms", json_null());
-	return obj;
+		out->p99_ms = NAN;
 }
 
 void signals_history_tick(struct service_rt *s, uint64_t mono_ms,
 			  uint64_t wall_ms)
 {
+	struct history_point *pt;
 	unsigned oldest;
-	json_t *point;
 	int p;
 
 	if (mono_ms < s->next_history_mono_ms)
@@ -234,20 +230,67 @@ void signals_history_tick(struct service_rt *s, uint64_t mono_ms,
 	oldest = (s->snapshot_head + AGENT_HISTORY_SPAN_SNAPSHOTS + 1 -
 		  s->snapshot_count) %
 		 AGENT_HISTORY_SPAN_SNAPSHOTS;
-	point = json_pack("{s:I, s:f, s:s}", "t", (json_int_t)wall_ms,
-			  "canary_percent", s->rollout.weight_bp / PERCENT,
-			  "phase", rollout_phase_name(s->rollout.phase));
-	json_object_set_new(
-	    point, "stable",
-	    history_pool_json(&s->snapshots[oldest][0],
-			      &s->snapshots[s->snapshot_head][0]));
-	json_object_set_new(
-	    point, "canary",
-	    history_pool_json(&s->snapshots[oldest][1],
-			      &s->snapshots[s->snapshot_head][1]));
-	json_array_append_new(s->history, point);
-	while (json_array_size(s->history) > AGENT_HISTORY_POINTS)
-		json_array_remove(s->history, 0);
+
+	s->history_head = (s->history_head + 1) % AGENT_HISTORY_POINTS;
+	if (s->history_count < AGENT_HISTORY_POINTS)
+		s->history_count++;
+	pt = &s->history[s->history_head];
+	pt->wall_ms = wall_ms;
+	pt->weight_bp = s->rollout.weight_bp;
+	pt->phase = s->rollout.phase;
+	for (p = 0; p < 2; p++)
+		history_pool(&pt->pools[p], &s->snapshots[oldest][p],
+			     &s->snapshots[s->snapshot_head][p]);
+}
+
+const struct history_point *signals_history_last(const struct service_rt *s)
+{
+	return s->history_count ? &s->history[s->history_head] : NULL;
+}
+
+static json_t *real_or_null(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *history_pool_json(const struct history_pool *hp)
+{
+	return json_pack("{s:f, s:o, s:o}", "requests", hp->requests,
+			 "error_rate_pct", real_or_null(hp->error_rate_pct),
+			 "p99_ms", real_or_null(hp->p99_ms));
+}
+
+/* {"stable": {...}, "canary": {...}}: one point's signals per pool. */
+json_t *signals_history_pools_json(const struct history_point *pt)
+{
+	return json_pack("{s:o, s:o}", "stable",
+			 history_pool_json(&pt->pools[KN_POOL_STABLE]),
+			 "canary",
+			 history_pool_json(&pt->pools[KN_POOL_CANARY]));
+}
+
+/* The history, oldest point first, in the API's shape. */
+json_t *signals_history_json(const struct service_rt *s)
+{
+	json_t *points = json_array();
+	unsigned i;
+
+	for (i = 0; points && i < s->history_count; i++) {
+		const struct history_point *pt =
+		    &s->history[(s->history_head + AGENT_HISTORY_POINTS -
+				 s->history_count + 1 + i) %
+				AGENT_HISTORY_POINTS];
+		json_t *pools = signals_history_pools_json(pt);
+		json_t *point =
+		    json_pack("{s:I, s:f, s:s}", "t", (json_int_t)pt->wall_ms,
+			      "canary_percent", pt->weight_bp / PERCENT,
+			      "phase", rollout_phase_name(pt->phase));
+
+		json_object_update(point, pools);
+		json_decref(pools);
+		json_array_append_new(points, point);
+	}
+	return points;
 }
 
 json_t *signals_backend_json(const struct backend_rt *b)

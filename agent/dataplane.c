@@ -652,7 +652,8 @@ static int slot_reset_counters(struct dataplane *dp, uint32_t index)
 {
 	size_t stats_size = (size_t)dp->ncpus * sizeof(struct kn_backend_stats);
 	size_t hist_size = (size_t)dp->ncpus * sizeof(struct kn_latency_hist);
-	void *zeros = calloc(1, stats_size > hist_size ? stats_size : hist_size);
+	void *zeros =
+	    calloc(1, stats_size > hist_size ? stats_size : hist_size);
 	int ret;
 
 	if (!zeros)
@@ -678,7 +679,7 @@ static void sum_u64_per_cpu(const void *per_cpu, int ncpus, size_t size,
 	memset(out, 0, size);
 	for (cpu = 0; cpu < ncpus; cpu++) {
 		const __u64 *v =
-			(const __u64 *)((const char *)per_cpu + cpu * size);
+		    (const __u64 *)((const char *)per_cpu + cpu * size);
 
 		for (f = 0; f < size / sizeof(__u64); f++)
 			sum[f] += v[f];
@@ -1738,13 +1739,13 @@ int dp_read_backend(struct dataplane *dp, uint32_t stats_index,
 	free(per_cpu);
 	if (!ret) {
 		struct kn_latency_hist *hists =
-			calloc(dp->ncpus, sizeof(*hists));
+		    calloc(dp->ncpus, sizeof(*hists));
 
 		if (!hists)
 			return -ENOMEM;
-		ret = bpf_map__lookup_elem(dp->skel->maps.kn_latency,
-					   &stats_index, sizeof(stats_index),
-					   hists, dp->ncpus * sizeof(*hists), 0);
+		ret = bpf_map__lookup_elem(
+		    dp->skel->maps.kn_latency, &stats_index,
+		    sizeof(stats_index), hists, dp->ncpus * sizeof(*hists), 0);
 		if (!ret)
 			sum_u64_per_cpu(hists, dp->ncpus, sizeof(*hists),
 					&out->latency);

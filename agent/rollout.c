@@ -129,6 +129,9 @@ int rollout_start(struct rollout_state *s, const struct rollout_spec *spec,
 	s->evaluations = 0;
 	s->consecutive_failures = 0;
 	s->step = 0;
+	/* Errors seen before this rollout (a failed one just before, a canary
+	 * since redeployed) are not evidence against it. */
+	*actions |= ACTION_NEW_ROLLOUT;
 	if (spec->warmup_requests) {
 		s->phase = PHASE_WARMING;
 		s->weight_bp = 0;

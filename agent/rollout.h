@@ -45,6 +45,7 @@ enum rollout_action {
 	ACTION_CUT_CANARY = 1u << 2,	/* forget canary flows */
 	ACTION_START_WARMUP = 1u << 3,	/* send warm-up requests */
 	ACTION_NEW_WINDOW = 1u << 4,	/* analysis window restarts now */
+	ACTION_NEW_ROLLOUT = 1u << 5,	/* the immediate rules start afresh */
 };
 
 struct rollout_state {

@@ -159,6 +159,15 @@ check "GET $SVC/demo/decisions: {name, decisions: []}" \
 http GET "$SVC/demo/history"
 check "GET $SVC/demo/history: {name, points: [...]}" \
 	test "$CODE" = 200 -a "$(jget '(d["name"], type(d["points"]).__name__)' <<<"$BODY")" = '["demo", "list"]'
+# One point a second, oldest first, each with both pools' signals; and the
+# status carries the newest point's pools.
+sleep 2
+http GET "$SVC/demo/history"
+check "history: >= 2 points, one a second, oldest first, each {t, canary_percent, phase, stable, canary}" \
+	test "$(jget 'all(p["t"] < q["t"] <= p["t"] + 1500 for p, q in zip(d["points"], d["points"][1:])) and len(d["points"]) >= 2 and all(sorted(p) == ["canary", "canary_percent", "phase", "stable", "t"] and p["phase"] == "idle" and p["canary_percent"] == 0 and all(sorted(p[k]) == ["error_rate_pct", "p99_ms", "requests"] for k in ("stable", "canary")) for p in d["points"])' <<<"$BODY")" = true
+http GET "$SVC/demo"
+check "status: pools = the newest history point's signals" \
+	test "$(jget 'sorted(d["pools"]["stable"]) == ["error_rate_pct", "p99_ms", "requests"] and sorted(d["pools"]["canary"]) == ["error_rate_pct", "p99_ms", "requests"]' <<<"$BODY")" = true
 
 http GET /metrics
 check "GET /metrics: 200 in the Prometheus text format 0.0.4" \

@@ -37,6 +37,8 @@ static void test_start_enters_first_step(void **state)
 	assert_int_equal(s.weight_bp, 1000);
 	assert_true(actions & ACTION_SET_WEIGHT);
 	assert_true(actions & ACTION_NEW_WINDOW);
+	/* A new rollout is not judged on errors from before it. */
+	assert_true(actions & ACTION_NEW_ROLLOUT);
 	assert_false(actions & ACTION_START_WARMUP);
 	assert_int_equal(s.step_started_ms, T0);
 }
@@ -112,6 +114,8 @@ static void test_passes_walk_all_steps_then_promote(void **state)
 		assert_int_equal(s.weight_bp, expected[i]);
 		assert_int_equal(s.step, i + 1);
 		assert_true(actions & ACTION_NEW_WINDOW);
+		/* A step keeps the immediate rules' trailing counts. */
+		assert_false(actions & ACTION_NEW_ROLLOUT);
 	}
 	now += 1000;
 	rollout_evaluated(&s, VERDICT_PASS, "ok", now, &actions);

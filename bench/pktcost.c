@@ -1,0 +1,962 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * pktcost.c - what one packet costs in kanary's programs, measured by the
+ * kernel itself through bpf_prog_test_run_opts, next to do-nothing XDP and
+ * tc programs measured the same way in the same run (the floor).
+ *
+ *   pktcost cost  [--rounds R] [--batch B] [--repeat N]
+ *       per-packet cost of each case (see enum pc_case), CSV on stdout
+ *   pktcost flows [--sizes N,N,...] [--rounds R] [--batch B]
+ *                 [--memory FILE]
+ *       cost of an established flow's packet with the connection table
+ *       filled to N live entries, and the table's memory per connection
+ *   pktcost stats SECONDS
+ *       turns the kernel's run-time statistics of BPF programs on for
+ *       SECONDS (they go off when pktcost exits): the per-packet cost of
+ *       the programs attached in the end-to-end figures, under real traffic
+ *   pktcost attach IFACE xdp|tc   /   pktcost detach IFACE
+ *       the do-nothing program on a real interface (native XDP, or tc
+ *       ingress), left attached when pktcost exits: the floor of the
+ *       end-to-end figures, where the interface's own XDP or tc overhead
+ *       is the same for kanary and for the floor
+ *
+ * Two methods, both reported:
+ *   call    repeat = 1, one packet per call, many calls; the kernel's own
+ *           duration of each run is summed. Every call gets a fresh copy of
+ *           its packet, so a SYN is a new flow every time (a new source
+ *           port or address) and nothing measures an already rewritten
+ *           packet. The floor pays the same per-run overhead (timer reads,
+ *           bottom-half toggling), so the ratio to it is the hook's cost as
+ *           a whole.
+ *   repeat  one call with repeat = N on the same buffer: only for packets
+ *           whose rewrite leaves them unchanged, so that every repetition
+ *           takes the path its first one took. An established flow and its
+ *           reply use a service whose backend is its own VIP:port (the
+ *           rewrite writes the same values: the same lookups, the same
+ *           checksum arithmetic, a zero difference). A new flow cannot be
+ *           measured so (it must be a different flow every time).
+ * Every measured packet's output is checked (verdict, rewritten address),
+ * and the data path's counters are checked at the end: the flows created,
+ * no flow misses.
+ */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <getopt.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <linux/types.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataplane.h"
+#include "kanary_shared.h"
+#include "log.h"
+#include "packets.h"
+
+/* Addresses from 198.18.0.0/15; nothing is ever sent on a wire here. */
+#define VIP		 0xc6122001 /* 198.18.32.1 */
+#define SELF_VIP	 0xc6122002 /* 198.18.32.2: its backend is itself */
+#define VIP_PORT	 80
+#define STABLE_1	 0xc612100a /* 198.18.16.10 */
+#define STABLE_2	 0xc612100b /* 198.18.16.11 */
+#define CANARY_1	 0xc6121014 /* 198.18.16.20 */
+#define BACKEND_PORT	 8000
+#define OTHER_HOST	 0xc6120909 /* 198.18.9.9: no service */
+#define FIXED_CLIENT	 0xc6120a0a /* 198.18.10.10 */
+#define CLIENT_BASE	 0xc6124000 /* 198.18.64.0: clients of new flows */
+#define CLIENT_ADDRS	 16384	    /* 198.18.64.0 - 198.18.127.255 */
+#define CLIENT_PORT_BASE 1024
+#define CANARY_BP	 1000 /* the 10 % split of the end-to-end figures */
+
+#define XDP_PASS_VERDICT  2
+#define TC_OK_VERDICT	  0
+#define REPLY_PAYLOAD_LEN 64 /* a response body segment, not a status line */
+
+#define DEFAULT_ROUNDS	    21
+#define DEFAULT_BATCH	    4000
+#define DEFAULT_REPEAT	    100000
+#define DEFAULT_TABLE_FLOWS (1U << 20) /* kanaryd's default --max-flows */
+#define FILL_CHUNK	    8192
+
+enum pc_hook { HOOK_XDP = 0, HOOK_TC_IN, HOOK_TC_EG, HOOK_COUNT };
+
+static const char *const hook_names[HOOK_COUNT] = {"xdp", "tc_ingress",
+						   "tc_egress"};
+
+enum pc_case {
+	CASE_FLOOR = 0,	  /* a do-nothing program of the hook's type */
+	CASE_OTHER,	  /* a packet for no service / not a reply */
+	CASE_SYN,	  /* a new connection: a flow is created */
+	CASE_ESTABLISHED, /* an ACK of an established flow */
+	CASE_REPLY,	  /* a backend's data segment, back to the VIP */
+	CASE_COUNT
+};
+
+static const char *const case_names[CASE_COUNT] = {
+    "floor", "not_for_service", "new_flow", "established", "reply"};
+
+static struct dataplane *dp;
+static void usage(FILE *f);
+static int floor_fd[HOOK_COUNT] = {-1, -1, -1};
+static char pin_dir[128];
+static uint32_t next_flow; /* new-flow counter: a distinct tuple each */
+static unsigned long failures;
+static int only_case = -1; /* --case: measure one case (for profiling) */
+
+static void fail(const char *what)
+{
+	if (failures++ < 10)
+		fprintf(stderr, "pktcost: %s\n", what);
+}
+
+/* A program that returns its pass verdict and nothing else. */
+static int load_floor(enum bpf_prog_type type, int verdict)
+{
+	struct bpf_insn insns[] = {
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K,
+	     .dst_reg = BPF_REG_0,
+	     .imm = verdict},
+	    {.code = BPF_JMP | BPF_EXIT},
+	};
+
+	return bpf_prog_load(type, "kn_floor", "Dual BSD/GPL", insns,
+			     sizeof(insns) / sizeof(insns[0]), NULL);
+}
+
+static int hook_fd(enum pc_case c, enum pc_hook h)
+{
+	if (c == CASE_FLOOR)
+		return floor_fd[h];
+	return dp_prog_fd(dp, h == HOOK_XDP	? KN_HOOK_XDP_INGRESS
+			      : h == HOOK_TC_IN ? KN_HOOK_TC_INGRESS
+						: KN_HOOK_TC_EGRESS);
+}
+
+static uint32_t pass_verdict(enum pc_hook h)
+{
+	return h == HOOK_XDP ? XDP_PASS_VERDICT : TC_OK_VERDICT;
+}
+
+/* One run; *ns is the kernel's duration per repetition. */
+static int run(int fd, const struct pkt *in, struct pkt *out, uint32_t repeat,
+	       uint32_t *retval, uint32_t *ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
+		    .data_size_in = in->len, .data_out = out->data,
+		    .data_size_out = sizeof(out->data), .repeat = repeat);
+	int ret = bpf_prog_test_run_opts(fd, &opts);
+
+	out->len = opts.data_size_out;
+	*retval = opts.retval;
+	*ns = opts.duration;
+	return ret;
+}
+
+static struct endpoint ep(uint32_t host_addr, uint16_t port)
+{
+	struct endpoint e = {.addr.s_addr = htonl(host_addr), .port = port};
+
+	return e;
+}
+
+static int add_services(void)
+{
+	struct dp_service_def def = {
+	    .name = "bench",
+	    .proto = IPPROTO_TCP,
+	    .flags = KN_SVC_F_HTTP,
+	    .stable_count = 2,
+	    .canary_count = 1,
+	    .canary_bp = CANARY_BP,
+	};
+	struct dp_service_def self = {
+	    .name = "bench-self",
+	    .proto = IPPROTO_TCP,
+	    .flags = KN_SVC_F_HTTP,
+	    .stable_count = 1,
+	};
+	char err[DP_ERR_LEN];
+	uint32_t index;
+
+	def.vip = ep(VIP, VIP_PORT);
+	def.stable[0] = ep(STABLE_1, BACKEND_PORT);
+	def.stable[1] = ep(STABLE_2, BACKEND_PORT);
+	def.canary[0] = ep(CANARY_1, BACKEND_PORT);
+	self.vip = ep(SELF_VIP, VIP_PORT);
+	self.stable[0] = ep(SELF_VIP, VIP_PORT);
+	if (dp_service_add(dp, &def, &index, err, sizeof(err)) ||
+	    dp_service_add(dp, &self, &index, err, sizeof(err))) {
+		fprintf(stderr, "pktcost: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int open_dp(uint32_t max_flows)
+{
+	struct dp_options opts = {
+	    .pin_dir = pin_dir,
+	    .max_flows = max_flows,
+	    .max_services = 16,
+	    .max_backends = 64,
+	};
+	char err[DP_ERR_LEN];
+
+	if (dp_open(&opts, &dp, err, sizeof(err))) {
+		fprintf(stderr, "pktcost: %s\n", err);
+		return -1;
+	}
+	return add_services();
+}
+
+static void tcp_spec(struct pkt_spec *s, uint32_t saddr, uint16_t sport,
+		     uint32_t daddr, uint16_t dport, uint8_t flags)
+{
+	memset(s, 0, sizeof(*s));
+	s->saddr = saddr;
+	s->sport = sport;
+	s->daddr = daddr;
+	s->dport = dport;
+	s->proto = IPPROTO_TCP;
+	s->tcp_flags = flags;
+}
+
+static void flow_tuple(uint32_t i, uint32_t *client, uint16_t *port)
+{
+	*client = CLIENT_BASE + i % CLIENT_ADDRS;
+	*port = (uint16_t)(CLIENT_PORT_BASE + i / CLIENT_ADDRS);
+}
+
+static uint32_t pkt_daddr(const struct pkt *p)
+{
+	return ntohl(((const struct iphdr *)(p->data + ETH_HLEN))->daddr);
+}
+
+static uint32_t pkt_saddr(const struct pkt *p)
+{
+	return ntohl(((const struct iphdr *)(p->data + ETH_HLEN))->saddr);
+}
+
+static bool is_backend(uint32_t addr)
+{
+	return addr == STABLE_1 || addr == STABLE_2 || addr == CANARY_1;
+}
+
+/*
+ * A client's connection through one ingress hook: SYN then ACK, as the
+ * kernel would see them, so that the flow is established. Returns the
+ * backend it was given (0 on failure).
+ */
+static uint32_t establish(enum pc_hook h, uint32_t client, uint16_t port,
+			  uint32_t vip)
+{
+	struct pkt_spec s;
+	struct pkt in, out;
+	uint32_t retval, ns, backend;
+
+	tcp_spec(&s, client, port, vip, VIP_PORT, TCPF_SYN);
+	pkt_build(&in, &s);
+	if (run(hook_fd(CASE_SYN, h), &in, &out, 1, &retval, &ns))
+		return 0;
+	backend = pkt_daddr(&out);
+	tcp_spec(&s, client, port, vip, VIP_PORT, TCPF_ACK);
+	pkt_build(&in, &s);
+	if (run(hook_fd(CASE_SYN, h), &in, &out, 1, &retval, &ns) ||
+	    pkt_daddr(&out) != backend)
+		return 0;
+	return backend;
+}
+
+/* The packets of one case on one hook; syn builds a new one per call. */
+struct pc_stream {
+	enum pc_case c;
+	enum pc_hook h;
+	struct pkt pkt;
+	uint32_t backend; /* established and reply: where the flow goes */
+};
+
+static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
+		       uint32_t vip, uint16_t port)
+{
+	static const char body[REPLY_PAYLOAD_LEN] = "{\"model\": \"v1\"...";
+	struct pkt_spec s;
+	bool ingress = h != HOOK_TC_EG;
+
+	memset(st, 0, sizeof(*st));
+	st->c = c;
+	st->h = h;
+	switch (c) {
+	case CASE_FLOOR:
+	case CASE_OTHER:
+		if (ingress)
+			tcp_spec(&s, FIXED_CLIENT, port, OTHER_HOST, VIP_PORT,
+				 TCPF_ACK);
+		else
+			tcp_spec(&s, OTHER_HOST, VIP_PORT, FIXED_CLIENT, port,
+				 TCPF_ACK);
+		break;
+	case CASE_SYN:
+		return 0; /* built per call */
+	case CASE_ESTABLISHED:
+	case CASE_REPLY:
+		/* The flow goes through the ingress hook that carries the
+		 * case (tc ingress for replies, as in tc mode). */
+		st->backend = establish(h == HOOK_XDP ? HOOK_XDP : HOOK_TC_IN,
+					FIXED_CLIENT, port, vip);
+		if (!st->backend)
+			return -1;
+		if (c == CASE_ESTABLISHED) {
+			tcp_spec(&s, FIXED_CLIENT, port, vip, VIP_PORT,
+				 TCPF_ACK);
+		} else {
+			tcp_spec(&s, st->backend,
+				 vip == SELF_VIP ? VIP_PORT : BACKEND_PORT,
+				 FIXED_CLIENT, port, TCPF_ACK | TCPF_PSH);
+			s.payload = body;
+			s.payload_len = sizeof(body);
+		}
+		break;
+	default:
+		return -1;
+	}
+	pkt_build(&st->pkt, &s);
+	return 0;
+}
+
+static const struct pkt *stream_next(struct pc_stream *st)
+{
+	struct pkt_spec s;
+	uint32_t client;
+	uint16_t port;
+
+	if (st->c != CASE_SYN)
+		return &st->pkt;
+	flow_tuple(next_flow++, &client, &port);
+	tcp_spec(&s, client, port, VIP, VIP_PORT, TCPF_SYN);
+	pkt_build(&st->pkt, &s);
+	return &st->pkt;
+}
+
+/* Whether the program did to the packet what the case says it does. */
+static bool stream_check(const struct pc_stream *st, const struct pkt *in,
+			 const struct pkt *out, uint32_t retval)
+{
+	if (retval != pass_verdict(st->h))
+		return false;
+	switch (st->c) {
+	case CASE_FLOOR:
+	case CASE_OTHER:
+		return out->len == in->len &&
+		       !memcmp(out->data, in->data, in->len);
+	case CASE_SYN:
+		return is_backend(pkt_daddr(out)) &&
+		       pkt_l4_csum_ok(out->data, out->len);
+	case CASE_ESTABLISHED:
+		return pkt_daddr(out) == st->backend;
+	case CASE_REPLY:
+		return pkt_saddr(out) == VIP || pkt_saddr(out) == SELF_VIP;
+	default:
+		return false;
+	}
+}
+
+/* Method "call": batch packets, one run each; mean kernel ns per packet. */
+static double measure_calls(struct pc_stream *st, uint32_t batch)
+{
+	int fd = hook_fd(st->c, st->h);
+	uint64_t total = 0;
+	uint32_t i, retval, ns;
+	struct pkt out;
+
+	for (i = 0; i < batch; i++) {
+		const struct pkt *in = stream_next(st);
+
+		if (run(fd, in, &out, 1, &retval, &ns)) {
+			fail("bpf_prog_test_run_opts failed");
+			return -1;
+		}
+		if (!stream_check(st, in, &out, retval)) {
+			fail("a packet did not take the path it measures");
+			return -1;
+		}
+		total += ns;
+	}
+	return (double)total / batch;
+}
+
+/* Method "repeat": one run of repeat packets on the same buffer. */
+static double measure_repeat(struct pc_stream *st, uint32_t repeat)
+{
+	uint32_t retval, ns;
+	struct pkt out;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = st->pkt.data,
+		    .data_size_in = st->pkt.len, .data_out = out.data,
+		    .data_size_out = sizeof(out.data), .repeat = repeat);
+
+	if (bpf_prog_test_run_opts(hook_fd(st->c, st->h), &opts)) {
+		fail("bpf_prog_test_run_opts (repeat) failed");
+		return -1;
+	}
+	out.len = opts.data_size_out;
+	retval = opts.retval;
+	ns = opts.duration;
+	/* The last repetition's output is the first's: the rewrite is an
+	 * identity for these packets. */
+	if (!stream_check(st, &st->pkt, &out, retval) ||
+	    (st->c != CASE_FLOOR && st->c != CASE_OTHER &&
+	     memcmp(out.data, st->pkt.data, st->pkt.len))) {
+		fail("a repeated packet changed: the repeat would lie");
+		return -1;
+	}
+	return ns;
+}
+
+static void pin_to_one_cpu(void)
+{
+	cpu_set_t set;
+	int cpu, last = -1;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			last = cpu;
+	if (last < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(last, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static int load_floors(void)
+{
+	floor_fd[HOOK_XDP] = load_floor(BPF_PROG_TYPE_XDP, XDP_PASS_VERDICT);
+	floor_fd[HOOK_TC_IN] =
+	    load_floor(BPF_PROG_TYPE_SCHED_CLS, TC_OK_VERDICT);
+	floor_fd[HOOK_TC_EG] = floor_fd[HOOK_TC_IN];
+	if (floor_fd[HOOK_XDP] < 0 || floor_fd[HOOK_TC_IN] < 0) {
+		fprintf(stderr, "pktcost: cannot load the floor programs: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Which (case, hook) pairs exist: XDP has no egress; the floor of tc
+ * egress is the tc floor (the same program type). */
+static bool case_on_hook(enum pc_case c, enum pc_hook h)
+{
+	if (only_case >= 0 && (int)c != only_case)
+		return false;
+	if (h == HOOK_TC_EG)
+		return c == CASE_FLOOR || c == CASE_OTHER || c == CASE_REPLY;
+	return c != CASE_REPLY;
+}
+
+static bool repeat_ok(enum pc_case c)
+{
+	return c != CASE_SYN;
+}
+
+static int cmd_cost(uint32_t rounds, uint32_t batch, uint32_t repeat)
+{
+	struct pc_stream calls[CASE_COUNT][HOOK_COUNT];
+	struct pc_stream reps[CASE_COUNT][HOOK_COUNT];
+	struct kn_service_stats svc;
+	uint16_t port = 40000;
+	uint32_t r, c, h, syn_start;
+	double v;
+
+	if (open_dp(DEFAULT_TABLE_FLOWS))
+		return 1;
+	for (c = 0; c < CASE_COUNT; c++)
+		for (h = 0; h < HOOK_COUNT; h++) {
+			if (!case_on_hook(c, h))
+				continue;
+			if (stream_init(&calls[c][h], c, h, VIP, port++) ||
+			    stream_init(&reps[c][h], c, h, SELF_VIP, port++)) {
+				fprintf(stderr,
+					"pktcost: cannot set up %s on "
+					"%s\n",
+					case_names[c], hook_names[h]);
+				return 1;
+			}
+		}
+	syn_start = next_flow;
+	printf("method,hook,case,round,ns_per_packet\n");
+	/* Round 0 warms caches and the JIT images up and is not printed.
+	 * Within a round every case runs once, in the same order: slow
+	 * drifts of the machine hit all cases alike. */
+	for (r = 0; r <= rounds; r++) {
+		for (c = 0; c < CASE_COUNT; c++)
+			for (h = 0; h < HOOK_COUNT; h++) {
+				if (!case_on_hook(c, h))
+					continue;
+				v = measure_calls(&calls[c][h], batch);
+				if (v < 0)
+					return 1;
+				if (r)
+					printf("call,%s,%s,%u,%.2f\n",
+					       hook_names[h], case_names[c], r,
+					       v);
+				if (!repeat_ok(c))
+					continue;
+				v = measure_repeat(&reps[c][h], repeat);
+				if (v < 0)
+					return 1;
+				if (r)
+					printf("repeat,%s,%s,%u,%.2f\n",
+					       hook_names[h], case_names[c], r,
+					       v);
+			}
+		fflush(stdout);
+	}
+	/* Every SYN made a flow (new_flows counts them), and no measured
+	 * packet of an established flow missed its entry. */
+	if (dp_read_service(dp, 0, &svc)) {
+		fprintf(stderr, "pktcost: cannot read the service counters\n");
+		return 1;
+	}
+	if (svc.new_flows[0] + svc.new_flows[1] < next_flow - syn_start ||
+	    svc.flow_misses != 0) {
+		fprintf(
+		    stderr,
+		    "pktcost: counters disagree: %llu new flows for %u "
+		    "SYNs, %llu flow misses\n",
+		    (unsigned long long)(svc.new_flows[0] + svc.new_flows[1]),
+		    next_flow - syn_start, (unsigned long long)svc.flow_misses);
+		return 1;
+	}
+	fprintf(
+	    stderr,
+	    "pktcost: %u new flows created (%llu to the canary), 0 misses\n",
+	    next_flow - syn_start, (unsigned long long)svc.new_flows[1]);
+	return failures ? 1 : 0;
+}
+
+/* ---- the connection table at N entries -------------------------------- */
+
+static int pinned_map(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	return bpf_obj_get(path);
+}
+
+/* The kernel's charge for a map, as bpftool shows it ("memlock"). */
+static long long map_memlock(int fd)
+{
+	char path[64], line[256];
+	long long bytes = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %lld", &bytes) == 1)
+			break;
+	fclose(f);
+	return bytes;
+}
+
+static void flow_key(struct kn_flow_key *k, uint32_t src, uint16_t sport,
+		     uint32_t dst, uint16_t dport)
+{
+	memset(k, 0, sizeof(*k));
+	k->src.w[0] = htonl(src);
+	k->dst.w[0] = htonl(dst);
+	k->sport = htons(sport);
+	k->dport = htons(dport);
+	k->proto = IPPROTO_TCP;
+	k->family = KN_AF_INET;
+}
+
+struct table {
+	int flows_fd, replies_fd;
+	struct kn_flow flow;   /* an established flow, as the program wrote */
+	struct kn_reply reply; /* and its reply side */
+	uint32_t filled;
+};
+
+/*
+ * Writes flows [t->filled, n) into both tables, copying the entries the
+ * program wrote for a real connection (same backend, fresh timestamps):
+ * what SYNs would leave there, written in batches.
+ */
+static int table_fill(struct table *t, uint32_t n)
+{
+	static struct kn_flow_key keys[FILL_CHUNK], rkeys[FILL_CHUNK];
+	static struct kn_flow vals[FILL_CHUNK];
+	static struct kn_reply rvals[FILL_CHUNK];
+	uint16_t bport = ntohs(t->flow.backend_port);
+	uint32_t backend = ntohl(t->flow.backend.w[0]);
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+
+	while (t->filled < n) {
+		uint32_t k, count = n - t->filled;
+
+		if (count > FILL_CHUNK)
+			count = FILL_CHUNK;
+		for (k = 0; k < count; k++) {
+			uint32_t client;
+			uint16_t port;
+
+			flow_tuple(t->filled + k, &client, &port);
+			flow_key(&keys[k], client, port, VIP, VIP_PORT);
+			flow_key(&rkeys[k], backend, bport, client, port);
+			vals[k] = t->flow;
+			rvals[k] = t->reply;
+		}
+		if (bpf_map_update_batch(t->flows_fd, keys, vals, &count,
+					 &bopts) ||
+		    bpf_map_update_batch(t->replies_fd, rkeys, rvals, &count,
+					 &bopts)) {
+			fprintf(stderr, "pktcost: filling the table: %s\n",
+				strerror(errno));
+			return -1;
+		}
+		t->filled += count;
+	}
+	return 0;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Established packets (or their replies) of flows drawn at random from the
+ * n filled ones: every packet looks up a different entry. */
+static double measure_table(struct table *t, enum pc_hook h, uint32_t batch,
+			    uint64_t *seed)
+{
+	int fd = hook_fd(CASE_ESTABLISHED, h);
+	uint32_t backend = ntohl(t->flow.backend.w[0]);
+	uint16_t bport = ntohs(t->flow.backend_port);
+	uint64_t total = 0;
+	uint32_t i, retval, ns;
+	struct pkt_spec s;
+	struct pkt in, out;
+
+	for (i = 0; i < batch; i++) {
+		uint32_t client;
+		uint16_t port;
+
+		flow_tuple((uint32_t)(xorshift(seed) % t->filled), &client,
+			   &port);
+		if (h == HOOK_TC_EG)
+			tcp_spec(&s, backend, bport, client, port, TCPF_ACK);
+		else
+			tcp_spec(&s, client, port, VIP, VIP_PORT, TCPF_ACK);
+		pkt_build(&in, &s);
+		if (run(fd, &in, &out, 1, &retval, &ns) ||
+		    retval != pass_verdict(h) ||
+		    (h == HOOK_TC_EG ? pkt_saddr(&out) != VIP
+				     : pkt_daddr(&out) != backend)) {
+			fail("a table packet was not translated");
+			return -1;
+		}
+		total += ns;
+	}
+	return (double)total / batch;
+}
+
+static int parse_sizes(const char *text, uint32_t *sizes, size_t max,
+		       size_t *count)
+{
+	char *end;
+
+	*count = 0;
+	while (*text && *count < max) {
+		unsigned long v = strtoul(text, &end, 10);
+
+		if (end == text || v == 0 || v > DEFAULT_TABLE_FLOWS)
+			return -1;
+		sizes[(*count)++] = (uint32_t)v;
+		text = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			return -1;
+	}
+	return *count ? 0 : -1;
+}
+
+#define MAX_SIZES 16
+
+static int cmd_flows(const char *sizes_text, uint32_t rounds, uint32_t batch,
+		     const char *memory_path)
+{
+	struct kn_flow_key key;
+	struct kn_service_stats svc;
+	struct table t = {.flows_fd = -1, .replies_fd = -1};
+	uint32_t sizes[MAX_SIZES], r, h, backend;
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	size_t nsizes, i;
+	double v;
+
+	if (parse_sizes(sizes_text, sizes, MAX_SIZES, &nsizes)) {
+		fprintf(stderr, "pktcost: --sizes wants N,N,... (1..%u)\n",
+			DEFAULT_TABLE_FLOWS);
+		return 2;
+	}
+	if (open_dp(DEFAULT_TABLE_FLOWS))
+		return 1;
+	t.flows_fd = pinned_map("kn_flows");
+	t.replies_fd = pinned_map("kn_replies");
+	if (t.flows_fd < 0 || t.replies_fd < 0) {
+		fprintf(stderr, "pktcost: cannot open the pinned tables\n");
+		return 1;
+	}
+	/* One real connection gives the entries every filled flow copies. */
+	backend = establish(HOOK_TC_IN, FIXED_CLIENT, 40000, VIP);
+	flow_key(&key, FIXED_CLIENT, 40000, VIP, VIP_PORT);
+	if (!backend || bpf_map_lookup_elem(t.flows_fd, &key, &t.flow)) {
+		fprintf(stderr, "pktcost: no template flow\n");
+		return 1;
+	}
+	flow_key(&key, backend, ntohs(t.flow.backend_port), FIXED_CLIENT,
+		 40000);
+	if (bpf_map_lookup_elem(t.replies_fd, &key, &t.reply)) {
+		fprintf(stderr, "pktcost: no template reply\n");
+		return 1;
+	}
+	if (memory_path) {
+		FILE *m = fopen(memory_path, "w");
+
+		if (!m) {
+			fprintf(stderr, "pktcost: %s: %s\n", memory_path,
+				strerror(errno));
+			return 1;
+		}
+		fprintf(m, "map,max_entries,memlock_bytes,bytes_per_entry\n");
+		fprintf(m, "kn_flows,%u,%lld,%.1f\n", dp_max_flows(dp),
+			map_memlock(t.flows_fd),
+			(double)map_memlock(t.flows_fd) / dp_max_flows(dp));
+		fprintf(m, "kn_replies,%u,%lld,%.1f\n", dp_max_flows(dp),
+			map_memlock(t.replies_fd),
+			(double)map_memlock(t.replies_fd) / dp_max_flows(dp));
+		fclose(m);
+	}
+	printf("entries,hook,round,ns_per_packet\n");
+	for (i = 0; i < nsizes; i++) {
+		if (table_fill(&t, sizes[i]))
+			return 1;
+		for (r = 0; r <= rounds; r++)
+			for (h = 0; h < HOOK_COUNT; h++) {
+				v = measure_table(&t, h, batch, &seed);
+				if (v < 0)
+					return 1;
+				if (r)
+					printf("%u,%s,%u,%.2f\n", t.filled,
+					       hook_names[h], r, v);
+			}
+		fflush(stdout);
+		if (dp_read_service(dp, 0, &svc) || svc.flow_misses) {
+			fprintf(stderr,
+				"pktcost: %llu flow misses at %u entries: the "
+				"table lost entries\n",
+				(unsigned long long)svc.flow_misses, t.filled);
+			return 1;
+		}
+	}
+	return failures ? 1 : 0;
+}
+
+/* ---- the floor on a real interface -------------------------------------- */
+
+/* libbpf's own messages: the errors that matter are reported here. */
+static int quiet_print(enum libbpf_print_level level, const char *fmt,
+		       va_list args)
+{
+	(void)level;
+	(void)fmt;
+	(void)args;
+	return 0;
+}
+
+static int cmd_attach(const char *ifname, const char *hook)
+{
+	LIBBPF_OPTS(bpf_tc_hook, tc_hook, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tc_opts, .handle = 1, .priority = 1);
+	int ifindex = (int)if_nametoindex(ifname), err;
+
+	if (!ifindex) {
+		fprintf(stderr, "pktcost: no interface %s\n", ifname);
+		return 1;
+	}
+	if (!strcmp(hook, "xdp")) {
+		err = bpf_xdp_attach(ifindex, floor_fd[HOOK_XDP],
+				     XDP_FLAGS_DRV_MODE, NULL);
+	} else if (!strcmp(hook, "tc")) {
+		tc_hook.ifindex = ifindex;
+		err = bpf_tc_hook_create(&tc_hook);
+		if (err == -EEXIST)
+			err = 0;
+		tc_opts.prog_fd = floor_fd[HOOK_TC_IN];
+		err = err ?: bpf_tc_attach(&tc_hook, &tc_opts);
+	} else {
+		usage(stderr);
+		return 2;
+	}
+	if (err) {
+		fprintf(stderr, "pktcost: attaching to %s (%s): %s\n", ifname,
+			hook, strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_detach(const char *ifname)
+{
+	LIBBPF_OPTS(bpf_tc_hook, tc_hook,
+		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	int ifindex = (int)if_nametoindex(ifname);
+
+	if (!ifindex) {
+		fprintf(stderr, "pktcost: no interface %s\n", ifname);
+		return 1;
+	}
+	bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+	tc_hook.ifindex = ifindex;
+	bpf_tc_hook_destroy(&tc_hook); /* the clsact qdisc and its filters */
+	return 0;
+}
+
+/* Statistics stay on while the file descriptor is open; bounded. */
+#define STATS_MAX_S 3600
+
+static int cmd_stats(const char *seconds)
+{
+	unsigned long secs = strtoul(seconds, NULL, 10);
+	int fd;
+
+	if (!secs || secs > STATS_MAX_S) {
+		usage(stderr);
+		return 2;
+	}
+	fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (fd < 0) {
+		fprintf(stderr, "pktcost: cannot enable BPF statistics: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	sleep((unsigned int)secs);
+	close(fd);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: pktcost cost [--rounds R] [--batch B] [--repeat N] "
+		   "[--case NAME]\n"
+		   "       pktcost flows [--sizes N,N,...] [--rounds R] "
+		   "[--batch B] [--memory FILE]\n"
+		   "       pktcost stats SECONDS\n"
+		   "       pktcost attach IFACE xdp|tc\n"
+		   "       pktcost detach IFACE\n"
+		   "Per-packet cost of kanary's programs through "
+		   "bpf_prog_test_run_opts, CSV on stdout.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"rounds", required_argument, NULL, 'r'},
+	    {"batch", required_argument, NULL, 'b'},
+	    {"repeat", required_argument, NULL, 'n'},
+	    {"sizes", required_argument, NULL, 's'},
+	    {"memory", required_argument, NULL, 'm'},
+	    {"case", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	const char *sizes = "1000,10000,100000,1000000", *memory = NULL;
+	uint32_t rounds = DEFAULT_ROUNDS, batch = DEFAULT_BATCH;
+	uint32_t repeat = DEFAULT_REPEAT;
+	const char *cmd;
+	int opt, ret;
+
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	cmd = argv[1];
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			rounds = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'b':
+			batch = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			repeat = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			sizes = optarg;
+			break;
+		case 'm':
+			memory = optarg;
+			break;
+		case 'c':
+			for (only_case = 0; only_case < CASE_COUNT; only_case++)
+				if (!strcmp(optarg, case_names[only_case]))
+					break;
+			if (only_case == CASE_COUNT) {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!rounds || !batch || !repeat) {
+		usage(stderr);
+		return 2;
+	}
+	log_set_program("pktcost");
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/kanary-pktcost-%d",
+		 getpid());
+	if (!strcmp(cmd, "detach") && argc == 3) {
+		libbpf_set_print(quiet_print);
+		return cmd_detach(argv[2]);
+	}
+	if (!strcmp(cmd, "stats") && argc == 3)
+		return cmd_stats(argv[2]);
+	pin_to_one_cpu();
+	if (load_floors())
+		return 1;
+	if (!strcmp(cmd, "attach") && argc == 4) {
+		libbpf_set_print(quiet_print);
+		return cmd_attach(argv[2], argv[3]);
+	}
+	if (!strcmp(cmd, "cost")) {
+		ret = cmd_cost(rounds, batch, repeat);
+	} else if (!strcmp(cmd, "flows")) {
+		ret = cmd_flows(sizes, rounds, batch, memory);
+	} else {
+		usage(stderr);
+		return 2;
+	}
+	dp_close(dp, true);
+	return ret;
+}

@@ -1,0 +1,583 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""bench/report.py - turns the raw results of bench/run.sh (CSV and JSON in
+one directory) into the tables and plots of BENCHMARKS.md.
+
+The prose lives in bench/BENCHMARKS.md.in; every @@NAME@@ in it is replaced
+by a table computed here, and every goal's verdict (met / missed) is
+computed from the numbers, never written by hand. Plots are drawn with
+gnuplot (PNG through pngcairo, SVG when that terminal is missing). A part
+whose results are missing is reported as not measured.
+
+Usage: report.py --results DIR --report FILE --plots DIR --template FILE
+"""
+import argparse
+import csv
+import json
+import math
+import re
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+
+SPLITTERS = ["direct", "floor-xdp", "kanary-xdp", "floor-tc", "kanary-tc",
+             "iptables", "nftables", "nginx", "haproxy"]
+KANARY = ["kanary-xdp", "kanary-tc"]
+PEERS = ["iptables", "nftables", "nginx", "haproxy"]
+MODES = [("keepalive", "keep-alive (wrk, 1 client address)"),
+         ("close", "a new connection per request (kn-load, 1,000 addresses)")]
+CASES = ["floor", "not_for_service", "new_flow", "established", "reply"]
+HOOKS = ["xdp", "tc_ingress", "tc_egress"]
+# Goals of the figures, as ratios.
+GOAL_ESTABLISHED_X_FLOOR = 2.0
+GOAL_NEW_FLOW_X_FLOOR = 4.0
+GOAL_X_DIRECT = 0.97
+GOAL_X_KERNEL_PEERS = 1.0   # iptables, nftables
+GOAL_X_PROXIES = 2.0        # nginx, HAProxy
+FLAGGER_MIN_INTERVAL_S = 10
+FLAGGER_DEFAULT_INTERVAL_S = 60
+
+
+def read_csv(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def num(x):
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return v
+
+
+def med(values):
+    v = [x for x in values if not math.isnan(x)]
+    return statistics.median(v) if v else float("nan")
+
+
+def fmt(v, digits=0):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return "{:,.{d}f}".format(v, d=digits)
+
+
+def verdict(ok):
+    return "**met**" if ok else "**missed**"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |",
+           "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+class Plotter:
+    """Writes data files and a gnuplot script per plot, runs gnuplot."""
+
+    def __init__(self, plots_dir, report_dir):
+        self.dir = plots_dir
+        self.report_dir = report_dir
+        self.tmp = tempfile.mkdtemp(prefix="kanary-plots.")
+        terms = subprocess.run(["gnuplot", "-e", "set terminal"],
+                               capture_output=True, text=True)
+        listing = terms.stdout + terms.stderr
+        self.ext = "png" if "pngcairo" in listing else "svg"
+        self.term = ("pngcairo size 1000,{h} font 'sans,10'"
+                     if self.ext == "png" else "svg size 1000,{h}")
+
+    def data(self, name, rows):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            for r in rows:
+                f.write(" ".join(str(c) for c in r) + "\n")
+        return path
+
+    def plot(self, name, script, height=450):
+        out = os.path.join(self.dir, "%s.%s" % (name, self.ext))
+        text = "set terminal %s\nset output '%s'\n%s\n" % (
+            self.term.format(h=height), out, script)
+        path = os.path.join(self.tmp, name + ".gp")
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run(["gnuplot", path], capture_output=True, text=True)
+        if r.returncode != 0:
+            print("report: gnuplot failed for %s:\n%s" % (name, r.stderr),
+                  file=sys.stderr)
+            return "(plot %s could not be drawn)" % name
+        rel = os.path.relpath(out, self.report_dir)
+        return "![%s](%s)" % (name, rel)
+
+
+# ---- 1. per-packet cost ------------------------------------------------------
+
+def pktcost_section(res, plot):
+    rows = read_csv(os.path.join(res, "pktcost.csv"))
+    if not rows:
+        return {"PKTCOST_TABLE": "*Not measured in this run.*",
+                "PKTCOST_GOALS": "", "PKTCOST_PLOT": ""}
+    vals = defaultdict(list)
+    for r in rows:
+        vals[(r["method"], r["hook"], r["case"])].append(num(r["ns_per_packet"]))
+    stat = {k: (med(v), min(v), max(v), len(v)) for k, v in vals.items()}
+
+    def floor(method, hook):
+        s = stat.get((method, hook, "floor"))
+        return s[0] if s else float("nan")
+
+    out = []
+    for case in CASES:
+        for hook in HOOKS:
+            c = stat.get(("call", hook, case))
+            if not c:
+                continue
+            rp = stat.get(("repeat", hook, case))
+            out.append([case.replace("_", " "), hook.replace("_", " "),
+                        "%s (%s–%s)" % (fmt(c[0], 1), fmt(c[1], 1), fmt(c[2], 1)),
+                        fmt(c[0] / floor("call", hook), 2) + "×",
+                        "%s (%s–%s)" % (fmt(rp[0], 1), fmt(rp[1], 1), fmt(rp[2], 1)) if rp else "–",
+                        fmt(rp[0] / floor("repeat", hook), 2) + "×" if rp else "–"])
+    rounds = max(s[3] for s in stat.values())
+    tab = table(["packet", "hook", "call: ns/packet, median (min–max)",
+                 "× floor", "repeat: ns/packet, median (min–max)", "× floor"],
+                out)
+    tab += "\n\n%d rounds per cell; each cell of a round is the mean of one " \
+           "batch of packets (call) or one run of N repetitions (repeat)." % rounds
+
+    goals = []
+    for hook in ["xdp", "tc_ingress"]:
+        for case, limit in [("established", GOAL_ESTABLISHED_X_FLOOR),
+                            ("new_flow", GOAL_NEW_FLOW_X_FLOOR)]:
+            for method in ["call", "repeat"]:
+                s = stat.get((method, hook, case))
+                if not s:
+                    continue
+                ratio = s[0] / floor(method, hook)
+                goals.append([case.replace("_", " "), hook.replace("_", " "),
+                              method, "≤ %g×" % limit, fmt(ratio, 2) + "×",
+                              verdict(ratio <= limit)])
+    s = stat.get(("call", "tc_egress", "reply"))
+    if s:
+        ratio = s[0] / floor("call", "tc_egress")
+        goals.append(["reply", "tc egress", "call", "≤ %g× (as established)"
+                      % GOAL_ESTABLISHED_X_FLOOR, fmt(ratio, 2) + "×",
+                      verdict(ratio <= GOAL_ESTABLISHED_X_FLOOR)])
+    goal_tab = table(["packet", "hook", "method", "goal", "measured", "verdict"],
+                     goals)
+
+    # Plot: ns/packet per case, one bar per hook, both methods.
+    panels = []
+    for method, title in [("call", "repeat = 1 per call (kernel-timed)"),
+                          ("repeat", "repeat = N on an unchanging packet")]:
+        drows = []
+        for i, case in enumerate(CASES):
+            row = [i, case.replace("_", "-")]
+            for hook in HOOKS:
+                s = stat.get((method, hook, case))
+                row += [fmt(s[0], 1).replace(",", "") if s else "NaN",
+                        fmt(s[1], 1).replace(",", "") if s else "NaN",
+                        fmt(s[2], 1).replace(",", "") if s else "NaN"]
+            drows.append(row)
+        d = plot.data("pktcost-%s.dat" % method, drows)
+        panels.append(
+            "set title '%s'\n"
+            "plot '%s' using ($1-0.27):3:4:5:(0.25):xtic(2) with boxerrorbars title 'XDP' lc rgb '#1f77b4', "
+            "'' using 1:6:7:8:(0.25) with boxerrorbars title 'tc ingress' lc rgb '#ff7f0e', "
+            "'' using ($1+0.27):9:10:11:(0.25) with boxerrorbars title 'tc egress' lc rgb '#2ca02c'"
+            % (title, d))
+    script = ("set multiplot layout 1,2\nset style fill solid 0.8 border -1\n"
+              "set ylabel 'ns per packet (median, min-max)'\nset xtics rotate by -20\n"
+              "set grid ytics\nset key top left\nset yrange [0:*]\n"
+              "set xrange [-0.6:4.6]\n" + "\n".join(panels) + "\nunset multiplot")
+    return {"PKTCOST_TABLE": tab, "PKTCOST_GOALS": goal_tab,
+            "PKTCOST_PLOT": plot.plot("pktcost", script)}
+
+
+# ---- 2. end to end ------------------------------------------------------------
+
+def e2e_section(res, plot):
+    rows = read_csv(os.path.join(res, "e2e.csv"))
+    if not rows:
+        return {"E2E_TABLES": "*Not measured in this run.*", "E2E_GOALS": "",
+                "E2E_PLOT": "", "E2E_REPS": "–", "E2E_INSITU": "",
+                "E2E_ERRORS": "not measured"}
+    data = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        d = data[(r["mode"], r["splitter"])]
+        for k in ["rps", "p50_ms", "p99_ms", "canary_share"]:
+            d[k].append(num(r[k]))
+        d["errors"].append(num(r["errors"]))
+        d["xdp"].append(num(r.get("xdp_translated")))
+        d["tc"].append(num(r.get("tc_translated")))
+        for k in ["xdp_ns", "tc_ingress_ns", "tc_egress_ns"]:
+            d[k].append(num(r.get(k)))
+    reps = max(len(d["rps"]) for d in data.values())
+    tables, goals = [], []
+    for mode, title in MODES:
+        present = [s for s in SPLITTERS if (mode, s) in data]
+        if not present:
+            continue
+        direct = med(data[(mode, "direct")]["rps"]) if (mode, "direct") in data \
+            else float("nan")
+        out = []
+        for s in present:
+            d = data[(mode, s)]
+            share = med(d["canary_share"])
+            out.append([s, fmt(med(d["rps"])),
+                        "%s–%s" % (fmt(min(d["rps"])), fmt(max(d["rps"]))),
+                        fmt(med(d["rps"]) / direct, 3) + "×",
+                        fmt(med(d["p50_ms"]), 2), fmt(med(d["p99_ms"]), 2),
+                        fmt(sum(d["errors"])),
+                        "–" if math.isnan(share) else "%.1f %%" % (100 * share)])
+        tables.append("**%s**\n\n" % title + table(
+            ["splitter", "requests/s (median)", "min–max", "× direct",
+             "p50 ms", "p99 ms", "errors", "canary share"], out))
+
+        splitters = [s for s in present if s in KANARY + PEERS]
+        p99 = {s: med(data[(mode, s)]["p99_ms"]) for s in splitters}
+        best_p99 = min(p99, key=lambda s: p99[s]) if p99 else None
+        for k in [s for s in KANARY if s in present]:
+            rps = med(data[(mode, k)]["rps"])
+            goals.append([title.split(" (")[0], k, "≥ %.2f× direct" % GOAL_X_DIRECT,
+                          fmt(rps / direct, 3) + "×", verdict(rps >= GOAL_X_DIRECT * direct)])
+            for peer, need in [("iptables", GOAL_X_KERNEL_PEERS),
+                               ("nftables", GOAL_X_KERNEL_PEERS),
+                               ("nginx", GOAL_X_PROXIES),
+                               ("haproxy", GOAL_X_PROXIES)]:
+                if (mode, peer) not in data:
+                    continue
+                prps = med(data[(mode, peer)]["rps"])
+                goals.append([title.split(" (")[0], k, "≥ %g× %s" % (need, peer),
+                              fmt(rps / prps, 2) + "×", verdict(rps >= need * prps)])
+            goals.append([title.split(" (")[0], k, "lowest p99 of the splitters",
+                          "%s ms (lowest: %s, %s ms)" % (fmt(p99[k], 2), best_p99,
+                                                         fmt(p99[best_p99], 2)),
+                          verdict(best_p99 == k)])
+    goal_tab = table(["load", "kanary", "goal", "measured", "verdict"], goals)
+
+    # The programs' own time per packet on nc0, from the kernel's BPF
+    # run-time statistics during the same runs.
+    insitu = []
+    for mode, title in MODES:
+        for k, floor, hooks in [("kanary-xdp", "floor-xdp", [("xdp_ns", "XDP ingress", "xdp_ns"),
+                                                             ("tc_ingress_ns", "tc ingress (after XDP)", None),
+                                                             ("tc_egress_ns", "tc egress", None)]),
+                                ("kanary-tc", "floor-tc", [("tc_ingress_ns", "tc ingress", "tc_ingress_ns"),
+                                                           ("tc_egress_ns", "tc egress", "tc_ingress_ns")])]:
+            if (mode, k) not in data:
+                continue
+            for col, name, fcol in hooks:
+                v = med(data[(mode, k)][col])
+                f = med(data[(mode, floor)][fcol]) if fcol and (mode, floor) in data \
+                    else float("nan")
+                insitu.append([title.split(" (")[0], k, name, fmt(v, 1),
+                               fmt(f, 1) if fcol else "–",
+                               fmt(v / f, 2) + "×" if fcol and not math.isnan(f) else "–"])
+    insitu_tab = table(["load", "mode", "program", "kanary ns/packet (median of runs)",
+                        "do-nothing program on the same hook, ns/packet", "× floor"],
+                       insitu) if insitu else "*Not measured in this run.*"
+
+    # Failed requests, all modes together: which rows had any.
+    failed = defaultdict(int)
+    runs = defaultdict(int)
+    for (mode, s), d in data.items():
+        failed[s] += int(sum(x for x in d["errors"] if not math.isnan(x)))
+        runs[s] += len(d["errors"])
+    errors = ", ".join("%s %d in %d runs" % (s, failed[s], runs[s])
+                       for s in SPLITTERS if s in runs)
+
+    panels = []
+    for mode, title in MODES:
+        drows = []
+        for i, s in enumerate([s for s in SPLITTERS if (mode, s) in data]):
+            d = data[(mode, s)]
+            drows.append([i, s, med(d["rps"]), min(d["rps"]), max(d["rps"]),
+                          med(d["p50_ms"]), med(d["p99_ms"])])
+        if not drows:
+            continue
+        f = plot.data("e2e-%s.dat" % mode, drows)
+        panels.append((title, f))
+    script = ("set multiplot layout 2,2\nset style fill solid 0.8 border -1\n"
+              "set boxwidth 0.6\nset grid ytics\nset xtics rotate by -30\n"
+              "set yrange [0:*]\nunset key\n")
+    for title, f in panels:
+        script += ("set title 'requests/s, %s'\nset ylabel 'requests/s (median, min-max)'\n"
+                   "plot '%s' using 1:3:4:5:(0.6):xtic(2) with boxerrorbars lc rgb '#1f77b4'\n"
+                   % (title.split(" (")[0], f))
+    for title, f in panels:
+        script += ("set title 'latency, %s'\nset ylabel 'ms (median of runs)'\nset key top left\n"
+                   "plot '%s' using ($1-0.15):6:(0.3):xtic(2) with boxes title 'p50' lc rgb '#2ca02c', "
+                   "'' using ($1+0.15):7:(0.3) with boxes title 'p99' lc rgb '#d62728'\nunset key\n"
+                   % (title.split(" (")[0], f))
+    script += "unset multiplot"
+    return {"E2E_TABLES": "\n\n".join(tables), "E2E_GOALS": goal_tab,
+            "E2E_PLOT": plot.plot("e2e", script, height=800), "E2E_REPS": str(reps),
+            "E2E_INSITU": insitu_tab, "E2E_ERRORS": errors}
+
+
+# ---- 3. scale -------------------------------------------------------------------
+
+def scale_section(res, plot):
+    out = {}
+    rows = read_csv(os.path.join(res, "scale.csv"))
+    if rows:
+        data = defaultdict(lambda: defaultdict(list))
+        for r in rows:
+            d = data[(int(r["services"]), r["system"])]
+            d["rps"].append(num(r["rps"]))
+            d["p99"].append(num(r["p99_ms"]))
+            d["setup"].append(num(r["setup_s"]))
+            d["errors"].append(num(r["errors"]))
+            d["kernel"].append(num(r.get("kernel_bytes")))
+            d["rss"].append(num(r.get("agent_rss_kib")))
+            d["cpu"].append(num(r.get("agent_cpu_pct")))
+        sizes = sorted({k[0] for k in data})
+        systems = [s for s in ["kanary-xdp", "kanary-tc", "iptables", "nftables"]
+                   if any((n, s) in data for n in sizes)]
+        trows = []
+        for n in sizes:
+            for s in systems:
+                if (n, s) not in data:
+                    continue
+                d = data[(n, s)]
+                first = data.get((sizes[0], s))
+                trows.append([fmt(n), s, fmt(med(d["rps"])),
+                              "%s–%s" % (fmt(min(d["rps"])), fmt(max(d["rps"]))),
+                              fmt(med(d["rps"]) / med(first["rps"]), 2) + "×" if first else "–",
+                              fmt(med(d["p99"]), 2), fmt(sum(d["errors"])),
+                              fmt(med(d["setup"]), 1),
+                              fmt(med(d["kernel"]) / 1048576, 0),
+                              fmt(med(d["rss"]) / 1024, 1), fmt(med(d["cpu"]), 1)])
+        out["SCALE_TABLE"] = table(
+            ["services", "system", "requests/s (median)", "min–max",
+             "× at %s service%s" % (fmt(sizes[0]), "" if sizes[0] == 1 else "s"),
+             "p99 ms", "errors", "set-up s", "kanary maps MiB", "kanaryd RSS MiB",
+             "kanaryd CPU %"],
+            trows)
+        drows = []
+        for n in sizes:
+            row = [n]
+            for s in systems:
+                d = data.get((n, s))
+                row += [med(d["rps"]), min(d["rps"]), max(d["rps"])] if d else ["NaN"] * 3
+            drows.append(row)
+        f = plot.data("scale.dat", drows)
+        colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+        curves = ", ".join(
+            "'%s' using 1:%d:%d:%d with yerrorlines title '%s' lc rgb '%s'"
+            % (f, 2 + 3 * i, 3 + 3 * i, 4 + 3 * i, s, colors[i])
+            for i, s in enumerate(systems))
+        out["SCALE_PLOT"] = plot.plot("scale", (
+            "set logscale x\nset xlabel 'services configured'\n"
+            "set ylabel 'requests/s of one service (new connections)'\n"
+            "set yrange [0:*]\nset grid\nset key bottom left\nset xrange [0.7:15000]\n"
+            "plot " + curves))
+    else:
+        out["SCALE_TABLE"] = "*Not measured in this run.*"
+        out["SCALE_PLOT"] = ""
+
+    frows = read_csv(os.path.join(res, "flows.csv"))
+    if frows:
+        data = defaultdict(list)
+        for r in frows:
+            data[(int(r["entries"]), r["hook"])].append(num(r["ns_per_packet"]))
+        sizes = sorted({k[0] for k in data})
+        trows, drows = [], []
+        for n in sizes:
+            row = [n]
+            cells = [fmt(n)]
+            for h in HOOKS:
+                v = data.get((n, h))
+                cells.append("%s (%s–%s)" % (fmt(med(v), 1), fmt(min(v), 1), fmt(max(v), 1))
+                             if v else "–")
+                row += [med(v), min(v), max(v)] if v else ["NaN"] * 3
+            trows.append(cells)
+            drows.append(row)
+        out["FLOWS_TABLE"] = table(
+            ["live connections", "XDP ingress ns/packet", "tc ingress ns/packet",
+             "tc egress (reply) ns/packet"], trows)
+        f = plot.data("flows.dat", drows)
+        out["FLOWS_PLOT"] = plot.plot("flows", (
+            "set logscale x\nset xlabel 'live connections in the table'\n"
+            "set ylabel 'ns per packet of an established flow (median, min-max)'\n"
+            "set yrange [0:*]\nset grid\nset key top left\nset xrange [%g:%g]\n"
+            "plot '%s' using 1:2:3:4 with yerrorlines title 'XDP ingress', "
+            "'' using 1:5:6:7 with yerrorlines title 'tc ingress', "
+            "'' using 1:8:9:10 with yerrorlines title 'tc egress (reply)'"
+            % (sizes[0] / 2, sizes[-1] * 2, f)))
+    else:
+        out["FLOWS_TABLE"] = "*Not measured in this run.*"
+        out["FLOWS_PLOT"] = ""
+
+    mrows = read_csv(os.path.join(res, "memory.csv"))
+    if mrows:
+        per = sum(num(r["bytes_per_entry"]) for r in mrows)
+        total = sum(num(r["memlock_bytes"]) for r in mrows)
+        entries = int(num(mrows[0]["max_entries"]))
+        out["MEMORY"] = table(
+            ["map", "entries (preallocated)", "memlock bytes", "bytes per entry"],
+            [[r["map"], fmt(num(r["max_entries"])), fmt(num(r["memlock_bytes"])),
+              fmt(num(r["bytes_per_entry"]), 1)] for r in mrows]) + \
+            "\n\nOne connection holds an entry in each map: **%s bytes per " \
+            "connection**, %s MiB for the default table of %s connections, " \
+            "charged when kanaryd loads the data path (LRU maps are " \
+            "preallocated), whatever the number of live connections." % (
+                fmt(per, 0), fmt(total / 1048576, 0), fmt(entries))
+    else:
+        out["MEMORY"] = "*Not measured in this run.*"
+    return out
+
+
+# ---- 4. reaction ------------------------------------------------------------------
+
+def reaction_section(res, plot):
+    out = {}
+    w = read_csv(os.path.join(res, "weights.csv"))
+    f = read_csv(os.path.join(res, "faults.csv"))
+    if w:
+        first = [num(r["first_new_ms"]) for r in w]
+        put = [num(r["put_ms"]) for r in w]
+        stale = sum(int(num(r["stale_after_put"])) for r in w)
+        seen = [x for x in first if not math.isnan(x)]
+        out["WEIGHTS_TABLE"] = table(
+            ["trials", "PUT answered, ms: median / worst",
+             "first new connection steered by it, ms after the PUT was sent: median / worst",
+             "connections started after the PUT's answer that still got the old version"],
+            [[len(w), "%s / %s" % (fmt(med(put), 1), fmt(max(put), 1)),
+              "%s / %s" % (fmt(med(seen), 1), fmt(max(seen), 1)) if seen else "–",
+              fmt(stale)]])
+        if len(seen) < len(first):
+            out["WEIGHTS_TABLE"] += "\n\n%d change(s) saw no new connection " \
+                "before the next change." % (len(first) - len(seen))
+    else:
+        out["WEIGHTS_TABLE"] = "*Not measured in this run.*"
+    if f:
+        dec = [num(r["decided_ms"]) for r in f]
+        seen = [num(r["weight_zero_seen_ms"]) for r in f]
+        out["FAULTS_TABLE"] = table(
+            ["trials", "fault → rollback decided, ms: median / worst",
+             "fault → weight 0 seen by a client of the API, ms: median / worst",
+             "Flagger (documented, not measured)"],
+            [[len(f), "%s / %s" % (fmt(med(dec), 0), fmt(max(dec), 0)),
+              "%s / %s" % (fmt(med(seen), 0), fmt(max(seen), 0)),
+              "≥ %d s (minimum interval), %d s by default, × threshold"
+              % (FLAGGER_MIN_INTERVAL_S, FLAGGER_DEFAULT_INTERVAL_S)]])
+        reasons = sorted({re.sub(r" [0-9.]+ %", "", r["reason"].split(" (")[0])
+                          for r in f})
+        out["FAULTS_TABLE"] += "\n\nWhy kanaryd rolled back: " + "; ".join(
+            "“%s”" % r for r in reasons) + "."
+    else:
+        out["FAULTS_TABLE"] = "*Not measured in this run.*"
+    if w or f:
+        wd = plot.data("weights.dat", [[i + 1, r["first_new_ms"] or "NaN"]
+                                       for i, r in enumerate(w or [])])
+        fd = plot.data("faults.dat", [[i + 1, r["decided_ms"], r["weight_zero_seen_ms"]]
+                                      for i, r in enumerate(f or [])])
+        out["REACTION_PLOT"] = plot.plot("reaction", (
+            "set logscale y\nset xlabel 'trial'\nset ylabel 'ms'\nset grid\n"
+            "set key outside right\nset yrange [0.5:200000]\n"
+            "plot '%s' using 1:2 with points pt 7 title 'weight PUT -> first steered connection', "
+            "'%s' using 1:2 with points pt 5 title 'fault -> rollback decided', "
+            "'' using 1:3 with points pt 4 title 'fault -> weight 0 seen', "
+            "%d with lines dt 2 lc rgb 'black' title 'Flagger minimum interval (10 s)', "
+            "%d with lines dt 3 lc rgb 'black' title 'Flagger default interval (60 s)'"
+            % (wd, fd, FLAGGER_MIN_INTERVAL_S * 1000, FLAGGER_DEFAULT_INTERVAL_S * 1000)))
+    else:
+        out["REACTION_PLOT"] = ""
+    return out
+
+
+# ---- 5. the agent ------------------------------------------------------------------
+
+def agent_section(res, plot):
+    rows = read_csv(os.path.join(res, "agent.csv"))
+    if not rows:
+        return {"AGENT_TABLE": "*Not measured in this run.*", "AGENT_PLOT": ""}
+    tab = table(["phase", "services", "seconds", "CPU, % of one core",
+                 "RSS MiB (median / max)", "scrapes/s"],
+                [[r["phase"], r["services"], fmt(num(r["seconds"]), 1),
+                  fmt(num(r["cpu_pct"]), 2),
+                  "%s / %s" % (fmt(num(r["rss_kib_median"]) / 1024, 1),
+                               fmt(num(r["rss_kib_max"]) / 1024, 1)),
+                  fmt(num(r["scrapes_per_s"]), 1)] for r in rows])
+    d = plot.data("agent.dat", [[i, r["phase"], r["cpu_pct"],
+                                 num(r["rss_kib_median"]) / 1024]
+                                for i, r in enumerate(rows)])
+    img = plot.plot("agent", (
+        "set multiplot layout 1,2\nset style fill solid 0.8 border -1\n"
+        "set boxwidth 0.5\nset grid ytics\nunset key\nset yrange [0:*]\n"
+        "set title 'kanaryd CPU'\nset ylabel '%% of one core'\n"
+        "plot '%s' using 1:3:xtic(2) with boxes lc rgb '#1f77b4'\n"
+        "set title 'kanaryd resident memory'\nset ylabel 'MiB'\n"
+        "plot '%s' using 1:4:xtic(2) with boxes lc rgb '#ff7f0e'\n"
+        "unset multiplot" % (d, d)), height=350)
+    return {"AGENT_TABLE": tab, "AGENT_PLOT": img}
+
+
+# ---- the machine ------------------------------------------------------------------
+
+def machine_section(res):
+    path = os.path.join(res, "meta.json")
+    if not os.path.exists(path):
+        return {"MACHINE": "*No run recorded.*", "COMMAND": "make bench"}
+    m = json.load(open(path))
+    parts = ", ".join("%s %d s%s" % (k, v["seconds"], "" if v["status"] == 0
+                                      else " (FAILED)")
+                      for k, v in m.get("parts", {}).items())
+    rows = [["date (UTC)", m["date"]], ["command", "`%s`" % m["command"]],
+            ["kernel", m["kernel"]],
+            ["CPU", "%s, %d CPUs (`lscpu`: %s)" % (m["cpu"], m["cpus"],
+                                                   os.path.relpath(os.path.join(res, "lscpu.txt")))],
+            ["memory", "%d GiB" % m["memory_gib"]],
+            ["commit", m.get("commit", "–")],
+            ["duration", "%d s in all: %s" % (m["total_s"], parts)],
+            ["load average (1, 5, 15 min)", "before %s, after %s"
+             % (m["load_before"], m["load_after"])]]
+    for r in m.get("reruns", []):
+        rows.append(["re-run of %s" % ", ".join(r["parts"]),
+                     "%s, `%s`, commit %s, %d s, load before %s, after %s"
+                     % (r["date"], r["command"], r["commit"], r["total_s"],
+                        r["load_before"], r["load_after"])])
+    return {"MACHINE": table(["", ""], rows), "COMMAND": m["command"]}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--results", required=True)
+    p.add_argument("--report", required=True)
+    p.add_argument("--plots", required=True)
+    p.add_argument("--template", required=True)
+    a = p.parse_args()
+    os.makedirs(a.plots, exist_ok=True)
+    plot = Plotter(a.plots, os.path.dirname(os.path.abspath(a.report)))
+    values = {}
+    values.update(machine_section(a.results))
+    values.update(pktcost_section(a.results, plot))
+    values.update(e2e_section(a.results, plot))
+    values.update(scale_section(a.results, plot))
+    values.update(reaction_section(a.results, plot))
+    values.update(agent_section(a.results, plot))
+    findings = os.path.join(a.results, "findings.txt")
+    text = open(findings).read().strip() if os.path.exists(findings) else ""
+    values["FINDINGS"] = ("```\n%s\n```" % text) if text else \
+        "None: kanaryd logged no error or warning and never stopped during the runs."
+    values["RESULTS_DIR"] = os.path.relpath(a.results, os.path.dirname(
+        os.path.abspath(a.report)))
+    text = open(a.template).read()
+    for k, v in values.items():
+        text = text.replace("@@%s@@" % k, v)
+    if "@@" in text:
+        left = sorted({t.split("@@")[0] for t in text.split("@@")[1::2]})
+        print("report: unfilled placeholders: %s" % ", ".join(left), file=sys.stderr)
+    with open(a.report, "w") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
