@@ -12,6 +12,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/tap.sh
 source tests/lib/topology.sh
+source tests/lib/json.sh
 
 CURL_TIMEOUT_S=10
 PARALLEL=50
@@ -69,19 +70,6 @@ http() {
 # header NAME: its value in the last response.
 header() {
 	tr -d '\r' <"$WORK/headers" | sed -n "s/^$1: *//Ip" | head -n 1
-}
-
-# jget EXPR: Python EXPR over d, the JSON on stdin; strings bare.
-jget() {
-	"$PYTHON" -c '
-import json, sys
-try:
-    d = json.loads(sys.stdin.read())
-    r = eval(sys.argv[1])
-except Exception as e:
-    print("<%s>" % type(e).__name__)
-    sys.exit(0)
-print(r if isinstance(r, str) else json.dumps(r))' "$1"
 }
 
 # is_error CODE FIELD: the last answer is CODE with a JSON error message

@@ -11,6 +11,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/tap.sh
 source tests/lib/topology.sh
+source tests/lib/json.sh
 
 TOKEN=kanary-test-token-$RANDOM$RANDOM
 WATCH_POLL=200ms
@@ -64,18 +65,6 @@ kctl() {
 }
 tctl() {
 	ctl "$KANARY_BIN/kanaryctl" --token-file "$WORK/token" "$@"
-}
-
-jget() {
-	"$PYTHON" -c '
-import json, sys
-try:
-    d = json.loads(sys.stdin.read())
-    r = eval(sys.argv[1])
-except Exception as e:
-    print("<%s>" % type(e).__name__)
-    sys.exit(0)
-print(r if isinstance(r, str) else json.dumps(r))' "$1"
 }
 
 check() {

@@ -12,6 +12,7 @@
 
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+source tests/lib/json.sh
 
 PLAN=81
 BIN=${KANARY_MODELSERVER:-bin/kanary-modelserver}
@@ -119,19 +120,6 @@ predict() {
 # header NAME: the value of that header in the last response.
 header() {
 	tr -d '\r' <"$WORK/headers" | sed -n "s/^$1: *//Ip" | head -n 1
-}
-
-# jget EXPR: evaluates Python EXPR on d, the JSON on stdin; strings bare.
-jget() {
-	python3 -c '
-import json, sys
-try:
-    d = json.loads(sys.stdin.read())
-    r = eval(sys.argv[1])
-except Exception as e:
-    print("<%s>" % type(e).__name__)
-    sys.exit(0)
-print(r if isinstance(r, str) else json.dumps(r))' "$1"
 }
 
 # is_error CODE FIELD: last response has that code and a JSON error about

@@ -13,6 +13,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/tap.sh
 source tests/lib/topology.sh
+source tests/lib/json.sh
 
 TOKEN=kanary-test-token-$RANDOM$RANDOM
 SOURCES=64
@@ -70,18 +71,6 @@ cat >"$WORK/config.json" <<EOF
 EOF
 topo_kanaryd --config "$WORK/config.json" --token-file "$WORK/token" ||
 	tap_bail "kanaryd did not start"
-
-jget() {
-	"$PYTHON" -c '
-import json, sys
-try:
-    d = json.loads(sys.stdin.read())
-    r = eval(sys.argv[1])
-except Exception as e:
-    print("<%s>" % type(e).__name__)
-    sys.exit(0)
-print(r if isinstance(r, str) else json.dumps(r))' "$1"
-}
 
 api_phase() {
 	topo_node curl -sS -m 5 "$TOPO_API/api/v1/services/demo" | jget '"%s %.2f" % (d["phase"], d["canary_percent"])'
