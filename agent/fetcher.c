@@ -283,6 +283,25 @@ size_t fetcher_pending(const struct fetcher *f, void *owner)
 	return n;
 }
 
+/* "URL: what curl says (what the kernel said)": curl's own text can hide the
+ * cause ("Couldn't connect to server" for a connection reset as it opened), so
+ * the socket's errno is added when curl's text does not already name it. */
+static void describe_failure(const struct fetch *x, CURLcode code, char *out,
+			     size_t out_len)
+{
+	const char *what =
+	    x->curl_error[0] ? x->curl_error : curl_easy_strerror(code);
+	long os_errno = 0;
+	const char *cause;
+
+	curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno);
+	cause = os_errno > 0 ? strerror((int)os_errno) : NULL;
+	if (cause && !strstr(what, cause))
+		snprintf(out, out_len, "%s: %s (%s)", x->req.url, what, cause);
+	else
+		snprintf(out, out_len, "%s: %s", x->req.url, what);
+}
+
 static void finish(struct fetcher *f, struct fetch *x, CURLcode code)
 {
 	struct fetch_result r = {0};
@@ -297,9 +316,7 @@ static void finish(struct fetcher *f, struct fetch *x, CURLcode code)
 			 "%s: answer larger than %zu bytes: cut off",
 			 x->req.url, x->req.max_body_bytes);
 	} else if (code != CURLE_OK) {
-		snprintf(r.error, sizeof(r.error), "%s: %s", x->req.url,
-			 x->curl_error[0] ? x->curl_error
-					  : curl_easy_strerror(code));
+		describe_failure(x, code, r.error, sizeof(r.error));
 	} else {
 		r.ok = 1;
 		r.body = x->body ? x->body : "";
