@@ -543,6 +543,12 @@ int agent_create(const struct agent_config *cfg,
 			 strerror(-ret));
 		goto fail;
 	}
+	a->probes = health_probes_create();
+	if (!a->probes) {
+		ret = -ENOMEM;
+		snprintf(err, err_len, "cannot allocate the health probes");
+		goto fail;
+	}
 	dpo.ifname = cfg->iface[0] ? cfg->iface : NULL;
 	dpo.pin_dir = cfg->pin_dir;
 	dpo.mode = cfg->mode;
@@ -615,6 +621,7 @@ void agent_destroy(struct agent *a)
 	free(a->services);
 	if (a->fetcher)
 		free_retired(a);
+	health_probes_destroy(a->probes, a->fetcher);
 	fetcher_destroy(a->fetcher);
 	dp_close(a->dp, !a->opts.keep_attached);
 	pthread_mutex_destroy(&a->lock);
@@ -833,6 +840,7 @@ int agent_run(struct agent *a)
 			wall = agent_now_wall_ms();
 			for (i = 0; i < a->service_count; i++)
 				service_tick(a, a->services[i], mono, wall);
+			health_probes_sweep(a->probes, mono);
 			next_tick = mono + a->cfg.tick_ms;
 		}
 		if (a->state_dirty && !statefile_save(a))

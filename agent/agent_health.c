@@ -8,9 +8,12 @@
  * backend that is down leaves its pool's Maglev table, so only its share of
  * new flows moves to the others; its established connections are left to
  * TCP. The state is kept in the kernel's map, so a restarted kanaryd knows.
+ * Services that share a backend share its probe: one connect a second per
+ * distinct address, whatever the number of services.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent_internal.h"
@@ -21,6 +24,8 @@
 #define HEALTH_DOWN_AFTER_FAILURES 2
 #define HEALTH_UP_AFTER_SUCCESSES  2
 #define HEALTH_FETCH_TAG	   2
+#define HEALTH_PROBE_BUCKETS_MIN   256
+#define HEALTH_PROBE_FORGET_MS	   10000 /* no backend at the address */
 
 static void set_down(struct agent *a, struct service_rt *s,
 		     struct backend_rt *b, bool down, const char *why)
@@ -50,19 +55,199 @@ static void set_down(struct agent *a, struct service_rt *s,
 			 s->cfg.def.name, ep, why);
 }
 
+/* ---- one probe per distinct address -------------------------------------- */
+
+struct endpoint_probe {
+	struct endpoint ep;
+	struct endpoint_probe *next; /* hash chain */
+	bool in_flight;
+	uint64_t next_due_ms;	 /* monotonic */
+	uint64_t last_wanted_ms; /* a backend looked at it */
+	uint64_t results;	 /* finished probes; backends remember the last
+				  * they took */
+	bool ok;		 /* the latest result */
+	char error[FETCH_ERR_LEN];
+};
+
+struct health_probes {
+	struct endpoint_probe **buckets;
+	size_t bucket_count; /* a power of two */
+	size_t count;
+	uint64_t sent;
+	uint64_t next_sweep_ms;
+};
+
+static size_t bucket_of(const struct health_probes *hp,
+			const struct endpoint *ep)
+{
+	uint64_t h = ((uint64_t)ep->addr.s_addr << 16 | ep->port) *
+		     0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & (hp->bucket_count - 1);
+}
+
+struct health_probes *health_probes_create(void)
+{
+	struct health_probes *hp = calloc(1, sizeof(*hp));
+
+	if (!hp)
+		return NULL;
+	hp->bucket_count = HEALTH_PROBE_BUCKETS_MIN;
+	hp->buckets = calloc(hp->bucket_count, sizeof(*hp->buckets));
+	if (!hp->buckets) {
+		free(hp);
+		return NULL;
+	}
+	return hp;
+}
+
+void health_probes_destroy(struct health_probes *hp, struct fetcher *f)
+{
+	size_t i;
+
+	if (!hp)
+		return;
+	for (i = 0; i < hp->bucket_count; i++) {
+		struct endpoint_probe *e, *next;
+
+		for (e = hp->buckets[i]; e; e = next) {
+			next = e->next;
+			if (f)
+				fetcher_cancel_owner(f, e);
+			free(e);
+		}
+	}
+	free(hp->buckets);
+	free(hp);
+}
+
+uint64_t health_probes_sent(const struct health_probes *hp)
+{
+	return hp->sent;
+}
+
+size_t health_probes_addresses(const struct health_probes *hp)
+{
+	return hp->count;
+}
+
+/* Doubles the buckets once there are more probes than buckets; keeps the
+ * old ones when memory is short (chains just grow longer). */
+static void grow(struct health_probes *hp)
+{
+	size_t old_count = hp->bucket_count, i;
+	struct endpoint_probe **old = hp->buckets;
+
+	hp->buckets = calloc(old_count * 2, sizeof(*hp->buckets));
+	if (!hp->buckets) {
+		hp->buckets = old;
+		return;
+	}
+	hp->bucket_count = old_count * 2;
+	for (i = 0; i < old_count; i++) {
+		struct endpoint_probe *e, *next;
+
+		for (e = old[i]; e; e = next) {
+			size_t bkt = bucket_of(hp, &e->ep);
+
+			next = e->next;
+			e->next = hp->buckets[bkt];
+			hp->buckets[bkt] = e;
+		}
+	}
+	free(old);
+}
+
+static struct endpoint_probe *
+probe_for(struct health_probes *hp, const struct endpoint *ep, uint64_t mono_ms)
+{
+	struct endpoint_probe *e;
+	size_t bkt = bucket_of(hp, ep);
+
+	for (e = hp->buckets[bkt]; e; e = e->next)
+		if (!netaddr_endpoint_cmp(&e->ep, ep))
+			break;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return NULL;
+		e->ep = *ep;
+		e->next_due_ms = mono_ms;
+		e->next = hp->buckets[bkt];
+		hp->buckets[bkt] = e;
+		if (++hp->count > hp->bucket_count)
+			grow(hp);
+	}
+	e->last_wanted_ms = mono_ms;
+	return e;
+}
+
+void health_probes_sweep(struct health_probes *hp, uint64_t mono_ms)
+{
+	size_t i;
+
+	if (mono_ms < hp->next_sweep_ms)
+		return;
+	hp->next_sweep_ms = mono_ms + HEALTH_PROBE_FORGET_MS;
+	for (i = 0; i < hp->bucket_count; i++) {
+		struct endpoint_probe **link = &hp->buckets[i];
+
+		while (*link) {
+			struct endpoint_probe *e = *link;
+
+			if (!e->in_flight && mono_ms - e->last_wanted_ms >
+						 HEALTH_PROBE_FORGET_MS) {
+				*link = e->next;
+				free(e);
+				hp->count--;
+			} else {
+				link = &e->next;
+			}
+		}
+	}
+}
+
 static void on_probe(void *owner, uint64_t tag, const struct fetch_result *r)
 {
-	struct backend_rt *b = owner;
-	struct backend_health *h = &b->health;
+	struct endpoint_probe *e = owner;
 
 	(void)tag;
-	h->probe_in_flight = false;
-	if (r->ok) {
+	e->in_flight = false;
+	e->results++;
+	e->ok = r->ok;
+	snprintf(e->error, sizeof(e->error), "%s", r->ok ? "" : r->error);
+}
+
+static void probe(struct agent *a, struct endpoint_probe *e, uint64_t mono_ms)
+{
+	struct fetch_request req = {0};
+	char host[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &e->ep.addr, host, sizeof(host));
+	snprintf(req.url, sizeof(req.url), "http://%s:%u/", host, e->ep.port);
+	req.connect_only = 1;
+	req.timeout_ms = HEALTH_PROBE_TIMEOUT_MS;
+	req.max_body_bytes = 1;
+	e->next_due_ms = mono_ms + HEALTH_PROBE_INTERVAL_MS;
+	if (!fetcher_submit(a->fetcher, &req, on_probe, e, HEALTH_FETCH_TAG)) {
+		e->in_flight = true;
+		a->probes->sent++;
+	}
+}
+
+/* A backend takes each result of its address's probe once. */
+static void take_probe_result(struct agent *a, struct service_rt *s,
+			      struct backend_rt *b,
+			      const struct endpoint_probe *e)
+{
+	struct backend_health *h = &b->health;
+
+	h->probe_results_seen = e->results;
+	if (e->ok) {
 		h->probe_failures = 0;
 		h->probe_successes++;
 		if (h->down && h->probe_successes >= HEALTH_UP_AFTER_SUCCESSES)
-			set_down(b->agent, b->service, b, false,
-				 "it accepts connections");
+			set_down(a, s, b, false, "it accepts connections");
 		return;
 	}
 	h->probe_successes = 0;
@@ -71,24 +256,9 @@ static void on_probe(void *owner, uint64_t tag, const struct fetch_result *r)
 		char why[FETCH_ERR_LEN + 48];
 
 		snprintf(why, sizeof(why), "%u connect probes failed: %s",
-			 h->probe_failures, r->error);
-		set_down(b->agent, b->service, b, true, why);
+			 h->probe_failures, e->error);
+		set_down(a, s, b, true, why);
 	}
-}
-
-static void probe(struct agent *a, struct backend_rt *b, uint64_t mono_ms)
-{
-	struct fetch_request req = {0};
-	char host[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &b->ep.addr, host, sizeof(host));
-	snprintf(req.url, sizeof(req.url), "http://%s:%u/", host, b->ep.port);
-	req.connect_only = 1;
-	req.timeout_ms = HEALTH_PROBE_TIMEOUT_MS;
-	req.max_body_bytes = 1;
-	b->health.next_probe_ms = mono_ms + HEALTH_PROBE_INTERVAL_MS;
-	if (!fetcher_submit(a->fetcher, &req, on_probe, b, HEALTH_FETCH_TAG))
-		b->health.probe_in_flight = true;
 }
 
 void health_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms)
@@ -99,6 +269,7 @@ void health_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms)
 		struct backend_rt *b = s->backends[i];
 		struct backend_health *h = &b->health;
 		uint64_t refused = b->now.totals.refused;
+		struct endpoint_probe *e;
 
 		if (!h->primed) {
 			h->refused_seen = refused;
@@ -113,8 +284,14 @@ void health_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms)
 			h->probe_successes = 0;
 			set_down(a, s, b, true, why);
 		}
-		if (!h->probe_in_flight && mono_ms >= h->next_probe_ms)
-			probe(a, b, mono_ms);
+		e = probe_for(a->probes, &b->ep, mono_ms);
+		if (!e)
+			continue; /* out of memory: the kernel's refusals still
+				   * count; the probe is tried next tick */
+		if (e->results > h->probe_results_seen)
+			take_probe_result(a, s, b, e);
+		if (!e->in_flight && mono_ms >= e->next_due_ms)
+			probe(a, e, mono_ms);
 	}
 }
 

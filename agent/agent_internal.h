@@ -25,7 +25,7 @@
 #include "rollout.h"
 
 #define AGENT_DECISIONS_MAX	     1000
-#define AGENT_HISTORY_POINTS	     3600 /* one per second: an hour */
+#define AGENT_HISTORY_POINTS	     900 /* one per second: the chart's 15 min */
 #define AGENT_HISTORY_INTERVAL_MS    1000
 #define AGENT_HISTORY_SPAN_SNAPSHOTS 6	 /* error rate and p99 over ~5 s */
 #define AGENT_TRAIL_POINTS	     256 /* kernel canary counts, per tick */
@@ -62,12 +62,12 @@ struct scrape_target {
 };
 
 /* Is the backend alive: refusals seen by the kernel mark it down at once;
- * TCP connect probes mark it down after a few failures and up again. */
+ * TCP connect probes mark it down after a few failures and up again. The
+ * probes are shared: one per distinct address (struct health_probes). */
 struct backend_health {
 	bool primed; /* refused_seen holds a reading */
 	bool down;
-	bool probe_in_flight;
-	uint64_t next_probe_ms; /* monotonic */
+	uint64_t probe_results_seen; /* of its address's endpoint_probe */
 	uint64_t refused_seen;
 	uint32_t probe_failures;  /* consecutive */
 	uint32_t probe_successes; /* consecutive */
@@ -95,8 +95,9 @@ struct backend_rt {
 	struct backend_rt *retired_next;
 };
 
-/* One pool's second in the history chart: compact, so that an hour of
- * history costs a service 3600 x 64 bytes, not a tree of JSON values. */
+/* One pool's second in the history chart: compact, so that the chart's 15
+ * minutes cost a service 900 x 64 bytes, not a tree of JSON values. Longer
+ * history is Prometheus's job: kanaryd's /metrics has the same counters. */
 struct history_pool {
 	double requests;
 	double error_rate_pct; /* NAN: no requests in the span */
@@ -170,6 +171,7 @@ struct agent {
 	struct agent_options opts;
 	struct dataplane *dp;
 	struct fetcher *fetcher;
+	struct health_probes *probes;
 	struct service_rt **services;
 	size_t service_count;
 	struct backend_rt *retired; /* freed by the loop thread */
@@ -232,6 +234,12 @@ json_t *scrape_target_json(const struct scrape_target *t);
 void warmup_tick(struct agent *a, struct service_rt *s);
 
 /* agent_health.c */
+struct health_probes *health_probes_create(void);
+void health_probes_destroy(struct health_probes *hp, struct fetcher *f);
+/* Forgets the probes of addresses no backend looked at for a while. */
+void health_probes_sweep(struct health_probes *hp, uint64_t mono_ms);
+uint64_t health_probes_sent(const struct health_probes *hp);
+size_t health_probes_addresses(const struct health_probes *hp);
 void health_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms);
 json_t *health_json(const struct backend_health *h);
 

@@ -3,7 +3,8 @@
  * prom_export.c - kanaryd's own /metrics, in the Prometheus text format
  * 0.0.4 (checked by `promtool check metrics` in the tests): the weights,
  * phases and steps of rollouts, what the kernel counted per backend, the
- * evaluations by verdict, rollbacks by reason and scrape errors by target.
+ * evaluations by verdict, rollbacks by reason, scrape errors by target and
+ * the health probes.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -346,6 +347,15 @@ static void agent_families(struct agent *a, struct buf *b)
 				    hooks[h], why[r],
 				    (unsigned long long)stats[h].reason[r]);
 	}
+	family(b, "kanary_health_probes_total", "counter",
+	       "TCP connect probes sent to backends: one a second per "
+	       "distinct address, shared by the services that have it.");
+	out(b, "kanary_health_probes_total %llu\n",
+	    (unsigned long long)health_probes_sent(a->probes));
+	family(b, "kanary_health_probe_addresses", "gauge",
+	       "Distinct backend addresses probed.");
+	out(b, "kanary_health_probe_addresses %zu\n",
+	    health_probes_addresses(a->probes));
 	family(b, "kanary_agent_start_time_seconds", "gauge",
 	       "When this kanaryd started, in seconds since the epoch.");
 	out(b, "kanary_agent_start_time_seconds %.3f\n",

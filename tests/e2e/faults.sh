@@ -9,7 +9,9 @@
 #   backends whose /metrics hangs, resets, answers garbage or 100 MB: each
 #     gets a clear status, and the control loop keeps its pace;
 #   the connection table is full and a SYN flood from thousands of sources
-#     goes on: established connections keep their backends.
+#     goes on: established connections keep their backends;
+#   40 services share 3 backends: one health probe a second per address,
+#     and a dead replica is marked down (and up again) in every service.
 set -u
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/topology.sh"
@@ -222,6 +224,48 @@ tap_check "they kept serving ($(json_of "$TOPO_TMP/flood-hold.json" "d['response
 	test "$(json_of "$TOPO_TMP/flood-hold.json" "d['responses']")" -gt 5000
 misses=$(bpftool map dump pinned "$TOPO_PIN_DIR/kn_service_ctr" | awk '/flow_misses/ {s += $2} END {print s + 0}')
 echo "# flows re-derived after eviction (connection-table misses): $misses"
+topo_kanaryd_stop
+
+# ---- many services, one set of backends: one probe per address ------------------
+SHARED=40
+"$PYTHON" -c "
+import json, sys
+print(json.dumps({'services': [
+    {'name': 'shared%d' % i, 'vip': '198.18.33.%d:80' % i,
+     'stable': sys.argv[1:3], 'canary': sys.argv[3:4]} for i in range(1, $SHARED + 1)]}))
+" "$S1:8000" "$S2:8000" "$C1:8000" >"$TOPO_TMP/shared.json"
+topo_kanaryd --config "$TOPO_TMP/shared.json" || tap_bail "kanaryd does not start"
+probe_metric() { # NAME
+	topo_node curl -s "$TOPO_API/metrics" | awk -v m="$1" '$1 == m {print $2}'
+}
+sleep 2
+probes_before=$(probe_metric kanary_health_probes_total)
+sleep 3
+probes_after=$(probe_metric kanary_health_probes_total)
+tap_is "$SHARED services with the same 3 backends: 3 addresses probed" \
+	"$(probe_metric kanary_health_probe_addresses)" 3
+tap_check "one probe a second per address, not per service ($probes_before -> $probes_after in 3 s)" \
+	test $((probes_after - probes_before)) -ge 6 -a $((probes_after - probes_before)) -le 15
+shared_healthy() { # ADDRESS -> the healthy flags of every service's backend at ADDRESS
+	topo_api GET /api/v1/services | "$PYTHON" -c "
+import json, sys
+d = json.load(sys.stdin)
+print(sorted({b['health']['healthy'] for s in d['services'] for b in s['backends'] if b['address'] == sys.argv[1]}))" "$1" 2>/dev/null
+}
+kill -KILL "$TOPO_PID_stable2"
+wait "$TOPO_PID_stable2" 2>/dev/null
+deadline=$((SECONDS + 6))
+while ((SECONDS < deadline)) && [ "$(shared_healthy "$S2:8000")" != "[False]" ]; do
+	sleep 0.2
+done
+tap_is "a dead shared replica is marked down in all $SHARED services" "$(shared_healthy "$S2:8000")" "[False]"
+tap_is "and the others stay up in all of them" "$(shared_healthy "$S1:8000")" "[True]"
+topo_backend stable 2 --model v1 || tap_fail "the replica comes back"
+deadline=$((SECONDS + 6))
+while ((SECONDS < deadline)) && [ "$(shared_healthy "$S2:8000")" != "[True]" ]; do
+	sleep 0.2
+done
+tap_is "once it is back, it is up again in all $SHARED services" "$(shared_healthy "$S2:8000")" "[True]"
 topo_kanaryd_stop
 
 tap_done
