@@ -190,7 +190,9 @@ sleep 3
 points_after=$(topo_api GET /api/v1/services/badmetrics/history | "$PYTHON" -c "import json,sys; print(len(json.load(sys.stdin)['points']))")
 tap_check "the control loop keeps its pace meanwhile ($points_before -> $points_after points in 3 s)" \
 	test $((points_after - points_before)) -ge 2
-tap_check "and the API answers at once (${api_ms}s)" awk -v t="$api_ms" 'BEGIN { exit !(t < 0.5) }'
+# Held up behind the hanging scrape, it would take its 800 ms timeout.
+tap_check "and the API does not wait for the hanging scrape (${api_ms}s)" \
+	awk -v t="$api_ms" 'BEGIN { exit !(t < 0.8) }'
 errors=$(topo_node curl -s "$TOPO_API/metrics" | grep '^kanary_scrape_errors_total' | awk '{s += $2} END {print s + 0}')
 tap_check "scrape errors are counted by target in kanaryd's /metrics ($errors)" test "$errors" -ge 8
 topo_kanaryd_stop
