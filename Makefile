@@ -168,7 +168,7 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB) | $(OUTPUT)
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 
-$(OUTPUT)/tests/test_%: tests/bpf/test_%.c tests/bpf/*.h $(LIB) $(BPF_SKELS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/test_%: tests/bpf/test_%.c tests/bpf/*.h tests/lib/*.h $(LIB) $(BPF_SKELS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
@@ -266,7 +266,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/lib/*.h $(FUZZ_LIB)
 	$(call msg,FUZZ,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) \
 		$(LDLIBS) -o $@

@@ -71,6 +71,23 @@ bench_destroy() {
 	BENCH_TMP=""
 }
 
+# The start of every nginx.conf here, up to the open http block: root
+# workers in the foreground, files in DIR, no access log, long keep-alive.
+bench_nginx_conf_head() { # DIR WORKERS
+	cat <<-EOF
+	user root;
+	worker_processes $2;
+	daemon off;
+	pid $1/nginx.pid;
+	error_log $1/error.log warn;
+	events { worker_connections 16384; }
+	http {
+	    access_log off;
+	    keepalive_requests 10000000;
+	    keepalive_timeout 120s;
+	EOF
+}
+
 # nginx serving one small static JSON answer, the one kn-load counts by its
 # "model" member: v1 on stable, v2 on canary. A static answer keeps the
 # backends far from being the bottleneck of what is measured.
@@ -79,17 +96,9 @@ bench_backend_nginx() { # ROLE IP MODEL
 	mkdir -p "$dir/www"
 	printf '{"model": "%s", "label": "positive", "score": 0.97}\n' \
 		"$model" >"$dir/www/index.json"
-	cat >"$dir/nginx.conf" <<-EOF
-	user root;
-	worker_processes $BENCH_BACKEND_WORKERS;
-	daemon off;
-	pid $dir/nginx.pid;
-	error_log $dir/error.log warn;
-	events { worker_connections 16384; }
-	http {
-	    access_log off;
-	    keepalive_requests 10000000;
-	    keepalive_timeout 120s;
+	{
+		bench_nginx_conf_head "$dir" "$BENCH_BACKEND_WORKERS"
+		cat <<-EOF
 	    default_type application/json;
 	    server {
 	        listen $ip:$BENCH_PORT reuseport backlog=8192;
@@ -98,6 +107,7 @@ bench_backend_nginx() { # ROLE IP MODEL
 	    }
 	}
 	EOF
+	} >"$dir/nginx.conf"
 	topo_exec "$role" nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/out.log" 2>&1 &
 	TOPO_PIDS+=($!)
 	topo_wait_port "$role" "$ip" "$BENCH_PORT"
@@ -237,17 +247,9 @@ bench_nft_down() { topo_node nft delete table ip kn_bench 2>/dev/null; return 0;
 bench_nginx_proxy() {
 	local dir=$BENCH_TMP/nginx-proxy
 	mkdir -p "$dir"
-	cat >"$dir/nginx.conf" <<-EOF
-	user root;
-	worker_processes $BENCH_PROXY_WORKERS;
-	daemon off;
-	pid $dir/nginx.pid;
-	error_log $dir/error.log warn;
-	events { worker_connections 16384; }
-	http {
-	    access_log off;
-	    keepalive_requests 10000000;
-	    keepalive_timeout 120s;
+	{
+		bench_nginx_conf_head "$dir" "$BENCH_PROXY_WORKERS"
+		cat <<-EOF
 	    # The canary share by client address, like kanary's split.
 	    split_clients "\${remote_addr}" \$pool {
 	        $BENCH_CANARY_PCT% canary;
@@ -265,6 +267,7 @@ bench_nginx_proxy() {
 	    }
 	}
 	EOF
+	} >"$dir/nginx.conf"
 	topo_node nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/out.log" 2>&1 &
 	BENCH_PROXY_PID=$!
 	TOPO_PIDS+=($!)

@@ -42,7 +42,6 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -57,6 +56,7 @@
 #include "kanary_shared.h"
 #include "log.h"
 #include "packets.h"
+#include "../lib/stale_pins.h"
 
 #define DEFAULT_PACKETS	     10000000ULL
 #define DEFAULT_TIME_LIMIT_S 600
@@ -2182,41 +2182,6 @@ static const struct bpf_test tests[] = {
 #define PIN_ROOT   "/sys/fs/bpf"
 #define PIN_PREFIX "kanary-fuzz-"
 
-/* Pins of runs that died before dp_close(): their pid is gone. */
-static void remove_stale_pins(void)
-{
-	DIR *root = opendir(PIN_ROOT);
-	struct dirent *d;
-
-	while (root && (d = readdir(root))) {
-		char path[PATH_MAX], file[PATH_MAX + NAME_MAX + 2];
-		struct dirent *e;
-		char *end;
-		long pid;
-		DIR *pins;
-
-		if (strncmp(d->d_name, PIN_PREFIX, strlen(PIN_PREFIX)))
-			continue;
-		pid = strtol(d->d_name + strlen(PIN_PREFIX), &end, 10);
-		if (pid <= 0 || *end || !kill((pid_t)pid, 0) || errno != ESRCH)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", PIN_ROOT, d->d_name);
-		pins = opendir(path);
-		while (pins && (e = readdir(pins))) {
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
-			unlink(file);
-		}
-		if (pins)
-			closedir(pins);
-		if (!rmdir(path))
-			printf("# removed %s, left by a run that died\n", path);
-	}
-	if (root)
-		closedir(root);
-}
-
 int main(int argc, char **argv)
 {
 	char *end;
@@ -2251,7 +2216,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	remove_stale_pins();
+	remove_stale_pin_dirs(PIN_ROOT, PIN_PREFIX, true);
 	snprintf(fz.pin_dir, sizeof(fz.pin_dir), "%s/%s%d", PIN_ROOT,
 		 PIN_PREFIX, getpid());
 	ret = bpf_test_main(tests, sizeof(tests) / sizeof(tests[0]), NULL);

@@ -35,7 +35,6 @@
  * their reports, and invariant messages go to the sanitizers' report.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -59,6 +58,7 @@
 #include "api.h"
 #include "config.h"
 #include "log.h"
+#include "../lib/stale_pins.h"
 
 #define FUZZ_TOKEN	"kanary-fuzz-token"
 #define FUZZ_PIN_PREFIX "kanary-fuzz-api-"
@@ -129,41 +129,6 @@ static void fuzz_fail(const char *what, const char *detail)
 
 /* ---- setting up and tearing down ----------------------------------------- */
 
-/* Pin directories of fuzzers that died without cleaning up. */
-static void remove_stale_pins(void)
-{
-	DIR *root = opendir(FUZZ_PIN_ROOT);
-	struct dirent *d;
-
-	if (!root)
-		return;
-	while ((d = readdir(root))) {
-		char path[PATH_MAX], file[PATH_MAX + NAME_MAX + 2];
-		struct dirent *e;
-		long pid;
-		DIR *pins;
-
-		if (strncmp(d->d_name, FUZZ_PIN_PREFIX,
-			    strlen(FUZZ_PIN_PREFIX)))
-			continue;
-		pid = strtol(d->d_name + strlen(FUZZ_PIN_PREFIX), NULL, 10);
-		if (pid <= 0 || !kill((pid_t)pid, 0) || errno != ESRCH)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", FUZZ_PIN_ROOT, d->d_name);
-		pins = opendir(path);
-		while (pins && (e = readdir(pins))) {
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
-			unlink(file);
-		}
-		if (pins)
-			closedir(pins);
-		rmdir(path);
-	}
-	closedir(root);
-}
-
 static void teardown(void)
 {
 	char path[sizeof(fz.dir) + 32];
@@ -186,7 +151,7 @@ static void setup_or_die(void)
 	struct agent_options opts = {0};
 	char err[API_ERR_LEN];
 
-	remove_stale_pins();
+	remove_stale_pin_dirs(FUZZ_PIN_ROOT, FUZZ_PIN_PREFIX, false);
 	log_set_program("fuzz_api");
 	snprintf(fz.dir, sizeof(fz.dir), "/tmp/kanary-fuzz-api-XXXXXX");
 	if (!mkdtemp(fz.dir)) {
