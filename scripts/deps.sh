@@ -12,8 +12,9 @@ libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev"
 TEST="libcmocka-dev iproute2 iputils-ping ethtool curl iptables nftables procps psmisc
 libclang-rt-14-dev valgrind prometheus chromium chromium-driver python3
 util-linux"
-# Benchmarks: the peers kanary is measured against, the load generator, plots.
-BENCH="wrk nginx haproxy gnuplot-nox"
+# Benchmarks: the peers kanary is measured against, the load generator, plots,
+# packet captures (bench/xdp_resets.sh).
+BENCH="wrk nginx haproxy gnuplot-nox tcpdump"
 
 missing=""
 for pkg in $BUILD $TEST $BENCH; do
