@@ -8,9 +8,10 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             show full commands
 #
-# Layout: bpf/ (kernel side), include/ (what both sides share), agent/ (the
-# daemon, the CLI and their library), modelserver/ (demo and test backend),
-# tests/, bench/, deploy/, docs/, vmlinux/.
+# Layout: bpf/ (kernel side), include/ (what both sides share), lib/ (the
+# library: util, metrics, judge, datapath, config), kanaryd/ (the daemon),
+# kanaryctl/ (the CLI), modelserver/ (demo and test backend), tests/, bench/,
+# deploy/, docs/, vmlinux/.
 
 # A sanitized build lives apart: make does not track flags, and mixing
 # instrumented and plain objects does not link.
@@ -42,8 +43,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	  -Wno-missing-field-initializers -Wno-format-truncation \
 	  -D_GNU_SOURCE -fno-strict-aliasing \
-	  -Iinclude -Iagent -I$(OUTPUT) $(EXTRA_DEFS)
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -ljansson -lcurl -lm -lpthread
+	  -Iinclude -Ilib -I. -I$(OUTPUT) $(EXTRA_DEFS)
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -59,15 +59,33 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
 
-# Everything in agent/ but the two programs is the kanary library.
-AGENT_MAINS := agent/kanaryd.c agent/kanaryctl.c
-LIB_SRCS := $(filter-out $(AGENT_MAINS),$(wildcard agent/*.c))
-LIB_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(LIB_SRCS))
-LIB := $(OUTPUT)/libkanary.a
-AGENT_HDRS := $(wildcard agent/*.h) $(wildcard include/*.h)
-
+# User space, one object list per folder. Dependencies point one way:
+#   lib/util      -> nothing of ours           (libkanary_util.a)
+#   lib/...       -> lib/util                  (libkanary.a: metrics, judge,
+#                                               datapath, config)
+#   kanaryd/, kanaryctl/, modelserver/ -> the libraries, never each other
+UTIL_SRCS := $(wildcard lib/util/*.c)
+LIB_SRCS := $(wildcard lib/*.c lib/metrics/*.c lib/judge/*.c lib/datapath/*.c)
+KANARYD_SRCS := $(wildcard kanaryd/*.c)
+KANARYCTL_SRCS := $(wildcard kanaryctl/*.c)
 MODEL_SRCS := $(wildcard modelserver/*.c)
-MODEL_OBJS := $(patsubst modelserver/%.c,$(OUTPUT)/modelserver/%.o,$(MODEL_SRCS))
+obj = $(patsubst %.c,$(OUTPUT)/%.o,$(1))
+UTIL_OBJS := $(call obj,$(UTIL_SRCS))
+LIB_OBJS := $(call obj,$(LIB_SRCS))
+KANARYD_OBJS := $(call obj,$(KANARYD_SRCS))
+KANARYCTL_OBJS := $(call obj,$(KANARYCTL_SRCS))
+MODEL_OBJS := $(call obj,$(MODEL_SRCS))
+UTIL_LIB := $(OUTPUT)/libkanary_util.a
+LIB := $(OUTPUT)/libkanary.a
+DAEMON_LIB := $(OUTPUT)/libkanaryd.a
+TEST_LIBS := $(DAEMON_LIB) $(LIB) $(UTIL_LIB)
+# What each program links besides our own libraries.
+DATAPATH_LDLIBS := -lbpf -lelf -lz
+KANARYD_LDLIBS := $(DATAPATH_LDLIBS) -lmicrohttpd -ljansson -lcurl -lm -lpthread
+KANARYCTL_LDLIBS := -ljansson -lcurl -lm
+MODEL_LDLIBS := -lmicrohttpd -ljansson -lm -lpthread
+TEST_LDLIBS := $(KANARYD_LDLIBS)
+ALL_OBJS := $(UTIL_OBJS) $(LIB_OBJS) $(KANARYD_OBJS) $(KANARYCTL_OBJS) $(MODEL_OBJS)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
@@ -117,7 +135,7 @@ bench: deps
 		KANARY_TOOLS=$(abspath $(OUTPUT))/tests \
 		BENCH_OUTPUT=$(abspath $(OUTPUT)) bench/run.sh
 
-$(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/modelserver $(OUTPUT)/tests $(BIN):
+$(OUTPUT) $(OUTPUT)/tests $(BIN):
 	$(Q)mkdir -p $@
 
 # ---- BPF ------------------------------------------------------------------
@@ -130,29 +148,42 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | $(OUTPUT)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$(subst -,_,$*))_bpf > $@
 
 # ---- user space -----------------------------------------------------------
-$(OUTPUT)/agent/%.o: agent/%.c $(AGENT_HDRS) $(BPF_SKELS) | $(OUTPUT)/agent
+# -MMD -MP: each object depends on exactly the headers it includes. Only the
+# data path's objects include the skeleton, so only they wait for it.
+$(OUTPUT)/%.o: %.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(call obj,$(wildcard lib/datapath/*.c)): $(BPF_SKELS)
+$(MODEL_OBJS): CFLAGS += -Imodelserver
+
+$(UTIL_LIB): $(UTIL_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BIN)/kanaryd: $(OUTPUT)/agent/kanaryd.o $(LIB) | $(BIN)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+# The daemon's parts without its main, for the tests that drive them.
+$(DAEMON_LIB): $(filter-out %/main.o,$(KANARYD_OBJS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BIN)/kanaryctl: $(OUTPUT)/agent/kanaryctl.o $(LIB) | $(BIN)
+$(BIN)/kanaryd: $(OUTPUT)/kanaryd/main.o $(DAEMON_LIB) $(LIB) $(UTIL_LIB) | $(BIN)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(KANARYD_LDLIBS) -o $@
 
-$(OUTPUT)/modelserver/%.o: modelserver/%.c $(wildcard modelserver/*.h) $(AGENT_HDRS) | $(OUTPUT)/modelserver
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Imodelserver -c $< -o $@
-
-$(BIN)/kanary-modelserver: $(MODEL_OBJS) $(LIB) | $(BIN)
+$(BIN)/kanaryctl: $(KANARYCTL_OBJS) $(LIB) $(UTIL_LIB) | $(BIN)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(KANARYCTL_LDLIBS) -o $@
+
+$(BIN)/kanary-modelserver: $(MODEL_OBJS) $(UTIL_LIB) | $(BIN)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(MODEL_LDLIBS) -o $@
+
+-include $(ALL_OBJS:.o=.d)
 
 # The corpus is assembled into corpus.o (.incbin, paths from the repository
 # root), and the classifier's unit test compiles the model sources itself:
@@ -161,30 +192,30 @@ MODEL_DATA := $(wildcard modelserver/data/*.tsv)
 $(OUTPUT)/modelserver/corpus.o: $(MODEL_DATA)
 $(OUTPUT)/tests/test_classifier: $(MODEL_SRCS) $(wildcard modelserver/*.h) $(MODEL_DATA)
 # The status page is assembled into statuspage.o the same way.
-$(OUTPUT)/agent/statuspage.o: agent/statuspage.html
+$(OUTPUT)/kanaryd/statuspage.o: kanaryd/statuspage.html
 
 # ---- tests ----------------------------------------------------------------
-$(OUTPUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB) | $(OUTPUT)/tests
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(TEST_LIBS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) $< $(TEST_LIBS) $(TEST_LDLIBS) -lcmocka -o $@
 
-$(OUTPUT)/tests/test_%: tests/bpf/test_%.c tests/bpf/*.h tests/lib/*.h $(LIB) $(BPF_SKELS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/test_%: tests/bpf/test_%.c tests/bpf/*.h tests/lib/*.h $(TEST_LIBS) $(BPF_SKELS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(LDFLAGS) $< $(TEST_LIBS) $(TEST_LDLIBS) -o $@
 
-$(OUTPUT)/tests/%: tests/tools/%.c $(LIB) | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/tools/%.c $(TEST_LIBS) | $(OUTPUT)/tests
 	$(call msg,TOOL,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(TEST_LIBS) $(TEST_LDLIBS) -o $@
 
 # ---- bench ----------------------------------------------------------------
 # pktcost drives the real programs through bpf_prog_test_run_opts, loaded by
 # the agent's own loader, like the BPF tests.
 BENCH_BINS := $(OUTPUT)/bench/pktcost
 
-$(OUTPUT)/bench/pktcost: bench/pktcost.c tests/bpf/packets.h $(LIB) $(BPF_SKELS)
+$(OUTPUT)/bench/pktcost: bench/pktcost.c tests/bpf/packets.h $(TEST_LIBS) $(BPF_SKELS)
 	$(call msg,BENCH,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(LDFLAGS) $< $(TEST_LIBS) $(TEST_LDLIBS) -o $@
 
 # ---- install --------------------------------------------------------------
 install: all
@@ -210,10 +241,10 @@ vmlinux:
 	vmlinux/gen.sh
 
 format:
-	clang-format -i $(wildcard agent/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] bench/*.[ch])
+	clang-format -i $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] bench/*.[ch])
 
 check-format:
-	clang-format --dry-run --Werror $(wildcard agent/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] bench/*.[ch])
+	clang-format --dry-run --Werror $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] bench/*.[ch])
 
 clean:
 	rm -rf $(OUTPUT) $(BIN)
@@ -236,12 +267,13 @@ FUZZ_JOBS ?= $(shell nproc)
 FUZZ_OUT := $(OUTPUT)/fuzz
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra \
 	       -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers \
-	       -D_GNU_SOURCE -fno-strict-aliasing -Iinclude -Iagent -I$(OUTPUT) \
+	       -D_GNU_SOURCE -fno-strict-aliasing -Iinclude -Ilib -I. -I$(OUTPUT) \
 	       -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # clang, unlike gcc, counts a va_list passed on to vsnprintf as a
-# non-literal format (agent/api.c's libmicrohttpd logger).
+# non-literal format (kanaryd/api.c's libmicrohttpd logger).
 FUZZ_LIB_CFLAGS := $(FUZZ_CFLAGS) -Wno-format-nonliteral
-FUZZ_LIB_OBJS := $(patsubst agent/%.c,$(FUZZ_OUT)/agent/%.o,$(LIB_SRCS))
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_OUT)/%.o,$(UTIL_SRCS) $(LIB_SRCS) \
+		 $(filter-out kanaryd/main.c,$(KANARYD_SRCS)))
 FUZZ_LIB := $(FUZZ_OUT)/libkanary.a
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
 
@@ -253,14 +285,14 @@ fuzz: fuzz-build
 	$(Q)FUZZ_OUT=$(FUZZ_OUT) tests/fuzz/run.sh --time $(FUZZ_TIME) \
 		--jobs $(FUZZ_JOBS)
 
-$(FUZZ_OUT)/agent:
-	$(Q)mkdir -p $@
-
-$(FUZZ_OUT)/agent/%.o: agent/%.c $(AGENT_HDRS) $(BPF_SKELS) | $(FUZZ_OUT)/agent
+$(FUZZ_OUT)/%.o: %.c
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_LIB_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_LIB_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(FUZZ_OUT)/agent/statuspage.o: agent/statuspage.html
+$(patsubst %.c,$(FUZZ_OUT)/%.o,$(wildcard lib/datapath/*.c)): $(BPF_SKELS)
+$(FUZZ_OUT)/kanaryd/statuspage.o: kanaryd/statuspage.html
+-include $(FUZZ_LIB_OBJS:.o=.d)
 
 $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	$(call msg,AR,$@)
@@ -269,5 +301,5 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/lib/*.h $(FUZZ_LIB)
 	$(call msg,FUZZ,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) \
-		$(LDLIBS) -o $@
+		$(TEST_LDLIBS) -o $@
 # ---- end of fuzzing ----------------------------------------------------------

@@ -56,9 +56,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dataplane.h"
+#include "datapath/dataplane.h"
 #include "kanary_shared.h"
-#include "log.h"
+#include "util/log.h"
 #include "packets.h"
 
 /* Addresses from 198.18.0.0/15; nothing is ever sent on a wire here. */

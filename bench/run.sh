@@ -171,7 +171,7 @@ rm -f "$OUT"/*.tmp
 	printf '  "cpus": %d,\n' "$(nproc)"
 	printf '  "memory_gib": %d,\n' "$(awk '/^MemTotal/ { print int($2 / 1048576 + 0.5) }' /proc/meminfo)"
 	printf '  "commit": "%s%s",\n' "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)" \
-		"$(git -C "$ROOT" diff --quiet HEAD -- agent bpf include 2>/dev/null || echo ' + uncommitted changes to agent/, bpf/ or include/')"
+		"$(git -C "$ROOT" diff --quiet HEAD -- lib kanaryd kanaryctl bpf include 2>/dev/null || echo ' + uncommitted changes to lib/, kanaryd/, kanaryctl/, bpf/ or include/')"
 	printf '  "load_before": "%s",\n' "$load_before"
 	printf '  "load_after": "%s",\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 	printf '  "total_s": %d,\n' $(($(date +%s) - started))

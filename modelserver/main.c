@@ -9,7 +9,7 @@
  */
 #include "classifier.h"
 #include "faults.h"
-#include "log.h"
+#include "util/log.h"
 #include "metrics.h"
 #include "server.h"
 

@@ -10,7 +10,7 @@
  * on the first call, before any body is read.
  */
 #include "server.h"
-#include "log.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <microhttpd.h>

@@ -2,7 +2,7 @@
 /*
  * test_datapath.c - the kernel data path on crafted packets, through
  * bpf_prog_test_run_opts: the real programs, the real maps, loaded by the
- * agent's own loader (agent/dataplane.c) without attaching to an interface.
+ * agent's own loader (lib/datapath/dataplane.c) without attaching to an interface.
  *
  * Every packet's checksums are verified from scratch (tests/bpf/packets.h),
  * not with the program's own incremental arithmetic.
@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 #include "bpf_test.h"
-#include "dataplane.h"
+#include "datapath/dataplane.h"
 #include "kanary_hash.h"
 #include "kanary_shared.h"
-#include "log.h"
+#include "util/log.h"
 #include "packets.h"
 
 #define VIP		 0xc6126401 /* 198.18.100.1 */

@@ -2,7 +2,7 @@
 /*
  * test_packet_fuzz.c - the data path against millions of random and mutated
  * packets: the real programs and maps, loaded by the agent's own loader
- * (agent/dataplane.c) without attaching, driven through
+ * (lib/datapath/dataplane.c) without attaching, driven through
  * bpf_prog_test_run_opts in the four ways the kernel runs them: XDP alone,
  * the XDP-mode pipeline (XDP, then tc ingress for what XDP passes), tc
  * ingress alone and tc egress.
@@ -52,9 +52,9 @@
 #include <unistd.h>
 
 #include "bpf_test.h"
-#include "dataplane.h"
+#include "datapath/dataplane.h"
 #include "kanary_shared.h"
-#include "log.h"
+#include "util/log.h"
 #include "packets.h"
 #include "../lib/stale_pins.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * fuzz_api.c - libFuzzer target for kanaryd's HTTP API (agent/api.c). Each
+ * fuzz_api.c - libFuzzer target for kanaryd's HTTP API (kanaryd/api.c). Each
  * input is one request - method, target, Authorization, Content-Type,
  * Content-Length, Host, Origin and body - sent over a real loopback
  * connection to the API as kanaryd serves it: api_start() over a real agent
@@ -54,10 +54,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "api.h"
+#include "kanaryd/agent.h"
+#include "kanaryd/api.h"
 #include "config.h"
-#include "log.h"
+#include "util/log.h"
 #include "../lib/stale_pins.h"
 
 #define FUZZ_TOKEN	"kanary-fuzz-token"

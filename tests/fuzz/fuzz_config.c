@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "config.h"
-#include "json_locate.h"
-#include "metric_presets.h"
-#include "rollout_spec.h"
+#include "util/json_locate.h"
+#include "metrics/metric_presets.h"
+#include "judge/rollout_spec.h"
 
 /* Objects visited per input: enough for every object of a real config. */
 #define FUZZ_OBJECTS_MAX 64

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * fuzz_promparse.c - libFuzzer target for what kanaryd reads from a backend's
- * /metrics page: the Prometheus text parser (agent/promparse.c) and what the
+ * /metrics page: the Prometheus text parser (lib/metrics/promparse.c) and what the
  * analysis takes from a page through every model-server preset
- * (agent/metric_presets.c).
+ * (lib/metrics/metric_presets.c).
  *
  * The input is one page, or two pages separated by FUZZ_PAGE_SEPARATOR (a
  * comment line, so that each half is a page in its own right): the first is
@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metric_presets.h"
-#include "promparse.h"
+#include "metrics/metric_presets.h"
+#include "metrics/promparse.h"
 
 /* A comment line: both halves stay valid pages. */
 #define FUZZ_PAGE_SEPARATOR    "\n# kanary-fuzz: next scrape\n"

@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#include "analysis.h"
+#include "judge/analysis.h"
 #include "kanary_shared.h"
 
 static struct rollout_spec spec;

@@ -10,10 +10,10 @@
 #include <errno.h>
 
 #include "config.h"
-#include "json_locate.h"
-#include "netaddr.h"
-#include "rollout_spec.h"
-#include "units.h"
+#include "util/json_locate.h"
+#include "util/netaddr.h"
+#include "judge/rollout_spec.h"
+#include "util/units.h"
 
 static const char good_config[] =
     "{\n"

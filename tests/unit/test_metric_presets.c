@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <math.h>
 
-#include "metric_presets.h"
+#include "metrics/metric_presets.h"
 
 #define WHY_BYTES 256
 /* Sums of float counters may differ from the decimal in the last bits */

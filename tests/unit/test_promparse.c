@@ -16,7 +16,7 @@
 #include <math.h>
 #include <time.h>
 
-#include "promparse.h"
+#include "metrics/promparse.h"
 
 #define MIB			((size_t)1 << 20)
 #define HOSTILE_PAGE_BYTES	(100 * MIB)

@@ -8,7 +8,7 @@
 
 #include <errno.h>
 
-#include "rollout.h"
+#include "judge/rollout.h"
 
 #define T0 1000000ULL
 

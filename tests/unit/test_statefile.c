@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "statefile.h"
+#include "kanaryd/statefile.h"
 
 #define KILLS	      200
 #define CONTENT_BYTES (512 * 1024)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * test_stats.c - agent/stats.c against values computed by hand or taken
+ * test_stats.c - lib/judge/stats.c against values computed by hand or taken
  * from published tables: normal and chi-square distributions, the
  * two-proportion test, Prometheus and kernel latency histograms, the binned
  * Mann-Whitney U test, chi-square homogeneity and Jensen-Shannon divergence,
@@ -19,7 +19,7 @@
 #include <math.h>
 
 #include "kanary_shared.h"
-#include "stats.h"
+#include "judge/stats.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

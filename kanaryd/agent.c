@@ -1,0 +1,1280 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * agent.c - kanaryd's core (see agent.h): brings the configured services
+ * and the kernel's pinned state together, runs the control loop, and
+ * carries out the operators' requests.
+ *
+ * The loop, every tick (50 ms by default): read the kernel counters of
+ * services in a rollout (others once a second), scrape what is due, check
+ * the immediate rollback rules, judge steps whose time is up, and write the
+ * state file when anything changed. Transitions of the rollout state
+ * machine (rollout.c) come back as actions that agent_apply_actions()
+ * carries out on the data path.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent_internal.h"
+#include "util/json_fields.h"
+#include "util/log.h"
+#include "util/netaddr.h"
+#include "util/units.h"
+
+#define HTTP_BAD_REQUEST  400
+#define HTTP_NOT_FOUND	  404
+#define HTTP_CONFLICT	  409
+#define HTTP_INTERNAL	  500
+#define EVAL_RETRY_MS	  1000 /* after an inconclusive verdict */
+#define PERCENT		  100.0
+#define FNV64_OFFSET	  0xcbf29ce484222325ULL
+#define FNV64_PRIME	  0x100000001b3ULL
+#define DEFAULT_STATE_DIR "/var/lib/kanary"
+
+/* ---- time ---------------------------------------------------------------- */
+
+uint64_t agent_now_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t agent_now_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void agent_format_time(uint64_t wall_ms, char *buf, size_t len)
+{
+	time_t secs = (time_t)(wall_ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (unsigned)(wall_ms % 1000));
+}
+
+static json_t *time_json(uint64_t wall_ms)
+{
+	char buf[40];
+
+	if (!wall_ms)
+		return json_null();
+	agent_format_time(wall_ms, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+set_error(struct agent_error *err, int status, const char *field,
+	  const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	err->status = status;
+	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+}
+
+#define fail(err, status, field, ...)                                          \
+	(set_error((err), (status), (field), __VA_ARGS__), -EINVAL)
+
+/* ---- services and their backends ---------------------------------------- */
+
+static uint64_t fnv64(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= FNV64_PRIME;
+	}
+	return h;
+}
+
+/* What of a service the config file decides: when it changes, the config
+ * wins over the kernel's and the state file's idea of the service. */
+static uint64_t config_fingerprint(const struct service_config *c)
+{
+	uint64_t h = FNV64_OFFSET;
+	uint32_t i;
+
+	h = fnv64(h, &c->def.vip, sizeof(c->def.vip));
+	h = fnv64(h, &c->def.proto, sizeof(c->def.proto));
+	h = fnv64(h, &c->def.canary_bp, sizeof(c->def.canary_bp));
+	for (i = 0; i < c->def.stable_count; i++)
+		h = fnv64(h, &c->def.stable[i], sizeof(c->def.stable[i]));
+	h = fnv64(h, "|", 1);
+	for (i = 0; i < c->def.canary_count; i++)
+		h = fnv64(h, &c->def.canary[i], sizeof(c->def.canary[i]));
+	return h;
+}
+
+struct service_rt *agent_find_service(struct agent *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->service_count; i++)
+		if (!strcmp(a->services[i]->cfg.def.name, name))
+			return a->services[i];
+	return NULL;
+}
+
+static struct backend_rt *find_backend(struct service_rt *s,
+				       const struct endpoint *ep)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->backend_count; i++)
+		if (!netaddr_endpoint_cmp(&s->backends[i]->ep, ep))
+			return s->backends[i];
+	return NULL;
+}
+
+/*
+ * Makes s->backends follow the kernel's pools: a backend that stays keeps
+ * its scrape state; one that leaves is retired (freed by the loop thread,
+ * which owns the fetcher and may have a scrape of it in flight).
+ */
+static int sync_backends(struct agent *a, struct service_rt *s)
+{
+	const struct dp_service *dsvc = dp_service_at(a->dp, s->dp_index);
+	struct backend_rt **next;
+	uint32_t count = 0, p, i, j;
+
+	if (!dsvc)
+		return -ENOENT;
+	next = calloc(2 * KN_MAX_POOL_BACKENDS, sizeof(*next));
+	if (!next)
+		return -ENOMEM;
+	for (p = 0; p < KN_POOL_COUNT; p++) {
+		for (i = 0; i < dsvc->pools[p].count; i++) {
+			const struct dp_backend *db =
+			    &dsvc->pools[p].backends[i];
+			struct backend_rt *b = find_backend(s, &db->ep);
+
+			if (!b) {
+				b = calloc(1, sizeof(*b));
+				if (!b)
+					continue;
+				b->agent = a;
+				b->service = s;
+				b->ep = db->ep;
+				b->health.down = db->down;
+				if (db->down)
+					snprintf(b->health.reason,
+						 sizeof(b->health.reason),
+						 "down when kanaryd started");
+			}
+			b->pool = (enum kn_pool_id)p;
+			b->stats_index = db->stats_index;
+			scrape_set_url(s, b);
+			next[count++] = b;
+		}
+	}
+	for (i = 0; i < s->backend_count; i++) {
+		bool kept = false;
+
+		for (j = 0; j < count && !kept; j++)
+			kept = next[j] == s->backends[i];
+		if (!kept) {
+			s->backends[i]->retired_next = a->retired;
+			a->retired = s->backends[i];
+		}
+	}
+	free(s->backends);
+	s->backends = next;
+	s->backend_count = count;
+	/* Pool sums jump when pools change: restart what sums them. */
+	signals_reset_trail(s);
+	signals_read(a, s, agent_now_mono_ms());
+	signals_new_window(s, agent_now_mono_ms());
+	scrape_new_window(s);
+	return 0;
+}
+
+static void free_retired(struct agent *a)
+{
+	struct backend_rt *b, *next;
+
+	for (b = a->retired; b; b = next) {
+		next = b->retired_next;
+		fetcher_cancel_owner(a->fetcher, b);
+		free(b);
+	}
+	a->retired = NULL;
+}
+
+static void service_free(struct agent *a, struct service_rt *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->backend_count; i++) {
+		if (a->fetcher)
+			fetcher_cancel_owner(a->fetcher, s->backends[i]);
+		free(s->backends[i]);
+	}
+	free(s->backends);
+	json_decref(s->decisions);
+	free(s->history);
+	json_decref(s->latest_analysis);
+	free(s);
+}
+
+/* Keeps the config copy in step with the kernel's pools (for the state
+ * file, the status and a later set of backends). */
+static void cfg_pools_from_kernel(struct agent *a, struct service_rt *s)
+{
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+	uint32_t i;
+
+	if (!d)
+		return;
+	s->cfg.def.stable_count = d->pools[KN_POOL_STABLE].count;
+	for (i = 0; i < d->pools[KN_POOL_STABLE].count; i++)
+		s->cfg.def.stable[i] = d->pools[KN_POOL_STABLE].backends[i].ep;
+	s->cfg.def.canary_count = d->pools[KN_POOL_CANARY].count;
+	for (i = 0; i < d->pools[KN_POOL_CANARY].count; i++)
+		s->cfg.def.canary[i] = d->pools[KN_POOL_CANARY].backends[i].ep;
+}
+
+static void log_decision(struct service_rt *s, json_t *record)
+{
+	json_array_append_new(s->decisions, record);
+	while (json_array_size(s->decisions) > AGENT_DECISIONS_MAX)
+		json_array_remove(s->decisions, 0);
+}
+
+/* An operator's or the agent's own event, in the decision log. */
+static void log_event(struct service_rt *s, const char *event)
+{
+	json_t *record = json_pack(
+	    "{s:o, s:s, s:s, s:i, s:f, s:s}", "time",
+	    time_json(agent_now_wall_ms()), "event", event, "phase",
+	    rollout_phase_name(s->rollout.phase), "step",
+	    rollout_is_active(&s->rollout) ? (int)s->rollout.step + 1 : 0,
+	    "canary_percent", s->rollout.weight_bp / PERCENT, "reason",
+	    s->rollout.reason);
+
+	log_decision(s, record);
+}
+
+void agent_apply_actions(struct agent *a, struct service_rt *s,
+			 uint32_t actions)
+{
+	uint64_t mono = agent_now_mono_ms();
+	int ret;
+
+	if (actions & ACTION_PROMOTE_POOLS) {
+		ret = dp_service_promote(a->dp, s->dp_index);
+		if (ret) {
+			log_error("service %s: cannot make the canary pool "
+				  "stable: %s",
+				  s->cfg.def.name, strerror(-ret));
+		} else {
+			s->rollout.weight_bp = 0;
+			cfg_pools_from_kernel(a, s);
+			sync_backends(a, s);
+			log_info("service %s: promoted: the canary pool is now "
+				 "the stable pool",
+				 s->cfg.def.name);
+		}
+	} else if (actions & ACTION_SET_WEIGHT) {
+		ret = dp_service_set_weight(a->dp, s->dp_index,
+					    s->rollout.weight_bp);
+		if (ret)
+			log_error("service %s: cannot set the weight to "
+				  "%.2f %%: %s (retrying every tick)",
+				  s->cfg.def.name,
+				  s->rollout.weight_bp / PERCENT,
+				  strerror(-ret));
+	}
+	if (actions & ACTION_CUT_CANARY) {
+		uint32_t i;
+		int cut = 0;
+
+		for (i = 0; i < s->backend_count; i++)
+			if (s->backends[i]->pool == KN_POOL_CANARY) {
+				ret = dp_flush_backend_flows(
+				    a->dp, s->backends[i]->stats_index);
+				cut += ret > 0 ? ret : 0;
+			}
+		log_info("service %s: cut %d canary connections",
+			 s->cfg.def.name, cut);
+	}
+	if (actions & ACTION_START_WARMUP) {
+		s->warmup_pending = true;
+		fetcher_wakeup(a->fetcher);
+	}
+	if (actions & ACTION_NEW_ROLLOUT) {
+		signals_reset_trail(s);
+		scrape_reset_trails(s);
+	}
+	if (actions & ACTION_NEW_WINDOW) {
+		signals_new_window(s, mono);
+		scrape_new_window(s);
+	}
+	if (actions)
+		log_info("service %s: %s, canary %.2f %%: %s", s->cfg.def.name,
+			 rollout_phase_name(s->rollout.phase),
+			 s->rollout.weight_bp / PERCENT, s->rollout.reason);
+	a->state_dirty = true;
+}
+
+/* The kernel follows the rollout's weight; a failed write is retried. */
+static void reconcile_weight(struct agent *a, struct service_rt *s)
+{
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+
+	if (d && d->canary_bp != s->rollout.weight_bp)
+		dp_service_set_weight(a->dp, s->dp_index, s->rollout.weight_bp);
+}
+
+/* ---- creating the agent -------------------------------------------------- */
+
+static int read_token(struct agent *a, const char *path, char *err,
+		      size_t err_len)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot read token file %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	if (!fstat(fd, &st) && (st.st_mode & (S_IRWXG | S_IRWXO)))
+		log_warn("token file %s is readable by others than its owner: "
+			 "chmod 600 it",
+			 path);
+	n = read(fd, a->token, sizeof(a->token) - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, err_len, "cannot read token file %s: %s", path,
+			 strerror(errno));
+		return -EIO;
+	}
+	a->token[n] = '\0';
+	while (n > 0 && (a->token[n - 1] == '\n' || a->token[n - 1] == '\r' ||
+			 a->token[n - 1] == ' '))
+		a->token[--n] = '\0';
+	if (n == 0 || (size_t)n >= sizeof(a->token) - 1) {
+		snprintf(err, err_len,
+			 "token file %s must hold one token of 1 to %d "
+			 "characters",
+			 path, AGENT_TOKEN_MAX - 2);
+		return -EINVAL;
+	}
+	a->has_token = true;
+	return 0;
+}
+
+static struct service_rt *service_new(const struct service_config *cfg)
+{
+	struct service_rt *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->cfg = *cfg;
+	s->config_fingerprint = config_fingerprint(cfg);
+	rollout_init(&s->rollout, cfg->def.canary_bp);
+	s->decisions = json_array();
+	s->history = calloc(AGENT_HISTORY_POINTS, sizeof(*s->history));
+	if (!s->decisions || !s->history) {
+		json_decref(s->decisions);
+		free(s->history);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static bool same_pools(const struct dp_service *d,
+		       const struct dp_service_def *def)
+{
+	const struct endpoint *lists[2] = {def->stable, def->canary};
+	const uint32_t counts[2] = {def->stable_count, def->canary_count};
+	uint32_t p, i, j;
+
+	for (p = 0; p < KN_POOL_COUNT; p++) {
+		if (d->pools[p].count != counts[p])
+			return false;
+		for (i = 0; i < counts[p]; i++) {
+			bool found = false;
+
+			for (j = 0; j < d->pools[p].count && !found; j++)
+				found = !netaddr_endpoint_cmp(
+				    &d->pools[p].backends[j].ep, &lists[p][i]);
+			if (!found)
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * A configured service meets the kernel: added when new; replaced when its
+ * VIP or protocol changed; otherwise adopted as the kernel has it (a
+ * rollout may have moved its weight or promoted its pools). The state file
+ * then decides whether the config changed since (see statefile.c).
+ */
+static int place_service(struct agent *a, struct service_rt *s, char *err,
+			 size_t err_len)
+{
+	const struct dp_service *d = dp_service_find(a->dp, s->cfg.def.name);
+	char dp_err[DP_ERR_LEN];
+	int ret;
+
+	if (d && (d->proto != s->cfg.def.proto ||
+		  netaddr_endpoint_cmp(&d->vip, &s->cfg.def.vip))) {
+		log_info("service %s: VIP or protocol changed: replacing it",
+			 s->cfg.def.name);
+		dp_service_remove(a->dp, d->index);
+		d = NULL;
+	}
+	if (d) {
+		s->dp_index = d->index;
+		s->rollout.weight_bp = d->canary_bp;
+		if (!same_pools(d, &s->cfg.def))
+			log_info("service %s: keeping the pools the running "
+				 "data path has (a rollout changed them)",
+				 s->cfg.def.name);
+		cfg_pools_from_kernel(a, s);
+		return 0;
+	}
+	ret = dp_service_add(a->dp, &s->cfg.def, &s->dp_index, dp_err,
+			     sizeof(dp_err));
+	if (ret)
+		snprintf(err, err_len, "service %s: %s", s->cfg.def.name,
+			 dp_err);
+	return ret;
+}
+
+void agent_apply_config_pools(struct agent *a, struct service_rt *s)
+{
+	const struct service_config *c = &s->cfg;
+	char dp_err[DP_ERR_LEN];
+
+	if (dp_service_update(a->dp, s->dp_index, c->def.stable,
+			      c->def.stable_count, c->def.canary,
+			      c->def.canary_count, c->def.canary_bp, dp_err,
+			      sizeof(dp_err)))
+		log_error("service %s: cannot apply the configured pools: %s",
+			  c->def.name, dp_err);
+	rollout_init(&s->rollout, c->def.canary_bp);
+}
+
+static void remove_unconfigured(struct agent *a)
+{
+	uint32_t i;
+
+	for (i = 0; i < dp_max_services(a->dp); i++) {
+		const struct dp_service *d = dp_service_at(a->dp, i);
+
+		if (d && !agent_find_service(a, d->name)) {
+			log_info("service %s is not configured any more: "
+				 "removing it from the data path",
+				 d->name);
+			dp_service_remove(a->dp, i);
+		}
+	}
+}
+
+static void default_state_file(struct agent *a)
+{
+	const char *base = strrchr(a->cfg.pin_dir, '/');
+
+	if (a->cfg.state_file[0])
+		return;
+	snprintf(a->cfg.state_file, sizeof(a->cfg.state_file), "%s/%s.json",
+		 DEFAULT_STATE_DIR, base ? base + 1 : a->cfg.pin_dir);
+}
+
+int agent_create(const struct agent_config *cfg,
+		 const struct agent_options *opts, struct agent **out,
+		 char *err, size_t err_len)
+{
+	struct dp_options dpo = {0};
+	char dp_err[DP_ERR_LEN];
+	struct agent *a;
+	size_t i;
+	int ret;
+
+	*out = NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	pthread_mutex_init(&a->lock, NULL);
+	a->cfg = *cfg;
+	a->cfg.services = NULL;
+	a->cfg.service_count = 0;
+	a->opts = *opts;
+	a->started_wall_ms = agent_now_wall_ms();
+	default_state_file(a);
+
+	if (cfg->token_file[0]) {
+		ret = read_token(a, cfg->token_file, err, err_len);
+		if (ret)
+			goto fail;
+	}
+	ret = fetcher_create(AGENT_FETCH_IN_FLIGHT_MAX, &a->fetcher);
+	if (ret) {
+		snprintf(err, err_len, "cannot start the HTTP client: %s",
+			 strerror(-ret));
+		goto fail;
+	}
+	a->probes = health_probes_create();
+	if (!a->probes) {
+		ret = -ENOMEM;
+		snprintf(err, err_len, "cannot allocate the health probes");
+		goto fail;
+	}
+	dpo.ifname = cfg->iface[0] ? cfg->iface : NULL;
+	dpo.pin_dir = cfg->pin_dir;
+	dpo.mode = cfg->mode;
+	dpo.max_flows = cfg->max_flows;
+	dpo.max_services = cfg->max_services;
+	dpo.max_backends = cfg->max_backends;
+	ret = dp_open(&dpo, &a->dp, dp_err, sizeof(dp_err));
+	if (ret) {
+		snprintf(err, err_len, "%s", dp_err);
+		goto fail;
+	}
+
+	a->services = calloc(cfg->service_count ? cfg->service_count : 1,
+			     sizeof(*a->services));
+	if (!a->services) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < cfg->service_count; i++) {
+		struct service_rt *s = service_new(&cfg->services[i]);
+
+		if (!s) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		a->services[a->service_count++] = s;
+		ret = place_service(a, s, err, err_len);
+		if (ret)
+			goto fail;
+	}
+	remove_unconfigured(a);
+	ret = statefile_load(a);
+	if (ret)
+		log_warn("state file %s not used: %s (rollouts start idle)",
+			 a->cfg.state_file, strerror(-ret));
+	for (i = 0; i < a->service_count; i++) {
+		struct service_rt *s = a->services[i];
+
+		sync_backends(a, s);
+		reconcile_weight(a, s);
+		if (rollout_is_active(&s->rollout))
+			log_info("service %s: resuming the rollout at step %u "
+				 "of %u (%s, canary %.2f %%)",
+				 s->cfg.def.name, s->rollout.step + 1,
+				 s->rollout.spec.step_count,
+				 rollout_phase_name(s->rollout.phase),
+				 s->rollout.weight_bp / PERCENT);
+		if (s->rollout.phase == PHASE_WARMING)
+			s->warmup_pending = true;
+	}
+	a->state_dirty = true;
+	*out = a;
+	return 0;
+fail:
+	a->opts.keep_attached = a->dp && dp_adopted_services(a->dp) > 0;
+	agent_destroy(a);
+	return ret ? ret : -EINVAL;
+}
+
+void agent_destroy(struct agent *a)
+{
+	size_t i;
+
+	if (!a)
+		return;
+	if (a->dp && a->state_dirty)
+		statefile_save(a);
+	for (i = 0; i < a->service_count; i++)
+		service_free(a, a->services[i]);
+	free(a->services);
+	if (a->fetcher)
+		free_retired(a);
+	health_probes_destroy(a->probes, a->fetcher);
+	fetcher_destroy(a->fetcher);
+	dp_close(a->dp, !a->opts.keep_attached);
+	pthread_mutex_destroy(&a->lock);
+	memset(a->token, 0, sizeof(a->token));
+	free(a);
+}
+
+const char *agent_listen_address(const struct agent *a)
+{
+	return a->cfg.listen;
+}
+
+const char *agent_token(const struct agent *a)
+{
+	return a->has_token ? a->token : NULL;
+}
+
+/* ---- the control loop ------------------------------------------------------
+ */
+
+/* The last record, when it held the same step undecided. */
+static json_t *held_record(struct service_rt *s, json_t *decision)
+{
+	size_t n = json_array_size(s->decisions);
+	json_t *last = n ? json_array_get(s->decisions, n - 1) : NULL;
+	const char *v = json_string_value(json_object_get(decision, "verdict"));
+	const char *lv = json_string_value(json_object_get(last, "verdict"));
+
+	if (!last || !v || !lv || strcmp(v, "inconclusive") ||
+	    strcmp(lv, "inconclusive") ||
+	    !json_equal(json_object_get(last, "step"),
+			json_object_get(decision, "step")))
+		return NULL;
+	return last;
+}
+
+static void record_evaluation(struct service_rt *s, json_t *decision,
+			      const char *phase_before)
+{
+	json_t *held;
+
+	json_object_set_new(decision, "time", time_json(agent_now_wall_ms()));
+	json_object_set_new(decision, "phase_before",
+			    json_string(phase_before));
+	json_object_set_new(decision, "phase_after",
+			    json_string(rollout_phase_name(s->rollout.phase)));
+	json_object_set_new(decision, "outcome",
+			    json_string(s->rollout.reason));
+	json_decref(s->latest_analysis);
+	s->latest_analysis = json_incref(decision);
+	/* A step held undecided for a while is one record, updated, with
+	 * how often it was judged: the log keeps what changed. */
+	held = held_record(s, decision);
+	if (held) {
+		json_int_t times =
+		    json_integer_value(json_object_get(held, "evaluations"));
+
+		json_object_set(decision, "first_time",
+				json_object_get(held, "first_time")
+				    ? json_object_get(held, "first_time")
+				    : json_object_get(held, "time"));
+		json_object_set_new(decision, "evaluations",
+				    json_integer(times ? times + 1 : 2));
+		json_array_set_new(s->decisions,
+				   json_array_size(s->decisions) - 1, decision);
+		return;
+	}
+	log_decision(s, decision);
+}
+
+static bool stable_enough(const struct service_rt *s,
+			  const struct analysis_input *in)
+{
+	double needed = s->rollout.spec.min_requests;
+	const struct kernel_window *k = &in->kernel[ANALYSIS_STABLE];
+	const struct metrics_window *m = &in->metrics[ANALYSIS_STABLE];
+
+	if (in->http_observed ? k->requests < needed : k->new_flows < needed)
+		return false;
+	return !in->metrics_configured ||
+	       (m->complete && m->requests >= needed);
+}
+
+/*
+ * At the last steps (100 %: all new connections go to the canary) the
+ * stable pool has nothing to compare with: its window from the last step
+ * where it had enough traffic stands in, and the decision says so.
+ */
+static void stable_baseline(struct service_rt *s, struct analysis_input *in)
+{
+	if (stable_enough(s, in)) {
+		s->have_stable_baseline = true;
+		s->stable_baseline_step = s->rollout.step + 1;
+		s->stable_baseline_kernel = in->kernel[ANALYSIS_STABLE];
+		s->stable_baseline_metrics = in->metrics[ANALYSIS_STABLE];
+		return;
+	}
+	if (!s->have_stable_baseline || s->rollout.step == 0)
+		return;
+	in->kernel[ANALYSIS_STABLE] = s->stable_baseline_kernel;
+	if (in->metrics_configured)
+		in->metrics[ANALYSIS_STABLE] = s->stable_baseline_metrics;
+	in->stable_baseline_step = s->stable_baseline_step;
+}
+
+static void evaluate(struct agent *a, struct service_rt *s, uint64_t mono,
+		     uint64_t wall)
+{
+	struct analysis_input *in = calloc(1, sizeof(*in));
+	struct analysis_result res;
+	const char *before = rollout_phase_name(s->rollout.phase);
+	uint32_t actions = 0;
+
+	if (!in)
+		return;
+	in->spec = &s->rollout.spec;
+	in->step = s->rollout.step;
+	in->weight_bp = s->rollout.weight_bp;
+	in->window_ms = mono - s->window_started_mono_ms;
+	in->http_observed = s->cfg.def.flags & KN_SVC_F_HTTP;
+	in->metrics_configured = s->cfg.has_metrics;
+	signals_kernel_window(s, in->kernel);
+	if (s->cfg.has_metrics)
+		scrape_metrics_window(s, in->metrics);
+	stable_baseline(s, in);
+	analysis_evaluate(in, &res);
+	free(in);
+	s->evaluations[res.verdict]++;
+	rollout_evaluated(&s->rollout, res.verdict, res.reason, wall, &actions);
+	if (s->rollout.phase == PHASE_ROLLED_BACK) {
+		a->rollbacks_by_reason[ROLLBACK_ANALYSIS]++;
+		s->rollbacks++;
+	}
+	record_evaluation(s, res.decision, before);
+	agent_apply_actions(a, s, actions);
+	/* An undecided step keeps its window (more data accumulates) and is
+	 * judged again soon, not on every tick. */
+	if (res.verdict == VERDICT_INCONCLUSIVE)
+		s->next_eval_wall_ms = wall + EVAL_RETRY_MS;
+}
+
+static void check_immediate(struct agent *a, struct service_rt *s)
+{
+	const struct analysis_spec *spec = &s->rollout.spec.analysis;
+	struct trailing_counts kernel, metrics;
+	char why[ROLLOUT_REASON_LEN];
+	const char *before = rollout_phase_name(s->rollout.phase);
+	uint32_t actions = 0;
+	json_t *record;
+
+	signals_trailing(s, spec->rollback_min_requests, &kernel);
+	if (!(s->cfg.def.flags & KN_SVC_F_HTTP))
+		kernel.requests = kernel.errors = 0;
+	scrape_trailing(s, spec->rollback_min_requests, agent_now_mono_ms(),
+			&metrics);
+	if (!analysis_immediate_rollback(spec, &kernel, &metrics, why,
+					 sizeof(why)))
+		return;
+	if (rollout_rollback(&s->rollout, why, agent_now_wall_ms(), &actions))
+		return;
+	a->rollbacks_by_reason[kernel.refused >= spec->rollback_refused
+				   ? ROLLBACK_REFUSED
+				   : ROLLBACK_ERROR_RATE]++;
+	s->rollbacks++;
+	record = json_pack(
+	    "{s:s, s:s, s:s, s:{s:f, s:f, s:f, s:I}, s:{s:b, s:f, s:f, "
+	    "s:I}, s:{s:f, s:i, s:i}}",
+	    "rule", "immediate", "verdict", "fail", "reason", why, "kernel",
+	    "requests", kernel.requests, "errors", kernel.errors, "refused",
+	    kernel.refused, "span_ms", (json_int_t)kernel.span_ms, "metrics",
+	    "valid", metrics.valid, "requests", metrics.requests, "errors",
+	    metrics.errors, "span_ms", (json_int_t)metrics.span_ms, "threshold",
+	    "rollback_error_rate_pct", spec->rollback_error_rate_pct,
+	    "rollback_min_requests", (int)spec->rollback_min_requests,
+	    "rollback_refused", (int)spec->rollback_refused);
+	record_evaluation(s, record, before);
+	agent_apply_actions(a, s, actions);
+}
+
+static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
+			 uint64_t wall)
+{
+	bool active = rollout_is_active(&s->rollout);
+
+	if (active ||
+	    mono - s->last_read_mono_ms >= AGENT_IDLE_READ_INTERVAL_MS)
+		signals_read(a, s, mono);
+	signals_history_tick(s, mono, wall);
+	health_tick(a, s, mono);
+	scrape_tick(a, s, mono);
+	warmup_tick(a, s);
+	reconcile_weight(a, s);
+	if (!active)
+		return;
+	check_immediate(a, s);
+	if (s->rollout.phase == PHASE_PROGRESSING &&
+	    rollout_due(&s->rollout, wall) && wall >= s->next_eval_wall_ms)
+		evaluate(a, s, mono, wall);
+}
+
+int agent_run(struct agent *a)
+{
+	uint64_t next_tick = agent_now_mono_ms();
+
+	while (!a->stop) {
+		uint64_t mono = agent_now_mono_ms(), wall;
+		size_t i;
+
+		if (mono < next_tick)
+			fetcher_wait(a->fetcher, (int)(next_tick - mono));
+		pthread_mutex_lock(&a->lock);
+		fetcher_poll(a->fetcher);
+		free_retired(a);
+		mono = agent_now_mono_ms();
+		if (mono >= next_tick) {
+			wall = agent_now_wall_ms();
+			for (i = 0; i < a->service_count; i++)
+				service_tick(a, a->services[i], mono, wall);
+			health_probes_sweep(a->probes, mono);
+			next_tick = mono + a->cfg.tick_ms;
+		}
+		if (a->state_dirty && !statefile_save(a))
+			a->state_dirty = false;
+		pthread_mutex_unlock(&a->lock);
+	}
+	return 0;
+}
+
+void agent_stop(struct agent *a)
+{
+	a->stop = 1;
+	if (a->fetcher)
+		fetcher_wakeup(a->fetcher);
+}
+
+/* ---- status ---------------------------------------------------------------
+ */
+
+json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
+{
+	const struct rollout_state *r = &s->rollout;
+	struct kn_service_stats stats = {0};
+	char vip[NETADDR_ENDPOINT_STR_LEN], elapsed[32];
+	bool ran = r->started_ms != 0;
+	json_t *backends = json_array(), *obj;
+	uint32_t i;
+
+	dp_read_service(a->dp, s->dp_index, &stats);
+	for (i = 0; i < s->backend_count; i++) {
+		const struct backend_rt *b = s->backends[i];
+		char ep[NETADDR_ENDPOINT_STR_LEN];
+		json_t *bj = json_pack(
+		    "{s:s, s:s, s:i, s:o}", "address",
+		    netaddr_endpoint_str(&b->ep, ep, sizeof(ep)), "pool",
+		    b->pool == KN_POOL_CANARY ? "canary" : "stable",
+		    "stats_index", (int)b->stats_index, "kernel",
+		    signals_backend_json(b));
+
+		json_object_set_new(bj, "health", health_json(&b->health));
+		json_object_set_new(bj, "metrics",
+				    s->cfg.has_metrics
+					? scrape_target_json(&b->target)
+					: json_null());
+		if (r->phase == PHASE_WARMING && b->pool == KN_POOL_CANARY)
+			json_object_set_new(bj, "warmup",
+					    json_pack("{s:i, s:i, s:i}", "sent",
+						      (int)b->warmup.sent, "ok",
+						      (int)b->warmup.ok,
+						      "failed",
+						      (int)b->warmup.failed));
+		json_array_append_new(backends, bj);
+	}
+	snprintf(elapsed, sizeof(elapsed), "%.1fs",
+		 (agent_now_wall_ms() - r->step_started_ms) / 1000.0);
+	obj = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:o, s:o, "
+	    "s:s, s:i, s:i, s:o, s:o, s:o}",
+	    "name", s->cfg.def.name, "vip",
+	    netaddr_endpoint_str(&s->cfg.def.vip, vip, sizeof(vip)), "protocol",
+	    s->cfg.def.proto == IPPROTO_UDP ? "udp" : "tcp", "mode",
+	    dp_mode_name(dp_active_mode(a->dp)), "interface", dp_ifname(a->dp),
+	    "phase", rollout_phase_name(r->phase), "canary_percent",
+	    r->weight_bp / PERCENT, "step",
+	    rollout_is_active(r) ? (int)r->step + 1 : 0, "steps",
+	    ran ? (int)r->spec.step_count : 0, "step_elapsed",
+	    r->phase == PHASE_PROGRESSING ? json_string(elapsed) : json_null(),
+	    "started", time_json(r->started_ms), "ended",
+	    time_json(r->ended_ms), "reason", r->reason, "consecutive_failures",
+	    (int)r->consecutive_failures, "evaluations", (int)r->evaluations,
+	    "rollout", ran ? rollout_spec_to_json(&r->spec) : json_null(),
+	    "backends", backends, "analysis",
+	    s->latest_analysis ? json_incref(s->latest_analysis) : json_null());
+	{
+		const struct history_point *last = signals_history_last(s);
+
+		/* The last second's signals per pool, as in the history. */
+		json_object_set_new(obj, "pools",
+				    last ? signals_history_pools_json(last)
+					 : json_null());
+	}
+	json_object_set_new(
+	    obj, "counters",
+	    json_pack("{s:{s:I, s:I}, s:I, s:I, s:I}", "new_connections",
+		      "stable", (json_int_t)stats.new_flows[KN_POOL_STABLE],
+		      "canary", (json_int_t)stats.new_flows[KN_POOL_CANARY],
+		      "flow_misses", (json_int_t)stats.flow_misses,
+		      "no_backend", (json_int_t)stats.no_backend,
+		      "config_races", (json_int_t)stats.config_races));
+	return obj;
+}
+
+json_t *agent_services_json(struct agent *a)
+{
+	json_t *list = json_array();
+	size_t i;
+
+	pthread_mutex_lock(&a->lock);
+	for (i = 0; i < a->service_count; i++)
+		json_array_append_new(
+		    list, agent_service_status_locked(a, a->services[i]));
+	pthread_mutex_unlock(&a->lock);
+	return json_pack("{s:o}", "services", list);
+}
+
+static struct service_rt *lookup(struct agent *a, const char *name,
+				 struct agent_error *err)
+{
+	struct service_rt *s = agent_find_service(a, name);
+
+	if (!s)
+		set_error(err, HTTP_NOT_FOUND, "", "no service named '%s'",
+			  name);
+	return s;
+}
+
+int agent_service_json(struct agent *a, const char *name, json_t **out,
+		       struct agent_error *err)
+{
+	struct service_rt *s;
+
+	pthread_mutex_lock(&a->lock);
+	s = lookup(a, name, err);
+	if (s)
+		*out = agent_service_status_locked(a, s);
+	pthread_mutex_unlock(&a->lock);
+	return s ? 0 : -ENOENT;
+}
+
+int agent_decisions_json(struct agent *a, const char *name, json_t **out,
+			 struct agent_error *err)
+{
+	struct service_rt *s;
+
+	pthread_mutex_lock(&a->lock);
+	s = lookup(a, name, err);
+	if (s)
+		/* A copy of the array, taken under the lock: the loop goes on
+		 * appending to the original while the caller serializes. */
+		*out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
+				 "decisions", json_copy(s->decisions));
+	pthread_mutex_unlock(&a->lock);
+	return s ? 0 : -ENOENT;
+}
+
+int agent_history_json(struct agent *a, const char *name, json_t **out,
+		       struct agent_error *err)
+{
+	struct service_rt *s;
+
+	pthread_mutex_lock(&a->lock);
+	s = lookup(a, name, err);
+	if (s)
+		*out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
+				 "points", signals_history_json(s));
+	pthread_mutex_unlock(&a->lock);
+	return s ? 0 : -ENOENT;
+}
+
+int agent_prometheus_text(struct agent *a, char **text, size_t *len)
+{
+	int ret;
+
+	pthread_mutex_lock(&a->lock);
+	ret = prom_export(a, text, len);
+	pthread_mutex_unlock(&a->lock);
+	return ret;
+}
+
+/* ---- operations ------------------------------------------------------------
+ */
+
+/* Runs one transition under the lock; a refusal is a 409 saying why. */
+typedef int (*transition_fn)(struct agent *a, struct service_rt *s,
+			     const void *arg, uint32_t *actions,
+			     struct agent_error *err);
+
+static int transition(struct agent *a, const char *name, transition_fn fn,
+		      const void *arg, const char *event, json_t **out,
+		      struct agent_error *err)
+{
+	struct service_rt *s;
+	uint32_t actions = 0;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&a->lock);
+	s = lookup(a, name, err);
+	if (s) {
+		ret = fn(a, s, arg, &actions, err);
+		if (!ret) {
+			log_event(s, event);
+			agent_apply_actions(a, s, actions);
+			if (out)
+				*out = agent_service_status_locked(a, s);
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	return ret;
+}
+
+/* The state machine refused: the request conflicts with the phase. */
+static int refused(struct service_rt *s, int ret, struct agent_error *err)
+{
+	set_error(err, HTTP_CONFLICT, "", "%s", s->rollout.reason);
+	return ret;
+}
+
+static int do_start(struct agent *a, struct service_rt *s, const void *arg,
+		    uint32_t *actions, struct agent_error *err)
+{
+	const json_t *body = arg;
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+	struct rollout_spec spec = s->cfg.rollout;
+	struct spec_error serr = {0};
+	int ret;
+
+	if (body && !json_is_object(body))
+		return fail(err, HTTP_BAD_REQUEST, "",
+			    "the body must be a rollout spec object, like "
+			    "{\"steps\": [10, 25, 50, 75, 100]}");
+	if (body &&
+	    rollout_spec_from_json(body, &s->cfg.rollout, "", &spec, &serr))
+		return fail(err, HTTP_BAD_REQUEST, serr.field, "%s",
+			    serr.message);
+	ret = rollout_start(&s->rollout, &spec,
+			    d && d->pools[KN_POOL_CANARY].count > 0,
+			    agent_now_wall_ms(), actions);
+	if (ret)
+		return refused(s, ret, err);
+	s->next_eval_wall_ms = 0;
+	s->have_stable_baseline = false;
+	return 0;
+}
+
+int agent_rollout_start(struct agent *a, const char *name, const json_t *body,
+			json_t **out, struct agent_error *err)
+{
+	return transition(a, name, do_start, body, "rollout started", out, err);
+}
+
+static int do_pause(struct agent *a, struct service_rt *s, const void *arg,
+		    uint32_t *actions, struct agent_error *err)
+{
+	int ret = rollout_pause(&s->rollout, agent_now_wall_ms(), actions);
+
+	(void)a;
+	(void)arg;
+	return ret ? refused(s, ret, err) : 0;
+}
+
+int agent_rollout_pause(struct agent *a, const char *name, json_t **out,
+			struct agent_error *err)
+{
+	return transition(a, name, do_pause, NULL, "paused", out, err);
+}
+
+static int do_resume(struct agent *a, struct service_rt *s, const void *arg,
+		     uint32_t *actions, struct agent_error *err)
+{
+	int ret = rollout_resume(&s->rollout, agent_now_wall_ms(), actions);
+
+	(void)a;
+	(void)arg;
+	return ret ? refused(s, ret, err) : 0;
+}
+
+int agent_rollout_resume(struct agent *a, const char *name, json_t **out,
+			 struct agent_error *err)
+{
+	return transition(a, name, do_resume, NULL, "resumed", out, err);
+}
+
+static int do_promote(struct agent *a, struct service_rt *s, const void *arg,
+		      uint32_t *actions, struct agent_error *err)
+{
+	const bool *full = arg;
+	int ret =
+	    rollout_promote(&s->rollout, *full, agent_now_wall_ms(), actions);
+
+	(void)a;
+	return ret ? refused(s, ret, err) : 0;
+}
+
+int agent_rollout_promote(struct agent *a, const char *name, bool full,
+			  json_t **out, struct agent_error *err)
+{
+	return transition(a, name, do_promote, &full,
+			  full ? "promoted fully" : "promoted one step", out,
+			  err);
+}
+
+static int do_abort(struct agent *a, struct service_rt *s, const void *arg,
+		    uint32_t *actions, struct agent_error *err)
+{
+	int ret = rollout_abort(&s->rollout, agent_now_wall_ms(), actions);
+
+	(void)a;
+	(void)arg;
+	return ret ? refused(s, ret, err) : 0;
+}
+
+int agent_rollout_abort(struct agent *a, const char *name, json_t **out,
+			struct agent_error *err)
+{
+	return transition(a, name, do_abort, NULL, "aborted", out, err);
+}
+
+static const char *const weight_fields[] = {"canary_percent", NULL};
+
+static int do_weight(struct agent *a, struct service_rt *s, const void *arg,
+		     uint32_t *actions, struct agent_error *err)
+{
+	const json_t *body = arg;
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+	char field[AGENT_ERR_FIELD_LEN], message[AGENT_ERR_MSG_LEN];
+	struct json_ctx ctx;
+	uint32_t bp = UINT32_MAX;
+	int ret;
+
+	jf_init(&ctx, "", field, sizeof(field), message, sizeof(message));
+	ret = jf_check_object(&ctx, body, weight_fields);
+	ret = ret ?: jf_percent(&ctx, body, "canary_percent", &bp);
+	if (!ret && bp == UINT32_MAX)
+		ret = jf_fail(&ctx, "canary_percent",
+			      "is required: {\"canary_percent\": 12.5}");
+	if (ret)
+		return fail(err, HTTP_BAD_REQUEST, field, "%s", message);
+	if (bp > 0 && (!d || !d->pools[KN_POOL_CANARY].count))
+		return fail(err, HTTP_CONFLICT, "canary_percent",
+			    "the service has no canary backends: set them "
+			    "with PUT .../backends first");
+	ret = rollout_set_weight(&s->rollout, bp, actions);
+	if (ret)
+		return refused(s, ret, err);
+	/* Outside a rollout, a weight set by hand is the new starting
+	 * point: the last rollout's outcome stays in the decision log. */
+	s->rollout.phase = PHASE_IDLE;
+	return 0;
+}
+
+int agent_set_weight(struct agent *a, const char *name, const json_t *body,
+		     json_t **out, struct agent_error *err)
+{
+	return transition(a, name, do_weight, body, "weight set", out, err);
+}
+
+static const char *const backends_fields[] = {"stable", "canary", NULL};
+
+static int endpoints_from_json(struct json_ctx *ctx, const json_t *body,
+			       const char *key, struct endpoint *out,
+			       uint32_t *count)
+{
+	const json_t *list = json_object_get(body, key);
+	char why[NETADDR_ERR_LEN];
+	size_t i;
+
+	if (!json_is_array(list))
+		return jf_fail(ctx, key,
+			       "must be a list of \"IPv4:PORT\" strings");
+	if (json_array_size(list) > KN_MAX_POOL_BACKENDS)
+		return jf_fail(ctx, key, "has more than %d backends",
+			       KN_MAX_POOL_BACKENDS);
+	for (i = 0; i < json_array_size(list); i++) {
+		const json_t *v = json_array_get(list, i);
+		char field[32];
+
+		snprintf(field, sizeof(field), "%s[%zu]", key, i);
+		if (!json_is_string(v))
+			return jf_fail(ctx, field,
+				       "must be a string \"IPv4:PORT\"");
+		if (netaddr_parse_endpoint(json_string_value(v), &out[i], why,
+					   sizeof(why)))
+			return jf_fail(ctx, field, "%s", why);
+	}
+	*count = (uint32_t)json_array_size(list);
+	return 0;
+}
+
+static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
+		       uint32_t *actions, struct agent_error *err)
+{
+	const json_t *body = arg;
+	struct dp_service_def def = s->cfg.def;
+	char field[AGENT_ERR_FIELD_LEN], message[AGENT_ERR_MSG_LEN];
+	char dp_err[DP_ERR_LEN];
+	struct json_ctx ctx;
+	int ret;
+
+	(void)actions;
+	jf_init(&ctx, "", field, sizeof(field), message, sizeof(message));
+	ret = jf_check_object(&ctx, body, backends_fields);
+	if (!ret && !json_object_get(body, "stable") &&
+	    !json_object_get(body, "canary"))
+		ret = jf_fail(&ctx, "",
+			      "give \"stable\" and/or \"canary\": lists of "
+			      "\"IPv4:PORT\"");
+	if (!ret && json_object_get(body, "stable"))
+		ret = endpoints_from_json(&ctx, body, "stable", def.stable,
+					  &def.stable_count);
+	if (!ret && json_object_get(body, "canary"))
+		ret = endpoints_from_json(&ctx, body, "canary", def.canary,
+					  &def.canary_count);
+	if (!ret && !def.stable_count)
+		ret = jf_fail(&ctx, "stable",
+			      "must not be empty: the stable pool serves "
+			      "everyone the canary does not");
+	if (ret)
+		return fail(err, HTTP_BAD_REQUEST, field, "%s", message);
+	if (rollout_is_active(&s->rollout))
+		return fail(err, HTTP_CONFLICT, "",
+			    "cannot replace backends during a rollout (%s, "
+			    "step %u of %u): abort it or let it finish",
+			    rollout_phase_name(s->rollout.phase),
+			    s->rollout.step + 1, s->rollout.spec.step_count);
+	ret = dp_service_update(a->dp, s->dp_index, def.stable,
+				def.stable_count, def.canary, def.canary_count,
+				def.canary_count ? s->rollout.weight_bp : 0,
+				dp_err, sizeof(dp_err));
+	if (ret)
+		return fail(err,
+			    ret == -ENOSPC ? HTTP_CONFLICT : HTTP_BAD_REQUEST,
+			    "", "%s", dp_err);
+	if (!def.canary_count)
+		s->rollout.weight_bp = 0;
+	cfg_pools_from_kernel(a, s);
+	sync_backends(a, s);
+	snprintf(s->rollout.reason, sizeof(s->rollout.reason),
+		 "backends replaced: %u stable, %u canary", def.stable_count,
+		 def.canary_count);
+	return 0;
+}
+
+int agent_set_backends(struct agent *a, const char *name, const json_t *body,
+		       json_t **out, struct agent_error *err)
+{
+	return transition(a, name, do_backends, body, "backends set", out, err);
+}

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * agent_internal.h - the agent's state, shared by its parts:
+ *   agent.c          lifecycle, control loop, operations, status JSON
+ *   signals.c        kernel counters: windows, trailing counts, history
+ *   scrape.c         /metrics scrapes, metrics windows, warm-up requests
+ *   health.c         which backends are alive
+ *   statefile.c      rollout state and decision log on disk
+ *   prom_export.c    kanaryd's own /metrics
+ * Everything here is guarded by agent.lock. The fetcher is used by the
+ * control loop's thread only: API threads leave work for it (flags,
+ * retired backends) and wake it up.
+ */
+#ifndef KANARY_AGENT_INTERNAL_H
+#define KANARY_AGENT_INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+
+#include "agent.h"
+#include "judge/analysis.h"
+#include "datapath/dataplane.h"
+#include "fetcher.h"
+#include "metrics/metric_presets.h"
+#include "judge/rollout.h"
+
+#define AGENT_DECISIONS_MAX	     1000
+#define AGENT_HISTORY_POINTS	     900 /* one per second: the chart's 15 min */
+#define AGENT_HISTORY_INTERVAL_MS    1000
+#define AGENT_HISTORY_SPAN_SNAPSHOTS 6	 /* error rate and p99 over ~5 s */
+#define AGENT_TRAIL_POINTS	     256 /* kernel canary counts, per tick */
+#define AGENT_TRAIL_LOOKBACK_MS	     10000
+#define AGENT_SCRAPE_TRAIL_POINTS    16
+#define AGENT_IDLE_READ_INTERVAL_MS  1000
+#define AGENT_METRICS_MAX_BYTES	     (8 * 1024 * 1024)
+#define AGENT_WARMUP_CONCURRENCY     4
+#define AGENT_TOKEN_MAX		     256
+#define AGENT_FETCH_IN_FLIGHT_MAX    64
+
+/* One backend's /metrics target. */
+struct scrape_target {
+	char url[FETCH_URL_LEN];
+	bool in_flight;
+	uint64_t submitted_ms; /* monotonic: when the scrape in flight began */
+	uint64_t next_due_ms;  /* monotonic */
+	bool up;	       /* the latest scrape succeeded */
+	char last_error[FETCH_ERR_LEN];
+	uint64_t scrapes;
+	uint64_t failures;
+	bool has_latest;
+	struct metrics_sample latest;
+	uint64_t latest_ms;
+	bool has_baseline; /* first good scrape of the window */
+	struct metrics_sample baseline;
+	struct {
+		uint64_t t_ms;
+		double requests;
+		double errors;
+	} trail[AGENT_SCRAPE_TRAIL_POINTS];
+	unsigned trail_count;
+	unsigned trail_head;
+};
+
+/* Is the backend alive: refusals seen by the kernel mark it down at once;
+ * TCP connect probes mark it down after a few failures and up again. The
+ * probes are shared: one per distinct address (struct health_probes). */
+struct backend_health {
+	bool primed; /* refused_seen holds a reading */
+	bool down;
+	uint64_t probe_results_seen; /* of its address's endpoint_probe */
+	uint64_t refused_seen;
+	uint32_t probe_failures;  /* consecutive */
+	uint32_t probe_successes; /* consecutive */
+	char reason[FETCH_ERR_LEN];
+};
+
+struct warmup_progress {
+	uint32_t sent;
+	uint32_t ok;
+	uint32_t failed;
+	char last_error[FETCH_ERR_LEN];
+};
+
+struct backend_rt {
+	struct agent *agent;
+	struct service_rt *service;
+	struct endpoint ep;
+	enum kn_pool_id pool;
+	uint32_t stats_index;
+	struct dp_backend_counters now;
+	struct dp_backend_counters window_start;
+	struct scrape_target target;
+	struct warmup_progress warmup;
+	struct backend_health health;
+	struct backend_rt *retired_next;
+};
+
+/* One pool's second in the history chart: compact, so that the chart's 15
+ * minutes cost a service 900 x 64 bytes, not a tree of JSON values. Longer
+ * history is Prometheus's job: kanaryd's /metrics has the same counters. */
+struct history_pool {
+	double requests;
+	double error_rate_pct; /* NAN: no requests in the span */
+	double p99_ms;	       /* NAN: no latency seen in the span */
+};
+
+struct history_point {
+	uint64_t wall_ms;
+	uint32_t weight_bp;
+	uint32_t phase; /* enum rollout_phase */
+	struct history_pool pools[2];
+};
+
+/* Aggregated kernel counters of one pool at one time. */
+struct pool_snapshot {
+	uint64_t t_ms;
+	double requests;
+	double errors;
+	double refused;
+	struct kn_latency_hist latency;
+};
+
+struct service_rt {
+	struct service_config cfg;
+	uint32_t dp_index;
+	struct rollout_state rollout;
+	uint64_t config_fingerprint;
+	struct backend_rt **backends;
+	uint32_t backend_count;
+	uint64_t window_started_mono_ms;
+	uint64_t last_read_mono_ms;
+	uint64_t next_eval_wall_ms; /* after an inconclusive verdict */
+	bool warmup_pending;	    /* the loop must start the warm-up */
+	bool warmup_running;
+
+	/* kernel canary counts per tick, for the immediate rules */
+	struct {
+		uint64_t t_ms;
+		double requests;
+		double errors;
+		double refused;
+	} trail[AGENT_TRAIL_POINTS];
+	unsigned trail_count;
+	unsigned trail_head;
+
+	/* per-second snapshots for the history chart */
+	struct pool_snapshot snapshots[AGENT_HISTORY_SPAN_SNAPSHOTS][2];
+	unsigned snapshot_count;
+	unsigned snapshot_head;
+	uint64_t next_history_mono_ms;
+	struct history_point *history; /* ring of AGENT_HISTORY_POINTS */
+	unsigned history_count;
+	unsigned history_head; /* the newest point */
+
+	/* The stable pool's window from the last evaluation where it had
+	 * enough requests: the reference at steps where it has too few. */
+	bool have_stable_baseline;
+	uint32_t stable_baseline_step; /* 1-based */
+	struct kernel_window stable_baseline_kernel;
+	struct metrics_window stable_baseline_metrics;
+
+	json_t *decisions; /* array, oldest first, capped */
+	json_t *latest_analysis;
+	uint64_t evaluations[3]; /* by enum rollout_verdict */
+	uint64_t rollbacks;
+};
+
+struct agent {
+	pthread_mutex_t lock;
+	struct agent_config cfg;
+	struct agent_options opts;
+	struct dataplane *dp;
+	struct fetcher *fetcher;
+	struct health_probes *probes;
+	struct service_rt **services;
+	size_t service_count;
+	struct backend_rt *retired; /* freed by the loop thread */
+	volatile sig_atomic_t stop;
+	char token[AGENT_TOKEN_MAX];
+	bool has_token;
+	bool state_dirty;
+	uint64_t started_wall_ms;
+	uint64_t scrape_errors_total;
+	uint64_t rollbacks_by_reason[3]; /* error rate, refused, analysis */
+};
+
+enum rollback_reason {
+	ROLLBACK_ERROR_RATE = 0,
+	ROLLBACK_REFUSED = 1,
+	ROLLBACK_ANALYSIS = 2,
+};
+
+uint64_t agent_now_wall_ms(void);
+uint64_t agent_now_mono_ms(void);
+/* RFC 3339 UTC, milliseconds */
+void agent_format_time(uint64_t wall_ms, char *buf, size_t len);
+
+/* agent.c */
+struct service_rt *agent_find_service(struct agent *a, const char *name);
+/* Carries out what a rollout transition asks for (enum rollout_action),
+ * logs it and marks the state file for writing. */
+void agent_apply_actions(struct agent *a, struct service_rt *s,
+			 uint32_t actions);
+/* The config changed since the state file: its pools and weight win and
+ * the rollout starts over, idle. */
+void agent_apply_config_pools(struct agent *a, struct service_rt *s);
+json_t *agent_service_status_locked(struct agent *a, struct service_rt *s);
+
+/* signals.c */
+void signals_read(struct agent *a, struct service_rt *s, uint64_t mono_ms);
+void signals_new_window(struct service_rt *s, uint64_t mono_ms);
+void signals_kernel_window(const struct service_rt *s,
+			   struct kernel_window out[2]);
+void signals_trailing(const struct service_rt *s, uint32_t min_requests,
+		      struct trailing_counts *out);
+void signals_reset_trail(struct service_rt *s);
+void signals_history_tick(struct service_rt *s, uint64_t mono_ms,
+			  uint64_t wall_ms);
+const struct history_point *signals_history_last(const struct service_rt *s);
+json_t *signals_history_pools_json(const struct history_point *pt);
+json_t *signals_history_json(const struct service_rt *s);
+json_t *signals_backend_json(const struct backend_rt *b);
+
+/* scrape.c */
+void scrape_set_url(struct service_rt *s, struct backend_rt *b);
+void scrape_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms);
+void scrape_new_window(struct service_rt *s);
+void scrape_reset_trails(struct service_rt *s);
+void scrape_metrics_window(const struct service_rt *s,
+			   struct metrics_window out[2]);
+void scrape_trailing(const struct service_rt *s, uint32_t min_requests,
+		     uint64_t mono_ms, struct trailing_counts *out);
+json_t *scrape_target_json(const struct scrape_target *t);
+void warmup_tick(struct agent *a, struct service_rt *s);
+
+/* health.c */
+struct health_probes *health_probes_create(void);
+void health_probes_destroy(struct health_probes *hp, struct fetcher *f);
+/* Forgets the probes of addresses no backend looked at for a while. */
+void health_probes_sweep(struct health_probes *hp, uint64_t mono_ms);
+uint64_t health_probes_sent(const struct health_probes *hp);
+size_t health_probes_addresses(const struct health_probes *hp);
+void health_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms);
+json_t *health_json(const struct backend_health *h);
+
+/* statefile.c */
+int statefile_save(struct agent *a);
+int statefile_load(struct agent *a);
+
+/* prom_export.c */
+int prom_export(struct agent *a, char **text, size_t *len);
+
+#endif /* KANARY_AGENT_INTERNAL_H */

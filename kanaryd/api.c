@@ -1,0 +1,1105 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * api.c - kanaryd's HTTP server (libmicrohttpd, internal thread pool).
+ *
+ * A request is decided in two phases. On the first call, with the headers
+ * only, the route, the method, the token, the origin, the content type and
+ * the announced length are checked, and a refusal is answered at once,
+ * before any body is read. Otherwise the body is collected (never beyond
+ * API_MAX_BODY_BYTES), parsed and checked as a whole, and only then is the
+ * one agent_* call of the route made: a request either fails before it
+ * reaches the agent or is handed over complete, so nothing a client sends
+ * can leave a change half done.
+ *
+ * Every error is JSON {"error": "...", "field": "..."}; docs/api.md lists
+ * them per route.
+ */
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agent.h"
+#include "util/json_fields.h"
+#include "util/log.h"
+#include "util/netaddr.h"
+#include "statuspage.h"
+
+#define API_PREFIX		"/api/v1/services"
+#define JSON_CONTENT_TYPE	"application/json"
+#define PROMETHEUS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define BEARER_SCHEME		"Bearer"
+#define AUTH_CHALLENGE		"Bearer realm=\"kanary\""
+#define AUTH_CHALLENGE_INVALID                                                 \
+	"Bearer realm=\"kanary\", error=\"invalid_token\""
+/* The page runs its own inline script and talks to this server only. */
+#define STATUSPAGE_CSP                                                         \
+	"default-src 'none'; script-src 'unsafe-inline'; "                     \
+	"style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "       \
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+/*
+ * libmicrohttpd cannot answer in the middle of a body, so a chunked body
+ * (no Content-Length to refuse up front) that overflows is drained, kept
+ * nowhere, and answered 413 at its end; past this many bytes the
+ * connection is closed instead.
+ */
+#define API_MAX_DRAIN_BYTES (1024 * 1024)
+/* Room for any service name (the data path allows 31 bytes); a longer one
+ * in a path names nothing and is answered 404 here. */
+#define API_NAME_MAX_BYTES 64
+/* "OPTIONS" and every other method that means anything, with room. */
+#define API_METHOD_LEN	       16
+#define API_BODY_INITIAL_BYTES 1024
+#define HTTP_STATUS_MAX	       599
+/* Floats in answers: enough digits for any rate, no binary noise. */
+#define API_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
+#define API_MSG_LEN    512
+/* Room for "[::ffff:255.255.255.255]:65535" and the like in Host. */
+#define API_HOST_LEN 128
+
+enum body_rule {
+	BODY_IGNORED,	   /* GET: a body is drained and ignored */
+	BODY_EMPTY_OBJECT, /* nothing, or {} */
+	BODY_OPTIONAL,	   /* nothing, or a JSON object */
+	BODY_REQUIRED,	   /* a JSON object */
+};
+
+typedef int (*service_call)(struct agent *a, const char *name,
+			    const json_t *body, json_t **out,
+			    struct agent_error *err);
+
+/* One route under /api/v1/services/{name}. */
+struct service_route {
+	const char *action; /* "" for the service itself */
+	const char *method;
+	enum body_rule body;
+	service_call call;
+};
+
+enum route_kind {
+	ROUTE_NONE,
+	ROUTE_STATUSPAGE,
+	ROUTE_HEALTHZ,
+	ROUTE_METRICS,
+	ROUTE_SERVICES,
+	ROUTE_SERVICE, /* one of service_routes */
+};
+
+struct api_server {
+	struct MHD_Daemon *daemon;
+	struct agent *agent;
+	char *token; /* NULL: mutating calls need no token */
+	size_t token_len;
+	struct sockaddr_in addr;
+	unsigned int port;
+};
+
+/* Per-request state in *req_cls, freed by on_completed(). */
+struct api_request {
+	enum route_kind kind;
+	const struct service_route *route;
+	char name[API_NAME_MAX_BYTES];
+	bool answered; /* a response was queued */
+	bool body_too_large;
+	char *body;
+	size_t body_len;
+	size_t body_cap;
+	size_t drained;
+	unsigned int status; /* for the access log */
+	char method[API_METHOD_LEN];
+};
+
+/* ---- answers ------------------------------------------------------------ */
+
+struct reply {
+	unsigned int status;
+	const char *content_type;
+	const char *allow;     /* 405 */
+	const char *challenge; /* 401 */
+	const char *csp;       /* the status page */
+	void *data;
+	size_t len;
+	enum MHD_ResponseMemoryMode memory;
+};
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn,
+				  struct api_request *req,
+				  const struct reply *r)
+{
+	struct MHD_Response *response;
+	enum MHD_Result ret;
+	bool ok;
+
+	response = MHD_create_response_from_buffer(r->len, r->data, r->memory);
+	if (!response) {
+		if (r->memory == MHD_RESPMEM_MUST_FREE)
+			free(r->data);
+		return MHD_NO;
+	}
+	ok = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+				     r->content_type) == MHD_YES;
+	/* Every answer is live state: never cache, never sniff. */
+	ok = ok &&
+	     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
+				     "no-store") == MHD_YES;
+	ok = ok && MHD_add_response_header(response, "X-Content-Type-Options",
+					   "nosniff") == MHD_YES;
+	if (ok && r->allow)
+		ok = MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW,
+					     r->allow) == MHD_YES;
+	if (ok && r->challenge)
+		ok = MHD_add_response_header(response,
+					     MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					     r->challenge) == MHD_YES;
+	if (ok && r->csp)
+		ok =
+		    MHD_add_response_header(response, "Content-Security-Policy",
+					    r->csp) == MHD_YES;
+	if (!ok) {
+		MHD_destroy_response(response);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(conn, r->status, response);
+	MHD_destroy_response(response);
+	if (ret == MHD_YES) {
+		req->answered = true;
+		req->status = r->status;
+	}
+	return ret;
+}
+
+/* Sends obj (a reference the call takes over) as the answer. */
+static enum MHD_Result send_json_ex(struct MHD_Connection *conn,
+				    struct api_request *req,
+				    unsigned int status, json_t *obj,
+				    const char *allow, const char *challenge)
+{
+	struct reply r = {
+	    .status = status,
+	    .content_type = JSON_CONTENT_TYPE,
+	    .allow = allow,
+	    .challenge = challenge,
+	    .memory = MHD_RESPMEM_MUST_FREE,
+	};
+	char *text;
+
+	if (!obj)
+		return MHD_NO;
+	text = json_dumps(obj, API_JSON_FLAGS);
+	json_decref(obj);
+	if (!text)
+		return MHD_NO;
+	/* One line per answer: curl and shells print it tidily. */
+	r.len = strlen(text);
+	{
+		char *line = realloc(text, r.len + 2);
+
+		if (!line) {
+			free(text);
+			return MHD_NO;
+		}
+		line[r.len++] = '\n';
+		line[r.len] = '\0';
+		text = line;
+	}
+	r.data = text;
+	return send_reply(conn, req, &r);
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn,
+				 struct api_request *req, unsigned int status,
+				 json_t *obj)
+{
+	return send_json_ex(conn, req, status, obj, NULL, NULL);
+}
+
+static json_t *error_body(const char *field, const char *message)
+{
+	return json_pack("{s:s, s:s}", "error", message, "field",
+			 field ? field : "");
+}
+
+static enum MHD_Result __attribute__((format(printf, 7, 8)))
+send_error_ex(struct MHD_Connection *conn, struct api_request *req,
+	      unsigned int status, const char *allow, const char *challenge,
+	      const char *field, const char *fmt, ...)
+{
+	char message[API_MSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	return send_json_ex(conn, req, status, error_body(field, message),
+			    allow, challenge);
+}
+
+#define send_error(conn, req, status, field, ...)                              \
+	send_error_ex(conn, req, status, NULL, NULL, field, __VA_ARGS__)
+
+static enum MHD_Result send_agent_error(struct MHD_Connection *conn,
+					struct api_request *req,
+					const struct agent_error *err)
+{
+	unsigned int status = (unsigned int)err->status;
+
+	/* An agent error without a client status is the agent's fault. */
+	if (status < MHD_HTTP_BAD_REQUEST || status > HTTP_STATUS_MAX)
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	return send_json(conn, req, status,
+			 error_body(err->field, err->message[0]
+						    ? err->message
+						    : "the agent failed "
+						      "without saying why"));
+}
+
+/* ---- the service routes ------------------------------------------------- */
+
+static int call_status(struct agent *a, const char *name, const json_t *body,
+		       json_t **out, struct agent_error *err)
+{
+	(void)body;
+	return agent_service_json(a, name, out, err);
+}
+
+static int call_decisions(struct agent *a, const char *name, const json_t *body,
+			  json_t **out, struct agent_error *err)
+{
+	(void)body;
+	return agent_decisions_json(a, name, out, err);
+}
+
+static int call_history(struct agent *a, const char *name, const json_t *body,
+			json_t **out, struct agent_error *err)
+{
+	(void)body;
+	return agent_history_json(a, name, out, err);
+}
+
+static int call_rollout(struct agent *a, const char *name, const json_t *body,
+			json_t **out, struct agent_error *err)
+{
+	return agent_rollout_start(a, name, body, out, err);
+}
+
+static int call_pause(struct agent *a, const char *name, const json_t *body,
+		      json_t **out, struct agent_error *err)
+{
+	(void)body;
+	return agent_rollout_pause(a, name, out, err);
+}
+
+static int call_resume(struct agent *a, const char *name, const json_t *body,
+		       json_t **out, struct agent_error *err)
+{
+	(void)body;
+	return agent_rollout_resume(a, name, out, err);
+}
+
+static const char *const promote_fields[] = {"full", NULL};
+
+static int call_promote(struct agent *a, const char *name, const json_t *body,
+			json_t **out, struct agent_error *err)
+{
+	struct json_ctx ctx;
+	bool full = false;
+
+	if (body) {
+		jf_init(&ctx, "", err->field, sizeof(err->field), err->message,
+			sizeof(err->message));
+		if (jf_check_object(&ctx, body, promote_fields) ||
+		    jf_bool(&ctx, body, "full", &full)) {
+			err->status = MHD_HTTP_BAD_REQUEST;
+			return -EINVAL;
+		}
+	}
+	return agent_rollout_promote(a, name, full, out, err);
+}
+
+static int call_abort(struct agent *a, const char *name, const json_t *body,
+		      json_t **out, struct agent_error *err)
+{
+	(void)body;
+	return agent_rollout_abort(a, name, out, err);
+}
+
+static const char *const weight_fields[] = {"canary_percent", NULL};
+
+static int call_weight(struct agent *a, const char *name, const json_t *body,
+		       json_t **out, struct agent_error *err)
+{
+	struct json_ctx ctx;
+	uint32_t bp = 0;
+
+	/* The agent checks again; checking here first keeps a malformed
+	 * body's answer the same whatever the service's phase. */
+	jf_init(&ctx, "", err->field, sizeof(err->field), err->message,
+		sizeof(err->message));
+	if (jf_check_object(&ctx, body, weight_fields) ||
+	    jf_percent(&ctx, body, "canary_percent", &bp)) {
+		err->status = MHD_HTTP_BAD_REQUEST;
+		return -EINVAL;
+	}
+	if (!json_object_get(body, "canary_percent")) {
+		err->status = MHD_HTTP_BAD_REQUEST;
+		snprintf(err->field, sizeof(err->field), "canary_percent");
+		snprintf(err->message, sizeof(err->message),
+			 "is required: the canary's share of new connections "
+			 "in percent, like {\"canary_percent\": 12.5}");
+		return -EINVAL;
+	}
+	return agent_set_weight(a, name, body, out, err);
+}
+
+static const char *const backends_fields[] = {"stable", "canary", NULL};
+
+static int call_backends(struct agent *a, const char *name, const json_t *body,
+			 json_t **out, struct agent_error *err)
+{
+	struct json_ctx ctx;
+	size_t i;
+
+	jf_init(&ctx, "", err->field, sizeof(err->field), err->message,
+		sizeof(err->message));
+	if (jf_check_object(&ctx, body, backends_fields)) {
+		err->status = MHD_HTTP_BAD_REQUEST;
+		return -EINVAL;
+	}
+	if (!json_object_get(body, "stable") &&
+	    !json_object_get(body, "canary")) {
+		err->status = MHD_HTTP_BAD_REQUEST;
+		snprintf(err->message, sizeof(err->message),
+			 "give \"stable\" and/or \"canary\", each a list of "
+			 "\"IPv4:PORT\" strings");
+		return -EINVAL;
+	}
+	for (i = 0; backends_fields[i]; i++) {
+		const json_t *list = json_object_get(body, backends_fields[i]);
+
+		if (list && !json_is_array(list)) {
+			err->status = MHD_HTTP_BAD_REQUEST;
+			snprintf(err->field, sizeof(err->field), "%s",
+				 backends_fields[i]);
+			snprintf(err->message, sizeof(err->message),
+				 "must be a list of \"IPv4:PORT\" strings, "
+				 "like [\"198.18.0.10:8000\"]");
+			return -EINVAL;
+		}
+	}
+	return agent_set_backends(a, name, body, out, err);
+}
+
+static const struct service_route service_routes[] = {
+    {"", MHD_HTTP_METHOD_GET, BODY_IGNORED, call_status},
+    {"decisions", MHD_HTTP_METHOD_GET, BODY_IGNORED, call_decisions},
+    {"history", MHD_HTTP_METHOD_GET, BODY_IGNORED, call_history},
+    {"rollout", MHD_HTTP_METHOD_POST, BODY_OPTIONAL, call_rollout},
+    {"pause", MHD_HTTP_METHOD_POST, BODY_EMPTY_OBJECT, call_pause},
+    {"resume", MHD_HTTP_METHOD_POST, BODY_EMPTY_OBJECT, call_resume},
+    {"promote", MHD_HTTP_METHOD_POST, BODY_OPTIONAL, call_promote},
+    {"abort", MHD_HTTP_METHOD_POST, BODY_EMPTY_OBJECT, call_abort},
+    {"weight", MHD_HTTP_METHOD_PUT, BODY_REQUIRED, call_weight},
+    {"backends", MHD_HTTP_METHOD_PUT, BODY_REQUIRED, call_backends},
+};
+
+#define SERVICE_ROUTE_COUNT (sizeof(service_routes) / sizeof(service_routes[0]))
+
+static bool route_mutates(const struct api_request *req)
+{
+	return req->kind == ROUTE_SERVICE &&
+	       strcmp(req->route->method, MHD_HTTP_METHOD_GET) != 0;
+}
+
+static const char *route_method(const struct api_request *req)
+{
+	return req->kind == ROUTE_SERVICE ? req->route->method
+					  : MHD_HTTP_METHOD_GET;
+}
+
+static const char *route_allow(const struct api_request *req)
+{
+	const char *method = route_method(req);
+
+	if (!strcmp(method, MHD_HTTP_METHOD_GET))
+		return "GET, HEAD";
+	return method;
+}
+
+/*
+ * Finds the route of a path. Unknown paths leave kind ROUTE_NONE; a
+ * service route keeps the name, which the agent looks up.
+ */
+static void route_path(const char *url, struct api_request *req)
+{
+	const char *name, *slash, *action;
+	size_t name_len, i;
+
+	req->kind = ROUTE_NONE;
+	if (!strcmp(url, "/"))
+		req->kind = ROUTE_STATUSPAGE;
+	else if (!strcmp(url, "/healthz"))
+		req->kind = ROUTE_HEALTHZ;
+	else if (!strcmp(url, "/metrics"))
+		req->kind = ROUTE_METRICS;
+	else if (!strcmp(url, API_PREFIX))
+		req->kind = ROUTE_SERVICES;
+	if (req->kind != ROUTE_NONE ||
+	    strncmp(url, API_PREFIX "/", strlen(API_PREFIX "/")) != 0)
+		return;
+
+	name = url + strlen(API_PREFIX "/");
+	slash = strchr(name, '/');
+	name_len = slash ? (size_t)(slash - name) : strlen(name);
+	action = slash ? slash + 1 : "";
+	/* "/services//x" and "/services/x/" name nothing. */
+	if (name_len == 0 || name_len >= sizeof(req->name) ||
+	    (slash && !*action))
+		return;
+	for (i = 0; i < SERVICE_ROUTE_COUNT; i++) {
+		if (!strcmp(service_routes[i].action, action)) {
+			memcpy(req->name, name, name_len);
+			req->name[name_len] = '\0';
+			req->route = &service_routes[i];
+			req->kind = ROUTE_SERVICE;
+			return;
+		}
+	}
+}
+
+/* ---- what the headers decide -------------------------------------------- */
+
+/* Equal in time that depends on the expected length only. */
+static bool token_equal(const char *given, size_t given_len,
+			const char *expected, size_t expected_len)
+{
+	unsigned char diff = given_len != expected_len;
+	size_t i;
+
+	for (i = 0; i < expected_len; i++) {
+		unsigned char g = i < given_len ? (unsigned char)given[i] : 0;
+
+		diff |= g ^ (unsigned char)expected[i];
+	}
+	return diff == 0;
+}
+
+/* NULL when the request carries the token; else the challenge to send. */
+static const char *check_token(const struct api_server *srv,
+			       struct MHD_Connection *conn, bool *present)
+{
+	const char *header, *token;
+
+	*present = false;
+	if (!srv->token)
+		return NULL;
+	header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					     MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!header)
+		return AUTH_CHALLENGE;
+	*present = true;
+	if (strncasecmp(header, BEARER_SCHEME, strlen(BEARER_SCHEME)) != 0 ||
+	    header[strlen(BEARER_SCHEME)] != ' ')
+		return AUTH_CHALLENGE_INVALID;
+	token = header + strlen(BEARER_SCHEME);
+	while (*token == ' ')
+		token++;
+	if (!token_equal(token, strlen(token), srv->token, srv->token_len))
+		return AUTH_CHALLENGE_INVALID;
+	return NULL;
+}
+
+/* host[:port] without the port, lower case, into buf. */
+static void host_only(const char *authority, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (*authority == '[') { /* an IPv6 literal keeps its brackets */
+		while (authority[n] && authority[n] != ']' && n + 2 < len) {
+			buf[n] = authority[n];
+			n++;
+		}
+		if (authority[n] == ']' && n + 1 < len) {
+			buf[n] = ']';
+			n++;
+		}
+	} else {
+		while (authority[n] && authority[n] != ':' && n + 1 < len) {
+			buf[n] =
+			    (char)(authority[n] >= 'A' && authority[n] <= 'Z'
+				       ? authority[n] - 'A' + 'a'
+				       : authority[n]);
+			n++;
+		}
+	}
+	buf[n] = '\0';
+}
+
+static bool host_is_loopback(const char *authority)
+{
+	char host[API_HOST_LEN];
+	struct in_addr addr;
+
+	host_only(authority, host, sizeof(host));
+	if (!strcmp(host, "localhost") || !strcmp(host, "[::1]"))
+		return true;
+	return inet_pton(AF_INET, host, &addr) == 1 &&
+	       (ntohl(addr.s_addr) >> 24) == IN_LOOPBACKNET;
+}
+
+/*
+ * A web page the operator happens to visit must not be able to steer
+ * traffic through their browser. Browsers send Origin with every
+ * cross-origin POST or PUT: it must name this server. Without a token, a
+ * page could also rebind its own host name to 127.0.0.1, so then the Host
+ * must be a loopback name too. Returns a reason to refuse, or NULL.
+ */
+static const char *check_origin(const struct api_server *srv,
+				struct MHD_Connection *conn)
+{
+	const char *origin, *host, *authority;
+
+	host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_HOST);
+	origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					     MHD_HTTP_HEADER_ORIGIN);
+	if (origin) {
+		authority = strstr(origin, "://");
+		if (!authority || !host ||
+		    strcasecmp(authority + strlen("://"), host) != 0)
+			return "a browser page from another origin may not "
+			       "change kanaryd's state; use kanaryctl or the "
+			       "status page served by kanaryd itself";
+	}
+	if (!srv->token && host && !host_is_loopback(host))
+		return "without a token, state-changing calls must address "
+		       "kanaryd by a loopback name (127.0.0.1 or localhost); "
+		       "configure a token file to reach it by other names";
+	return NULL;
+}
+
+/* Whether the media type (before any parameter) is application/json. */
+static bool is_json_type(const char *type)
+{
+	size_t n = strlen(JSON_CONTENT_TYPE);
+
+	if (!type || strncasecmp(type, JSON_CONTENT_TYPE, n) != 0)
+		return false;
+	while (type[n] == ' ' || type[n] == '\t')
+		n++;
+	return type[n] == '\0' || type[n] == ';';
+}
+
+/*
+ * The announced body: its length from Content-Length, UINT64_MAX when it
+ * comes chunked (unknown until the end), 0 when there is none.
+ */
+static uint64_t announced_length(struct MHD_Connection *conn)
+{
+	const char *length, *encoding;
+	unsigned long long value;
+	char *end;
+
+	encoding = MHD_lookup_connection_value(
+	    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if (encoding)
+		return UINT64_MAX;
+	length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (!length)
+		return 0;
+	errno = 0;
+	value = strtoull(length, &end, 10);
+	/* MHD refuses a malformed Content-Length itself; be safe anyway. */
+	if (errno || end == length)
+		return UINT64_MAX;
+	return value;
+}
+
+static enum MHD_Result on_headers(struct api_server *srv,
+				  struct MHD_Connection *conn,
+				  struct api_request *req, const char *url,
+				  const char *method)
+{
+	const char *method_ok = NULL, *challenge, *why;
+	uint64_t length;
+	bool token_present;
+
+	route_path(url, req);
+	if (req->kind == ROUTE_NONE)
+		return send_error(conn, req, MHD_HTTP_NOT_FOUND, "",
+				  "no such path; the API is under %s, "
+				  "docs/api.md lists every route",
+				  API_PREFIX);
+	if (!strcmp(method, route_method(req)))
+		method_ok = method;
+	else if (!strcmp(method, MHD_HTTP_METHOD_HEAD) &&
+		 !strcmp(route_method(req), MHD_HTTP_METHOD_GET))
+		method_ok = method;
+	if (!method_ok)
+		return send_error_ex(conn, req, MHD_HTTP_METHOD_NOT_ALLOWED,
+				     route_allow(req), NULL, "",
+				     "%s is not allowed here; use %s", method,
+				     route_allow(req));
+	if (!route_mutates(req)) {
+		/* Nothing to read: a body announced here would only hold the
+		 * connection while it does not come. */
+		if (announced_length(conn) != 0)
+			return send_error(conn, req, MHD_HTTP_BAD_REQUEST, "",
+					  "%s %s takes no body", method, url);
+		return MHD_YES;
+	}
+
+	challenge = check_token(srv, conn, &token_present);
+	if (challenge)
+		return send_error_ex(
+		    conn, req, MHD_HTTP_UNAUTHORIZED, NULL, challenge, "",
+		    token_present ? "the bearer token is not the "
+				    "one kanaryd was started with"
+				  : "this call changes state and "
+				    "needs 'Authorization: Bearer "
+				    "TOKEN' with the token in "
+				    "kanaryd's token file");
+	why = check_origin(srv, conn);
+	if (why)
+		return send_error(conn, req, MHD_HTTP_FORBIDDEN, "", "%s", why);
+
+	length = announced_length(conn);
+	if (length == 0)
+		return MHD_YES;
+	if (!is_json_type(MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return send_error(conn, req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+				  "",
+				  "the body must be JSON, sent with "
+				  "'Content-Type: application/json'");
+	if (length != UINT64_MAX && length > API_MAX_BODY_BYTES)
+		return send_error(conn, req, MHD_HTTP_CONTENT_TOO_LARGE, "",
+				  "the body has %llu bytes; at most %d are "
+				  "accepted",
+				  (unsigned long long)length,
+				  API_MAX_BODY_BYTES);
+	return MHD_YES;
+}
+
+/* ---- the body ----------------------------------------------------------- */
+
+/* Keeps up to API_MAX_BODY_BYTES; the rest is counted and dropped. */
+static int collect_body(struct api_request *req, const char *data, size_t len)
+{
+	size_t need;
+
+	if (req->answered || req->body_too_large ||
+	    req->kind != ROUTE_SERVICE || req->route->body == BODY_IGNORED) {
+		req->drained += len;
+		return req->drained > API_MAX_DRAIN_BYTES ? -E2BIG : 0;
+	}
+	need = req->body_len + len;
+	if (need > API_MAX_BODY_BYTES) {
+		req->body_too_large = true;
+		req->drained = need;
+		free(req->body);
+		req->body = NULL;
+		req->body_len = 0;
+		return 0;
+	}
+	if (need > req->body_cap) {
+		size_t cap =
+		    req->body_cap ? req->body_cap : API_BODY_INITIAL_BYTES;
+		char *grown;
+
+		while (cap < need)
+			cap *= 2;
+		if (cap > API_MAX_BODY_BYTES)
+			cap = API_MAX_BODY_BYTES;
+		grown = realloc(req->body, cap);
+		if (!grown)
+			return -ENOMEM;
+		req->body = grown;
+		req->body_cap = cap;
+	}
+	memcpy(req->body + req->body_len, data, len);
+	req->body_len = need;
+	return 0;
+}
+
+static bool body_is_blank(const struct api_request *req)
+{
+	size_t i;
+
+	/* JSON's own white space; anything else (a NUL too) is content. */
+	for (i = 0; i < req->body_len; i++) {
+		char c = req->body[i];
+
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Parses the collected body by the route's rule. Returns the object (a new
+ * reference), or NULL with *answer set: a 400 was queued, or *answer is
+ * MHD_YES and the route takes no body.
+ */
+static json_t *parse_body(struct MHD_Connection *conn, struct api_request *req,
+			  enum MHD_Result *answer)
+{
+	enum body_rule rule = req->route->body;
+	json_error_t jerr;
+	json_t *body;
+
+	*answer = MHD_YES;
+	if (body_is_blank(req)) {
+		if (rule == BODY_REQUIRED)
+			*answer =
+			    send_error(conn, req, MHD_HTTP_BAD_REQUEST, "",
+				       "this call needs a JSON "
+				       "object body; docs/api.md "
+				       "shows it");
+		return NULL;
+	}
+	body =
+	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!body) {
+		char message[API_MSG_LEN];
+
+		snprintf(message, sizeof(message),
+			 "malformed JSON at line %d, column %d: %s", jerr.line,
+			 jerr.column, jerr.text);
+		*answer = send_json(
+		    conn, req, MHD_HTTP_BAD_REQUEST,
+		    json_pack("{s:s, s:s, s:i, s:i}", "error", message, "field",
+			      "", "line", jerr.line, "column", jerr.column));
+		return NULL;
+	}
+	if (!json_is_object(body)) {
+		json_decref(body);
+		*answer = send_error(conn, req, MHD_HTTP_BAD_REQUEST, "",
+				     "the body must be a JSON object "
+				     "{...}");
+		return NULL;
+	}
+	if (rule == BODY_EMPTY_OBJECT && json_object_size(body) > 0) {
+		const char *key = json_object_iter_key(json_object_iter(body));
+
+		*answer = send_error(conn, req, MHD_HTTP_BAD_REQUEST, key,
+				     "unknown field; this call takes no "
+				     "fields (send no body, or {})");
+		json_decref(body);
+		return NULL;
+	}
+	return body;
+}
+
+static enum MHD_Result answer_service(struct api_server *srv,
+				      struct MHD_Connection *conn,
+				      struct api_request *req)
+{
+	struct agent_error err = {0};
+	enum MHD_Result answer;
+	json_t *body = NULL, *out = NULL;
+	int ret;
+
+	if (req->route->body != BODY_IGNORED) {
+		body = parse_body(conn, req, &answer);
+		if (!body && req->answered)
+			return answer;
+	}
+	ret = req->route->call(srv->agent, req->name, body, &out, &err);
+	json_decref(body);
+	if (ret) {
+		json_decref(out);
+		return send_agent_error(conn, req, &err);
+	}
+	/* An operation may leave the new status to be asked for. */
+	if (!out && agent_service_json(srv->agent, req->name, &out, &err))
+		out = json_pack("{s:s}", "name", req->name);
+	return send_json(conn, req, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result answer_metrics(struct api_server *srv,
+				      struct MHD_Connection *conn,
+				      struct api_request *req)
+{
+	struct reply r = {
+	    .status = MHD_HTTP_OK,
+	    .content_type = PROMETHEUS_CONTENT_TYPE,
+	    .memory = MHD_RESPMEM_MUST_FREE,
+	};
+	char *text = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = agent_prometheus_text(srv->agent, &text, &len);
+	if (ret || !text) {
+		free(text);
+		return send_error(conn, req, MHD_HTTP_INTERNAL_SERVER_ERROR, "",
+				  "could not render the metrics: %s",
+				  strerror(ret < 0 ? -ret : EIO));
+	}
+	r.data = text;
+	r.len = len;
+	return send_reply(conn, req, &r);
+}
+
+static enum MHD_Result answer_statuspage(struct MHD_Connection *conn,
+					 struct api_request *req)
+{
+	struct reply r = {
+	    .status = MHD_HTTP_OK,
+	    .content_type = STATUSPAGE_CONTENT_TYPE,
+	    .csp = STATUSPAGE_CSP,
+	    .memory = MHD_RESPMEM_PERSISTENT,
+	};
+
+	/* The page is read-only data that outlives every response. */
+	r.data = (void *)statuspage_html(&r.len);
+	return send_reply(conn, req, &r);
+}
+
+static enum MHD_Result answer(struct api_server *srv,
+			      struct MHD_Connection *conn,
+			      struct api_request *req)
+{
+	if (req->body_too_large)
+		return send_error(conn, req, MHD_HTTP_CONTENT_TOO_LARGE, "",
+				  "the body has more than %d bytes",
+				  API_MAX_BODY_BYTES);
+	switch (req->kind) {
+	case ROUTE_STATUSPAGE:
+		return answer_statuspage(conn, req);
+	case ROUTE_HEALTHZ:
+		return send_json(conn, req, MHD_HTTP_OK,
+				 json_pack("{s:s}", "status", "ok"));
+	case ROUTE_METRICS:
+		return answer_metrics(srv, conn, req);
+	case ROUTE_SERVICES:
+		return send_json(conn, req, MHD_HTTP_OK,
+				 agent_services_json(srv->agent));
+	case ROUTE_SERVICE:
+		return answer_service(srv, conn, req);
+	case ROUTE_NONE:
+		break;
+	}
+	return MHD_NO;
+}
+
+/* ---- libmicrohttpd callbacks -------------------------------------------- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **req_cls)
+{
+	struct api_server *srv = cls;
+	struct api_request *req = *req_cls;
+
+	(void)version;
+	if (!req) {
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		snprintf(req->method, sizeof(req->method), "%s", method);
+		*req_cls = req;
+		return on_headers(srv, conn, req, url, method);
+	}
+	if (*upload_data_size) {
+		int ret = collect_body(req, upload_data, *upload_data_size);
+
+		*upload_data_size = 0;
+		return ret ? MHD_NO : MHD_YES;
+	}
+	if (req->answered)
+		return MHD_YES;
+	return answer(srv, conn, req);
+}
+
+/* The name came from the URL: no control bytes may forge log lines. */
+static void printable_copy(const char *in, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < len; i++)
+		out[i] = in[i] >= ' ' && in[i] <= '~' ? in[i] : '?';
+	out[i] = '\0';
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct api_request *req = *req_cls;
+
+	(void)cls;
+	(void)conn;
+	if (!req)
+		return;
+	/* Every state change, allowed or not, is in the log. */
+	if (req->kind == ROUTE_SERVICE && route_mutates(req)) {
+		char name[API_NAME_MAX_BYTES];
+
+		printable_copy(req->name, name, sizeof(name));
+		log_info("api: %s %s/%s/%s: %u%s", req->method, API_PREFIX,
+			 name, req->route->action, req->status,
+			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
+			     ? ""
+			     : " (connection ended early)");
+	}
+	free(req->body);
+	free(req);
+	*req_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[API_MSG_LEN];
+	size_t len;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	len = strlen(line);
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	log_warn("api: %s", line);
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+/* "ADDR:PORT" with port 0 allowed (netaddr refuses it for backends). */
+static int parse_listen(const char *listen, struct sockaddr_in *out, char *err,
+			size_t err_len)
+{
+	char host[INET_ADDRSTRLEN + 1], why[NETADDR_ERR_LEN];
+	const char *colon = strrchr(listen, ':');
+	uint16_t port = 0;
+	size_t host_len;
+
+	if (!colon || (size_t)(colon - listen) >= sizeof(host)) {
+		snprintf(err, err_len,
+			 "API listen address '%s' is not IPv4 ADDR:PORT, like "
+			 "127.0.0.1:9090",
+			 listen);
+		return -EINVAL;
+	}
+	host_len = (size_t)(colon - listen);
+	memcpy(host, listen, host_len);
+	host[host_len] = '\0';
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	if (netaddr_parse_ipv4(host, &out->sin_addr, why, sizeof(why)) ||
+	    (strcmp(colon + 1, "0") != 0 &&
+	     netaddr_parse_port(colon + 1, &port, why, sizeof(why)))) {
+		snprintf(err, err_len, "API listen address '%s': %s", listen,
+			 why);
+		return -EINVAL;
+	}
+	out->sin_port = htons(port);
+	return 0;
+}
+
+int api_start(struct agent *a, const char *listen, const char *token,
+	      struct api_server **out, char *err, size_t err_len)
+{
+	const union MHD_DaemonInfo *info;
+	struct api_server *srv;
+	char addr_text[INET_ADDRSTRLEN];
+	int ret;
+
+	*out = NULL;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		snprintf(err, err_len, "API: out of memory");
+		return -ENOMEM;
+	}
+	srv->agent = a;
+	ret = parse_listen(listen ? listen : CONFIG_DEFAULT_LISTEN, &srv->addr,
+			   err, err_len);
+	if (ret)
+		goto fail;
+	inet_ntop(AF_INET, &srv->addr.sin_addr, addr_text, sizeof(addr_text));
+	if (token && !*token) {
+		snprintf(err, err_len,
+			 "the API token is empty; write a token into the "
+			 "token file (for instance 'openssl rand -hex 32')");
+		ret = -EINVAL;
+		goto fail;
+	}
+	if (!token &&
+	    (ntohl(srv->addr.sin_addr.s_addr) >> 24) != IN_LOOPBACKNET) {
+		snprintf(err, err_len,
+			 "refusing to serve the API on %s without a token: "
+			 "anyone who reaches that address could steer "
+			 "traffic; give --token-file, or listen on "
+			 "127.0.0.1",
+			 addr_text);
+		ret = -EPERM;
+		goto fail;
+	}
+	if (token) {
+		srv->token = strdup(token);
+		if (!srv->token) {
+			snprintf(err, err_len, "API: out of memory");
+			ret = -ENOMEM;
+			goto fail;
+		}
+		srv->token_len = strlen(token);
+	}
+
+	srv->daemon = MHD_start_daemon(
+	    MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&srv->addr,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)API_THREADS,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_MAX_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)API_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, srv, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+	if (!srv->daemon) {
+		snprintf(err, err_len,
+			 "could not serve the API on %s:%u (is the port in "
+			 "use by another kanaryd? 'ss -ltnp' shows who has "
+			 "it); choose another with --listen",
+			 addr_text, ntohs(srv->addr.sin_port));
+		ret = -EADDRINUSE;
+		goto fail;
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : ntohs(srv->addr.sin_port);
+	log_info("API listening on http://%s:%u/ (%s)", addr_text, srv->port,
+		 srv->token ? "state changes need the bearer token"
+			    : "no token: loopback only");
+	*out = srv;
+	return 0;
+
+fail:
+	free(srv->token);
+	free(srv);
+	return ret;
+}
+
+unsigned int api_port(const struct api_server *srv)
+{
+	return srv ? srv->port : 0;
+}
+
+void api_stop(struct api_server *srv)
+{
+	if (!srv)
+		return;
+	MHD_stop_daemon(srv->daemon);
+	if (srv->token) {
+		/* The token is a secret: do not leave it in freed memory. */
+		explicit_bzero(srv->token, srv->token_len);
+		free(srv->token);
+	}
+	free(srv);
+}

@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * main.c - the kanary agent's program: reads flags and the config file,
+ * attaches the data path to the node interface, serves the HTTP API and
+ * runs the control loop until SIGINT or SIGTERM; then detaches, unless
+ * --keep-attached leaves the data path running for a later kanaryd.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "api.h"
+#include "config.h"
+#include "util/log.h"
+#include "util/netaddr.h"
+#include "privileges.h"
+#include "util/version.h"
+
+#define EXIT_USAGE 2
+
+enum long_only {
+	OPT_MODE = 1000,
+	OPT_PIN_DIR,
+	OPT_SERVICE,
+	OPT_STABLE,
+	OPT_CANARY,
+	OPT_WEIGHT,
+	OPT_NAME,
+	OPT_UDP,
+	OPT_KEEP_ATTACHED,
+	OPT_REMOVE,
+	OPT_LISTEN,
+	OPT_TOKEN_FILE,
+	OPT_STATE_FILE,
+	OPT_MAX_FLOWS,
+	OPT_MAX_BACKENDS,
+	OPT_METRICS_PRESET,
+	OPT_NO_HTTP,
+	OPT_VERSION,
+	OPT_CHECK_CONFIG,
+};
+
+static const struct option long_options[] = {
+    {"iface", required_argument, NULL, 'i'},
+    {"config", required_argument, NULL, 'c'},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"pin-dir", required_argument, NULL, OPT_PIN_DIR},
+    {"service", required_argument, NULL, OPT_SERVICE},
+    {"stable", required_argument, NULL, OPT_STABLE},
+    {"canary", required_argument, NULL, OPT_CANARY},
+    {"weight", required_argument, NULL, OPT_WEIGHT},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"udp", no_argument, NULL, OPT_UDP},
+    {"no-http", no_argument, NULL, OPT_NO_HTTP},
+    {"metrics-preset", required_argument, NULL, OPT_METRICS_PRESET},
+    {"keep-attached", no_argument, NULL, OPT_KEEP_ATTACHED},
+    {"remove", no_argument, NULL, OPT_REMOVE},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"state-file", required_argument, NULL, OPT_STATE_FILE},
+    {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+    {"max-backends", required_argument, NULL, OPT_MAX_BACKENDS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
+    {NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "Usage: kanaryd --iface IF --config FILE [options]\n"
+	    "       kanaryd --iface IF --service VIP:PORT --stable "
+	    "IP:PORT[,...]\n"
+	    "               [--canary IP:PORT[,...]] [--weight PERCENT] "
+	    "[options]\n"
+	    "       kanaryd --iface IF --remove [--pin-dir DIR]\n"
+	    "\n"
+	    "Steers new connections for model services between a stable and\n"
+	    "a canary pool in the kernel, and rolls canaries out or back.\n"
+	    "\n"
+	    "Data path:\n"
+	    "  -i, --iface IF          node interface that sees client "
+	    "traffic\n"
+	    "      --mode MODE         xdp (native), xdp-generic, tc; "
+	    "default:\n"
+	    "                          native XDP, else tc (logged)\n"
+	    "      --pin-dir DIR       maps pinned here (default "
+	    "/sys/fs/bpf/kanary)\n"
+	    "      --max-flows N       connection table size (default "
+	    "1048576)\n"
+	    "      --max-backends N    backend counter slots (default 4096)\n"
+	    "      --keep-attached     on exit, leave the data path running\n"
+	    "      --remove            detach and unpin a data path left "
+	    "running\n"
+	    "One service from flags:\n"
+	    "      --service VIP:PORT  the service's virtual IP and port\n"
+	    "      --stable LIST       stable backends, IP:PORT[,IP:PORT...]\n"
+	    "      --canary LIST       canary backends\n"
+	    "      --weight PERCENT    canary share, 0-100, two decimals "
+	    "(default 0)\n"
+	    "      --name NAME         service name (default: default)\n"
+	    "      --udp               the service is UDP (default TCP)\n"
+	    "      --no-http           do not observe HTTP/1.x in the kernel\n"
+	    "      --metrics-preset P  scrape backends' /metrics with preset "
+	    "P\n"
+	    "Or many services:\n"
+	    "  -c, --config FILE       JSON config (docs/config.md)\n"
+	    "Control:\n"
+	    "      --listen ADDR:PORT  HTTP API (default 127.0.0.1:9090)\n"
+	    "      --token-file FILE   bearer token for changes (required off\n"
+	    "                          loopback)\n"
+	    "      --state-file FILE   rollout state (default\n"
+	    "                          /var/lib/kanary/<pin-dir name>.json)\n"
+	    "  -v, --verbose           debug logs, including libbpf's\n"
+	    "      --check-config FILE check a config file and exit (0: good)\n"
+	    "  -h, --help              this help\n"
+	    "      --version           print the version\n");
+}
+
+static struct agent *running_agent;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (running_agent)
+		agent_stop(running_agent);
+}
+
+struct flags {
+	const char *config_file;
+	const char *iface;
+	const char *mode;
+	const char *pin_dir;
+	const char *service;
+	const char *stable;
+	const char *canary;
+	const char *weight;
+	const char *name;
+	const char *metrics_preset;
+	const char *listen;
+	const char *token_file;
+	const char *state_file;
+	const char *max_flows;
+	const char *max_backends;
+	bool udp;
+	bool no_http;
+	bool keep_attached;
+	bool remove;
+	bool verbose;
+};
+
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "kanaryd: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nkanaryd: see 'kanaryd --help'\n");
+	return EXIT_USAGE;
+}
+
+static int parse_count(const char *flag, const char *text, uint32_t min,
+		       uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end || end == text || text[0] == '-' || v < min ||
+	    v > max)
+		return usage_error("%s '%s': expected a whole number %u-%u",
+				   flag, text, min, max);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* One service from --service/--stable/--canary/--weight. */
+static int service_from_flags(const struct flags *f, struct agent_config *cfg)
+{
+	struct service_config *svc = config_add_service(cfg);
+	char err[NETADDR_ERR_LEN];
+	size_t n;
+
+	if (!svc)
+		return usage_error("out of memory");
+	snprintf(svc->def.name, sizeof(svc->def.name), "%s",
+		 f->name ? f->name : "default");
+	if (f->name && (strlen(f->name) >= KN_SERVICE_NAME_LEN || !f->name[0]))
+		return usage_error("--name '%s': 1 to %d characters", f->name,
+				   KN_SERVICE_NAME_LEN - 1);
+	if (netaddr_parse_endpoint(f->service, &svc->def.vip, err, sizeof(err)))
+		return usage_error("--service: %s", err);
+	if (!f->stable)
+		return usage_error("--service needs --stable IP:PORT[,...]");
+	if (netaddr_parse_endpoint_list(f->stable, svc->def.stable,
+					KN_MAX_POOL_BACKENDS, &n, err,
+					sizeof(err)))
+		return usage_error("--stable: %s", err);
+	svc->def.stable_count = (uint32_t)n;
+	if (f->canary) {
+		if (netaddr_parse_endpoint_list(f->canary, svc->def.canary,
+						KN_MAX_POOL_BACKENDS, &n, err,
+						sizeof(err)))
+			return usage_error("--canary: %s", err);
+		svc->def.canary_count = (uint32_t)n;
+	}
+	if (f->weight && netaddr_parse_percent_bp(
+			     f->weight, &svc->def.canary_bp, err, sizeof(err)))
+		return usage_error("--weight: %s", err);
+	if (svc->def.canary_bp && !svc->def.canary_count)
+		return usage_error("--weight %s needs --canary backends",
+				   f->weight);
+	svc->def.proto = f->udp ? IPPROTO_UDP : IPPROTO_TCP;
+	svc->def.flags = f->udp || f->no_http ? 0 : KN_SVC_F_HTTP;
+	if (f->metrics_preset) {
+		if (metric_spec_preset(f->metrics_preset, &svc->metrics)) {
+			char known[256] = "";
+			size_t i, used = 0;
+			const char *p;
+
+			for (i = 0; (p = metric_preset_name(i)); i++)
+				used += (size_t)snprintf(
+				    known + used, sizeof(known) - used, "%s%s",
+				    i ? ", " : "", p);
+			return usage_error("--metrics-preset '%s': unknown "
+					   "preset (known: %s)",
+					   f->metrics_preset, known);
+		}
+		svc->has_metrics = true;
+	}
+	return config_validate(cfg, err, sizeof(err)) ? usage_error("%s", err)
+						      : 0;
+}
+
+static int build_config(const struct flags *f, struct agent_config *cfg)
+{
+	char err[CONFIG_ERR_LEN];
+	int ret;
+
+	if (f->config_file) {
+		ret = config_load_file(f->config_file, cfg, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "kanaryd: %s\n", err);
+			return 1;
+		}
+	}
+	if (f->iface)
+		snprintf(cfg->iface, sizeof(cfg->iface), "%s", f->iface);
+	if (strlen(f->iface ? f->iface : cfg->iface) >= IF_NAMESIZE)
+		return usage_error("--iface '%s': interface names have at most "
+				   "%d characters",
+				   f->iface, IF_NAMESIZE - 1);
+	if (f->mode && dp_parse_mode(f->mode, &cfg->mode))
+		return usage_error(
+		    "--mode '%s': expected xdp, xdp-generic or tc", f->mode);
+	if (f->pin_dir)
+		snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), "%s", f->pin_dir);
+	if (f->listen)
+		snprintf(cfg->listen, sizeof(cfg->listen), "%s", f->listen);
+	if (f->token_file)
+		snprintf(cfg->token_file, sizeof(cfg->token_file), "%s",
+			 f->token_file);
+	if (f->state_file)
+		snprintf(cfg->state_file, sizeof(cfg->state_file), "%s",
+			 f->state_file);
+	if (f->max_flows && parse_count("--max-flows", f->max_flows, 1024,
+					1U << 28, &cfg->max_flows))
+		return EXIT_USAGE;
+	if (f->max_backends && parse_count("--max-backends", f->max_backends, 2,
+					   1U << 20, &cfg->max_backends))
+		return EXIT_USAGE;
+	if (!cfg->iface[0])
+		return usage_error(
+		    "--iface IF is required (or \"interface\" in "
+		    "the config file)");
+	if (f->service)
+		return service_from_flags(f, cfg);
+	return 0;
+}
+
+/* --check-config: the file alone, no root, nothing attached. */
+static int check_config(const char *path)
+{
+	struct agent_config cfg;
+	char err[CONFIG_ERR_LEN];
+	int ret;
+
+	config_init(&cfg);
+	ret = config_load_file(path, &cfg, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "kanaryd: %s\n", err);
+	else
+		printf("%s: good (%zu service%s)\n", path, cfg.service_count,
+		       cfg.service_count == 1 ? "" : "s");
+	config_free(&cfg);
+	return ret ? 1 : 0;
+}
+
+static int parse_flags(int argc, char **argv, struct flags *f)
+{
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "i:c:vh", long_options, NULL)) !=
+	       -1) {
+		switch (opt) {
+		case 'i':
+			f->iface = optarg;
+			break;
+		case 'c':
+			f->config_file = optarg;
+			break;
+		case 'v':
+			f->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("kanaryd %s\n", KANARY_VERSION);
+			exit(0);
+		case OPT_CHECK_CONFIG:
+			exit(check_config(optarg));
+		case OPT_MODE:
+			f->mode = optarg;
+			break;
+		case OPT_PIN_DIR:
+			f->pin_dir = optarg;
+			break;
+		case OPT_SERVICE:
+			f->service = optarg;
+			break;
+		case OPT_STABLE:
+			f->stable = optarg;
+			break;
+		case OPT_CANARY:
+			f->canary = optarg;
+			break;
+		case OPT_WEIGHT:
+			f->weight = optarg;
+			break;
+		case OPT_NAME:
+			f->name = optarg;
+			break;
+		case OPT_UDP:
+			f->udp = true;
+			break;
+		case OPT_NO_HTTP:
+			f->no_http = true;
+			break;
+		case OPT_METRICS_PRESET:
+			f->metrics_preset = optarg;
+			break;
+		case OPT_KEEP_ATTACHED:
+			f->keep_attached = true;
+			break;
+		case OPT_REMOVE:
+			f->remove = true;
+			break;
+		case OPT_LISTEN:
+			f->listen = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			f->token_file = optarg;
+			break;
+		case OPT_STATE_FILE:
+			f->state_file = optarg;
+			break;
+		case OPT_MAX_FLOWS:
+			f->max_flows = optarg;
+			break;
+		case OPT_MAX_BACKENDS:
+			f->max_backends = optarg;
+			break;
+		default:
+			return usage_error("unknown or incomplete option");
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (f->config_file && f->service)
+		return usage_error(
+		    "give either --config or --service, not both");
+	if (!f->service && (f->stable || f->canary || f->weight || f->name ||
+			    f->udp || f->metrics_preset))
+		return usage_error(
+		    "--stable, --canary, --weight, --name, --udp "
+		    "and --metrics-preset describe a --service");
+	if (!f->config_file && !f->service && !f->remove)
+		return usage_error("nothing to serve: give --config FILE or "
+				   "--service VIP:PORT --stable LIST");
+	return 0;
+}
+
+/* --remove: take down a data path that an earlier kanaryd left running. */
+static int remove_datapath(const struct agent_config *cfg)
+{
+	struct dp_options opts = {0};
+	struct dataplane *dp;
+	char err[DP_ERR_LEN];
+	int ret;
+
+	opts.ifname = cfg->iface;
+	opts.pin_dir = cfg->pin_dir;
+	opts.mode = cfg->mode;
+	ret = dp_open(&opts, &dp, err, sizeof(err));
+	if (ret) {
+		log_error("%s", err);
+		return 1;
+	}
+	dp_close(dp, true);
+	log_info("removed the data path from %s and its pins from %s",
+		 cfg->iface, cfg->pin_dir);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent_options opts = {0};
+	struct agent_config cfg;
+	struct api_server *api = NULL;
+	struct sigaction sa = {0};
+	struct flags f = {0};
+	struct agent *a = NULL;
+	char err[CONFIG_ERR_LEN];
+	size_t service_count;
+	int ret;
+
+	log_set_program("kanaryd");
+	ret = parse_flags(argc, argv, &f);
+	if (ret)
+		return ret;
+	log_set_verbose(f.verbose);
+	config_init(&cfg);
+	ret = build_config(&f, &cfg);
+	if (ret)
+		goto out;
+	if (f.remove) {
+		ret = remove_datapath(&cfg);
+		goto out;
+	}
+
+	opts.keep_attached = f.keep_attached;
+	opts.verbose = f.verbose;
+	ret = agent_create(&cfg, &opts, &a, err, sizeof(err));
+	if (ret) {
+		log_error("%s", err);
+		ret = 1;
+		goto out;
+	}
+	/* Each service now holds its own copy: the parsed file and what
+	 * parsing it left in the heap go back (about 24 KB a service). */
+	service_count = cfg.service_count;
+	config_free(&cfg);
+	malloc_trim(0);
+	ret = api_start(a, agent_listen_address(a), agent_token(a), &api, err,
+			sizeof(err));
+	if (ret) {
+		log_error("%s", err);
+		ret = 1;
+		goto out;
+	}
+
+	ret = privileges_drop_after_attach(err, sizeof(err));
+	if (ret) {
+		log_error("%s", err);
+		ret = 1;
+		goto out;
+	}
+	log_debug("capabilities dropped: CAP_BPF and CAP_NET_ADMIN remain");
+
+	running_agent = a;
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("serving %zu service%s; API on %s", service_count,
+		 service_count == 1 ? "" : "s", agent_listen_address(a));
+	agent_run(a);
+	log_info("stopping%s", f.keep_attached ? ": the data path keeps running"
+					       : ": detaching the data path");
+	ret = 0;
+out:
+	api_stop(api);
+	agent_destroy(a);
+	config_free(&cfg);
+	return ret;
+}

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * prom_export.c - kanaryd's own /metrics, in the Prometheus text format
+ * 0.0.4 (checked by `promtool check metrics` in the tests): the weights,
+ * phases and steps of rollouts, what the kernel counted per backend, the
+ * evaluations by verdict, rollbacks by reason, scrape errors by target and
+ * the health probes.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_internal.h"
+#include "util/netaddr.h"
+
+#define PERCENT	 100.0
+#define US_PER_S 1e6
+/* Octave edges of the kernel's quarter-octave buckets: exact cumulative
+ * counts with a fourth of the series. */
+#define LATENCY_BUCKETS_PER_EDGE 4
+
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	int err;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+out(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->err)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->err = -EINVAL;
+			return;
+		}
+		if (b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = b->cap * 2 + (size_t)n;
+			char *grown = realloc(b->data, cap);
+
+			if (!grown) {
+				b->err = -ENOMEM;
+				return;
+			}
+			b->data = grown;
+			b->cap = cap;
+		}
+	}
+}
+
+static void family(struct buf *b, const char *name, const char *type,
+		   const char *help)
+{
+	out(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label values: service names and addresses only hold [A-Za-z0-9._:-]. */
+static const char *pool_name(const struct backend_rt *be)
+{
+	return be->pool == KN_POOL_CANARY ? "canary" : "stable";
+}
+
+static void service_families(struct agent *a, struct buf *b)
+{
+	static const enum rollout_phase phases[] = {
+	    PHASE_IDLE,	    PHASE_WARMING,     PHASE_PROGRESSING, PHASE_PAUSED,
+	    PHASE_PROMOTED, PHASE_ROLLED_BACK, PHASE_ABORTED,
+	};
+	size_t i, p;
+
+	family(b, "kanary_service_canary_weight_percent", "gauge",
+	       "Share of new connections sent to the canary pool.");
+	for (i = 0; i < a->service_count; i++)
+		out(b,
+		    "kanary_service_canary_weight_percent{service=\"%s\"} %g\n",
+		    a->services[i]->cfg.def.name,
+		    a->services[i]->rollout.weight_bp / PERCENT);
+	family(b, "kanary_service_phase", "gauge",
+	       "1 for the rollout phase the service is in, 0 for the others.");
+	for (i = 0; i < a->service_count; i++)
+		for (p = 0; p < sizeof(phases) / sizeof(phases[0]); p++)
+			out(b,
+			    "kanary_service_phase{service=\"%s\",phase=\"%s\"} "
+			    "%d\n",
+			    a->services[i]->cfg.def.name,
+			    rollout_phase_name(phases[p]),
+			    a->services[i]->rollout.phase == phases[p]);
+	family(b, "kanary_service_step", "gauge",
+	       "Current rollout step, 1-based; 0 outside a rollout.");
+	for (i = 0; i < a->service_count; i++) {
+		const struct rollout_state *r = &a->services[i]->rollout;
+
+		out(b, "kanary_service_step{service=\"%s\"} %u\n",
+		    a->services[i]->cfg.def.name,
+		    rollout_is_active(r) ? r->step + 1 : 0);
+	}
+	family(b, "kanary_service_steps", "gauge",
+	       "Number of steps of the current or last rollout.");
+	for (i = 0; i < a->service_count; i++)
+		out(b, "kanary_service_steps{service=\"%s\"} %u\n",
+		    a->services[i]->cfg.def.name,
+		    a->services[i]->rollout.started_ms
+			? a->services[i]->rollout.spec.step_count
+			: 0);
+	family(b, "kanary_evaluations_total", "counter",
+	       "Canary evaluations by verdict.");
+	for (i = 0; i < a->service_count; i++)
+		for (p = 0; p < 3; p++)
+			out(b,
+			    "kanary_evaluations_total{service=\"%s\","
+			    "verdict=\"%s\"} %llu\n",
+			    a->services[i]->cfg.def.name,
+			    rollout_verdict_name((enum rollout_verdict)p),
+			    (unsigned long long)a->services[i]->evaluations[p]);
+	family(b, "kanary_service_rollbacks_total", "counter",
+	       "Rollbacks of the service's canary.");
+	for (i = 0; i < a->service_count; i++)
+		out(b, "kanary_service_rollbacks_total{service=\"%s\"} %llu\n",
+		    a->services[i]->cfg.def.name,
+		    (unsigned long long)a->services[i]->rollbacks);
+}
+
+struct counter_field {
+	const char *name;
+	const char *help;
+	size_t offset;
+};
+
+#define FIELD(n, f, h)                                                         \
+	{                                                                      \
+		n, h, offsetof(struct kn_backend_stats, f)                     \
+	}
+
+static const struct counter_field backend_counters[] = {
+    FIELD("kanary_backend_connections_total", new_flows,
+	  "New connections the data path steered to the backend."),
+    FIELD("kanary_backend_resets_total", resets_from,
+	  "TCP resets sent by the backend."),
+    FIELD("kanary_backend_refused_total", refused,
+	  "Connections the backend refused (reset answering a SYN)."),
+    FIELD("kanary_backend_syn_retries_total", syn_retries,
+	  "SYNs clients sent again because the backend did not answer."),
+};
+
+static void backend_families(struct agent *a, struct buf *b)
+{
+	static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx",
+					      "5xx"};
+	size_t f, i, c;
+	uint32_t k;
+
+#define EACH_BACKEND                                                           \
+	for (i = 0; i < a->service_count; i++)                                 \
+		for (k = 0; k < a->services[i]->backend_count; k++)
+#define BE	   (a->services[i]->backends[k])
+#define LABELS	   "service=\"%s\",backend=\"%s\",pool=\"%s\""
+#define LABEL_ARGS a->services[i]->cfg.def.name, ep, pool_name(BE)
+
+	for (f = 0; f < sizeof(backend_counters) / sizeof(backend_counters[0]);
+	     f++) {
+		family(b, backend_counters[f].name, "counter",
+		       backend_counters[f].help);
+		EACH_BACKEND
+		{
+			char ep[NETADDR_ENDPOINT_STR_LEN];
+			const __u64 *v =
+			    (const void *)((const char *)&BE->now.totals +
+					   backend_counters[f].offset);
+
+			netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
+			out(b, "%s{" LABELS "} %llu\n",
+			    backend_counters[f].name, LABEL_ARGS,
+			    (unsigned long long)*v);
+		}
+	}
+	family(b, "kanary_backend_packets_total", "counter",
+	       "Packets the data path translated, by direction.");
+	EACH_BACKEND
+	{
+		char ep[NETADDR_ENDPOINT_STR_LEN];
+
+		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
+		out(b,
+		    "kanary_backend_packets_total{" LABELS
+		    ",direction=\"to_backend\"} %llu\n",
+		    LABEL_ARGS, (unsigned long long)BE->now.totals.packets_to);
+		out(b,
+		    "kanary_backend_packets_total{" LABELS
+		    ",direction=\"from_backend\"} %llu\n",
+		    LABEL_ARGS,
+		    (unsigned long long)BE->now.totals.packets_from);
+	}
+	family(b, "kanary_backend_bytes_total", "counter",
+	       "IP bytes the data path translated, by direction.");
+	EACH_BACKEND
+	{
+		char ep[NETADDR_ENDPOINT_STR_LEN];
+
+		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
+		out(b,
+		    "kanary_backend_bytes_total{" LABELS
+		    ",direction=\"to_backend\"} %llu\n",
+		    LABEL_ARGS, (unsigned long long)BE->now.totals.bytes_to);
+		out(b,
+		    "kanary_backend_bytes_total{" LABELS
+		    ",direction=\"from_backend\"} %llu\n",
+		    LABEL_ARGS, (unsigned long long)BE->now.totals.bytes_from);
+	}
+	family(b, "kanary_backend_http_responses_total", "counter",
+	       "HTTP/1.x responses the kernel saw leave the backend, by "
+	       "status class.");
+	EACH_BACKEND
+	{
+		char ep[NETADDR_ENDPOINT_STR_LEN];
+
+		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
+		for (c = 0; c < 5; c++)
+			out(b,
+			    "kanary_backend_http_responses_total{" LABELS
+			    ",class=\"%s\"} %llu\n",
+			    LABEL_ARGS, classes[c],
+			    (unsigned long long)BE->now.totals.http_status[c]);
+	}
+	family(b, "kanary_backend_http_latency_seconds", "histogram",
+	       "Time from a request's first byte to its response's first "
+	       "byte, seen by the kernel.");
+	EACH_BACKEND
+	{
+		char ep[NETADDR_ENDPOINT_STR_LEN];
+		const struct kn_latency_hist *h = &BE->now.latency;
+		unsigned long long cumulative = 0;
+		unsigned bucket;
+
+		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
+		for (bucket = 0; bucket < KN_LATENCY_BUCKETS - 1; bucket++) {
+			cumulative += h->buckets[bucket];
+			if ((bucket + 1) % LATENCY_BUCKETS_PER_EDGE)
+				continue;
+			out(b,
+			    "kanary_backend_http_latency_seconds_bucket{" LABELS
+			    ",le=\"%g\"} %llu\n",
+			    LABEL_ARGS,
+			    kn_latency_bucket_low_us(bucket + 1) / US_PER_S,
+			    cumulative);
+		}
+		cumulative += h->buckets[KN_LATENCY_BUCKETS - 1];
+		out(b,
+		    "kanary_backend_http_latency_seconds_bucket{" LABELS
+		    ",le=\"+Inf\"} %llu\n",
+		    LABEL_ARGS, cumulative);
+		out(b,
+		    "kanary_backend_http_latency_seconds_sum{" LABELS "} %g\n",
+		    LABEL_ARGS, h->sum_us / US_PER_S);
+		out(b,
+		    "kanary_backend_http_latency_seconds_count{" LABELS
+		    "} %llu\n",
+		    LABEL_ARGS, cumulative);
+	}
+	family(b, "kanary_backend_up", "gauge",
+	       "1 when the backend takes new connections, 0 when kanaryd "
+	       "found it dead.");
+	EACH_BACKEND
+	{
+		char ep[NETADDR_ENDPOINT_STR_LEN];
+
+		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
+		out(b, "kanary_backend_up{" LABELS "} %d\n", LABEL_ARGS,
+		    !BE->health.down);
+	}
+	family(b, "kanary_scrape_errors_total", "counter",
+	       "Failed scrapes of a backend's /metrics, by target.");
+	EACH_BACKEND
+	{
+		if (!a->services[i]->cfg.has_metrics)
+			continue;
+		out(b,
+		    "kanary_scrape_errors_total{service=\"%s\",target=\"%s\"} "
+		    "%llu\n",
+		    a->services[i]->cfg.def.name, BE->target.url,
+		    (unsigned long long)BE->target.failures);
+	}
+	family(b, "kanary_scrape_up", "gauge",
+	       "1 when the latest scrape of the target succeeded.");
+	EACH_BACKEND
+	{
+		if (!a->services[i]->cfg.has_metrics)
+			continue;
+		out(b, "kanary_scrape_up{service=\"%s\",target=\"%s\"} %d\n",
+		    a->services[i]->cfg.def.name, BE->target.url,
+		    BE->target.up);
+	}
+#undef EACH_BACKEND
+#undef BE
+#undef LABELS
+#undef LABEL_ARGS
+}
+
+static void agent_families(struct agent *a, struct buf *b)
+{
+	static const char *const reasons[] = {"error_rate", "refused",
+					      "analysis"};
+	static const char *const hooks[] = {"xdp_ingress", "tc_ingress",
+					    "tc_egress"};
+	static const char *const why[] = {
+	    [KN_R_TRANSLATED] = "translated",
+	    [KN_R_NOT_IPV4] = "not_ipv4",
+	    [KN_R_NOT_FOR_US] = "not_for_us",
+	    [KN_R_NOT_TCP_UDP] = "not_tcp_udp",
+	    [KN_R_FRAGMENT] = "fragment",
+	    [KN_R_IP_OPTIONS] = "ip_options",
+	    [KN_R_MALFORMED] = "malformed",
+	    [KN_R_PARTIAL_CSUM] = "partial_checksum",
+	    [KN_R_NO_BACKEND] = "no_backend",
+	    [KN_R_CONFIG_RACE] = "config_race",
+	    [KN_R_REWRITE_FAILED] = "rewrite_failed",
+	};
+	struct kn_global_stats stats[KN_HOOK_COUNT];
+	size_t r, h;
+
+	family(b, "kanary_rollbacks_total", "counter",
+	       "Rollbacks by the rule that caused them.");
+	for (r = 0; r < 3; r++)
+		out(b, "kanary_rollbacks_total{reason=\"%s\"} %llu\n",
+		    reasons[r], (unsigned long long)a->rollbacks_by_reason[r]);
+	if (!dp_read_global(a->dp, stats)) {
+		family(b, "kanary_datapath_packets_total", "counter",
+		       "Packets each data-path program handled, by outcome.");
+		for (h = 0; h < KN_HOOK_COUNT; h++)
+			for (r = 0; r < KN_R_COUNT; r++)
+				out(b,
+				    "kanary_datapath_packets_total{hook=\"%s\","
+				    "outcome=\"%s\"} %llu\n",
+				    hooks[h], why[r],
+				    (unsigned long long)stats[h].reason[r]);
+	}
+	family(b, "kanary_health_probes_total", "counter",
+	       "TCP connect probes sent to backends: one a second per "
+	       "distinct address, shared by the services that have it.");
+	out(b, "kanary_health_probes_total %llu\n",
+	    (unsigned long long)health_probes_sent(a->probes));
+	family(b, "kanary_health_probe_addresses", "gauge",
+	       "Distinct backend addresses probed.");
+	out(b, "kanary_health_probe_addresses %zu\n",
+	    health_probes_addresses(a->probes));
+	family(b, "kanary_agent_start_time_seconds", "gauge",
+	       "When this kanaryd started, in seconds since the epoch.");
+	out(b, "kanary_agent_start_time_seconds %.3f\n",
+	    a->started_wall_ms / 1000.0);
+}
+
+int prom_export(struct agent *a, char **text, size_t *len)
+{
+	struct buf b = {0};
+
+	b.cap = 16384;
+	b.data = malloc(b.cap);
+	if (!b.data)
+		return -ENOMEM;
+	b.data[0] = '\0';
+	service_families(a, &b);
+	backend_families(a, &b);
+	agent_families(a, &b);
+	if (b.err) {
+		free(b.data);
+		return b.err;
+	}
+	*text = b.data;
+	*len = b.len;
+	return 0;
+}

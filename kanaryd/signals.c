@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * signals.c - what the kernel saw, per service: the backends'
+ * counters read every tick, summed per pool over an analysis window, over
+ * the trailing seconds for the immediate rules, and per second for the
+ * history chart. No instrumentation in the model server is needed: the
+ * data path counts connections, resets, refusals, HTTP status classes and
+ * request-to-response latency itself.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "agent_internal.h"
+#include "util/log.h"
+#include "judge/stats.h"
+
+#define HTTP_CLASS_2XX 1
+#define HTTP_CLASS_5XX 4
+#define HTTP_CLASSES   5
+#define PERCENT	       100.0
+#define MS_PER_S       1000.0
+
+static double responses(const struct kn_backend_stats *t)
+{
+	double sum = 0;
+	int c;
+
+	/* 1xx are interim answers, not outcomes of requests */
+	for (c = HTTP_CLASS_2XX; c < HTTP_CLASSES; c++)
+		sum += (double)t->http_status[c];
+	return sum;
+}
+
+static double sub(__u64 now, __u64 then)
+{
+	return now >= then ? (double)(now - then) : 0;
+}
+
+static void latency_add_delta(struct kn_latency_hist *acc,
+			      const struct kn_latency_hist *now,
+			      const struct kn_latency_hist *then)
+{
+	unsigned i;
+
+	acc->count += now->count >= then->count ? now->count - then->count : 0;
+	acc->sum_us +=
+	    now->sum_us >= then->sum_us ? now->sum_us - then->sum_us : 0;
+	for (i = 0; i < KN_LATENCY_BUCKETS; i++)
+		acc->buckets[i] += now->buckets[i] >= then->buckets[i]
+				       ? now->buckets[i] - then->buckets[i]
+				       : 0;
+}
+
+static void latency_add(struct kn_latency_hist *acc,
+			const struct kn_latency_hist *h)
+{
+	unsigned i;
+
+	acc->count += h->count;
+	acc->sum_us += h->sum_us;
+	for (i = 0; i < KN_LATENCY_BUCKETS; i++)
+		acc->buckets[i] += h->buckets[i];
+}
+
+void signals_read(struct agent *a, struct service_rt *s, uint64_t mono_ms)
+{
+	double requests = 0, errors = 0, refused = 0;
+	uint32_t i;
+
+	for (i = 0; i < s->backend_count; i++) {
+		struct backend_rt *b = s->backends[i];
+		int ret = dp_read_backend(a->dp, b->stats_index, &b->now);
+
+		if (ret) {
+			log_warn("cannot read the counters of %s backend "
+				 "slot %u: %s",
+				 s->cfg.def.name, b->stats_index,
+				 strerror(-ret));
+			continue;
+		}
+		if (b->pool != KN_POOL_CANARY)
+			continue;
+		requests += responses(&b->now.totals);
+		errors += (double)b->now.totals.http_status[HTTP_CLASS_5XX];
+		refused += (double)b->now.totals.refused;
+	}
+	s->trail_head = (s->trail_head + 1) % AGENT_TRAIL_POINTS;
+	s->trail[s->trail_head].t_ms = mono_ms;
+	s->trail[s->trail_head].requests = requests;
+	s->trail[s->trail_head].errors = errors;
+	s->trail[s->trail_head].refused = refused;
+	if (s->trail_count < AGENT_TRAIL_POINTS)
+		s->trail_count++;
+	s->last_read_mono_ms = mono_ms;
+}
+
+void signals_reset_trail(struct service_rt *s)
+{
+	s->trail_count = 0;
+	s->snapshot_count = 0;
+}
+
+void signals_new_window(struct service_rt *s, uint64_t mono_ms)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->backend_count; i++)
+		s->backends[i]->window_start = s->backends[i]->now;
+	s->window_started_mono_ms = mono_ms;
+}
+
+void signals_kernel_window(const struct service_rt *s,
+			   struct kernel_window out[2])
+{
+	struct kn_latency_hist latency[2];
+	uint32_t i;
+	int p;
+
+	memset(out, 0, 2 * sizeof(*out));
+	memset(latency, 0, sizeof(latency));
+	for (i = 0; i < s->backend_count; i++) {
+		const struct backend_rt *b = s->backends[i];
+		const struct kn_backend_stats *n = &b->now.totals;
+		const struct kn_backend_stats *w = &b->window_start.totals;
+		struct kernel_window *k = &out[b->pool & 1];
+		int c;
+
+		for (c = HTTP_CLASS_2XX; c < HTTP_CLASSES; c++)
+			k->requests +=
+			    sub(n->http_status[c], w->http_status[c]);
+		k->errors += sub(n->http_status[HTTP_CLASS_5XX],
+				 w->http_status[HTTP_CLASS_5XX]);
+		k->new_flows += sub(n->new_flows, w->new_flows);
+		k->refused += sub(n->refused, w->refused);
+		k->resets += sub(n->resets_from, w->resets_from);
+		k->syn_retries += sub(n->syn_retries, w->syn_retries);
+		latency_add_delta(&latency[b->pool & 1], &b->now.latency,
+				  &b->window_start.latency);
+	}
+	for (p = 0; p < 2; p++)
+		stats_hist_from_kernel(&out[p].latency, &latency[p]);
+}
+
+void signals_trailing(const struct service_rt *s, uint32_t min_requests,
+		      struct trailing_counts *out)
+{
+	unsigned newest = s->trail_head, i, idx;
+
+	memset(out, 0, sizeof(*out));
+	if (s->trail_count < 2)
+		return;
+	/* Walk back to the shortest span with enough requests, at most the
+	 * lookback: the rule judges what happens now, not an average. */
+	for (i = 1; i < s->trail_count; i++) {
+		uint64_t span;
+
+		idx = (newest + AGENT_TRAIL_POINTS - i) % AGENT_TRAIL_POINTS;
+		span = s->trail[newest].t_ms - s->trail[idx].t_ms;
+		out->valid = true;
+		out->requests =
+		    s->trail[newest].requests - s->trail[idx].requests;
+		out->errors = s->trail[newest].errors - s->trail[idx].errors;
+		out->refused = s->trail[newest].refused - s->trail[idx].refused;
+		out->span_ms = span;
+		if (out->requests >= min_requests ||
+		    span >= AGENT_TRAIL_LOOKBACK_MS)
+			break;
+	}
+	if (out->requests < 0 || out->errors < 0 || out->refused < 0)
+		out->valid = false; /* a pool changed under us */
+}
+
+static void pool_totals(const struct service_rt *s, int pool,
+			struct pool_snapshot *snap)
+{
+	uint32_t i;
+
+	memset(snap, 0, sizeof(*snap));
+	for (i = 0; i < s->backend_count; i++) {
+		const struct backend_rt *b = s->backends[i];
+
+		if ((int)b->pool != pool)
+			continue;
+		snap->requests += responses(&b->now.totals);
+		snap->errors +=
+		    (double)b->now.totals.http_status[HTTP_CLASS_5XX];
+		snap->refused += (double)b->now.totals.refused;
+		latency_add(&snap->latency, &b->now.latency);
+	}
+}
+
+static void history_pool(struct history_pool *out,
+			 const struct pool_snapshot *then,
+			 const struct pool_snapshot *now)
+{
+	struct kn_latency_hist delta = {0};
+	struct stats_hist hist;
+	double requests = now->requests - then->requests;
+	double errors = now->errors - then->errors;
+	double p99 = 0;
+
+	latency_add_delta(&delta, &now->latency, &then->latency);
+	out->requests = requests > 0 ? requests : 0;
+	out->error_rate_pct = requests > 0 ? PERCENT * errors / requests : NAN;
+	if (!stats_hist_from_kernel(&hist, &delta) &&
+	    stats_hist_quantile(&hist, 0.99, &p99) == STATS_OK)
+		out->p99_ms = MS_PER_S * p99;
+	else
+		out->p99_ms = NAN;
+}
+
+void signals_history_tick(struct service_rt *s, uint64_t mono_ms,
+			  uint64_t wall_ms)
+{
+	struct history_point *pt;
+	unsigned oldest;
+	int p;
+
+	if (mono_ms < s->next_history_mono_ms)
+		return;
+	s->next_history_mono_ms = mono_ms + AGENT_HISTORY_INTERVAL_MS;
+	s->snapshot_head =
+	    (s->snapshot_head + 1) % AGENT_HISTORY_SPAN_SNAPSHOTS;
+	for (p = 0; p < 2; p++) {
+		pool_totals(s, p, &s->snapshots[s->snapshot_head][p]);
+		s->snapshots[s->snapshot_head][p].t_ms = mono_ms;
+	}
+	if (s->snapshot_count < AGENT_HISTORY_SPAN_SNAPSHOTS)
+		s->snapshot_count++;
+	oldest = (s->snapshot_head + AGENT_HISTORY_SPAN_SNAPSHOTS + 1 -
+		  s->snapshot_count) %
+		 AGENT_HISTORY_SPAN_SNAPSHOTS;
+
+	s->history_head = (s->history_head + 1) % AGENT_HISTORY_POINTS;
+	if (s->history_count < AGENT_HISTORY_POINTS)
+		s->history_count++;
+	pt = &s->history[s->history_head];
+	pt->wall_ms = wall_ms;
+	pt->weight_bp = s->rollout.weight_bp;
+	pt->phase = s->rollout.phase;
+	for (p = 0; p < 2; p++)
+		history_pool(&pt->pools[p], &s->snapshots[oldest][p],
+			     &s->snapshots[s->snapshot_head][p]);
+}
+
+const struct history_point *signals_history_last(const struct service_rt *s)
+{
+	return s->history_count ? &s->history[s->history_head] : NULL;
+}
+
+static json_t *real_or_null(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *history_pool_json(const struct history_pool *hp)
+{
+	return json_pack("{s:f, s:o, s:o}", "requests", hp->requests,
+			 "error_rate_pct", real_or_null(hp->error_rate_pct),
+			 "p99_ms", real_or_null(hp->p99_ms));
+}
+
+/* {"stable": {...}, "canary": {...}}: one point's signals per pool. */
+json_t *signals_history_pools_json(const struct history_point *pt)
+{
+	return json_pack("{s:o, s:o}", "stable",
+			 history_pool_json(&pt->pools[KN_POOL_STABLE]),
+			 "canary",
+			 history_pool_json(&pt->pools[KN_POOL_CANARY]));
+}
+
+/* The history, oldest point first, in the API's shape. */
+json_t *signals_history_json(const struct service_rt *s)
+{
+	json_t *points = json_array();
+	unsigned i;
+
+	for (i = 0; points && i < s->history_count; i++) {
+		const struct history_point *pt =
+		    &s->history[(s->history_head + AGENT_HISTORY_POINTS -
+				 s->history_count + 1 + i) %
+				AGENT_HISTORY_POINTS];
+		json_t *pools = signals_history_pools_json(pt);
+		json_t *point =
+		    json_pack("{s:I, s:f, s:s}", "t", (json_int_t)pt->wall_ms,
+			      "canary_percent", pt->weight_bp / PERCENT,
+			      "phase", rollout_phase_name(pt->phase));
+
+		json_object_update(point, pools);
+		json_decref(pools);
+		json_array_append_new(points, point);
+	}
+	return points;
+}
+
+json_t *signals_backend_json(const struct backend_rt *b)
+{
+	const struct kn_backend_stats *t = &b->now.totals;
+	struct stats_hist hist;
+	struct stats_hist_summary sum = {0};
+	json_t *latency;
+
+	if (!stats_hist_from_kernel(&hist, &b->now.latency))
+		stats_hist_summarize(&hist, &sum);
+	latency = json_pack("{s:I}", "count", (json_int_t)b->now.latency.count);
+	if (sum.status == STATS_OK) {
+		json_object_set_new(latency, "p50_ms",
+				    json_real(MS_PER_S * sum.p50));
+		json_object_set_new(latency, "p90_ms",
+				    json_real(MS_PER_S * sum.p90));
+		json_object_set_new(latency, "p99_ms",
+				    json_real(MS_PER_S * sum.p99));
+		json_object_set_new(latency, "mean_ms",
+				    json_real(MS_PER_S * sum.mean));
+	}
+	return json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
+	    "new_connections", (json_int_t)t->new_flows, "packets_to",
+	    (json_int_t)t->packets_to, "bytes_to", (json_int_t)t->bytes_to,
+	    "packets_from", (json_int_t)t->packets_from, "bytes_from",
+	    (json_int_t)t->bytes_from, "resets", (json_int_t)t->resets_from,
+	    "refused", (json_int_t)t->refused, "syn_retries",
+	    (json_int_t)t->syn_retries, "http", "1xx",
+	    (json_int_t)t->http_status[0], "2xx", (json_int_t)t->http_status[1],
+	    "3xx", (json_int_t)t->http_status[2], "4xx",
+	    (json_int_t)t->http_status[3], "5xx", (json_int_t)t->http_status[4],
+	    "unparsed", (json_int_t)t->http_responses_unparsed, "latency",
+	    latency);
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * statefile.c - rollouts and decision logs on disk, so that a restarted
+ * kanaryd resumes where it stopped.
+ *
+ * The file is written whole to a temporary name next to it, flushed with
+ * fsync, renamed over the old one and the directory synced: a crash at any
+ * point leaves the old state or the new one, never a mix. It is readable by
+ * root only (0600, directory 0700).
+ *
+ * On load, a service's record is used only if the config file still says
+ * what it said when the record was written (a fingerprint of VIP and
+ * pools); otherwise the config wins and the service starts idle.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent_internal.h"
+#include "util/log.h"
+#include "statefile.h"
+
+#define STATE_VERSION	     1
+#define STATE_DECISIONS_KEPT 200
+#define STATE_TMP_SUFFIX     ".tmp."
+
+static json_t *rollout_json(const struct rollout_state *r)
+{
+	return json_pack("{s:s, s:s, s:o, s:i, s:i, s:I, s:I, s:I, s:i, s:i, "
+			 "s:s}",
+			 "phase", rollout_phase_name(r->phase), "paused_from",
+			 rollout_phase_name(r->paused_from), "spec",
+			 rollout_spec_to_json(&r->spec), "step", (int)r->step,
+			 "weight_bp", (int)r->weight_bp, "started_ms",
+			 (json_int_t)r->started_ms, "step_started_ms",
+			 (json_int_t)r->step_started_ms, "ended_ms",
+			 (json_int_t)r->ended_ms, "consecutive_failures",
+			 (int)r->consecutive_failures, "evaluations",
+			 (int)r->evaluations, "reason", r->reason);
+}
+
+static json_t *state_json(struct agent *a)
+{
+	json_t *services = json_array();
+	char written[40];
+	size_t i;
+
+	for (i = 0; i < a->service_count; i++) {
+		struct service_rt *s = a->services[i];
+		size_t n = json_array_size(s->decisions), from;
+		json_t *decisions = json_array();
+		char fingerprint[24];
+
+		from = n > STATE_DECISIONS_KEPT ? n - STATE_DECISIONS_KEPT : 0;
+		for (; from < n; from++)
+			json_array_append(decisions,
+					  json_array_get(s->decisions, from));
+		snprintf(fingerprint, sizeof(fingerprint), "%016llx",
+			 (unsigned long long)s->config_fingerprint);
+		json_array_append_new(
+		    services,
+		    json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I}", "name",
+			      s->cfg.def.name, "config_fingerprint",
+			      fingerprint, "rollout", rollout_json(&s->rollout),
+			      "decisions", decisions, "evaluations_pass",
+			      (json_int_t)s->evaluations[VERDICT_PASS],
+			      "evaluations_fail",
+			      (json_int_t)s->evaluations[VERDICT_FAIL],
+			      "rollbacks", (json_int_t)s->rollbacks));
+	}
+	agent_format_time(agent_now_wall_ms(), written, sizeof(written));
+	return json_pack("{s:i, s:s, s:o}", "version", STATE_VERSION, "written",
+			 written, "services", services);
+}
+
+static int mkdir_parent(const char *path)
+{
+	char copy[CONFIG_PATH_LEN];
+	char *dir;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	dir = dirname(copy);
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int statefile_write_atomic(const char *path, const char *text, size_t len)
+{
+	char tmp[CONFIG_PATH_LEN + 32], dircopy[CONFIG_PATH_LEN];
+	size_t done = 0;
+	int fd, dirfd, ret;
+
+	ret = mkdir_parent(path);
+	if (ret)
+		return ret;
+	snprintf(tmp, sizeof(tmp), "%s" STATE_TMP_SUFFIX "%d", path, getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd)) {
+		ret = -errno;
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, path)) {
+		ret = -errno;
+		unlink(tmp);
+		return ret;
+	}
+	snprintf(dircopy, sizeof(dircopy), "%s", path);
+	dirfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd >= 0) {
+		fsync(dirfd);
+		close(dirfd);
+	}
+	return 0;
+fail:
+	close(fd);
+	unlink(tmp);
+	return ret;
+}
+
+void statefile_remove_leftovers(const char *path)
+{
+	char copy[CONFIG_PATH_LEN], prefix[CONFIG_PATH_LEN + 8];
+	const char *base;
+	struct dirent *e;
+	DIR *dir;
+	int dfd;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	snprintf(prefix, sizeof(prefix), "%s" STATE_TMP_SUFFIX, base);
+	dir = opendir(dirname(copy));
+	if (!dir)
+		return;
+	dfd = dirfd(dir);
+	while ((e = readdir(dir)))
+		if (!strncmp(e->d_name, prefix, strlen(prefix)))
+			unlinkat(dfd, e->d_name, 0);
+	closedir(dir);
+}
+
+int statefile_save(struct agent *a)
+{
+	json_t *state = state_json(a);
+	char *text = json_dumps(state, JSON_COMPACT);
+	int ret;
+
+	json_decref(state);
+	if (!text)
+		return -ENOMEM;
+	ret = statefile_write_atomic(a->cfg.state_file, text, strlen(text));
+	if (ret)
+		log_error("cannot write the state file %s: %s",
+			  a->cfg.state_file, strerror(-ret));
+	free(text);
+	return ret;
+}
+
+static void restore_rollout(struct service_rt *s, const json_t *r)
+{
+	struct rollout_state st;
+	struct spec_error serr;
+	const char *phase = json_string_value(json_object_get(r, "phase"));
+	const char *paused =
+	    json_string_value(json_object_get(r, "paused_from"));
+	const char *reason = json_string_value(json_object_get(r, "reason"));
+	struct rollout_spec base;
+
+	rollout_init(&st, s->rollout.weight_bp);
+	rollout_spec_defaults(&base);
+	if (!phase || rollout_phase_parse(phase, &st.phase) ||
+	    (paused && rollout_phase_parse(paused, &st.paused_from)) ||
+	    rollout_spec_from_json(json_object_get(r, "spec"), &base, "rollout",
+				   &st.spec, &serr)) {
+		log_warn("service %s: the state file's rollout is unreadable: "
+			 "starting idle",
+			 s->cfg.def.name);
+		return;
+	}
+	st.step = (uint32_t)json_integer_value(json_object_get(r, "step"));
+	st.weight_bp =
+	    (uint32_t)json_integer_value(json_object_get(r, "weight_bp"));
+	st.started_ms =
+	    (uint64_t)json_integer_value(json_object_get(r, "started_ms"));
+	st.step_started_ms =
+	    (uint64_t)json_integer_value(json_object_get(r, "step_started_ms"));
+	st.ended_ms =
+	    (uint64_t)json_integer_value(json_object_get(r, "ended_ms"));
+	st.consecutive_failures = (uint32_t)json_integer_value(
+	    json_object_get(r, "consecutive_failures"));
+	st.evaluations =
+	    (uint32_t)json_integer_value(json_object_get(r, "evaluations"));
+	snprintf(st.reason, sizeof(st.reason), "%s", reason ? reason : "");
+	if (st.step >= st.spec.step_count || st.weight_bp > 10000) {
+		log_warn("service %s: the state file's step or weight is out "
+			 "of range: starting idle",
+			 s->cfg.def.name);
+		return;
+	}
+	s->rollout = st;
+}
+
+int statefile_load(struct agent *a)
+{
+	json_error_t jerr;
+	json_t *root, *services, *rec;
+	size_t i;
+
+	statefile_remove_leftovers(a->cfg.state_file);
+	if (access(a->cfg.state_file, F_OK))
+		return errno == ENOENT ? 0 : -errno;
+	root = json_load_file(a->cfg.state_file, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		log_warn("state file %s:%d:%d: %s", a->cfg.state_file,
+			 jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	if (json_integer_value(json_object_get(root, "version")) !=
+	    STATE_VERSION) {
+		json_decref(root);
+		return -EPROTO;
+	}
+	services = json_object_get(root, "services");
+	json_array_foreach(services, i, rec)
+	{
+		const char *name =
+		    json_string_value(json_object_get(rec, "name"));
+		const char *fp = json_string_value(
+		    json_object_get(rec, "config_fingerprint"));
+		const json_t *decisions = json_object_get(rec, "decisions");
+		struct service_rt *s =
+		    name ? agent_find_service(a, name) : NULL;
+		char mine[24];
+
+		if (!s || !fp)
+			continue;
+		snprintf(mine, sizeof(mine), "%016llx",
+			 (unsigned long long)s->config_fingerprint);
+		if (strcmp(mine, fp)) {
+			log_info("service %s: the config changed since the "
+				 "state file was written: applying the "
+				 "configured pools, the rollout starts idle",
+				 name);
+			agent_apply_config_pools(a, s);
+			continue;
+		}
+		restore_rollout(s, json_object_get(rec, "rollout"));
+		if (json_is_array(decisions)) {
+			json_decref(s->decisions);
+			s->decisions = json_deep_copy(decisions);
+			if (!s->decisions)
+				s->decisions = json_array();
+		}
+		s->evaluations[VERDICT_PASS] = (uint64_t)json_integer_value(
+		    json_object_get(rec, "evaluations_pass"));
+		s->evaluations[VERDICT_FAIL] = (uint64_t)json_integer_value(
+		    json_object_get(rec, "evaluations_fail"));
+		s->rollbacks = (uint64_t)json_integer_value(
+		    json_object_get(rec, "rollbacks"));
+	}
+	json_decref(root);
+	return 0;
+}

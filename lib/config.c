@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * config.c - reading kanaryd's JSON config file (see config.h and
+ * docs/config.md). jansson parses; json_fields checks each field strictly;
+ * json_locate turns the failing field's path into a line and column.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/json_fields.h"
+#include "util/json_locate.h"
+#include "util/netaddr.h"
+
+#define SERVICE_NAME_CHARS                                                     \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+
+void config_init(struct agent_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mode = DP_MODE_AUTO;
+	snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), "%s", DP_DEFAULT_PIN_DIR);
+	snprintf(cfg->listen, sizeof(cfg->listen), "%s", CONFIG_DEFAULT_LISTEN);
+	cfg->tick_ms = CONFIG_DEFAULT_TICK_MS;
+}
+
+void config_free(struct agent_config *cfg)
+{
+	free(cfg->services);
+	cfg->services = NULL;
+	cfg->service_count = 0;
+}
+
+void config_service_defaults(struct service_config *svc)
+{
+	memset(svc, 0, sizeof(*svc));
+	svc->def.proto = IPPROTO_TCP;
+	svc->def.flags = KN_SVC_F_HTTP;
+	snprintf(svc->metrics_path, sizeof(svc->metrics_path), "%s",
+		 CONFIG_DEFAULT_METRICS_PATH);
+	svc->scrape_interval_ms = CONFIG_DEFAULT_SCRAPE_INTERVAL_MS;
+	svc->scrape_timeout_ms = CONFIG_DEFAULT_SCRAPE_TIMEOUT_MS;
+	rollout_spec_defaults(&svc->rollout);
+	snprintf(svc->warmup_method, sizeof(svc->warmup_method), "GET");
+	snprintf(svc->warmup_path, sizeof(svc->warmup_path), "/");
+	snprintf(svc->warmup_content_type, sizeof(svc->warmup_content_type),
+		 "application/json");
+}
+
+struct service_config *config_add_service(struct agent_config *cfg)
+{
+	struct service_config *grown;
+
+	grown = realloc(cfg->services,
+			(cfg->service_count + 1) * sizeof(*cfg->services));
+	if (!grown)
+		return NULL;
+	cfg->services = grown;
+	config_service_defaults(&cfg->services[cfg->service_count]);
+	return &cfg->services[cfg->service_count++];
+}
+
+/* ---- one service -------------------------------------------------------- */
+
+static int endpoint_field(struct json_ctx *ctx, const json_t *v,
+			  const char *field, struct endpoint *out)
+{
+	char why[NETADDR_ERR_LEN];
+
+	if (!json_is_string(v))
+		return jf_fail(ctx, field,
+			       "must be a string \"IPv4:PORT\", like "
+			       "\"198.18.0.10:8000\"");
+	if (netaddr_parse_endpoint(json_string_value(v), out, why, sizeof(why)))
+		return jf_fail(ctx, field, "%s", why);
+	return 0;
+}
+
+static int pool_field(struct json_ctx *ctx, const json_t *obj, const char *key,
+		      struct endpoint *out, uint32_t *count)
+{
+	const json_t *list = json_object_get(obj, key);
+	size_t i, j;
+
+	*count = 0;
+	if (!list)
+		return 0;
+	if (!json_is_array(list))
+		return jf_fail(ctx, key,
+			       "must be a list of \"IPv4:PORT\" strings");
+	if (json_array_size(list) > KN_MAX_POOL_BACKENDS)
+		return jf_fail(ctx, key, "has %zu backends; at most %d",
+			       json_array_size(list), KN_MAX_POOL_BACKENDS);
+	for (i = 0; i < json_array_size(list); i++) {
+		char field[48];
+		int ret;
+
+		snprintf(field, sizeof(field), "%s[%zu]", key, i);
+		ret = endpoint_field(ctx, json_array_get(list, i), field,
+				     &out[i]);
+		if (ret)
+			return ret;
+		for (j = 0; j < i; j++)
+			if (!netaddr_endpoint_cmp(&out[j], &out[i]))
+				return jf_fail(ctx, field,
+					       "is listed twice in %s", key);
+	}
+	*count = (uint32_t)json_array_size(list);
+	return 0;
+}
+
+static const char *const metrics_scrape_fields[] = {
+    "port",
+    "path",
+    "interval",
+    "timeout",
+};
+
+static int metrics_field(struct json_ctx *ctx, const json_t *obj,
+			 struct service_config *svc)
+{
+	const json_t *m = json_object_get(obj, "metrics");
+	char why[CONFIG_ERR_LEN];
+	uint32_t port = 0;
+	json_t *series;
+	size_t i;
+	int ret;
+
+	if (!m || json_is_null(m))
+		return 0;
+	if (!json_is_object(m))
+		return jf_fail(
+		    ctx, "metrics",
+		    "must be an object, like {\"preset\": \"vllm\"}");
+	jf_push(ctx, "metrics");
+	ret = jf_uint32(ctx, m, "port", 1, 65535, &port);
+	ret = ret
+		  ?: jf_string(ctx, m, "path", false, svc->metrics_path,
+			       sizeof(svc->metrics_path));
+	ret = ret
+		  ?: jf_duration_ms(ctx, m, "interval", true,
+				    &svc->scrape_interval_ms);
+	ret = ret
+		  ?: jf_duration_ms(ctx, m, "timeout", true,
+				    &svc->scrape_timeout_ms);
+	if (!ret && svc->metrics_path[0] != '/')
+		ret = jf_fail(ctx, "path", "must start with '/'");
+	if (!ret && svc->scrape_timeout_ms >= svc->scrape_interval_ms)
+		ret = jf_fail(ctx, "timeout",
+			      "must be shorter than the scrape interval");
+	jf_pop(ctx);
+	if (ret)
+		return ret;
+	svc->metrics_port = (uint16_t)port;
+
+	/* The rest of the object says which series mean what. */
+	series = json_deep_copy(m);
+	if (!series)
+		return jf_fail(ctx, "metrics", "out of memory");
+	for (i = 0; i < sizeof(metrics_scrape_fields) /
+			    sizeof(metrics_scrape_fields[0]);
+	     i++)
+		json_object_del(series, metrics_scrape_fields[i]);
+	ret = metric_spec_from_json(series, &svc->metrics, why, sizeof(why));
+	json_decref(series);
+	if (ret)
+		return jf_fail(ctx, "metrics", "%s", why);
+	svc->has_metrics = true;
+	return 0;
+}
+
+static const char *const warmup_fields[] = {
+    "method", "path", "body", "content_type", NULL,
+};
+
+static int warmup_field(struct json_ctx *ctx, const json_t *obj,
+			struct service_config *svc)
+{
+	const json_t *w = json_object_get(obj, "warmup");
+	int ret;
+
+	if (!w)
+		return 0;
+	jf_push(ctx, "warmup");
+	ret = jf_check_object(ctx, w, warmup_fields);
+	ret = ret
+		  ?: jf_string(ctx, w, "method", false, svc->warmup_method,
+			       sizeof(svc->warmup_method));
+	if (!ret && strcmp(svc->warmup_method, "GET") &&
+	    strcmp(svc->warmup_method, "POST"))
+		ret = jf_fail(ctx, "method", "must be \"GET\" or \"POST\"");
+	ret = ret
+		  ?: jf_string(ctx, w, "path", false, svc->warmup_path,
+			       sizeof(svc->warmup_path));
+	if (!ret && svc->warmup_path[0] != '/')
+		ret = jf_fail(ctx, "path", "must start with '/'");
+	ret = ret
+		  ?: jf_string(ctx, w, "body", false, svc->warmup_body,
+			       sizeof(svc->warmup_body));
+	ret = ret
+		  ?: jf_string(ctx, w, "content_type", false,
+			       svc->warmup_content_type,
+			       sizeof(svc->warmup_content_type));
+	jf_pop(ctx);
+	return ret;
+}
+
+static const char *const service_fields[] = {
+    "name",   "vip",	 "protocol",	   "http",
+    "stable", "canary",	 "canary_percent", "udp_idle_timeout",
+    "seed",   "metrics", "rollout",	   "warmup",
+    NULL,
+};
+
+static int service_from_json(struct json_ctx *ctx, const json_t *obj,
+			     struct service_config *svc,
+			     struct spec_error *spec_err)
+{
+	char protocol[8] = "tcp";
+	uint64_t udp_idle_ms = 0;
+	const json_t *rollout;
+	bool http = true;
+	int ret;
+
+	ret = jf_check_object(ctx, obj, service_fields);
+	ret = ret
+		  ?: jf_string(ctx, obj, "name", true, svc->def.name,
+			       sizeof(svc->def.name));
+	if (!ret &&
+	    (!svc->def.name[0] || strspn(svc->def.name, SERVICE_NAME_CHARS) !=
+				      strlen(svc->def.name)))
+		ret = jf_fail(ctx, "name",
+			      "must be 1-%d letters, digits, '-', '_' or '.'",
+			      KN_SERVICE_NAME_LEN - 1);
+	if (ret)
+		return ret;
+	if (!json_object_get(obj, "vip"))
+		return jf_fail(ctx, "vip",
+			       "is required: the service's \"IPv4:PORT\"");
+	ret = endpoint_field(ctx, json_object_get(obj, "vip"), "vip",
+			     &svc->def.vip);
+	ret = ret
+		  ?: jf_string(ctx, obj, "protocol", false, protocol,
+			       sizeof(protocol));
+	if (!ret && strcmp(protocol, "tcp") && strcmp(protocol, "udp"))
+		ret = jf_fail(ctx, "protocol", "must be \"tcp\" or \"udp\"");
+	if (ret)
+		return ret;
+	svc->def.proto = strcmp(protocol, "udp") ? IPPROTO_TCP : IPPROTO_UDP;
+	ret = jf_bool(ctx, obj, "http", &http);
+	if (!ret && http && svc->def.proto == IPPROTO_UDP &&
+	    json_object_get(obj, "http"))
+		ret = jf_fail(ctx, "http", "HTTP is observed on TCP only");
+	svc->def.flags =
+	    http && svc->def.proto == IPPROTO_TCP ? KN_SVC_F_HTTP : 0;
+	ret = ret
+		  ?: pool_field(ctx, obj, "stable", svc->def.stable,
+				&svc->def.stable_count);
+	ret = ret
+		  ?: pool_field(ctx, obj, "canary", svc->def.canary,
+				&svc->def.canary_count);
+	if (ret)
+		return ret;
+	if (!svc->def.stable_count)
+		return jf_fail(
+		    ctx, "stable",
+		    "is required: at least one \"IPv4:PORT\" backend");
+	{
+		uint32_t i, j;
+
+		for (i = 0; i < svc->def.canary_count; i++)
+			for (j = 0; j < svc->def.stable_count; j++)
+				if (!netaddr_endpoint_cmp(
+					&svc->def.canary[i],
+					&svc->def.stable[j])) {
+					char field[32];
+
+					snprintf(field, sizeof(field),
+						 "canary[%u]", i);
+					return jf_fail(ctx, field,
+						       "is also in the stable "
+						       "pool");
+				}
+	}
+	ret = jf_percent(ctx, obj, "canary_percent", &svc->def.canary_bp);
+	ret = ret
+		  ?: jf_duration_ms(ctx, obj, "udp_idle_timeout", true,
+				    &udp_idle_ms);
+	ret = ret ?: jf_uint32(ctx, obj, "seed", 1, UINT32_MAX, &svc->def.seed);
+	if (ret)
+		return ret;
+	if (udp_idle_ms > UINT32_MAX)
+		return jf_fail(ctx, "udp_idle_timeout", "is too long");
+	svc->def.udp_idle_timeout_ms = (uint32_t)udp_idle_ms;
+	ret = metrics_field(ctx, obj, svc);
+	ret = ret ?: warmup_field(ctx, obj, svc);
+	if (ret)
+		return ret;
+	rollout = json_object_get(obj, "rollout");
+	if (rollout) {
+		char prefix[JF_PATH_LEN + 16];
+
+		snprintf(prefix, sizeof(prefix), "%s%srollout", ctx->path,
+			 ctx->path[0] ? "." : "");
+		ret = rollout_spec_from_json(rollout, &svc->rollout, prefix,
+					     &svc->rollout, spec_err);
+		if (ret)
+			return jf_fail(ctx, "rollout", "%s", spec_err->message);
+	}
+	return 0;
+}
+
+/* ---- the whole file ----------------------------------------------------- */
+
+static const char *const top_fields[] = {
+    "interface",    "mode",	    "pin_dir",	"max_flows",
+    "max_services", "max_backends", "listen",	"token_file",
+    "state_file",   "tick",	    "services", NULL,
+};
+
+static int config_from_json(struct json_ctx *ctx, const json_t *root,
+			    struct agent_config *cfg,
+			    struct spec_error *spec_err)
+{
+	char mode[16] = "";
+	const json_t *services;
+	size_t i;
+	int ret;
+
+	ret = jf_check_object(ctx, root, top_fields);
+	ret = ret
+		  ?: jf_string(ctx, root, "interface", false, cfg->iface,
+			       sizeof(cfg->iface));
+	ret = ret ?: jf_string(ctx, root, "mode", false, mode, sizeof(mode));
+	if (!ret && mode[0] && dp_parse_mode(mode, &cfg->mode))
+		ret = jf_fail(ctx, "mode",
+			      "must be \"auto\", \"xdp\", \"xdp-generic\" or "
+			      "\"tc\"");
+	ret = ret
+		  ?: jf_string(ctx, root, "pin_dir", false, cfg->pin_dir,
+			       sizeof(cfg->pin_dir));
+	ret = ret
+		  ?: jf_uint32(ctx, root, "max_flows", 1024, 1U << 28,
+			       &cfg->max_flows);
+	ret = ret
+		  ?: jf_uint32(ctx, root, "max_services", 1, KN_MAX_SERVICES,
+			       &cfg->max_services);
+	ret = ret
+		  ?: jf_uint32(ctx, root, "max_backends", 2, 1U << 20,
+			       &cfg->max_backends);
+	ret = ret
+		  ?: jf_string(ctx, root, "listen", false, cfg->listen,
+			       sizeof(cfg->listen));
+	ret = ret
+		  ?: jf_string(ctx, root, "token_file", false, cfg->token_file,
+			       sizeof(cfg->token_file));
+	ret = ret
+		  ?: jf_string(ctx, root, "state_file", false, cfg->state_file,
+			       sizeof(cfg->state_file));
+	ret = ret ?: jf_duration_ms(ctx, root, "tick", true, &cfg->tick_ms);
+	if (ret)
+		return ret;
+	services = json_object_get(root, "services");
+	if (!services)
+		return 0;
+	if (!json_is_array(services))
+		return jf_fail(ctx, "services", "must be a list of services");
+	for (i = 0; i < json_array_size(services); i++) {
+		struct service_config *svc = config_add_service(cfg);
+		char segment[32];
+
+		if (!svc)
+			return jf_fail(ctx, "services", "out of memory");
+		snprintf(segment, sizeof(segment), "services[%zu]", i);
+		jf_push(ctx, segment);
+		ret = service_from_json(ctx, json_array_get(services, i), svc,
+					spec_err);
+		jf_pop(ctx);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int config_validate(const struct agent_config *cfg, char *err, size_t err_len)
+{
+	size_t i, j;
+
+	for (i = 0; i < cfg->service_count; i++) {
+		const struct service_config *a = &cfg->services[i];
+
+		for (j = 0; j < i; j++) {
+			const struct service_config *b = &cfg->services[j];
+
+			if (!strcmp(a->def.name, b->def.name)) {
+				snprintf(err, err_len,
+					 "services[%zu].name: '%s' is used by "
+					 "services[%zu] too",
+					 i, a->def.name, j);
+				return -EINVAL;
+			}
+			if (a->def.proto == b->def.proto &&
+			    !netaddr_endpoint_cmp(&a->def.vip, &b->def.vip)) {
+				snprintf(err, err_len,
+					 "services[%zu].vip: the same VIP:port "
+					 "and protocol as services[%zu] ('%s')",
+					 i, j, b->def.name);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+int config_parse(const char *text, size_t len, const char *source,
+		 struct agent_config *cfg, char *err, size_t err_len)
+{
+	char field[JF_PATH_LEN], message[CONFIG_ERR_LEN];
+	struct spec_error spec_err = {0};
+	struct json_ctx ctx;
+	json_error_t jerr;
+	json_t *root;
+	int ret;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, err_len, "%s:%d:%d: %s", source, jerr.line,
+			 jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	jf_init(&ctx, "", field, sizeof(field), message, sizeof(message));
+	ret = config_from_json(&ctx, root, cfg, &spec_err);
+	json_decref(root);
+	if (ret) {
+		unsigned int line = 0, column = 0;
+		const char *where = field;
+
+		/* A rollout error names its own, deeper field. */
+		if (spec_err.field[0])
+			where = spec_err.field;
+		json_locate(text, len, where, &line, &column);
+		snprintf(err, err_len, "%s:%u:%u: %s: %s", source, line, column,
+			 where[0] ? where : "(top level)", message);
+		return ret;
+	}
+	ret = config_validate(cfg, message, sizeof(message));
+	if (ret)
+		snprintf(err, err_len, "%s: %s", source, message);
+	return ret;
+}
+
+int config_load_file(const char *path, struct agent_config *cfg, char *err,
+		     size_t err_len)
+{
+	FILE *f = fopen(path, "rb");
+	char *text;
+	size_t len;
+	int ret;
+
+	if (!f) {
+		snprintf(err, err_len, "cannot open config file %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	text = malloc(CONFIG_MAX_BYTES + 1);
+	if (!text) {
+		fclose(f);
+		snprintf(err, err_len, "out of memory reading %s", path);
+		return -ENOMEM;
+	}
+	len = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
+	if (ferror(f) || len > CONFIG_MAX_BYTES) {
+		snprintf(err, err_len, "%s: %s", path,
+			 ferror(f) ? strerror(errno)
+				   : "larger than 4 MiB: not a config file?");
+		fclose(f);
+		free(text);
+		return -EINVAL;
+	}
+	fclose(f);
+	ret = config_parse(text, len, path, cfg, err, err_len);
+	free(text);
+	return ret;
+}

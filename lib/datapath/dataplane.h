@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * dataplane.h - the agent's handle on the kernel data path: load or adopt
+ * the BPF programs and pinned maps, attach them to the node interface,
+ * program services atomically, and read the kernel's counters.
+ *
+ * Not thread-safe: the agent serializes calls under its own lock.
+ */
+#ifndef KANARY_DATAPLANE_H
+#define KANARY_DATAPLANE_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kanary_shared.h"
+#include "util/netaddr.h"
+
+#define DP_DEFAULT_PIN_DIR	       "/sys/fs/bpf/kanary"
+#define DP_BPFFS_ROOT		       "/sys/fs/bpf"
+#define DP_ERR_LEN		       512
+#define DP_DEFAULT_UDP_IDLE_TIMEOUT_MS 60000
+
+enum dp_mode {
+	DP_MODE_AUTO = 0,    /* native XDP, else tc (logged) */
+	DP_MODE_XDP,	     /* native XDP or fail */
+	DP_MODE_XDP_GENERIC, /* generic (skb) XDP: any interface, slower */
+	DP_MODE_TC,	     /* tc clsact ingress */
+};
+
+struct dp_options {
+	const char *ifname;
+	const char *pin_dir; /* NULL: DP_DEFAULT_PIN_DIR */
+	enum dp_mode mode;
+	uint32_t max_flows;		     /* 0: KN_DEFAULT_MAX_FLOWS */
+	uint32_t max_services;		     /* 0: KN_MAX_SERVICES */
+	uint32_t max_backends;		     /* 0: KN_DEFAULT_MAX_BACKENDS */
+	uint64_t tcp_established_timeout_ns; /* 0: the program's default */
+	uint64_t tcp_closing_timeout_ns;
+	uint64_t tcp_syn_timeout_ns;
+};
+
+struct dp_backend {
+	struct endpoint ep;
+	uint32_t stats_index;
+	bool down; /* out of the Maglev table: no new flows */
+};
+
+struct dp_pool {
+	uint32_t count;
+	struct dp_backend backends[KN_MAX_POOL_BACKENDS];
+};
+
+/* What the agent asks for when it adds a service. */
+struct dp_service_def {
+	char name[KN_SERVICE_NAME_LEN];
+	struct endpoint vip;
+	uint8_t proto;		      /* IPPROTO_TCP or IPPROTO_UDP */
+	uint32_t flags;		      /* KN_SVC_F_* */
+	uint32_t seed;		      /* 0: derived from the name */
+	uint32_t udp_idle_timeout_ms; /* 0: DP_DEFAULT_UDP_IDLE_TIMEOUT_MS */
+	struct endpoint stable[KN_MAX_POOL_BACKENDS];
+	uint32_t stable_count;
+	struct endpoint canary[KN_MAX_POOL_BACKENDS];
+	uint32_t canary_count;
+	uint32_t canary_bp;
+};
+
+/* A service as the kernel has it now (mirrored by the agent). */
+struct dp_service {
+	bool in_use;
+	uint32_t index;
+	char name[KN_SERVICE_NAME_LEN];
+	struct endpoint vip;
+	uint8_t proto;
+	uint32_t flags;
+	uint32_t seed;
+	uint32_t udp_idle_timeout_ms;
+	struct dp_pool pools[KN_POOL_COUNT];
+	uint32_t canary_bp;
+	uint32_t slot;
+	uint32_t generation;
+};
+
+/* One backend's counters, summed over CPUs, with its latency histogram. */
+struct dp_backend_counters {
+	struct kn_backend_stats totals;
+	struct kn_latency_hist latency;
+};
+
+struct dataplane;
+
+/*
+ * Checks privileges, the interface and bpffs (mounting it when missing),
+ * takes the pin directory's lock, loads the programs reusing any pinned maps
+ * (adopting the services they hold) and attaches. On failure returns a
+ * negative errno with a message for a person in err.
+ */
+int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
+	    size_t err_len);
+/* detach: remove the programs and the pins; otherwise leave the data path
+ * running for a later kanaryd to adopt. */
+void dp_close(struct dataplane *dp, bool detach);
+
+enum dp_mode dp_active_mode(const struct dataplane *dp);
+const char *dp_mode_name(enum dp_mode mode);
+int dp_parse_mode(const char *text, enum dp_mode *out);
+const char *dp_pin_dir(const struct dataplane *dp);
+const char *dp_ifname(const struct dataplane *dp);
+uint32_t dp_max_services(const struct dataplane *dp);
+uint32_t dp_max_flows(const struct dataplane *dp);
+/* How many services the data path had when dp_open adopted it. */
+uint32_t dp_adopted_services(const struct dataplane *dp);
+
+/* Services by index (0..dp_max_services-1); NULL when the slot is free. */
+const struct dp_service *dp_service_at(const struct dataplane *dp,
+				       uint32_t index);
+const struct dp_service *dp_service_find(const struct dataplane *dp,
+					 const char *name);
+
+int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
+		   uint32_t *index_out, char *err, size_t err_len);
+/* Replaces both pools and the weight in one step. */
+int dp_service_update(struct dataplane *dp, uint32_t index,
+		      const struct endpoint *stable, uint32_t stable_count,
+		      const struct endpoint *canary, uint32_t canary_count,
+		      uint32_t canary_bp, char *err, size_t err_len);
+int dp_service_set_weight(struct dataplane *dp, uint32_t index,
+			  uint32_t canary_bp);
+/* The canary pool becomes the stable pool (keeping its counters), the
+ * canary pool empties and the weight drops to 0, in one step. */
+int dp_service_promote(struct dataplane *dp, uint32_t index);
+int dp_service_remove(struct dataplane *dp, uint32_t index);
+/*
+ * Marks one backend of a service down (no new flows; its established flows
+ * stay) or up again, in one commit. A pool whose backends are all down
+ * keeps all of them in its table: there is nothing better to send to.
+ * Returns 0, -ENOENT (no such backend) or a commit error.
+ */
+int dp_service_set_down(struct dataplane *dp, uint32_t index,
+			const struct endpoint *ep, bool down);
+
+int dp_read_backend(struct dataplane *dp, uint32_t stats_index,
+		    struct dp_backend_counters *out);
+int dp_read_service(struct dataplane *dp, uint32_t index,
+		    struct kn_service_stats *out);
+int dp_read_global(struct dataplane *dp,
+		   struct kn_global_stats out[KN_HOOK_COUNT]);
+
+/*
+ * Forgets the flows steered to one backend of a service (both directions),
+ * so that their next packets are re-derived: used to cut canary connections
+ * at a rollback. Returns the number of flows removed or a negative errno.
+ */
+int dp_flush_backend_flows(struct dataplane *dp, uint32_t stats_index);
+
+/* File descriptors for tests and tools that drive the programs directly. */
+int dp_prog_fd(const struct dataplane *dp, enum kn_hook hook);
+
+#endif /* KANARY_DATAPLANE_H */

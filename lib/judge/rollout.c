@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * rollout.c - the rollout state machine (see rollout.h for the diagram).
+ */
+#include "judge/rollout.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FULL_BP 10000
+
+static const char *const phase_names[] = {
+    [PHASE_IDLE] = "idle",
+    [PHASE_WARMING] = "warming",
+    [PHASE_PROGRESSING] = "progressing",
+    [PHASE_PAUSED] = "paused",
+    [PHASE_PROMOTED] = "promoted",
+    [PHASE_ROLLED_BACK] = "rolled_back",
+    [PHASE_ABORTED] = "aborted",
+};
+
+static const char *const verdict_names[] = {
+    [VERDICT_PASS] = "pass",
+    [VERDICT_FAIL] = "fail",
+    [VERDICT_INCONCLUSIVE] = "inconclusive",
+};
+
+const char *rollout_phase_name(enum rollout_phase phase)
+{
+	if ((unsigned)phase < sizeof(phase_names) / sizeof(phase_names[0]))
+		return phase_names[phase];
+	return "unknown";
+}
+
+int rollout_phase_parse(const char *name, enum rollout_phase *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(phase_names) / sizeof(phase_names[0]); i++) {
+		if (!strcmp(phase_names[i], name)) {
+			*out = (enum rollout_phase)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *rollout_verdict_name(enum rollout_verdict verdict)
+{
+	if ((unsigned)verdict <
+	    sizeof(verdict_names) / sizeof(verdict_names[0]))
+		return verdict_names[verdict];
+	return "unknown";
+}
+
+bool rollout_is_active(const struct rollout_state *s)
+{
+	return s->phase == PHASE_WARMING || s->phase == PHASE_PROGRESSING ||
+	       s->phase == PHASE_PAUSED;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+set_reason(struct rollout_state *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Refusals keep the state; only the reason tells why. */
+static int __attribute__((format(printf, 3, 4)))
+refuse(struct rollout_state *s, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+void rollout_init(struct rollout_state *s, uint32_t weight_bp)
+{
+	memset(s, 0, sizeof(*s));
+	s->phase = PHASE_IDLE;
+	s->weight_bp = weight_bp;
+	rollout_spec_defaults(&s->spec);
+}
+
+static void enter_step(struct rollout_state *s, uint32_t step, uint64_t now_ms,
+		       uint32_t *actions)
+{
+	s->phase = PHASE_PROGRESSING;
+	s->step = step;
+	s->weight_bp = s->spec.steps_bp[step];
+	s->step_started_ms = now_ms;
+	s->consecutive_failures = 0;
+	*actions |= ACTION_SET_WEIGHT | ACTION_NEW_WINDOW;
+}
+
+static void finish(struct rollout_state *s, enum rollout_phase phase,
+		   uint64_t now_ms)
+{
+	s->phase = phase;
+	s->ended_ms = now_ms;
+}
+
+int rollout_start(struct rollout_state *s, const struct rollout_spec *spec,
+		  bool has_canary, uint64_t now_ms, uint32_t *actions)
+{
+	*actions = 0;
+	if (rollout_is_active(s))
+		return refuse(s, -EBUSY,
+			      "a rollout is %s already (step %u of %u): "
+			      "abort it first",
+			      rollout_phase_name(s->phase), s->step + 1,
+			      s->spec.step_count);
+	if (!has_canary)
+		return refuse(s, -EINVAL,
+			      "the service has no canary backends: set them "
+			      "with PUT .../backends first");
+	s->spec = *spec;
+	s->started_ms = now_ms;
+	s->ended_ms = 0;
+	s->evaluations = 0;
+	s->consecutive_failures = 0;
+	s->step = 0;
+	/* Errors seen before this rollout (a failed one just before, a canary
+	 * since redeployed) are not evidence against it. */
+	*actions |= ACTION_NEW_ROLLOUT;
+	if (spec->warmup_requests) {
+		s->phase = PHASE_WARMING;
+		s->weight_bp = 0;
+		s->step_started_ms = now_ms;
+		*actions |= ACTION_SET_WEIGHT | ACTION_START_WARMUP;
+		set_reason(s, "warming up: %u requests to each canary backend",
+			   spec->warmup_requests);
+		return 0;
+	}
+	enter_step(s, 0, now_ms, actions);
+	set_reason(s, "rollout started");
+	return 0;
+}
+
+int rollout_warmup_done(struct rollout_state *s, uint64_t now_ms,
+			uint32_t *actions)
+{
+	*actions = 0;
+	if (s->phase != PHASE_WARMING)
+		return refuse(s, -EBUSY, "not warming up");
+	enter_step(s, 0, now_ms, actions);
+	set_reason(s, "warm-up done");
+	return 0;
+}
+
+int rollout_pause(struct rollout_state *s, uint64_t now_ms, uint32_t *actions)
+{
+	(void)now_ms;
+	*actions = 0;
+	if (s->phase != PHASE_PROGRESSING && s->phase != PHASE_WARMING)
+		return refuse(s, -EBUSY, "cannot pause: the service is %s",
+			      rollout_phase_name(s->phase));
+	s->paused_from = s->phase;
+	s->phase = PHASE_PAUSED;
+	set_reason(s, "paused by an operator");
+	return 0;
+}
+
+int rollout_resume(struct rollout_state *s, uint64_t now_ms, uint32_t *actions)
+{
+	*actions = 0;
+	if (s->phase != PHASE_PAUSED)
+		return refuse(s, -EBUSY, "cannot resume: the service is %s",
+			      rollout_phase_name(s->phase));
+	s->phase = s->paused_from;
+	/* What happened while paused is not evidence for the step. */
+	s->step_started_ms = now_ms;
+	*actions |= ACTION_NEW_WINDOW;
+	if (s->phase == PHASE_WARMING)
+		*actions |= ACTION_START_WARMUP;
+	set_reason(s, "resumed by an operator");
+	return 0;
+}
+
+int rollout_promote(struct rollout_state *s, bool full, uint64_t now_ms,
+		    uint32_t *actions)
+{
+	*actions = 0;
+	if (!rollout_is_active(s))
+		return refuse(s, -EBUSY,
+			      "cannot promote: no rollout is running (the "
+			      "service is %s)",
+			      rollout_phase_name(s->phase));
+	if (full ||
+	    (s->phase != PHASE_WARMING && s->step + 1 >= s->spec.step_count)) {
+		s->weight_bp = FULL_BP;
+		finish(s, PHASE_PROMOTED, now_ms);
+		*actions |= ACTION_SET_WEIGHT | ACTION_PROMOTE_POOLS;
+		set_reason(s, "promoted by an operator");
+		return 0;
+	}
+	if (s->phase == PHASE_WARMING ||
+	    (s->phase == PHASE_PAUSED && s->paused_from == PHASE_WARMING))
+		enter_step(s, 0, now_ms, actions);
+	else
+		enter_step(s, s->step + 1, now_ms, actions);
+	set_reason(s, "promoted to the next step by an operator");
+	return 0;
+}
+
+int rollout_abort(struct rollout_state *s, uint64_t now_ms, uint32_t *actions)
+{
+	*actions = 0;
+	if (!rollout_is_active(s))
+		return refuse(s, -EBUSY,
+			      "cannot abort: no rollout is running (the "
+			      "service is %s)",
+			      rollout_phase_name(s->phase));
+	s->weight_bp = 0;
+	finish(s, PHASE_ABORTED, now_ms);
+	*actions |= ACTION_SET_WEIGHT;
+	if (s->spec.cut_connections_on_rollback)
+		*actions |= ACTION_CUT_CANARY;
+	set_reason(s, "aborted by an operator");
+	return 0;
+}
+
+int rollout_set_weight(struct rollout_state *s, uint32_t weight_bp,
+		       uint32_t *actions)
+{
+	*actions = 0;
+	if (rollout_is_active(s))
+		return refuse(s, -EBUSY,
+			      "cannot set the weight by hand during a rollout "
+			      "(%s, step %u of %u): pause does not allow it "
+			      "either; abort the rollout first",
+			      rollout_phase_name(s->phase), s->step + 1,
+			      s->spec.step_count);
+	if (weight_bp > FULL_BP)
+		return refuse(s, -EINVAL, "weight above 100 %%");
+	s->weight_bp = weight_bp;
+	*actions |= ACTION_SET_WEIGHT;
+	set_reason(s, "weight set by an operator");
+	return 0;
+}
+
+bool rollout_due(const struct rollout_state *s, uint64_t now_ms)
+{
+	return s->phase == PHASE_PROGRESSING &&
+	       now_ms >= s->step_started_ms + s->spec.interval_ms;
+}
+
+int rollout_evaluated(struct rollout_state *s, enum rollout_verdict verdict,
+		      const char *why, uint64_t now_ms, uint32_t *actions)
+{
+	*actions = 0;
+	if (s->phase != PHASE_PROGRESSING)
+		return refuse(s, -EBUSY, "not progressing");
+	s->evaluations++;
+	switch (verdict) {
+	case VERDICT_PASS:
+		if (s->step + 1 >= s->spec.step_count) {
+			s->weight_bp = FULL_BP;
+			finish(s, PHASE_PROMOTED, now_ms);
+			*actions |= ACTION_SET_WEIGHT | ACTION_PROMOTE_POOLS;
+			set_reason(s, "promoted: the last step passed (%s)",
+				   why);
+		} else {
+			enter_step(s, s->step + 1, now_ms, actions);
+			set_reason(s, "step passed (%s)", why);
+		}
+		return 0;
+	case VERDICT_FAIL:
+		s->consecutive_failures++;
+		if (s->consecutive_failures >= s->spec.max_failures)
+			return rollout_rollback(s, why, now_ms, actions);
+		/* Judge the step again on fresh data. */
+		s->step_started_ms = now_ms;
+		*actions |= ACTION_NEW_WINDOW;
+		set_reason(s, "failed %u of %u allowed times: %s",
+			   s->consecutive_failures, s->spec.max_failures, why);
+		return 0;
+	case VERDICT_INCONCLUSIVE:
+		/* Hold: keep the window, gather more data. */
+		set_reason(s, "holding: %s", why);
+		return 0;
+	}
+	return refuse(s, -EINVAL, "unknown verdict");
+}
+
+int rollout_rollback(struct rollout_state *s, const char *why, uint64_t now_ms,
+		     uint32_t *actions)
+{
+	*actions = 0;
+	if (!rollout_is_active(s))
+		return refuse(s, -EBUSY, "no rollout to roll back");
+	s->weight_bp = 0;
+	finish(s, PHASE_ROLLED_BACK, now_ms);
+	*actions |= ACTION_SET_WEIGHT;
+	if (s->spec.cut_connections_on_rollback)
+		*actions |= ACTION_CUT_CANARY;
+	set_reason(s, "rolled back: %s", why);
+	return 0;
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * json_fields.c - strict JSON field readers (see json_fields.h).
+ */
+#include "util/json_fields.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/units.h"
+
+#define BP_PER_PERCENT 100
+#define FULL_BP	       10000
+/* Tolerance when checking that a JSON number has at most two decimals. */
+#define PERCENT_EPSILON 1e-6
+
+void jf_init(struct json_ctx *ctx, const char *prefix, char *field_out,
+	     size_t field_len, char *message_out, size_t message_len)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	snprintf(ctx->path, sizeof(ctx->path), "%s", prefix ? prefix : "");
+	ctx->field_out = field_out;
+	ctx->field_len = field_len;
+	ctx->message_out = message_out;
+	ctx->message_len = message_len;
+	if (field_out && field_len)
+		field_out[0] = '\0';
+	if (message_out && message_len)
+		message_out[0] = '\0';
+}
+
+static void path_join(char *out, size_t len, const char *base,
+		      const char *segment)
+{
+	if (!segment || !*segment)
+		snprintf(out, len, "%s", base);
+	else if (!*base || segment[0] == '[')
+		snprintf(out, len, "%s%s", base, segment);
+	else
+		snprintf(out, len, "%s.%s", base, segment);
+}
+
+void jf_push(struct json_ctx *ctx, const char *segment)
+{
+	char joined[JF_PATH_LEN];
+
+	if (ctx->depth < JF_DEPTH_MAX)
+		ctx->marks[ctx->depth] = strlen(ctx->path);
+	ctx->depth++;
+	path_join(joined, sizeof(joined), ctx->path, segment);
+	memcpy(ctx->path, joined, sizeof(ctx->path));
+}
+
+void jf_pop(struct json_ctx *ctx)
+{
+	if (!ctx->depth)
+		return;
+	ctx->depth--;
+	if (ctx->depth < JF_DEPTH_MAX)
+		ctx->path[ctx->marks[ctx->depth]] = '\0';
+}
+
+int jf_fail(struct json_ctx *ctx, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->field_out && ctx->field_len)
+		path_join(ctx->field_out, ctx->field_len, ctx->path, field);
+	if (ctx->message_out && ctx->message_len) {
+		va_start(ap, fmt);
+		vsnprintf(ctx->message_out, ctx->message_len, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "a list";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "something else";
+}
+
+int jf_check_object(struct json_ctx *ctx, const json_t *obj,
+		    const char *const *allowed)
+{
+	const char *key;
+	json_t *value;
+
+	if (!json_is_object(obj))
+		return jf_fail(ctx, "", "must be an object, not %s",
+			       obj ? type_name(obj) : "nothing");
+	json_object_foreach((json_t *)obj, key, value)
+	{
+		const char *const *a;
+		char known[512] = "";
+		size_t used = 0;
+
+		for (a = allowed; *a; a++)
+			if (!strcmp(*a, key))
+				break;
+		if (*a)
+			continue;
+		for (a = allowed; *a && used < sizeof(known); a++)
+			used += (size_t)snprintf(known + used,
+						 sizeof(known) - used, "%s%s",
+						 a == allowed ? "" : ", ", *a);
+		return jf_fail(ctx, key, "unknown field (known fields: %s)",
+			       known);
+	}
+	return 0;
+}
+
+int jf_double(struct json_ctx *ctx, const json_t *obj, const char *key,
+	      double min, double max, double *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	double d;
+
+	if (!v)
+		return 0;
+	if (!json_is_number(v))
+		return jf_fail(ctx, key, "must be a number, not %s",
+			       type_name(v));
+	d = json_number_value(v);
+	if (!isfinite(d) || d < min || d > max)
+		return jf_fail(ctx, key, "must be between %g and %g, not %g",
+			       min, max, d);
+	*out = d;
+	return 0;
+}
+
+int jf_probability(struct json_ctx *ctx, const json_t *obj, const char *key,
+		   double *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	double d;
+
+	if (!v)
+		return 0;
+	if (!json_is_number(v))
+		return jf_fail(ctx, key, "must be a number, not %s",
+			       type_name(v));
+	d = json_number_value(v);
+	if (!(d > 0 && d < 1))
+		return jf_fail(ctx, key,
+			       "must be strictly between 0 and 1 (like 0.95), "
+			       "not %g",
+			       d);
+	*out = d;
+	return 0;
+}
+
+int jf_uint32(struct json_ctx *ctx, const json_t *obj, const char *key,
+	      uint32_t min, uint32_t max, uint32_t *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	json_int_t i;
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return jf_fail(ctx, key, "must be a whole number, not %s",
+			       type_name(v));
+	i = json_integer_value(v);
+	if (i < (json_int_t)min || i > (json_int_t)max)
+		return jf_fail(ctx, key, "must be between %u and %u, not %lld",
+			       min, max, (long long)i);
+	*out = (uint32_t)i;
+	return 0;
+}
+
+int jf_bool(struct json_ctx *ctx, const json_t *obj, const char *key, bool *out)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return jf_fail(ctx, key, "must be true or false, not %s",
+			       type_name(v));
+	*out = json_is_true(v);
+	return 0;
+}
+
+int jf_duration_ms(struct json_ctx *ctx, const json_t *obj, const char *key,
+		   bool positive, uint64_t *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	char why[160];
+	uint64_t ms;
+
+	(void)positive; /* durations are always positive */
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return jf_fail(ctx, key,
+			       "must be a duration string with a unit, like "
+			       "\"250ms\", \"2s\" or \"10m\", not %s",
+			       type_name(v));
+	if (units_parse_duration_ms(json_string_value(v), &ms, why,
+				    sizeof(why)))
+		return jf_fail(ctx, key, "%s", why);
+	*out = ms;
+	return 0;
+}
+
+int jf_string(struct json_ctx *ctx, const json_t *obj, const char *key,
+	      bool required, char *buf, size_t len)
+{
+	const json_t *v = json_object_get(obj, key);
+	size_t n;
+
+	if (!v) {
+		if (required)
+			return jf_fail(ctx, key, "is required");
+		return 0;
+	}
+	if (!json_is_string(v))
+		return jf_fail(ctx, key, "must be a string, not %s",
+			       type_name(v));
+	n = json_string_length(v);
+	if (n >= len || strlen(json_string_value(v)) != n)
+		return jf_fail(ctx, key,
+			       "must be a string of at most %zu bytes without "
+			       "NUL",
+			       len - 1);
+	memcpy(buf, json_string_value(v), n + 1);
+	return 0;
+}
+
+int jf_percent_value(struct json_ctx *ctx, const json_t *value,
+		     const char *field, uint32_t *bp_out)
+{
+	double d, scaled;
+
+	if (!json_is_number(value))
+		return jf_fail(ctx, field,
+			       "must be a percent (a number 0-100), not %s",
+			       type_name(value));
+	d = json_number_value(value);
+	if (!isfinite(d) || d < 0 || d > 100)
+		return jf_fail(ctx, field,
+			       "must be a percent between 0 and 100, not %g",
+			       d);
+	scaled = d * BP_PER_PERCENT;
+	if (fabs(scaled - round(scaled)) > PERCENT_EPSILON)
+		return jf_fail(ctx, field,
+			       "%g has more than two decimals (steps of "
+			       "0.01 %%)",
+			       d);
+	*bp_out = (uint32_t)round(scaled);
+	if (*bp_out > FULL_BP)
+		*bp_out = FULL_BP;
+	return 0;
+}
+
+int jf_percent(struct json_ctx *ctx, const json_t *obj, const char *key,
+	       uint32_t *bp_out)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	return jf_percent_value(ctx, v, key, bp_out);
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * netaddr.c - parsers for endpoints and weights typed by operators, strict:
+ * no leading/trailing junk, no octal or hex tricks, no silent truncation.
+ */
+#include "util/netaddr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PORT_MAX	     65535
+#define PERCENT_MAX	     100
+#define PERCENT_DECIMALS_MAX 2
+#define BP_PER_PERCENT	     100
+
+static int __attribute__((format(printf, 3, 4)))
+fail(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && err_len) {
+		va_start(ap, fmt);
+		vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static bool all_digits(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return false;
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+int netaddr_parse_ipv4(const char *text, struct in_addr *out, char *err,
+		       size_t err_len)
+{
+	/* Four decimal octets without leading zeros: "010.1.1.1" reads as
+	 * octal to some tools and decimal to others, so it is refused. */
+	const char *p = text;
+	int octets = 0;
+
+	if (!text || !*text)
+		return fail(err, err_len, "empty IPv4 address");
+	while (*p) {
+		const char *start = p;
+
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == start || p - start > 3 ||
+		    (p - start > 1 && *start == '0'))
+			return fail(err, err_len,
+				    "'%s' is not an IPv4 address (four decimal "
+				    "numbers 0-255, like 198.18.0.10)",
+				    text);
+		octets++;
+		if (*p == '.')
+			p++;
+		else if (*p)
+			return fail(err, err_len,
+				    "'%s' is not an IPv4 address (four decimal "
+				    "numbers 0-255, like 198.18.0.10)",
+				    text);
+	}
+	if (octets != 4 || p[-1] == '.' || inet_pton(AF_INET, text, out) != 1)
+		return fail(err, err_len,
+			    "'%s' is not an IPv4 address (four decimal numbers "
+			    "0-255, like 198.18.0.10)",
+			    text);
+	return 0;
+}
+
+int netaddr_parse_port(const char *text, uint16_t *out, char *err,
+		       size_t err_len)
+{
+	unsigned long value = 0;
+	size_t len = text ? strlen(text) : 0;
+	size_t i;
+
+	if (!all_digits(text ? text : "", len) || len > 5)
+		return fail(err, err_len,
+			    "'%s' is not a port (a number 1-65535)",
+			    text ? text : "");
+	for (i = 0; i < len; i++)
+		value = value * 10 + (unsigned long)(text[i] - '0');
+	if (value == 0 || value > PORT_MAX)
+		return fail(err, err_len,
+			    "'%s' is not a port (a number 1-65535)", text);
+	*out = (uint16_t)value;
+	return 0;
+}
+
+int netaddr_parse_endpoint(const char *text, struct endpoint *out, char *err,
+			   size_t err_len)
+{
+	char host[INET_ADDRSTRLEN + 8];
+	const char *colon = text ? strrchr(text, ':') : NULL;
+	size_t host_len;
+	char inner[NETADDR_ERR_LEN];
+	int ret;
+
+	if (!colon)
+		return fail(err, err_len,
+			    "'%s' is not an endpoint (IPv4:PORT, like "
+			    "198.18.0.10:8000)",
+			    text ? text : "");
+	host_len = (size_t)(colon - text);
+	if (host_len >= sizeof(host))
+		return fail(err, err_len,
+			    "'%s' is not an endpoint (IPv4:PORT, like "
+			    "198.18.0.10:8000)",
+			    text);
+	memcpy(host, text, host_len);
+	host[host_len] = '\0';
+	ret = netaddr_parse_ipv4(host, &out->addr, inner, sizeof(inner));
+	if (!ret)
+		ret = netaddr_parse_port(colon + 1, &out->port, inner,
+					 sizeof(inner));
+	if (ret && err && err_len)
+		snprintf(err, err_len, "bad endpoint '%s': %s", text, inner);
+	return ret;
+}
+
+int netaddr_parse_endpoint_list(const char *text, struct endpoint *out,
+				size_t max, size_t *count, char *err,
+				size_t err_len)
+{
+	const char *p = text;
+	size_t n = 0;
+
+	if (!text || !*text)
+		return fail(err, err_len,
+			    "empty endpoint list (IPv4:PORT[,IPv4:PORT...])");
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char item[64];
+		size_t i;
+		int ret;
+
+		if (len == 0 || len >= sizeof(item))
+			return fail(err, err_len,
+				    "bad endpoint list '%s': an item is empty "
+				    "or too long",
+				    text);
+		if (n == max) {
+			if (err && err_len)
+				snprintf(err, err_len,
+					 "endpoint list '%s' has more than %zu "
+					 "endpoints",
+					 text, max);
+			return -EINVAL;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		ret = netaddr_parse_endpoint(item, &out[n], err, err_len);
+		if (ret)
+			return ret;
+		for (i = 0; i < n; i++) {
+			if (!netaddr_endpoint_cmp(&out[i], &out[n]))
+				return fail(err, err_len,
+					    "endpoint '%s' is listed twice",
+					    item);
+		}
+		n++;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	*count = n;
+	return 0;
+}
+
+int netaddr_parse_percent_bp(const char *text, uint32_t *bp_out, char *err,
+			     size_t err_len)
+{
+	const char *dot = text ? strchr(text, '.') : NULL;
+	size_t int_len, frac_len = 0;
+	uint32_t whole = 0, frac = 0;
+	size_t i;
+
+	if (!text || !*text)
+		return fail(err, err_len,
+			    "empty weight (a percent 0-100, up to two "
+			    "decimals)");
+	int_len = dot ? (size_t)(dot - text) : strlen(text);
+	if (dot)
+		frac_len = strlen(dot + 1);
+	if (!all_digits(text, int_len) || int_len > 3 ||
+	    (dot && !all_digits(dot + 1, frac_len)) ||
+	    frac_len > PERCENT_DECIMALS_MAX)
+		return fail(err, err_len,
+			    "'%s' is not a weight (a percent 0-100 with up to "
+			    "two decimals, like 12.5)",
+			    text);
+	for (i = 0; i < int_len; i++)
+		whole = whole * 10 + (uint32_t)(text[i] - '0');
+	for (i = 0; i < PERCENT_DECIMALS_MAX; i++) {
+		frac *= 10;
+		if (i < frac_len)
+			frac += (uint32_t)(dot[1 + i] - '0');
+	}
+	if (whole > PERCENT_MAX || (whole == PERCENT_MAX && frac))
+		return fail(err, err_len, "weight '%s' is above 100 %%", text);
+	*bp_out = whole * BP_PER_PERCENT + frac;
+	return 0;
+}
+
+const char *netaddr_endpoint_str(const struct endpoint *ep, char *buf,
+				 size_t len)
+{
+	char host[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &ep->addr, host, sizeof(host));
+	snprintf(buf, len, "%s:%u", host, ep->port);
+	return buf;
+}
+
+int netaddr_endpoint_cmp(const struct endpoint *a, const struct endpoint *b)
+{
+	uint32_t ha = ntohl(a->addr.s_addr), hb = ntohl(b->addr.s_addr);
+
+	if (ha != hb)
+		return ha < hb ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return 0;
+}
