@@ -179,31 +179,33 @@ static double poisson_tail(unsigned int m, double y)
 
 static void test_chi2_sf_table(void **state)
 {
+	/* A&S 26.8: the 5 % and 1 % points for df 1, 2, 10 and 100, and the
+	 * median of chi-square(1) (the 50 % row). */
+	static const struct {
+		double x;
+		double df;
+		double p;
+		double tolerance;
+	} points[] = {
+	    {3.841, 1, 0.05, TOL_FROM_3_DECIMAL_X},
+	    {5.991, 2, 0.05, TOL_FROM_3_DECIMAL_X},
+	    {18.307, 10, 0.05, TOL_FROM_3_DECIMAL_X},
+	    {6.635, 1, 0.01, TOL_FROM_3_DECIMAL_X},
+	    {9.210, 2, 0.01, TOL_FROM_3_DECIMAL_X},
+	    {23.209, 10, 0.01, TOL_FROM_3_DECIMAL_X},
+	    {124.342, 100, 0.05, TOL_FROM_3_DECIMAL_X},
+	    {135.807, 100, 0.01, TOL_FROM_3_DECIMAL_X},
+	    {0.454936, 1, 0.5, 1e-6},
+	};
 	double p;
+	size_t i;
 
 	(void)state;
-	/* A&S 26.8 5 % points: 3.841 (df 1), 5.991 (2), 18.307 (10). */
-	assert_int_equal(stats_chi2_sf(3.841, 1, &p), 0);
-	assert_close(p, 0.05, TOL_FROM_3_DECIMAL_X);
-	assert_int_equal(stats_chi2_sf(5.991, 2, &p), 0);
-	assert_close(p, 0.05, TOL_FROM_3_DECIMAL_X);
-	assert_int_equal(stats_chi2_sf(18.307, 10, &p), 0);
-	assert_close(p, 0.05, TOL_FROM_3_DECIMAL_X);
-	/* 1 % points: 6.635 (1), 9.210 (2), 23.209 (10). */
-	assert_int_equal(stats_chi2_sf(6.635, 1, &p), 0);
-	assert_close(p, 0.01, TOL_FROM_3_DECIMAL_X);
-	assert_int_equal(stats_chi2_sf(9.210, 2, &p), 0);
-	assert_close(p, 0.01, TOL_FROM_3_DECIMAL_X);
-	assert_int_equal(stats_chi2_sf(23.209, 10, &p), 0);
-	assert_close(p, 0.01, TOL_FROM_3_DECIMAL_X);
-	/* Large df: 124.342 (100, 5 %), 135.807 (100, 1 %). */
-	assert_int_equal(stats_chi2_sf(124.342, 100, &p), 0);
-	assert_close(p, 0.05, TOL_FROM_3_DECIMAL_X);
-	assert_int_equal(stats_chi2_sf(135.807, 100, &p), 0);
-	assert_close(p, 0.01, TOL_FROM_3_DECIMAL_X);
-	/* The median of chi-square(1) is 0.454936 (A&S 26.8, 50 % row). */
-	assert_int_equal(stats_chi2_sf(0.454936, 1, &p), 0);
-	assert_close(p, 0.5, 1e-6);
+	for (i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
+		assert_int_equal(stats_chi2_sf(points[i].x, points[i].df, &p),
+				 0);
+		assert_close(p, points[i].p, points[i].tolerance);
+	}
 }
 
 static void test_chi2_sf_closed_forms(void **state)
