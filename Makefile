@@ -266,10 +266,10 @@ vmlinux:
 	vmlinux/gen.sh
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] bench/*.[ch])
+	clang-format -i $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] tests/bpf/*/*.[ch] bench/*.[ch])
 
 check-format:
-	clang-format --dry-run --Werror $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] bench/*.[ch])
+	clang-format --dry-run --Werror $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] tests/bpf/*/*.[ch] bench/*.[ch])
 
 clean:
 	rm -rf $(OUTPUT) $(BIN)

@@ -69,6 +69,8 @@
 
 struct fuzz_run fz;
 
+/* ---- running the programs ----------------------------------------------- */
+
 static bool tc_harness_refuses(const struct pkt *p)
 {
 	uint16_t type = get16(p->data + ETH_TYPE_OFF);
@@ -292,6 +294,8 @@ static enum pkt_kind pick_kind(enum mode mode)
 	return K_RANDOM;
 }
 
+/* ---- setup --------------------------------------------------------------- */
+
 static struct endpoint ep_of(const struct fz_endpoint *e)
 {
 	struct endpoint out = {.addr.s_addr = htonl(e->addr), .port = e->port};
@@ -406,6 +410,8 @@ static bool have_dp(void)
 	return ASSERT_TRUE(fz.dp != NULL, "the data path is set up");
 }
 
+/* ---- the checker itself must fail on a wrong output ---------------------- */
+
 /*
  * Feeds the judges outputs that a broken data path could produce, built
  * from a real translation, and expects each one refused: a check that
@@ -509,6 +515,8 @@ static void test_checker_rejects_mistranslations(void)
 					 .bport = g.sport,
 					 .proto = IPPROTO_TCP});
 }
+
+/* ---- the run ------------------------------------------------------------- */
 
 static double now_s(void)
 {

@@ -18,7 +18,9 @@
 
 #include <cmocka.h>
 
-/* The project's own fixtures (always present). */
+/* The project's own fixtures, always present: a unit test does not skip
+ * for a missing file (cmocka prints skip() as "not ok ... # SKIP", which
+ * tests/run counts as a failure). */
 #define UNIT_FIXTURES_DIR "tests/fixtures"
 
 /* Pages captured from real model servers (tests/fixtures/README.md). */

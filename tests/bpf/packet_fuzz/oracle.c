@@ -120,6 +120,8 @@ void classify(enum kn_hook hook, const struct pkt *p, struct expect *e)
 	}
 }
 
+/* ---- judging outputs ---------------------------------------------------- */
+
 bool unchanged(const struct pkt *in, const struct pkt *out)
 {
 	return in->len == out->len && !memcmp(in->data, out->data, in->len);
