@@ -68,8 +68,9 @@ topo_kanaryd --config "$WORK/config.json" --token-file "$WORK/token" ||
 
 # normalise MODE < RAW > TEXT: what varies from run to run, replaced by a
 # placeholder. MODE: text (JSON or a terminal's text), metrics (a /metrics
-# page: its series' names and labels, without values), headers (an HTTP
-# header block: no Date or Content-Length).
+# page: its series' names and labels, without values), digest (the status
+# page: its SHA-256 and size), headers (an HTTP header block: no Date or
+# Content-Length).
 normalise() {
 	"$PYTHON" -c '
 import re, sys
@@ -79,6 +80,11 @@ if mode == "headers":
     lines = [l for l in text.replace("\r", "").split("\n") if l]
     drop = ("date:", "content-length:")
     print("\n".join(l for l in lines if not l.lower().startswith(drop)))
+    sys.exit(0)
+if mode == "digest":
+    import hashlib
+    data = text.encode()
+    print("sha256 %s, %d bytes" % (hashlib.sha256(data).hexdigest(), len(data)))
     sys.exit(0)
 if mode == "metrics":
     out = []
@@ -159,6 +165,7 @@ api() {
 		-o "$WORK/body" -D "$WORK/headers" "$@" "$BASE$path" \
 		2>"$WORK/curl.err"
 	[ "$path" = /metrics ] && mode=metrics
+	[ "$path" = / ] && mode=digest
 	{
 		echo "\$ curl -X $method $path$(shell_words "${@//$TOKEN/<token>}")"
 		normalise headers <"$WORK/headers"
@@ -228,6 +235,7 @@ wait_history_point
 api history GET "$SVC/demo/history"
 api decisions-empty GET "$SVC/demo/decisions"
 api metrics GET /metrics
+api statuspage GET /
 
 # ---- API: errors -----------------------------------------------------------
 api route-unknown GET /nope
