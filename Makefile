@@ -199,9 +199,34 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(TEST_LIBS) | $(O
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) $< $(TEST_LIBS) $(TEST_LDLIBS) -lcmocka -o $@
 
-$(OUTPUT)/tests/test_%: tests/bpf/test_%.c tests/bpf/*.h tests/lib/*.h $(TEST_LIBS) $(BPF_SKELS) | $(OUTPUT)/tests
-	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(LDFLAGS) $< $(TEST_LIBS) $(TEST_LDLIBS) -o $@
+# The BPF tests (tests/bpf): test_datapath runs one file a feature from
+# tests/bpf/prog_tests/, each `void test_<name>(void)`; its table is generated
+# from them, as the kernel's selftests do. test_packet_fuzz is its main over
+# the parts in tests/bpf/packet_fuzz/. Both share the runner and assertions.
+BPFTEST_RUNNER := tests/bpf/bpf_test.c
+DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c tests/bpf/harness.c \
+		      $(wildcard tests/bpf/prog_tests/*.c)
+PACKET_FUZZ_SRCS := tests/bpf/test_packet_fuzz.c \
+		    $(wildcard tests/bpf/packet_fuzz/*.c)
+BPFTEST_OBJS := $(call obj,$(BPFTEST_RUNNER) $(DATAPATH_TEST_SRCS) \
+		$(PACKET_FUZZ_SRCS))
+$(BPFTEST_OBJS): CFLAGS += -Itests/bpf -Itests
+
+DATAPATH_TEST_LIST := $(OUTPUT)/tests/bpf/prog_tests.h
+$(DATAPATH_TEST_LIST): $(wildcard tests/bpf/prog_tests/*.c)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -n 's/^void test_\([a-z0-9_]*\)(void)$$/DEFINE_TEST(\1)/p' \
+		$^ >$@
+$(call obj,tests/bpf/test_datapath.c): $(DATAPATH_TEST_LIST)
+
+$(OUTPUT)/tests/test_datapath: $(call obj,$(DATAPATH_TEST_SRCS))
+$(OUTPUT)/tests/test_packet_fuzz: $(call obj,$(PACKET_FUZZ_SRCS))
+$(BPFTEST_BINS): $(call obj,$(BPFTEST_RUNNER)) $(TEST_LIBS) | $(OUTPUT)/tests
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) $(TEST_LIBS) $(TEST_LDLIBS) -o $@
+
+-include $(BPFTEST_OBJS:.o=.d)
 
 $(OUTPUT)/tests/%: tests/tools/%.c $(TEST_LIBS) | $(OUTPUT)/tests
 	$(call msg,TOOL,$@)
@@ -241,10 +266,10 @@ vmlinux:
 	vmlinux/gen.sh
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] bench/*.[ch])
+	clang-format -i $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] tests/bpf/*/*.[ch] bench/*.[ch])
 
 check-format:
-	clang-format --dry-run --Werror $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] bench/*.[ch])
+	clang-format --dry-run --Werror $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] tests/bpf/*/*.[ch] bench/*.[ch])
 
 clean:
 	rm -rf $(OUTPUT) $(BIN)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * bpf_test.h - a small TAP test harness for the kernel-side tests: each test
- * is a function in a table; assertions return bool and print both values
- * when they fail, so a test can `if (!ASSERT_EQ(...)) goto cleanup;`.
+ * bpf_test.h - a small TAP test harness for the kernel-side tests (the
+ * runner is bpf_test.c): each test is a function in a table; assertions
+ * return bool and print both values when they fail, so a test can
+ * `if (!ASSERT_EQ(...)) goto cleanup;`.
  */
 #ifndef KANARY_BPF_TEST_H
 #define KANARY_BPF_TEST_H
@@ -18,7 +19,7 @@ struct bpf_test {
 };
 
 /* Set by assertions; read and reset by the runner after each test. */
-static int bpf_test_failed;
+extern int bpf_test_failed;
 
 #define ASSERT_TRUE(cond, what)                                                \
 	({                                                                     \
@@ -79,30 +80,8 @@ static int bpf_test_failed;
 		ok_;                                                           \
 	})
 
-/* Runs every test, prints TAP, returns the process exit status. */
-static inline int bpf_test_main(const struct bpf_test *tests, size_t count,
-				const char *only)
-{
-	size_t i, failed = 0, ran = 0;
-
-	for (i = 0; i < count; i++)
-		if (!only || strstr(tests[i].name, only))
-			ran++;
-	printf("1..%zu\n", ran);
-	ran = 0;
-	for (i = 0; i < count; i++) {
-		if (only && !strstr(tests[i].name, only))
-			continue;
-		bpf_test_failed = 0;
-		tests[i].run();
-		ran++;
-		printf("%s %zu - %s\n", bpf_test_failed ? "not ok" : "ok", ran,
-		       tests[i].name);
-		fflush(stdout);
-		if (bpf_test_failed)
-			failed++;
-	}
-	return failed ? 1 : 0;
-}
+/* Runs every test whose name contains `only` (NULL: all), prints TAP,
+ * returns the process exit status. */
+int bpf_test_main(const struct bpf_test *tests, size_t count, const char *only);
 
 #endif /* KANARY_BPF_TEST_H */

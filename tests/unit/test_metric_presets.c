@@ -340,7 +340,6 @@ static void test_preset_kanary_modelserver(void **state)
 
 static void test_presets_against_captured_pages(void **state)
 {
-	const char *shared = unit_shared_fixtures_dir();
 	struct metric_spec spec;
 	struct metrics_sample s;
 	struct prom_page *page;
@@ -349,17 +348,11 @@ static void test_presets_against_captured_pages(void **state)
 	struct prom_error err;
 
 	(void)state;
-	if (shared)
-		snprintf(path, sizeof(path),
-			 "%s/metrics/torchserve_metrics_docs.txt", shared);
-	text = shared ? unit_read_file(path, &len) : NULL;
-	if (!text) {
-		print_message("# skipped: no captured pages in "
-			      "../shared/fixtures/metrics next to the "
-			      "repository; set KANARY_SHARED_FIXTURES to the "
-			      "fixtures directory to run this\n");
-		skip();
-	}
+	snprintf(path, sizeof(path), "%s/torchserve_metrics_docs.txt",
+		 UNIT_CAPTURED_DIR);
+	text = unit_read_file(path, &len);
+	if (!text)
+		fail_msg("cannot read %s", path);
 	/* TorchServe's own documentation page: Requests5XX is declared
 	 * without a sample (none yet), which reads as zero errors */
 	assert_int_equal(prom_parse(text, len, &page, &err), 0);
@@ -375,7 +368,7 @@ static void test_presets_against_captured_pages(void **state)
 	free(text);
 
 	/* The older vLLM engine: one finished request, no HTTP series */
-	snprintf(path, sizeof(path), "%s/metrics/vllm_metrics.txt", shared);
+	snprintf(path, sizeof(path), "%s/vllm_metrics.txt", UNIT_CAPTURED_DIR);
 	text = unit_read_file(path, &len);
 	assert_non_null(text);
 	assert_int_equal(prom_parse(text, len, &page, &err), 0);

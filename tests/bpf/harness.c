@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * harness.c - what the data-path tests share: a data path opened by the
+ * agent's own loader (lib/datapath/dataplane.c) under a per-run pin
+ * directory, the test service, running a program on a crafted packet, and
+ * reading the result. Declared in harness.h.
+ */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "harness.h"
+
+char harness_pin_dir[HARNESS_PIN_DIR_BYTES];
+
+struct dataplane *open_dp(const struct dp_options *extra)
+{
+	struct dp_options opts = {
+	    .pin_dir = harness_pin_dir,
+	    .max_flows = 1 << 18,
+	    .max_services = 16,
+	    .max_backends = 256,
+	};
+	struct dataplane *dp = NULL;
+	char err[DP_ERR_LEN];
+	int ret;
+
+	if (extra) {
+		opts.tcp_closing_timeout_ns = extra->tcp_closing_timeout_ns;
+		opts.tcp_syn_timeout_ns = extra->tcp_syn_timeout_ns;
+	}
+	ret = dp_open(&opts, &dp, err, sizeof(err));
+	if (!ASSERT_OK(ret, "dp_open"))
+		printf("# %s\n", err);
+	return ret ? NULL : dp;
+}
+
+struct endpoint ep(uint32_t host_addr, uint16_t port)
+{
+	struct endpoint e = {.addr.s_addr = htonl(host_addr), .port = port};
+	return e;
+}
+
+/* A TCP service 198.18.100.1:80 with two stable and one canary replica. */
+int add_service(struct dataplane *dp, uint32_t canary_bp, uint32_t *index)
+{
+	struct dp_service_def def = {
+	    .name = "sentiment",
+	    .proto = IPPROTO_TCP,
+	    .flags = KN_SVC_F_HTTP,
+	    .stable_count = 2,
+	    .canary_count = 1,
+	    .canary_bp = canary_bp,
+	};
+	char err[DP_ERR_LEN];
+	int ret;
+
+	def.vip = ep(VIP, VIP_PORT);
+	def.stable[0] = ep(STABLE_1, BACKEND_PORT);
+	def.stable[1] = ep(STABLE_2, BACKEND_PORT);
+	def.canary[0] = ep(CANARY_1, BACKEND_PORT);
+	ret = dp_service_add(dp, &def, index, err, sizeof(err));
+	if (!ASSERT_OK(ret, "dp_service_add"))
+		printf("# %s\n", err);
+	return ret;
+}
+
+int run_prog(struct dataplane *dp, enum kn_hook hook, const struct pkt *in,
+	     struct pkt *out, __u32 *verdict)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
+		    .data_size_in = in->len, .data_out = out->data,
+		    .data_size_out = sizeof(out->data), .repeat = 1);
+	int ret = bpf_prog_test_run_opts(dp_prog_fd(dp, hook), &opts);
+
+	out->len = opts.data_size_out;
+	*verdict = opts.retval;
+	return ret;
+}
+
+/*
+ * What the kernel does with a client packet in XDP mode: XDP first, then,
+ * for what XDP passes, the tc ingress program (the slow path for packets
+ * XDP leaves alone, such as a checksum that looks offloaded).
+ */
+int run_xdp_mode(struct dataplane *dp, const struct pkt *in, struct pkt *out,
+		 __u32 *verdict)
+{
+	struct pkt mid;
+	int ret = run_prog(dp, KN_HOOK_XDP_INGRESS, in, &mid, verdict);
+
+	if (ret || *verdict != XDP_PASS_VERDICT)
+		return ret;
+	return run_prog(dp, KN_HOOK_TC_INGRESS, &mid, out, verdict);
+}
+
+/* One hook alone, or the whole XDP-mode path for KN_HOOK_XDP_INGRESS. */
+int run_ingress(struct dataplane *dp, enum kn_hook hook, const struct pkt *in,
+		struct pkt *out, __u32 *verdict)
+{
+	if (hook == KN_HOOK_XDP_INGRESS)
+		return run_xdp_mode(dp, in, out, verdict);
+	return run_prog(dp, hook, in, out, verdict);
+}
+
+__u32 pass_verdict(enum kn_hook hook)
+{
+	return hook == KN_HOOK_XDP_INGRESS ? XDP_PASS_VERDICT : TC_OK_VERDICT;
+}
+
+__u32 drop_verdict(enum kn_hook hook)
+{
+	return hook == KN_HOOK_XDP_INGRESS ? XDP_DROP_VERDICT : TC_SHOT_VERDICT;
+}
+
+void syn_spec(struct pkt_spec *s, uint32_t client, uint16_t port)
+{
+	memset(s, 0, sizeof(*s));
+	s->saddr = client;
+	s->daddr = VIP;
+	s->sport = port;
+	s->dport = VIP_PORT;
+	s->proto = IPPROTO_TCP;
+	s->tcp_flags = TCPF_SYN;
+}
+
+uint32_t out_daddr(const struct pkt *out)
+{
+	return ntohl(((const struct iphdr *)(out->data + ETH_HLEN))->daddr);
+}
+
+uint16_t out_dport(const struct pkt *out)
+{
+	return ntohs(((const struct tcphdr *)(out->data + ETH_HLEN +
+					      sizeof(struct iphdr)))
+			 ->dest);
+}
+
+uint64_t global_reason(struct dataplane *dp, enum kn_hook hook,
+		       enum kn_reason reason)
+{
+	struct kn_global_stats stats[KN_HOOK_COUNT];
+
+	if (dp_read_global(dp, stats))
+		return UINT64_MAX;
+	return stats[hook].reason[reason];
+}
+
+/* Only the addresses, ports and checksums may differ from the input. */
+bool same_except_translation(const struct pkt *in, const struct pkt *out,
+			     bool dst_side)
+{
+	struct pkt a = *in, b = *out;
+	struct iphdr *ia = pkt_ip(&a), *ib = pkt_ip(&b);
+	struct tcphdr *ta = (void *)(ia + 1), *tb = (void *)(ib + 1);
+
+	if (in->len != out->len)
+		return false;
+	if (dst_side)
+		ia->daddr = ib->daddr;
+	else
+		ia->saddr = ib->saddr;
+	ia->check = ib->check;
+	if (dst_side)
+		ta->dest = tb->dest;
+	else
+		ta->source = tb->source;
+	ta->check = tb->check; /* UDP's check sits elsewhere: see callers */
+	return !memcmp(a.data, b.data, a.len);
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * harness.h - what every data-path test (tests/bpf/prog_tests/) includes:
+ * the assertions and the runner (bpf_test.h), packets built field by field
+ * and checked from scratch (packets.h), the test service's addresses, and
+ * the helpers of harness.c that open a data path, add the service and run a
+ * program on a packet through bpf_prog_test_run_opts.
+ */
+#ifndef KANARY_BPF_HARNESS_H
+#define KANARY_BPF_HARNESS_H
+
+#include <errno.h>
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bpf_test.h"
+#include "datapath/dataplane.h"
+#include "kanary_hash.h"
+#include "kanary_shared.h"
+#include "packets.h"
+#include "util/log.h"
+
+#define VIP		      0xc6126401 /* 198.18.100.1 */
+#define VIP_PORT	      80
+#define STABLE_1	      0xc6120101 /* 198.18.1.1 */
+#define STABLE_2	      0xc6120102 /* 198.18.1.2 */
+#define CANARY_1	      0xc6120201 /* 198.18.2.1 */
+#define BACKEND_PORT	      8000
+#define CLIENT_BASE	      0xc6120000 /* 198.18.0.0: 131072 addresses in /15 */
+#define CLIENT_1	      0xc6120a0a /* 198.18.10.10 */
+#define OTHER_HOST	      0xc6120909 /* 198.18.9.9 */
+#define SPLIT_CLIENTS	      100000
+#define SPLIT_SIGMAS	      4.0
+#define XDP_PASS_VERDICT      2
+#define XDP_DROP_VERDICT      1
+#define TC_OK_VERDICT	      0
+#define TC_SHOT_VERDICT	      2
+#define HARNESS_PIN_DIR_BYTES 128
+
+/* Where each data path of this run pins its maps (set by main). */
+extern char harness_pin_dir[HARNESS_PIN_DIR_BYTES];
+
+/* A fresh data path pinned under harness_pin_dir, the extra options
+ * (NULL: none) being only its timeouts; NULL, the reason printed, on error. */
+struct dataplane *open_dp(const struct dp_options *extra);
+
+/* An endpoint from a host-order address. */
+struct endpoint ep(uint32_t host_addr, uint16_t port);
+
+/* A TCP service 198.18.100.1:80 with two stable and one canary replica. */
+int add_service(struct dataplane *dp, uint32_t canary_bp, uint32_t *index);
+
+/* Runs one program once on `in`: the output packet and the verdict. */
+int run_prog(struct dataplane *dp, enum kn_hook hook, const struct pkt *in,
+	     struct pkt *out, __u32 *verdict);
+
+/*
+ * What the kernel does with a client packet in XDP mode: XDP first, then,
+ * for what XDP passes, the tc ingress program (the slow path for packets
+ * XDP leaves alone, such as a checksum that looks offloaded).
+ */
+int run_xdp_mode(struct dataplane *dp, const struct pkt *in, struct pkt *out,
+		 __u32 *verdict);
+
+/* One hook alone, or the whole XDP-mode path for KN_HOOK_XDP_INGRESS. */
+int run_ingress(struct dataplane *dp, enum kn_hook hook, const struct pkt *in,
+		struct pkt *out, __u32 *verdict);
+
+/* What the hook returns to let a packet go on, and to drop it. */
+__u32 pass_verdict(enum kn_hook hook);
+__u32 drop_verdict(enum kn_hook hook);
+
+/* A SYN from client:port to the VIP (host order). */
+void syn_spec(struct pkt_spec *s, uint32_t client, uint16_t port);
+
+/* The output's IPv4 destination and TCP destination port, host order. */
+uint32_t out_daddr(const struct pkt *out);
+uint16_t out_dport(const struct pkt *out);
+
+/* A hook's counter of one reason; UINT64_MAX when unreadable. */
+uint64_t global_reason(struct dataplane *dp, enum kn_hook hook,
+		       enum kn_reason reason);
+
+/* Only the addresses, ports and checksums may differ from the input. */
+bool same_except_translation(const struct pkt *in, const struct pkt *out,
+			     bool dst_side);
+
+#endif /* KANARY_BPF_HARNESS_H */
