@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * fuzz_promparse.c - libFuzzer target for what kanaryd reads from a backend's
- * /metrics page: the Prometheus text parser (lib/metrics/promparse.c) and what the
- * analysis takes from a page through every model-server preset
+ * /metrics page: the Prometheus text parser (lib/metrics/promparse.c) and
+ * what the analysis takes from a page through every model-server preset
  * (lib/metrics/metric_presets.c).
  *
  * The input is one page, or two pages separated by FUZZ_PAGE_SEPARATOR (a
