@@ -60,7 +60,6 @@
 /* "OPTIONS" and every other method that means anything, with room. */
 #define API_METHOD_LEN	       16
 #define API_BODY_INITIAL_BYTES 1024
-#define HTTP_STATUS_MAX	       599
 /* Floats in answers: enough digits for any rate, no binary noise. */
 #define API_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 #define API_MSG_LEN    512
