@@ -8,8 +8,14 @@
  * services in a rollout (others once a second), scrape what is due, check
  * the immediate rollback rules, judge steps whose time is up, and write the
  * state file when anything changed. Transitions of the rollout state
- * machine (rollout.c) come back as actions that agent_apply_actions()
- * carries out on the data path.
+ * machine (rollout.c) come back as actions that apply_actions() carries
+ * out on the data path.
+ *
+ * This file alone calls the rollout transitions and the data path's
+ * writers (tests/static/core_calls.sh checks it): the other parts judge
+ * and hand back outcomes - a warm-up's end (scrape.c), a backend going down
+ * or up (health.c), the records of the state file (statefile.c) - and the
+ * functions here carry them out. The queries' JSON is built in status.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,81 +26,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent_internal.h"
-#include "util/json_fields.h"
 #include "util/log.h"
 #include "util/netaddr.h"
-#include "util/units.h"
 
-#define HTTP_BAD_REQUEST  400
-#define HTTP_NOT_FOUND	  404
-#define HTTP_CONFLICT	  409
-#define HTTP_INTERNAL	  500
 #define EVAL_RETRY_MS	  1000 /* after an inconclusive verdict */
 #define PERCENT		  100.0
 #define FNV64_OFFSET	  0xcbf29ce484222325ULL
 #define FNV64_PRIME	  0x100000001b3ULL
 #define DEFAULT_STATE_DIR "/var/lib/kanary"
 
-/* ---- time ---------------------------------------------------------------- */
-
-uint64_t agent_now_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t agent_now_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void agent_format_time(uint64_t wall_ms, char *buf, size_t len)
-{
-	time_t secs = (time_t)(wall_ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&secs, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (unsigned)(wall_ms % 1000));
-}
-
-static json_t *time_json(uint64_t wall_ms)
-{
-	char buf[40];
-
-	if (!wall_ms)
-		return json_null();
-	agent_format_time(wall_ms, buf, sizeof(buf));
-	return json_string(buf);
-}
-
-static void __attribute__((format(printf, 4, 5)))
-set_error(struct agent_error *err, int status, const char *field,
-	  const char *fmt, ...)
+void agent_set_error(struct agent_error *err, enum agent_errc code,
+		     const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (!err)
 		return;
-	err->status = status;
+	err->code = code;
 	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 }
 
-#define fail(err, status, field, ...)                                          \
-	(set_error((err), (status), (field), __VA_ARGS__), -EINVAL)
+#define fail(err, code, field, ...)                                            \
+	(agent_set_error((err), (code), (field), __VA_ARGS__), -EINVAL)
 
 /* ---- services and their backends ---------------------------------------- */
 
@@ -205,8 +164,8 @@ static int sync_backends(struct agent *a, struct service_rt *s)
 	s->backend_count = count;
 	/* Pool sums jump when pools change: restart what sums them. */
 	signals_reset_trail(s);
-	signals_read(a, s, agent_now_mono_ms());
-	signals_new_window(s, agent_now_mono_ms());
+	signals_read(a, s, clock_mono_ms());
+	signals_new_window(s, clock_mono_ms());
 	scrape_new_window(s);
 	return 0;
 }
@@ -268,7 +227,7 @@ static void log_event(struct service_rt *s, const char *event)
 {
 	json_t *record = json_pack(
 	    "{s:o, s:s, s:s, s:i, s:f, s:s}", "time",
-	    time_json(agent_now_wall_ms()), "event", event, "phase",
+	    status_time_json(clock_wall_ms()), "event", event, "phase",
 	    rollout_phase_name(s->rollout.phase), "step",
 	    rollout_is_active(&s->rollout) ? (int)s->rollout.step + 1 : 0,
 	    "canary_percent", s->rollout.weight_bp / PERCENT, "reason",
@@ -277,10 +236,12 @@ static void log_event(struct service_rt *s, const char *event)
 	log_decision(s, record);
 }
 
-void agent_apply_actions(struct agent *a, struct service_rt *s,
-			 uint32_t actions)
+/* Carries out what a rollout transition asks for (enum rollout_action),
+ * logs it and marks the state file for writing. */
+static void apply_actions(struct agent *a, struct service_rt *s,
+			  uint32_t actions)
 {
-	uint64_t mono = agent_now_mono_ms();
+	uint64_t mono = clock_mono_ms();
 	int ret;
 
 	if (actions & ACTION_PROMOTE_POOLS) {
@@ -470,7 +431,9 @@ static int place_service(struct agent *a, struct service_rt *s, char *err,
 	return ret;
 }
 
-void agent_apply_config_pools(struct agent *a, struct service_rt *s)
+/* The config changed since the state file: its pools and weight win and
+ * the rollout starts over, idle. */
+static void apply_config_pools(struct agent *a, struct service_rt *s)
 {
 	const struct service_config *c = &s->cfg;
 	char dp_err[DP_ERR_LEN];
@@ -482,6 +445,54 @@ void agent_apply_config_pools(struct agent *a, struct service_rt *s)
 		log_error("service %s: cannot apply the configured pools: %s",
 			  c->def.name, dp_err);
 	rollout_init(&s->rollout, c->def.canary_bp);
+}
+
+/* A state file's record meets its service: resumed when the config is what
+ * it was when the record was written, else the config wins. */
+static void restore_service(struct agent *a, struct state_record *rec)
+{
+	struct service_rt *s = agent_find_service(a, rec->name);
+	char mine[STATE_FINGERPRINT_LEN];
+
+	if (!s || !rec->has_fingerprint)
+		return;
+	statefile_fingerprint(s->config_fingerprint, mine, sizeof(mine));
+	if (strcmp(mine, rec->config_fingerprint)) {
+		log_info("service %s: the config changed since the state file "
+			 "was written: applying the configured pools, the "
+			 "rollout starts idle",
+			 s->cfg.def.name);
+		apply_config_pools(a, s);
+		return;
+	}
+	if (rec->rollout_error)
+		log_warn("service %s: %s: starting idle", s->cfg.def.name,
+			 rec->rollout_error);
+	else
+		s->rollout = rec->rollout;
+	if (rec->decisions) {
+		json_decref(s->decisions);
+		s->decisions = rec->decisions;
+		rec->decisions = NULL;
+	}
+	s->evaluations[VERDICT_PASS] = rec->evaluations_pass;
+	s->evaluations[VERDICT_FAIL] = rec->evaluations_fail;
+	s->rollbacks = rec->rollbacks;
+}
+
+static int restore_state(struct agent *a)
+{
+	struct state_record *records;
+	size_t count, i;
+	int ret;
+
+	ret = statefile_load(a->cfg.state_file, &records, &count);
+	if (ret)
+		return ret;
+	for (i = 0; i < count; i++)
+		restore_service(a, &records[i]);
+	statefile_records_free(records, count);
+	return 0;
 }
 
 static void remove_unconfigured(struct agent *a)
@@ -529,7 +540,7 @@ int agent_create(const struct agent_config *cfg,
 	a->cfg.services = NULL;
 	a->cfg.service_count = 0;
 	a->opts = *opts;
-	a->started_wall_ms = agent_now_wall_ms();
+	a->started_wall_ms = clock_wall_ms();
 	default_state_file(a);
 
 	if (cfg->token_file[0]) {
@@ -580,7 +591,7 @@ int agent_create(const struct agent_config *cfg,
 			goto fail;
 	}
 	remove_unconfigured(a);
-	ret = statefile_load(a);
+	ret = restore_state(a);
 	if (ret)
 		log_warn("state file %s not used: %s (rollouts start idle)",
 			 a->cfg.state_file, strerror(-ret));
@@ -663,7 +674,8 @@ static void record_evaluation(struct service_rt *s, json_t *decision,
 {
 	json_t *held;
 
-	json_object_set_new(decision, "time", time_json(agent_now_wall_ms()));
+	json_object_set_new(decision, "time",
+			    status_time_json(clock_wall_ms()));
 	json_object_set_new(decision, "phase_before",
 			    json_string(phase_before));
 	json_object_set_new(decision, "phase_after",
@@ -690,6 +702,80 @@ static void record_evaluation(struct service_rt *s, json_t *decision,
 		return;
 	}
 	log_decision(s, decision);
+}
+
+/*
+ * What follows every transition the loop decides on its own (an
+ * evaluation, an immediate rule, the end of a warm-up): a rollback is
+ * counted by its reason, the decision record (if any) goes to the log, and
+ * the actions are carried out - the canary's flows cut among them.
+ */
+static void judged(struct agent *a, struct service_rt *s,
+		   enum rollout_phase before, uint32_t actions,
+		   enum rollback_reason reason, json_t *record)
+{
+	if (s->rollout.phase == PHASE_ROLLED_BACK &&
+	    before != PHASE_ROLLED_BACK) {
+		a->rollbacks_by_reason[reason]++;
+		s->rollbacks++;
+	}
+	if (record)
+		record_evaluation(s, record, rollout_phase_name(before));
+	apply_actions(a, s, actions);
+}
+
+/* The warm-up ended (scrape.c): on to the first step, or back. */
+static void warmup_ended(struct agent *a, struct service_rt *s,
+			 const struct warmup_outcome *o)
+{
+	enum rollout_phase before = s->rollout.phase;
+	uint64_t wall = clock_wall_ms();
+	uint32_t actions = 0;
+
+	if (o->failed)
+		rollout_rollback(&s->rollout, o->why, wall, &actions);
+	else
+		rollout_warmup_done(&s->rollout, wall, &actions);
+	judged(a, s, before, actions, ROLLBACK_ANALYSIS, NULL);
+}
+
+/* health.c judged that b must go down or come back up: the kernel's map
+ * says so (a backend that is down leaves its pool's Maglev table). */
+static void set_backend_down(struct agent *a, struct service_rt *s,
+			     struct backend_rt *b,
+			     const struct health_change *c)
+{
+	char ep[NETADDR_ENDPOINT_STR_LEN];
+	int ret;
+
+	ret = dp_service_set_down(a->dp, s->dp_index, &b->ep, c->down);
+	netaddr_endpoint_str(&b->ep, ep, sizeof(ep));
+	if (ret) {
+		log_error("service %s: cannot mark %s %s: %s", s->cfg.def.name,
+			  ep, c->down ? "down" : "up", strerror(-ret));
+		return;
+	}
+	b->health.down = c->down;
+	snprintf(b->health.reason, sizeof(b->health.reason), "%s", c->why);
+	if (c->down)
+		log_warn("service %s: %s backend %s is down (%s): its share of "
+			 "new connections goes to the other replicas",
+			 s->cfg.def.name,
+			 b->pool == KN_POOL_CANARY ? "canary" : "stable", ep,
+			 c->why);
+	else
+		log_info("service %s: backend %s is up again (%s)",
+			 s->cfg.def.name, ep, c->why);
+}
+
+static void check_health(struct agent *a, struct service_rt *s, uint64_t mono)
+{
+	struct health_change c;
+	uint32_t i;
+
+	for (i = 0; i < s->backend_count; i++)
+		if (health_check(a, s->backends[i], mono, &c))
+			set_backend_down(a, s, s->backends[i], &c);
 }
 
 static bool stable_enough(const struct service_rt *s,
@@ -732,7 +818,7 @@ static void evaluate(struct agent *a, struct service_rt *s, uint64_t mono,
 {
 	struct analysis_input *in = calloc(1, sizeof(*in));
 	struct analysis_result res;
-	const char *before = rollout_phase_name(s->rollout.phase);
+	enum rollout_phase before = s->rollout.phase;
 	uint32_t actions = 0;
 
 	if (!in)
@@ -751,12 +837,7 @@ static void evaluate(struct agent *a, struct service_rt *s, uint64_t mono,
 	free(in);
 	s->evaluations[res.verdict]++;
 	rollout_evaluated(&s->rollout, res.verdict, res.reason, wall, &actions);
-	if (s->rollout.phase == PHASE_ROLLED_BACK) {
-		a->rollbacks_by_reason[ROLLBACK_ANALYSIS]++;
-		s->rollbacks++;
-	}
-	record_evaluation(s, res.decision, before);
-	agent_apply_actions(a, s, actions);
+	judged(a, s, before, actions, ROLLBACK_ANALYSIS, res.decision);
 	/* An undecided step keeps its window (more data accumulates) and is
 	 * judged again soon, not on every tick. */
 	if (res.verdict == VERDICT_INCONCLUSIVE)
@@ -768,24 +849,20 @@ static void check_immediate(struct agent *a, struct service_rt *s)
 	const struct analysis_spec *spec = &s->rollout.spec.analysis;
 	struct trailing_counts kernel, metrics;
 	char why[ROLLOUT_REASON_LEN];
-	const char *before = rollout_phase_name(s->rollout.phase);
+	enum rollout_phase before = s->rollout.phase;
 	uint32_t actions = 0;
 	json_t *record;
 
 	signals_trailing(s, spec->rollback_min_requests, &kernel);
 	if (!(s->cfg.def.flags & KN_SVC_F_HTTP))
 		kernel.requests = kernel.errors = 0;
-	scrape_trailing(s, spec->rollback_min_requests, agent_now_mono_ms(),
+	scrape_trailing(s, spec->rollback_min_requests, clock_mono_ms(),
 			&metrics);
 	if (!analysis_immediate_rollback(spec, &kernel, &metrics, why,
 					 sizeof(why)))
 		return;
-	if (rollout_rollback(&s->rollout, why, agent_now_wall_ms(), &actions))
+	if (rollout_rollback(&s->rollout, why, clock_wall_ms(), &actions))
 		return;
-	a->rollbacks_by_reason[kernel.refused >= spec->rollback_refused
-				   ? ROLLBACK_REFUSED
-				   : ROLLBACK_ERROR_RATE]++;
-	s->rollbacks++;
 	record = json_pack(
 	    "{s:s, s:s, s:s, s:{s:f, s:f, s:f, s:I}, s:{s:b, s:f, s:f, "
 	    "s:I}, s:{s:f, s:i, s:i}}",
@@ -797,8 +874,10 @@ static void check_immediate(struct agent *a, struct service_rt *s)
 	    "rollback_error_rate_pct", spec->rollback_error_rate_pct,
 	    "rollback_min_requests", (int)spec->rollback_min_requests,
 	    "rollback_refused", (int)spec->rollback_refused);
-	record_evaluation(s, record, before);
-	agent_apply_actions(a, s, actions);
+	judged(a, s, before, actions,
+	       kernel.refused >= spec->rollback_refused ? ROLLBACK_REFUSED
+							: ROLLBACK_ERROR_RATE,
+	       record);
 }
 
 static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
@@ -810,7 +889,7 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 	    mono - s->last_read_mono_ms >= AGENT_IDLE_READ_INTERVAL_MS)
 		signals_read(a, s, mono);
 	signals_history_tick(s, mono, wall);
-	health_tick(a, s, mono);
+	check_health(a, s, mono);
 	scrape_tick(a, s, mono);
 	warmup_tick(a, s);
 	reconcile_weight(a, s);
@@ -822,22 +901,34 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 		evaluate(a, s, mono, wall);
 }
 
+/* The fetcher's callbacks may have ended warm-ups. */
+static void take_warmup_outcomes(struct agent *a)
+{
+	struct warmup_outcome o;
+	size_t i;
+
+	for (i = 0; i < a->service_count; i++)
+		if (warmup_take_outcome(a->services[i], &o))
+			warmup_ended(a, a->services[i], &o);
+}
+
 int agent_run(struct agent *a)
 {
-	uint64_t next_tick = agent_now_mono_ms();
+	uint64_t next_tick = clock_mono_ms();
 
 	while (!a->stop) {
-		uint64_t mono = agent_now_mono_ms(), wall;
+		uint64_t mono = clock_mono_ms(), wall;
 		size_t i;
 
 		if (mono < next_tick)
 			fetcher_wait(a->fetcher, (int)(next_tick - mono));
 		pthread_mutex_lock(&a->lock);
 		fetcher_poll(a->fetcher);
+		take_warmup_outcomes(a);
 		free_retired(a);
-		mono = agent_now_mono_ms();
+		mono = clock_mono_ms();
 		if (mono >= next_tick) {
-			wall = agent_now_wall_ms();
+			wall = clock_wall_ms();
 			for (i = 0; i < a->service_count; i++)
 				service_tick(a, a->services[i], mono, wall);
 			health_probes_sweep(a->probes, mono);
@@ -857,163 +948,45 @@ void agent_stop(struct agent *a)
 		fetcher_wakeup(a->fetcher);
 }
 
-/* ---- status ---------------------------------------------------------------
+/* ---- operations ------------------------------------------------------------
  */
 
-json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
-{
-	const struct rollout_state *r = &s->rollout;
-	struct kn_service_stats stats = {0};
-	char vip[NETADDR_ENDPOINT_STR_LEN], elapsed[32];
-	bool ran = r->started_ms != 0;
-	json_t *backends = json_array(), *obj;
-	uint32_t i;
-
-	dp_read_service(a->dp, s->dp_index, &stats);
-	for (i = 0; i < s->backend_count; i++) {
-		const struct backend_rt *b = s->backends[i];
-		char ep[NETADDR_ENDPOINT_STR_LEN];
-		json_t *bj = json_pack(
-		    "{s:s, s:s, s:i, s:o}", "address",
-		    netaddr_endpoint_str(&b->ep, ep, sizeof(ep)), "pool",
-		    b->pool == KN_POOL_CANARY ? "canary" : "stable",
-		    "stats_index", (int)b->stats_index, "kernel",
-		    signals_backend_json(b));
-
-		json_object_set_new(bj, "health", health_json(&b->health));
-		json_object_set_new(bj, "metrics",
-				    s->cfg.has_metrics
-					? scrape_target_json(&b->target)
-					: json_null());
-		if (r->phase == PHASE_WARMING && b->pool == KN_POOL_CANARY)
-			json_object_set_new(bj, "warmup",
-					    json_pack("{s:i, s:i, s:i}", "sent",
-						      (int)b->warmup.sent, "ok",
-						      (int)b->warmup.ok,
-						      "failed",
-						      (int)b->warmup.failed));
-		json_array_append_new(backends, bj);
-	}
-	snprintf(elapsed, sizeof(elapsed), "%.1fs",
-		 (agent_now_wall_ms() - r->step_started_ms) / 1000.0);
-	obj = json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:o, s:o, "
-	    "s:s, s:i, s:i, s:o, s:o, s:o}",
-	    "name", s->cfg.def.name, "vip",
-	    netaddr_endpoint_str(&s->cfg.def.vip, vip, sizeof(vip)), "protocol",
-	    s->cfg.def.proto == IPPROTO_UDP ? "udp" : "tcp", "mode",
-	    dp_mode_name(dp_active_mode(a->dp)), "interface", dp_ifname(a->dp),
-	    "phase", rollout_phase_name(r->phase), "canary_percent",
-	    r->weight_bp / PERCENT, "step",
-	    rollout_is_active(r) ? (int)r->step + 1 : 0, "steps",
-	    ran ? (int)r->spec.step_count : 0, "step_elapsed",
-	    r->phase == PHASE_PROGRESSING ? json_string(elapsed) : json_null(),
-	    "started", time_json(r->started_ms), "ended",
-	    time_json(r->ended_ms), "reason", r->reason, "consecutive_failures",
-	    (int)r->consecutive_failures, "evaluations", (int)r->evaluations,
-	    "rollout", ran ? rollout_spec_to_json(&r->spec) : json_null(),
-	    "backends", backends, "analysis",
-	    s->latest_analysis ? json_incref(s->latest_analysis) : json_null());
-	{
-		const struct history_point *last = signals_history_last(s);
-
-		/* The last second's signals per pool, as in the history. */
-		json_object_set_new(obj, "pools",
-				    last ? signals_history_pools_json(last)
-					 : json_null());
-	}
-	json_object_set_new(
-	    obj, "counters",
-	    json_pack("{s:{s:I, s:I}, s:I, s:I, s:I}", "new_connections",
-		      "stable", (json_int_t)stats.new_flows[KN_POOL_STABLE],
-		      "canary", (json_int_t)stats.new_flows[KN_POOL_CANARY],
-		      "flow_misses", (json_int_t)stats.flow_misses,
-		      "no_backend", (json_int_t)stats.no_backend,
-		      "config_races", (json_int_t)stats.config_races));
-	return obj;
-}
-
-json_t *agent_services_json(struct agent *a)
-{
-	json_t *list = json_array();
-	size_t i;
-
-	pthread_mutex_lock(&a->lock);
-	for (i = 0; i < a->service_count; i++)
-		json_array_append_new(
-		    list, agent_service_status_locked(a, a->services[i]));
-	pthread_mutex_unlock(&a->lock);
-	return json_pack("{s:o}", "services", list);
-}
-
-static struct service_rt *lookup(struct agent *a, const char *name,
-				 struct agent_error *err)
+struct service_rt *agent_lookup(struct agent *a, const char *name,
+				struct agent_error *err)
 {
 	struct service_rt *s = agent_find_service(a, name);
 
 	if (!s)
-		set_error(err, HTTP_NOT_FOUND, "", "no service named '%s'",
-			  name);
+		agent_set_error(err, AGENT_ERR_NOT_FOUND, "",
+				"no service named '%s'", name);
 	return s;
 }
 
-int agent_service_json(struct agent *a, const char *name, json_t **out,
-		       struct agent_error *err)
+bool agent_service_exists(struct agent *a, const char *name,
+			  struct agent_error *err)
+{
+	bool found;
+
+	pthread_mutex_lock(&a->lock);
+	found = agent_lookup(a, name, err) != NULL;
+	pthread_mutex_unlock(&a->lock);
+	return found;
+}
+
+int agent_rollout_defaults(struct agent *a, const char *name,
+			   struct rollout_spec *out, struct agent_error *err)
 {
 	struct service_rt *s;
 
 	pthread_mutex_lock(&a->lock);
-	s = lookup(a, name, err);
+	s = agent_lookup(a, name, err);
 	if (s)
-		*out = agent_service_status_locked(a, s);
+		*out = s->cfg.rollout;
 	pthread_mutex_unlock(&a->lock);
 	return s ? 0 : -ENOENT;
 }
 
-int agent_decisions_json(struct agent *a, const char *name, json_t **out,
-			 struct agent_error *err)
-{
-	struct service_rt *s;
-
-	pthread_mutex_lock(&a->lock);
-	s = lookup(a, name, err);
-	if (s)
-		/* A copy of the array, taken under the lock: the loop goes on
-		 * appending to the original while the caller serializes. */
-		*out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
-				 "decisions", json_copy(s->decisions));
-	pthread_mutex_unlock(&a->lock);
-	return s ? 0 : -ENOENT;
-}
-
-int agent_history_json(struct agent *a, const char *name, json_t **out,
-		       struct agent_error *err)
-{
-	struct service_rt *s;
-
-	pthread_mutex_lock(&a->lock);
-	s = lookup(a, name, err);
-	if (s)
-		*out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
-				 "points", signals_history_json(s));
-	pthread_mutex_unlock(&a->lock);
-	return s ? 0 : -ENOENT;
-}
-
-int agent_prometheus_text(struct agent *a, char **text, size_t *len)
-{
-	int ret;
-
-	pthread_mutex_lock(&a->lock);
-	ret = prom_export(a, text, len);
-	pthread_mutex_unlock(&a->lock);
-	return ret;
-}
-
-/* ---- operations ------------------------------------------------------------
- */
-
-/* Runs one transition under the lock; a refusal is a 409 saying why. */
+/* Runs one transition under the lock; a refusal is a conflict saying why. */
 typedef int (*transition_fn)(struct agent *a, struct service_rt *s,
 			     const void *arg, uint32_t *actions,
 			     struct agent_error *err);
@@ -1027,12 +1000,12 @@ static int transition(struct agent *a, const char *name, transition_fn fn,
 	int ret = -ENOENT;
 
 	pthread_mutex_lock(&a->lock);
-	s = lookup(a, name, err);
+	s = agent_lookup(a, name, err);
 	if (s) {
 		ret = fn(a, s, arg, &actions, err);
 		if (!ret) {
 			log_event(s, event);
-			agent_apply_actions(a, s, actions);
+			apply_actions(a, s, actions);
 			if (out)
 				*out = agent_service_status_locked(a, s);
 		}
@@ -1044,30 +1017,20 @@ static int transition(struct agent *a, const char *name, transition_fn fn,
 /* The state machine refused: the request conflicts with the phase. */
 static int refused(struct service_rt *s, int ret, struct agent_error *err)
 {
-	set_error(err, HTTP_CONFLICT, "", "%s", s->rollout.reason);
+	agent_set_error(err, AGENT_ERR_CONFLICT, "", "%s", s->rollout.reason);
 	return ret;
 }
 
 static int do_start(struct agent *a, struct service_rt *s, const void *arg,
 		    uint32_t *actions, struct agent_error *err)
 {
-	const json_t *body = arg;
+	const struct rollout_spec *spec = arg ? arg : &s->cfg.rollout;
 	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
-	struct rollout_spec spec = s->cfg.rollout;
-	struct spec_error serr = {0};
 	int ret;
 
-	if (body && !json_is_object(body))
-		return fail(err, HTTP_BAD_REQUEST, "",
-			    "the body must be a rollout spec object, like "
-			    "{\"steps\": [10, 25, 50, 75, 100]}");
-	if (body &&
-	    rollout_spec_from_json(body, &s->cfg.rollout, "", &spec, &serr))
-		return fail(err, HTTP_BAD_REQUEST, serr.field, "%s",
-			    serr.message);
-	ret = rollout_start(&s->rollout, &spec,
+	ret = rollout_start(&s->rollout, spec,
 			    d && d->pools[KN_POOL_CANARY].count > 0,
-			    agent_now_wall_ms(), actions);
+			    clock_wall_ms(), actions);
 	if (ret)
 		return refused(s, ret, err);
 	s->next_eval_wall_ms = 0;
@@ -1075,16 +1038,17 @@ static int do_start(struct agent *a, struct service_rt *s, const void *arg,
 	return 0;
 }
 
-int agent_rollout_start(struct agent *a, const char *name, const json_t *body,
-			json_t **out, struct agent_error *err)
+int agent_rollout_start(struct agent *a, const char *name,
+			const struct rollout_spec *spec, json_t **out,
+			struct agent_error *err)
 {
-	return transition(a, name, do_start, body, "rollout started", out, err);
+	return transition(a, name, do_start, spec, "rollout started", out, err);
 }
 
 static int do_pause(struct agent *a, struct service_rt *s, const void *arg,
 		    uint32_t *actions, struct agent_error *err)
 {
-	int ret = rollout_pause(&s->rollout, agent_now_wall_ms(), actions);
+	int ret = rollout_pause(&s->rollout, clock_wall_ms(), actions);
 
 	(void)a;
 	(void)arg;
@@ -1100,7 +1064,7 @@ int agent_rollout_pause(struct agent *a, const char *name, json_t **out,
 static int do_resume(struct agent *a, struct service_rt *s, const void *arg,
 		     uint32_t *actions, struct agent_error *err)
 {
-	int ret = rollout_resume(&s->rollout, agent_now_wall_ms(), actions);
+	int ret = rollout_resume(&s->rollout, clock_wall_ms(), actions);
 
 	(void)a;
 	(void)arg;
@@ -1117,8 +1081,7 @@ static int do_promote(struct agent *a, struct service_rt *s, const void *arg,
 		      uint32_t *actions, struct agent_error *err)
 {
 	const bool *full = arg;
-	int ret =
-	    rollout_promote(&s->rollout, *full, agent_now_wall_ms(), actions);
+	int ret = rollout_promote(&s->rollout, *full, clock_wall_ms(), actions);
 
 	(void)a;
 	return ret ? refused(s, ret, err) : 0;
@@ -1135,7 +1098,7 @@ int agent_rollout_promote(struct agent *a, const char *name, bool full,
 static int do_abort(struct agent *a, struct service_rt *s, const void *arg,
 		    uint32_t *actions, struct agent_error *err)
 {
-	int ret = rollout_abort(&s->rollout, agent_now_wall_ms(), actions);
+	int ret = rollout_abort(&s->rollout, clock_wall_ms(), actions);
 
 	(void)a;
 	(void)arg;
@@ -1148,31 +1111,23 @@ int agent_rollout_abort(struct agent *a, const char *name, json_t **out,
 	return transition(a, name, do_abort, NULL, "aborted", out, err);
 }
 
-static const char *const weight_fields[] = {"canary_percent", NULL};
-
 static int do_weight(struct agent *a, struct service_rt *s, const void *arg,
 		     uint32_t *actions, struct agent_error *err)
 {
-	const json_t *body = arg;
+	const uint32_t *bp = arg;
 	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
-	char field[AGENT_ERR_FIELD_LEN], message[AGENT_ERR_MSG_LEN];
-	struct json_ctx ctx;
-	uint32_t bp = UINT32_MAX;
 	int ret;
 
-	jf_init(&ctx, "", field, sizeof(field), message, sizeof(message));
-	ret = jf_check_object(&ctx, body, weight_fields);
-	ret = ret ?: jf_percent(&ctx, body, "canary_percent", &bp);
-	if (!ret && bp == UINT32_MAX)
-		ret = jf_fail(&ctx, "canary_percent",
-			      "is required: {\"canary_percent\": 12.5}");
-	if (ret)
-		return fail(err, HTTP_BAD_REQUEST, field, "%s", message);
-	if (bp > 0 && (!d || !d->pools[KN_POOL_CANARY].count))
-		return fail(err, HTTP_CONFLICT, "canary_percent",
+	if (*bp > KN_WEIGHT_SCALE_BP)
+		return fail(err, AGENT_ERR_INVALID, "canary_percent",
+			    "must be between 0 and 100 (%u basis points "
+			    "given)",
+			    *bp);
+	if (*bp > 0 && (!d || !d->pools[KN_POOL_CANARY].count))
+		return fail(err, AGENT_ERR_CONFLICT, "canary_percent",
 			    "the service has no canary backends: set them "
 			    "with PUT .../backends first");
-	ret = rollout_set_weight(&s->rollout, bp, actions);
+	ret = rollout_set_weight(&s->rollout, *bp, actions);
 	if (ret)
 		return refused(s, ret, err);
 	/* Outside a rollout, a weight set by hand is the new starting
@@ -1181,76 +1136,53 @@ static int do_weight(struct agent *a, struct service_rt *s, const void *arg,
 	return 0;
 }
 
-int agent_set_weight(struct agent *a, const char *name, const json_t *body,
+int agent_set_weight(struct agent *a, const char *name, uint32_t canary_bp,
 		     json_t **out, struct agent_error *err)
 {
-	return transition(a, name, do_weight, body, "weight set", out, err);
+	return transition(a, name, do_weight, &canary_bp, "weight set", out,
+			  err);
 }
 
-static const char *const backends_fields[] = {"stable", "canary", NULL};
-
-static int endpoints_from_json(struct json_ctx *ctx, const json_t *body,
-			       const char *key, struct endpoint *out,
-			       uint32_t *count)
-{
-	const json_t *list = json_object_get(body, key);
-	char why[NETADDR_ERR_LEN];
-	size_t i;
-
-	if (!json_is_array(list))
-		return jf_fail(ctx, key,
-			       "must be a list of \"IPv4:PORT\" strings");
-	if (json_array_size(list) > KN_MAX_POOL_BACKENDS)
-		return jf_fail(ctx, key, "has more than %d backends",
-			       KN_MAX_POOL_BACKENDS);
-	for (i = 0; i < json_array_size(list); i++) {
-		const json_t *v = json_array_get(list, i);
-		char field[32];
-
-		snprintf(field, sizeof(field), "%s[%zu]", key, i);
-		if (!json_is_string(v))
-			return jf_fail(ctx, field,
-				       "must be a string \"IPv4:PORT\"");
-		if (netaddr_parse_endpoint(json_string_value(v), &out[i], why,
-					   sizeof(why)))
-			return jf_fail(ctx, field, "%s", why);
-	}
-	*count = (uint32_t)json_array_size(list);
-	return 0;
-}
+/* agent_set_backends()'s arguments, through transition(). */
+struct backends_arg {
+	const struct endpoint *list[KN_POOL_COUNT];
+	uint32_t count[KN_POOL_COUNT];
+	bool set[KN_POOL_COUNT];
+};
 
 static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 		       uint32_t *actions, struct agent_error *err)
 {
-	const json_t *body = arg;
+	static const char *const pool_names[KN_POOL_COUNT] = {
+	    [KN_POOL_STABLE] = "stable", [KN_POOL_CANARY] = "canary"};
+	const struct backends_arg *ba = arg;
 	struct dp_service_def def = s->cfg.def;
-	char field[AGENT_ERR_FIELD_LEN], message[AGENT_ERR_MSG_LEN];
+	struct endpoint *lists[KN_POOL_COUNT] = {def.stable, def.canary};
+	uint32_t *counts[KN_POOL_COUNT] = {&def.stable_count,
+					   &def.canary_count};
 	char dp_err[DP_ERR_LEN];
-	struct json_ctx ctx;
+	uint32_t p;
 	int ret;
 
 	(void)actions;
-	jf_init(&ctx, "", field, sizeof(field), message, sizeof(message));
-	ret = jf_check_object(&ctx, body, backends_fields);
-	if (!ret && !json_object_get(body, "stable") &&
-	    !json_object_get(body, "canary"))
-		ret = jf_fail(&ctx, "",
-			      "give \"stable\" and/or \"canary\": lists of "
-			      "\"IPv4:PORT\"");
-	if (!ret && json_object_get(body, "stable"))
-		ret = endpoints_from_json(&ctx, body, "stable", def.stable,
-					  &def.stable_count);
-	if (!ret && json_object_get(body, "canary"))
-		ret = endpoints_from_json(&ctx, body, "canary", def.canary,
-					  &def.canary_count);
-	if (!ret && !def.stable_count)
-		ret = jf_fail(&ctx, "stable",
-			      "must not be empty: the stable pool serves "
-			      "everyone the canary does not");
-	if (ret)
-		return fail(err, HTTP_BAD_REQUEST, field, "%s", message);
+	for (p = 0; p < KN_POOL_COUNT; p++) {
+		if (!ba->set[p])
+			continue;
+		if (ba->count[p] > KN_MAX_POOL_BACKENDS)
+			return fail(err, AGENT_ERR_INVALID, pool_names[p],
+				    "has more than %d backends",
+				    KN_MAX_POOL_BACKENDS);
+		if (ba->count[p])
+			memcpy(lists[p], ba->list[p],
+			       ba->count[p] * sizeof(*lists[p]));
+		*counts[p] = ba->count[p];
+	}
+	if (!def.stable_count)
+		return fail(err, AGENT_ERR_INVALID, "stable",
+			    "must not be empty: the stable pool serves "
+			    "everyone the canary does not");
 	if (rollout_is_active(&s->rollout))
-		return fail(err, HTTP_CONFLICT, "",
+		return fail(err, AGENT_ERR_CONFLICT, "",
 			    "cannot replace backends during a rollout (%s, "
 			    "step %u of %u): abort it or let it finish",
 			    rollout_phase_name(s->rollout.phase),
@@ -1261,7 +1193,8 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 				dp_err, sizeof(dp_err));
 	if (ret)
 		return fail(err,
-			    ret == -ENOSPC ? HTTP_CONFLICT : HTTP_BAD_REQUEST,
+			    ret == -ENOSPC ? AGENT_ERR_CONFLICT
+					   : AGENT_ERR_INVALID,
 			    "", "%s", dp_err);
 	if (!def.canary_count)
 		s->rollout.weight_bp = 0;
@@ -1273,8 +1206,19 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 	return 0;
 }
 
-int agent_set_backends(struct agent *a, const char *name, const json_t *body,
-		       json_t **out, struct agent_error *err)
+int agent_set_backends(struct agent *a, const char *name,
+		       const struct endpoint *stable, uint32_t stable_count,
+		       bool set_stable, const struct endpoint *canary,
+		       uint32_t canary_count, bool set_canary, json_t **out,
+		       struct agent_error *err)
 {
-	return transition(a, name, do_backends, body, "backends set", out, err);
+	const struct backends_arg ba = {
+	    .list = {[KN_POOL_STABLE] = stable, [KN_POOL_CANARY] = canary},
+	    .count = {[KN_POOL_STABLE] = stable_count,
+		      [KN_POOL_CANARY] = canary_count},
+	    .set =
+		{[KN_POOL_STABLE] = set_stable, [KN_POOL_CANARY] = set_canary},
+	};
+
+	return transition(a, name, do_backends, &ba, "backends set", out, err);
 }

@@ -2,14 +2,18 @@
 /*
  * agent.h - kanaryd's core: its services, their rollouts and the control
  * loop that reads the kernel, scrapes the backends, judges the canary and
- * moves the weights. The HTTP API (api.c) is a thin layer over the
- * operations below; every operation takes the agent's lock itself, so it is
- * safe to call from the API's threads while the loop runs.
+ * moves the weights. Only the core changes a rollout's state or the data
+ * path; the other parts of the daemon (scrape.c, health.c, statefile.c...)
+ * hand their outcomes back to it. The operations below take typed
+ * arguments and know nothing of HTTP: the API (api.c) turns request bodies
+ * into these calls and error codes into statuses. Every operation takes the
+ * agent's lock itself, so it is safe to call from the API's threads while
+ * the loop runs.
  *
- * Errors are struct agent_error: the HTTP status an API answers with, the
- * request field at fault (or ""), and a message for a person.
+ * Errors are struct agent_error: what kind of failure (enum agent_errc),
+ * the argument at fault (or ""), and a message for a person.
  *
- * JSON shapes (docs/api.md has them in full):
+ * JSON shapes of the queries (docs/api.md has them in full):
  *  service status: {"name", "vip", "protocol", "mode", "phase",
  *    "canary_percent", "step", "steps", "step_elapsed", "rollout" (spec or
  *    null), "backends": [{"address", "pool", "kernel": {...},
@@ -26,12 +30,21 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "judge/rollout_spec.h"
 
 #define AGENT_ERR_FIELD_LEN 96
 #define AGENT_ERR_MSG_LEN   384
 
+/* What kind of failure: a caller maps these to its own statuses. */
+enum agent_errc {
+	AGENT_ERR_INTERNAL = 0, /* the agent failed (also: no code set) */
+	AGENT_ERR_INVALID,	/* an argument is malformed or out of range */
+	AGENT_ERR_NOT_FOUND,	/* no service of that name */
+	AGENT_ERR_CONFLICT,	/* not now: the phase or the state forbids it */
+};
+
 struct agent_error {
-	int status; /* HTTP status: 400, 404, 409, ... */
+	enum agent_errc code;
 	char field[AGENT_ERR_FIELD_LEN];
 	char message[AGENT_ERR_MSG_LEN];
 };
@@ -73,11 +86,20 @@ int agent_history_json(struct agent *a, const char *name, json_t **out,
 /* Prometheus text format 0.0.4 for GET /metrics; free() the text. */
 int agent_prometheus_text(struct agent *a, char **text, size_t *len);
 
+/* True when the service exists; else false with a not-found error. */
+bool agent_service_exists(struct agent *a, const char *name,
+			  struct agent_error *err);
+/* The service's configured rollout spec: what agent_rollout_start() runs
+ * when given no spec, and the base a partial spec is read over. */
+int agent_rollout_defaults(struct agent *a, const char *name,
+			   struct rollout_spec *out, struct agent_error *err);
+
 /* ---- operations: on success *out (may be NULL) is the new status -------- */
 
-/* body: a rollout spec (rollout_spec.h), NULL or {} for the defaults */
-int agent_rollout_start(struct agent *a, const char *name, const json_t *body,
-			json_t **out, struct agent_error *err);
+/* spec: NULL for the service's defaults (agent_rollout_defaults) */
+int agent_rollout_start(struct agent *a, const char *name,
+			const struct rollout_spec *spec, json_t **out,
+			struct agent_error *err);
 int agent_rollout_pause(struct agent *a, const char *name, json_t **out,
 			struct agent_error *err);
 int agent_rollout_resume(struct agent *a, const char *name, json_t **out,
@@ -87,11 +109,17 @@ int agent_rollout_promote(struct agent *a, const char *name, bool full,
 			  json_t **out, struct agent_error *err);
 int agent_rollout_abort(struct agent *a, const char *name, json_t **out,
 			struct agent_error *err);
-/* body: {"canary_percent": 12.5}; outside a rollout only */
-int agent_set_weight(struct agent *a, const char *name, const json_t *body,
+/* The canary's share of new connections, in basis points (0..10000);
+ * outside a rollout only, and above 0 only with canary backends. */
+int agent_set_weight(struct agent *a, const char *name, uint32_t canary_bp,
 		     json_t **out, struct agent_error *err);
-/* body: {"stable": ["IP:PORT", ...]} and/or {"canary": [...]} */
-int agent_set_backends(struct agent *a, const char *name, const json_t *body,
-		       json_t **out, struct agent_error *err);
+/* Replaces a pool when its set_ flag is true (at most KN_MAX_POOL_BACKENDS
+ * endpoints each); the other pool stays. Outside a rollout only; the
+ * stable pool must not end up empty. */
+int agent_set_backends(struct agent *a, const char *name,
+		       const struct endpoint *stable, uint32_t stable_count,
+		       bool set_stable, const struct endpoint *canary,
+		       uint32_t canary_count, bool set_canary, json_t **out,
+		       struct agent_error *err);
 
 #endif /* KANARY_AGENT_H */

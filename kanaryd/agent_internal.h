@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * agent_internal.h - the agent's state, shared by its parts:
- *   agent.c          lifecycle, control loop, operations, status JSON
+ *   agent.c          the core: lifecycle, control loop, operations; the
+ *                    only part that calls the rollout transitions
+ *                    (judge/rollout.h) and the data path's writers, and
+ *                    that applies what the other parts hand back
+ *   status.c         the queries: status, decisions, history as JSON
  *   signals.c        kernel counters: windows, trailing counts, history
  *   scrape.c         /metrics scrapes, metrics windows, warm-up requests
- *   health.c         which backends are alive
- *   statefile.c      rollout state and decision log on disk
+ *                    (their outcome: struct warmup_outcome)
+ *   health.c         which backends are alive (struct health_change)
+ *   statefile.c      rollout state and decision log on disk (struct
+ *                    state_record)
  *   prom_export.c    kanaryd's own /metrics
  * Everything here is guarded by agent.lock. The fetcher is used by the
  * control loop's thread only: API threads leave work for it (flags,
- * retired backends) and wake it up.
+ * retired backends) and wake it up. tests/static/core_calls.sh checks that
+ * only agent.c makes changes.
  */
 #ifndef KANARY_AGENT_INTERNAL_H
 #define KANARY_AGENT_INTERNAL_H
@@ -23,6 +30,7 @@
 #include "fetcher.h"
 #include "metrics/metric_presets.h"
 #include "judge/rollout.h"
+#include "util/clock.h"
 
 #define AGENT_DECISIONS_MAX	     1000
 #define AGENT_HISTORY_POINTS	     900 /* one per second: the chart's 15 min */
@@ -72,6 +80,18 @@ struct backend_health {
 	uint32_t probe_failures;  /* consecutive */
 	uint32_t probe_successes; /* consecutive */
 	char reason[FETCH_ERR_LEN];
+};
+
+/* What health_check() found: the backend must go down or come back up. */
+struct health_change {
+	bool down;
+	char why[FETCH_ERR_LEN + 48];
+};
+
+/* How a warm-up ended: failed, and why, or every canary backend ready. */
+struct warmup_outcome {
+	bool failed;
+	char why[ROLLOUT_REASON_LEN];
 };
 
 struct warmup_progress {
@@ -132,6 +152,8 @@ struct service_rt {
 	uint64_t next_eval_wall_ms; /* after an inconclusive verdict */
 	bool warmup_pending;	    /* the loop must start the warm-up */
 	bool warmup_running;
+	bool warmup_finished; /* the loop must take warmup_outcome */
+	struct warmup_outcome warmup_outcome;
 
 	/* kernel canary counts per tick, for the immediate rules */
 	struct {
@@ -190,21 +212,34 @@ enum rollback_reason {
 	ROLLBACK_ANALYSIS = 2,
 };
 
-uint64_t agent_now_wall_ms(void);
-uint64_t agent_now_mono_ms(void);
-/* RFC 3339 UTC, milliseconds */
-void agent_format_time(uint64_t wall_ms, char *buf, size_t len);
+/* A loaded state file's record of one service (statefile_load). */
+#define STATE_FINGERPRINT_LEN 24
+struct state_record {
+	char name[KN_SERVICE_NAME_LEN];
+	bool has_fingerprint;
+	char config_fingerprint[STATE_FINGERPRINT_LEN];
+	/* NULL: rollout holds the saved rollout; otherwise why it cannot */
+	const char *rollout_error;
+	struct rollout_state rollout;
+	json_t *decisions; /* owned; NULL when the record has none */
+	uint64_t evaluations_pass;
+	uint64_t evaluations_fail;
+	uint64_t rollbacks;
+};
 
 /* agent.c */
 struct service_rt *agent_find_service(struct agent *a, const char *name);
-/* Carries out what a rollout transition asks for (enum rollout_action),
- * logs it and marks the state file for writing. */
-void agent_apply_actions(struct agent *a, struct service_rt *s,
-			 uint32_t actions);
-/* The config changed since the state file: its pools and weight win and
- * the rollout starts over, idle. */
-void agent_apply_config_pools(struct agent *a, struct service_rt *s);
+/* agent_find_service(), or NULL with a not-found error naming it. */
+struct service_rt *agent_lookup(struct agent *a, const char *name,
+				struct agent_error *err);
+void agent_set_error(struct agent_error *err, enum agent_errc code,
+		     const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* status.c */
 json_t *agent_service_status_locked(struct agent *a, struct service_rt *s);
+/* An RFC 3339 string, or null for 0 (never). */
+json_t *status_time_json(uint64_t wall_ms);
 
 /* signals.c */
 void signals_read(struct agent *a, struct service_rt *s, uint64_t mono_ms);
@@ -232,6 +267,8 @@ void scrape_trailing(const struct service_rt *s, uint32_t min_requests,
 		     uint64_t mono_ms, struct trailing_counts *out);
 json_t *scrape_target_json(const struct scrape_target *t);
 void warmup_tick(struct agent *a, struct service_rt *s);
+/* True once when the warm-up has ended, with how. */
+bool warmup_take_outcome(struct service_rt *s, struct warmup_outcome *out);
 
 /* health.c */
 struct health_probes *health_probes_create(void);
@@ -240,12 +277,21 @@ void health_probes_destroy(struct health_probes *hp, struct fetcher *f);
 void health_probes_sweep(struct health_probes *hp, uint64_t mono_ms);
 uint64_t health_probes_sent(const struct health_probes *hp);
 size_t health_probes_addresses(const struct health_probes *hp);
-void health_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms);
+/* Reads the kernel's refusals and the probe of b's address (sending the
+ * next probe when due): true when b must change state, said in *out. */
+bool health_check(struct agent *a, struct backend_rt *b, uint64_t mono_ms,
+		  struct health_change *out);
 json_t *health_json(const struct backend_health *h);
 
 /* statefile.c */
 int statefile_save(struct agent *a);
-int statefile_load(struct agent *a);
+/* Reads path's records: 0 with *records (statefile_records_free) and
+ * *count, 0 with none when there is no file, or a negative errno. */
+int statefile_load(const char *path, struct state_record **records,
+		   size_t *count);
+void statefile_records_free(struct state_record *records, size_t count);
+/* The form a config fingerprint has in the file. */
+void statefile_fingerprint(uint64_t fingerprint, char *buf, size_t len);
 
 /* prom_export.c */
 int prom_export(struct agent *a, char **text, size_t *len);

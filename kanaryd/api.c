@@ -60,7 +60,6 @@
 /* "OPTIONS" and every other method that means anything, with room. */
 #define API_METHOD_LEN	       16
 #define API_BODY_INITIAL_BYTES 1024
-#define HTTP_STATUS_MAX	       599
 /* Floats in answers: enough digits for any rate, no binary noise. */
 #define API_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 #define API_MSG_LEN    512
@@ -247,16 +246,27 @@ send_error_ex(struct MHD_Connection *conn, struct api_request *req,
 #define send_error(conn, req, status, field, ...)                              \
 	send_error_ex(conn, req, status, NULL, NULL, field, __VA_ARGS__)
 
+/* The agent's error codes as HTTP statuses. */
+static unsigned int agent_error_status(enum agent_errc code)
+{
+	switch (code) {
+	case AGENT_ERR_INVALID:
+		return MHD_HTTP_BAD_REQUEST;
+	case AGENT_ERR_NOT_FOUND:
+		return MHD_HTTP_NOT_FOUND;
+	case AGENT_ERR_CONFLICT:
+		return MHD_HTTP_CONFLICT;
+	case AGENT_ERR_INTERNAL:
+		break;
+	}
+	return MHD_HTTP_INTERNAL_SERVER_ERROR;
+}
+
 static enum MHD_Result send_agent_error(struct MHD_Connection *conn,
 					struct api_request *req,
 					const struct agent_error *err)
 {
-	unsigned int status = (unsigned int)err->status;
-
-	/* An agent error without a client status is the agent's fault. */
-	if (status < MHD_HTTP_BAD_REQUEST || status > HTTP_STATUS_MAX)
-		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-	return send_json(conn, req, status,
+	return send_json(conn, req, agent_error_status(err->code),
 			 error_body(err->field, err->message[0]
 						    ? err->message
 						    : "the agent failed "
@@ -286,10 +296,41 @@ static int call_history(struct agent *a, const char *name, const json_t *body,
 	return agent_history_json(a, name, out, err);
 }
 
+/*
+ * The request bodies: each read here once, against its own field table,
+ * into the typed arguments of its agent_* call. A malformed body is an
+ * AGENT_ERR_INVALID error naming the field, like the agent's own.
+ */
+
+/* A json_fields.h failure (already in err) as an invalid argument. */
+static int invalid_body(struct agent_error *err)
+{
+	err->code = AGENT_ERR_INVALID;
+	return -EINVAL;
+}
+
+/* No body (or none to read) runs the service's configured rollout; a body
+ * is a rollout spec read over it: what it omits keeps the configured
+ * value. */
 static int call_rollout(struct agent *a, const char *name, const json_t *body,
 			json_t **out, struct agent_error *err)
 {
-	return agent_rollout_start(a, name, body, out, err);
+	struct rollout_spec base, spec;
+	struct spec_error serr = {0};
+	int ret;
+
+	if (!body)
+		return agent_rollout_start(a, name, NULL, out, err);
+	ret = agent_rollout_defaults(a, name, &base, err);
+	if (ret)
+		return ret;
+	if (rollout_spec_from_json(body, &base, "", &spec, &serr)) {
+		snprintf(err->field, sizeof(err->field), "%s", serr.field);
+		snprintf(err->message, sizeof(err->message), "%s",
+			 serr.message);
+		return invalid_body(err);
+	}
+	return agent_rollout_start(a, name, &spec, out, err);
 }
 
 static int call_pause(struct agent *a, const char *name, const json_t *body,
@@ -318,10 +359,8 @@ static int call_promote(struct agent *a, const char *name, const json_t *body,
 		jf_init(&ctx, "", err->field, sizeof(err->field), err->message,
 			sizeof(err->message));
 		if (jf_check_object(&ctx, body, promote_fields) ||
-		    jf_bool(&ctx, body, "full", &full)) {
-			err->status = MHD_HTTP_BAD_REQUEST;
-			return -EINVAL;
-		}
+		    jf_bool(&ctx, body, "full", &full))
+			return invalid_body(err);
 	}
 	return agent_rollout_promote(a, name, full, out, err);
 }
@@ -335,68 +374,102 @@ static int call_abort(struct agent *a, const char *name, const json_t *body,
 
 static const char *const weight_fields[] = {"canary_percent", NULL};
 
+/* {"canary_percent": 12.5} */
 static int call_weight(struct agent *a, const char *name, const json_t *body,
 		       json_t **out, struct agent_error *err)
 {
 	struct json_ctx ctx;
 	uint32_t bp = 0;
 
-	/* The agent checks again; checking here first keeps a malformed
-	 * body's answer the same whatever the service's phase. */
 	jf_init(&ctx, "", err->field, sizeof(err->field), err->message,
 		sizeof(err->message));
 	if (jf_check_object(&ctx, body, weight_fields) ||
-	    jf_percent(&ctx, body, "canary_percent", &bp)) {
-		err->status = MHD_HTTP_BAD_REQUEST;
-		return -EINVAL;
-	}
+	    jf_percent(&ctx, body, "canary_percent", &bp))
+		return invalid_body(err);
 	if (!json_object_get(body, "canary_percent")) {
-		err->status = MHD_HTTP_BAD_REQUEST;
-		snprintf(err->field, sizeof(err->field), "canary_percent");
-		snprintf(err->message, sizeof(err->message),
-			 "is required: the canary's share of new connections "
-			 "in percent, like {\"canary_percent\": 12.5}");
-		return -EINVAL;
+		jf_fail(&ctx, "canary_percent",
+			"is required: the canary's share of new connections "
+			"in percent, like {\"canary_percent\": 12.5}");
+		return invalid_body(err);
 	}
-	return agent_set_weight(a, name, body, out, err);
+	return agent_set_weight(a, name, bp, out, err);
 }
 
 static const char *const backends_fields[] = {"stable", "canary", NULL};
 
+/* Room for a list element's field name, "canary[63]" and the like. */
+#define API_FIELD_LEN 32
+
+/* One pool's list of "IPv4:PORT" strings (already known to be a list). */
+static int endpoints_from_json(struct json_ctx *ctx, const json_t *list,
+			       const char *key, struct endpoint *out,
+			       uint32_t *count)
+{
+	char why[NETADDR_ERR_LEN];
+	size_t i;
+
+	if (json_array_size(list) > KN_MAX_POOL_BACKENDS)
+		return jf_fail(ctx, key, "has more than %d backends",
+			       KN_MAX_POOL_BACKENDS);
+	for (i = 0; i < json_array_size(list); i++) {
+		const json_t *v = json_array_get(list, i);
+		char field[API_FIELD_LEN];
+
+		snprintf(field, sizeof(field), "%s[%zu]", key, i);
+		if (!json_is_string(v))
+			return jf_fail(ctx, field,
+				       "must be a string \"IPv4:PORT\"");
+		if (netaddr_parse_endpoint(json_string_value(v), &out[i], why,
+					   sizeof(why)))
+			return jf_fail(ctx, field, "%s", why);
+	}
+	*count = (uint32_t)json_array_size(list);
+	return 0;
+}
+
+/* {"stable": ["IP:PORT", ...]} and/or {"canary": [...]}. The body's shape
+ * is judged first, then whether the service exists, then its addresses. */
 static int call_backends(struct agent *a, const char *name, const json_t *body,
 			 json_t **out, struct agent_error *err)
 {
+	struct endpoint pools[KN_POOL_COUNT][KN_MAX_POOL_BACKENDS];
+	uint32_t counts[KN_POOL_COUNT] = {0};
+	const json_t *lists[KN_POOL_COUNT];
 	struct json_ctx ctx;
-	size_t i;
+	size_t p;
 
 	jf_init(&ctx, "", err->field, sizeof(err->field), err->message,
 		sizeof(err->message));
-	if (jf_check_object(&ctx, body, backends_fields)) {
-		err->status = MHD_HTTP_BAD_REQUEST;
-		return -EINVAL;
+	if (jf_check_object(&ctx, body, backends_fields))
+		return invalid_body(err);
+	lists[KN_POOL_STABLE] = json_object_get(body, "stable");
+	lists[KN_POOL_CANARY] = json_object_get(body, "canary");
+	if (!lists[KN_POOL_STABLE] && !lists[KN_POOL_CANARY]) {
+		jf_fail(&ctx, "",
+			"give \"stable\" and/or \"canary\", each a list of "
+			"\"IPv4:PORT\" strings");
+		return invalid_body(err);
 	}
-	if (!json_object_get(body, "stable") &&
-	    !json_object_get(body, "canary")) {
-		err->status = MHD_HTTP_BAD_REQUEST;
-		snprintf(err->message, sizeof(err->message),
-			 "give \"stable\" and/or \"canary\", each a list of "
-			 "\"IPv4:PORT\" strings");
-		return -EINVAL;
-	}
-	for (i = 0; backends_fields[i]; i++) {
-		const json_t *list = json_object_get(body, backends_fields[i]);
-
-		if (list && !json_is_array(list)) {
-			err->status = MHD_HTTP_BAD_REQUEST;
-			snprintf(err->field, sizeof(err->field), "%s",
-				 backends_fields[i]);
-			snprintf(err->message, sizeof(err->message),
-				 "must be a list of \"IPv4:PORT\" strings, "
-				 "like [\"198.18.0.10:8000\"]");
-			return -EINVAL;
+	for (p = 0; p < KN_POOL_COUNT; p++) {
+		if (lists[p] && !json_is_array(lists[p])) {
+			jf_fail(&ctx, backends_fields[p],
+				"must be a list of \"IPv4:PORT\" strings, "
+				"like [\"198.18.0.10:8000\"]");
+			return invalid_body(err);
 		}
 	}
-	return agent_set_backends(a, name, body, out, err);
+	if (!agent_service_exists(a, name, err))
+		return -ENOENT;
+	for (p = 0; p < KN_POOL_COUNT; p++) {
+		if (lists[p] &&
+		    endpoints_from_json(&ctx, lists[p], backends_fields[p],
+					pools[p], &counts[p]))
+			return invalid_body(err);
+	}
+	return agent_set_backends(
+	    a, name, pools[KN_POOL_STABLE], counts[KN_POOL_STABLE],
+	    lists[KN_POOL_STABLE] != NULL, pools[KN_POOL_CANARY],
+	    counts[KN_POOL_CANARY], lists[KN_POOL_CANARY] != NULL, out, err);
 }
 
 static const struct service_route service_routes[] = {

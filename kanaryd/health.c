@@ -9,7 +9,8 @@
  * new flows moves to the others; its established connections are left to
  * TCP. The state is kept in the kernel's map, so a restarted kanaryd knows.
  * Services that share a backend share its probe: one connect a second per
- * distinct address, whatever the number of services.
+ * distinct address, whatever the number of services. This file judges; the
+ * core (agent.c) marks the backend in the kernel and logs the change.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -26,34 +27,6 @@
 #define HEALTH_FETCH_TAG	   2
 #define HEALTH_PROBE_BUCKETS_MIN   256
 #define HEALTH_PROBE_FORGET_MS	   10000 /* no backend at the address */
-
-static void set_down(struct agent *a, struct service_rt *s,
-		     struct backend_rt *b, bool down, const char *why)
-{
-	char ep[NETADDR_ENDPOINT_STR_LEN];
-	int ret;
-
-	if (b->health.down == down)
-		return;
-	ret = dp_service_set_down(a->dp, s->dp_index, &b->ep, down);
-	netaddr_endpoint_str(&b->ep, ep, sizeof(ep));
-	if (ret) {
-		log_error("service %s: cannot mark %s %s: %s", s->cfg.def.name,
-			  ep, down ? "down" : "up", strerror(-ret));
-		return;
-	}
-	b->health.down = down;
-	snprintf(b->health.reason, sizeof(b->health.reason), "%s", why);
-	if (down)
-		log_warn("service %s: %s backend %s is down (%s): its share of "
-			 "new connections goes to the other replicas",
-			 s->cfg.def.name,
-			 b->pool == KN_POOL_CANARY ? "canary" : "stable", ep,
-			 why);
-	else
-		log_info("service %s: backend %s is up again (%s)",
-			 s->cfg.def.name, ep, why);
-}
 
 /* ---- one probe per distinct address -------------------------------------- */
 
@@ -235,10 +208,11 @@ static void probe(struct agent *a, struct endpoint_probe *e, uint64_t mono_ms)
 	}
 }
 
-/* A backend takes each result of its address's probe once. */
-static void take_probe_result(struct agent *a, struct service_rt *s,
-			      struct backend_rt *b,
-			      const struct endpoint_probe *e)
+/* A backend takes each result of its address's probe once; c->down is
+ * its state as judged so far this tick. */
+static void take_probe_result(struct backend_rt *b,
+			      const struct endpoint_probe *e,
+			      struct health_change *c)
 {
 	struct backend_health *h = &b->health;
 
@@ -246,53 +220,53 @@ static void take_probe_result(struct agent *a, struct service_rt *s,
 	if (e->ok) {
 		h->probe_failures = 0;
 		h->probe_successes++;
-		if (h->down && h->probe_successes >= HEALTH_UP_AFTER_SUCCESSES)
-			set_down(a, s, b, false, "it accepts connections");
+		if (c->down &&
+		    h->probe_successes >= HEALTH_UP_AFTER_SUCCESSES) {
+			c->down = false;
+			snprintf(c->why, sizeof(c->why),
+				 "it accepts connections");
+		}
 		return;
 	}
 	h->probe_successes = 0;
 	h->probe_failures++;
-	if (!h->down && h->probe_failures >= HEALTH_DOWN_AFTER_FAILURES) {
-		char why[FETCH_ERR_LEN + 48];
-
-		snprintf(why, sizeof(why), "%u connect probes failed: %s",
+	if (!c->down && h->probe_failures >= HEALTH_DOWN_AFTER_FAILURES) {
+		c->down = true;
+		snprintf(c->why, sizeof(c->why), "%u connect probes failed: %s",
 			 h->probe_failures, e->error);
-		set_down(a, s, b, true, why);
 	}
 }
 
-void health_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms)
+bool health_check(struct agent *a, struct backend_rt *b, uint64_t mono_ms,
+		  struct health_change *out)
 {
-	uint32_t i;
+	struct backend_health *h = &b->health;
+	uint64_t refused = b->now.totals.refused;
+	struct endpoint_probe *e;
 
-	for (i = 0; i < s->backend_count; i++) {
-		struct backend_rt *b = s->backends[i];
-		struct backend_health *h = &b->health;
-		uint64_t refused = b->now.totals.refused;
-		struct endpoint_probe *e;
-
-		if (!h->primed) {
-			h->refused_seen = refused;
-			h->primed = true;
-		} else if (refused > h->refused_seen) {
-			char why[96];
-
-			snprintf(
-			    why, sizeof(why), "it refused %llu connections",
-			    (unsigned long long)(refused - h->refused_seen));
-			h->refused_seen = refused;
-			h->probe_successes = 0;
-			set_down(a, s, b, true, why);
-		}
-		e = probe_for(a->probes, &b->ep, mono_ms);
-		if (!e)
-			continue; /* out of memory: the kernel's refusals still
-				   * count; the probe is tried next tick */
+	out->down = h->down;
+	out->why[0] = '\0';
+	if (!h->primed) {
+		h->refused_seen = refused;
+		h->primed = true;
+	} else if (refused > h->refused_seen) {
+		snprintf(out->why, sizeof(out->why),
+			 "it refused %llu connections",
+			 (unsigned long long)(refused - h->refused_seen));
+		h->refused_seen = refused;
+		h->probe_successes = 0;
+		out->down = true;
+	}
+	e = probe_for(a->probes, &b->ep, mono_ms);
+	/* Out of memory: the kernel's refusals still count; the probe is
+	 * tried next tick. */
+	if (e) {
 		if (e->results > h->probe_results_seen)
-			take_probe_result(a, s, b, e);
+			take_probe_result(b, e, out);
 		if (!e->in_flight && mono_ms >= e->next_due_ms)
 			probe(a, e, mono_ms);
 	}
+	return out->down != h->down;
 }
 
 json_t *health_json(const struct backend_health *h)

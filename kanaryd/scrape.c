@@ -4,7 +4,8 @@
  * backend's /metrics page, scraped on the service's interval with a
  * timeout, parsed strictly and read through the service's metric spec;
  * summed per pool over an analysis window; and the warm-up requests sent to
- * canary backends before a rollout's first step.
+ * canary backends before a rollout's first step, whose outcome goes back to
+ * the core (agent.c), which ends the warm-up.
  *
  * A target that fails is reported (its error, counted), never silently
  * dropped: a pool with a target down makes the evaluation inconclusive.
@@ -73,7 +74,7 @@ static void on_scrape(void *owner, uint64_t tag, const struct fetch_result *r)
 	struct prom_error perr;
 	struct metrics_sample sample;
 	char why[FETCH_ERR_LEN];
-	uint64_t mono_ms = agent_now_mono_ms();
+	uint64_t mono_ms = clock_mono_ms();
 
 	(void)tag;
 	t->in_flight = false;
@@ -353,13 +354,16 @@ json_t *scrape_target_json(const struct scrape_target *t)
 static void warmup_submit(struct agent *a, struct service_rt *s,
 			  struct backend_rt *b);
 
-static void warmup_finish(struct agent *a, struct service_rt *s)
+/* Every canary backend has answered: the outcome waits for the loop
+ * (warmup_take_outcome), which carries it out. */
+static void warmup_finish(struct service_rt *s)
 {
-	uint32_t i, need = s->rollout.spec.warmup_requests, actions = 0;
-	char why[ROLLOUT_REASON_LEN] = "";
+	struct warmup_outcome *o = &s->warmup_outcome;
+	uint32_t i, need = s->rollout.spec.warmup_requests;
 	char ep[NETADDR_ENDPOINT_STR_LEN];
 
 	s->warmup_running = false;
+	memset(o, 0, sizeof(*o));
 	for (i = 0; i < s->backend_count; i++) {
 		const struct backend_rt *b = s->backends[i];
 
@@ -367,7 +371,8 @@ static void warmup_finish(struct agent *a, struct service_rt *s)
 			continue;
 		/* Most requests failing means the canary is not ready. */
 		if (b->warmup.failed * 2 > need) {
-			snprintf(why, sizeof(why),
+			o->failed = true;
+			snprintf(o->why, sizeof(o->why),
 				 "warm-up failed: %s answered %u of %u "
 				 "requests (%s)",
 				 netaddr_endpoint_str(&b->ep, ep, sizeof(ep)),
@@ -375,16 +380,16 @@ static void warmup_finish(struct agent *a, struct service_rt *s)
 			break;
 		}
 	}
-	if (why[0]) {
-		if (!rollout_rollback(&s->rollout, why, agent_now_wall_ms(),
-				      &actions)) {
-			a->rollbacks_by_reason[ROLLBACK_ANALYSIS]++;
-			s->rollbacks++;
-		}
-	} else {
-		rollout_warmup_done(&s->rollout, agent_now_wall_ms(), &actions);
-	}
-	agent_apply_actions(a, s, actions);
+	s->warmup_finished = true;
+}
+
+bool warmup_take_outcome(struct service_rt *s, struct warmup_outcome *out)
+{
+	if (!s->warmup_finished)
+		return false;
+	s->warmup_finished = false;
+	*out = s->warmup_outcome;
+	return true;
 }
 
 static void on_warmup(void *owner, uint64_t tag, const struct fetch_result *r)
@@ -421,7 +426,7 @@ static void on_warmup(void *owner, uint64_t tag, const struct fetch_result *r)
 			s->rollout.spec.warmup_requests)
 			return;
 	}
-	warmup_finish(a, s);
+	warmup_finish(s);
 }
 
 static void warmup_submit(struct agent *a, struct service_rt *s,
@@ -455,6 +460,7 @@ void warmup_tick(struct agent *a, struct service_rt *s)
 		return;
 	s->warmup_pending = false;
 	s->warmup_running = true;
+	s->warmup_finished = false; /* an older outcome is moot */
 	log_info("service %s: warming up each canary backend with %u requests",
 		 s->cfg.def.name, s->rollout.spec.warmup_requests);
 	for (i = 0; i < s->backend_count; i++) {

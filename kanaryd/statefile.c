@@ -8,9 +8,10 @@
  * point leaves the old state or the new one, never a mix. It is readable by
  * root only (0600, directory 0700).
  *
- * On load, a service's record is used only if the config file still says
- * what it said when the record was written (a fingerprint of VIP and
- * pools); otherwise the config wins and the service starts idle.
+ * Loading reads the records and hands them to the core (agent.c), which
+ * uses a service's record only if the config file still says what it said
+ * when the record was written (a fingerprint of VIP and pools); otherwise
+ * the config wins and the service starts idle.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,24 +46,29 @@ static json_t *rollout_json(const struct rollout_state *r)
 			 (int)r->evaluations, "reason", r->reason);
 }
 
+void statefile_fingerprint(uint64_t fingerprint, char *buf, size_t len)
+{
+	snprintf(buf, len, "%016llx", (unsigned long long)fingerprint);
+}
+
 static json_t *state_json(struct agent *a)
 {
 	json_t *services = json_array();
-	char written[40];
+	char written[CLOCK_RFC3339_LEN];
 	size_t i;
 
 	for (i = 0; i < a->service_count; i++) {
 		struct service_rt *s = a->services[i];
 		size_t n = json_array_size(s->decisions), from;
 		json_t *decisions = json_array();
-		char fingerprint[24];
+		char fingerprint[STATE_FINGERPRINT_LEN];
 
 		from = n > STATE_DECISIONS_KEPT ? n - STATE_DECISIONS_KEPT : 0;
 		for (; from < n; from++)
 			json_array_append(decisions,
 					  json_array_get(s->decisions, from));
-		snprintf(fingerprint, sizeof(fingerprint), "%016llx",
-			 (unsigned long long)s->config_fingerprint);
+		statefile_fingerprint(s->config_fingerprint, fingerprint,
+				      sizeof(fingerprint));
 		json_array_append_new(
 		    services,
 		    json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I}", "name",
@@ -74,7 +80,7 @@ static json_t *state_json(struct agent *a)
 			      (json_int_t)s->evaluations[VERDICT_FAIL],
 			      "rollbacks", (json_int_t)s->rollbacks));
 	}
-	agent_format_time(agent_now_wall_ms(), written, sizeof(written));
+	clock_format_rfc3339(clock_wall_ms(), written, sizeof(written));
 	return json_pack("{s:i, s:s, s:o}", "version", STATE_VERSION, "written",
 			 written, "services", services);
 }
@@ -177,9 +183,10 @@ int statefile_save(struct agent *a)
 	return ret;
 }
 
-static void restore_rollout(struct service_rt *s, const json_t *r)
+/* The saved rollout, or why it cannot be used (r->rollout_error). */
+static void read_rollout(struct state_record *rec, const json_t *r)
 {
-	struct rollout_state st;
+	struct rollout_state *st = &rec->rollout;
 	struct spec_error serr;
 	const char *phase = json_string_value(json_object_get(r, "phase"));
 	const char *paused =
@@ -187,53 +194,61 @@ static void restore_rollout(struct service_rt *s, const json_t *r)
 	const char *reason = json_string_value(json_object_get(r, "reason"));
 	struct rollout_spec base;
 
-	rollout_init(&st, s->rollout.weight_bp);
+	memset(st, 0, sizeof(*st));
 	rollout_spec_defaults(&base);
-	if (!phase || rollout_phase_parse(phase, &st.phase) ||
-	    (paused && rollout_phase_parse(paused, &st.paused_from)) ||
+	if (!phase || rollout_phase_parse(phase, &st->phase) ||
+	    (paused && rollout_phase_parse(paused, &st->paused_from)) ||
 	    rollout_spec_from_json(json_object_get(r, "spec"), &base, "rollout",
-				   &st.spec, &serr)) {
-		log_warn("service %s: the state file's rollout is unreadable: "
-			 "starting idle",
-			 s->cfg.def.name);
+				   &st->spec, &serr)) {
+		rec->rollout_error = "the state file's rollout is unreadable";
 		return;
 	}
-	st.step = (uint32_t)json_integer_value(json_object_get(r, "step"));
-	st.weight_bp =
+	st->step = (uint32_t)json_integer_value(json_object_get(r, "step"));
+	st->weight_bp =
 	    (uint32_t)json_integer_value(json_object_get(r, "weight_bp"));
-	st.started_ms =
+	st->started_ms =
 	    (uint64_t)json_integer_value(json_object_get(r, "started_ms"));
-	st.step_started_ms =
+	st->step_started_ms =
 	    (uint64_t)json_integer_value(json_object_get(r, "step_started_ms"));
-	st.ended_ms =
+	st->ended_ms =
 	    (uint64_t)json_integer_value(json_object_get(r, "ended_ms"));
-	st.consecutive_failures = (uint32_t)json_integer_value(
+	st->consecutive_failures = (uint32_t)json_integer_value(
 	    json_object_get(r, "consecutive_failures"));
-	st.evaluations =
+	st->evaluations =
 	    (uint32_t)json_integer_value(json_object_get(r, "evaluations"));
-	snprintf(st.reason, sizeof(st.reason), "%s", reason ? reason : "");
-	if (st.step >= st.spec.step_count || st.weight_bp > 10000) {
-		log_warn("service %s: the state file's step or weight is out "
-			 "of range: starting idle",
-			 s->cfg.def.name);
-		return;
-	}
-	s->rollout = st;
+	snprintf(st->reason, sizeof(st->reason), "%s", reason ? reason : "");
+	if (st->step >= st->spec.step_count ||
+	    st->weight_bp > KN_WEIGHT_SCALE_BP)
+		rec->rollout_error =
+		    "the state file's step or weight is out of range";
 }
 
-int statefile_load(struct agent *a)
+void statefile_records_free(struct state_record *records, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		json_decref(records[i].decisions);
+	free(records);
+}
+
+int statefile_load(const char *path, struct state_record **records,
+		   size_t *count)
 {
 	json_error_t jerr;
 	json_t *root, *services, *rec;
-	size_t i;
+	struct state_record *out;
+	size_t i, n = 0;
 
-	statefile_remove_leftovers(a->cfg.state_file);
-	if (access(a->cfg.state_file, F_OK))
+	*records = NULL;
+	*count = 0;
+	statefile_remove_leftovers(path);
+	if (access(path, F_OK))
 		return errno == ENOENT ? 0 : -errno;
-	root = json_load_file(a->cfg.state_file, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		log_warn("state file %s:%d:%d: %s", a->cfg.state_file,
-			 jerr.line, jerr.column, jerr.text);
+		log_warn("state file %s:%d:%d: %s", path, jerr.line,
+			 jerr.column, jerr.text);
 		return -EINVAL;
 	}
 	if (json_integer_value(json_object_get(root, "version")) !=
@@ -242,43 +257,44 @@ int statefile_load(struct agent *a)
 		return -EPROTO;
 	}
 	services = json_object_get(root, "services");
+	out = calloc(json_array_size(services) ? json_array_size(services) : 1,
+		     sizeof(*out));
+	if (!out) {
+		json_decref(root);
+		return -ENOMEM;
+	}
 	json_array_foreach(services, i, rec)
 	{
+		struct state_record *r = &out[n];
 		const char *name =
 		    json_string_value(json_object_get(rec, "name"));
 		const char *fp = json_string_value(
 		    json_object_get(rec, "config_fingerprint"));
 		const json_t *decisions = json_object_get(rec, "decisions");
-		struct service_rt *s =
-		    name ? agent_find_service(a, name) : NULL;
-		char mine[24];
 
-		if (!s || !fp)
+		/* A name too long for a service names none of them. */
+		if (!name || strlen(name) >= sizeof(r->name))
 			continue;
-		snprintf(mine, sizeof(mine), "%016llx",
-			 (unsigned long long)s->config_fingerprint);
-		if (strcmp(mine, fp)) {
-			log_info("service %s: the config changed since the "
-				 "state file was written: applying the "
-				 "configured pools, the rollout starts idle",
-				 name);
-			agent_apply_config_pools(a, s);
-			continue;
-		}
-		restore_rollout(s, json_object_get(rec, "rollout"));
+		snprintf(r->name, sizeof(r->name), "%s", name);
+		r->has_fingerprint = fp != NULL;
+		snprintf(r->config_fingerprint, sizeof(r->config_fingerprint),
+			 "%s", fp ? fp : "");
+		read_rollout(r, json_object_get(rec, "rollout"));
 		if (json_is_array(decisions)) {
-			json_decref(s->decisions);
-			s->decisions = json_deep_copy(decisions);
-			if (!s->decisions)
-				s->decisions = json_array();
+			r->decisions = json_deep_copy(decisions);
+			if (!r->decisions)
+				r->decisions = json_array();
 		}
-		s->evaluations[VERDICT_PASS] = (uint64_t)json_integer_value(
+		r->evaluations_pass = (uint64_t)json_integer_value(
 		    json_object_get(rec, "evaluations_pass"));
-		s->evaluations[VERDICT_FAIL] = (uint64_t)json_integer_value(
+		r->evaluations_fail = (uint64_t)json_integer_value(
 		    json_object_get(rec, "evaluations_fail"));
-		s->rollbacks = (uint64_t)json_integer_value(
+		r->rollbacks = (uint64_t)json_integer_value(
 		    json_object_get(rec, "rollbacks"));
+		n++;
 	}
 	json_decref(root);
+	*records = out;
+	*count = n;
 	return 0;
 }

@@ -196,41 +196,22 @@ static void setup_or_die(void)
  */
 static void reset_state(void)
 {
-	size_t i, b;
+	size_t i;
 
 	for (i = 0; i < fz.cfg.service_count; i++) {
 		const struct dp_service_def *def = &fz.cfg.services[i].def;
 		struct agent_error aerr;
-		json_t *body, *pool, *out = NULL;
-		char ep[32];
+		json_t *out = NULL;
 
 		agent_rollout_abort(fz.agent, def->name, NULL, &aerr);
-		body = json_object();
-		pool = json_array();
-		for (b = 0; b < def->stable_count; b++) {
-			snprintf(ep, sizeof(ep), "%s:%u",
-				 inet_ntoa(def->stable[b].addr),
-				 def->stable[b].port);
-			json_array_append_new(pool, json_string(ep));
-		}
-		json_object_set_new(body, "stable", pool);
-		pool = json_array();
-		for (b = 0; b < def->canary_count; b++) {
-			snprintf(ep, sizeof(ep), "%s:%u",
-				 inet_ntoa(def->canary[b].addr),
-				 def->canary[b].port);
-			json_array_append_new(pool, json_string(ep));
-		}
-		json_object_set_new(body, "canary", pool);
-		agent_set_backends(fz.agent, def->name, body, &out, &aerr);
+		agent_set_backends(fz.agent, def->name, def->stable,
+				   def->stable_count, true, def->canary,
+				   def->canary_count, true, &out, &aerr);
 		json_decref(out);
-		json_decref(body);
 		out = NULL;
-		body = json_pack("{s:f}", "canary_percent",
-				 def->canary_bp / 100.0);
-		agent_set_weight(fz.agent, def->name, body, &out, &aerr);
+		agent_set_weight(fz.agent, def->name, def->canary_bp, &out,
+				 &aerr);
 		json_decref(out);
-		json_decref(body);
 	}
 }
 

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * status.c - the agent's queries (agent.h): a service's status, the list
+ * of services, its decision log and its history, built as JSON under the
+ * agent's lock from the state the core and its parts keep. Reads only:
+ * nothing here changes a rollout or the data path.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+
+#include "agent_internal.h"
+#include "util/netaddr.h"
+
+#define PERCENT	 100.0
+#define MS_PER_S 1000.0
+/* "12345.6s" and more, for step_elapsed. */
+#define ELAPSED_LEN 32
+
+json_t *status_time_json(uint64_t wall_ms)
+{
+	char buf[CLOCK_RFC3339_LEN];
+
+	if (!wall_ms)
+		return json_null();
+	clock_format_rfc3339(wall_ms, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
+{
+	const struct rollout_state *r = &s->rollout;
+	struct kn_service_stats stats = {0};
+	char vip[NETADDR_ENDPOINT_STR_LEN], elapsed[ELAPSED_LEN];
+	bool ran = r->started_ms != 0;
+	json_t *backends = json_array(), *obj;
+	uint32_t i;
+
+	dp_read_service(a->dp, s->dp_index, &stats);
+	for (i = 0; i < s->backend_count; i++) {
+		const struct backend_rt *b = s->backends[i];
+		char ep[NETADDR_ENDPOINT_STR_LEN];
+		json_t *bj = json_pack(
+		    "{s:s, s:s, s:i, s:o}", "address",
+		    netaddr_endpoint_str(&b->ep, ep, sizeof(ep)), "pool",
+		    b->pool == KN_POOL_CANARY ? "canary" : "stable",
+		    "stats_index", (int)b->stats_index, "kernel",
+		    signals_backend_json(b));
+
+		json_object_set_new(bj, "health", health_json(&b->health));
+		json_object_set_new(bj, "metrics",
+				    s->cfg.has_metrics
+					? scrape_target_json(&b->target)
+					: json_null());
+		if (r->phase == PHASE_WARMING && b->pool == KN_POOL_CANARY)
+			json_object_set_new(bj, "warmup",
+					    json_pack("{s:i, s:i, s:i}", "sent",
+						      (int)b->warmup.sent, "ok",
+						      (int)b->warmup.ok,
+						      "failed",
+						      (int)b->warmup.failed));
+		json_array_append_new(backends, bj);
+	}
+	snprintf(elapsed, sizeof(elapsed), "%.1fs",
+		 (clock_wall_ms() - r->step_started_ms) / MS_PER_S);
+	obj = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:o, s:o, "
+	    "s:s, s:i, s:i, s:o, s:o, s:o}",
+	    "name", s->cfg.def.name, "vip",
+	    netaddr_endpoint_str(&s->cfg.def.vip, vip, sizeof(vip)), "protocol",
+	    s->cfg.def.proto == IPPROTO_UDP ? "udp" : "tcp", "mode",
+	    dp_mode_name(dp_active_mode(a->dp)), "interface", dp_ifname(a->dp),
+	    "phase", rollout_phase_name(r->phase), "canary_percent",
+	    r->weight_bp / PERCENT, "step",
+	    rollout_is_active(r) ? (int)r->step + 1 : 0, "steps",
+	    ran ? (int)r->spec.step_count : 0, "step_elapsed",
+	    r->phase == PHASE_PROGRESSING ? json_string(elapsed) : json_null(),
+	    "started", status_time_json(r->started_ms), "ended",
+	    status_time_json(r->ended_ms), "reason", r->reason,
+	    "consecutive_failures", (int)r->consecutive_failures, "evaluations",
+	    (int)r->evaluations, "rollout",
+	    ran ? rollout_spec_to_json(&r->spec) : json_null(), "backends",
+	    backends, "analysis",
+	    s->latest_analysis ? json_incref(s->latest_analysis) : json_null());
+	{
+		const struct history_point *last = signals_history_last(s);
+
+		/* The last second's signals per pool, as in the history. */
+		json_object_set_new(obj, "pools",
+				    last ? signals_history_pools_json(last)
+					 : json_null());
+	}
+	json_object_set_new(
+	    obj, "counters",
+	    json_pack("{s:{s:I, s:I}, s:I, s:I, s:I}", "new_connections",
+		      "stable", (json_int_t)stats.new_flows[KN_POOL_STABLE],
+		      "canary", (json_int_t)stats.new_flows[KN_POOL_CANARY],
+		      "flow_misses", (json_int_t)stats.flow_misses,
+		      "no_backend", (json_int_t)stats.no_backend,
+		      "config_races", (json_int_t)stats.config_races));
+	return obj;
+}
+
+json_t *agent_services_json(struct agent *a)
+{
+	json_t *list = json_array();
+	size_t i;
+
+	pthread_mutex_lock(&a->lock);
+	for (i = 0; i < a->service_count; i++)
+		json_array_append_new(
+		    list, agent_service_status_locked(a, a->services[i]));
+	pthread_mutex_unlock(&a->lock);
+	return json_pack("{s:o}", "services", list);
+}
+
+int agent_service_json(struct agent *a, const char *name, json_t **out,
+		       struct agent_error *err)
+{
+	struct service_rt *s;
+
+	pthread_mutex_lock(&a->lock);
+	s = agent_lookup(a, name, err);
+	if (s)
+		*out = agent_service_status_locked(a, s);
+	pthread_mutex_unlock(&a->lock);
+	return s ? 0 : -ENOENT;
+}
+
+int agent_decisions_json(struct agent *a, const char *name, json_t **out,
+			 struct agent_error *err)
+{
+	struct service_rt *s;
+
+	pthread_mutex_lock(&a->lock);
+	s = agent_lookup(a, name, err);
+	if (s)
+		/* A copy of the array, taken under the lock: the loop goes on
+		 * appending to the original while the caller serializes. */
+		*out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
+				 "decisions", json_copy(s->decisions));
+	pthread_mutex_unlock(&a->lock);
+	return s ? 0 : -ENOENT;
+}
+
+int agent_history_json(struct agent *a, const char *name, json_t **out,
+		       struct agent_error *err)
+{
+	struct service_rt *s;
+
+	pthread_mutex_lock(&a->lock);
+	s = agent_lookup(a, name, err);
+	if (s)
+		*out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
+				 "points", signals_history_json(s));
+	pthread_mutex_unlock(&a->lock);
+	return s ? 0 : -ENOENT;
+}
+
+int agent_prometheus_text(struct agent *a, char **text, size_t *len)
+{
+	int ret;
+
+	pthread_mutex_lock(&a->lock);
+	ret = prom_export(a, text, len);
+	pthread_mutex_unlock(&a->lock);
+	return ret;
+}
