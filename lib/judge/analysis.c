@@ -207,6 +207,44 @@ static void mean_latency_check(struct check *c, const struct analysis_spec *a,
 			  k_mean, s_mean);
 }
 
+/* The class whose share of predictions moved most between the pools. */
+struct class_shift {
+	const char *name;
+	double stable_pct, canary_pct;
+	double points; /* |canary - stable| */
+};
+
+static struct class_shift largest_shift(const char *const *names,
+					const double *sc, const double *kc,
+					unsigned n, double s_total,
+					double k_total)
+{
+	struct class_shift best = {.name = ""};
+	unsigned i;
+
+	if (s_total <= 0 || k_total <= 0)
+		return best;
+	for (i = 0; i < n; i++) {
+		double s_pct = 100.0 * sc[i] / s_total;
+		double k_pct = 100.0 * kc[i] / k_total;
+
+		if (fabs(k_pct - s_pct) > best.points || !best.name[0]) {
+			best.name = names[i];
+			best.stable_pct = s_pct;
+			best.canary_pct = k_pct;
+			best.points = fabs(k_pct - s_pct);
+		}
+	}
+	return best;
+}
+
+/*
+ * Two limits, either of which marks a shift: a class whose share moved more
+ * than max_prediction_shift points (what a person means by "predicts
+ * positive 80 % of the time instead of 60 %"), or a Jensen-Shannon
+ * divergence above max_prediction_divergence (many small moves across many
+ * classes). Either must also be significant (chi-square) to fail.
+ */
 static void predictions_check(struct check *c, const struct analysis_spec *a,
 			      uint32_t min_requests,
 			      const struct metrics_window *s,
@@ -217,8 +255,11 @@ static void predictions_check(struct check *c, const struct analysis_spec *a,
 	const char *names[2 * ANALYSIS_CLASSES_MAX];
 	double s_total = 0, k_total = 0, jsd = 0;
 	struct stats_chi2_homog chi2;
+	struct class_shift shift;
 	json_t *s_json = json_object(), *k_json = json_object();
+	char shares[2 * ANALYSIS_CLASS_LEN + 64];
 	unsigned n = 0, i, j;
+	bool beyond;
 
 	/* One column per class seen in either pool. */
 	for (i = 0; i < s->class_count; i++) {
@@ -241,37 +282,49 @@ static void predictions_check(struct check *c, const struct analysis_spec *a,
 	}
 	stats_chi2_homogeneity(kc, sc, n, &chi2);
 	stats_jsd_bits(kc, sc, n, &jsd);
+	shift = largest_shift(names, sc, kc, n, s_total, k_total);
 	c->json = json_pack(
-	    "{s:s, s:o, s:o, s:{s:f, s:f, s:i}, s:{s:f, s:f, "
-	    "s:i, s:f, s:b, s:s}}",
+	    "{s:s, s:o, s:o, s:{s:f, s:f, s:f, s:i}, s:{s:f, s:s, s:f, s:f, "
+	    "s:f, s:f, s:i, s:f, s:b, s:s}}",
 	    "signal", c->signal, "stable", s_json, "canary", k_json,
-	    "threshold", "max_divergence_bits", a->max_prediction_divergence,
-	    "confidence", a->prediction_confidence, "min_requests",
-	    (json_int_t)min_requests, "statistics", "jsd_bits", jsd, "chi2",
+	    "threshold", "max_shift_points", a->max_prediction_shift_pp,
+	    "max_divergence_bits", a->max_prediction_divergence, "confidence",
+	    a->prediction_confidence, "min_requests", (json_int_t)min_requests,
+	    "statistics", "shift_points", shift.points, "shift_class",
+	    shift.name, "shift_stable_pct", shift.stable_pct,
+	    "shift_canary_pct", shift.canary_pct, "jsd_bits", jsd, "chi2",
 	    chi2.statistic, "df", (int)chi2.df, "p_value", chi2.p_value,
 	    "low_expected_counts", chi2.low_expected, "test",
 	    stats_status_name(chi2.status));
 	if (!enough(c, "predictions", s_total, k_total, min_requests))
 		return;
-	if (jsd <= a->max_prediction_divergence) {
+	snprintf(shares, sizeof(shares), "%s: stable %.1f %%, canary %.1f %%",
+		 shift.name, shift.stable_pct, shift.canary_pct);
+	beyond = shift.points > a->max_prediction_shift_pp ||
+		 jsd > a->max_prediction_divergence;
+	if (!beyond) {
 		check_set(c, VERDICT_PASS,
-			  "prediction distributions diverge by %.4f bits, "
-			  "within %.4f",
-			  jsd, a->max_prediction_divergence);
+			  "predictions within limits (%s: %.1f points, within "
+			  "%.1f; divergence %.4f bits, within %.4f)",
+			  shares, shift.points, a->max_prediction_shift_pp, jsd,
+			  a->max_prediction_divergence);
 		return;
 	}
 	if (stats_significant(chi2.status, chi2.p_value,
 			      a->prediction_confidence)) {
 		check_set(c, VERDICT_FAIL,
-			  "canary predictions shifted: divergence %.4f bits > "
-			  "%.4f (chi-square p = %.3g)",
-			  jsd, a->max_prediction_divergence, chi2.p_value);
+			  "canary predictions shifted (%s: %.1f points, limit "
+			  "%.1f; divergence %.4f bits, limit %.4f; chi-square "
+			  "p = %.3g)",
+			  shares, shift.points, a->max_prediction_shift_pp, jsd,
+			  a->max_prediction_divergence, chi2.p_value);
 		return;
 	}
 	check_set(c, VERDICT_INCONCLUSIVE,
-		  "prediction divergence %.4f bits above %.4f but not "
-		  "significant yet (p = %.3g)",
-		  jsd, a->max_prediction_divergence, chi2.p_value);
+		  "predictions moved (%s: %.1f points, limit %.1f; divergence "
+		  "%.4f bits, limit %.4f) but not significantly yet (p = %.3g)",
+		  shares, shift.points, a->max_prediction_shift_pp, jsd,
+		  a->max_prediction_divergence, chi2.p_value);
 }
 
 static void connections_check(struct check *c, const struct analysis_spec *a,

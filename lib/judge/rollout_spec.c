@@ -38,6 +38,11 @@ void rollout_spec_defaults(struct rollout_spec *spec)
 	spec->analysis.error_confidence = 0.95;
 	spec->analysis.max_p99_increase_ms = 50;
 	spec->analysis.latency_confidence = 0.95;
+	/* A classifier whose leading class moves 60 -> 75 % is broken even
+	 * when its error rate is fine: that is 15 points but only 0.037 bits
+	 * of Jensen-Shannon divergence. A move of a few points is ordinary
+	 * traffic drift. 10 points separates the two (docs/config.md). */
+	spec->analysis.max_prediction_shift_pp = 10.0;
 	spec->analysis.max_prediction_divergence = 0.05;
 	spec->analysis.prediction_confidence = 0.99;
 	spec->analysis.rollback_error_rate_pct = 10.0;
@@ -46,11 +51,17 @@ void rollout_spec_defaults(struct rollout_spec *spec)
 }
 
 static const char *const analysis_fields[] = {
-    "max_error_rate_increase",	 "error_confidence",
-    "max_p99_increase",		 "latency_confidence",
-    "max_prediction_divergence", "prediction_confidence",
-    "rollback_error_rate",	 "rollback_min_requests",
-    "rollback_refused",		 NULL,
+    "max_error_rate_increase",
+    "error_confidence",
+    "max_p99_increase",
+    "latency_confidence",
+    "max_prediction_shift",
+    "max_prediction_divergence",
+    "prediction_confidence",
+    "rollback_error_rate",
+    "rollback_min_requests",
+    "rollback_refused",
+    NULL,
 };
 
 static int analysis_from_json(const json_t *obj, struct json_ctx *ctx,
@@ -70,6 +81,9 @@ static int analysis_from_json(const json_t *obj, struct json_ctx *ctx,
 	ret = ret
 		  ?: jf_probability(ctx, obj, "latency_confidence",
 				    &a->latency_confidence);
+	ret = ret
+		  ?: jf_double(ctx, obj, "max_prediction_shift", 0, 100,
+			       &a->max_prediction_shift_pp);
 	ret = ret
 		  ?: jf_double(ctx, obj, "max_prediction_divergence", 0, 1,
 			       &a->max_prediction_divergence);
@@ -272,12 +286,13 @@ json_t *rollout_spec_to_json(const struct rollout_spec *spec)
 	json_object_set_new(
 	    obj, "analysis",
 	    json_pack(
-		"{s:f, s:f, s:s, s:f, s:f, s:f, s:f, s:i, s:i}",
+		"{s:f, s:f, s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:i}",
 		"max_error_rate_increase", a->max_error_rate_increase_pp,
 		"error_confidence", a->error_confidence, "max_p99_increase",
 		units_format_duration_ms(a->max_p99_increase_ms, p99,
 					 sizeof(p99)),
 		"latency_confidence", a->latency_confidence,
+		"max_prediction_shift", a->max_prediction_shift_pp,
 		"max_prediction_divergence", a->max_prediction_divergence,
 		"prediction_confidence", a->prediction_confidence,
 		"rollback_error_rate", a->rollback_error_rate_pct,

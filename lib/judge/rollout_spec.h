@@ -22,6 +22,7 @@ struct analysis_spec {
 	double error_confidence;	   /* two-proportion test */
 	uint64_t max_p99_increase_ms;	   /* canary p99 - stable p99 */
 	double latency_confidence;	   /* Mann-Whitney U */
+	double max_prediction_shift_pp;	   /* a class's share, points */
 	double max_prediction_divergence;  /* Jensen-Shannon, bits */
 	double prediction_confidence;	   /* chi-square */
 	double rollback_error_rate_pct;	   /* immediate rollback above */

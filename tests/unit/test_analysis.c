@@ -204,6 +204,120 @@ static void test_shifted_predictions_fail(void **state)
 	json_decref(res.decision);
 }
 
+/* A two-class model: `positive_pct` of `requests` predicted positive. */
+static void two_classes(struct metrics_window *w, double requests,
+			double positive_pct)
+{
+	double positive = requests * positive_pct / 100.0;
+
+	memset(w, 0, sizeof(*w));
+	w->complete = true;
+	w->has_predictions = true;
+	w->class_count = 2;
+	w->requests = requests;
+	snprintf(w->classes[0], sizeof(w->classes[0]), "positive");
+	snprintf(w->classes[1], sizeof(w->classes[1]), "negative");
+	w->class_counts[0] = positive;
+	w->class_counts[1] = requests - positive;
+}
+
+/* The predictions check's verdict with the default limits. */
+static const char *drift_verdict(double requests, double stable_pct,
+				 double canary_pct, double *jsd_bits,
+				 char *reason, size_t reason_len)
+{
+	static char verdict[16];
+	struct analysis_input in;
+	struct analysis_result res;
+	json_t *checks, *c;
+	size_t i;
+
+	http_input(&in, requests, 0, requests, 0);
+	in.metrics_configured = true;
+	two_classes(&in.metrics[ANALYSIS_STABLE], requests, stable_pct);
+	two_classes(&in.metrics[ANALYSIS_CANARY], requests, canary_pct);
+	analysis_evaluate(&in, &res);
+	snprintf(verdict, sizeof(verdict), "%s",
+		 check_verdict(res.decision, "metrics.predictions"));
+	checks = json_object_get(res.decision, "checks");
+	json_array_foreach(checks, i, c)
+	{
+		if (strcmp(json_string_value(json_object_get(c, "signal")),
+			   "metrics.predictions"))
+			continue;
+		*jsd_bits = json_real_value(json_object_get(
+		    json_object_get(c, "statistics"), "jsd_bits"));
+		snprintf(reason, reason_len, "%s",
+			 json_string_value(json_object_get(c, "reason")));
+	}
+	json_decref(res.decision);
+	return verdict;
+}
+
+/*
+ * With the default limits, a two-class model whose leading class moves 15
+ * points (60 -> 75 %) fails within a few hundred requests per pool, though
+ * its Jensen-Shannon divergence (0.037 bits) is under the divergence limit;
+ * the decision names the class and its share in each pool.
+ */
+static void test_leading_class_moving_15_points_fails(void **state)
+{
+	const double default_jsd_limit =
+	    spec.analysis.max_prediction_divergence;
+	char reason[ANALYSIS_REASON_LEN];
+	double jsd;
+
+	(void)state;
+	spec.min_requests = 100; /* the default */
+	assert_string_equal(
+	    drift_verdict(200, 60, 75, &jsd, reason, sizeof(reason)), "fail");
+	assert_true(jsd < default_jsd_limit);
+	assert_non_null(
+	    strstr(reason, "positive: stable 60.0 %, canary 75.0 %"));
+	/* 60 -> 80 %, the textbook "likely broken" case: 0.034 bits only */
+	assert_string_equal(
+	    drift_verdict(300, 60, 80, &jsd, reason, sizeof(reason)), "fail");
+	assert_true(jsd < default_jsd_limit);
+}
+
+/* A 3-point move is ordinary drift: it passes, however many requests. */
+static void test_leading_class_moving_3_points_passes(void **state)
+{
+	char reason[ANALYSIS_REASON_LEN];
+	double jsd;
+
+	(void)state;
+	assert_string_equal(
+	    drift_verdict(300, 60, 63, &jsd, reason, sizeof(reason)), "pass");
+	assert_non_null(
+	    strstr(reason, "positive: stable 60.0 %, canary 63.0 %"));
+	/* significant at 100,000 a pool, and still within the limit */
+	assert_string_equal(
+	    drift_verdict(100000, 60, 63, &jsd, reason, sizeof(reason)),
+	    "pass");
+}
+
+/* The boundary is the limit, 10 points by default: just past it fails
+ * once significant, just within it passes. */
+static void test_prediction_shift_boundary(void **state)
+{
+	char reason[ANALYSIS_REASON_LEN];
+	double jsd;
+
+	(void)state;
+	assert_true(spec.analysis.max_prediction_shift_pp == 10.0);
+	assert_string_equal(
+	    drift_verdict(100000, 60, 70.5, &jsd, reason, sizeof(reason)),
+	    "fail");
+	assert_string_equal(
+	    drift_verdict(100000, 60, 69.5, &jsd, reason, sizeof(reason)),
+	    "pass");
+	/* Past the limit on too few requests to tell: held, not failed */
+	assert_string_equal(
+	    drift_verdict(100, 60, 72, &jsd, reason, sizeof(reason)),
+	    "inconclusive");
+}
+
 static void test_metrics_target_down_holds(void **state)
 {
 	struct analysis_input in;
@@ -310,6 +424,11 @@ int main(void)
 	    cmocka_unit_test_setup(test_too_few_requests_holds, setup),
 	    cmocka_unit_test_setup(test_slow_canary_fails, setup),
 	    cmocka_unit_test_setup(test_shifted_predictions_fail, setup),
+	    cmocka_unit_test_setup(test_leading_class_moving_15_points_fails,
+				   setup),
+	    cmocka_unit_test_setup(test_leading_class_moving_3_points_passes,
+				   setup),
+	    cmocka_unit_test_setup(test_prediction_shift_boundary, setup),
 	    cmocka_unit_test_setup(test_metrics_target_down_holds, setup),
 	    cmocka_unit_test_setup(test_not_http_uses_refused_connections,
 				   setup),
