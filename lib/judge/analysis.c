@@ -12,6 +12,8 @@
 
 #define PERCENT	 100.0
 #define MS_PER_S 1000.0
+/* kernel: 2; metrics: errors, latency, TTFT, ITL, predictions */
+#define ANALYSIS_CHECKS_MAX 8
 
 struct check {
 	const char *signal;
@@ -99,7 +101,31 @@ static json_t *latency_pool_json(const struct stats_hist_summary *s)
 			 "mean_ms", MS_PER_S * s->mean);
 }
 
+/*
+ * What a latency-like check compares: request latency, or an LLM server's
+ * time to first token or inter-token latency, all judged alike.
+ */
+struct latency_limit {
+	const char *threshold_key; /* in the decision record */
+	uint64_t max_increase_ms;  /* canary p99 - stable p99 */
+	const char *quantity;	   /* "p99", "TTFT p99", ... */
+	const char *noun;	   /* what has no quantiles */
+	const char *counted;	   /* what too few of holds */
+};
+
+static struct latency_limit request_latency_limit(const struct analysis_spec *a)
+{
+	return (struct latency_limit){
+	    .threshold_key = "max_p99_increase_ms",
+	    .max_increase_ms = a->max_p99_increase_ms,
+	    .quantity = "p99",
+	    .noun = "latency",
+	    .counted = "timed responses",
+	};
+}
+
 static void latency_check(struct check *c, const struct analysis_spec *a,
+			  const struct latency_limit *limit,
 			  uint32_t min_requests,
 			  const struct stats_hist *stable,
 			  const struct stats_hist *canary)
@@ -127,8 +153,8 @@ static void latency_check(struct check *c, const struct analysis_spec *a,
 	    "{s:s, s:o, s:o, s:{s:I, s:f, s:i}, s:{s:f, s:f, s:f, s:f, "
 	    "s:s}}",
 	    "signal", c->signal, "stable", latency_pool_json(&ss), "canary",
-	    latency_pool_json(&cs), "threshold", "max_p99_increase_ms",
-	    (json_int_t)a->max_p99_increase_ms, "confidence",
+	    latency_pool_json(&cs), "threshold", limit->threshold_key,
+	    (json_int_t)limit->max_increase_ms, "confidence",
 	    a->latency_confidence, "min_requests", (json_int_t)min_requests,
 	    "statistics", "p99_increase_ms", p99_increase_ms, "u", mwu.u, "z",
 	    mwu.z, "p_value", mwu.p_value, "test",
@@ -136,38 +162,74 @@ static void latency_check(struct check *c, const struct analysis_spec *a,
 	json_object_set_new(json_object_get(c->json, "statistics"),
 			    "prob_canary_slower",
 			    json_real(mwu.prob_superiority));
-	if (!enough(c, "timed responses", ss.count, cs.count, min_requests))
+	if (!enough(c, limit->counted, ss.count, cs.count, min_requests))
 		return;
 	if (ss.status != STATS_OK || cs.status != STATS_OK) {
 		check_set(c, VERDICT_INCONCLUSIVE,
-			  "no latency quantiles: stable %s, canary %s",
+			  "no %s quantiles: stable %s, canary %s", limit->noun,
 			  stats_status_name(ss.status),
 			  stats_status_name(cs.status));
 		return;
 	}
-	if (p99_increase_ms <= (double)a->max_p99_increase_ms) {
+	if (p99_increase_ms <= (double)limit->max_increase_ms) {
 		check_set(c, VERDICT_PASS,
-			  "canary p99 %.1f ms vs stable %.1f ms: %+.1f ms, "
+			  "canary %s %.1f ms vs stable %.1f ms: %+.1f ms, "
 			  "within +%llu ms",
-			  MS_PER_S * cs.p99, MS_PER_S * ss.p99, p99_increase_ms,
-			  (unsigned long long)a->max_p99_increase_ms);
+			  limit->quantity, MS_PER_S * cs.p99, MS_PER_S * ss.p99,
+			  p99_increase_ms,
+			  (unsigned long long)limit->max_increase_ms);
 		return;
 	}
 	if (stats_significant(mwu.status, mwu.p_value, a->latency_confidence)) {
 		check_set(c, VERDICT_FAIL,
-			  "canary p99 %.1f ms vs stable %.1f ms: +%.1f ms > "
+			  "canary %s %.1f ms vs stable %.1f ms: +%.1f ms > "
 			  "+%llu ms, and slower overall (Mann-Whitney p = "
 			  "%.3g)",
-			  MS_PER_S * cs.p99, MS_PER_S * ss.p99, p99_increase_ms,
-			  (unsigned long long)a->max_p99_increase_ms,
+			  limit->quantity, MS_PER_S * cs.p99, MS_PER_S * ss.p99,
+			  p99_increase_ms,
+			  (unsigned long long)limit->max_increase_ms,
 			  mwu.p_value);
 		return;
 	}
 	check_set(c, VERDICT_INCONCLUSIVE,
-		  "canary p99 +%.1f ms over stable, above +%llu ms but not "
+		  "canary %s +%.1f ms over stable, above +%llu ms but not "
 		  "significantly slower yet (p = %.3g)",
-		  p99_increase_ms, (unsigned long long)a->max_p99_increase_ms,
-		  mwu.p_value);
+		  limit->quantity, p99_increase_ms,
+		  (unsigned long long)limit->max_increase_ms, mwu.p_value);
+}
+
+/* An LLM server's own time to first token and inter-token latency. */
+static void token_timing_checks(struct check *checks, size_t *n,
+				const struct analysis_spec *a,
+				uint32_t min_requests,
+				const struct metrics_window *s,
+				const struct metrics_window *k)
+{
+	const struct latency_limit ttft = {
+	    .threshold_key = "max_ttft_p99_increase_ms",
+	    .max_increase_ms = a->max_ttft_p99_increase_ms,
+	    .quantity = "TTFT p99",
+	    .noun = "TTFT",
+	    .counted = "first tokens",
+	};
+	const struct latency_limit itl = {
+	    .threshold_key = "max_itl_p99_increase_ms",
+	    .max_increase_ms = a->max_itl_p99_increase_ms,
+	    .quantity = "ITL p99",
+	    .noun = "ITL",
+	    .counted = "token gaps",
+	};
+
+	if (s->has_ttft && k->has_ttft) {
+		checks[*n].signal = "metrics.ttft";
+		latency_check(&checks[(*n)++], a, &ttft, min_requests, &s->ttft,
+			      &k->ttft);
+	}
+	if (s->has_itl && k->has_itl) {
+		checks[*n].signal = "metrics.itl";
+		latency_check(&checks[(*n)++], a, &itl, min_requests, &s->itl,
+			      &k->itl);
+	}
 }
 
 /* Mean-only latency (a server that exports summed durations): there is no
@@ -348,7 +410,8 @@ void analysis_evaluate(const struct analysis_input *in,
 	const struct metrics_window *ms = &in->metrics[ANALYSIS_STABLE];
 	const struct metrics_window *mc = &in->metrics[ANALYSIS_CANARY];
 	uint32_t min_req = in->spec->min_requests;
-	struct check checks[6];
+	const struct latency_limit request_latency = request_latency_limit(a);
+	struct check checks[ANALYSIS_CHECKS_MAX];
 	size_t n = 0, i;
 	json_t *list = json_array();
 	int fails = 0, holds = 0;
@@ -360,8 +423,8 @@ void analysis_evaluate(const struct analysis_input *in,
 		error_rate_check(&checks[n++], a, min_req, ks->requests,
 				 ks->errors, kc->requests, kc->errors);
 		checks[n].signal = "kernel.latency";
-		latency_check(&checks[n++], a, min_req, &ks->latency,
-			      &kc->latency);
+		latency_check(&checks[n++], a, &request_latency, min_req,
+			      &ks->latency, &kc->latency);
 	} else {
 		checks[n].signal = "kernel.connections";
 		connections_check(&checks[n++], a, min_req, ks, kc);
@@ -382,13 +445,15 @@ void analysis_evaluate(const struct analysis_input *in,
 					 ms->errors, mc->requests, mc->errors);
 			if (ms->has_histogram && mc->has_histogram) {
 				checks[n].signal = "metrics.latency";
-				latency_check(&checks[n++], a, min_req,
-					      &ms->latency, &mc->latency);
+				latency_check(&checks[n++], a, &request_latency,
+					      min_req, &ms->latency,
+					      &mc->latency);
 			} else if (ms->has_mean && mc->has_mean) {
 				checks[n].signal = "metrics.latency_mean";
 				mean_latency_check(&checks[n++], a, min_req, ms,
 						   mc);
 			}
+			token_timing_checks(checks, &n, a, min_req, ms, mc);
 			if (ms->has_predictions || mc->has_predictions) {
 				checks[n].signal = "metrics.predictions";
 				predictions_check(&checks[n++], a, min_req, ms,
