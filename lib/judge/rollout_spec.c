@@ -22,9 +22,9 @@
 #define BP_PER_PERCENT	     100
 #define FULL_BP		     10000
 /* An LLM's first token waits for the prompt's prefill and the queue: a
- * few hundred ms at p99 is ordinary, and +200 ms is what a person typing
- * notices. A token every 20-50 ms is ordinary decoding; +20 ms per token
- * makes a long answer seconds slower (docs/config.md). */
+ * few hundred ms at p99 is ordinary, and +200 ms is what a person waiting
+ * for the answer notices. A token every 20-50 ms is ordinary decoding;
+ * +20 ms per token makes a long answer seconds slower (docs/config.md). */
 #define DEFAULT_MAX_TTFT_P99_INCREASE_MS 200
 #define DEFAULT_MAX_ITL_P99_INCREASE_MS	 20
 
