@@ -130,6 +130,23 @@ static json_t *latency_json(const struct metrics_sample *s,
 	return json_null();
 }
 
+/* An LLM server's token timing (TTFT or ITL), when the page has it. */
+static void token_timing_json(json_t *obj, const char *key,
+			      const struct metrics_sample *s, uint32_t have,
+			      const struct metrics_histogram *mh)
+{
+	json_t *t;
+
+	if (!(s->flags & have))
+		return;
+	t = json_pack("{s:f, s:i}", "count", mh->count, "buckets",
+		      (int)mh->bucket_count);
+	if (!t)
+		return;
+	quantiles_json(t, mh);
+	json_object_set_new(obj, key, t);
+}
+
 static json_t *predictions_json(const struct metrics_sample *s)
 {
 	const struct metrics_predictions *p = &s->predictions;
@@ -202,6 +219,8 @@ static json_t *result_json(const char *source, const struct metric_spec *spec,
 				? json_real(PERCENT * s->errors / s->requests)
 				: json_null());
 	json_object_set_new(obj, "latency", latency_json(s, spec));
+	token_timing_json(obj, "ttft", s, METRICS_HAVE_TTFT, &s->ttft);
+	token_timing_json(obj, "itl", s, METRICS_HAVE_ITL, &s->itl);
 	json_object_set_new(obj, "predictions", predictions_json(s));
 	json_object_set_new(obj, "notes", notes_json(s, spec));
 	return obj;

@@ -1441,6 +1441,23 @@ static int read_source(struct ctl *ctl, const char *source, char **text,
 	return CTL_EXIT_OK;
 }
 
+/* "ttft:" or "itl:" with its quantiles, when the page has them. */
+static void print_token_timing(const json_t *r, const char *key)
+{
+	const json_t *t = json_object_get(r, key);
+	char a[CELL_LEN], b[CELL_LEN], c[CELL_LEN], label[CELL_LEN];
+
+	if (!json_is_object(t))
+		return;
+	ms_text(t, "p50_ms", a, sizeof(a));
+	ms_text(t, "p90_ms", b, sizeof(b));
+	ms_text(t, "p99_ms", c, sizeof(c));
+	snprintf(label, sizeof(label), "%s:", key);
+	/* In the column of the lines above ("latency:     ") */
+	printf("%-12s %.0f observations, p50 %s  p90 %s  p99 %s\n", label,
+	       json_number_value(json_object_get(t, "count")), a, b, c);
+}
+
 static void print_inspection(const json_t *r)
 {
 	const json_t *lat = json_object_get(r, "latency");
@@ -1492,6 +1509,8 @@ static void print_inspection(const json_t *r)
 	} else {
 		printf("latency:     none on the page through this spec\n");
 	}
+	print_token_timing(r, "ttft");
+	print_token_timing(r, "itl");
 	if (json_is_array(pred)) {
 		printf("predictions: %zu classes\n", json_array_size(pred));
 		json_array_foreach(pred, i, v)

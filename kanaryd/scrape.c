@@ -175,27 +175,29 @@ void scrape_reset_trails(struct service_rt *s)
 	}
 }
 
-static void hist_accumulate(struct metrics_window *w, struct stats_hist *h)
+/* Adds h to a pool's histogram (latency, TTFT or ITL): *into, *has. */
+static void hist_accumulate(struct stats_hist *into, bool *has,
+			    struct stats_hist *h)
 {
 	struct stats_hist a, b;
 	size_t i;
 
-	if (!w->has_histogram) {
-		w->latency = *h;
-		w->has_histogram = true;
+	if (!*has) {
+		*into = *h;
+		*has = true;
 		return;
 	}
-	if (!stats_hist_same_bounds(&w->latency, h)) {
-		if (stats_hist_rebin_common(&w->latency, h, &a, &b) <= 0)
+	if (!stats_hist_same_bounds(into, h)) {
+		if (stats_hist_rebin_common(into, h, &a, &b) <= 0)
 			return; /* no shared bounds: keep the first layout */
-		w->latency = a;
+		*into = a;
 		*h = b;
 	}
-	for (i = 0; i <= w->latency.nbounds; i++)
-		w->latency.counts[i] += h->counts[i];
-	w->latency.total += h->total;
-	w->latency.sum += h->sum;
-	w->latency.has_sum = w->latency.has_sum && h->has_sum;
+	for (i = 0; i <= into->nbounds; i++)
+		into->counts[i] += h->counts[i];
+	into->total += h->total;
+	into->sum += h->sum;
+	into->has_sum = into->has_sum && h->has_sum;
 }
 
 static void predictions_accumulate(struct metrics_window *w,
@@ -220,24 +222,24 @@ static void predictions_accumulate(struct metrics_window *w,
 	}
 }
 
-static void delta_histogram(const struct metrics_delta *d, struct stats_hist *h,
-			    bool *ok)
+/* dh, one of d's histograms, held when d->flags has `have` */
+static void delta_histogram(const struct metrics_delta *d,
+			    const struct metrics_histogram *dh, uint32_t have,
+			    struct stats_hist *h, bool *ok)
 {
 	struct stats_prom_bucket buckets[METRICS_BUCKETS_MAX];
-	double count = d->latency.count, sum = d->latency.sum_seconds;
+	double count = dh->count, sum = dh->sum_seconds;
 	unsigned i;
 
 	*ok = false;
-	if (!(d->flags & METRICS_HAVE_LATENCY_HISTOGRAM) ||
-	    (d->flags & METRICS_DELTA_LAYOUT_CHANGED) ||
-	    !d->latency.bucket_count)
+	if (!(d->flags & have) || !dh->bucket_count)
 		return;
-	for (i = 0; i < d->latency.bucket_count; i++) {
-		buckets[i].le = d->latency.upper_bound_seconds[i];
-		buckets[i].cumulative = d->latency.cumulative_count[i];
+	for (i = 0; i < dh->bucket_count; i++) {
+		buckets[i].le = dh->upper_bound_seconds[i];
+		buckets[i].cumulative = dh->cumulative_count[i];
 	}
-	*ok = stats_hist_from_prometheus(h, buckets, d->latency.bucket_count,
-					 &count, &sum) == 0;
+	*ok = stats_hist_from_prometheus(h, buckets, dh->bucket_count, &count,
+					 &sum) == 0;
 }
 
 void scrape_metrics_window(const struct service_rt *s,
@@ -270,9 +272,16 @@ void scrape_metrics_window(const struct service_rt *s,
 			continue;
 		w->requests += d.requests;
 		w->errors += d.errors;
-		delta_histogram(&d, &h, &hist_ok);
+		delta_histogram(&d, &d.latency, METRICS_HAVE_LATENCY_HISTOGRAM,
+				&h, &hist_ok);
 		if (hist_ok)
-			hist_accumulate(w, &h);
+			hist_accumulate(&w->latency, &w->has_histogram, &h);
+		delta_histogram(&d, &d.ttft, METRICS_HAVE_TTFT, &h, &hist_ok);
+		if (hist_ok)
+			hist_accumulate(&w->ttft, &w->has_ttft, &h);
+		delta_histogram(&d, &d.itl, METRICS_HAVE_ITL, &h, &hist_ok);
+		if (hist_ok)
+			hist_accumulate(&w->itl, &w->has_itl, &h);
 		if (d.flags & METRICS_HAVE_LATENCY_MEAN) {
 			w->has_mean = true;
 			w->latency_sum_s += d.latency.sum_seconds;

@@ -65,6 +65,29 @@ int fault_knobs_check(const struct fault_knobs *knobs, const char **field,
 		snprintf(why, why_len, "skew_label is not a label");
 		return -EINVAL;
 	}
+	if (knobs->ttft_ms > FAULTS_MAX_LATENCY_MS) {
+		*field = "ttft_ms";
+		snprintf(why, why_len, "ttft_ms must be from 0 to %d",
+			 FAULTS_MAX_LATENCY_MS);
+		return -EINVAL;
+	}
+	if (knobs->token_ms > FAULTS_MAX_TOKEN_MS) {
+		*field = "token_ms";
+		snprintf(why, why_len, "token_ms must be from 0 to %d",
+			 FAULTS_MAX_TOKEN_MS);
+		return -EINVAL;
+	}
+	if (knobs->tokens < 1 || knobs->tokens > FAULTS_MAX_TOKENS) {
+		*field = "tokens";
+		snprintf(why, why_len, "tokens must be from 1 to %d",
+			 FAULTS_MAX_TOKENS);
+		return -EINVAL;
+	}
+	if (!is_share(knobs->stream_error_rate)) {
+		*field = "stream_error_rate";
+		snprintf(why, why_len, "stream_error_rate must be from 0 to 1");
+		return -EINVAL;
+	}
 	if (knobs->skew > 0 && knobs->skew_label == FAULTS_NO_LABEL) {
 		*field = "skew_label";
 		snprintf(why, why_len,
@@ -109,6 +132,18 @@ void faults_draw(struct faults *faults, struct fault_draw *out)
 		      skew_dice < out->knobs.skew;
 }
 
+void faults_draw_completion(struct faults *faults, struct fault_draw *out)
+{
+	double fail_dice;
+
+	pthread_mutex_lock(&faults->lock);
+	out->knobs = faults->knobs;
+	fail_dice = next_unit(&faults->rng_state);
+	pthread_mutex_unlock(&faults->lock);
+	out->fail = fail_dice < out->knobs.stream_error_rate;
+	out->skewed = false;
+}
+
 json_t *fault_knobs_to_json(const struct fault_knobs *knobs)
 {
 	const char *label =
@@ -117,9 +152,13 @@ json_t *fault_knobs_to_json(const struct fault_knobs *knobs)
 		: cls_label_name((enum cls_label)knobs->skew_label);
 
 	return json_pack(
-	    "{s:f, s:I, s:f, s:s?, s:b}", "error_rate", knobs->error_rate,
-	    "latency_ms", (json_int_t)knobs->latency_ms, "skew", knobs->skew,
-	    "skew_label", label, "metrics_down", knobs->metrics_down);
+	    "{s:f, s:I, s:f, s:s?, s:b, s:I, s:I, s:I, s:f}", "error_rate",
+	    knobs->error_rate, "latency_ms", (json_int_t)knobs->latency_ms,
+	    "skew", knobs->skew, "skew_label", label, "metrics_down",
+	    knobs->metrics_down, "ttft_ms", (json_int_t)knobs->ttft_ms,
+	    "token_ms", (json_int_t)knobs->token_ms, "tokens",
+	    (json_int_t)knobs->tokens, "stream_error_rate",
+	    knobs->stream_error_rate);
 }
 
 static int read_share(const json_t *value, const char *key, double *out,
@@ -133,6 +172,22 @@ static int read_share(const json_t *value, const char *key, double *out,
 	return 0;
 }
 
+/* An integer knob from min to max. */
+static int read_uint(const json_t *value, const char *key, unsigned int min,
+		     unsigned int max, unsigned int *out, char *why,
+		     size_t why_len)
+{
+	json_int_t n = json_is_integer(value) ? json_integer_value(value) : -1;
+
+	if (n < (json_int_t)min || n > (json_int_t)max) {
+		snprintf(why, why_len, "%s must be an integer from %u to %u",
+			 key, min, max);
+		return -EINVAL;
+	}
+	*out = (unsigned int)n;
+	return 0;
+}
+
 /* Sets one knob in *knobs from a JSON field; range checks come later. */
 static int apply_field(struct fault_knobs *knobs, const char *key,
 		       const json_t *value, char *why, size_t why_len)
@@ -141,19 +196,21 @@ static int apply_field(struct fault_knobs *knobs, const char *key,
 		return read_share(value, key, &knobs->error_rate, why, why_len);
 	if (strcmp(key, "skew") == 0)
 		return read_share(value, key, &knobs->skew, why, why_len);
-	if (strcmp(key, "latency_ms") == 0) {
-		json_int_t ms =
-		    json_is_integer(value) ? json_integer_value(value) : -1;
-
-		if (ms < 0 || ms > FAULTS_MAX_LATENCY_MS) {
-			snprintf(why, why_len,
-				 "latency_ms must be an integer from 0 to %d",
-				 FAULTS_MAX_LATENCY_MS);
-			return -EINVAL;
-		}
-		knobs->latency_ms = (unsigned int)ms;
-		return 0;
-	}
+	if (strcmp(key, "stream_error_rate") == 0)
+		return read_share(value, key, &knobs->stream_error_rate, why,
+				  why_len);
+	if (strcmp(key, "latency_ms") == 0)
+		return read_uint(value, key, 0, FAULTS_MAX_LATENCY_MS,
+				 &knobs->latency_ms, why, why_len);
+	if (strcmp(key, "ttft_ms") == 0)
+		return read_uint(value, key, 0, FAULTS_MAX_LATENCY_MS,
+				 &knobs->ttft_ms, why, why_len);
+	if (strcmp(key, "token_ms") == 0)
+		return read_uint(value, key, 0, FAULTS_MAX_TOKEN_MS,
+				 &knobs->token_ms, why, why_len);
+	if (strcmp(key, "tokens") == 0)
+		return read_uint(value, key, 1, FAULTS_MAX_TOKENS,
+				 &knobs->tokens, why, why_len);
 	if (strcmp(key, "skew_label") == 0) {
 		int label = json_is_string(value)
 				? cls_label_parse(json_string_value(value))
@@ -184,7 +241,8 @@ static int apply_field(struct fault_knobs *knobs, const char *key,
 	}
 	snprintf(why, why_len,
 		 "unknown field '%s' (known: error_rate, latency_ms, skew, "
-		 "skew_label, metrics_down)",
+		 "skew_label, metrics_down, ttft_ms, token_ms, tokens, "
+		 "stream_error_rate)",
 		 key);
 	return -EINVAL;
 }

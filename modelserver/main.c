@@ -55,6 +55,10 @@ enum option_id {
 	OPT_SKEW_LABEL,
 	OPT_SEED,
 	OPT_MAX_CONNECTIONS,
+	OPT_TTFT_MS,
+	OPT_TOKEN_MS,
+	OPT_TOKENS,
+	OPT_STREAM_ERROR_RATE,
 };
 
 static const struct option long_options[] = {
@@ -66,6 +70,10 @@ static const struct option long_options[] = {
     {"skew-label", required_argument, NULL, OPT_SKEW_LABEL},
     {"seed", required_argument, NULL, OPT_SEED},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"ttft-ms", required_argument, NULL, OPT_TTFT_MS},
+    {"token-ms", required_argument, NULL, OPT_TOKEN_MS},
+    {"tokens", required_argument, NULL, OPT_TOKENS},
+    {"stream-error-rate", required_argument, NULL, OPT_STREAM_ERROR_RATE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -78,7 +86,10 @@ static void usage(FILE *out)
 		"\n"
 		"Serves kanary's sentiment model over HTTP:\n"
 		"  POST /predict {\"text\": \"...\"}, GET /healthz,\n"
-		"  GET /metrics, GET and PUT /admin/faults\n"
+		"  GET /metrics, GET and PUT /admin/faults;\n"
+		"  and OpenAI-style completions, streamed with\n"
+		"  \"stream\": true: POST /v1/completions and\n"
+		"  /v1/chat/completions\n"
 		"\n"
 		"  --listen ADDR:PORT   127.0.0.1:8080 or [::1]:8080;\n"
 		"                       port 0: a free port, logged\n"
@@ -91,13 +102,22 @@ static void usage(FILE *out)
 		"  --seed N             seed of the fault dice (default:\n"
 		"                       from the clock)\n"
 		"  --max-connections N  served at once (default %d)\n"
+		"  --ttft-ms N          a completion's time to first\n"
+		"                       token (0..%d)\n"
+		"  --token-ms N         time between its tokens (0..%d)\n"
+		"  --tokens N           tokens per completion (1..%d,\n"
+		"                       default %d)\n"
+		"  --stream-error-rate F  share of completions failing\n"
+		"                       after half their tokens\n"
 		"  -v, --verbose        log every request\n"
 		"  -h, --help           this help\n"
 		"\n"
 		"The knobs change at run time with PUT /admin/faults.\n"
 		"Bad flags exit with status 2; SIGINT or SIGTERM stop\n"
 		"the server.\n",
-		FAULTS_MAX_LATENCY_MS, DEFAULT_MAX_CONNECTIONS);
+		FAULTS_MAX_LATENCY_MS, DEFAULT_MAX_CONNECTIONS,
+		FAULTS_MAX_LATENCY_MS, FAULTS_MAX_TOKEN_MS, FAULTS_MAX_TOKENS,
+		FAULTS_DEFAULT_TOKENS);
 }
 
 static const char *flag_name(int id)
@@ -247,6 +267,25 @@ static int parse_option(int id, const char *arg, struct options *opts)
 		if (!ret)
 			opts->max_connections = (unsigned int)n;
 		return ret;
+	case OPT_TTFT_MS:
+		ret = parse_uint(id, arg, FAULTS_MAX_LATENCY_MS, &n);
+		if (!ret)
+			opts->knobs.ttft_ms = (unsigned int)n;
+		return ret;
+	case OPT_TOKEN_MS:
+		ret = parse_uint(id, arg, FAULTS_MAX_TOKEN_MS, &n);
+		if (!ret)
+			opts->knobs.token_ms = (unsigned int)n;
+		return ret;
+	case OPT_TOKENS:
+		ret = parse_uint(id, arg, FAULTS_MAX_TOKENS, &n);
+		if (!ret && n == 0)
+			ret = bad_value(id, arg, "want at least 1");
+		if (!ret)
+			opts->knobs.tokens = (unsigned int)n;
+		return ret;
+	case OPT_STREAM_ERROR_RATE:
+		return parse_share(id, arg, &opts->knobs.stream_error_rate);
 	default:
 		return -EINVAL;
 	}
@@ -263,6 +302,7 @@ static int parse_args(int argc, char **argv, struct options *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->version = CLS_VERSION_V1;
 	opts->knobs.skew_label = FAULTS_NO_LABEL;
+	opts->knobs.tokens = FAULTS_DEFAULT_TOKENS;
 	opts->max_connections = DEFAULT_MAX_CONNECTIONS;
 
 	opterr = 0; /* our messages, not getopt's */

@@ -8,8 +8,16 @@
  *   http_request_duration_seconds{handler="/predict"}        histogram
  *   kanary_predictions_total{label,model}                    counter
  *
- * Only /predict is counted. One mutex guards everything, so a scrape sees
- * the request counters, the histogram and the predictions agree.
+ * and, for completions, what vLLM exports under the same names and bucket
+ * layouts, so that kanary's vllm preset reads this server as it reads vLLM:
+ *
+ *   vllm:request_success_total{finished_reason,model_name}   counter
+ *   vllm:time_to_first_token_seconds{model_name}             histogram
+ *   vllm:inter_token_latency_seconds{model_name}             histogram
+ *   vllm:e2e_request_latency_seconds{model_name}             histogram
+ *
+ * http_requests_total counts /predict only. One mutex guards everything,
+ * so a scrape sees the counters, the histograms and the predictions agree.
  */
 #ifndef KANARY_MODELSERVER_METRICS_H
 #define KANARY_MODELSERVER_METRICS_H
@@ -27,6 +35,28 @@
 #define METRICS_METHOD_COUNT 8
 /* Upper bounds of the duration buckets, +Inf aside: 1 ms .. 10 s. */
 #define METRICS_BUCKET_COUNT 14
+/* vLLM's layouts, +Inf aside: TTFT 1 ms .. 2560 s, ITL 10 ms .. 80 s,
+ * end to end 0.3 s .. 7680 s; room for the widest. */
+#define METRICS_TTFT_BUCKET_COUNT 22
+#define METRICS_ITL_BUCKET_COUNT  19
+#define METRICS_E2E_BUCKET_COUNT  21
+#define METRICS_LLM_BUCKETS_MAX	  METRICS_TTFT_BUCKET_COUNT
+
+/* Why a completion ended: vLLM's finished_reason values. */
+enum metrics_finish {
+	METRICS_FINISH_STOP,   /* the answer was complete */
+	METRICS_FINISH_LENGTH, /* max_tokens cut it */
+	METRICS_FINISH_ABORT,  /* the client went away */
+	METRICS_FINISH_ERROR,  /* the engine failed mid-answer */
+	METRICS_FINISH_COUNT,
+};
+
+/* Per-bucket (not cumulative) counts of one of the vLLM histograms. */
+struct metrics_llm_hist {
+	uint64_t buckets[METRICS_LLM_BUCKETS_MAX + 1]; /* the last is +Inf */
+	double sum_s;
+	uint64_t count;
+};
 
 struct metrics_counts {
 	uint64_t requests[METRICS_METHOD_COUNT][METRICS_CODE_SLOTS];
@@ -34,6 +64,8 @@ struct metrics_counts {
 	double duration_sum_s;
 	uint64_t duration_count;
 	uint64_t predictions[CLS_LABEL_COUNT];
+	uint64_t completions[METRICS_FINISH_COUNT];
+	struct metrics_llm_hist ttft, itl, e2e;
 };
 
 struct metrics {
@@ -51,6 +83,14 @@ void metrics_destroy(struct metrics *metrics);
  */
 void metrics_observe_predict(struct metrics *metrics, const char *method,
 			     unsigned int code, double seconds, int label);
+
+/* A completion's first token came ttft_s after its request. */
+void metrics_observe_first_token(struct metrics *metrics, double ttft_s);
+/* gap_s passed between two tokens of one completion. */
+void metrics_observe_token_gap(struct metrics *metrics, double gap_s);
+/* A completion ended, for reason, e2e_s after its request. */
+void metrics_observe_completion(struct metrics *metrics,
+				enum metrics_finish reason, double e2e_s);
 
 /*
  * Renders the exposition text into a malloc()ed buffer. Returns 0, or

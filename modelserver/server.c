@@ -10,6 +10,7 @@
  * on the first call, before any body is read.
  */
 #include "server.h"
+#include "stream.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -50,6 +51,8 @@ enum route {
 	ROUTE_HEALTHZ,
 	ROUTE_METRICS,
 	ROUTE_FAULTS,
+	ROUTE_COMPLETIONS,
+	ROUTE_CHAT_COMPLETIONS,
 	ROUTE_COUNT,
 };
 
@@ -63,6 +66,8 @@ static const struct {
     [ROUTE_HEALTHZ] = {"/healthz", "GET, HEAD", NULL},
     [ROUTE_METRICS] = {"/metrics", "GET, HEAD", NULL},
     [ROUTE_FAULTS] = {"/admin/faults", "GET, HEAD, PUT", "PUT"},
+    [ROUTE_COMPLETIONS] = {"/v1/completions", "POST", "POST"},
+    [ROUTE_CHAT_COMPLETIONS] = {"/v1/chat/completions", "POST", "POST"},
 };
 
 struct server {
@@ -289,6 +294,7 @@ static enum MHD_Result on_headers(struct exchange *ex, const char *url)
 	if (req->route == ROUTE_UNKNOWN)
 		return reply_error(ex, MHD_HTTP_NOT_FOUND, NULL, NULL,
 				   "no endpoint at '%.*s' (there are /predict, "
+				   "/v1/completions, /v1/chat/completions, "
 				   "/healthz, /metrics and /admin/faults)",
 				   SERVER_QUOTE_BYTES, url);
 	if (!list_has(routes[req->route].allow, ex->method))
@@ -498,6 +504,67 @@ static enum MHD_Result handle_faults(struct exchange *ex)
 	return reply_json(ex, MHD_HTTP_OK, fault_knobs_to_json(&knobs), -1);
 }
 
+/* A completion's wait between tokens; false once the server stops. */
+static bool completion_wait(void *cls, unsigned int ms)
+{
+	struct server *server = cls;
+	bool stopping;
+
+	server_delay(server, ms);
+	pthread_mutex_lock(&server->stop_lock);
+	stopping = server->stopping;
+	pthread_mutex_unlock(&server->stop_lock);
+	return !stopping;
+}
+
+static enum MHD_Result handle_completion(struct exchange *ex,
+					 enum completion_kind kind)
+{
+	const struct server_config *config = &ex->server->config;
+	const struct completion_env env = {
+	    .faults = config->faults,
+	    .metrics = config->metrics,
+	    .model = cls_version_name(config->version),
+	    .wait = completion_wait,
+	    .wait_cls = ex->server,
+	};
+	struct completion_request creq;
+	struct MHD_Response *response;
+	char why[COMPLETION_WHY_BYTES];
+	unsigned int status;
+	const char *field;
+	enum MHD_Result ret;
+	json_t *root;
+	int err;
+
+	root = parse_body(ex, &ret);
+	if (!root)
+		return ret;
+	err = completion_parse(root, kind, &creq, &field, why, sizeof(why));
+	/* field points into root: answer before letting it go. */
+	if (err) {
+		ret = reply_error(ex, MHD_HTTP_BAD_REQUEST, NULL, field, "%s",
+				  why);
+		json_decref(root);
+		return ret;
+	}
+	json_decref(root);
+	if (!creq.stream) {
+		root = completion_answer(&env, &creq, &ex->req->start, &status);
+		return reply_json(ex, status, root, -1);
+	}
+	/* The status line and headers go out now, the tokens as they come */
+	response = completion_stream_response(&env, &creq, &ex->req->start);
+	if (!response)
+		return MHD_NO;
+	ret = MHD_queue_response(ex->conn, MHD_HTTP_OK, response);
+	MHD_destroy_response(response);
+	ex->req->answered = true;
+	log_debug("%s %s: 200, streaming", ex->method,
+		  routes[ex->req->route].path);
+	return ret;
+}
+
 static enum MHD_Result on_body_done(struct exchange *ex)
 {
 	static const char healthy[] = "ok\n";
@@ -518,6 +585,10 @@ static enum MHD_Result on_body_done(struct exchange *ex)
 		return handle_metrics(ex);
 	case ROUTE_FAULTS:
 		return handle_faults(ex);
+	case ROUTE_COMPLETIONS:
+		return handle_completion(ex, COMPLETION_TEXT);
+	case ROUTE_CHAT_COMPLETIONS:
+		return handle_completion(ex, COMPLETION_CHAT);
 	default:
 		/* on_headers() answered every other route already. */
 		return MHD_NO;

@@ -8,6 +8,9 @@
  *   GET  /metrics        Prometheus text (see metrics.h)
  *   GET  /admin/faults   the fault knobs (see faults.h)
  *   PUT  /admin/faults   change any subset of them, all or nothing
+ *   POST /v1/completions, /v1/chat/completions
+ *                        OpenAI-style completions, streamed or whole
+ *                        (see stream.h)
  *
  * Errors are JSON: {"error": "what is wrong", "field": "name" or null}.
  */

@@ -12,6 +12,8 @@
 
 #define PERCENT	 100.0
 #define MS_PER_S 1000.0
+/* kernel: 2; metrics: errors, latency, TTFT, ITL, predictions */
+#define ANALYSIS_CHECKS_MAX 8
 
 struct check {
 	const char *signal;
@@ -99,7 +101,31 @@ static json_t *latency_pool_json(const struct stats_hist_summary *s)
 			 "mean_ms", MS_PER_S * s->mean);
 }
 
+/*
+ * What a latency-like check compares: request latency, or an LLM server's
+ * time to first token or inter-token latency, all judged alike.
+ */
+struct latency_limit {
+	const char *threshold_key; /* in the decision record */
+	uint64_t max_increase_ms;  /* canary p99 - stable p99 */
+	const char *quantity;	   /* "p99", "TTFT p99", ... */
+	const char *noun;	   /* what has no quantiles */
+	const char *counted;	   /* what too few of holds */
+};
+
+static struct latency_limit request_latency_limit(const struct analysis_spec *a)
+{
+	return (struct latency_limit){
+	    .threshold_key = "max_p99_increase_ms",
+	    .max_increase_ms = a->max_p99_increase_ms,
+	    .quantity = "p99",
+	    .noun = "latency",
+	    .counted = "timed responses",
+	};
+}
+
 static void latency_check(struct check *c, const struct analysis_spec *a,
+			  const struct latency_limit *limit,
 			  uint32_t min_requests,
 			  const struct stats_hist *stable,
 			  const struct stats_hist *canary)
@@ -127,8 +153,8 @@ static void latency_check(struct check *c, const struct analysis_spec *a,
 	    "{s:s, s:o, s:o, s:{s:I, s:f, s:i}, s:{s:f, s:f, s:f, s:f, "
 	    "s:s}}",
 	    "signal", c->signal, "stable", latency_pool_json(&ss), "canary",
-	    latency_pool_json(&cs), "threshold", "max_p99_increase_ms",
-	    (json_int_t)a->max_p99_increase_ms, "confidence",
+	    latency_pool_json(&cs), "threshold", limit->threshold_key,
+	    (json_int_t)limit->max_increase_ms, "confidence",
 	    a->latency_confidence, "min_requests", (json_int_t)min_requests,
 	    "statistics", "p99_increase_ms", p99_increase_ms, "u", mwu.u, "z",
 	    mwu.z, "p_value", mwu.p_value, "test",
@@ -136,38 +162,74 @@ static void latency_check(struct check *c, const struct analysis_spec *a,
 	json_object_set_new(json_object_get(c->json, "statistics"),
 			    "prob_canary_slower",
 			    json_real(mwu.prob_superiority));
-	if (!enough(c, "timed responses", ss.count, cs.count, min_requests))
+	if (!enough(c, limit->counted, ss.count, cs.count, min_requests))
 		return;
 	if (ss.status != STATS_OK || cs.status != STATS_OK) {
 		check_set(c, VERDICT_INCONCLUSIVE,
-			  "no latency quantiles: stable %s, canary %s",
+			  "no %s quantiles: stable %s, canary %s", limit->noun,
 			  stats_status_name(ss.status),
 			  stats_status_name(cs.status));
 		return;
 	}
-	if (p99_increase_ms <= (double)a->max_p99_increase_ms) {
+	if (p99_increase_ms <= (double)limit->max_increase_ms) {
 		check_set(c, VERDICT_PASS,
-			  "canary p99 %.1f ms vs stable %.1f ms: %+.1f ms, "
+			  "canary %s %.1f ms vs stable %.1f ms: %+.1f ms, "
 			  "within +%llu ms",
-			  MS_PER_S * cs.p99, MS_PER_S * ss.p99, p99_increase_ms,
-			  (unsigned long long)a->max_p99_increase_ms);
+			  limit->quantity, MS_PER_S * cs.p99, MS_PER_S * ss.p99,
+			  p99_increase_ms,
+			  (unsigned long long)limit->max_increase_ms);
 		return;
 	}
 	if (stats_significant(mwu.status, mwu.p_value, a->latency_confidence)) {
 		check_set(c, VERDICT_FAIL,
-			  "canary p99 %.1f ms vs stable %.1f ms: +%.1f ms > "
+			  "canary %s %.1f ms vs stable %.1f ms: +%.1f ms > "
 			  "+%llu ms, and slower overall (Mann-Whitney p = "
 			  "%.3g)",
-			  MS_PER_S * cs.p99, MS_PER_S * ss.p99, p99_increase_ms,
-			  (unsigned long long)a->max_p99_increase_ms,
+			  limit->quantity, MS_PER_S * cs.p99, MS_PER_S * ss.p99,
+			  p99_increase_ms,
+			  (unsigned long long)limit->max_increase_ms,
 			  mwu.p_value);
 		return;
 	}
 	check_set(c, VERDICT_INCONCLUSIVE,
-		  "canary p99 +%.1f ms over stable, above +%llu ms but not "
+		  "canary %s +%.1f ms over stable, above +%llu ms but not "
 		  "significantly slower yet (p = %.3g)",
-		  p99_increase_ms, (unsigned long long)a->max_p99_increase_ms,
-		  mwu.p_value);
+		  limit->quantity, p99_increase_ms,
+		  (unsigned long long)limit->max_increase_ms, mwu.p_value);
+}
+
+/* An LLM server's own time to first token and inter-token latency. */
+static void token_timing_checks(struct check *checks, size_t *n,
+				const struct analysis_spec *a,
+				uint32_t min_requests,
+				const struct metrics_window *s,
+				const struct metrics_window *k)
+{
+	const struct latency_limit ttft = {
+	    .threshold_key = "max_ttft_p99_increase_ms",
+	    .max_increase_ms = a->max_ttft_p99_increase_ms,
+	    .quantity = "TTFT p99",
+	    .noun = "TTFT",
+	    .counted = "first tokens",
+	};
+	const struct latency_limit itl = {
+	    .threshold_key = "max_itl_p99_increase_ms",
+	    .max_increase_ms = a->max_itl_p99_increase_ms,
+	    .quantity = "ITL p99",
+	    .noun = "ITL",
+	    .counted = "token gaps",
+	};
+
+	if (s->has_ttft && k->has_ttft) {
+		checks[*n].signal = "metrics.ttft";
+		latency_check(&checks[(*n)++], a, &ttft, min_requests, &s->ttft,
+			      &k->ttft);
+	}
+	if (s->has_itl && k->has_itl) {
+		checks[*n].signal = "metrics.itl";
+		latency_check(&checks[(*n)++], a, &itl, min_requests, &s->itl,
+			      &k->itl);
+	}
 }
 
 /* Mean-only latency (a server that exports summed durations): there is no
@@ -207,6 +269,44 @@ static void mean_latency_check(struct check *c, const struct analysis_spec *a,
 			  k_mean, s_mean);
 }
 
+/* The class whose share of predictions moved most between the pools. */
+struct class_shift {
+	const char *name;
+	double stable_pct, canary_pct;
+	double points; /* |canary - stable| */
+};
+
+static struct class_shift largest_shift(const char *const *names,
+					const double *sc, const double *kc,
+					unsigned n, double s_total,
+					double k_total)
+{
+	struct class_shift best = {.name = ""};
+	unsigned i;
+
+	if (s_total <= 0 || k_total <= 0)
+		return best;
+	for (i = 0; i < n; i++) {
+		double s_pct = 100.0 * sc[i] / s_total;
+		double k_pct = 100.0 * kc[i] / k_total;
+
+		if (fabs(k_pct - s_pct) > best.points || !best.name[0]) {
+			best.name = names[i];
+			best.stable_pct = s_pct;
+			best.canary_pct = k_pct;
+			best.points = fabs(k_pct - s_pct);
+		}
+	}
+	return best;
+}
+
+/*
+ * Two limits, either of which marks a shift: a class whose share moved more
+ * than max_prediction_shift points (what a person means by "predicts
+ * positive 80 % of the time instead of 60 %"), or a Jensen-Shannon
+ * divergence above max_prediction_divergence (many small moves across many
+ * classes). Either must also be significant (chi-square) to fail.
+ */
 static void predictions_check(struct check *c, const struct analysis_spec *a,
 			      uint32_t min_requests,
 			      const struct metrics_window *s,
@@ -217,8 +317,11 @@ static void predictions_check(struct check *c, const struct analysis_spec *a,
 	const char *names[2 * ANALYSIS_CLASSES_MAX];
 	double s_total = 0, k_total = 0, jsd = 0;
 	struct stats_chi2_homog chi2;
+	struct class_shift shift;
 	json_t *s_json = json_object(), *k_json = json_object();
+	char shares[2 * ANALYSIS_CLASS_LEN + 64];
 	unsigned n = 0, i, j;
+	bool beyond;
 
 	/* One column per class seen in either pool. */
 	for (i = 0; i < s->class_count; i++) {
@@ -241,37 +344,49 @@ static void predictions_check(struct check *c, const struct analysis_spec *a,
 	}
 	stats_chi2_homogeneity(kc, sc, n, &chi2);
 	stats_jsd_bits(kc, sc, n, &jsd);
+	shift = largest_shift(names, sc, kc, n, s_total, k_total);
 	c->json = json_pack(
-	    "{s:s, s:o, s:o, s:{s:f, s:f, s:i}, s:{s:f, s:f, "
-	    "s:i, s:f, s:b, s:s}}",
+	    "{s:s, s:o, s:o, s:{s:f, s:f, s:f, s:i}, s:{s:f, s:s, s:f, s:f, "
+	    "s:f, s:f, s:i, s:f, s:b, s:s}}",
 	    "signal", c->signal, "stable", s_json, "canary", k_json,
-	    "threshold", "max_divergence_bits", a->max_prediction_divergence,
-	    "confidence", a->prediction_confidence, "min_requests",
-	    (json_int_t)min_requests, "statistics", "jsd_bits", jsd, "chi2",
+	    "threshold", "max_shift_points", a->max_prediction_shift_pp,
+	    "max_divergence_bits", a->max_prediction_divergence, "confidence",
+	    a->prediction_confidence, "min_requests", (json_int_t)min_requests,
+	    "statistics", "shift_points", shift.points, "shift_class",
+	    shift.name, "shift_stable_pct", shift.stable_pct,
+	    "shift_canary_pct", shift.canary_pct, "jsd_bits", jsd, "chi2",
 	    chi2.statistic, "df", (int)chi2.df, "p_value", chi2.p_value,
 	    "low_expected_counts", chi2.low_expected, "test",
 	    stats_status_name(chi2.status));
 	if (!enough(c, "predictions", s_total, k_total, min_requests))
 		return;
-	if (jsd <= a->max_prediction_divergence) {
+	snprintf(shares, sizeof(shares), "%s: stable %.1f %%, canary %.1f %%",
+		 shift.name, shift.stable_pct, shift.canary_pct);
+	beyond = shift.points > a->max_prediction_shift_pp ||
+		 jsd > a->max_prediction_divergence;
+	if (!beyond) {
 		check_set(c, VERDICT_PASS,
-			  "prediction distributions diverge by %.4f bits, "
-			  "within %.4f",
-			  jsd, a->max_prediction_divergence);
+			  "predictions within limits (%s: %.1f points, within "
+			  "%.1f; divergence %.4f bits, within %.4f)",
+			  shares, shift.points, a->max_prediction_shift_pp, jsd,
+			  a->max_prediction_divergence);
 		return;
 	}
 	if (stats_significant(chi2.status, chi2.p_value,
 			      a->prediction_confidence)) {
 		check_set(c, VERDICT_FAIL,
-			  "canary predictions shifted: divergence %.4f bits > "
-			  "%.4f (chi-square p = %.3g)",
-			  jsd, a->max_prediction_divergence, chi2.p_value);
+			  "canary predictions shifted (%s: %.1f points, limit "
+			  "%.1f; divergence %.4f bits, limit %.4f; chi-square "
+			  "p = %.3g)",
+			  shares, shift.points, a->max_prediction_shift_pp, jsd,
+			  a->max_prediction_divergence, chi2.p_value);
 		return;
 	}
 	check_set(c, VERDICT_INCONCLUSIVE,
-		  "prediction divergence %.4f bits above %.4f but not "
-		  "significant yet (p = %.3g)",
-		  jsd, a->max_prediction_divergence, chi2.p_value);
+		  "predictions moved (%s: %.1f points, limit %.1f; divergence "
+		  "%.4f bits, limit %.4f) but not significantly yet (p = %.3g)",
+		  shares, shift.points, a->max_prediction_shift_pp, jsd,
+		  a->max_prediction_divergence, chi2.p_value);
 }
 
 static void connections_check(struct check *c, const struct analysis_spec *a,
@@ -295,7 +410,8 @@ void analysis_evaluate(const struct analysis_input *in,
 	const struct metrics_window *ms = &in->metrics[ANALYSIS_STABLE];
 	const struct metrics_window *mc = &in->metrics[ANALYSIS_CANARY];
 	uint32_t min_req = in->spec->min_requests;
-	struct check checks[6];
+	const struct latency_limit request_latency = request_latency_limit(a);
+	struct check checks[ANALYSIS_CHECKS_MAX];
 	size_t n = 0, i;
 	json_t *list = json_array();
 	int fails = 0, holds = 0;
@@ -307,8 +423,8 @@ void analysis_evaluate(const struct analysis_input *in,
 		error_rate_check(&checks[n++], a, min_req, ks->requests,
 				 ks->errors, kc->requests, kc->errors);
 		checks[n].signal = "kernel.latency";
-		latency_check(&checks[n++], a, min_req, &ks->latency,
-			      &kc->latency);
+		latency_check(&checks[n++], a, &request_latency, min_req,
+			      &ks->latency, &kc->latency);
 	} else {
 		checks[n].signal = "kernel.connections";
 		connections_check(&checks[n++], a, min_req, ks, kc);
@@ -329,13 +445,15 @@ void analysis_evaluate(const struct analysis_input *in,
 					 ms->errors, mc->requests, mc->errors);
 			if (ms->has_histogram && mc->has_histogram) {
 				checks[n].signal = "metrics.latency";
-				latency_check(&checks[n++], a, min_req,
-					      &ms->latency, &mc->latency);
+				latency_check(&checks[n++], a, &request_latency,
+					      min_req, &ms->latency,
+					      &mc->latency);
 			} else if (ms->has_mean && mc->has_mean) {
 				checks[n].signal = "metrics.latency_mean";
 				mean_latency_check(&checks[n++], a, min_req, ms,
 						   mc);
 			}
+			token_timing_checks(checks, &n, a, min_req, ms, mc);
 			if (ms->has_predictions || mc->has_predictions) {
 				checks[n].signal = "metrics.predictions";
 				predictions_check(&checks[n++], a, min_req, ms,

@@ -52,6 +52,11 @@ struct metrics_window {
 	bool has_mean;
 	double latency_sum_s;
 	double latency_count;
+	/* An LLM server's own token timing (TTFT and ITL histograms) */
+	bool has_ttft;
+	struct stats_hist ttft;
+	bool has_itl;
+	struct stats_hist itl;
 	bool has_predictions;
 	unsigned class_count;
 	char classes[ANALYSIS_CLASSES_MAX][ANALYSIS_CLASS_LEN];

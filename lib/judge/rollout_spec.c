@@ -21,6 +21,12 @@
 #define MAX_WARMUP_REQUESTS  100000
 #define BP_PER_PERCENT	     100
 #define FULL_BP		     10000
+/* An LLM's first token waits for the prompt's prefill and the queue: a
+ * few hundred ms at p99 is ordinary, and +200 ms is what a person waiting
+ * for the answer notices. A token every 20-50 ms is ordinary decoding;
+ * +20 ms per token makes a long answer seconds slower (docs/config.md). */
+#define DEFAULT_MAX_TTFT_P99_INCREASE_MS 200
+#define DEFAULT_MAX_ITL_P99_INCREASE_MS	 20
 
 static const uint32_t default_steps_bp[] = {1000, 2500, 5000, 7500, 10000};
 
@@ -38,6 +44,15 @@ void rollout_spec_defaults(struct rollout_spec *spec)
 	spec->analysis.error_confidence = 0.95;
 	spec->analysis.max_p99_increase_ms = 50;
 	spec->analysis.latency_confidence = 0.95;
+	spec->analysis.max_ttft_p99_increase_ms =
+	    DEFAULT_MAX_TTFT_P99_INCREASE_MS;
+	spec->analysis.max_itl_p99_increase_ms =
+	    DEFAULT_MAX_ITL_P99_INCREASE_MS;
+	/* A classifier whose leading class moves 60 -> 75 % is broken even
+	 * when its error rate is fine: that is 15 points but only 0.037 bits
+	 * of Jensen-Shannon divergence. A move of a few points is ordinary
+	 * traffic drift. 10 points separates the two (docs/config.md). */
+	spec->analysis.max_prediction_shift_pp = 10.0;
 	spec->analysis.max_prediction_divergence = 0.05;
 	spec->analysis.prediction_confidence = 0.99;
 	spec->analysis.rollback_error_rate_pct = 10.0;
@@ -46,11 +61,19 @@ void rollout_spec_defaults(struct rollout_spec *spec)
 }
 
 static const char *const analysis_fields[] = {
-    "max_error_rate_increase",	 "error_confidence",
-    "max_p99_increase",		 "latency_confidence",
-    "max_prediction_divergence", "prediction_confidence",
-    "rollback_error_rate",	 "rollback_min_requests",
-    "rollback_refused",		 NULL,
+    "max_error_rate_increase",
+    "error_confidence",
+    "max_p99_increase",
+    "latency_confidence",
+    "max_ttft_p99_increase",
+    "max_itl_p99_increase",
+    "max_prediction_shift",
+    "max_prediction_divergence",
+    "prediction_confidence",
+    "rollback_error_rate",
+    "rollback_min_requests",
+    "rollback_refused",
+    NULL,
 };
 
 static int analysis_from_json(const json_t *obj, struct json_ctx *ctx,
@@ -70,6 +93,15 @@ static int analysis_from_json(const json_t *obj, struct json_ctx *ctx,
 	ret = ret
 		  ?: jf_probability(ctx, obj, "latency_confidence",
 				    &a->latency_confidence);
+	ret = ret
+		  ?: jf_duration_ms(ctx, obj, "max_ttft_p99_increase", true,
+				    &a->max_ttft_p99_increase_ms);
+	ret = ret
+		  ?: jf_duration_ms(ctx, obj, "max_itl_p99_increase", true,
+				    &a->max_itl_p99_increase_ms);
+	ret = ret
+		  ?: jf_double(ctx, obj, "max_prediction_shift", 0, 100,
+			       &a->max_prediction_shift_pp);
 	ret = ret
 		  ?: jf_double(ctx, obj, "max_prediction_divergence", 0, 1,
 			       &a->max_prediction_divergence);
@@ -236,7 +268,8 @@ static json_t *percent_json(uint32_t bp)
 json_t *rollout_spec_to_json(const struct rollout_spec *spec)
 {
 	char interval[UNITS_DURATION_STR_LEN], window[UNITS_DURATION_STR_LEN];
-	char p99[UNITS_DURATION_STR_LEN];
+	char p99[UNITS_DURATION_STR_LEN], ttft[UNITS_DURATION_STR_LEN];
+	char itl[UNITS_DURATION_STR_LEN];
 	const struct analysis_spec *a = &spec->analysis;
 	json_t *obj = json_object(), *steps = json_array();
 	uint32_t i;
@@ -272,12 +305,20 @@ json_t *rollout_spec_to_json(const struct rollout_spec *spec)
 	json_object_set_new(
 	    obj, "analysis",
 	    json_pack(
-		"{s:f, s:f, s:s, s:f, s:f, s:f, s:f, s:i, s:i}",
+		"{s:f, s:f, s:s, s:f, s:s, s:s, s:f, s:f, s:f, s:f, s:i, "
+		"s:i}",
 		"max_error_rate_increase", a->max_error_rate_increase_pp,
 		"error_confidence", a->error_confidence, "max_p99_increase",
 		units_format_duration_ms(a->max_p99_increase_ms, p99,
 					 sizeof(p99)),
 		"latency_confidence", a->latency_confidence,
+		"max_ttft_p99_increase",
+		units_format_duration_ms(a->max_ttft_p99_increase_ms, ttft,
+					 sizeof(ttft)),
+		"max_itl_p99_increase",
+		units_format_duration_ms(a->max_itl_p99_increase_ms, itl,
+					 sizeof(itl)),
+		"max_prediction_shift", a->max_prediction_shift_pp,
 		"max_prediction_divergence", a->max_prediction_divergence,
 		"prediction_confidence", a->prediction_confidence,
 		"rollback_error_rate", a->rollback_error_rate_pct,

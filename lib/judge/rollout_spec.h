@@ -22,6 +22,9 @@ struct analysis_spec {
 	double error_confidence;	   /* two-proportion test */
 	uint64_t max_p99_increase_ms;	   /* canary p99 - stable p99 */
 	double latency_confidence;	   /* Mann-Whitney U */
+	uint64_t max_ttft_p99_increase_ms; /* time to first token, p99 */
+	uint64_t max_itl_p99_increase_ms;  /* inter-token latency, p99 */
+	double max_prediction_shift_pp;	   /* a class's share, points */
 	double max_prediction_divergence;  /* Jensen-Shannon, bits */
 	double prediction_confidence;	   /* chi-square */
 	double rollback_error_rate_pct;	   /* immediate rollback above */

@@ -335,11 +335,16 @@ struct preset_def {
 	const char *latency_metric; /* histogram, or summed durations */
 	const char *latency_count;  /* DURATION only */
 	double seconds_per_unit;
+	/* Token timing histograms, current name first; NULL-terminated */
+	const char *ttft[METRIC_TOKEN_NAMES_MAX + 1];
+	const char *itl[METRIC_TOKEN_NAMES_MAX + 1];
+	double token_seconds_per_unit;
 	const char *prediction_metric;
 	const char *prediction_label;
 };
 
 #define SECONDS	     1.0
+#define MILLISECONDS 1e-3
 #define MICROSECONDS 1e-6
 
 /*
@@ -354,7 +359,9 @@ static const struct preset_def presets[] = {
      * abort, and error in later releases). Errors are the abort/error
      * reasons, plus the HTTP middleware's 5xx when it is enabled: those
      * fail before the engine and are in no engine counter. Latency is the
-     * engine's end-to-end histogram (seconds).
+     * engine's end-to-end histogram (seconds). Token timing: the engine's
+     * time to first token, and its inter-token latency, which releases
+     * before the V1 engine called time_per_output_token.
      */
     {
 	.name = "vllm",
@@ -365,13 +372,19 @@ static const struct preset_def presets[] = {
 	.latency = METRIC_LATENCY_HISTOGRAM,
 	.latency_metric = "vllm:e2e_request_latency_seconds",
 	.seconds_per_unit = SECONDS,
+	.ttft = {"vllm:time_to_first_token_seconds"},
+	.itl = {"vllm:inter_token_latency_seconds",
+		"vllm:time_per_output_token_seconds"},
+	.token_seconds_per_unit = SECONDS,
     },
     /*
      * Triton: a request either succeeds or fails, so requests are both
      * counters. Errors are failures but CANCELED (the client gave up);
      * builds without the reason label match too (reason is ""). There is
      * no latency histogram by default: the documented mean is summed
-     * request duration (us) over successful requests.
+     * request duration (us) over successful requests. Decoupled (streaming)
+     * models export a first-response histogram in milliseconds when
+     * histogram_latencies is on: that is Triton's time to first token.
      */
     {
 	.name = "triton",
@@ -383,12 +396,22 @@ static const struct preset_def presets[] = {
 	.latency_metric = "nv_inference_request_duration_us",
 	.latency_count = "nv_inference_request_success",
 	.seconds_per_unit = MICROSECONDS,
+	.ttft = {"nv_inference_first_response_histogram_ms"},
+	.token_seconds_per_unit = MILLISECONDS,
     },
     /*
      * TGI: tgi_request_count counts every request the router took; every
      * tgi_request_failure is an error whatever its err kind, validation
      * included, since a canary that refuses inputs the stable pool
      * accepts is a regression. Latency is the end-to-end histogram.
+     *
+     * TGI has no time-to-first-token series: it exports the queue time
+     * and the per-request mean time per token, and the prefill that sits
+     * between them only per batch (tgi_batch_forward_duration). A sum of
+     * the queue's p99 and a token's p99 is not the p99 of anything, so no
+     * TTFT is read rather than a wrong one. The mean time per token is
+     * read as ITL: a histogram of per-request means, so its p99 is the
+     * slowest requests' average pace, smoother than vLLM's per-token ITL.
      */
     {
 	.name = "tgi",
@@ -397,6 +420,8 @@ static const struct preset_def presets[] = {
 	.latency = METRIC_LATENCY_HISTOGRAM,
 	.latency_metric = "tgi_request_duration",
 	.seconds_per_unit = SECONDS,
+	.itl = {"tgi_request_mean_time_per_token_duration"},
+	.token_seconds_per_unit = SECONDS,
     },
     /*
      * TorchServe: its only error counter is host-wide Requests5XX (every
@@ -518,6 +543,25 @@ static int preset_selectors(const char *const *texts,
 	return 0;
 }
 
+static int preset_token_histogram(const char *const *names,
+				  const struct preset_def *def,
+				  struct metric_token_histogram *out)
+{
+	int rc;
+
+	out->seconds_per_unit = def->token_seconds_per_unit;
+	for (out->name_count = 0;
+	     out->name_count < METRIC_TOKEN_NAMES_MAX && names[out->name_count];
+	     out->name_count++) {
+		rc = metric_selector_parse(names[out->name_count],
+					   &out->names[out->name_count], NULL,
+					   0);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int metric_spec_preset(const char *name, struct metric_spec *out)
 {
 	const struct preset_def *def = NULL;
@@ -554,6 +598,10 @@ int metric_spec_preset(const char *name, struct metric_spec *out)
 						   &out->latency.duration_count,
 						   NULL, 0);
 	}
+	if (!rc)
+		rc = preset_token_histogram(def->ttft, def, &out->ttft);
+	if (!rc)
+		rc = preset_token_histogram(def->itl, def, &out->itl);
 	if (rc)
 		return rc;
 	if (def->prediction_metric) {
@@ -1088,8 +1136,9 @@ static int compare_bounds(const void *a, const void *b)
 
 /* Adds one bucket line to the per-bound totals. */
 static int add_bucket(struct bound_total *bounds, unsigned *bound_count,
-		      const struct prom_sample *sample, const char *histogram,
-		      uint32_t *flags, char *why, size_t why_len)
+		      const struct prom_sample *sample, const char *role,
+		      const char *histogram, uint32_t *flags, char *why,
+		      size_t why_len)
 {
 	const char *le = prom_sample_label(sample, "le");
 	double upper_bound;
@@ -1107,9 +1156,9 @@ static int add_bucket(struct bound_total *bounds, unsigned *bound_count,
 	if (i == *bound_count) {
 		if (*bound_count == METRICS_BUCKETS_MAX) {
 			set_message(why, why_len,
-				    "latency histogram %s has more than %d "
+				    "%s histogram %s has more than %d "
 				    "distinct bucket bounds",
-				    histogram, METRICS_BUCKETS_MAX);
+				    role, histogram, METRICS_BUCKETS_MAX);
 			return -E2BIG;
 		}
 		bounds[i].upper_bound = upper_bound;
@@ -1145,17 +1194,19 @@ static void check_histogram(struct metrics_histogram *h, bool has_count,
 		*flags |= METRICS_HISTOGRAM_COUNT_MISMATCH;
 }
 
-static int extract_histogram(const struct prom_page *page,
-			     const struct metric_spec *spec,
-			     struct metrics_sample *out, char *why,
-			     size_t why_len)
+/*
+ * Reads the histogram sel names (without its suffixes) into h, its bounds
+ * and sum scaled to seconds; role ("latency", "TTFT", "ITL") names it in
+ * messages. Sanity notes go to *flags.
+ */
+static int read_histogram(const struct prom_page *page,
+			  const struct metric_selector *sel, double scale,
+			  const char *role, struct metrics_histogram *h,
+			  uint32_t *flags, char *why, size_t why_len)
 {
-	const struct metric_selector *sel = &spec->latency.histogram;
 	char bucket_name[METRIC_NAME_MAX_BYTES + BUCKET_SUFFIX_MAX_BYTES];
 	char sum_name[sizeof(bucket_name)], count_name[sizeof(bucket_name)];
 	struct bound_total bounds[METRICS_BUCKETS_MAX];
-	struct metrics_histogram *h = &out->latency;
-	double scale = spec->latency.seconds_per_unit;
 	const struct prom_sample *sample;
 	struct compiled_selector cs;
 	struct series_sum sum, count;
@@ -1168,16 +1219,16 @@ static int extract_histogram(const struct prom_page *page,
 	snprintf(count_name, sizeof(count_name), "%s_count", sel->name);
 	if (!prom_sample_iter_init(&it, page, bucket_name)) {
 		set_message(why, why_len,
-			    "no series named %s on the page (latency "
+			    "no series named %s on the page (%s "
 			    "histogram %s)",
-			    bucket_name, sel->name);
+			    bucket_name, role, sel->name);
 		return -ENOENT;
 	}
 	if (it.family->type == PROM_TYPE_GAUGEHISTOGRAM) {
 		set_message(why, why_len,
-			    "%s is a gauge histogram; latency needs a "
+			    "%s is a gauge histogram; %s needs a "
 			    "cumulative histogram",
-			    it.family->name);
+			    it.family->name, role);
 		return -EINVAL;
 	}
 	rc = selector_compile(&cs, sel, why, why_len);
@@ -1185,14 +1236,14 @@ static int extract_histogram(const struct prom_page *page,
 		return rc;
 	while (!rc && (sample = prom_sample_iter_next(&it)))
 		if (selector_matches(&cs, sample))
-			rc = add_bucket(bounds, &bound_count, sample, sel->name,
-					&out->flags, why, why_len);
+			rc = add_bucket(bounds, &bound_count, sample, role,
+					sel->name, flags, why, why_len);
 	if (!rc) {
 		/* The same matchers select the _sum and _count series */
 		cs.name = sum_name;
-		sum_series(page, &cs, 1, &sum, &out->flags);
+		sum_series(page, &cs, 1, &sum, flags);
 		cs.name = count_name;
-		sum_series(page, &cs, 1, &count, &out->flags);
+		sum_series(page, &cs, 1, &count, flags);
 	}
 	selector_release(&cs);
 	if (rc)
@@ -1205,7 +1256,7 @@ static int extract_histogram(const struct prom_page *page,
 	qsort(bounds, bound_count, sizeof(bounds[0]), compare_bounds);
 	for (i = 0; i < bound_count; i++) {
 		if (bounds[i].series != widest) {
-			out->flags |= METRICS_HISTOGRAM_MIXED_LAYOUTS;
+			*flags |= METRICS_HISTOGRAM_MIXED_LAYOUTS;
 			continue;
 		}
 		h->upper_bound_seconds[h->bucket_count] =
@@ -1218,10 +1269,50 @@ static int extract_histogram(const struct prom_page *page,
 	h->sum_seconds = sum.total * scale;
 	h->count = count.total;
 	if (bound_count && (sum.series == 0 || count.series == 0))
-		out->flags |= METRICS_HISTOGRAM_INCOMPLETE;
-	check_histogram(h, count.series > 0, &out->flags);
-	out->flags |=
-	    METRICS_HAVE_LATENCY_HISTOGRAM | METRICS_HAVE_LATENCY_MEAN;
+		*flags |= METRICS_HISTOGRAM_INCOMPLETE;
+	check_histogram(h, count.series > 0, flags);
+	return 0;
+}
+
+static int extract_histogram(const struct prom_page *page,
+			     const struct metric_spec *spec,
+			     struct metrics_sample *out, char *why,
+			     size_t why_len)
+{
+	int rc = read_histogram(page, &spec->latency.histogram,
+				spec->latency.seconds_per_unit, "latency",
+				&out->latency, &out->flags, why, why_len);
+
+	if (!rc)
+		out->flags |=
+		    METRICS_HAVE_LATENCY_HISTOGRAM | METRICS_HAVE_LATENCY_MEAN;
+	return rc;
+}
+
+/* Reads the first of th's names that the page has; none is no figure. */
+static int extract_token_histogram(const struct prom_page *page,
+				   const struct metric_token_histogram *th,
+				   const char *role, uint32_t have,
+				   struct metrics_histogram *h,
+				   struct metrics_sample *out, char *why,
+				   size_t why_len)
+{
+	char bucket_name[METRIC_NAME_MAX_BYTES + BUCKET_SUFFIX_MAX_BYTES];
+	struct prom_sample_iter it;
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < th->name_count && i < METRIC_TOKEN_NAMES_MAX; i++) {
+		snprintf(bucket_name, sizeof(bucket_name), "%s_bucket",
+			 th->names[i].name);
+		if (!prom_sample_iter_init(&it, page, bucket_name))
+			continue;
+		rc = read_histogram(page, &th->names[i], th->seconds_per_unit,
+				    role, h, &out->flags, why, why_len);
+		if (!rc)
+			out->flags |= have;
+		return rc;
+	}
 	return 0;
 }
 
@@ -1367,10 +1458,27 @@ int metrics_extract(const struct prom_page *page,
 		out->flags |= METRICS_HAVE_ERRORS;
 	}
 
+	rc = extract_token_histogram(page, &spec->ttft, "TTFT",
+				     METRICS_HAVE_TTFT, &out->ttft, out, why,
+				     why_len);
+	if (!rc)
+		rc = extract_token_histogram(page, &spec->itl, "ITL",
+					     METRICS_HAVE_ITL, &out->itl, out,
+					     why, why_len);
+	if (rc)
+		return rc;
+
 	if (spec->latency.kind == METRIC_LATENCY_HISTOGRAM)
 		rc = extract_histogram(page, spec, out, why, why_len);
 	else if (spec->latency.kind == METRIC_LATENCY_DURATION)
 		rc = extract_duration(page, spec, out, why, why_len);
+	/* An LLM server's page may time tokens but not whole requests */
+	if (rc == -ENOENT &&
+	    (out->flags & (METRICS_HAVE_TTFT | METRICS_HAVE_ITL))) {
+		memset(&out->latency, 0, sizeof(out->latency));
+		set_message(why, why_len, "%s", "");
+		rc = 0;
+	}
 	if (!rc && spec->has_predictions)
 		rc = extract_predictions(page, spec, out, why, why_len);
 	return rc;
@@ -1414,6 +1522,20 @@ static bool both_have(const struct metrics_sample *start,
 	return (start->flags & flag) && (end->flags & flag);
 }
 
+/* Whether a bucket went down (comparable only with one layout). */
+static bool histogram_went_down(const struct metrics_histogram *hs,
+				const struct metrics_histogram *he)
+{
+	unsigned i;
+
+	if (!same_layout(hs, he))
+		return false;
+	for (i = 0; i < hs->bucket_count; i++)
+		if (he->cumulative_count[i] < hs->cumulative_count[i])
+			return true;
+	return false;
+}
+
 /* Whether any counter present in both samples went down. */
 static bool counters_went_down(const struct metrics_sample *start,
 			       const struct metrics_sample *end)
@@ -1432,10 +1554,14 @@ static bool counters_went_down(const struct metrics_sample *start,
 	    (he->count < hs->count || he->sum_seconds < hs->sum_seconds))
 		return true;
 	if (both_have(start, end, METRICS_HAVE_LATENCY_HISTOGRAM) &&
-	    same_layout(hs, he))
-		for (i = 0; i < hs->bucket_count; i++)
-			if (he->cumulative_count[i] < hs->cumulative_count[i])
-				return true;
+	    histogram_went_down(hs, he))
+		return true;
+	if (both_have(start, end, METRICS_HAVE_TTFT) &&
+	    histogram_went_down(&start->ttft, &end->ttft))
+		return true;
+	if (both_have(start, end, METRICS_HAVE_ITL) &&
+	    histogram_went_down(&start->itl, &end->itl))
+		return true;
 	if (both_have(start, end, METRICS_HAVE_PREDICTIONS)) {
 		const struct metrics_predictions *ps = &start->predictions;
 
@@ -1452,28 +1578,26 @@ static bool counters_went_down(const struct metrics_sample *start,
 	return false;
 }
 
-static void delta_histogram(const struct metrics_sample *start,
-			    const struct metrics_sample *end, bool reset,
-			    struct metrics_delta *out)
+/*
+ * d = he - hs. Returns whether the buckets could be subtracted (sum and
+ * count always are); a change of layout is noted in *flags.
+ */
+static bool histogram_delta(const struct metrics_histogram *hs,
+			    const struct metrics_histogram *he, bool reset,
+			    struct metrics_histogram *d, uint32_t *flags)
 {
-	const struct metrics_histogram *hs = &start->latency,
-				       *he = &end->latency;
-	struct metrics_histogram *d = &out->latency;
 	unsigned i;
 
 	if (reset || histogram_empty(hs)) {
 		*d = *he;
-		out->flags |=
-		    METRICS_HAVE_LATENCY_HISTOGRAM | METRICS_HAVE_LATENCY_MEAN;
-		return;
+		return true;
 	}
 	d->sum_seconds = he->sum_seconds - hs->sum_seconds;
 	d->count = he->count - hs->count;
-	out->flags |= METRICS_HAVE_LATENCY_MEAN;
 	if (!same_layout(hs, he)) {
 		/* Buckets of two layouts cannot be subtracted; the mean can */
-		out->flags |= METRICS_DELTA_LAYOUT_CHANGED;
-		return;
+		*flags |= METRICS_DELTA_LAYOUT_CHANGED;
+		return false;
 	}
 	d->bucket_count = he->bucket_count;
 	for (i = 0; i < he->bucket_count; i++) {
@@ -1481,7 +1605,30 @@ static void delta_histogram(const struct metrics_sample *start,
 		d->cumulative_count[i] =
 		    he->cumulative_count[i] - hs->cumulative_count[i];
 	}
-	out->flags |= METRICS_HAVE_LATENCY_HISTOGRAM;
+	return true;
+}
+
+static void delta_histogram(const struct metrics_sample *start,
+			    const struct metrics_sample *end, bool reset,
+			    struct metrics_delta *out)
+{
+	out->flags |= METRICS_HAVE_LATENCY_MEAN;
+	if (histogram_delta(&start->latency, &end->latency, reset,
+			    &out->latency, &out->flags))
+		out->flags |= METRICS_HAVE_LATENCY_HISTOGRAM;
+}
+
+/* TTFT and ITL are judged by quantiles: no buckets, no figure. */
+static void delta_token_histogram(const struct metrics_histogram *hs,
+				  const struct metrics_histogram *he,
+				  bool reset, uint32_t have,
+				  struct metrics_histogram *d,
+				  struct metrics_delta *out)
+{
+	if (histogram_delta(hs, he, reset, d, &out->flags))
+		out->flags |= have;
+	else
+		memset(d, 0, sizeof(*d));
 }
 
 static void delta_predictions(const struct metrics_sample *start,
@@ -1548,6 +1695,12 @@ int metrics_delta(const struct metrics_sample *start,
 			  : end->latency.count - start->latency.count;
 		out->flags |= METRICS_HAVE_LATENCY_MEAN;
 	}
+	if (both_have(start, end, METRICS_HAVE_TTFT))
+		delta_token_histogram(&start->ttft, &end->ttft, reset,
+				      METRICS_HAVE_TTFT, &out->ttft, out);
+	if (both_have(start, end, METRICS_HAVE_ITL))
+		delta_token_histogram(&start->itl, &end->itl, reset,
+				      METRICS_HAVE_ITL, &out->itl, out);
 	if (both_have(start, end, METRICS_HAVE_PREDICTIONS))
 		delta_predictions(start, end, reset, out);
 	return 0;

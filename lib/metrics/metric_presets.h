@@ -29,6 +29,12 @@
  *	  "predictions": {"metric": "sel", "label": "label_name"} | null
  *	}
  *
+ * Token timing of LLM servers is not configured in JSON: a preset that
+ * knows its server's time-to-first-token and inter-token latency
+ * histograms (vllm, triton) reads them whenever they are on the page, and
+ * a page without them reads as before. TGI has no TTFT series (see the
+ * preset); its per-request mean time per token stands for ITL.
+ *
  * Every key is optional, but the result must have requests. "preset" fills
  * in everything first; each other key present replaces that part of it
  * ("errors": [] means no error series, null removes latency or
@@ -86,6 +92,20 @@ enum metric_latency_kind {
 	METRIC_LATENCY_DURATION,
 };
 
+/* A server's current and older name for one histogram */
+#define METRIC_TOKEN_NAMES_MAX 2
+
+/*
+ * An optional histogram of token timing (TTFT or ITL): the first of names
+ * that the page has is read; a page with none of them simply has no such
+ * figure. name_count 0: the server exports none.
+ */
+struct metric_token_histogram {
+	unsigned name_count;
+	struct metric_selector names[METRIC_TOKEN_NAMES_MAX];
+	double seconds_per_unit; /* 1e-3 for milliseconds */
+};
+
 struct metric_spec {
 	char preset[METRIC_PRESET_NAME_MAX_BYTES]; /* "" when none */
 	/*
@@ -105,6 +125,8 @@ struct metric_spec {
 		struct metric_selector duration_count;
 		double seconds_per_unit; /* 1e-6 for microseconds */
 	} latency;
+	struct metric_token_histogram ttft; /* time to first token */
+	struct metric_token_histogram itl;  /* inter-token latency */
 	bool has_predictions;
 	struct {
 		struct metric_selector counter;
@@ -126,6 +148,10 @@ enum metrics_flag {
 	/* latency.sum_seconds and latency.count valid */
 	METRICS_HAVE_LATENCY_MEAN = 1u << 3,
 	METRICS_HAVE_PREDICTIONS = 1u << 4,
+	/* ttft buckets valid (and sum and count) */
+	METRICS_HAVE_TTFT = 1u << 5,
+	/* itl buckets valid (and sum and count) */
+	METRICS_HAVE_ITL = 1u << 6,
 
 	/* Histogram sanity, as read: none of these fails the extraction */
 	METRICS_HISTOGRAM_NO_INF_BUCKET = 1u << 8,
@@ -176,6 +202,8 @@ struct metrics_sample {
 	unsigned request_series; /* series counted; 0: none matched */
 	unsigned error_series;
 	struct metrics_histogram latency;
+	struct metrics_histogram ttft; /* METRICS_HAVE_TTFT */
+	struct metrics_histogram itl;  /* METRICS_HAVE_ITL */
 	struct metrics_predictions predictions;
 };
 
@@ -185,6 +213,8 @@ struct metrics_delta {
 	double requests;
 	double errors;
 	struct metrics_histogram latency; /* per-bucket increases */
+	struct metrics_histogram ttft;	  /* only with bucket deltas */
+	struct metrics_histogram itl;
 	struct metrics_predictions predictions;
 };
 
@@ -221,8 +251,10 @@ int metric_spec_from_json(const json_t *obj, struct metric_spec *out, char *err,
  * Reads one scrape of a backend through spec. Returns 0; -ENOENT when a
  * series the spec needs is not on the page (requests, the latency series,
  * the prediction counter; error series are optional: absent means none
- * happened); -EINVAL for a spec that cannot be applied (bad regex, a gauge
- * histogram as latency); -E2BIG for more than METRICS_BUCKETS_MAX bucket
+ * happened; a page without the latency series but with TTFT or ITL is
+ * still read, without latency: an LLM server's token timing is the figure
+ * that matters there); -EINVAL for a spec that cannot be applied (bad regex, a
+ * gauge histogram as latency); -E2BIG for more than METRICS_BUCKETS_MAX bucket
  * bounds. On failure why says exactly what is missing or wrong.
  */
 int metrics_extract(const struct prom_page *page,
@@ -234,8 +266,9 @@ int metrics_extract(const struct prom_page *page,
  * means the backend restarted: every delta of the window is then its end
  * value (what Prometheus' increase() assumes) and METRICS_DELTA_COUNTER_RESET
  * is set. Histograms whose bucket bounds changed give no bucket deltas
- * (METRICS_DELTA_LAYOUT_CHANGED) but still a mean. Sanity notes of both
- * samples carry over. Returns 0 or -EINVAL for NULL arguments.
+ * (METRICS_DELTA_LAYOUT_CHANGED) but still a mean; TTFT and ITL, judged
+ * by their quantiles alone, are then left out of the delta. Sanity notes of
+ * both samples carry over. Returns 0 or -EINVAL for NULL arguments.
  */
 int metrics_delta(const struct metrics_sample *start,
 		  const struct metrics_sample *end, struct metrics_delta *out);

@@ -4,23 +4,30 @@
 # tests/e2e/modelserver.sh - kanary-modelserver from the outside: the real
 # binary on 127.0.0.1 (port 0, read back from its log), driven with curl.
 # Every endpoint and error code, the fault knobs at start and at run time,
-# /metrics through promtool and against the requests sent, and a clean stop.
+# /metrics through promtool and against the requests sent, streamed
+# completions (headers before the first token, one event per token, errors
+# inside the 200) and vLLM's series for them, and a clean stop.
 #
 # Output is TAP; the exit status is non-zero if any check failed. Servers
 # are always killed on exit. KANARY_MODELSERVER overrides the binary.
-# Needs: curl, python3 (JSON), promtool (package prometheus).
+# Needs: curl, python3 (JSON), promtool (package prometheus); bin/kanaryctl
+# (KANARYCTL overrides it) to read the page as kanary's vllm preset does.
 
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/json.sh
 
-PLAN=81
+PLAN=109
 BIN=${KANARY_MODELSERVER:-bin/kanary-modelserver}
+KANARYCTL=${KANARYCTL:-bin/kanaryctl}
 CURL_TIMEOUT_S=10
 START_POLLS=200 # x 0.05 s: 10 s for a (sanitized) server to come up
 STOP_POLLS=200  # x 0.05 s: 10 s for it to exit after a signal
 MAX_BODY_BYTES=65536
 JSON='Content-Type: application/json'
+# The completion knobs of /admin/faults at their defaults (a Python dict's
+# tail, for the checks that compare every knob)
+STREAM_KNOBS='"ttft_ms": 0, "token_ms": 0, "tokens": 16, "stream_error_rate": 0'
 POSITIVE='The staff were friendly and the food was excellent.'
 NEGATIVE='The room was dirty and the service was terrible.'
 
@@ -190,6 +197,85 @@ import math, sys
 hits, n, p = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 sd = math.sqrt(n * p * (1 - p))
 sys.exit(not abs(hits - n * p) <= 5 * sd)' "$@"
+}
+
+# promtool_ok FILE: promtool finds nothing wrong with the page but the
+# ':' of vLLM's own names, which its lint keeps for recording rules.
+promtool_ok() {
+	local lint rc others
+	lint=$(promtool check metrics <"$1" 2>&1)
+	rc=$?
+	others=$(grep -v "^vllm:[a-z0-9_]* metric names should not contain ':'$" <<<"$lint")
+	if [ -n "$others" ]; then
+		while IFS= read -r line; do echo "#   $line"; done <<<"$others"
+	fi
+	{ [ "$rc" = 0 ] || [ "$rc" = 3 ]; } && [ -z "$others" ]
+}
+
+# sse PATH BODY: POSTs BODY to PATH over a plain socket (HTTP/1.1) and
+# decodes the answer itself, chunked framing included; writes a JSON
+# summary to $WORK/sse: status, headers, when the headers and each event
+# came (seconds after sending), and the events' data.
+sse() {
+	python3 - "$PORT" "$1" "$2" "$CURL_TIMEOUT_S" >"$WORK/sse" <<'PY'
+import json, socket, sys, time
+port, path, body, timeout = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode(), float(sys.argv[4])
+s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+t0 = time.monotonic()
+s.sendall(b"POST %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % (path.encode(), len(body)) + body)
+buf, out = b"", {"events": [], "event_s": []}
+def more():
+    global buf
+    d = s.recv(65536)
+    if not d:
+        raise EOFError
+    buf += d
+while b"\r\n\r\n" not in buf:
+    more()
+out["headers_s"] = time.monotonic() - t0
+head, buf = buf.split(b"\r\n\r\n", 1)
+lines = head.decode().split("\r\n")
+out["status"] = int(lines[0].split()[1])
+out["headers"] = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+body_bytes, text = b"", ""
+try:
+    if out["headers"].get("transfer-encoding") == "chunked":
+        while True:
+            while b"\r\n" not in buf:
+                more()
+            size_line, buf = buf.split(b"\r\n", 1)
+            size = int(size_line, 16)
+            while len(buf) < size + 2:
+                more()
+            chunk, buf = buf[:size], buf[size + 2:]
+            if size == 0:
+                break
+            text += chunk.decode()
+            while "\n\n" in text:
+                event, text = text.split("\n\n", 1)
+                out["events"].append(event)
+                out["event_s"].append(time.monotonic() - t0)
+    else:
+        n = int(out["headers"].get("content-length", "0"))
+        while len(buf) < n:
+            more()
+        out["body"] = buf[:n].decode()
+except EOFError:
+    out["eof_early"] = True
+out["rest"] = text
+json.dump(out, sys.stdout)
+PY
+}
+
+# sse_eval CODE: runs the Python statements CODE with d bound to the
+# summary sse wrote (and json as j); prints what they left in r, as JSON.
+sse_eval() {
+	"$PYTHON" -c '
+import json, sys
+d, j = json.load(open(sys.argv[2])), json
+exec(sys.argv[1])
+print(json.dumps(r))' "$1" "$WORK/sse" 2>&1
 }
 
 put_faults() {
@@ -371,11 +457,11 @@ tap $? "the root is 404 too"
 
 http GET /admin/faults
 [ "$CODE" = 200 ] &&
-	[ "$(jget 'd == {"error_rate": 0, "latency_ms": 0, "skew": 0, "skew_label": None, "metrics_down": False}' <<<"$BODY")" = true ]
+	[ "$(jget 'd == {"error_rate": 0, "latency_ms": 0, "skew": 0, "skew_label": None, "metrics_down": False, '"$STREAM_KNOBS"'}' <<<"$BODY")" = true ]
 tap $? "GET /admin/faults shows the knobs, all off"
 put_faults '{"latency_ms":5}'
 [ "$CODE" = 200 ] &&
-	[ "$(jget 'd == {"error_rate": 0, "latency_ms": 5, "skew": 0, "skew_label": None, "metrics_down": False}' <<<"$BODY")" = true ]
+	[ "$(jget 'd == {"error_rate": 0, "latency_ms": 5, "skew": 0, "skew_label": None, "metrics_down": False, '"$STREAM_KNOBS"'}' <<<"$BODY")" = true ]
 tap $? "PUT /admin/faults sets a subset and answers the new knobs"
 put_faults '{"latency_ms":5,"colour":"red"}'
 is_error 400 colour
@@ -405,7 +491,7 @@ http PUT /admin/faults -H 'Content-Type: text/plain' --data-binary '{}'
 is_error 415 null
 tap $? "a PUT that is not JSON by its Content-Type is 415"
 http GET /admin/faults
-[ "$(jget 'd == {"error_rate": 0, "latency_ms": 5, "skew": 0, "skew_label": None, "metrics_down": False}' <<<"$BODY")" = true ]
+[ "$(jget 'd == {"error_rate": 0, "latency_ms": 5, "skew": 0, "skew_label": None, "metrics_down": False, '"$STREAM_KNOBS"'}' <<<"$BODY")" = true ]
 tap $? "failed updates changed nothing (all or nothing)"
 put_faults '{"latency_ms":0}'
 
@@ -532,18 +618,13 @@ http GET /metrics
 cp "$WORK/body" "$WORK/metrics"
 [ "$CODE" = 200 ] && [ "$(header Content-Type)" = "text/plain; version=0.0.4; charset=utf-8" ]
 tap $? "GET /metrics is 200 in Prometheus text format 0.0.4"
-lint=$(promtool check metrics <"$WORK/metrics" 2>&1)
-rc=$?
-[ "$rc" = 0 ] && [ -z "$lint" ]
-tap $? "promtool check metrics finds no problem"
-if [ -n "$lint" ]; then
-	while IFS= read -r line; do echo "#   $line"; done <<<"$lint"
-fi
+promtool_ok "$WORK/metrics"
+tap $? "promtool check metrics finds no problem (but vLLM's ':' in names)"
 [ "$(grep -c '^# TYPE http_requests_total counter$' "$WORK/metrics")" = 1 ] &&
 	[ "$(grep -c '^# TYPE http_request_duration_seconds histogram$' "$WORK/metrics")" = 1 ] &&
 	[ "$(grep -c '^# TYPE kanary_predictions_total counter$' "$WORK/metrics")" = 1 ] &&
-	[ "$(grep -c '^# HELP ' "$WORK/metrics")" = 3 ]
-tap $? "each of the three families has HELP and TYPE"
+	[ "$(grep -c '^# HELP ' "$WORK/metrics")" = 7 ]
+tap $? "each of the seven families (three, and vLLM's four) has HELP and TYPE"
 
 counted_ok=0
 total_sent=0
@@ -579,7 +660,7 @@ start_server v2 --model v2 --error-rate 1 --latency-ms 200 --skew 1 --skew-label
 tap $? "a second server starts with --model v2 and every knob set"
 V2_PID=$SERVER_PID
 http GET /admin/faults
-[ "$(jget 'd == {"error_rate": 1, "latency_ms": 200, "skew": 1, "skew_label": "negative", "metrics_down": False}' <<<"$BODY")" = true ]
+[ "$(jget 'd == {"error_rate": 1, "latency_ms": 200, "skew": 1, "skew_label": "negative", "metrics_down": False, '"$STREAM_KNOBS"'}' <<<"$BODY")" = true ]
 tap $? "the command-line knobs show in /admin/faults"
 t=$(curl -s -o "$WORK/body" -w '%{time_total}' --max-time "$CURL_TIMEOUT_S" \
 	-H "$JSON" --data-binary '{"text":"fine"}' "$BASE/predict")
@@ -600,6 +681,176 @@ tap $? "v1 and v2 disagree where v2 reads the negation (v1 $v1_label, v2 $v2_lab
 stop_server "$V2_PID" INT
 [ "$STOP_RC" = 0 ]
 tap $? "SIGINT stops the server with status 0"
+
+# ---- completions, streamed like an LLM server's --------------------------------
+
+cli_fails "bad value '0' for --tokens" --listen 127.0.0.1:0 --tokens 0
+tap $? "a bad --tokens exits 2 naming the flag and the value"
+cli_fails "bad value '2' for --stream-error-rate" --listen 127.0.0.1:0 --stream-error-rate 2
+tap $? "a bad --stream-error-rate exits 2 naming the flag and the value"
+cli_fails "bad value '10001' for --token-ms" --listen 127.0.0.1:0 --token-ms 10001
+tap $? "a bad --token-ms exits 2 naming the flag and the value"
+
+TTFT_MS=600
+TOKEN_MS=20
+TOKENS=8
+start_server llm --ttft-ms "$TTFT_MS" --token-ms "$TOKEN_MS" --tokens "$TOKENS" --seed 5
+tap $? "a server starts with --ttft-ms $TTFT_MS --token-ms $TOKEN_MS --tokens $TOKENS"
+LLM_PID=$SERVER_PID
+http GET /admin/faults
+[ "$(jget '(d["ttft_ms"], d["token_ms"], d["tokens"], d["stream_error_rate"]) == ('"$TTFT_MS, $TOKEN_MS, $TOKENS"', 0)' <<<"$BODY")" = true ]
+tap $? "the completion knobs show in /admin/faults"
+
+# Streams sent, and what /metrics must say about them afterwards
+STREAM_STOP=0
+STREAM_LENGTH=0
+STREAM_ERROR=0
+STREAM_ABORT=0
+FIRST_TOKENS=0
+
+sse /v1/completions '{"model": "v1", "prompt": "Say something", "stream": true}'
+STREAM_STOP=$((STREAM_STOP + 1))
+FIRST_TOKENS=$((FIRST_TOKENS + 1))
+[ "$(jget '(d["status"], d["headers"]["content-type"], d["headers"].get("transfer-encoding"))' <"$WORK/sse")" = \
+	'[200, "text/event-stream", "chunked"]' ]
+tap $? "\"stream\": true answers 200, text/event-stream, chunked"
+headers_s=$(jget 'd["headers_s"]' <"$WORK/sse")
+first_s=$(jget 'd["event_s"][0]' <"$WORK/sse")
+echo "# headers after $headers_s s, first token after $first_s s (ttft $TTFT_MS ms)"
+within "$headers_s" 0 "$(awk -v t="$TTFT_MS" 'BEGIN { print t / 1000 / 4 }')" &&
+	within "$first_s" "$(awk -v t="$TTFT_MS" 'BEGIN { print t / 1000 }')" "$CURL_TIMEOUT_S"
+tap $? "the headers come at once, the first token after ttft ($headers_s s, then $first_s s)"
+[ "$(jget 'len(d["events"]) == '"$TOKENS"' + 1 and d["events"][-1] == "data: [DONE]" and d["rest"] == "" and not d.get("eof_early")' <"$WORK/sse")" = true ]
+tap $? "one event per token ($TOKENS), then data: [DONE], then the end of the chunked body"
+[ "$(sse_eval '
+chunks = [j.loads(e[len("data: "):]) for e in d["events"][:-1]]
+ok = all(c["object"] == "text_completion" and c["id"] == chunks[0]["id"] and
+         c["model"] == "v1" and len(c["choices"]) == 1 and c["choices"][0]["index"] == 0
+         for c in chunks)
+reasons = [c["choices"][0]["finish_reason"] for c in chunks]
+r = ok and reasons == [None] * (len(chunks) - 1) + ["stop"] and all(c["choices"][0]["text"] for c in chunks)
+')" = true ]
+tap $? "each event is an OpenAI completion chunk with one token; the last says stop"
+streamed_text=$(jget '"".join(__import__("json").loads(e[6:])["choices"][0]["text"] for e in d["events"][:-1])' <"$WORK/sse")
+gaps_ok=$(jget 'all(b - a >= '"$TOKEN_MS"' / 1000 * 0.9 for a, b in zip(d["event_s"][:-2], d["event_s"][1:-1]))' <"$WORK/sse")
+[ "$gaps_ok" = true ]
+tap $? "the tokens come token_ms apart"
+
+sse /v1/chat/completions '{"messages": [{"role": "user", "content": "Hello"}], "stream": true, "max_tokens": 3}'
+STREAM_LENGTH=$((STREAM_LENGTH + 1))
+FIRST_TOKENS=$((FIRST_TOKENS + 1))
+[ "$(sse_eval '
+chunks = [j.loads(e[6:]) for e in d["events"][:-1]]
+r = (d["status"], len(chunks), d["events"][-1], [c["object"] for c in chunks] == ["chat.completion.chunk"] * 3,
+     chunks[0]["choices"][0]["delta"].get("role"), chunks[-1]["choices"][0]["finish_reason"])
+')" = '[200, 3, "data: [DONE]", true, "assistant", "length"]' ]
+tap $? "a chat stream: chat.completion.chunk deltas, max_tokens 3 cuts it at 3 with length"
+
+start=$(date +%s%N)
+http POST /v1/completions -H "$JSON" --data-binary '{"prompt": "Say something"}'
+elapsed_s=$(elapsed_since "$start")
+STREAM_STOP=$((STREAM_STOP + 1))
+FIRST_TOKENS=$((FIRST_TOKENS + 1))
+[ "$CODE" = 200 ] && [ "$(header Content-Type)" = application/json ] &&
+	[ "$(jget '(d["object"], d["choices"][0]["finish_reason"], d["choices"][0]["text"])' <<<"$BODY")" = \
+		"[\"text_completion\", \"stop\", \"$streamed_text\"]" ]
+tap $? "without stream: one JSON completion, the same text as the stream"
+within "$elapsed_s" "$(awk -v t="$TTFT_MS" -v k="$TOKEN_MS" -v n="$TOKENS" 'BEGIN { print (t + k * (n - 1)) / 1000 }')" "$CURL_TIMEOUT_S"
+tap $? "a whole answer waits for every token ($elapsed_s s)"
+
+# Errors after the 200: the engine failing mid-answer
+put_faults '{"stream_error_rate": 1, "ttft_ms": 0, "token_ms": 0}'
+sse /v1/completions '{"prompt": "Say something", "stream": true}'
+STREAM_ERROR=$((STREAM_ERROR + 1))
+FIRST_TOKENS=$((FIRST_TOKENS + 1))
+[ "$(sse_eval '
+ev = d["events"]
+err = j.loads(ev[-2][6:]).get("error", {}) if len(ev) >= 2 else {}
+r = (d["status"], len(ev) - 2, sorted(err), err.get("code"), ev[-1])
+')" = "[200, $((TOKENS / 2)), [\"code\", \"message\", \"type\"], 500, \"data: [DONE]\"]" ]
+tap $? "stream_error_rate 1: a 200 whose stream has $((TOKENS / 2)) tokens, then data: {\"error\": ...}, then [DONE]"
+http POST /v1/completions -H "$JSON" --data-binary '{"prompt": "Say something"}'
+STREAM_ERROR=$((STREAM_ERROR + 1))
+FIRST_TOKENS=$((FIRST_TOKENS + 1))
+[ "$CODE" = 500 ] && [ "$(jget 'd["error"]["code"]' <<<"$BODY")" = 500 ]
+tap $? "stream_error_rate 1 without stream: a JSON 500"
+STREAM_TRIALS=200
+STREAM_RATE=0.25
+put_faults "{\"stream_error_rate\": $STREAM_RATE, \"tokens\": 2}"
+codes "$STREAM_TRIALS" /v1/completions -H "$JSON" --data-binary '{"prompt": "x"}' >"$WORK/codes"
+fails=$(grep -c '^500$' "$WORK/codes")
+oks=$(grep -c '^200$' "$WORK/codes")
+STREAM_ERROR=$((STREAM_ERROR + fails))
+STREAM_STOP=$((STREAM_STOP + oks))
+FIRST_TOKENS=$((FIRST_TOKENS + STREAM_TRIALS))
+[ $((fails + oks)) = "$STREAM_TRIALS" ] && binomial_ok "$fails" "$STREAM_TRIALS" "$STREAM_RATE"
+tap $? "stream_error_rate $STREAM_RATE fails about that share ($fails of $STREAM_TRIALS)"
+put_faults "{\"stream_error_rate\": 0, \"tokens\": $TOKENS, \"ttft_ms\": $TTFT_MS, \"token_ms\": $TOKEN_MS}"
+
+# A client that leaves before its first token: counted as an abort
+timeout 0.2 curl -sN -o /dev/null -H "$JSON" --data-binary '{"prompt": "x", "stream": true}' "$BASE/v1/completions"
+STREAM_ABORT=$((STREAM_ABORT + 1))
+FIRST_TOKENS=$((FIRST_TOKENS + 1))
+sleep "$(awk -v t="$TTFT_MS" 'BEGIN { print 2 * t / 1000 }')"
+
+# Bad requests are refused before any stream starts
+http POST /v1/completions -H "$JSON" --data-binary '{"stream": true}'
+is_error 400 prompt
+tap $? "a completion without a prompt is 400 naming it"
+http POST /v1/chat/completions -H "$JSON" --data-binary '{"messages": [{"role": "user"}], "stream": true}'
+is_error 400 messages
+tap $? "a chat message without content is 400 naming messages"
+http POST /v1/completions -H "$JSON" --data-binary '{"prompt": "x", "stream": "yes"}'
+is_error 400 stream
+tap $? "a stream that is not a boolean is 400 naming it"
+http POST /v1/completions -H "$JSON" --data-binary '{"prompt": "x", "max_tokens": 0}'
+is_error 400 max_tokens
+tap $? "max_tokens 0 is 400 naming it"
+http GET /v1/completions
+is_error 405 null && [ "$(header Allow)" = POST ]
+tap $? "GET /v1/completions is 405 with Allow: POST"
+put_faults '{"tokens": 0}'
+is_error 400 tokens
+tap $? "tokens 0 on /admin/faults is 400 naming it"
+put_faults '{"stream_error_rate": -0.5}'
+is_error 400 stream_error_rate
+tap $? "a negative stream_error_rate is 400 naming it"
+
+# What the server says about itself, as vLLM would
+http GET /metrics
+cp "$WORK/body" "$WORK/metrics"
+promtool_ok "$WORK/metrics"
+tap $? "promtool parses the page with vLLM's series (only the ':' lint)"
+finished() { metric "vllm:request_success_total{finished_reason=\"$1\",model_name=\"v1\"}"; }
+echo "# finished: stop $(finished stop)/$STREAM_STOP, length $(finished length)/$STREAM_LENGTH, error $(finished error)/$STREAM_ERROR, abort $(finished abort)/$STREAM_ABORT"
+[ "$(finished stop)" = "$STREAM_STOP" ] && [ "$(finished length)" = "$STREAM_LENGTH" ] &&
+	[ "$(finished error)" = "$STREAM_ERROR" ] && [ "$(finished abort)" = "$STREAM_ABORT" ]
+tap $? "vllm:request_success_total counts each completion by finished_reason"
+ttft_count=$(metric 'vllm:time_to_first_token_seconds_count{model_name="v1"}')
+slow_ttft=$((ttft_count - $(metric 'vllm:time_to_first_token_seconds_bucket{le="0.5",model_name="v1"}')))
+[ "$ttft_count" = "$FIRST_TOKENS" ] && [ "$slow_ttft" = 4 ] &&
+	[ "$(grep -c '^vllm:time_to_first_token_seconds_bucket{' "$WORK/metrics")" = 23 ] &&
+	[ "$(grep -c '^vllm:inter_token_latency_seconds_bucket{' "$WORK/metrics")" = 20 ] &&
+	[ "$(grep -c '^vllm:e2e_request_latency_seconds_bucket{' "$WORK/metrics")" = 22 ]
+tap $? "TTFT counts every first token ($ttft_count), the $TTFT_MS ms ones above 0.5 s; vLLM's bucket layouts"
+"$KANARYCTL" --json inspect-metrics "$BASE/metrics" --preset vllm >"$WORK/inspect" 2>"$WORK/inspect.err"
+rc=$?
+[ "$rc" = 0 ] && [ "$(jget '(d["preset"], d["ttft"]["count"] == '"$ttft_count"', 500 < d["ttft"]["p99_ms"] <= 750, d["itl"]["count"] > 0)' <"$WORK/inspect")" = \
+	'["vllm", true, true, true]' ]
+tap $? "kanaryctl inspect-metrics --preset vllm reads TTFT and ITL off the live page"
+
+# A stream waiting for its next token does not hold up the stop
+put_faults '{"ttft_ms": 30000}'
+curl -sN -o /dev/null --max-time "$CURL_TIMEOUT_S" -H "$JSON" \
+	--data-binary '{"prompt": "x", "stream": true}' "$BASE/v1/completions" &
+held=$!
+sleep 0.2
+start=$(date +%s%N)
+stop_server "$LLM_PID" TERM
+elapsed_s=$(elapsed_since "$start")
+wait_pids "$held"
+[ "$STOP_RC" = 0 ] && within "$elapsed_s" 0 5
+tap $? "SIGTERM stops the server promptly mid-stream ($elapsed_s s)"
 
 # ---- the seed ---------------------------------------------------------------
 

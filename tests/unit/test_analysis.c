@@ -6,7 +6,9 @@
  */
 #include "unit.h"
 
+#include <errno.h>
 #include <linux/types.h>
+#include <math.h>
 
 #include "judge/analysis.h"
 #include "kanary_shared.h"
@@ -204,6 +206,330 @@ static void test_shifted_predictions_fail(void **state)
 	json_decref(res.decision);
 }
 
+/* A two-class model: `positive_pct` of `requests` predicted positive. */
+static void two_classes(struct metrics_window *w, double requests,
+			double positive_pct)
+{
+	double positive = requests * positive_pct / 100.0;
+
+	memset(w, 0, sizeof(*w));
+	w->complete = true;
+	w->has_predictions = true;
+	w->class_count = 2;
+	w->requests = requests;
+	snprintf(w->classes[0], sizeof(w->classes[0]), "positive");
+	snprintf(w->classes[1], sizeof(w->classes[1]), "negative");
+	w->class_counts[0] = positive;
+	w->class_counts[1] = requests - positive;
+}
+
+/* The predictions check's verdict with the default limits. */
+static const char *drift_verdict(double requests, double stable_pct,
+				 double canary_pct, double *jsd_bits,
+				 char *reason, size_t reason_len)
+{
+	static char verdict[16];
+	struct analysis_input in;
+	struct analysis_result res;
+	json_t *checks, *c;
+	size_t i;
+
+	http_input(&in, requests, 0, requests, 0);
+	in.metrics_configured = true;
+	two_classes(&in.metrics[ANALYSIS_STABLE], requests, stable_pct);
+	two_classes(&in.metrics[ANALYSIS_CANARY], requests, canary_pct);
+	analysis_evaluate(&in, &res);
+	snprintf(verdict, sizeof(verdict), "%s",
+		 check_verdict(res.decision, "metrics.predictions"));
+	checks = json_object_get(res.decision, "checks");
+	json_array_foreach(checks, i, c)
+	{
+		if (strcmp(json_string_value(json_object_get(c, "signal")),
+			   "metrics.predictions"))
+			continue;
+		*jsd_bits = json_real_value(json_object_get(
+		    json_object_get(c, "statistics"), "jsd_bits"));
+		snprintf(reason, reason_len, "%s",
+			 json_string_value(json_object_get(c, "reason")));
+	}
+	json_decref(res.decision);
+	return verdict;
+}
+
+/*
+ * With the default limits, a two-class model whose leading class moves 15
+ * points (60 -> 75 %) fails within a few hundred requests per pool, though
+ * its Jensen-Shannon divergence (0.037 bits) is under the divergence limit;
+ * the decision names the class and its share in each pool.
+ */
+static void test_leading_class_moving_15_points_fails(void **state)
+{
+	const double default_jsd_limit =
+	    spec.analysis.max_prediction_divergence;
+	char reason[ANALYSIS_REASON_LEN];
+	double jsd;
+
+	(void)state;
+	spec.min_requests = 100; /* the default */
+	assert_string_equal(
+	    drift_verdict(200, 60, 75, &jsd, reason, sizeof(reason)), "fail");
+	assert_true(jsd < default_jsd_limit);
+	assert_non_null(
+	    strstr(reason, "positive: stable 60.0 %, canary 75.0 %"));
+	/* 60 -> 80 %, the textbook "likely broken" case: 0.034 bits only */
+	assert_string_equal(
+	    drift_verdict(300, 60, 80, &jsd, reason, sizeof(reason)), "fail");
+	assert_true(jsd < default_jsd_limit);
+}
+
+/* A 3-point move is ordinary drift: it passes, however many requests. */
+static void test_leading_class_moving_3_points_passes(void **state)
+{
+	char reason[ANALYSIS_REASON_LEN];
+	double jsd;
+
+	(void)state;
+	assert_string_equal(
+	    drift_verdict(300, 60, 63, &jsd, reason, sizeof(reason)), "pass");
+	assert_non_null(
+	    strstr(reason, "positive: stable 60.0 %, canary 63.0 %"));
+	/* significant at 100,000 a pool, and still within the limit */
+	assert_string_equal(
+	    drift_verdict(100000, 60, 63, &jsd, reason, sizeof(reason)),
+	    "pass");
+}
+
+/* The boundary is the limit, 10 points by default: just past it fails
+ * once significant, just within it passes. */
+static void test_prediction_shift_boundary(void **state)
+{
+	char reason[ANALYSIS_REASON_LEN];
+	double jsd;
+
+	(void)state;
+	assert_true(spec.analysis.max_prediction_shift_pp == 10.0);
+	assert_string_equal(
+	    drift_verdict(100000, 60, 70.5, &jsd, reason, sizeof(reason)),
+	    "fail");
+	assert_string_equal(
+	    drift_verdict(100000, 60, 69.5, &jsd, reason, sizeof(reason)),
+	    "pass");
+	/* Past the limit on too few requests to tell: held, not failed */
+	assert_string_equal(
+	    drift_verdict(100, 60, 72, &jsd, reason, sizeof(reason)),
+	    "inconclusive");
+}
+
+/* vLLM's bucket layouts (seconds) for its token timing histograms */
+static const double vllm_ttft_bounds[] = {
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,  0.25,  0.5,   0.75,
+    1.0,   2.5,	  5.0,	7.5,  10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0};
+static const double vllm_itl_bounds[] = {
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,  0.3,  0.4, 0.5,
+    0.75, 1.0,	 2.5,  5.0,   7.5, 10.0, 20.0, 40.0, 80.0};
+
+/* A histogram in one of those layouts with n values of about `ms`. */
+static void token_hist(struct stats_hist *h, const double *bounds,
+		       size_t nbounds, double n, double ms, double spread_ms)
+{
+	struct stats_prom_bucket b[32];
+	double sum = 0;
+	size_t j;
+	int i;
+
+	assert_true(nbounds < sizeof(b) / sizeof(b[0]));
+	for (j = 0; j <= nbounds; j++) {
+		b[j].le = j < nbounds ? bounds[j] : HUGE_VAL;
+		b[j].cumulative = 0;
+	}
+	for (i = 0; i < (int)n; i++) {
+		double v = (ms + spread_ms * ((i % 21) - 10) / 10.0) / 1000;
+
+		sum += v;
+		for (j = 0; j <= nbounds; j++)
+			if (v <= b[j].le)
+				b[j].cumulative++;
+	}
+	assert_int_equal(
+	    stats_hist_from_prometheus(h, b, nbounds + 1, &n, &sum), 0);
+}
+
+/* Healthy kernel figures, and both pools' token timing from /metrics. */
+static void llm_input(struct analysis_input *in, double s_req, double c_req,
+		      double s_ttft_ms, double c_ttft_ms, double s_itl_ms,
+		      double c_itl_ms)
+{
+	const size_t n_ttft = sizeof(vllm_ttft_bounds) / sizeof(double);
+	const size_t n_itl = sizeof(vllm_itl_bounds) / sizeof(double);
+	/* Each answer streams this many tokens: that many gaps, less one */
+	const double gaps_per_request = 31;
+	int p;
+
+	http_input(in, s_req, 0, c_req, 0);
+	in->metrics_configured = true;
+	for (p = 0; p < 2; p++) {
+		struct metrics_window *w = &in->metrics[p];
+		double req = p == ANALYSIS_STABLE ? s_req : c_req;
+
+		w->complete = true;
+		w->requests = req;
+		w->has_ttft = true;
+		token_hist(&w->ttft, vllm_ttft_bounds, n_ttft, req,
+			   p == ANALYSIS_STABLE ? s_ttft_ms : c_ttft_ms, 20);
+		w->has_itl = true;
+		token_hist(&w->itl, vllm_itl_bounds, n_itl,
+			   req * gaps_per_request,
+			   p == ANALYSIS_STABLE ? s_itl_ms : c_itl_ms, 4);
+	}
+}
+
+static json_int_t threshold_of(json_t *decision, const char *signal,
+			       const char *key)
+{
+	json_t *checks = json_object_get(decision, "checks"), *c;
+	size_t i;
+
+	json_array_foreach(checks, i, c)
+	{
+		if (!strcmp(json_string_value(json_object_get(c, "signal")),
+			    signal))
+			return json_integer_value(json_object_get(
+			    json_object_get(c, "threshold"), key));
+	}
+	return -1;
+}
+
+static void test_ttft_400ms_later_fails(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	llm_input(&in, 1000, 300, 150, 550, 20, 20);
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_FAIL);
+	assert_string_equal(check_verdict(res.decision, "metrics.ttft"),
+			    "fail");
+	assert_string_equal(check_verdict(res.decision, "metrics.itl"), "pass");
+	assert_non_null(strstr(res.reason, "metrics.ttft: canary TTFT p99"));
+	assert_int_equal(threshold_of(res.decision, "metrics.ttft",
+				      "max_ttft_p99_increase_ms"),
+			 200);
+	json_decref(res.decision);
+}
+
+static void test_equal_token_timing_passes(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	llm_input(&in, 1000, 300, 150, 150, 20, 20);
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_PASS);
+	assert_string_equal(check_verdict(res.decision, "metrics.ttft"),
+			    "pass");
+	assert_string_equal(check_verdict(res.decision, "metrics.itl"), "pass");
+	assert_int_equal(threshold_of(res.decision, "metrics.itl",
+				      "max_itl_p99_increase_ms"),
+			 20);
+	json_decref(res.decision);
+}
+
+static void test_slower_tokens_fail_on_itl(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	/* Same first token, then 60 ms a token instead of 20 */
+	llm_input(&in, 1000, 300, 150, 150, 20, 60);
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_FAIL);
+	assert_string_equal(check_verdict(res.decision, "metrics.ttft"),
+			    "pass");
+	assert_string_equal(check_verdict(res.decision, "metrics.itl"), "fail");
+	/* A looser limit lets the same window pass */
+	json_decref(res.decision);
+	spec.analysis.max_itl_p99_increase_ms = 100;
+	analysis_evaluate(&in, &res);
+	assert_string_equal(check_verdict(res.decision, "metrics.itl"), "pass");
+	json_decref(res.decision);
+}
+
+static void test_too_few_first_tokens_hold(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	/* Only 40 canary answers timed: a TTFT 400 ms later says nothing */
+	llm_input(&in, 1000, 40, 150, 550, 20, 20);
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_INCONCLUSIVE);
+	assert_string_equal(check_verdict(res.decision, "metrics.ttft"),
+			    "inconclusive");
+	assert_non_null(strstr(res.reason, "too few first tokens"));
+	json_decref(res.decision);
+}
+
+static void test_no_token_timing_no_check(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	llm_input(&in, 1000, 300, 150, 550, 20, 60);
+	/* The stable pool's server exports none: nothing to compare with */
+	in.metrics[ANALYSIS_STABLE].has_ttft = false;
+	in.metrics[ANALYSIS_STABLE].has_itl = false;
+	analysis_evaluate(&in, &res);
+	assert_string_equal(check_verdict(res.decision, "metrics.ttft"),
+			    "absent");
+	assert_string_equal(check_verdict(res.decision, "metrics.itl"),
+			    "absent");
+	assert_int_equal(res.verdict, VERDICT_PASS);
+	json_decref(res.decision);
+}
+
+static void test_token_thresholds_in_the_spec(void **state)
+{
+	struct rollout_spec base, out;
+	struct spec_error err;
+	json_error_t jerr;
+	json_t *obj, *round;
+
+	(void)state;
+	rollout_spec_defaults(&base);
+	assert_int_equal(base.analysis.max_ttft_p99_increase_ms, 200);
+	assert_int_equal(base.analysis.max_itl_p99_increase_ms, 20);
+	obj = json_loads("{\"analysis\": {\"max_ttft_p99_increase\": \"1s\", "
+			 "\"max_itl_p99_increase\": \"15ms\"}}",
+			 0, &jerr);
+	assert_int_equal(rollout_spec_from_json(obj, &base, "", &out, &err), 0);
+	json_decref(obj);
+	assert_int_equal(out.analysis.max_ttft_p99_increase_ms, 1000);
+	assert_int_equal(out.analysis.max_itl_p99_increase_ms, 15);
+	/* Written back as durations, read back the same */
+	round = rollout_spec_to_json(&out);
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_object_get(round, "analysis"), "max_itl_p99_increase")),
+	    "15ms");
+	assert_int_equal(rollout_spec_from_json(round, &base, "", &base, &err),
+			 0);
+	json_decref(round);
+	assert_int_equal(base.analysis.max_ttft_p99_increase_ms, 1000);
+	assert_int_equal(base.analysis.max_itl_p99_increase_ms, 15);
+
+	obj = json_loads("{\"analysis\": {\"max_ttft_p99_increase\": 200}}", 0,
+			 &jerr);
+	assert_int_equal(rollout_spec_from_json(obj, &base, "", &out, &err),
+			 -EINVAL);
+	assert_string_equal(err.field, "analysis.max_ttft_p99_increase");
+	json_decref(obj);
+}
+
 static void test_metrics_target_down_holds(void **state)
 {
 	struct analysis_input in;
@@ -310,6 +636,17 @@ int main(void)
 	    cmocka_unit_test_setup(test_too_few_requests_holds, setup),
 	    cmocka_unit_test_setup(test_slow_canary_fails, setup),
 	    cmocka_unit_test_setup(test_shifted_predictions_fail, setup),
+	    cmocka_unit_test_setup(test_leading_class_moving_15_points_fails,
+				   setup),
+	    cmocka_unit_test_setup(test_leading_class_moving_3_points_passes,
+				   setup),
+	    cmocka_unit_test_setup(test_prediction_shift_boundary, setup),
+	    cmocka_unit_test_setup(test_ttft_400ms_later_fails, setup),
+	    cmocka_unit_test_setup(test_equal_token_timing_passes, setup),
+	    cmocka_unit_test_setup(test_slower_tokens_fail_on_itl, setup),
+	    cmocka_unit_test_setup(test_too_few_first_tokens_hold, setup),
+	    cmocka_unit_test_setup(test_no_token_timing_no_check, setup),
+	    cmocka_unit_test_setup(test_token_thresholds_in_the_spec, setup),
 	    cmocka_unit_test_setup(test_metrics_target_down_holds, setup),
 	    cmocka_unit_test_setup(test_not_http_uses_refused_connections,
 				   setup),

@@ -169,7 +169,8 @@ static void test_preset_vllm(void **state)
 	extract_preset("vllm", &s);
 	assert_int_equal(s.flags, METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
 				      METRICS_HAVE_LATENCY_HISTOGRAM |
-				      METRICS_HAVE_LATENCY_MEAN);
+				      METRICS_HAVE_LATENCY_MEAN |
+				      METRICS_HAVE_TTFT);
 	/* stop 1180 + length 240 + abort 12 + error 3 */
 	assert_float_equal(s.requests, 1435, 0);
 	assert_int_equal(s.request_series, 4);
@@ -185,6 +186,16 @@ static void test_preset_vllm(void **state)
 	assert_inf_bucket(&s.latency, 1435);
 	assert_float_equal(s.latency.sum_seconds, 2010.5625, 0);
 	assert_float_equal(s.latency.count, 1435, 0);
+	/* TTFT in the V1 layout: 22 bounds from 1 ms to 2560 s, and +Inf */
+	assert_int_equal(s.ttft.bucket_count, 23);
+	assert_bucket(&s.ttft, 0, 0.001, 0);
+	assert_bucket(&s.ttft, 7, 0.1, 1101);
+	assert_bucket(&s.ttft, 21, 2560.0, 1420);
+	assert_inf_bucket(&s.ttft, 1420);
+	assert_float_equal(s.ttft.sum_seconds, 98.40625, 0);
+	assert_float_equal(s.ttft.count, 1420, 0);
+	/* This page has no inter-token histogram under either name */
+	assert_int_equal(s.itl.bucket_count, 0);
 }
 
 static void test_preset_triton(void **state)
@@ -380,6 +391,233 @@ static void test_presets_against_captured_pages(void **state)
 	assert_float_equal(s.latency.sum_seconds, 0.5034303665161133, 0);
 	prom_page_free(page);
 	free(text);
+}
+
+/* ---- token timing of LLM servers ----------------------------------------- */
+
+static void test_vllm_v0_page_reads_the_older_itl_name(void **state)
+{
+	struct metric_spec spec = preset("vllm");
+	struct prom_page *page = fixture_page("captured/vllm-v0");
+	struct metrics_sample s;
+
+	(void)state;
+	extract_ok(page, &spec, &s);
+	prom_page_free(page);
+	assert_int_equal(s.flags & (METRICS_HAVE_TTFT | METRICS_HAVE_ITL),
+			 METRICS_HAVE_TTFT | METRICS_HAVE_ITL);
+	/* One request: its first token came between 0.25 and 0.5 s */
+	assert_int_equal(s.ttft.bucket_count, 17);
+	assert_bucket(&s.ttft, 8, 0.25, 0);
+	assert_bucket(&s.ttft, 9, 0.5, 1);
+	assert_float_equal(s.ttft.sum_seconds, 0.31326723098754883, 0);
+	/* vllm:time_per_output_token_seconds: six gaps, all below 50 ms */
+	assert_int_equal(s.itl.bucket_count, 14);
+	assert_bucket(&s.itl, 1, 0.025, 0);
+	assert_bucket(&s.itl, 2, 0.05, 6);
+	assert_inf_bucket(&s.itl, 6);
+	assert_float_equal(s.itl.sum_seconds, 0.19016313552856445, 0);
+}
+
+/* A page of a streaming engine: TTFT and ITL (both names), no e2e. */
+static const char token_page[] =
+    "# TYPE vllm:request_success_total counter\n"
+    "vllm:request_success_total{finished_reason=\"stop\"} 40\n"
+    "# TYPE vllm:time_to_first_token_seconds histogram\n"
+    "vllm:time_to_first_token_seconds_bucket{le=\"0.1\"} 30\n"
+    "vllm:time_to_first_token_seconds_bucket{le=\"0.5\"} 38\n"
+    "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} 40\n"
+    "vllm:time_to_first_token_seconds_sum 6.5\n"
+    "vllm:time_to_first_token_seconds_count 40\n"
+    "# TYPE vllm:inter_token_latency_seconds histogram\n"
+    "vllm:inter_token_latency_seconds_bucket{le=\"0.01\"} 700\n"
+    "vllm:inter_token_latency_seconds_bucket{le=\"0.05\"} 790\n"
+    "vllm:inter_token_latency_seconds_bucket{le=\"+Inf\"} 800\n"
+    "vllm:inter_token_latency_seconds_sum 9.0\n"
+    "vllm:inter_token_latency_seconds_count 800\n"
+    "# TYPE vllm:time_per_output_token_seconds histogram\n"
+    "vllm:time_per_output_token_seconds_bucket{le=\"0.025\"} 1\n"
+    "vllm:time_per_output_token_seconds_bucket{le=\"+Inf\"} 1\n"
+    "vllm:time_per_output_token_seconds_sum 0.02\n"
+    "vllm:time_per_output_token_seconds_count 1\n";
+
+static void test_token_timing_without_e2e_latency(void **state)
+{
+	struct metric_spec spec = preset("vllm");
+	struct metrics_sample s;
+
+	(void)state;
+	extract_text(token_page, &spec, &s);
+	/* The error series' name is on the page: none counted yet */
+	assert_int_equal(s.flags, METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
+				      METRICS_HAVE_TTFT | METRICS_HAVE_ITL);
+	assert_float_equal(s.requests, 40, 0);
+	assert_int_equal(s.latency.bucket_count, 0);
+	assert_int_equal(s.ttft.bucket_count, 3);
+	assert_bucket(&s.ttft, 0, 0.1, 30);
+	assert_bucket(&s.ttft, 1, 0.5, 38);
+	assert_float_equal(s.ttft.sum_seconds, 6.5, 0);
+	/* The current ITL name wins over the deprecated one */
+	assert_int_equal(s.itl.bucket_count, 3);
+	assert_bucket(&s.itl, 1, 0.05, 790);
+	assert_float_equal(s.itl.count, 800, 0);
+
+	/* Neither TTFT nor ITL nor e2e: the e2e histogram is what is named */
+	expect_extract_error("vllm:request_success_total 4\n", &spec, -ENOENT,
+			     "no series named "
+			     "vllm:e2e_request_latency_seconds_bucket on the "
+			     "page (latency histogram "
+			     "vllm:e2e_request_latency_seconds)");
+	/* A broken TTFT histogram is an error, not a silent omission */
+	expect_extract_error("vllm:request_success_total 4\n"
+			     "# TYPE vllm:time_to_first_token_seconds "
+			     "gaugehistogram\n"
+			     "vllm:time_to_first_token_seconds_bucket"
+			     "{le=\"+Inf\"} 3\n",
+			     &spec, -EINVAL,
+			     "vllm:time_to_first_token_seconds is a gauge "
+			     "histogram; TTFT needs a cumulative histogram");
+}
+
+static void test_triton_first_response_in_milliseconds(void **state)
+{
+	static const char page[] =
+	    "nv_inference_request_success{model=\"llm\",version=\"1\"} 50\n"
+	    "nv_inference_request_failure{model=\"llm\",version=\"1\"} 0\n"
+	    "nv_inference_request_duration_us{model=\"llm\",version=\"1\"} "
+	    "5e7\n"
+	    "# TYPE nv_inference_first_response_histogram_ms histogram\n"
+	    "nv_inference_first_response_histogram_ms_bucket{model=\"llm\","
+	    "version=\"1\",le=\"100\"} 10\n"
+	    "nv_inference_first_response_histogram_ms_bucket{model=\"llm\","
+	    "version=\"1\",le=\"500\"} 40\n"
+	    "nv_inference_first_response_histogram_ms_bucket{model=\"llm\","
+	    "version=\"1\",le=\"2000\"} 49\n"
+	    "nv_inference_first_response_histogram_ms_bucket{model=\"llm\","
+	    "version=\"1\",le=\"5000\"} 50\n"
+	    "nv_inference_first_response_histogram_ms_bucket{model=\"llm\","
+	    "version=\"1\",le=\"+Inf\"} 50\n"
+	    "nv_inference_first_response_histogram_ms_sum{model=\"llm\","
+	    "version=\"1\"} 12500\n"
+	    "nv_inference_first_response_histogram_ms_count{model=\"llm\","
+	    "version=\"1\"} 50\n";
+	struct metric_spec spec = preset("triton");
+	struct metrics_sample s;
+
+	(void)state;
+	extract_text(page, &spec, &s);
+	assert_true(s.flags & METRICS_HAVE_TTFT);
+	assert_false(s.flags & METRICS_HAVE_ITL);
+	assert_true(s.flags & METRICS_HAVE_LATENCY_MEAN);
+	/* Bounds and sum from milliseconds to seconds */
+	assert_int_equal(s.ttft.bucket_count, 5);
+	assert_bucket(&s.ttft, 0, 0.1, 10);
+	assert_bucket(&s.ttft, 3, 5.0, 50);
+	assert_float_equal(s.ttft.sum_seconds, 12.5, FLOAT_TOLERANCE);
+}
+
+static void test_tgi_has_itl_but_no_ttft(void **state)
+{
+	static const char page[] =
+	    "# TYPE tgi_request_count counter\n"
+	    "tgi_request_count 20\n"
+	    "# TYPE tgi_request_duration histogram\n"
+	    "tgi_request_duration_bucket{le=\"1\"} 20\n"
+	    "tgi_request_duration_bucket{le=\"+Inf\"} 20\n"
+	    "tgi_request_duration_sum 8\n"
+	    "tgi_request_duration_count 20\n"
+	    "# TYPE tgi_request_queue_duration histogram\n"
+	    "tgi_request_queue_duration_bucket{le=\"0.1\"} 20\n"
+	    "tgi_request_queue_duration_bucket{le=\"+Inf\"} 20\n"
+	    "tgi_request_queue_duration_sum 0.5\n"
+	    "tgi_request_queue_duration_count 20\n"
+	    "# TYPE tgi_request_mean_time_per_token_duration histogram\n"
+	    "tgi_request_mean_time_per_token_duration_bucket{le=\"0.02\"} 15\n"
+	    "tgi_request_mean_time_per_token_duration_bucket{le=\"0.04\"} 20\n"
+	    "tgi_request_mean_time_per_token_duration_bucket{le=\"+Inf\"} 20\n"
+	    "tgi_request_mean_time_per_token_duration_sum 0.4\n"
+	    "tgi_request_mean_time_per_token_duration_count 20\n";
+	struct metric_spec spec = preset("tgi");
+	struct metrics_sample s;
+
+	(void)state;
+	assert_int_equal(spec.ttft.name_count, 0);
+	extract_text(page, &spec, &s);
+	assert_false(s.flags & METRICS_HAVE_TTFT);
+	assert_true(s.flags & METRICS_HAVE_ITL);
+	assert_bucket(&s.itl, 0, 0.02, 15);
+	assert_bucket(&s.itl, 1, 0.04, 20);
+}
+
+static const char token_page_later[] =
+    "# TYPE vllm:request_success_total counter\n"
+    "vllm:request_success_total{finished_reason=\"stop\"} 100\n"
+    "# TYPE vllm:time_to_first_token_seconds histogram\n"
+    "vllm:time_to_first_token_seconds_bucket{le=\"0.1\"} 50\n"
+    "vllm:time_to_first_token_seconds_bucket{le=\"0.5\"} 90\n"
+    "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} 100\n"
+    "vllm:time_to_first_token_seconds_sum 26.5\n"
+    "vllm:time_to_first_token_seconds_count 100\n"
+    "# TYPE vllm:inter_token_latency_seconds histogram\n"
+    "vllm:inter_token_latency_seconds_bucket{le=\"0.01\"} 1000\n"
+    "vllm:inter_token_latency_seconds_bucket{le=\"0.05\"} 1900\n"
+    "vllm:inter_token_latency_seconds_bucket{le=\"+Inf\"} 2000\n"
+    "vllm:inter_token_latency_seconds_sum 29.0\n"
+    "vllm:inter_token_latency_seconds_count 2000\n";
+
+static void token_window(const char *start_text, const char *end_text,
+			 struct metrics_delta *out)
+{
+	struct metric_spec spec = preset("vllm");
+	struct metrics_sample start, end;
+
+	extract_text(start_text, &spec, &start);
+	extract_text(end_text, &spec, &end);
+	assert_int_equal(metrics_delta(&start, &end, out), 0);
+}
+
+static void test_delta_of_token_timing(void **state)
+{
+	/* The later page re-bucketed TTFT: no TTFT for that window */
+	static const char new_ttft_layout[] =
+	    "# TYPE vllm:request_success_total counter\n"
+	    "vllm:request_success_total{finished_reason=\"stop\"} 100\n"
+	    "# TYPE vllm:time_to_first_token_seconds histogram\n"
+	    "vllm:time_to_first_token_seconds_bucket{le=\"0.25\"} 80\n"
+	    "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} 100\n"
+	    "vllm:time_to_first_token_seconds_sum 26.5\n"
+	    "vllm:time_to_first_token_seconds_count 100\n"
+	    "# TYPE vllm:inter_token_latency_seconds histogram\n"
+	    "vllm:inter_token_latency_seconds_bucket{le=\"0.01\"} 1000\n"
+	    "vllm:inter_token_latency_seconds_bucket{le=\"0.05\"} 1900\n"
+	    "vllm:inter_token_latency_seconds_bucket{le=\"+Inf\"} 2000\n"
+	    "vllm:inter_token_latency_seconds_sum 29.0\n"
+	    "vllm:inter_token_latency_seconds_count 2000\n";
+	struct metrics_delta d;
+
+	(void)state;
+	token_window(token_page, token_page_later, &d);
+	assert_int_equal(d.flags, METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
+				      METRICS_HAVE_TTFT | METRICS_HAVE_ITL);
+	assert_float_equal(d.requests, 60, 0);
+	assert_bucket(&d.ttft, 0, 0.1, 20);
+	assert_bucket(&d.ttft, 1, 0.5, 52);
+	assert_inf_bucket(&d.ttft, 60);
+	assert_float_equal(d.ttft.sum_seconds, 20, 0);
+	assert_float_equal(d.ttft.count, 60, 0);
+	assert_bucket(&d.itl, 0, 0.01, 300);
+	assert_inf_bucket(&d.itl, 1200);
+
+	/* Backwards: the engine restarted, the window is the end values */
+	token_window(token_page_later, token_page, &d);
+	assert_true(d.flags & METRICS_DELTA_COUNTER_RESET);
+	assert_bucket(&d.ttft, 0, 0.1, 30);
+
+	token_window(token_page, new_ttft_layout, &d);
+	assert_true(d.flags & METRICS_DELTA_LAYOUT_CHANGED);
+	assert_false(d.flags & METRICS_HAVE_TTFT);
+	assert_int_equal(d.ttft.bucket_count, 0);
+	assert_true(d.flags & METRICS_HAVE_ITL);
 }
 
 /* ---- presets, by name --------------------------------------------------- */
@@ -1359,6 +1597,11 @@ int main(void)
 	    cmocka_unit_test(test_preset_generic),
 	    cmocka_unit_test(test_preset_kanary_modelserver),
 	    cmocka_unit_test(test_presets_against_captured_pages),
+	    cmocka_unit_test(test_vllm_v0_page_reads_the_older_itl_name),
+	    cmocka_unit_test(test_token_timing_without_e2e_latency),
+	    cmocka_unit_test(test_triton_first_response_in_milliseconds),
+	    cmocka_unit_test(test_tgi_has_itl_but_no_ttft),
+	    cmocka_unit_test(test_delta_of_token_timing),
 	    cmocka_unit_test(test_preset_names),
 	    cmocka_unit_test(
 		test_kanary_modelserver_is_generic_plus_predictions),
