@@ -28,6 +28,7 @@
 #include "util/log.h"
 #include "util/netaddr.h"
 #include "util/units.h"
+#include "watch.h"
 
 #define HTTP_BAD_REQUEST  400
 #define HTTP_NOT_FOUND	  404
@@ -555,6 +556,7 @@ int agent_create(const struct agent_config *cfg,
 	dpo.max_flows = cfg->max_flows;
 	dpo.max_services = cfg->max_services;
 	dpo.max_backends = cfg->max_backends;
+	dpo.takeover = opts->takeover;
 	ret = dp_open(&dpo, &a->dp, dp_err, sizeof(dp_err));
 	if (ret) {
 		snprintf(err, err_len, "%s", dp_err);
@@ -841,6 +843,7 @@ int agent_run(struct agent *a)
 			for (i = 0; i < a->service_count; i++)
 				service_tick(a, a->services[i], mono, wall);
 			health_probes_sweep(a->probes, mono);
+			watch_tick(a);
 			next_tick = mono + a->cfg.tick_ms;
 		}
 		if (a->state_dirty && !statefile_save(a))
@@ -930,6 +933,8 @@ json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 		      "flow_misses", (json_int_t)stats.flow_misses,
 		      "no_backend", (json_int_t)stats.no_backend,
 		      "config_races", (json_int_t)stats.config_races));
+	json_object_set_new(obj, "datapath",
+			    json_string(watch_datapath_state_locked(a)));
 	return obj;
 }
 

@@ -10,12 +10,20 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "datapath/dataplane.h"
 #include "kanary.skel.h"
+
+/* tc filter identity: kanary's filters replace only themselves. */
+#define DP_TC_HANDLE   0x4b4e
+#define DP_TC_PRIORITY 1
+
+/* Every kanary program's name starts so (the kernel keeps 15 characters). */
+#define DP_PROG_NAME_PREFIX "kanary_"
 
 struct stats_slots {
 	uint32_t *queue; /* free stats indexes, oldest-freed first */
@@ -50,6 +58,28 @@ struct dataplane {
 	uint32_t adopted;
 	struct dp_service *services;
 	struct stats_slots slots;
+	bool takeover; /* may replace another owner's programs */
+	/* The last check of the hooks (owner.c): attached, or what holds
+	 * them instead. */
+	bool attached;
+	char detached_detail[DP_ERR_LEN];
+};
+
+/* What one hook of the interface holds, and whose it is. */
+enum dp_holder_kind {
+	DP_HOLDER_NONE,	   /* nothing */
+	DP_HOLDER_SELF,	   /* a program using this pin directory's maps */
+	DP_HOLDER_KANARY,  /* another kanary data path's (pin_dir: whose) */
+	DP_HOLDER_FOREIGN, /* not kanary's */
+};
+
+struct dp_holder {
+	enum kn_hook hook;
+	enum dp_holder_kind kind;
+	__u32 prog_id;
+	__u32 xdp_mode_flag; /* XDP_FLAGS_DRV_MODE or _SKB_MODE */
+	char name[BPF_OBJ_NAME_LEN];
+	char pin_dir[PATH_MAX]; /* "" when not found */
 };
 
 /* Formats a message for a person into err (when given); returns ret. */
@@ -72,9 +102,35 @@ void dp_slots_push(struct stats_slots *slots, uint32_t index);
 /* Returns once every program that might hold an old weight word is done. */
 int dp_sync_barrier(struct dataplane *dp);
 
+/* open.c: the checks dp_remove shares with dp_open. */
+int dp_check_privileges(char *err, size_t err_len);
+int dp_lock_pin_dir(struct dataplane *dp, char *err, size_t err_len);
+
 /* attach.c: hooks the loaded programs to dp->ifindex, and unhooks them. */
 int dp_attach_all(struct dataplane *dp, enum dp_mode mode, char *err,
 		  size_t err_len);
+/* One hook again, where nothing is attached (never replaces). */
+int dp_attach_hook(struct dataplane *dp, enum kn_hook hook, char *err,
+		   size_t err_len);
 void dp_detach_all(struct dataplane *dp);
+/* Detaches kanary's tc filter on hook when it still runs prog_id. */
+int dp_detach_tc_if(int ifindex, enum kn_hook hook, __u32 prog_id);
+
+/* owner.c: what the hooks hold. pin_dir: whose maps count as SELF (NULL:
+ * none). */
+const char *dp_hook_name(enum kn_hook hook);
+int dp_hook_prog_id(int ifindex, enum kn_hook hook, __u32 *id,
+		    __u32 *xdp_mode_flag);
+int dp_hook_holder(const char *pin_dir, int ifindex, enum kn_hook hook,
+		   struct dp_holder *out);
+/* "XDP: program 'NAME' (id N) of the kanary data path pinned in DIR". */
+const char *dp_holder_describe(const struct dp_holder *h, char *buf,
+			       size_t len);
+/* Pins the attached programs in dp->pin_dir (how other kanaryds name this
+ * one), and unpins them. */
+int dp_pin_programs(struct dataplane *dp);
+void dp_unpin_programs(const char *pin_dir);
+/* The id the kernel gave this data path's program for hook; 0: none. */
+__u32 dp_own_prog_id(const struct dataplane *dp, enum kn_hook hook);
 
 #endif /* KANARY_DATAPATH_INTERNAL_H */

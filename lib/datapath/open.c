@@ -36,8 +36,12 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt,
 	len = strlen(line);
 	while (len && line[len - 1] == '\n')
 		line[--len] = '\0';
-	/* The clsact qdisc existing already is what we want, not a problem. */
-	if (strstr(line, "Exclusivity flag on"))
+	/* The clsact qdisc existing already is what we want, not a problem;
+	 * asking what a missing qdisc or filter holds is not one either. */
+	if (strstr(line, "Exclusivity flag on") ||
+	    strstr(line, "Parent Qdisc doesn't exist") ||
+	    strstr(line, "Filter with specified priority/protocol not found") ||
+	    strstr(line, "Cannot find specified filter chain"))
 		level = LIBBPF_DEBUG;
 	if (level == LIBBPF_WARN)
 		log_warn("libbpf: %s", line);
@@ -48,7 +52,7 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt,
 
 /* ---- checks before anything is loaded --------------------------------- */
 
-static int check_privileges(char *err, size_t err_len)
+int dp_check_privileges(char *err, size_t err_len)
 {
 	unsigned long long caps = 0;
 	char line[256];
@@ -138,7 +142,7 @@ static long lock_holder_pid(ino_t inode)
 	return pid;
 }
 
-static int lock_pin_dir(struct dataplane *dp, char *err, size_t err_len)
+int dp_lock_pin_dir(struct dataplane *dp, char *err, size_t err_len)
 {
 	struct stat st;
 
@@ -641,10 +645,11 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 		return set_err(err, err_len, -ENOMEM, "out of memory");
 	dp->lock_fd = -1;
 	dp->sync_inner_fd = -1;
+	dp->takeover = opts->takeover;
 	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s",
 		 opts->pin_dir ? opts->pin_dir : DP_DEFAULT_PIN_DIR);
 
-	ret = check_privileges(err, err_len);
+	ret = dp_check_privileges(err, err_len);
 	if (ret)
 		goto fail;
 	if (opts->ifname) {
@@ -668,7 +673,7 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 	ret = ensure_bpffs(dp->pin_dir, err, err_len);
 	if (ret)
 		goto fail;
-	ret = lock_pin_dir(dp, err, err_len);
+	ret = dp_lock_pin_dir(dp, err, err_len);
 	if (ret)
 		goto fail;
 	{
@@ -732,6 +737,7 @@ static void unpin_all(struct dataplane *dp)
 		if (bpf_map__is_pinned(map))
 			bpf_map__unpin(map, NULL);
 	}
+	dp_unpin_programs(dp->pin_dir);
 	if (rmdir(dp->pin_dir) && errno != ENOENT)
 		log_warn("cannot remove pin directory %s: %s", dp->pin_dir,
 			 strerror(errno));
