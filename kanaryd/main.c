@@ -458,15 +458,23 @@ static int remove_datapath(const struct agent_config *cfg)
 }
 
 /*
- * What would make the start fail after the data path is attached, checked
- * before it is: the API's address, its token rule and its port. (The config
- * and flags were checked by now; the token file is read, and the pin
- * directory and the interface's owner checked, before dp_open attaches.)
+ * What would make the start fail once the data path is attached, checked
+ * before it is: privileges, the interface, bpffs and the pin directory,
+ * then the API's address, its token rule and its port. (The config and
+ * flags were checked by now; the token file is read, and what the
+ * interface's hooks hold is checked, before dp_open attaches.)
  */
 static int check_before_attach(const struct agent_config *cfg)
 {
+	struct dp_options dpo = {0};
 	char err[API_ERR_LEN];
 
+	dpo.ifname = cfg->iface;
+	dpo.pin_dir = cfg->pin_dir;
+	if (dp_check_options(&dpo, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
 	if (api_check_listen(cfg->listen, cfg->token_file[0] != '\0', err,
 			     sizeof(err))) {
 		log_error("%s", err);

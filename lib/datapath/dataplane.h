@@ -102,6 +102,14 @@ struct dataplane;
  */
 int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 	    size_t err_len);
+/*
+ * What dp_open would refuse before loading anything (privileges, the
+ * interface, bpffs, the pin directory's lock held by a running kanaryd),
+ * checked without keeping anything: kanaryd calls it before its other
+ * checks so that the first refusal is the most telling one.
+ */
+int dp_check_options(const struct dp_options *opts, char *err,
+		     size_t err_len);
 /* detach: remove the programs and the pins; otherwise leave the data path
  * running for a later kanaryd to adopt. */
 void dp_close(struct dataplane *dp, bool detach);

@@ -142,10 +142,30 @@ static long lock_holder_pid(ino_t inode)
 	return pid;
 }
 
-int dp_lock_pin_dir(struct dataplane *dp, char *err, size_t err_len)
+/* Takes the pin directory's lock on fd, or says who holds it. */
+static int flock_pin_dir(int fd, const char *pin_dir, char *err, size_t err_len)
 {
 	struct stat st;
+	long pid = 0;
 
+	if (!flock(fd, LOCK_EX | LOCK_NB))
+		return 0;
+	if (!fstat(fd, &st))
+		pid = lock_holder_pid(st.st_ino);
+	if (pid > 0)
+		return set_err(err, err_len, -EBUSY,
+			       "another kanaryd (pid %ld) owns %s: stop "
+			       "it first, or give this one its own "
+			       "--pin-dir",
+			       pid, pin_dir);
+	return set_err(err, err_len, -EBUSY,
+		       "another kanaryd owns %s: stop it first, or give "
+		       "this one its own --pin-dir",
+		       pin_dir);
+}
+
+int dp_lock_pin_dir(struct dataplane *dp, char *err, size_t err_len)
+{
 	if (mkdir(dp->pin_dir, 0700) && errno != EEXIST)
 		return set_err(err, err_len, -errno,
 			       "cannot create pin directory %s: %s",
@@ -155,25 +175,44 @@ int dp_lock_pin_dir(struct dataplane *dp, char *err, size_t err_len)
 		return set_err(err, err_len, -errno,
 			       "cannot open pin directory %s: %s", dp->pin_dir,
 			       strerror(errno));
-	if (flock(dp->lock_fd, LOCK_EX | LOCK_NB)) {
-		long pid = 0;
+	return flock_pin_dir(dp->lock_fd, dp->pin_dir, err, err_len);
+}
 
-		if (!fstat(dp->lock_fd, &st))
-			pid = lock_holder_pid(st.st_ino);
-		if (pid > 0)
-			return set_err(
-			    err, err_len, -EBUSY,
-			    "another kanaryd (pid %ld) owns %s: stop "
-			    "it first, or give this one its own "
-			    "--pin-dir",
-			    pid, dp->pin_dir);
-		return set_err(
-		    err, err_len, -EBUSY,
-		    "another kanaryd owns %s: stop it first, or give "
-		    "this one its own --pin-dir",
-		    dp->pin_dir);
-	}
+static int check_iface(const char *ifname, int *ifindex, char *err,
+		       size_t err_len)
+{
+	if (strlen(ifname) >= IF_NAMESIZE)
+		return set_err(err, err_len, -EINVAL,
+			       "interface name '%s' is too long", ifname);
+	*ifindex = (int)if_nametoindex(ifname);
+	if (!*ifindex)
+		return set_err(err, err_len, -ENODEV,
+			       "interface '%s' not found in this network "
+			       "namespace ('ip link show' lists them)",
+			       ifname);
 	return 0;
+}
+
+int dp_check_options(const struct dp_options *opts, char *err, size_t err_len)
+{
+	const char *pin_dir =
+	    opts->pin_dir ? opts->pin_dir : DP_DEFAULT_PIN_DIR;
+	int ifindex, fd, ret;
+
+	ret = dp_check_privileges(err, err_len);
+	if (!ret && opts->ifname)
+		ret = check_iface(opts->ifname, &ifindex, err, err_len);
+	if (!ret)
+		ret = ensure_bpffs(pin_dir, err, err_len);
+	if (ret)
+		return ret;
+	/* The lock is tried and let go: dp_open takes it for good. */
+	fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ret = flock_pin_dir(fd, pin_dir, err, err_len);
+	close(fd);
+	return ret;
 }
 
 /* ---- loading ----------------------------------------------------------- */
@@ -653,22 +692,10 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 	if (ret)
 		goto fail;
 	if (opts->ifname) {
-		if (strlen(opts->ifname) >= IF_NAMESIZE) {
-			ret = set_err(err, err_len, -EINVAL,
-				      "interface name '%s' is too long",
-				      opts->ifname);
+		ret = check_iface(opts->ifname, &dp->ifindex, err, err_len);
+		if (ret)
 			goto fail;
-		}
 		snprintf(dp->ifname, sizeof(dp->ifname), "%s", opts->ifname);
-		dp->ifindex = (int)if_nametoindex(opts->ifname);
-		if (!dp->ifindex) {
-			ret =
-			    set_err(err, err_len, -ENODEV,
-				    "interface '%s' not found in this network "
-				    "namespace ('ip link show' lists them)",
-				    opts->ifname);
-			goto fail;
-		}
 	}
 	ret = ensure_bpffs(dp->pin_dir, err, err_len);
 	if (ret)

@@ -61,6 +61,18 @@ hook_is() { [ "$(hook_id "$1")" = "$2" ]; }
 a_datapath() { topo_api GET /api/v1/services/owned | jget 'd["datapath"]'; }
 a_is() { [ "$(a_datapath)" = "$1" ]; }
 a_healthz() { topo_node curl -s -o /dev/null -w '%{http_code}' -m 2 "$TOPO_API/healthz"; }
+# The status page's banner as a browser renders it: "hidden" or its text.
+CHROMIUM=$(command -v chromium || command -v chromium-browser)
+PAGE_BUDGET_MS=5000
+page_banner() {
+	topo_node timeout 60 "$CHROMIUM" --headless=new --no-sandbox --disable-gpu \
+		--disable-dev-shm-usage --no-first-run --user-data-dir="$TOPO_TMP/chrome" \
+		--virtual-time-budget="$PAGE_BUDGET_MS" --dump-dom "$TOPO_API/" 2>/dev/null |
+		"$PYTHON" -c '
+import re, sys
+m = re.search(r"<div id=\"datapath-detached\"([^>]*)>(.*?)</div>", sys.stdin.read(), re.S)
+print("<no banner>" if not m else "hidden" if "hidden" in m.group(1) else m.group(2))'
+}
 a_gauge() {
 	topo_node curl -s -m 2 "$TOPO_API/metrics" |
 		sed -n 's/^kanary_datapath_attached{interface="nc0"} //p'
@@ -102,6 +114,8 @@ run_mode() { # xdp | tc
 	tap_check "$mode: A's program is attached" test -n "$id_a"
 	tap_is "$mode: A's status says attached" "$(a_datapath)" attached
 	tap_is "$mode: A's gauge says attached" "$(a_gauge)" 1
+	[ "$mode" = xdp ] && [ -n "$CHROMIUM" ] &&
+		tap_is "$mode: the status page shows no detached banner" "$(page_banner)" hidden
 
 	# A second kanaryd, another pin directory: refused, naming A.
 	out=$(refused_start --mode "$mode" "${SERVICE[@]}" --listen 127.0.0.1:$B_PORT)
@@ -192,6 +206,14 @@ run_mode() { # xdp | tc
 	sleep "$HANDS_OFF_S"
 	tap_is "$mode: --no-reattach: the hook stays empty" "$(hook_id "$hook")" ""
 	tap_is "$mode: --no-reattach: and A still says detached" "$(a_datapath)" detached
+	if [ "$mode" = xdp ]; then
+		if [ -n "$CHROMIUM" ]; then
+			tap_check "$mode: the status page shows the data path detached" \
+				grep -q "^Data path detached from nc0" <<<"$(page_banner)"
+		else
+			tap_ok "$mode: the status page # SKIP chromium is not installed"
+		fi
+	fi
 	topo_kanaryd_stop
 	tap_check "$mode: A's stop leaves nothing of kanary on nc0" \
 		test -z "$(hook_id xdp)$(hook_id ingress)$(hook_id egress)"
