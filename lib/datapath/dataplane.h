@@ -108,8 +108,7 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
  * checked without keeping anything: kanaryd calls it before its other
  * checks so that the first refusal is the most telling one.
  */
-int dp_check_options(const struct dp_options *opts, char *err,
-		     size_t err_len);
+int dp_check_options(const struct dp_options *opts, char *err, size_t err_len);
 /* detach: remove the programs and the pins; otherwise leave the data path
  * running for a later kanaryd to adopt. */
 void dp_close(struct dataplane *dp, bool detach);
