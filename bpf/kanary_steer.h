@@ -31,7 +31,7 @@
 #include "kanary_maps.h"
 #include "kanary_parse.h"
 
-/* Set by the agent before load (skeleton rodata); see agent/dataplane.c. */
+/* Set by the agent before load (skeleton rodata); see lib/datapath/open.c. */
 const volatile __u64 kn_tcp_syn_timeout_ns = 30 * NSEC_PER_SEC;
 const volatile __u64 kn_tcp_established_timeout_ns = 24 * 3600 * NSEC_PER_SEC;
 const volatile __u64 kn_tcp_closing_timeout_ns = 10 * NSEC_PER_SEC;

@@ -14,7 +14,7 @@
  * Ports are kept in network byte order, as on the wire.
  *
  * Upgrades: a newer kanary reuses the maps a running data path has pinned,
- * or migrates them (agent/dataplane.c). The contract that makes migration
+ * or migrates them (lib/datapath/open.c). The contract that makes migration
  * possible: a map's key keeps its size, and its value only grows, by fields
  * appended at its end (nested structs do not change).
  */
@@ -122,7 +122,7 @@ struct kn_config {
  * packed into one aligned 64-bit word. The kernel copies per-CPU values a
  * long at a time, so each CPU sees either the old word or the new one: a
  * weight is never paired with the wrong backend set. See
- * agent/dataplane.c:dataplane_commit() for the whole update protocol.
+ * lib/datapath/service.c:dp_commit() for the whole update protocol.
  */
 struct kn_weight {
 	__u16 canary_bp;  /* 0..KN_WEIGHT_SCALE_BP */

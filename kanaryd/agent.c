@@ -31,6 +31,7 @@
 #include "agent_internal.h"
 #include "util/log.h"
 #include "util/netaddr.h"
+#include "watch.h"
 
 #define EVAL_RETRY_MS	  1000 /* after an inconclusive verdict */
 #define PERCENT		  100.0
@@ -566,6 +567,7 @@ int agent_create(const struct agent_config *cfg,
 	dpo.max_flows = cfg->max_flows;
 	dpo.max_services = cfg->max_services;
 	dpo.max_backends = cfg->max_backends;
+	dpo.takeover = opts->takeover;
 	ret = dp_open(&dpo, &a->dp, dp_err, sizeof(dp_err));
 	if (ret) {
 		snprintf(err, err_len, "%s", dp_err);
@@ -932,6 +934,7 @@ int agent_run(struct agent *a)
 			for (i = 0; i < a->service_count; i++)
 				service_tick(a, a->services[i], mono, wall);
 			health_probes_sweep(a->probes, mono);
+			watch_tick(a);
 			next_tick = mono + a->cfg.tick_ms;
 		}
 		if (a->state_dirty && !statefile_save(a))

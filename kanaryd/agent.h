@@ -52,6 +52,8 @@ struct agent_error {
 struct agent_options {
 	bool keep_attached; /* on exit, leave the data path running */
 	bool verbose;
+	bool takeover;	  /* replace another owner's programs at start */
+	bool no_reattach; /* when detached, report it but do not re-attach */
 };
 
 struct agent;

@@ -28,12 +28,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "util/json_fields.h"
 #include "util/log.h"
 #include "util/netaddr.h"
 #include "statuspage.h"
+#include "watch.h"
 
 #define API_PREFIX		"/api/v1/services"
 #define JSON_CONTENT_TYPE	"application/json"
@@ -951,9 +954,15 @@ static enum MHD_Result answer(struct api_server *srv,
 	switch (req->kind) {
 	case ROUTE_STATUSPAGE:
 		return answer_statuspage(conn, req);
-	case ROUTE_HEALTHZ:
+	case ROUTE_HEALTHZ: {
+		json_t *failing = watch_healthz_failure(srv->agent);
+
+		if (failing)
+			return send_json(conn, req,
+					 MHD_HTTP_SERVICE_UNAVAILABLE, failing);
 		return send_json(conn, req, MHD_HTTP_OK,
 				 json_pack("{s:s}", "status", "ok"));
+	}
 	case ROUTE_METRICS:
 		return answer_metrics(srv, conn, req);
 	case ROUTE_SERVICES:
@@ -1079,6 +1088,59 @@ static int parse_listen(const char *listen, struct sockaddr_in *out, char *err,
 	return 0;
 }
 
+/* The address parses, and off loopback a token is required. */
+static int listen_rule(const char *listen, bool has_token,
+		       struct sockaddr_in *addr,
+		       char addr_text[INET_ADDRSTRLEN], char *err,
+		       size_t err_len)
+{
+	int ret = parse_listen(listen ? listen : CONFIG_DEFAULT_LISTEN, addr,
+			       err, err_len);
+
+	if (ret)
+		return ret;
+	inet_ntop(AF_INET, &addr->sin_addr, addr_text, INET_ADDRSTRLEN);
+	if (!has_token &&
+	    (ntohl(addr->sin_addr.s_addr) >> 24) != IN_LOOPBACKNET) {
+		snprintf(err, err_len,
+			 "refusing to serve the API on %s without a token: "
+			 "anyone who reaches that address could steer "
+			 "traffic; give --token-file, or listen on "
+			 "127.0.0.1",
+			 addr_text);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int api_check_listen(const char *listen, bool has_token, char *err,
+		     size_t err_len)
+{
+	char addr_text[INET_ADDRSTRLEN];
+	struct sockaddr_in addr;
+	int fd, ret, one = 1;
+
+	ret = listen_rule(listen, has_token, &addr, addr_text, err, err_len);
+	if (ret || !addr.sin_port)
+		return ret;
+	/* A trial bind, as the API's own (SO_REUSEADDR) will be: a port
+	 * another server listens on fails now, before anything is attached. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		ret = -errno;
+		snprintf(err, err_len,
+			 "could not serve the API on %s:%u (%s; is the port "
+			 "in use by another kanaryd? 'ss -ltnp' shows who has "
+			 "it); choose another with --listen",
+			 addr_text, ntohs(addr.sin_port), strerror(-ret));
+	}
+	close(fd);
+	return ret;
+}
+
 int api_start(struct agent *a, const char *listen, const char *token,
 	      struct api_server **out, char *err, size_t err_len)
 {
@@ -1094,27 +1156,15 @@ int api_start(struct agent *a, const char *listen, const char *token,
 		return -ENOMEM;
 	}
 	srv->agent = a;
-	ret = parse_listen(listen ? listen : CONFIG_DEFAULT_LISTEN, &srv->addr,
-			   err, err_len);
+	ret = listen_rule(listen, token != NULL, &srv->addr, addr_text, err,
+			  err_len);
 	if (ret)
 		goto fail;
-	inet_ntop(AF_INET, &srv->addr.sin_addr, addr_text, sizeof(addr_text));
 	if (token && !*token) {
 		snprintf(err, err_len,
 			 "the API token is empty; write a token into the "
 			 "token file (for instance 'openssl rand -hex 32')");
 		ret = -EINVAL;
-		goto fail;
-	}
-	if (!token &&
-	    (ntohl(srv->addr.sin_addr.s_addr) >> 24) != IN_LOOPBACKNET) {
-		snprintf(err, err_len,
-			 "refusing to serve the API on %s without a token: "
-			 "anyone who reaches that address could steer "
-			 "traffic; give --token-file, or listen on "
-			 "127.0.0.1",
-			 addr_text);
-		ret = -EPERM;
 		goto fail;
 	}
 	if (token) {

@@ -9,6 +9,7 @@
 #ifndef KANARY_API_H
 #define KANARY_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct agent;
@@ -33,6 +34,13 @@ struct api_server;
  */
 int api_start(struct agent *a, const char *listen, const char *token,
 	      struct api_server **out, char *err, size_t err_len);
+
+/*
+ * What api_start would refuse, checked before kanaryd attaches anything: the
+ * address, a token off loopback, and a port another server already holds.
+ */
+int api_check_listen(const char *listen, bool has_token, char *err,
+		     size_t err_len);
 
 /* The port actually bound (useful with port 0). */
 unsigned int api_port(const struct api_server *srv);

@@ -3,7 +3,8 @@
  * main.c - the kanary agent's program: reads flags and the config file,
  * attaches the data path to the node interface, serves the HTTP API and
  * runs the control loop until SIGINT or SIGTERM; then detaches, unless
- * --keep-attached leaves the data path running for a later kanaryd.
+ * --keep-attached leaves the data path running for a later kanaryd. Every
+ * check that can refuse the start runs before anything is attached.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,6 +44,8 @@ enum long_only {
 	OPT_NO_HTTP,
 	OPT_VERSION,
 	OPT_CHECK_CONFIG,
+	OPT_TAKEOVER,
+	OPT_NO_REATTACH,
 };
 
 static const struct option long_options[] = {
@@ -60,6 +63,8 @@ static const struct option long_options[] = {
     {"metrics-preset", required_argument, NULL, OPT_METRICS_PRESET},
     {"keep-attached", no_argument, NULL, OPT_KEEP_ATTACHED},
     {"remove", no_argument, NULL, OPT_REMOVE},
+    {"takeover", no_argument, NULL, OPT_TAKEOVER},
+    {"no-reattach", no_argument, NULL, OPT_NO_REATTACH},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"state-file", required_argument, NULL, OPT_STATE_FILE},
@@ -100,6 +105,13 @@ static void usage(FILE *f)
 	    "      --keep-attached     on exit, leave the data path running\n"
 	    "      --remove            detach and unpin a data path left "
 	    "running\n"
+	    "                          (only what --pin-dir's data path "
+	    "owns)\n"
+	    "      --takeover          replace the programs another kanaryd\n"
+	    "                          or anything else attached to IF\n"
+	    "      --no-reattach       when the programs are replaced or\n"
+	    "                          removed, report it but do not attach\n"
+	    "                          them again\n"
 	    "One service from flags:\n"
 	    "      --service VIP:PORT  the service's virtual IP and port\n"
 	    "      --stable LIST       stable backends, IP:PORT[,IP:PORT...]\n"
@@ -154,6 +166,8 @@ struct flags {
 	bool no_http;
 	bool keep_attached;
 	bool remove;
+	bool takeover;
+	bool no_reattach;
 	bool verbose;
 };
 
@@ -370,6 +384,12 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case OPT_REMOVE:
 			f->remove = true;
 			break;
+		case OPT_TAKEOVER:
+			f->takeover = true;
+			break;
+		case OPT_NO_REATTACH:
+			f->no_reattach = true;
+			break;
 		case OPT_LISTEN:
 			f->listen = optarg;
 			break;
@@ -399,31 +419,67 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		return usage_error(
 		    "--stable, --canary, --weight, --name, --udp "
 		    "and --metrics-preset describe a --service");
+	if (f->remove && (f->takeover || f->no_reattach))
+		return usage_error("--takeover and --no-reattach are for a "
+				   "kanaryd that serves, not for --remove "
+				   "(which removes only its --pin-dir's data "
+				   "path)");
 	if (!f->config_file && !f->service && !f->remove)
 		return usage_error("nothing to serve: give --config FILE or "
 				   "--service VIP:PORT --stable LIST");
 	return 0;
 }
 
-/* --remove: take down a data path that an earlier kanaryd left running. */
+/* --remove: take down a data path that an earlier kanaryd left running;
+ * only what its pin directory owns, never another kanaryd's. */
 static int remove_datapath(const struct agent_config *cfg)
 {
 	struct dp_options opts = {0};
-	struct dataplane *dp;
+	unsigned int detached;
 	char err[DP_ERR_LEN];
 	int ret;
 
 	opts.ifname = cfg->iface;
 	opts.pin_dir = cfg->pin_dir;
 	opts.mode = cfg->mode;
-	ret = dp_open(&opts, &dp, err, sizeof(err));
+	ret = dp_remove(&opts, &detached, err, sizeof(err));
 	if (ret) {
 		log_error("%s", err);
 		return 1;
 	}
-	dp_close(dp, true);
-	log_info("removed the data path from %s and its pins from %s",
-		 cfg->iface, cfg->pin_dir);
+	if (detached)
+		log_info("removed the data path from %s and its pins from %s",
+			 cfg->iface, cfg->pin_dir);
+	else
+		log_info("removed the pins from %s; nothing of theirs was "
+			 "attached to %s",
+			 cfg->pin_dir, cfg->iface);
+	return 0;
+}
+
+/*
+ * What would make the start fail once the data path is attached, checked
+ * before it is: privileges, the interface, bpffs and the pin directory,
+ * then the API's address, its token rule and its port. (The config and
+ * flags were checked by now; the token file is read, and what the
+ * interface's hooks hold is checked, before dp_open attaches.)
+ */
+static int check_before_attach(const struct agent_config *cfg)
+{
+	struct dp_options dpo = {0};
+	char err[API_ERR_LEN];
+
+	dpo.ifname = cfg->iface;
+	dpo.pin_dir = cfg->pin_dir;
+	if (dp_check_options(&dpo, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (api_check_listen(cfg->listen, cfg->token_file[0] != '\0', err,
+			     sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
 	return 0;
 }
 
@@ -453,8 +509,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	ret = check_before_attach(&cfg);
+	if (ret)
+		goto out;
 	opts.keep_attached = f.keep_attached;
 	opts.verbose = f.verbose;
+	opts.takeover = f.takeover;
+	opts.no_reattach = f.no_reattach;
 	ret = agent_create(&cfg, &opts, &a, err, sizeof(err));
 	if (ret) {
 		log_error("%s", err);

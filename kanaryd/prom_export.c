@@ -4,7 +4,7 @@
  * 0.0.4 (checked by `promtool check metrics` in the tests): the weights,
  * phases and steps of rollouts, what the kernel counted per backend, the
  * evaluations by verdict, rollbacks by reason, scrape errors by target and
- * the health probes.
+ * the health probes, whether the data path is still attached.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -347,6 +347,11 @@ static void agent_families(struct agent *a, struct buf *b)
 				    hooks[h], why[r],
 				    (unsigned long long)stats[h].reason[r]);
 	}
+	family(b, "kanary_datapath_attached", "gauge",
+	       "1 while the interface's hooks run this kanaryd's programs, 0 "
+	       "when another program replaced them or they were removed.");
+	out(b, "kanary_datapath_attached{interface=\"%s\"} %d\n",
+	    dp_ifname(a->dp), dp_is_attached(a->dp));
 	family(b, "kanary_health_probes_total", "counter",
 	       "TCP connect probes sent to backends: one a second per "
 	       "distinct address, shared by the services that have it.");

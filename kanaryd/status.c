@@ -11,6 +11,7 @@
 
 #include "agent_internal.h"
 #include "util/netaddr.h"
+#include "watch.h"
 
 #define PERCENT	 100.0
 #define MS_PER_S 1000.0
@@ -98,6 +99,8 @@ json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 		      "flow_misses", (json_int_t)stats.flow_misses,
 		      "no_backend", (json_int_t)stats.no_backend,
 		      "config_races", (json_int_t)stats.config_races));
+	json_object_set_new(obj, "datapath",
+			    json_string(watch_datapath_state_locked(a)));
 	return obj;
 }
 

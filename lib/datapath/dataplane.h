@@ -39,6 +39,9 @@ struct dp_options {
 	uint64_t tcp_established_timeout_ns; /* 0: the program's default */
 	uint64_t tcp_closing_timeout_ns;
 	uint64_t tcp_syn_timeout_ns;
+	/* Replace what another kanaryd (another pin directory) or anything
+	 * else attached to the interface's hooks; otherwise that is refused. */
+	bool takeover;
 };
 
 struct dp_backend {
@@ -99,6 +102,13 @@ struct dataplane;
  */
 int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 	    size_t err_len);
+/*
+ * What dp_open would refuse before loading anything (privileges, the
+ * interface, bpffs, the pin directory's lock held by a running kanaryd),
+ * checked without keeping anything: kanaryd calls it before its other
+ * checks so that the first refusal is the most telling one.
+ */
+int dp_check_options(const struct dp_options *opts, char *err, size_t err_len);
 /* detach: remove the programs and the pins; otherwise leave the data path
  * running for a later kanaryd to adopt. */
 void dp_close(struct dataplane *dp, bool detach);
@@ -154,6 +164,38 @@ int dp_read_global(struct dataplane *dp,
  * at a rollback. Returns the number of flows removed or a negative errno.
  */
 int dp_flush_backend_flows(struct dataplane *dp, uint32_t stats_index);
+
+/*
+ * Whether the interface's hooks still run this data path's programs. Reads
+ * the hooks now; out->detail says what each hook holds instead, and
+ * out->changed whether that differs from the previous check.
+ */
+struct dp_attach_check {
+	bool attached;
+	bool changed;
+	char detail[DP_ERR_LEN];
+};
+int dp_check_attached(struct dataplane *dp, struct dp_attach_check *out);
+/* As of the last dp_check_attached (true when attached by dp_open). */
+bool dp_is_attached(const struct dataplane *dp);
+/* What the hooks held instead at the last check; "" when attached. */
+const char *dp_detached_detail(const struct dataplane *dp);
+/*
+ * Attaches again where the hooks hold nothing. When a hook holds another
+ * program (another kanaryd took the interface over), nothing is touched:
+ * returns -EBUSY with what holds it in err.
+ */
+int dp_reattach(struct dataplane *dp, char *err, size_t err_len);
+
+/*
+ * kanaryd --remove: detaches from opts->ifname only the programs that use
+ * the maps pinned in opts->pin_dir (what that pin directory owns), then
+ * unpins them. -ENOENT when nothing is pinned there (nothing is removed;
+ * err names what the interface runs instead), -EBUSY when a running
+ * kanaryd holds the pin directory. *detached: how many hooks were freed.
+ */
+int dp_remove(const struct dp_options *opts, unsigned int *detached, char *err,
+	      size_t err_len);
 
 /* File descriptors for tests and tools that drive the programs directly. */
 int dp_prog_fd(const struct dataplane *dp, enum kn_hook hook);

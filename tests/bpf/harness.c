@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * harness.c - what the data-path tests share: a data path opened by the
- * agent's own loader (lib/datapath/dataplane.c) under a per-run pin
+ * agent's own loader (lib/datapath/open.c) under a per-run pin
  * directory, the test service, running a program on a crafted packet, and
  * reading the result. Declared in harness.h.
  */

@@ -2,7 +2,7 @@
 /*
  * test_datapath.c - the kernel data path on crafted packets, through
  * bpf_prog_test_run_opts: the real programs, the real maps, loaded by the
- * agent's own loader (lib/datapath/dataplane.c) without attaching to an
+ * agent's own loader (lib/datapath/open.c) without attaching to an
  * interface. Every packet's checksums are verified from scratch
  * (tests/bpf/packets.h), not with the program's own incremental arithmetic.
  *

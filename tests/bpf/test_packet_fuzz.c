@@ -2,7 +2,7 @@
 /*
  * test_packet_fuzz.c - the data path against millions of random and mutated
  * packets: the real programs and maps, loaded by the agent's own loader
- * (lib/datapath/dataplane.c) without attaching, driven through
+ * (lib/datapath/open.c) without attaching, driven through
  * bpf_prog_test_run_opts in the four ways the kernel runs them: XDP alone,
  * the XDP-mode pipeline (XDP, then tc ingress for what XDP passes), tc
  * ingress alone and tc egress.

@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * service.c - programs services: adds, updates, promotes and removes them,
+ * builds their pools (with Maglev tables) and hands out backend stats slots,
+ * every change going through one commit.
+ *
+ * The commit protocol (dp_commit) - how a change of weight and pools takes
+ * effect as one step, with no CPU ever pairing a weight with the wrong pools
+ * or reading a half-written pool:
+ *
+ *   1. Write the service's inactive config slot (kn_configs[2i + !slot])
+ *      with the new pools and generation g+1. No program reads that slot.
+ *   2. Write kn_weights[i] = {weight, !slot, g+1} for all CPUs in one call.
+ *      Each CPU's copy is one aligned 64-bit word and the kernel copies
+ *      per-CPU values a long at a time, so every CPU sees the old word or the
+ *      new one: the old weight with the old pools or the new with the new.
+ *   3. Update kn_sync, a map-in-map: the kernel returns from that update only
+ *      after synchronize_rcu(), i.e. once every program that might still
+ *      hold the old word has finished. Only then may step 1 of the next
+ *      commit overwrite the old slot.
+ * The program checks the slot's generation against the word's; a mismatch
+ * is counted in kn_service_stats.config_races, which tests assert stays 0.
+ * A weight-only change skips step 1 and rewrites the word with the same slot.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datapath/datapath_internal.h"
+#include "datapath/maglev.h"
+#include "util/log.h"
+
+#define FNV32_OFFSET 0x811c9dc5U
+#define FNV32_PRIME  0x01000193U
+
+/* ---- stats slots ------------------------------------------------------- */
+
+int dp_slots_init(struct stats_slots *slots, uint32_t capacity)
+{
+	slots->queue = calloc(capacity, sizeof(*slots->queue));
+	if (!slots->queue)
+		return -ENOMEM;
+	slots->capacity = capacity;
+	slots->head = 0;
+	slots->count = 0;
+	return 0;
+}
+
+void dp_slots_push(struct stats_slots *slots, uint32_t index)
+{
+	if (slots->count == slots->capacity)
+		return;
+	slots->queue[(slots->head + slots->count) % slots->capacity] = index;
+	slots->count++;
+}
+
+static int slots_pop(struct stats_slots *slots, uint32_t *index)
+{
+	if (!slots->count)
+		return -ENOSPC;
+	*index = slots->queue[slots->head];
+	slots->head = (slots->head + 1) % slots->capacity;
+	slots->count--;
+	return 0;
+}
+
+/* A new backend starts from zero: its slot's counters are cleared. */
+static int slot_reset_counters(struct dataplane *dp, uint32_t index)
+{
+	size_t stats_size = (size_t)dp->ncpus * sizeof(struct kn_backend_stats);
+	size_t hist_size = (size_t)dp->ncpus * sizeof(struct kn_latency_hist);
+	void *zeros =
+	    calloc(1, stats_size > hist_size ? stats_size : hist_size);
+	int ret;
+
+	if (!zeros)
+		return -ENOMEM;
+	ret = bpf_map__update_elem(dp->skel->maps.kn_backend_ctr, &index,
+				   sizeof(index), zeros, stats_size, BPF_ANY);
+	if (!ret)
+		ret = bpf_map__update_elem(dp->skel->maps.kn_latency, &index,
+					   sizeof(index), zeros, hist_size,
+					   BPF_ANY);
+	free(zeros);
+	return ret;
+}
+
+int dp_sync_barrier(struct dataplane *dp)
+{
+	__u32 zero = 0;
+	int ret;
+
+	ret = bpf_map__update_elem(dp->skel->maps.kn_sync, &zero, sizeof(zero),
+				   &dp->sync_inner_fd,
+				   sizeof(dp->sync_inner_fd), BPF_ANY);
+	if (ret)
+		log_error("cannot wait for running programs (kn_sync update): "
+			  "%s",
+			  strerror(-ret));
+	return ret;
+}
+
+const struct dp_service *dp_service_at(const struct dataplane *dp,
+				       uint32_t index)
+{
+	if (index >= dp->max_services || !dp->services[index].in_use)
+		return NULL;
+	return &dp->services[index];
+}
+
+const struct dp_service *dp_service_find(const struct dataplane *dp,
+					 const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < dp->max_services; i++)
+		if (dp->services[i].in_use &&
+		    !strncmp(dp->services[i].name, name, KN_SERVICE_NAME_LEN))
+			return &dp->services[i];
+	return NULL;
+}
+
+/* ---- programming services ---------------------------------------------- */
+
+static uint32_t name_seed(const char *name)
+{
+	uint32_t h = FNV32_OFFSET;
+
+	for (; *name; name++) {
+		h ^= (uint8_t)*name;
+		h *= FNV32_PRIME;
+	}
+	return h ? h : 1;
+}
+
+static void kernel_backend(struct kn_backend *kb, const struct dp_backend *db)
+{
+	memset(kb, 0, sizeof(*kb));
+	kb->addr.w[0] = db->ep.addr.s_addr;
+	kb->port = htons(db->ep.port);
+	kb->family = KN_AF_INET;
+	kb->flags = db->down ? KN_BACKEND_F_DOWN : 0;
+	kb->stats_index = db->stats_index;
+}
+
+static int backend_cmp(const void *a, const void *b)
+{
+	return netaddr_endpoint_cmp(&((const struct dp_backend *)a)->ep,
+				    &((const struct dp_backend *)b)->ep);
+}
+
+static int write_weight(struct dataplane *dp, uint32_t index,
+			uint32_t canary_bp, uint32_t slot, uint32_t generation)
+{
+	struct kn_weight *per_cpu = calloc(dp->ncpus, sizeof(*per_cpu));
+	int cpu, ret;
+
+	if (!per_cpu)
+		return -ENOMEM;
+	for (cpu = 0; cpu < dp->ncpus; cpu++) {
+		per_cpu[cpu].canary_bp = (__u16)canary_bp;
+		per_cpu[cpu].slot = (__u16)slot;
+		per_cpu[cpu].generation = generation;
+	}
+	ret = bpf_map__update_elem(dp->skel->maps.kn_weights, &index,
+				   sizeof(index), per_cpu,
+				   dp->ncpus * sizeof(*per_cpu), BPF_ANY);
+	free(per_cpu);
+	return ret;
+}
+
+/*
+ * The pool's Maglev table over its live backends only, as indexes into the
+ * whole backends[] array: a dead replica's share goes to the others, and
+ * only its share (Maglev). With none alive, all stay in the table.
+ */
+static int build_ring(struct kn_pool *kpool)
+{
+	struct kn_backend live[KN_MAX_POOL_BACKENDS];
+	uint8_t index_of[KN_MAX_POOL_BACKENDS];
+	uint32_t b, n = 0, i;
+	int ret;
+
+	for (b = 0; b < kpool->count; b++) {
+		if (kpool->backends[b].flags & KN_BACKEND_F_DOWN)
+			continue;
+		live[n] = kpool->backends[b];
+		index_of[n++] = (uint8_t)b;
+	}
+	if (n == 0)
+		return maglev_build(kpool->backends, kpool->count, kpool->ring,
+				    KN_RING_SIZE);
+	ret = maglev_build(live, n, kpool->ring, KN_RING_SIZE);
+	if (ret)
+		return ret;
+	for (i = 0; i < KN_RING_SIZE; i++)
+		kpool->ring[i] = index_of[kpool->ring[i]];
+	return 0;
+}
+
+/*
+ * Makes pools + weight the service's configuration in one step; see the
+ * protocol at the top of this file. svc->pools must already hold the new
+ * pools; on success svc's slot, generation and weight are updated.
+ */
+static int dp_commit(struct dataplane *dp, struct dp_service *svc,
+		     uint32_t canary_bp)
+{
+	uint32_t next_slot = svc->slot ^ 1;
+	uint32_t next_generation = svc->generation + 1;
+	uint32_t config_key = 2 * svc->index + next_slot;
+	struct kn_config *config;
+	uint32_t p, b;
+	int ret;
+
+	config = calloc(1, sizeof(*config));
+	if (!config)
+		return -ENOMEM;
+	config->generation = next_generation;
+	for (p = 0; p < KN_POOL_COUNT; p++) {
+		struct dp_pool *pool = &svc->pools[p];
+		struct kn_pool *kpool = &config->pools[p];
+
+		/* One order per set: the same replicas give the same table. */
+		qsort(pool->backends, pool->count, sizeof(pool->backends[0]),
+		      backend_cmp);
+		kpool->count = pool->count;
+		for (b = 0; b < pool->count; b++)
+			kernel_backend(&kpool->backends[b], &pool->backends[b]);
+		ret = build_ring(kpool);
+		if (ret)
+			goto out;
+	}
+	ret = bpf_map__update_elem(dp->skel->maps.kn_configs, &config_key,
+				   sizeof(config_key), config, sizeof(*config),
+				   BPF_ANY);
+	if (ret)
+		goto out;
+	ret =
+	    write_weight(dp, svc->index, canary_bp, next_slot, next_generation);
+	if (ret)
+		goto out;
+	svc->slot = next_slot;
+	svc->generation = next_generation;
+	svc->canary_bp = canary_bp;
+	ret = dp_sync_barrier(dp);
+out:
+	free(config);
+	return ret;
+}
+
+static bool pool_find(const struct dp_pool *pool, const struct endpoint *ep,
+		      uint32_t *stats_index)
+{
+	uint32_t i;
+
+	for (i = 0; i < pool->count; i++) {
+		if (!netaddr_endpoint_cmp(&pool->backends[i].ep, ep)) {
+			*stats_index = pool->backends[i].stats_index;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool pool_is_down(const struct dp_pool *pool, const struct endpoint *ep)
+{
+	uint32_t i;
+
+	for (i = 0; i < pool->count; i++)
+		if (!netaddr_endpoint_cmp(&pool->backends[i].ep, ep))
+			return pool->backends[i].down;
+	return false;
+}
+
+static bool endpoint_in(const struct endpoint *list, uint32_t count,
+			const struct endpoint *ep)
+{
+	uint32_t i;
+
+	for (i = 0; i < count; i++)
+		if (!netaddr_endpoint_cmp(&list[i], ep))
+			return true;
+	return false;
+}
+
+/*
+ * Builds new pools from endpoint lists: a backend already in the service
+ * (in either pool) keeps its stats slot; a new one gets a cleared slot.
+ * Slots of backends that leave are freed, oldest first reused.
+ */
+static int build_pools(struct dataplane *dp, const struct dp_service *old,
+		       const struct endpoint *lists[KN_POOL_COUNT],
+		       const uint32_t counts[KN_POOL_COUNT],
+		       struct dp_pool pools[KN_POOL_COUNT], char *err,
+		       size_t err_len)
+{
+	uint32_t p, i, q, allocated = 0;
+	uint32_t fresh[2 * KN_MAX_POOL_BACKENDS];
+	char text[NETADDR_ENDPOINT_STR_LEN];
+	int ret;
+
+	for (p = 0; p < KN_POOL_COUNT; p++) {
+		if (counts[p] > KN_MAX_POOL_BACKENDS)
+			return set_err(err, err_len, -EINVAL,
+				       "%s pool has %u backends; at most %d",
+				       p == KN_POOL_STABLE ? "stable"
+							   : "canary",
+				       counts[p], KN_MAX_POOL_BACKENDS);
+		pools[p].count = counts[p];
+		for (i = 0; i < counts[p]; i++) {
+			const struct endpoint *ep = &lists[p][i];
+			uint32_t slot = 0;
+			bool known = false;
+
+			if (endpoint_in(lists[p ^ 1], counts[p ^ 1], ep)) {
+				ret = set_err(err, err_len, -EINVAL,
+					      "backend %s is in both pools",
+					      netaddr_endpoint_str(
+						  ep, text, sizeof(text)));
+				goto undo;
+			}
+			if (endpoint_in(lists[p], i, ep)) {
+				ret = set_err(err, err_len, -EINVAL,
+					      "backend %s is listed twice",
+					      netaddr_endpoint_str(
+						  ep, text, sizeof(text)));
+				goto undo;
+			}
+			pools[p].backends[i].down = false;
+			for (q = 0; old && q < KN_POOL_COUNT && !known; q++) {
+				known = pool_find(&old->pools[q], ep, &slot);
+				/* a known backend keeps its health */
+				if (known)
+					pools[p].backends[i].down =
+					    pool_is_down(&old->pools[q], ep);
+			}
+			if (!known) {
+				ret = slots_pop(&dp->slots, &slot);
+				if (ret) {
+					set_err(err, err_len, ret,
+						"no free backend counter slot "
+						"(all %u used): start kanaryd "
+						"with a larger --max-backends",
+						dp->max_backends);
+					goto undo;
+				}
+				fresh[allocated++] = slot;
+				ret = slot_reset_counters(dp, slot);
+				if (ret) {
+					set_err(err, err_len, ret,
+						"cannot clear counters of slot "
+						"%u: %s",
+						slot, strerror(-ret));
+					goto undo;
+				}
+			}
+			pools[p].backends[i].ep = *ep;
+			pools[p].backends[i].stats_index = slot;
+		}
+	}
+	return 0;
+undo:
+	for (i = 0; i < allocated; i++)
+		dp_slots_push(&dp->slots, fresh[i]);
+	return ret;
+}
+
+/* Frees the slots of old backends that are not in the new pools. */
+static void release_departed(struct dataplane *dp, const struct dp_service *old,
+			     const struct dp_pool pools[KN_POOL_COUNT])
+{
+	uint32_t p, i, q, slot;
+
+	for (p = 0; p < KN_POOL_COUNT; p++) {
+		for (i = 0; i < old->pools[p].count; i++) {
+			const struct dp_backend *b = &old->pools[p].backends[i];
+			bool stays = false;
+
+			for (q = 0; q < KN_POOL_COUNT && !stays; q++)
+				stays = pool_find(&pools[q], &b->ep, &slot);
+			if (!stays)
+				dp_slots_push(&dp->slots, b->stats_index);
+		}
+	}
+}
+
+static int check_weight(uint32_t canary_bp, char *err, size_t err_len)
+{
+	if (canary_bp > KN_WEIGHT_SCALE_BP)
+		return set_err(err, err_len, -EINVAL,
+			       "canary weight %u bp is above 10000 (100 %%)",
+			       canary_bp);
+	return 0;
+}
+
+int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
+		   uint32_t *index_out, char *err, size_t err_len)
+{
+	const struct endpoint *lists[KN_POOL_COUNT] = {def->stable,
+						       def->canary};
+	const uint32_t counts[KN_POOL_COUNT] = {def->stable_count,
+						def->canary_count};
+	struct kn_service_key key = {};
+	struct kn_service value = {};
+	struct dp_service *svc = NULL;
+	struct dp_pool pools[KN_POOL_COUNT];
+	uint32_t i;
+	int ret;
+
+	ret = check_weight(def->canary_bp, err, err_len);
+	if (ret)
+		return ret;
+	if (!def->name[0])
+		return set_err(err, err_len, -EINVAL, "a service needs a name");
+	if (def->proto != IPPROTO_TCP && def->proto != IPPROTO_UDP)
+		return set_err(err, err_len, -EINVAL,
+			       "service '%s': protocol must be tcp or udp",
+			       def->name);
+	if (dp_service_find(dp, def->name))
+		return set_err(err, err_len, -EEXIST,
+			       "a service named '%s' exists already",
+			       def->name);
+	for (i = 0; i < dp->max_services; i++) {
+		const struct dp_service *s = &dp->services[i];
+
+		if (s->in_use && s->proto == def->proto &&
+		    !netaddr_endpoint_cmp(&s->vip, &def->vip))
+			return set_err(err, err_len, -EEXIST,
+				       "service '%s' uses the same VIP:port "
+				       "already",
+				       s->name);
+		if (!s->in_use && !svc)
+			svc = &dp->services[i];
+	}
+	if (!svc)
+		return set_err(err, err_len, -ENOSPC,
+			       "all %u service slots are used: start kanaryd "
+			       "with a larger --max-services",
+			       dp->max_services);
+
+	ret = build_pools(dp, NULL, lists, counts, pools, err, err_len);
+	if (ret)
+		return ret;
+	memset(svc, 0, sizeof(*svc));
+	svc->index = (uint32_t)(svc - dp->services);
+	snprintf(svc->name, sizeof(svc->name), "%s", def->name);
+	svc->vip = def->vip;
+	svc->proto = def->proto;
+	svc->flags = def->flags;
+	svc->seed = def->seed ? def->seed : name_seed(def->name);
+	svc->udp_idle_timeout_ms = def->udp_idle_timeout_ms
+				       ? def->udp_idle_timeout_ms
+				       : DP_DEFAULT_UDP_IDLE_TIMEOUT_MS;
+	memcpy(svc->pools, pools, sizeof(pools));
+	/* Start from slot 1 so that the first commit writes slot 0. */
+	svc->slot = 1;
+	svc->generation = 0;
+
+	/* Config first, then the service entry that makes it reachable. */
+	ret = dp_commit(dp, svc, def->canary_bp);
+	if (ret) {
+		release_departed(dp, svc, (struct dp_pool[KN_POOL_COUNT]){});
+		memset(svc, 0, sizeof(*svc));
+		return set_err(err, err_len, ret,
+			       "cannot write service '%s' to the kernel: %s",
+			       def->name, strerror(-ret));
+	}
+	key.vip.w[0] = def->vip.addr.s_addr;
+	key.port = htons(def->vip.port);
+	key.proto = def->proto;
+	key.family = KN_AF_INET;
+	value.index = svc->index;
+	value.seed = svc->seed;
+	value.flags = svc->flags;
+	value.udp_idle_timeout_ms = svc->udp_idle_timeout_ms;
+	memcpy(value.name, svc->name, sizeof(value.name));
+	ret =
+	    bpf_map__update_elem(dp->skel->maps.kn_services, &key, sizeof(key),
+				 &value, sizeof(value), BPF_NOEXIST);
+	if (ret) {
+		release_departed(dp, svc, (struct dp_pool[KN_POOL_COUNT]){});
+		memset(svc, 0, sizeof(*svc));
+		return set_err(err, err_len, ret,
+			       "cannot add service '%s' to kn_services: %s",
+			       def->name, strerror(-ret));
+	}
+	svc->in_use = true;
+	if (index_out)
+		*index_out = svc->index;
+	return 0;
+}
+
+static struct dp_service *service_mut(struct dataplane *dp, uint32_t index)
+{
+	if (index >= dp->max_services || !dp->services[index].in_use)
+		return NULL;
+	return &dp->services[index];
+}
+
+int dp_service_update(struct dataplane *dp, uint32_t index,
+		      const struct endpoint *stable, uint32_t stable_count,
+		      const struct endpoint *canary, uint32_t canary_count,
+		      uint32_t canary_bp, char *err, size_t err_len)
+{
+	const struct endpoint *lists[KN_POOL_COUNT] = {stable, canary};
+	const uint32_t counts[KN_POOL_COUNT] = {stable_count, canary_count};
+	struct dp_service *svc = service_mut(dp, index);
+	struct dp_pool pools[KN_POOL_COUNT];
+	struct dp_service old;
+	int ret;
+
+	if (!svc)
+		return set_err(err, err_len, -ENOENT, "no service at index %u",
+			       index);
+	ret = check_weight(canary_bp, err, err_len);
+	if (ret)
+		return ret;
+	ret = build_pools(dp, svc, lists, counts, pools, err, err_len);
+	if (ret)
+		return ret;
+	old = *svc;
+	memcpy(svc->pools, pools, sizeof(pools));
+	ret = dp_commit(dp, svc, canary_bp);
+	if (ret) {
+		/* Nothing changed in the kernel's view: undo ours. */
+		release_departed(dp, svc, old.pools);
+		*svc = old;
+		return set_err(err, err_len, ret,
+			       "cannot write service '%s' to the kernel: %s",
+			       svc->name, strerror(-ret));
+	}
+	release_departed(dp, &old, pools);
+	return 0;
+}
+
+int dp_service_set_weight(struct dataplane *dp, uint32_t index,
+			  uint32_t canary_bp)
+{
+	struct dp_service *svc = service_mut(dp, index);
+	int ret;
+
+	if (!svc)
+		return -ENOENT;
+	if (canary_bp > KN_WEIGHT_SCALE_BP)
+		return -EINVAL;
+	ret = write_weight(dp, index, canary_bp, svc->slot, svc->generation);
+	if (!ret)
+		svc->canary_bp = canary_bp;
+	return ret;
+}
+
+int dp_service_promote(struct dataplane *dp, uint32_t index)
+{
+	struct dp_service *svc = service_mut(dp, index);
+	struct dp_service old;
+	int ret;
+
+	if (!svc)
+		return -ENOENT;
+	if (!svc->pools[KN_POOL_CANARY].count)
+		return -ENODATA;
+	old = *svc;
+	svc->pools[KN_POOL_STABLE] = old.pools[KN_POOL_CANARY];
+	memset(&svc->pools[KN_POOL_CANARY], 0, sizeof(svc->pools[0]));
+	ret = dp_commit(dp, svc, 0);
+	if (ret) {
+		*svc = old;
+		return ret;
+	}
+	release_departed(dp, &old, svc->pools);
+	return 0;
+}
+
+int dp_service_set_down(struct dataplane *dp, uint32_t index,
+			const struct endpoint *ep, bool down)
+{
+	struct dp_service *svc = service_mut(dp, index);
+	struct dp_backend *found = NULL;
+	uint32_t p, b;
+	int ret;
+
+	if (!svc)
+		return -ENOENT;
+	for (p = 0; p < KN_POOL_COUNT && !found; p++)
+		for (b = 0; b < svc->pools[p].count && !found; b++)
+			if (!netaddr_endpoint_cmp(&svc->pools[p].backends[b].ep,
+						  ep))
+				found = &svc->pools[p].backends[b];
+	if (!found)
+		return -ENOENT;
+	if (found->down == down)
+		return 0;
+	found->down = down;
+	ret = dp_commit(dp, svc, svc->canary_bp);
+	if (ret)
+		found->down = !down;
+	return ret;
+}
+
+int dp_service_remove(struct dataplane *dp, uint32_t index)
+{
+	struct dp_service *svc = service_mut(dp, index);
+	struct kn_service_key key = {};
+	struct dp_pool none[KN_POOL_COUNT] = {};
+	int ret;
+
+	if (!svc)
+		return -ENOENT;
+	key.vip.w[0] = svc->vip.addr.s_addr;
+	key.port = htons(svc->vip.port);
+	key.proto = svc->proto;
+	key.family = KN_AF_INET;
+	ret = bpf_map__delete_elem(dp->skel->maps.kn_services, &key,
+				   sizeof(key), 0);
+	if (ret && ret != -ENOENT)
+		return ret;
+	/* Programs that found the service may still read its slot. */
+	dp_sync_barrier(dp);
+	release_departed(dp, svc, none);
+	memset(svc, 0, sizeof(*svc));
+	return 0;
+}
