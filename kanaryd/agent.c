@@ -27,6 +27,7 @@
 #include "util/json_fields.h"
 #include "util/log.h"
 #include "util/netaddr.h"
+#include "util/text.h"
 #include "util/units.h"
 
 #define HTTP_BAD_REQUEST  400
@@ -383,6 +384,13 @@ static int read_token(struct agent *a, const char *path, char *err,
 			 "token file %s must hold one token of 1 to %d "
 			 "characters",
 			 path, AGENT_TOKEN_MAX - 2);
+		return -EINVAL;
+	}
+	if (text_control_at(a->token, (size_t)n, false) < (size_t)n) {
+		snprintf(err, err_len,
+			 "token file %s must hold one token on one line: a "
+			 "line break or another control character is inside",
+			 path);
 		return -EINVAL;
 	}
 	a->has_token = true;
@@ -1156,7 +1164,7 @@ static int do_weight(struct agent *a, struct service_rt *s, const void *arg,
 	const json_t *body = arg;
 	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
 	char field[AGENT_ERR_FIELD_LEN], message[AGENT_ERR_MSG_LEN];
-	struct json_ctx ctx;
+	struct jf_ctx ctx;
 	uint32_t bp = UINT32_MAX;
 	int ret;
 
@@ -1189,7 +1197,7 @@ int agent_set_weight(struct agent *a, const char *name, const json_t *body,
 
 static const char *const backends_fields[] = {"stable", "canary", NULL};
 
-static int endpoints_from_json(struct json_ctx *ctx, const json_t *body,
+static int endpoints_from_json(struct jf_ctx *ctx, const json_t *body,
 			       const char *key, struct endpoint *out,
 			       uint32_t *count)
 {
@@ -1219,6 +1227,20 @@ static int endpoints_from_json(struct json_ctx *ctx, const json_t *body,
 	return 0;
 }
 
+/* config_check_backends asks whose VIP an endpoint is. */
+static const char *vip_owner(const void *arg, uint8_t proto,
+			     const struct endpoint *ep)
+{
+	const struct agent *a = arg;
+	size_t i;
+
+	for (i = 0; i < a->service_count; i++)
+		if (a->services[i]->cfg.def.proto == proto &&
+		    !netaddr_endpoint_cmp(&a->services[i]->cfg.def.vip, ep))
+			return a->services[i]->cfg.def.name;
+	return NULL;
+}
+
 static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 		       uint32_t *actions, struct agent_error *err)
 {
@@ -1226,7 +1248,7 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 	struct dp_service_def def = s->cfg.def;
 	char field[AGENT_ERR_FIELD_LEN], message[AGENT_ERR_MSG_LEN];
 	char dp_err[DP_ERR_LEN];
-	struct json_ctx ctx;
+	struct jf_ctx ctx;
 	int ret;
 
 	(void)actions;
@@ -1247,6 +1269,11 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 		ret = jf_fail(&ctx, "stable",
 			      "must not be empty: the stable pool serves "
 			      "everyone the canary does not");
+	/* The backends a config file or the flags would refuse. */
+	if (!ret)
+		ret = config_check_backends(
+		    &def, s->cfg.allow_local_backends, vip_owner, a, field,
+		    sizeof(field), message, sizeof(message));
 	if (ret)
 		return fail(err, HTTP_BAD_REQUEST, field, "%s", message);
 	if (rollout_is_active(&s->rollout))

@@ -311,7 +311,7 @@ static const char *const promote_fields[] = {"full", NULL};
 static int call_promote(struct agent *a, const char *name, const json_t *body,
 			json_t **out, struct agent_error *err)
 {
-	struct json_ctx ctx;
+	struct jf_ctx ctx;
 	bool full = false;
 
 	if (body) {
@@ -338,7 +338,7 @@ static const char *const weight_fields[] = {"canary_percent", NULL};
 static int call_weight(struct agent *a, const char *name, const json_t *body,
 		       json_t **out, struct agent_error *err)
 {
-	struct json_ctx ctx;
+	struct jf_ctx ctx;
 	uint32_t bp = 0;
 
 	/* The agent checks again; checking here first keeps a malformed
@@ -366,7 +366,7 @@ static const char *const backends_fields[] = {"stable", "canary", NULL};
 static int call_backends(struct agent *a, const char *name, const json_t *body,
 			 json_t **out, struct agent_error *err)
 {
-	struct json_ctx ctx;
+	struct jf_ctx ctx;
 	size_t i;
 
 	jf_init(&ctx, "", err->field, sizeof(err->field), err->message,

@@ -2,7 +2,7 @@
 /*
  * fuzz_config.c - libFuzzer target for kanaryd's JSON inputs: the config
  * file (config_parse, which locates the failing field in the text with
- * json_locate), and every object of the input read as a rollout spec and as
+ * jpos_locate), and every object of the input read as a rollout spec and as
  * a metrics spec, the shapes a config service and POST .../rollout carry.
  *
  * A rollout spec that reads must print back (rollout_spec_to_json) to JSON
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "util/json_locate.h"
+#include "util/jpos.h"
 #include "metrics/metric_presets.h"
 #include "judge/rollout_spec.h"
 
@@ -175,7 +175,7 @@ static void fuzz_locate(const char *text, size_t size)
 
 	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		line = column = 0;
-		ret = json_locate(text, size, paths[i], &line, &column);
+		ret = jpos_locate(text, size, paths[i], &line, &column);
 		FUZZ_CHECK(ret == 0 || ret == -ENOENT || ret == -EINVAL);
 	}
 }

@@ -10,7 +10,7 @@
 #include <errno.h>
 
 #include "config.h"
-#include "util/json_locate.h"
+#include "util/jpos.h"
 #include "util/netaddr.h"
 #include "judge/rollout_spec.h"
 #include "util/units.h"
@@ -310,7 +310,7 @@ static void test_durations(void **state)
 			    "10m");
 }
 
-static void test_json_locate(void **state)
+static void test_jpos_locate(void **state)
 {
 	static const char text[] =
 	    "{\"a\": 1,\n \"b\": [10, {\"c\": \"x,]\"},\n"
@@ -318,23 +318,23 @@ static void test_json_locate(void **state)
 	unsigned int line, col;
 
 	(void)state;
-	assert_int_equal(json_locate(text, strlen(text), "a", &line, &col), 0);
+	assert_int_equal(jpos_locate(text, strlen(text), "a", &line, &col), 0);
 	assert_int_equal(line, 1);
 	assert_int_equal(col, 7);
-	assert_int_equal(json_locate(text, strlen(text), "b[1].c", &line, &col),
+	assert_int_equal(jpos_locate(text, strlen(text), "b[1].c", &line, &col),
 			 0);
 	assert_int_equal(line, 2);
 	assert_int_equal(col, 18);
 	assert_int_equal(
-	    json_locate(text, strlen(text), "b[2].d[2]", &line, &col), 0);
+	    jpos_locate(text, strlen(text), "b[2].d[2]", &line, &col), 0);
 	assert_int_equal(line, 3);
 	assert_int_equal(col, 16);
-	assert_int_equal(json_locate(text, strlen(text), "b[3]", &line, &col),
+	assert_int_equal(jpos_locate(text, strlen(text), "b[3]", &line, &col),
 			 -ENOENT);
-	assert_int_equal(json_locate(text, strlen(text), "zz", &line, &col),
+	assert_int_equal(jpos_locate(text, strlen(text), "zz", &line, &col),
 			 -ENOENT);
 	/* never reads beyond len, whatever the input */
-	assert_int_equal(json_locate("{\"a\": [", 7, "a[5].b", &line, &col),
+	assert_int_equal(jpos_locate("{\"a\": [", 7, "a[5].b", &line, &col),
 			 -ENOENT);
 }
 
@@ -396,7 +396,7 @@ int main(void)
 	    cmocka_unit_test(test_endpoints),
 	    cmocka_unit_test(test_percent),
 	    cmocka_unit_test(test_durations),
-	    cmocka_unit_test(test_json_locate),
+	    cmocka_unit_test(test_jpos_locate),
 	    cmocka_unit_test(test_rollout_spec_json),
 	};
 
