@@ -404,7 +404,7 @@ int config_check_service_name(const char *name, char *why, size_t why_len)
 	if (!strcmp(name, ".") || !strcmp(name, "..")) {
 		snprintf(why, why_len,
 			 "must not be '.' or '..': the name is a part of the "
-			 "API's paths (/v1/services/NAME)");
+			 "API's paths (/api/v1/services/NAME)");
 		return -EINVAL;
 	}
 	if (name[0] == '-') {
@@ -632,7 +632,8 @@ int config_parse(const char *text, size_t len, const char *source,
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		snprintf(err, err_len, "%s:%d:%d: %s", source, jerr.line,
-			 jerr.column, jf_parse_error(&jerr));
+			 jerr.column,
+			 jf_parse_error(&jerr, message, sizeof(message)));
 		return -EINVAL;
 	}
 	jf_init(&ctx, "", field, sizeof(field), message, sizeof(message));

@@ -87,7 +87,7 @@ struct service_config *config_add_service(struct agent_config *cfg);
 void config_service_defaults(struct service_config *svc);
 /*
  * A service name is 1 to KN_SERVICE_NAME_LEN-1 letters, digits, '-', '_'
- * or '.'; not "." or ".." (the name is a segment of the API's URLs) and
+ * or '.'; not "." or ".." (the name is a segment of the API's paths) and
  * not starting with '-' (kanaryctl would read it as an option). 0, or
  * -EINVAL with why (the name is not copied into why).
  */

@@ -331,12 +331,21 @@ int jf_plain_strings(struct jf_ctx *ctx, const char *key, const json_t *value)
 	return jf_fail(ctx, field, "%s", why);
 }
 
-const char *jf_parse_error(const json_error_t *jerr)
+const char *jf_parse_error(const json_error_t *jerr, char *buf, size_t len)
 {
-	if (json_error_code(jerr) == json_error_null_character)
-		return "a string holds \\u0000 (NUL): control characters "
-		       "are not allowed in kanary's text";
-	return jerr->text;
+	size_t i;
+
+	if (json_error_code(jerr) == json_error_null_character) {
+		snprintf(buf, len,
+			 "a string holds \\u0000 (NUL): control characters "
+			 "are not allowed in kanary's text");
+		return buf;
+	}
+	snprintf(buf, len, "%s", jerr->text);
+	for (i = 0; buf[i]; i++)
+		if (text_is_control((unsigned char)buf[i]))
+			buf[i] = '?';
+	return buf;
 }
 
 int jf_percent_value(struct jf_ctx *ctx, const json_t *value,

@@ -68,9 +68,10 @@ int jf_text(struct jf_ctx *ctx, const json_t *obj, const char *key,
  * the error names the deepest field, under key. For objects read by code
  * that echoes their strings in messages. */
 int jf_plain_strings(struct jf_ctx *ctx, const char *key, const json_t *value);
-/* What a jansson parse error says, for a person: jansson's own text, but
- * for a NUL in a string, where it names one of its flags. */
-const char *jf_parse_error(const json_error_t *jerr);
+/* What a jansson parse error says, for a person, into buf: jansson's own
+ * text (any control character it quotes shown as '?'), but for a NUL in a
+ * string, where jansson names one of its flags. Returns buf. */
+const char *jf_parse_error(const json_error_t *jerr, char *buf, size_t len);
 /* A percent 0..100 with at most two decimals, as basis points. */
 int jf_percent_value(struct jf_ctx *ctx, const json_t *value,
 		     const char *field, uint32_t *bp_out);
