@@ -1271,9 +1271,9 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 			      "everyone the canary does not");
 	/* The backends a config file or the flags would refuse. */
 	if (!ret)
-		ret = config_check_backends(
-		    &def, s->cfg.allow_local_backends, vip_owner, a, field,
-		    sizeof(field), message, sizeof(message));
+		ret = config_check_backends(&def, s->cfg.allow_local_backends,
+					    vip_owner, a, field, sizeof(field),
+					    message, sizeof(message));
 	if (ret)
 		return fail(err, HTTP_BAD_REQUEST, field, "%s", message);
 	if (rollout_is_active(&s->rollout))

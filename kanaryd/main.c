@@ -117,7 +117,8 @@ static void usage(FILE *f)
 	    "      --no-http           do not observe HTTP/1.x in the kernel\n"
 	    "      --metrics-preset P  scrape backends' /metrics with preset "
 	    "P\n"
-	    "      --allow-local-backends  loopback backends (127.0.0.0/8) are\n"
+	    "      --allow-local-backends  loopback backends (127.0.0.0/8) "
+	    "are\n"
 	    "                          meant: model servers on this node\n"
 	    "Or many services:\n"
 	    "  -c, --config FILE       JSON config (docs/config.md)\n"
@@ -209,8 +210,10 @@ static const char *flag_of_field(const char *field)
 		const char *field;
 		const char *flag;
 	} flags_of_fields[] = {
-	    {".stable", "--stable"}, {".canary", "--canary"},
-	    {".vip", "--service"},   {".name", "--name"},
+	    {".stable", "--stable"},
+	    {".canary", "--canary"},
+	    {".vip", "--service"},
+	    {".name", "--name"},
 	};
 	size_t i;
 
@@ -315,9 +318,8 @@ static int build_config(const struct flags *f, struct agent_config *cfg)
 	if (f->max_backends && parse_count("--max-backends", f->max_backends, 2,
 					   1U << 20, &cfg->max_backends))
 		return EXIT_USAGE;
-	if (f->max_services && parse_count("--max-services", f->max_services,
-					   1, KN_MAX_SERVICES,
-					   &cfg->max_services))
+	if (f->max_services && parse_count("--max-services", f->max_services, 1,
+					   KN_MAX_SERVICES, &cfg->max_services))
 		return EXIT_USAGE;
 	if (!cfg->iface[0])
 		return usage_error(
@@ -448,16 +450,17 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (f->check_config) {
 		if (f->config_file || f->remove)
-			return usage_error("--check-config FILE reads FILE: give "
-					   "it without --config or --remove");
+			return usage_error(
+			    "--check-config FILE reads FILE: give "
+			    "it without --config or --remove");
 		f->config_file = f->check_config;
 	}
 	if (f->config_file && f->service)
 		return usage_error(
 		    "give either --config or --service, not both");
-	if (!f->service && (f->stable || f->canary || f->weight || f->name ||
-			    f->udp || f->metrics_preset ||
-			    f->allow_local_backends))
+	if (!f->service &&
+	    (f->stable || f->canary || f->weight || f->name || f->udp ||
+	     f->metrics_preset || f->allow_local_backends))
 		return usage_error(
 		    "--stable, --canary, --weight, --name, --udp, "
 		    "--metrics-preset and --allow-local-backends describe a "

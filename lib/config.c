@@ -230,9 +230,18 @@ static int warmup_field(struct jf_ctx *ctx, const json_t *obj,
 }
 
 static const char *const service_fields[] = {
-    "name",   "vip",	 "protocol",	   "http",
-    "stable", "canary",	 "canary_percent", "udp_idle_timeout",
-    "seed",   "metrics", "rollout",	   "warmup",
+    "name",
+    "vip",
+    "protocol",
+    "http",
+    "stable",
+    "canary",
+    "canary_percent",
+    "udp_idle_timeout",
+    "seed",
+    "metrics",
+    "rollout",
+    "warmup",
     "allow_local_backends",
     NULL,
 };
@@ -494,16 +503,17 @@ int config_check_backends(const struct dp_service_def *def, bool allow_local,
 					return -EINVAL;
 				}
 			/* Checked from the canary's side only: once. */
-			for (j = 0; p == KN_POOL_CANARY &&
-				    j < counts[KN_POOL_STABLE];
+			for (j = 0;
+			     p == KN_POOL_CANARY && j < counts[KN_POOL_STABLE];
 			     j++)
 				if (!netaddr_endpoint_cmp(
 					&pools[KN_POOL_STABLE][j], ep)) {
-					snprintf(why, why_len,
-						 "%s is also in the stable pool "
-						 "(stable[%u]): a backend is in "
-						 "one pool",
-						 text, j);
+					snprintf(
+					    why, why_len,
+					    "%s is also in the stable pool "
+					    "(stable[%u]): a backend is in "
+					    "one pool",
+					    text, j);
 					return -EINVAL;
 				}
 		}

@@ -123,9 +123,10 @@ int jf_check_object(struct jf_ctx *ctx, const json_t *obj,
 		/* The key becomes part of the field's name: no control
 		 * character may ride into the message with it. */
 		if (text_control_at(key, strlen(key), false) < strlen(key))
-			return jf_fail(ctx, "",
-				       "has an unknown field whose name holds a "
-				       "control character");
+			return jf_fail(
+			    ctx, "",
+			    "has an unknown field whose name holds a "
+			    "control character");
 		for (a = allowed; *a && used < sizeof(known); a++)
 			used += (size_t)snprintf(known + used,
 						 sizeof(known) - used, "%s%s",
@@ -233,9 +234,8 @@ int jf_duration_ms(struct jf_ctx *ctx, const json_t *obj, const char *key,
 	return 0;
 }
 
-static int string_field(struct jf_ctx *ctx, const json_t *obj,
-			const char *key, bool required, bool allow_lines,
-			char *buf, size_t len)
+static int string_field(struct jf_ctx *ctx, const json_t *obj, const char *key,
+			bool required, bool allow_lines, char *buf, size_t len)
 {
 	const json_t *v = json_object_get(obj, key);
 	char why[TEXT_ERR_LEN];
@@ -324,8 +324,8 @@ int jf_plain_strings(struct jf_ctx *ctx, const char *key, const json_t *value)
 	char where[JF_PATH_LEN] = "", field[JF_PATH_LEN];
 	char why[TEXT_ERR_LEN];
 
-	if (!value || !find_control(value, where, sizeof(where), why,
-				    sizeof(why)))
+	if (!value ||
+	    !find_control(value, where, sizeof(where), why, sizeof(why)))
 		return 0;
 	path_join(field, sizeof(field), key, where);
 	return jf_fail(ctx, field, "%s", why);
@@ -348,8 +348,8 @@ const char *jf_parse_error(const json_error_t *jerr, char *buf, size_t len)
 	return buf;
 }
 
-int jf_percent_value(struct jf_ctx *ctx, const json_t *value,
-		     const char *field, uint32_t *bp_out)
+int jf_percent_value(struct jf_ctx *ctx, const json_t *value, const char *field,
+		     uint32_t *bp_out)
 {
 	double d, scaled;
 

@@ -51,8 +51,7 @@ int jf_probability(struct jf_ctx *ctx, const json_t *obj, const char *key,
 		   double *out);
 int jf_uint32(struct jf_ctx *ctx, const json_t *obj, const char *key,
 	      uint32_t min, uint32_t max, uint32_t *out);
-int jf_bool(struct jf_ctx *ctx, const json_t *obj, const char *key,
-	    bool *out);
+int jf_bool(struct jf_ctx *ctx, const json_t *obj, const char *key, bool *out);
 /* A duration string with a unit: "250ms", "2s", "10m". */
 int jf_duration_ms(struct jf_ctx *ctx, const json_t *obj, const char *key,
 		   bool positive, uint64_t *out);
@@ -73,8 +72,8 @@ int jf_plain_strings(struct jf_ctx *ctx, const char *key, const json_t *value);
  * string, where jansson names one of its flags. Returns buf. */
 const char *jf_parse_error(const json_error_t *jerr, char *buf, size_t len);
 /* A percent 0..100 with at most two decimals, as basis points. */
-int jf_percent_value(struct jf_ctx *ctx, const json_t *value,
-		     const char *field, uint32_t *bp_out);
+int jf_percent_value(struct jf_ctx *ctx, const json_t *value, const char *field,
+		     uint32_t *bp_out);
 int jf_percent(struct jf_ctx *ctx, const json_t *obj, const char *key,
 	       uint32_t *bp_out);
 

@@ -47,8 +47,8 @@ static int refuse_control(const char *text, const char *what, char *err,
 {
 	char why[TEXT_ERR_LEN];
 
-	if (!text || !text_refuse_control(text, strlen(text), false, why,
-					  sizeof(why)))
+	if (!text ||
+	    !text_refuse_control(text, strlen(text), false, why, sizeof(why)))
 		return 0;
 	return fail(err, err_len, "the %s %s", what, why);
 }

@@ -26,7 +26,8 @@ struct endpoint {
 /* What an IPv4 address is, for the addresses a backend cannot have. */
 enum netaddr_class {
 	NETADDR_UNICAST,      /* a host somewhere: what a backend is */
-	NETADDR_THIS_NETWORK, /* 0.0.0.0/8: a source only, never a destination */
+	NETADDR_THIS_NETWORK, /* 0.0.0.0/8: a source only, never a destination
+			       */
 	NETADDR_LOOPBACK,     /* 127.0.0.0/8: the node itself */
 	NETADDR_MULTICAST,    /* 224.0.0.0/4 */
 	NETADDR_RESERVED,     /* 240.0.0.0/4 but the broadcast address */

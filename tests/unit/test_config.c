@@ -217,15 +217,17 @@ static void test_errors_name_file_line_field(void **state)
 				      NULL});
 	expect_error("\"interval\": \"2s\"",
 		     "\"interval\": \"2s\", \"min_requests\": 1.5",
-		     (const char *[]){"node.json:17:", "services[0].rollout."
-						       "min_requests: must be a "
-						       "whole number, not 1.5",
+		     (const char *[]){"node.json:17:",
+				      "services[0].rollout."
+				      "min_requests: must be a "
+				      "whole number, not 1.5",
 				      NULL});
 	expect_error("\"max_flows\": 65536",
 		     "\"max_flows\": 65536, \"tick\": \"99999999h\"",
-		     (const char *[]){"node.json:5:", "tick: '99999999h' is too "
-						      "large: durations go up "
-						      "to 87600h",
+		     (const char *[]){"node.json:5:",
+				      "tick: '99999999h' is too "
+				      "large: durations go up "
+				      "to 87600h",
 				      NULL});
 	/* jansson's own errors: malformed JSON and duplicate keys */
 	expect_error("\"eth1\",", "\"eth1\"",
@@ -269,14 +271,15 @@ static void test_backends_that_cannot_be_right(void **state)
 	}
 	/* another service's VIP: a loop through the other service */
 	expect_error(
-	    "\"198.18.16.12:5353\"", "\"198.18.16.12:5353\", \"198.18.32.2:53\"",
+	    "\"198.18.16.12:5353\"",
+	    "\"198.18.16.12:5353\", \"198.18.32.2:53\"",
 	    (const char *[]){"node.json:22:58: services[1].stable[1]: "
 			     "198.18.32.2:53 is the VIP of service 'dns-model'",
 			     NULL});
-	expect_error("\"198.18.16.12:5353\"",
-		     "\"198.18.16.12:5353\"], \"canary\": [\"198.18.32.2:53\"",
-		     (const char *[]){"services[1].canary[0]", "'dns-model'",
-				      NULL});
+	expect_error(
+	    "\"198.18.16.12:5353\"",
+	    "\"198.18.16.12:5353\"], \"canary\": [\"198.18.32.2:53\"",
+	    (const char *[]){"services[1].canary[0]", "'dns-model'", NULL});
 	/* the VIP of a TCP service is no loop for a UDP one */
 	expect_good("\"198.18.16.12:5353\"", "\"198.18.32.1:80\"", &cfg);
 	config_free(&cfg);
@@ -288,10 +291,10 @@ static void test_backends_that_cannot_be_right(void **state)
 	assert_false(cfg.services[1].allow_local_backends);
 	config_free(&cfg);
 	/* ...which allows loopback, nothing else */
-	expect_error("\"198.18.16.11:8000\"]",
-		     "\"224.0.0.1:8000\"], \"allow_local_backends\": true",
-		     (const char *[]){"services[0].stable[1]", "multicast",
-				      NULL});
+	expect_error(
+	    "\"198.18.16.11:8000\"]",
+	    "\"224.0.0.1:8000\"], \"allow_local_backends\": true",
+	    (const char *[]){"services[0].stable[1]", "multicast", NULL});
 	expect_error("\"198.18.16.11:8000\"]",
 		     "\"198.18.32.1:80\"], \"allow_local_backends\": true",
 		     (const char *[]){"services[0].stable[1]", "a loop", NULL});
@@ -312,41 +315,47 @@ static void test_control_characters(void **state)
 	expect_error("\"method\": \"POST\"",
 		     "\"method\": \"POST\", \"content_type\": "
 		     "\"text/plain\\r\\nX-Injected-CT: 1\"",
-		     (const char *[]){"node.json:15:", "services[0].warmup."
-						       "content_type: holds a "
-						       "control character (CR "
-						       "at byte 10)",
+		     (const char *[]){"node.json:15:",
+				      "services[0].warmup."
+				      "content_type: holds a "
+				      "control character (CR "
+				      "at byte 10)",
 				      NULL});
-	expect_error("\"/predict\"", "\"/predict\\n\"",
-		     (const char *[]){"node.json:15:44: services[0].warmup.path: "
-				      "holds a control character (LF at byte 8)",
-				      NULL});
+	expect_error(
+	    "\"/predict\"", "\"/predict\\n\"",
+	    (const char *[]){"node.json:15:44: services[0].warmup.path: "
+			     "holds a control character (LF at byte 8)",
+			     NULL});
 	expect_error("\"/predict\"", "\"/pre dict\"",
 		     (const char *[]){"services[0].warmup.path",
 				      "must not hold a space", NULL});
 	expect_error("\"interval\": \"500ms\"",
 		     "\"path\": \"/metrics\\r\\n\", \"interval\": \"500ms\"",
-		     (const char *[]){"node.json:14:", "services[0].metrics.path: "
-						       "holds a control "
-						       "character (CR at byte 8)",
+		     (const char *[]){"node.json:14:",
+				      "services[0].metrics.path: "
+				      "holds a control "
+				      "character (CR at byte 8)",
 				      NULL});
 	expect_error("\"kanary-modelserver\"", "\"vllm\\u001b[31m\"",
-		     (const char *[]){"node.json:13:", "services[0].metrics."
-						       "preset: holds a control "
-						       "character (ESC at byte "
-						       "4)",
+		     (const char *[]){"node.json:13:",
+				      "services[0].metrics."
+				      "preset: holds a control "
+				      "character (ESC at byte "
+				      "4)",
 				      NULL});
-	expect_error("\"kanary-modelserver\"",
-		     "\"generic\", \"requests\": [\"a_total\", \"b\\t_total\"]",
-		     (const char *[]){"services[0].metrics.requests[1]: holds a "
-				      "control character (TAB at byte 1)",
-				      NULL});
+	expect_error(
+	    "\"kanary-modelserver\"",
+	    "\"generic\", \"requests\": [\"a_total\", \"b\\t_total\"]",
+	    (const char *[]){"services[0].metrics.requests[1]: holds a "
+			     "control character (TAB at byte 1)",
+			     NULL});
 	expect_error("\"2s\"", "\"2s\\n\"",
-		     (const char *[]){"node.json:17:", "services[0].rollout."
-						       "interval: the duration "
-						       "holds a control "
-						       "character (LF at byte "
-						       "2)",
+		     (const char *[]){"node.json:17:",
+				      "services[0].rollout."
+				      "interval: the duration "
+				      "holds a control "
+				      "character (LF at byte "
+				      "2)",
 				      NULL});
 	expect_error("\"198.18.16.20:8000\"", "\"198.18.16.20:8000\\n\"",
 		     (const char *[]){"node.json:11:18: services[0].canary[0]: "
@@ -354,12 +363,14 @@ static void test_control_characters(void **state)
 				      "(LF at byte 17)",
 				      NULL});
 	expect_error("\"127.0.0.1:9191\"", "\"127.0.0.1:9191\\t\"",
-		     (const char *[]){"node.json:4:", "listen: holds a control "
-						      "character (TAB",
+		     (const char *[]){"node.json:4:",
+				      "listen: holds a control "
+				      "character (TAB",
 				      NULL});
 	expect_error("\"eth1\"", "\"eth\\u007f\"",
-		     (const char *[]){"node.json:2:", "interface: holds a "
-						      "control character (DEL",
+		     (const char *[]){"node.json:2:",
+				      "interface: holds a "
+				      "control character (DEL",
 				      NULL});
 	/* an unknown key with a line break: not echoed */
 	expect_error("\"listen\"", "\"li\\nsten\"",
@@ -372,15 +383,16 @@ static void test_control_characters(void **state)
 	expect_error("\"eth1\"", "\"eth\\u00001\"",
 		     (const char *[]){"node.json:2:", "\\u0000 (NUL)", NULL});
 	/* a POST body may span lines: it is no header and never logged */
-	expect_good("\"{\\\"text\\\": \\\"hi\\\"}\"", "\"{\\n \\\"text\\\": 1\\r\\n}\"",
-		    &cfg);
+	expect_good("\"{\\\"text\\\": \\\"hi\\\"}\"",
+		    "\"{\\n \\\"text\\\": 1\\r\\n}\"", &cfg);
 	assert_string_equal(cfg.services[0].warmup_body,
 			    "{\n \"text\": 1\r\n}");
 	config_free(&cfg);
-	expect_error("\"{\\\"text\\\": \\\"hi\\\"}\"", "\"{\\u0007}\"",
-		     (const char *[]){"services[0].warmup.body: holds a control "
-				      "character (0x07 at byte 1)",
-				      NULL});
+	expect_error(
+	    "\"{\\\"text\\\": \\\"hi\\\"}\"", "\"{\\u0007}\"",
+	    (const char *[]){"services[0].warmup.body: holds a control "
+			     "character (0x07 at byte 1)",
+			     NULL});
 }
 
 /* Names that break a path or a command line. */
@@ -409,8 +421,8 @@ static void test_service_names(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int ret = config_check_service_name(cases[i].name, why,
-						    sizeof(why));
+		int ret =
+		    config_check_service_name(cases[i].name, why, sizeof(why));
 
 		if (!cases[i].why) {
 			if (ret)
@@ -444,12 +456,13 @@ static void test_limits(void **state)
 	int i;
 
 	(void)state;
-	expect_error("\"max_flows\": 65536", "\"max_services\": 1",
-		     (const char *[]){"node.json:20:5: services[1]: 2 services, "
-				      "more than the node's 1 service slots: "
-				      "raise max_services (--max-services; at "
-				      "most 1024)",
-				      NULL});
+	expect_error(
+	    "\"max_flows\": 65536", "\"max_services\": 1",
+	    (const char *[]){"node.json:20:5: services[1]: 2 services, "
+			     "more than the node's 1 service slots: "
+			     "raise max_services (--max-services; at "
+			     "most 1024)",
+			     NULL});
 	expect_error("\"max_flows\": 65536", "\"max_backends\": 2",
 		     (const char *[]){"node.json:7:5: services[0]: brings the "
 				      "backends to 3, more than the node's 2 "
@@ -460,8 +473,9 @@ static void test_limits(void **state)
 				      "between 1 and 1024", NULL});
 	/* one more service than the kernel has slots for */
 	assert_non_null(text);
-	used = (size_t)snprintf(text, len, "{\"interface\": \"eth1\", "
-					   "\"services\": [\n");
+	used = (size_t)snprintf(text, len,
+				"{\"interface\": \"eth1\", "
+				"\"services\": [\n");
 	for (i = 0; i < SERVICES; i++)
 		used += (size_t)snprintf(
 		    text + used, len - used,
@@ -487,9 +501,8 @@ static const char *one_vip_owner(const void *arg, uint8_t proto,
 {
 	const struct endpoint *vip = arg;
 
-	return proto == IPPROTO_TCP && !netaddr_endpoint_cmp(vip, ep)
-		   ? "other"
-		   : NULL;
+	return proto == IPPROTO_TCP && !netaddr_endpoint_cmp(vip, ep) ? "other"
+								      : NULL;
 }
 
 static void test_check_backends(void **state)
@@ -611,8 +624,8 @@ static void test_endpoints(void **state)
 						     4, &n, err, sizeof(err)),
 			 -EINVAL);
 	assert_null(strchr(err, '\n'));
-	assert_int_equal(netaddr_parse_percent_bp("5\n", &n32, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+	    netaddr_parse_percent_bp("5\n", &n32, err, sizeof(err)), -EINVAL);
 	assert_null(strchr(err, '\n'));
 	assert_int_equal(
 	    netaddr_parse_endpoint_list("198.18.0.1:80,198.18.0.2:80", list, 4,
@@ -668,23 +681,20 @@ static void test_text_control(void **state)
 	char why[TEXT_ERR_LEN];
 
 	(void)state;
-	assert_int_equal(text_refuse_control("plain text é", 13, false, why,
-					     sizeof(why)),
-			 0);
-	assert_int_equal(text_refuse_control("a\nb", 3, false, why,
-					     sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(
+	    text_refuse_control("plain text é", 13, false, why, sizeof(why)),
+	    0);
+	assert_int_equal(
+	    text_refuse_control("a\nb", 3, false, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "(LF at byte 1)"));
-	assert_int_equal(text_refuse_control("a\r\n\tb", 5, true, why,
-					     sizeof(why)),
-			 0);
-	assert_int_equal(text_refuse_control("a\r\n\x01", 4, true, why,
-					     sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(
+	    text_refuse_control("a\r\n\tb", 5, true, why, sizeof(why)), 0);
+	assert_int_equal(
+	    text_refuse_control("a\r\n\x01", 4, true, why, sizeof(why)),
+	    -EINVAL);
 	assert_non_null(strstr(why, "(0x01 at byte 3)"));
-	assert_int_equal(text_refuse_control("ab\0c", 4, false, why,
-					     sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(
+	    text_refuse_control("ab\0c", 4, false, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "(NUL at byte 2)"));
 	assert_int_equal(text_control_at("abc\x7f", 4, false), 3);
 	assert_int_equal(text_control_at("abc", 3, false), 3);
@@ -769,10 +779,10 @@ static void test_durations(void **state)
 	    units_parse_duration_ms("99999999h", &ms, err, sizeof(err)),
 	    -EINVAL);
 	assert_non_null(strstr(err, "is too large"));
-	assert_int_equal(units_parse_duration_ms("87600h", &ms, err, sizeof(err)),
-			 0);
-	assert_int_equal(units_parse_duration_ms("87601h", &ms, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+	    units_parse_duration_ms("87600h", &ms, err, sizeof(err)), 0);
+	assert_int_equal(
+	    units_parse_duration_ms("87601h", &ms, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "is too large"));
 	assert_int_equal(units_parse_duration_ms("2s\n", &ms, err, sizeof(err)),
 			 -EINVAL);
