@@ -1269,11 +1269,6 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 		ret = jf_fail(&ctx, "stable",
 			      "must not be empty: the stable pool serves "
 			      "everyone the canary does not");
-	/* The backends a config file or the flags would refuse. */
-	if (!ret)
-		ret = config_check_backends(&def, s->cfg.allow_local_backends,
-					    vip_owner, a, field, sizeof(field),
-					    message, sizeof(message));
 	if (ret)
 		return fail(err, HTTP_BAD_REQUEST, field, "%s", message);
 	if (rollout_is_active(&s->rollout))
@@ -1282,6 +1277,12 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 			    "step %u of %u): abort it or let it finish",
 			    rollout_phase_name(s->rollout.phase),
 			    s->rollout.step + 1, s->rollout.spec.step_count);
+	/* The backends a config file or the flags would refuse (where the
+	 * data path's own pool checks answered before: after the 409). */
+	if (config_check_backends(&def, s->cfg.allow_local_backends, vip_owner,
+				  a, field, sizeof(field), message,
+				  sizeof(message)))
+		return fail(err, HTTP_BAD_REQUEST, field, "%s", message);
 	ret = dp_service_update(a->dp, s->dp_index, def.stable,
 				def.stable_count, def.canary, def.canary_count,
 				def.canary_count ? s->rollout.weight_bp : 0,
