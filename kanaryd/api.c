@@ -771,11 +771,11 @@ static json_t *parse_body(struct MHD_Connection *conn, struct api_request *req,
 	body =
 	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!body) {
-		char message[API_MSG_LEN];
+		char message[API_MSG_LEN], why[API_MSG_LEN];
 
 		snprintf(message, sizeof(message),
 			 "malformed JSON at line %d, column %d: %s", jerr.line,
-			 jerr.column, jerr.text);
+			 jerr.column, jf_parse_error(&jerr, why, sizeof(why)));
 		*answer = send_json(
 		    conn, req, MHD_HTTP_BAD_REQUEST,
 		    json_pack("{s:s, s:s, s:i, s:i}", "error", message, "field",

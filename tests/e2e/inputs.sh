@@ -177,6 +177,9 @@ test_api_rollout_strings() {
 	http POST "$SVC/demo/rollout" -H "$AUTH" -H "$JSON" -d '{"interval": "99999999h"}'
 	check "an interval of 99999999h: 400 saying too large" \
 		refused 400 interval "'99999999h' is too large"
+	http POST "$SVC/demo/rollout" -H "$AUTH" -H "$JSON" -d '{"interval": "10m\u0000"}'
+	check "a NUL in a body's string: 400 in kanary's words, not jansson's flag" \
+		eval 'refused 400 "" "a string holds \\u0000 (NUL)" && ! grep -q JSON_ALLOW_NUL <<<"$BODY"'
 	http GET "$SVC/demo"
 	check "after these refusals: demo is idle" test "$(jget 'd["phase"]' <<<"$BODY")" = idle
 }
