@@ -521,18 +521,82 @@ int config_check_backends(const struct dp_service_def *def, bool allow_local,
 	return 0;
 }
 
-/* The VIPs of a config's services, for config_check_backends. */
-static const char *config_vip_owner(const void *arg, uint8_t proto,
-				    const struct endpoint *ep)
-{
-	const struct agent_config *cfg = arg;
-	size_t i;
+/* A config's services by protocol and VIP, for config_check_backends:
+ * each backend of each service is looked up, so no scan per backend. */
+struct vip_index {
+	const struct service_config **by_vip;
+	size_t count;
+};
 
-	for (i = 0; i < cfg->service_count; i++)
-		if (cfg->services[i].def.proto == proto &&
-		    !netaddr_endpoint_cmp(&cfg->services[i].def.vip, ep))
-			return cfg->services[i].def.name;
+static int vip_cmp(const struct dp_service_def *d, uint8_t proto,
+		   const struct endpoint *vip)
+{
+	if (d->proto != proto)
+		return d->proto < proto ? -1 : 1;
+	return netaddr_endpoint_cmp(&d->vip, vip);
+}
+
+static int vip_order(const void *a, const void *b)
+{
+	const struct service_config *x =
+	    *(const struct service_config *const *)a;
+	const struct service_config *y =
+	    *(const struct service_config *const *)b;
+
+	return vip_cmp(&x->def, y->def.proto, &y->def.vip);
+}
+
+static const char *indexed_vip_owner(const void *arg, uint8_t proto,
+				     const struct endpoint *ep)
+{
+	const struct vip_index *index = arg;
+	size_t lo = 0, hi = index->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct dp_service_def *d = &index->by_vip[mid]->def;
+		int c = vip_cmp(d, proto, ep);
+
+		if (!c)
+			return d->name;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
+}
+
+static int check_all_backends(const struct agent_config *cfg, char *field,
+			      size_t field_len, char *err, size_t err_len)
+{
+	struct vip_index index = {.count = cfg->service_count};
+	char inner[CONFIG_FIELD_LEN];
+	size_t i;
+	int ret = 0;
+
+	index.by_vip = calloc(cfg->service_count ? cfg->service_count : 1,
+			      sizeof(*index.by_vip));
+	if (!index.by_vip) {
+		snprintf(field, field_len, "services");
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < cfg->service_count; i++)
+		index.by_vip[i] = &cfg->services[i];
+	qsort(index.by_vip, index.count, sizeof(*index.by_vip), vip_order);
+	for (i = 0; i < cfg->service_count && !ret; i++) {
+		const struct service_config *svc = &cfg->services[i];
+
+		ret = config_check_backends(
+		    &svc->def, svc->allow_local_backends, indexed_vip_owner,
+		    &index, inner, sizeof(inner), err, err_len);
+		if (ret)
+			snprintf(field, field_len, "services[%zu].%s", i,
+				 inner);
+	}
+	free(index.by_vip);
+	return ret;
 }
 
 /* What the data path will have room for (0 in the config: its default). */
@@ -574,7 +638,6 @@ static int check_limits(const struct agent_config *cfg, char *field,
 int config_validate(const struct agent_config *cfg, char *field,
 		    size_t field_len, char *err, size_t err_len)
 {
-	char inner[CONFIG_FIELD_LEN];
 	size_t i, j;
 
 	for (i = 0; i < cfg->service_count; i++) {
@@ -603,18 +666,8 @@ int config_validate(const struct agent_config *cfg, char *field,
 			}
 		}
 	}
-	for (i = 0; i < cfg->service_count; i++) {
-		const struct service_config *svc = &cfg->services[i];
-
-		if (config_check_backends(&svc->def, svc->allow_local_backends,
-					  config_vip_owner, cfg, inner,
-					  sizeof(inner), err, err_len)) {
-			snprintf(field, field_len, "services[%zu].%s", i,
-				 inner);
-			return -EINVAL;
-		}
-	}
-	return check_limits(cfg, field, field_len, err, err_len);
+	return check_all_backends(cfg, field, field_len, err, err_len)
+		   ?: check_limits(cfg, field, field_len, err, err_len);
 }
 
 /* "SOURCE:LINE:COL: FIELD: message", the field found in the text. */

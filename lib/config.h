@@ -113,8 +113,8 @@ int config_check_backends(const struct dp_service_def *def, bool allow_local,
 /*
  * Checks across services, as the start will find them: unique names and
  * VIPs, each service's backends (above), and the node's limits
- * (max_services, max_backends). 0, or -EINVAL with the field's path
- * ("services[1].name") in field and what is wrong in err.
+ * (max_services, max_backends). 0, or -EINVAL (-ENOMEM) with the field's
+ * path ("services[1].name") in field and what is wrong in err.
  */
 int config_validate(const struct agent_config *cfg, char *field,
 		    size_t field_len, char *err, size_t err_len);
