@@ -31,6 +31,7 @@
 #include "agent_internal.h"
 #include "util/log.h"
 #include "util/netaddr.h"
+#include "util/text.h"
 #include "watch.h"
 
 #define EVAL_RETRY_MS	  1000 /* after an inconclusive verdict */
@@ -345,6 +346,13 @@ static int read_token(struct agent *a, const char *path, char *err,
 			 "token file %s must hold one token of 1 to %d "
 			 "characters",
 			 path, AGENT_TOKEN_MAX - 2);
+		return -EINVAL;
+	}
+	if (text_control_at(a->token, (size_t)n, false) < (size_t)n) {
+		snprintf(err, err_len,
+			 "token file %s must hold one token on one line: a "
+			 "line break or another control character is inside",
+			 path);
 		return -EINVAL;
 	}
 	a->has_token = true;
@@ -1153,6 +1161,20 @@ struct backends_arg {
 	bool set[KN_POOL_COUNT];
 };
 
+/* config_check_backends asks whose VIP an endpoint is. */
+static const char *vip_owner(const void *arg, uint8_t proto,
+			     const struct endpoint *ep)
+{
+	const struct agent *a = arg;
+	size_t i;
+
+	for (i = 0; i < a->service_count; i++)
+		if (a->services[i]->cfg.def.proto == proto &&
+		    !netaddr_endpoint_cmp(&a->services[i]->cfg.def.vip, ep))
+			return a->services[i]->cfg.def.name;
+	return NULL;
+}
+
 static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 		       uint32_t *actions, struct agent_error *err)
 {
@@ -1164,6 +1186,7 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 	uint32_t *counts[KN_POOL_COUNT] = {&def.stable_count,
 					   &def.canary_count};
 	char dp_err[DP_ERR_LEN];
+	char field[AGENT_ERR_FIELD_LEN], message[AGENT_ERR_MSG_LEN];
 	uint32_t p;
 	int ret;
 
@@ -1190,6 +1213,12 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 			    "step %u of %u): abort it or let it finish",
 			    rollout_phase_name(s->rollout.phase),
 			    s->rollout.step + 1, s->rollout.spec.step_count);
+	/* The backends a config file or the flags would refuse (where the
+	 * data path's own pool checks answered before: after the 409). */
+	if (config_check_backends(&def, s->cfg.allow_local_backends, vip_owner,
+				  a, field, sizeof(field), message,
+				  sizeof(message)))
+		return fail(err, AGENT_ERR_INVALID, field, "%s", message);
 	ret = dp_service_update(a->dp, s->dp_index, def.stable,
 				def.stable_count, def.canary, def.canary_count,
 				def.canary_count ? s->rollout.weight_bp : 0,

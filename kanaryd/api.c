@@ -355,7 +355,7 @@ static const char *const promote_fields[] = {"full", NULL};
 static int call_promote(struct agent *a, const char *name, const json_t *body,
 			json_t **out, struct agent_error *err)
 {
-	struct json_ctx ctx;
+	struct jf_ctx ctx;
 	bool full = false;
 
 	if (body) {
@@ -381,7 +381,7 @@ static const char *const weight_fields[] = {"canary_percent", NULL};
 static int call_weight(struct agent *a, const char *name, const json_t *body,
 		       json_t **out, struct agent_error *err)
 {
-	struct json_ctx ctx;
+	struct jf_ctx ctx;
 	uint32_t bp = 0;
 
 	jf_init(&ctx, "", err->field, sizeof(err->field), err->message,
@@ -404,7 +404,7 @@ static const char *const backends_fields[] = {"stable", "canary", NULL};
 #define API_FIELD_LEN 32
 
 /* One pool's list of "IPv4:PORT" strings (already known to be a list). */
-static int endpoints_from_json(struct json_ctx *ctx, const json_t *list,
+static int endpoints_from_json(struct jf_ctx *ctx, const json_t *list,
 			       const char *key, struct endpoint *out,
 			       uint32_t *count)
 {
@@ -438,7 +438,7 @@ static int call_backends(struct agent *a, const char *name, const json_t *body,
 	struct endpoint pools[KN_POOL_COUNT][KN_MAX_POOL_BACKENDS];
 	uint32_t counts[KN_POOL_COUNT] = {0};
 	const json_t *lists[KN_POOL_COUNT];
-	struct json_ctx ctx;
+	struct jf_ctx ctx;
 	size_t p;
 
 	jf_init(&ctx, "", err->field, sizeof(err->field), err->message,
@@ -847,11 +847,11 @@ static json_t *parse_body(struct MHD_Connection *conn, struct api_request *req,
 	body =
 	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!body) {
-		char message[API_MSG_LEN];
+		char message[API_MSG_LEN], why[API_MSG_LEN];
 
 		snprintf(message, sizeof(message),
 			 "malformed JSON at line %d, column %d: %s", jerr.line,
-			 jerr.column, jerr.text);
+			 jerr.column, jf_parse_error(&jerr, why, sizeof(why)));
 		*answer = send_json(
 		    conn, req, MHD_HTTP_BAD_REQUEST,
 		    json_pack("{s:s, s:s, s:i, s:i}", "error", message, "field",

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "util/log.h"
 #include "util/netaddr.h"
+#include "util/text.h"
 #include "privileges.h"
 #include "util/version.h"
 
@@ -40,6 +41,8 @@ enum long_only {
 	OPT_STATE_FILE,
 	OPT_MAX_FLOWS,
 	OPT_MAX_BACKENDS,
+	OPT_MAX_SERVICES,
+	OPT_ALLOW_LOCAL_BACKENDS,
 	OPT_METRICS_PRESET,
 	OPT_NO_HTTP,
 	OPT_VERSION,
@@ -70,6 +73,8 @@ static const struct option long_options[] = {
     {"state-file", required_argument, NULL, OPT_STATE_FILE},
     {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
     {"max-backends", required_argument, NULL, OPT_MAX_BACKENDS},
+    {"max-services", required_argument, NULL, OPT_MAX_SERVICES},
+    {"allow-local-backends", no_argument, NULL, OPT_ALLOW_LOCAL_BACKENDS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -102,6 +107,7 @@ static void usage(FILE *f)
 	    "      --max-flows N       connection table size (default "
 	    "1048576)\n"
 	    "      --max-backends N    backend counter slots (default 4096)\n"
+	    "      --max-services N    service slots (default 1024)\n"
 	    "      --keep-attached     on exit, leave the data path running\n"
 	    "      --remove            detach and unpin a data path left "
 	    "running\n"
@@ -123,6 +129,9 @@ static void usage(FILE *f)
 	    "      --no-http           do not observe HTTP/1.x in the kernel\n"
 	    "      --metrics-preset P  scrape backends' /metrics with preset "
 	    "P\n"
+	    "      --allow-local-backends  loopback backends (127.0.0.0/8) "
+	    "are\n"
+	    "                          meant: model servers on this node\n"
 	    "Or many services:\n"
 	    "  -c, --config FILE       JSON config (docs/config.md)\n"
 	    "Control:\n"
@@ -132,7 +141,9 @@ static void usage(FILE *f)
 	    "      --state-file FILE   rollout state (default\n"
 	    "                          /var/lib/kanary/<pin-dir name>.json)\n"
 	    "  -v, --verbose           debug logs, including libbpf's\n"
-	    "      --check-config FILE check a config file and exit (0: good)\n"
+	    "      --check-config FILE check FILE with the other flags as a "
+	    "start\n"
+	    "                          would, attach nothing, exit (0: good)\n"
 	    "  -h, --help              this help\n"
 	    "      --version           print the version\n");
 }
@@ -162,7 +173,10 @@ struct flags {
 	const char *state_file;
 	const char *max_flows;
 	const char *max_backends;
+	const char *max_services;
+	const char *check_config; /* the file to check; nothing starts */
 	bool udp;
+	bool allow_local_backends;
 	bool no_http;
 	bool keep_attached;
 	bool remove;
@@ -202,6 +216,28 @@ static int parse_count(const char *flag, const char *text, uint32_t min,
 	return 0;
 }
 
+/* The flag that gave a service's field, for a service built from flags
+ * ("services[0].canary[1]" -> "--canary"). */
+static const char *flag_of_field(const char *field)
+{
+	static const struct {
+		const char *field;
+		const char *flag;
+	} flags_of_fields[] = {
+	    {".stable", "--stable"},
+	    {".canary", "--canary"},
+	    {".vip", "--service"},
+	    {".name", "--name"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(flags_of_fields) / sizeof(flags_of_fields[0]);
+	     i++)
+		if (strstr(field, flags_of_fields[i].field))
+			return flags_of_fields[i].flag;
+	return field;
+}
+
 /* One service from --service/--stable/--canary/--weight. */
 static int service_from_flags(const struct flags *f, struct agent_config *cfg)
 {
@@ -213,9 +249,8 @@ static int service_from_flags(const struct flags *f, struct agent_config *cfg)
 		return usage_error("out of memory");
 	snprintf(svc->def.name, sizeof(svc->def.name), "%s",
 		 f->name ? f->name : "default");
-	if (f->name && (strlen(f->name) >= KN_SERVICE_NAME_LEN || !f->name[0]))
-		return usage_error("--name '%s': 1 to %d characters", f->name,
-				   KN_SERVICE_NAME_LEN - 1);
+	if (f->name && config_check_service_name(f->name, err, sizeof(err)))
+		return usage_error("--name: %s", err);
 	if (netaddr_parse_endpoint(f->service, &svc->def.vip, err, sizeof(err)))
 		return usage_error("--service: %s", err);
 	if (!f->stable)
@@ -240,6 +275,7 @@ static int service_from_flags(const struct flags *f, struct agent_config *cfg)
 				   f->weight);
 	svc->def.proto = f->udp ? IPPROTO_UDP : IPPROTO_TCP;
 	svc->def.flags = f->udp || f->no_http ? 0 : KN_SVC_F_HTTP;
+	svc->allow_local_backends = f->allow_local_backends;
 	if (f->metrics_preset) {
 		if (metric_spec_preset(f->metrics_preset, &svc->metrics)) {
 			char known[256] = "";
@@ -256,13 +292,12 @@ static int service_from_flags(const struct flags *f, struct agent_config *cfg)
 		}
 		svc->has_metrics = true;
 	}
-	return config_validate(cfg, err, sizeof(err)) ? usage_error("%s", err)
-						      : 0;
+	return 0;
 }
 
 static int build_config(const struct flags *f, struct agent_config *cfg)
 {
-	char err[CONFIG_ERR_LEN];
+	char err[CONFIG_ERR_LEN], field[CONFIG_FIELD_LEN];
 	int ret;
 
 	if (f->config_file) {
@@ -297,39 +332,54 @@ static int build_config(const struct flags *f, struct agent_config *cfg)
 	if (f->max_backends && parse_count("--max-backends", f->max_backends, 2,
 					   1U << 20, &cfg->max_backends))
 		return EXIT_USAGE;
+	if (f->max_services && parse_count("--max-services", f->max_services, 1,
+					   KN_MAX_SERVICES, &cfg->max_services))
+		return EXIT_USAGE;
 	if (!cfg->iface[0])
 		return usage_error(
 		    "--iface IF is required (or \"interface\" in "
 		    "the config file)");
-	if (f->service)
-		return service_from_flags(f, cfg);
+	if (f->service) {
+		ret = service_from_flags(f, cfg);
+		if (ret)
+			return ret;
+	}
+	/* Again after the flags: they may bring a service or lower a
+	 * limit. The same checks as the file's, so a start and
+	 * --check-config agree. */
+	if (config_validate(cfg, field, sizeof(field), err, sizeof(err))) {
+		if (f->service)
+			return usage_error("%s: %s", flag_of_field(field), err);
+		fprintf(stderr, "kanaryd: %s: %s: %s\n", f->config_file, field,
+			err);
+		return 1;
+	}
 	return 0;
 }
 
-/* --check-config: the file alone, no root, nothing attached. */
-static int check_config(const char *path)
+/* The long name of an option, for messages ("--iface" for -i too). */
+static const char *option_name(int opt)
 {
-	struct agent_config cfg;
-	char err[CONFIG_ERR_LEN];
-	int ret;
+	const struct option *o;
 
-	config_init(&cfg);
-	ret = config_load_file(path, &cfg, err, sizeof(err));
-	if (ret)
-		fprintf(stderr, "kanaryd: %s\n", err);
-	else
-		printf("%s: good (%zu service%s)\n", path, cfg.service_count,
-		       cfg.service_count == 1 ? "" : "s");
-	config_free(&cfg);
-	return ret ? 1 : 0;
+	for (o = long_options; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "?";
 }
 
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
+	char why[TEXT_ERR_LEN];
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "i:c:vh", long_options, NULL)) !=
 	       -1) {
+		/* Every value ends up in a path, a request or a log line. */
+		if (optarg && text_refuse_control(optarg, strlen(optarg), false,
+						  why, sizeof(why)))
+			return usage_error("--%s: the value %s",
+					   option_name(opt), why);
 		switch (opt) {
 		case 'i':
 			f->iface = optarg;
@@ -347,7 +397,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 			printf("kanaryd %s\n", KANARY_VERSION);
 			exit(0);
 		case OPT_CHECK_CONFIG:
-			exit(check_config(optarg));
+			f->check_config = optarg;
+			break;
 		case OPT_MODE:
 			f->mode = optarg;
 			break;
@@ -405,20 +456,35 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case OPT_MAX_BACKENDS:
 			f->max_backends = optarg;
 			break;
+		case OPT_MAX_SERVICES:
+			f->max_services = optarg;
+			break;
+		case OPT_ALLOW_LOCAL_BACKENDS:
+			f->allow_local_backends = true;
+			break;
 		default:
 			return usage_error("unknown or incomplete option");
 		}
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (f->check_config) {
+		if (f->config_file || f->remove)
+			return usage_error(
+			    "--check-config FILE reads FILE: give "
+			    "it without --config or --remove");
+		f->config_file = f->check_config;
+	}
 	if (f->config_file && f->service)
 		return usage_error(
 		    "give either --config or --service, not both");
-	if (!f->service && (f->stable || f->canary || f->weight || f->name ||
-			    f->udp || f->metrics_preset))
+	if (!f->service &&
+	    (f->stable || f->canary || f->weight || f->name || f->udp ||
+	     f->metrics_preset || f->allow_local_backends))
 		return usage_error(
-		    "--stable, --canary, --weight, --name, --udp "
-		    "and --metrics-preset describe a --service");
+		    "--stable, --canary, --weight, --name, --udp, "
+		    "--metrics-preset and --allow-local-backends describe a "
+		    "--service (in a config file: the service's fields)");
 	if (f->remove && (f->takeover || f->no_reattach))
 		return usage_error("--takeover and --no-reattach are for a "
 				   "kanaryd that serves, not for --remove "
@@ -504,6 +570,11 @@ int main(int argc, char **argv)
 	ret = build_config(&f, &cfg);
 	if (ret)
 		goto out;
+	if (f.check_config) {
+		printf("%s: good (%zu service%s)\n", f.check_config,
+		       cfg.service_count, cfg.service_count == 1 ? "" : "s");
+		goto out;
+	}
 	if (f.remove) {
 		ret = remove_datapath(&cfg);
 		goto out;

@@ -2,7 +2,9 @@
 /*
  * config.c - reading kanaryd's JSON config file (see config.h and
  * docs/config.md). jansson parses; json_fields checks each field strictly;
- * json_locate turns the failing field's path into a line and column.
+ * jpos_locate turns the failing field's path into a line and column. The
+ * checks shared with the flags and the API (a service's name, its
+ * backends, the node's limits) are written here once.
  */
 #include "config.h"
 
@@ -13,11 +15,13 @@
 #include <string.h>
 
 #include "util/json_fields.h"
-#include "util/json_locate.h"
+#include "util/jpos.h"
 #include "util/netaddr.h"
 
 #define SERVICE_NAME_CHARS                                                     \
 	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+/* Room for a pool entry's field name, like "canary[63]". */
+#define POOL_FIELD_LEN 32
 
 void config_init(struct agent_config *cfg)
 {
@@ -66,7 +70,7 @@ struct service_config *config_add_service(struct agent_config *cfg)
 
 /* ---- one service -------------------------------------------------------- */
 
-static int endpoint_field(struct json_ctx *ctx, const json_t *v,
+static int endpoint_field(struct jf_ctx *ctx, const json_t *v,
 			  const char *field, struct endpoint *out)
 {
 	char why[NETADDR_ERR_LEN];
@@ -80,11 +84,11 @@ static int endpoint_field(struct json_ctx *ctx, const json_t *v,
 	return 0;
 }
 
-static int pool_field(struct json_ctx *ctx, const json_t *obj, const char *key,
+static int pool_field(struct jf_ctx *ctx, const json_t *obj, const char *key,
 		      struct endpoint *out, uint32_t *count)
 {
 	const json_t *list = json_object_get(obj, key);
-	size_t i, j;
+	size_t i;
 
 	*count = 0;
 	if (!list)
@@ -95,8 +99,10 @@ static int pool_field(struct json_ctx *ctx, const json_t *obj, const char *key,
 	if (json_array_size(list) > KN_MAX_POOL_BACKENDS)
 		return jf_fail(ctx, key, "has %zu backends; at most %d",
 			       json_array_size(list), KN_MAX_POOL_BACKENDS);
+	/* Duplicates and addresses that cannot be backends:
+	 * config_check_backends, once every VIP is known. */
 	for (i = 0; i < json_array_size(list); i++) {
-		char field[48];
+		char field[POOL_FIELD_LEN];
 		int ret;
 
 		snprintf(field, sizeof(field), "%s[%zu]", key, i);
@@ -104,13 +110,25 @@ static int pool_field(struct json_ctx *ctx, const json_t *obj, const char *key,
 				     &out[i]);
 		if (ret)
 			return ret;
-		for (j = 0; j < i; j++)
-			if (!netaddr_endpoint_cmp(&out[j], &out[i]))
-				return jf_fail(ctx, field,
-					       "is listed twice in %s", key);
 	}
 	*count = (uint32_t)json_array_size(list);
 	return 0;
+}
+
+/* A path kanaryd puts in a request's URL: "/..." without spaces (control
+ * characters are refused by jf_string). */
+static int url_path_field(struct jf_ctx *ctx, const json_t *obj,
+			  const char *key, char *buf, size_t len)
+{
+	int ret = jf_string(ctx, obj, key, false, buf, len);
+
+	if (!ret && buf[0] != '/')
+		ret = jf_fail(ctx, key, "must start with '/'");
+	if (!ret && strchr(buf, ' '))
+		ret = jf_fail(ctx, key,
+			      "must not hold a space: it goes into a URL "
+			      "(write %%20)");
+	return ret;
 }
 
 static const char *const metrics_scrape_fields[] = {
@@ -120,7 +138,7 @@ static const char *const metrics_scrape_fields[] = {
     "timeout",
 };
 
-static int metrics_field(struct json_ctx *ctx, const json_t *obj,
+static int metrics_field(struct jf_ctx *ctx, const json_t *obj,
 			 struct service_config *svc)
 {
 	const json_t *m = json_object_get(obj, "metrics");
@@ -136,19 +154,21 @@ static int metrics_field(struct json_ctx *ctx, const json_t *obj,
 		return jf_fail(
 		    ctx, "metrics",
 		    "must be an object, like {\"preset\": \"vllm\"}");
+	/* The series' reader echoes names it does not know. */
+	ret = jf_plain_strings(ctx, "metrics", m);
+	if (ret)
+		return ret;
 	jf_push(ctx, "metrics");
 	ret = jf_uint32(ctx, m, "port", 1, 65535, &port);
 	ret = ret
-		  ?: jf_string(ctx, m, "path", false, svc->metrics_path,
-			       sizeof(svc->metrics_path));
+		  ?: url_path_field(ctx, m, "path", svc->metrics_path,
+				    sizeof(svc->metrics_path));
 	ret = ret
 		  ?: jf_duration_ms(ctx, m, "interval", true,
 				    &svc->scrape_interval_ms);
 	ret = ret
 		  ?: jf_duration_ms(ctx, m, "timeout", true,
 				    &svc->scrape_timeout_ms);
-	if (!ret && svc->metrics_path[0] != '/')
-		ret = jf_fail(ctx, "path", "must start with '/'");
 	if (!ret && svc->scrape_timeout_ms >= svc->scrape_interval_ms)
 		ret = jf_fail(ctx, "timeout",
 			      "must be shorter than the scrape interval");
@@ -177,7 +197,7 @@ static const char *const warmup_fields[] = {
     "method", "path", "body", "content_type", NULL,
 };
 
-static int warmup_field(struct json_ctx *ctx, const json_t *obj,
+static int warmup_field(struct jf_ctx *ctx, const json_t *obj,
 			struct service_config *svc)
 {
 	const json_t *w = json_object_get(obj, "warmup");
@@ -194,13 +214,13 @@ static int warmup_field(struct json_ctx *ctx, const json_t *obj,
 	    strcmp(svc->warmup_method, "POST"))
 		ret = jf_fail(ctx, "method", "must be \"GET\" or \"POST\"");
 	ret = ret
-		  ?: jf_string(ctx, w, "path", false, svc->warmup_path,
-			       sizeof(svc->warmup_path));
-	if (!ret && svc->warmup_path[0] != '/')
-		ret = jf_fail(ctx, "path", "must start with '/'");
+		  ?: url_path_field(ctx, w, "path", svc->warmup_path,
+				    sizeof(svc->warmup_path));
+	/* The body alone may span lines: it is neither a header nor
+	 * logged. The content type is a header: jf_string. */
 	ret = ret
-		  ?: jf_string(ctx, w, "body", false, svc->warmup_body,
-			       sizeof(svc->warmup_body));
+		  ?: jf_text(ctx, w, "body", false, svc->warmup_body,
+			     sizeof(svc->warmup_body));
 	ret = ret
 		  ?: jf_string(ctx, w, "content_type", false,
 			       svc->warmup_content_type,
@@ -210,17 +230,27 @@ static int warmup_field(struct json_ctx *ctx, const json_t *obj,
 }
 
 static const char *const service_fields[] = {
-    "name",   "vip",	 "protocol",	   "http",
-    "stable", "canary",	 "canary_percent", "udp_idle_timeout",
-    "seed",   "metrics", "rollout",	   "warmup",
+    "name",
+    "vip",
+    "protocol",
+    "http",
+    "stable",
+    "canary",
+    "canary_percent",
+    "udp_idle_timeout",
+    "seed",
+    "metrics",
+    "rollout",
+    "warmup",
+    "allow_local_backends",
     NULL,
 };
 
-static int service_from_json(struct json_ctx *ctx, const json_t *obj,
+static int service_from_json(struct jf_ctx *ctx, const json_t *obj,
 			     struct service_config *svc,
 			     struct spec_error *spec_err)
 {
-	char protocol[8] = "tcp";
+	char protocol[8] = "tcp", why[CONFIG_ERR_LEN];
 	uint64_t udp_idle_ms = 0;
 	const json_t *rollout;
 	bool http = true;
@@ -230,12 +260,8 @@ static int service_from_json(struct json_ctx *ctx, const json_t *obj,
 	ret = ret
 		  ?: jf_string(ctx, obj, "name", true, svc->def.name,
 			       sizeof(svc->def.name));
-	if (!ret &&
-	    (!svc->def.name[0] || strspn(svc->def.name, SERVICE_NAME_CHARS) !=
-				      strlen(svc->def.name)))
-		ret = jf_fail(ctx, "name",
-			      "must be 1-%d letters, digits, '-', '_' or '.'",
-			      KN_SERVICE_NAME_LEN - 1);
+	if (!ret && config_check_service_name(svc->def.name, why, sizeof(why)))
+		ret = jf_fail(ctx, "name", "%s", why);
 	if (ret)
 		return ret;
 	if (!json_object_get(obj, "vip"))
@@ -269,23 +295,10 @@ static int service_from_json(struct json_ctx *ctx, const json_t *obj,
 		return jf_fail(
 		    ctx, "stable",
 		    "is required: at least one \"IPv4:PORT\" backend");
-	{
-		uint32_t i, j;
-
-		for (i = 0; i < svc->def.canary_count; i++)
-			for (j = 0; j < svc->def.stable_count; j++)
-				if (!netaddr_endpoint_cmp(
-					&svc->def.canary[i],
-					&svc->def.stable[j])) {
-					char field[32];
-
-					snprintf(field, sizeof(field),
-						 "canary[%u]", i);
-					return jf_fail(ctx, field,
-						       "is also in the stable "
-						       "pool");
-				}
-	}
+	ret = jf_bool(ctx, obj, "allow_local_backends",
+		      &svc->allow_local_backends);
+	if (ret)
+		return ret;
 	ret = jf_percent(ctx, obj, "canary_percent", &svc->def.canary_bp);
 	ret = ret
 		  ?: jf_duration_ms(ctx, obj, "udp_idle_timeout", true,
@@ -322,7 +335,7 @@ static const char *const top_fields[] = {
     "state_file",   "tick",	    "services", NULL,
 };
 
-static int config_from_json(struct json_ctx *ctx, const json_t *root,
+static int config_from_json(struct jf_ctx *ctx, const json_t *root,
 			    struct agent_config *cfg,
 			    struct spec_error *spec_err)
 {
@@ -386,7 +399,244 @@ static int config_from_json(struct json_ctx *ctx, const json_t *root,
 	return 0;
 }
 
-int config_validate(const struct agent_config *cfg, char *err, size_t err_len)
+int config_check_service_name(const char *name, char *why, size_t why_len)
+{
+	size_t len = strlen(name);
+
+	if (!len || len >= KN_SERVICE_NAME_LEN ||
+	    strspn(name, SERVICE_NAME_CHARS) != len) {
+		snprintf(why, why_len,
+			 "must be 1-%d letters, digits, '-', '_' or '.'",
+			 KN_SERVICE_NAME_LEN - 1);
+		return -EINVAL;
+	}
+	if (!strcmp(name, ".") || !strcmp(name, "..")) {
+		snprintf(why, why_len,
+			 "must not be '.' or '..': the name is a part of the "
+			 "API's paths (/api/v1/services/NAME)");
+		return -EINVAL;
+	}
+	if (name[0] == '-') {
+		snprintf(why, why_len,
+			 "must not start with '-': kanaryctl would read it as "
+			 "an option");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Why ep cannot be a backend of a service of protocol proto, or NULL. */
+static const char *backend_problem(const struct endpoint *ep, uint8_t proto,
+				   bool allow_local,
+				   config_vip_owner_fn vip_owner,
+				   const void *arg, char *buf, size_t len)
+{
+	enum netaddr_class class = netaddr_classify(ep->addr);
+	const char *owner;
+
+	if (class == NETADDR_LOOPBACK && !allow_local) {
+		snprintf(buf, len,
+			 "is %s, the node itself: a model server on the node "
+			 "needs \"allow_local_backends\": true in the "
+			 "service's config (--allow-local-backends with "
+			 "--service)",
+			 netaddr_class_describe(class));
+		return buf;
+	}
+	if (class != NETADDR_UNICAST && class != NETADDR_LOOPBACK) {
+		snprintf(buf, len, "is %s: a backend is one host",
+			 netaddr_class_describe(class));
+		return buf;
+	}
+	owner = vip_owner ? vip_owner(arg, proto, ep) : NULL;
+	if (owner) {
+		snprintf(buf, len,
+			 "is the VIP of service '%s': its traffic would come "
+			 "back to kanary (a loop)",
+			 owner);
+		return buf;
+	}
+	return NULL;
+}
+
+int config_check_backends(const struct dp_service_def *def, bool allow_local,
+			  config_vip_owner_fn vip_owner, const void *arg,
+			  char *field, size_t field_len, char *why,
+			  size_t why_len)
+{
+	static const char *const pool_names[KN_POOL_COUNT] = {
+	    [KN_POOL_STABLE] = "stable",
+	    [KN_POOL_CANARY] = "canary",
+	};
+	const struct endpoint *pools[KN_POOL_COUNT] = {
+	    [KN_POOL_STABLE] = def->stable,
+	    [KN_POOL_CANARY] = def->canary,
+	};
+	const uint32_t counts[KN_POOL_COUNT] = {
+	    [KN_POOL_STABLE] = def->stable_count,
+	    [KN_POOL_CANARY] = def->canary_count,
+	};
+	char text[NETADDR_ENDPOINT_STR_LEN], problem[CONFIG_ERR_LEN];
+	uint32_t p, i, j;
+
+	for (p = 0; p < KN_POOL_COUNT; p++) {
+		for (i = 0; i < counts[p]; i++) {
+			const struct endpoint *ep = &pools[p][i];
+			const char *bad;
+
+			snprintf(field, field_len, "%s[%u]", pool_names[p], i);
+			netaddr_endpoint_str(ep, text, sizeof(text));
+			bad = backend_problem(ep, def->proto, allow_local,
+					      vip_owner, arg, problem,
+					      sizeof(problem));
+			if (bad) {
+				snprintf(why, why_len, "%s %s", text, bad);
+				return -EINVAL;
+			}
+			for (j = 0; j < i; j++)
+				if (!netaddr_endpoint_cmp(&pools[p][j], ep)) {
+					snprintf(why, why_len,
+						 "%s is listed twice in %s (as "
+						 "%s[%u] too)",
+						 text, pool_names[p],
+						 pool_names[p], j);
+					return -EINVAL;
+				}
+			/* Checked from the canary's side only: once. */
+			for (j = 0;
+			     p == KN_POOL_CANARY && j < counts[KN_POOL_STABLE];
+			     j++)
+				if (!netaddr_endpoint_cmp(
+					&pools[KN_POOL_STABLE][j], ep)) {
+					snprintf(
+					    why, why_len,
+					    "%s is also in the stable pool "
+					    "(stable[%u]): a backend is in "
+					    "one pool",
+					    text, j);
+					return -EINVAL;
+				}
+		}
+	}
+	return 0;
+}
+
+/* A config's services by protocol and VIP, for config_check_backends:
+ * each backend of each service is looked up, so no scan per backend. */
+struct vip_index {
+	const struct service_config **by_vip;
+	size_t count;
+};
+
+static int vip_cmp(const struct dp_service_def *d, uint8_t proto,
+		   const struct endpoint *vip)
+{
+	if (d->proto != proto)
+		return d->proto < proto ? -1 : 1;
+	return netaddr_endpoint_cmp(&d->vip, vip);
+}
+
+static int vip_order(const void *a, const void *b)
+{
+	const struct service_config *x =
+	    *(const struct service_config *const *)a;
+	const struct service_config *y =
+	    *(const struct service_config *const *)b;
+
+	return vip_cmp(&x->def, y->def.proto, &y->def.vip);
+}
+
+static const char *indexed_vip_owner(const void *arg, uint8_t proto,
+				     const struct endpoint *ep)
+{
+	const struct vip_index *index = arg;
+	size_t lo = 0, hi = index->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct dp_service_def *d = &index->by_vip[mid]->def;
+		int c = vip_cmp(d, proto, ep);
+
+		if (!c)
+			return d->name;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int check_all_backends(const struct agent_config *cfg, char *field,
+			      size_t field_len, char *err, size_t err_len)
+{
+	struct vip_index index = {.count = cfg->service_count};
+	char inner[CONFIG_FIELD_LEN];
+	size_t i;
+	int ret = 0;
+
+	index.by_vip = calloc(cfg->service_count ? cfg->service_count : 1,
+			      sizeof(*index.by_vip));
+	if (!index.by_vip) {
+		snprintf(field, field_len, "services");
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < cfg->service_count; i++)
+		index.by_vip[i] = &cfg->services[i];
+	qsort(index.by_vip, index.count, sizeof(*index.by_vip), vip_order);
+	for (i = 0; i < cfg->service_count && !ret; i++) {
+		const struct service_config *svc = &cfg->services[i];
+
+		ret = config_check_backends(
+		    &svc->def, svc->allow_local_backends, indexed_vip_owner,
+		    &index, inner, sizeof(inner), err, err_len);
+		if (ret)
+			snprintf(field, field_len, "services[%zu].%s", i,
+				 inner);
+	}
+	free(index.by_vip);
+	return ret;
+}
+
+/* What the data path will have room for (0 in the config: its default). */
+static int check_limits(const struct agent_config *cfg, char *field,
+			size_t field_len, char *err, size_t err_len)
+{
+	uint32_t max_services =
+	    cfg->max_services ? cfg->max_services : KN_MAX_SERVICES;
+	uint32_t max_backends =
+	    cfg->max_backends ? cfg->max_backends : KN_DEFAULT_MAX_BACKENDS;
+	uint64_t backends = 0;
+	size_t i;
+
+	if (cfg->service_count > max_services) {
+		snprintf(field, field_len, "services[%u]", max_services);
+		snprintf(err, err_len,
+			 "%zu services, more than the node's %u service slots: "
+			 "raise max_services (--max-services; at most %d)",
+			 cfg->service_count, max_services, KN_MAX_SERVICES);
+		return -EINVAL;
+	}
+	/* Each backend of each service takes a counter slot. */
+	for (i = 0; i < cfg->service_count; i++) {
+		backends += cfg->services[i].def.stable_count +
+			    cfg->services[i].def.canary_count;
+		if (backends > max_backends) {
+			snprintf(field, field_len, "services[%zu]", i);
+			snprintf(err, err_len,
+				 "brings the backends to %llu, more than the "
+				 "node's %u backend slots: raise max_backends "
+				 "(--max-backends)",
+				 (unsigned long long)backends, max_backends);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int config_validate(const struct agent_config *cfg, char *field,
+		    size_t field_len, char *err, size_t err_len)
 {
 	size_t i, j;
 
@@ -397,23 +647,39 @@ int config_validate(const struct agent_config *cfg, char *err, size_t err_len)
 			const struct service_config *b = &cfg->services[j];
 
 			if (!strcmp(a->def.name, b->def.name)) {
+				snprintf(field, field_len, "services[%zu].name",
+					 i);
 				snprintf(err, err_len,
-					 "services[%zu].name: '%s' is used by "
-					 "services[%zu] too",
-					 i, a->def.name, j);
+					 "'%s' is used by services[%zu] too",
+					 a->def.name, j);
 				return -EINVAL;
 			}
 			if (a->def.proto == b->def.proto &&
 			    !netaddr_endpoint_cmp(&a->def.vip, &b->def.vip)) {
+				snprintf(field, field_len, "services[%zu].vip",
+					 i);
 				snprintf(err, err_len,
-					 "services[%zu].vip: the same VIP:port "
-					 "and protocol as services[%zu] ('%s')",
-					 i, j, b->def.name);
+					 "the same VIP:port and protocol as "
+					 "services[%zu] ('%s')",
+					 j, b->def.name);
 				return -EINVAL;
 			}
 		}
 	}
-	return 0;
+	return check_all_backends(cfg, field, field_len, err, err_len)
+		   ?: check_limits(cfg, field, field_len, err, err_len);
+}
+
+/* "SOURCE:LINE:COL: FIELD: message", the field found in the text. */
+static void located_error(const char *text, size_t len, const char *source,
+			  const char *field, const char *message, char *err,
+			  size_t err_len)
+{
+	unsigned int line = 0, column = 0;
+
+	jpos_locate(text, len, field, &line, &column);
+	snprintf(err, err_len, "%s:%u:%u: %s: %s", source, line, column,
+		 field[0] ? field : "(top level)", message);
 }
 
 int config_parse(const char *text, size_t len, const char *source,
@@ -421,7 +687,7 @@ int config_parse(const char *text, size_t len, const char *source,
 {
 	char field[JF_PATH_LEN], message[CONFIG_ERR_LEN];
 	struct spec_error spec_err = {0};
-	struct json_ctx ctx;
+	struct jf_ctx ctx;
 	json_error_t jerr;
 	json_t *root;
 	int ret;
@@ -429,27 +695,24 @@ int config_parse(const char *text, size_t len, const char *source,
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		snprintf(err, err_len, "%s:%d:%d: %s", source, jerr.line,
-			 jerr.column, jerr.text);
+			 jerr.column,
+			 jf_parse_error(&jerr, message, sizeof(message)));
 		return -EINVAL;
 	}
 	jf_init(&ctx, "", field, sizeof(field), message, sizeof(message));
 	ret = config_from_json(&ctx, root, cfg, &spec_err);
 	json_decref(root);
 	if (ret) {
-		unsigned int line = 0, column = 0;
-		const char *where = field;
-
 		/* A rollout error names its own, deeper field. */
-		if (spec_err.field[0])
-			where = spec_err.field;
-		json_locate(text, len, where, &line, &column);
-		snprintf(err, err_len, "%s:%u:%u: %s: %s", source, line, column,
-			 where[0] ? where : "(top level)", message);
+		located_error(text, len, source,
+			      spec_err.field[0] ? spec_err.field : field,
+			      message, err, err_len);
 		return ret;
 	}
-	ret = config_validate(cfg, message, sizeof(message));
+	ret = config_validate(cfg, field, sizeof(field), message,
+			      sizeof(message));
 	if (ret)
-		snprintf(err, err_len, "%s: %s", source, message);
+		located_error(text, len, source, field, message, err, err_len);
 	return ret;
 }
 

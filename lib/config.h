@@ -3,6 +3,10 @@
  * config.h - kanaryd's configuration: the agent's settings and its services,
  * read from a JSON file (docs/config.md documents every field) or built from
  * command-line flags. Errors name the file, line, column and field.
+ *
+ * The checks here are the ones the config file, kanaryd's flags and the
+ * API share: a service's name, its backends (config_check_backends) and
+ * the limits of the node (config_validate).
  */
 #ifndef KANARY_CONFIG_H
 #define KANARY_CONFIG_H
@@ -23,6 +27,8 @@
 #define CONFIG_WARMUP_BODY_LEN	 1024
 #define CONFIG_WARMUP_METHOD_LEN 8
 #define CONFIG_MAX_BYTES	 (4 * 1024 * 1024)
+/* Room for a field's path, like "services[1023].canary[63]". */
+#define CONFIG_FIELD_LEN 160
 
 #define CONFIG_DEFAULT_LISTEN		  "127.0.0.1:9090"
 #define CONFIG_DEFAULT_TICK_MS		  50
@@ -44,6 +50,9 @@ struct service_config {
 	char warmup_path[CONFIG_METRICS_PATH_LEN];
 	char warmup_body[CONFIG_WARMUP_BODY_LEN];
 	char warmup_content_type[CONFIG_METRICS_PATH_LEN];
+	/* Loopback backends (127.0.0.0/8) are meant: a model server on the
+	 * node itself. Off, they are refused as a mistake. */
+	bool allow_local_backends;
 };
 
 struct agent_config {
@@ -76,7 +85,38 @@ int config_parse(const char *text, size_t len, const char *source,
 struct service_config *config_add_service(struct agent_config *cfg);
 /* Defaults for a service of the given name (metrics off, default rollout). */
 void config_service_defaults(struct service_config *svc);
-/* Cross-service checks: unique names and VIPs. 0 or -EINVAL with err. */
-int config_validate(const struct agent_config *cfg, char *err, size_t err_len);
+/*
+ * A service name is 1 to KN_SERVICE_NAME_LEN-1 letters, digits, '-', '_'
+ * or '.'; not "." or ".." (the name is a segment of the API's paths) and
+ * not starting with '-' (kanaryctl would read it as an option). 0, or
+ * -EINVAL with why (the name is not copied into why).
+ */
+int config_check_service_name(const char *name, char *why, size_t why_len);
+
+/* Names the service whose VIP is ep for protocol proto, or NULL. */
+typedef const char *(*config_vip_owner_fn)(const void *arg, uint8_t proto,
+					   const struct endpoint *ep);
+
+/*
+ * Refuses the backends of def that cannot be right: any service's VIP
+ * (vip_owner says whose; the traffic would loop), 0.0.0.0/8, multicast,
+ * 240.0.0.0/4, broadcast, loopback unless allow_local, one listed twice
+ * in a pool or in both pools. 0, or -EINVAL with the pool's field
+ * ("stable[2]") in field and what is wrong in why. The config file, the
+ * flags and PUT .../backends all call this.
+ */
+int config_check_backends(const struct dp_service_def *def, bool allow_local,
+			  config_vip_owner_fn vip_owner, const void *arg,
+			  char *field, size_t field_len, char *why,
+			  size_t why_len);
+
+/*
+ * Checks across services, as the start will find them: unique names and
+ * VIPs, each service's backends (above), and the node's limits
+ * (max_services, max_backends). 0, or -EINVAL (-ENOMEM) with the field's
+ * path ("services[1].name") in field and what is wrong in err.
+ */
+int config_validate(const struct agent_config *cfg, char *field,
+		    size_t field_len, char *err, size_t err_len);
 
 #endif /* KANARY_CONFIG_H */

@@ -76,7 +76,7 @@ static const char *const analysis_fields[] = {
     NULL,
 };
 
-static int analysis_from_json(const json_t *obj, struct json_ctx *ctx,
+static int analysis_from_json(const json_t *obj, struct jf_ctx *ctx,
 			      struct analysis_spec *a)
 {
 	int ret = jf_check_object(ctx, obj, analysis_fields);
@@ -128,7 +128,7 @@ static const char *const spec_fields[] = {
     "analysis",	    NULL,
 };
 
-static int steps_from_json(const json_t *steps, struct json_ctx *ctx,
+static int steps_from_json(const json_t *steps, struct jf_ctx *ctx,
 			   struct rollout_spec *out)
 {
 	size_t i, n;
@@ -176,7 +176,7 @@ int rollout_spec_from_json(const json_t *obj, const struct rollout_spec *base,
 			   const char *field_prefix, struct rollout_spec *out,
 			   struct spec_error *err)
 {
-	struct json_ctx ctx;
+	struct jf_ctx ctx;
 	const json_t *steps, *count, *window, *analysis;
 	struct rollout_spec spec = *base;
 	int ret;

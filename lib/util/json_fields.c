@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/text.h"
 #include "util/units.h"
 
 #define BP_PER_PERCENT 100
@@ -17,7 +18,7 @@
 /* Tolerance when checking that a JSON number has at most two decimals. */
 #define PERCENT_EPSILON 1e-6
 
-void jf_init(struct json_ctx *ctx, const char *prefix, char *field_out,
+void jf_init(struct jf_ctx *ctx, const char *prefix, char *field_out,
 	     size_t field_len, char *message_out, size_t message_len)
 {
 	memset(ctx, 0, sizeof(*ctx));
@@ -43,7 +44,7 @@ static void path_join(char *out, size_t len, const char *base,
 		snprintf(out, len, "%s.%s", base, segment);
 }
 
-void jf_push(struct json_ctx *ctx, const char *segment)
+void jf_push(struct jf_ctx *ctx, const char *segment)
 {
 	char joined[JF_PATH_LEN];
 
@@ -54,7 +55,7 @@ void jf_push(struct json_ctx *ctx, const char *segment)
 	memcpy(ctx->path, joined, sizeof(ctx->path));
 }
 
-void jf_pop(struct json_ctx *ctx)
+void jf_pop(struct jf_ctx *ctx)
 {
 	if (!ctx->depth)
 		return;
@@ -63,7 +64,7 @@ void jf_pop(struct json_ctx *ctx)
 		ctx->path[ctx->marks[ctx->depth]] = '\0';
 }
 
-int jf_fail(struct json_ctx *ctx, const char *field, const char *fmt, ...)
+int jf_fail(struct jf_ctx *ctx, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -99,7 +100,7 @@ static const char *type_name(const json_t *v)
 	return "something else";
 }
 
-int jf_check_object(struct json_ctx *ctx, const json_t *obj,
+int jf_check_object(struct jf_ctx *ctx, const json_t *obj,
 		    const char *const *allowed)
 {
 	const char *key;
@@ -119,6 +120,13 @@ int jf_check_object(struct json_ctx *ctx, const json_t *obj,
 				break;
 		if (*a)
 			continue;
+		/* The key becomes part of the field's name: no control
+		 * character may ride into the message with it. */
+		if (text_control_at(key, strlen(key), false) < strlen(key))
+			return jf_fail(
+			    ctx, "",
+			    "has an unknown field whose name holds a "
+			    "control character");
 		for (a = allowed; *a && used < sizeof(known); a++)
 			used += (size_t)snprintf(known + used,
 						 sizeof(known) - used, "%s%s",
@@ -129,7 +137,7 @@ int jf_check_object(struct json_ctx *ctx, const json_t *obj,
 	return 0;
 }
 
-int jf_double(struct json_ctx *ctx, const json_t *obj, const char *key,
+int jf_double(struct jf_ctx *ctx, const json_t *obj, const char *key,
 	      double min, double max, double *out)
 {
 	const json_t *v = json_object_get(obj, key);
@@ -148,7 +156,7 @@ int jf_double(struct json_ctx *ctx, const json_t *obj, const char *key,
 	return 0;
 }
 
-int jf_probability(struct json_ctx *ctx, const json_t *obj, const char *key,
+int jf_probability(struct jf_ctx *ctx, const json_t *obj, const char *key,
 		   double *out)
 {
 	const json_t *v = json_object_get(obj, key);
@@ -169,7 +177,7 @@ int jf_probability(struct json_ctx *ctx, const json_t *obj, const char *key,
 	return 0;
 }
 
-int jf_uint32(struct json_ctx *ctx, const json_t *obj, const char *key,
+int jf_uint32(struct jf_ctx *ctx, const json_t *obj, const char *key,
 	      uint32_t min, uint32_t max, uint32_t *out)
 {
 	const json_t *v = json_object_get(obj, key);
@@ -177,6 +185,9 @@ int jf_uint32(struct json_ctx *ctx, const json_t *obj, const char *key,
 
 	if (!v)
 		return 0;
+	if (json_is_real(v))
+		return jf_fail(ctx, key, "must be a whole number, not %g",
+			       json_real_value(v));
 	if (!json_is_integer(v))
 		return jf_fail(ctx, key, "must be a whole number, not %s",
 			       type_name(v));
@@ -188,7 +199,7 @@ int jf_uint32(struct json_ctx *ctx, const json_t *obj, const char *key,
 	return 0;
 }
 
-int jf_bool(struct json_ctx *ctx, const json_t *obj, const char *key, bool *out)
+int jf_bool(struct jf_ctx *ctx, const json_t *obj, const char *key, bool *out)
 {
 	const json_t *v = json_object_get(obj, key);
 
@@ -201,7 +212,7 @@ int jf_bool(struct json_ctx *ctx, const json_t *obj, const char *key, bool *out)
 	return 0;
 }
 
-int jf_duration_ms(struct json_ctx *ctx, const json_t *obj, const char *key,
+int jf_duration_ms(struct jf_ctx *ctx, const json_t *obj, const char *key,
 		   bool positive, uint64_t *out)
 {
 	const json_t *v = json_object_get(obj, key);
@@ -223,10 +234,11 @@ int jf_duration_ms(struct json_ctx *ctx, const json_t *obj, const char *key,
 	return 0;
 }
 
-int jf_string(struct json_ctx *ctx, const json_t *obj, const char *key,
-	      bool required, char *buf, size_t len)
+static int string_field(struct jf_ctx *ctx, const json_t *obj, const char *key,
+			bool required, bool allow_lines, char *buf, size_t len)
 {
 	const json_t *v = json_object_get(obj, key);
+	char why[TEXT_ERR_LEN];
 	size_t n;
 
 	if (!v) {
@@ -238,17 +250,106 @@ int jf_string(struct json_ctx *ctx, const json_t *obj, const char *key,
 		return jf_fail(ctx, key, "must be a string, not %s",
 			       type_name(v));
 	n = json_string_length(v);
-	if (n >= len || strlen(json_string_value(v)) != n)
+	if (text_refuse_control(json_string_value(v), n, allow_lines, why,
+				sizeof(why)))
+		return jf_fail(ctx, key, "%s", why);
+	if (n >= len)
 		return jf_fail(ctx, key,
-			       "must be a string of at most %zu bytes without "
-			       "NUL",
-			       len - 1);
+			       "must be a string of at most %zu bytes, not %zu",
+			       len - 1, n);
 	memcpy(buf, json_string_value(v), n + 1);
 	return 0;
 }
 
-int jf_percent_value(struct json_ctx *ctx, const json_t *value,
-		     const char *field, uint32_t *bp_out)
+int jf_string(struct jf_ctx *ctx, const json_t *obj, const char *key,
+	      bool required, char *buf, size_t len)
+{
+	return string_field(ctx, obj, key, required, false, buf, len);
+}
+
+int jf_text(struct jf_ctx *ctx, const json_t *obj, const char *key,
+	    bool required, char *buf, size_t len)
+{
+	return string_field(ctx, obj, key, required, true, buf, len);
+}
+
+/*
+ * Depth first; on finding a control character, writes why and the path below
+ * value ("requests[1].metric") into where, built on the way back up, so that
+ * any depth jansson accepts needs no path stack.
+ */
+static int find_control(const json_t *value, char *where, size_t where_len,
+			char *why, size_t why_len)
+{
+	char segment[JF_PATH_LEN], rest[JF_PATH_LEN];
+	const char *key;
+	json_t *child;
+	size_t i;
+
+	if (json_is_string(value))
+		return text_refuse_control(json_string_value(value),
+					   json_string_length(value), false,
+					   why, why_len);
+	if (json_is_array(value)) {
+		json_array_foreach(value, i, child)
+		{
+			if (!find_control(child, where, where_len, why,
+					  why_len))
+				continue;
+			snprintf(rest, sizeof(rest), "%s", where);
+			snprintf(segment, sizeof(segment), "[%zu]", i);
+			path_join(where, where_len, segment, rest);
+			return -EINVAL;
+		}
+	}
+	if (json_is_object(value)) {
+		json_object_foreach((json_t *)value, key, child)
+		{
+			if (!text_refuse_control(key, strlen(key), false, why,
+						 why_len)) {
+				if (!find_control(child, where, where_len, why,
+						  why_len))
+					continue;
+				snprintf(rest, sizeof(rest), "%s", where);
+				path_join(where, where_len, key, rest);
+			}
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int jf_plain_strings(struct jf_ctx *ctx, const char *key, const json_t *value)
+{
+	char where[JF_PATH_LEN] = "", field[JF_PATH_LEN];
+	char why[TEXT_ERR_LEN];
+
+	if (!value ||
+	    !find_control(value, where, sizeof(where), why, sizeof(why)))
+		return 0;
+	path_join(field, sizeof(field), key, where);
+	return jf_fail(ctx, field, "%s", why);
+}
+
+const char *jf_parse_error(const json_error_t *jerr, char *buf, size_t len)
+{
+	size_t i;
+
+	if (json_error_code(jerr) == json_error_null_character) {
+		snprintf(buf, len,
+			 "a string holds \\u0000 (NUL): control characters "
+			 "are not allowed in kanary's text");
+		return buf;
+	}
+	snprintf(buf, len, "%s", jerr->text);
+	for (i = 0; buf[i]; i++)
+		if (text_is_control((unsigned char)buf[i]))
+			buf[i] = '?';
+	return buf;
+}
+
+int jf_percent_value(struct jf_ctx *ctx, const json_t *value, const char *field,
+		     uint32_t *bp_out)
 {
 	double d, scaled;
 
@@ -273,7 +374,7 @@ int jf_percent_value(struct json_ctx *ctx, const json_t *value,
 	return 0;
 }
 
-int jf_percent(struct json_ctx *ctx, const json_t *obj, const char *key,
+int jf_percent(struct jf_ctx *ctx, const json_t *obj, const char *key,
 	       uint32_t *bp_out)
 {
 	const json_t *v = json_object_get(obj, key);

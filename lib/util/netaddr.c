@@ -12,10 +12,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/text.h"
+
 #define PORT_MAX	     65535
 #define PERCENT_MAX	     100
 #define PERCENT_DECIMALS_MAX 2
 #define BP_PER_PERCENT	     100
+
+/* Address blocks (RFC 6890), host order, with their prefix masks. */
+#define THIS_NETWORK_NET  0x00000000U /* 0.0.0.0/8 */
+#define LOOPBACK_NET	  0x7f000000U /* 127.0.0.0/8 */
+#define SLASH8_MASK	  0xff000000U
+#define MULTICAST_NET	  0xe0000000U /* 224.0.0.0/4 */
+#define RESERVED_NET	  0xf0000000U /* 240.0.0.0/4 */
+#define SLASH4_MASK	  0xf0000000U
+#define BROADCAST_ADDRESS 0xffffffffU
 
 static int __attribute__((format(printf, 3, 4)))
 fail(char *err, size_t err_len, const char *fmt, ...)
@@ -28,6 +39,18 @@ fail(char *err, size_t err_len, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -EINVAL;
+}
+
+/* Control characters are refused before anything echoes the text. */
+static int refuse_control(const char *text, const char *what, char *err,
+			  size_t err_len)
+{
+	char why[TEXT_ERR_LEN];
+
+	if (!text ||
+	    !text_refuse_control(text, strlen(text), false, why, sizeof(why)))
+		return 0;
+	return fail(err, err_len, "the %s %s", what, why);
 }
 
 static bool all_digits(const char *s, size_t len)
@@ -52,6 +75,8 @@ int netaddr_parse_ipv4(const char *text, struct in_addr *out, char *err,
 
 	if (!text || !*text)
 		return fail(err, err_len, "empty IPv4 address");
+	if (refuse_control(text, "IPv4 address", err, err_len))
+		return -EINVAL;
 	while (*p) {
 		const char *start = p;
 
@@ -87,10 +112,18 @@ int netaddr_parse_port(const char *text, uint16_t *out, char *err,
 	size_t len = text ? strlen(text) : 0;
 	size_t i;
 
+	if (refuse_control(text, "port", err, err_len))
+		return -EINVAL;
 	if (!all_digits(text ? text : "", len) || len > 5)
 		return fail(err, err_len,
 			    "'%s' is not a port (a number 1-65535)",
 			    text ? text : "");
+	/* "080" reads as octal to some tools, as for the octets above. */
+	if (len > 1 && text[0] == '0')
+		return fail(err, err_len,
+			    "'%s' is not a port (a number 1-65535 without "
+			    "leading zeros)",
+			    text);
 	for (i = 0; i < len; i++)
 		value = value * 10 + (unsigned long)(text[i] - '0');
 	if (value == 0 || value > PORT_MAX)
@@ -109,6 +142,8 @@ int netaddr_parse_endpoint(const char *text, struct endpoint *out, char *err,
 	char inner[NETADDR_ERR_LEN];
 	int ret;
 
+	if (refuse_control(text, "endpoint", err, err_len))
+		return -EINVAL;
 	if (!colon)
 		return fail(err, err_len,
 			    "'%s' is not an endpoint (IPv4:PORT, like "
@@ -141,6 +176,8 @@ int netaddr_parse_endpoint_list(const char *text, struct endpoint *out,
 	if (!text || !*text)
 		return fail(err, err_len,
 			    "empty endpoint list (IPv4:PORT[,IPv4:PORT...])");
+	if (refuse_control(text, "endpoint list", err, err_len))
+		return -EINVAL;
 	for (;;) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
@@ -193,6 +230,8 @@ int netaddr_parse_percent_bp(const char *text, uint32_t *bp_out, char *err,
 		return fail(err, err_len,
 			    "empty weight (a percent 0-100, up to two "
 			    "decimals)");
+	if (refuse_control(text, "weight", err, err_len))
+		return -EINVAL;
 	int_len = dot ? (size_t)(dot - text) : strlen(text);
 	if (dot)
 		frac_len = strlen(dot + 1);
@@ -214,6 +253,43 @@ int netaddr_parse_percent_bp(const char *text, uint32_t *bp_out, char *err,
 		return fail(err, err_len, "weight '%s' is above 100 %%", text);
 	*bp_out = whole * BP_PER_PERCENT + frac;
 	return 0;
+}
+
+enum netaddr_class netaddr_classify(struct in_addr addr)
+{
+	uint32_t h = ntohl(addr.s_addr);
+
+	if (h == BROADCAST_ADDRESS)
+		return NETADDR_BROADCAST;
+	if ((h & SLASH8_MASK) == THIS_NETWORK_NET)
+		return NETADDR_THIS_NETWORK;
+	if ((h & SLASH8_MASK) == LOOPBACK_NET)
+		return NETADDR_LOOPBACK;
+	if ((h & SLASH4_MASK) == MULTICAST_NET)
+		return NETADDR_MULTICAST;
+	if ((h & SLASH4_MASK) == RESERVED_NET)
+		return NETADDR_RESERVED;
+	return NETADDR_UNICAST;
+}
+
+const char *netaddr_class_describe(enum netaddr_class c)
+{
+	switch (c) {
+	case NETADDR_UNICAST:
+		return "a unicast address";
+	case NETADDR_THIS_NETWORK:
+		return "a 'this network' address (0.0.0.0/8), never a "
+		       "destination";
+	case NETADDR_LOOPBACK:
+		return "a loopback address (127.0.0.0/8)";
+	case NETADDR_MULTICAST:
+		return "a multicast address (224.0.0.0/4)";
+	case NETADDR_RESERVED:
+		return "a reserved address (240.0.0.0/4)";
+	case NETADDR_BROADCAST:
+		return "the broadcast address";
+	}
+	return "an unknown kind of address";
 }
 
 const char *netaddr_endpoint_str(const struct endpoint *ep, char *buf,

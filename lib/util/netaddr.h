@@ -4,7 +4,8 @@
  * lists of them, and canary weights in percent with up to two decimals.
  *
  * Every parser writes a message naming the offending text and what was
- * expected into err (when non-NULL) and returns -EINVAL.
+ * expected into err (when non-NULL) and returns -EINVAL. Text holding a
+ * control character is refused without being echoed (see util/text.h).
  */
 #ifndef KANARY_NETADDR_H
 #define KANARY_NETADDR_H
@@ -22,8 +23,24 @@ struct endpoint {
 	uint16_t port;	     /* host order */
 };
 
+/* What an IPv4 address is, for the addresses a backend cannot have. */
+enum netaddr_class {
+	NETADDR_UNICAST,      /* a host somewhere: what a backend is */
+	NETADDR_THIS_NETWORK, /* 0.0.0.0/8: a source only, never a destination
+			       */
+	NETADDR_LOOPBACK,     /* 127.0.0.0/8: the node itself */
+	NETADDR_MULTICAST,    /* 224.0.0.0/4 */
+	NETADDR_RESERVED,     /* 240.0.0.0/4 but the broadcast address */
+	NETADDR_BROADCAST,    /* 255.255.255.255 */
+};
+
+enum netaddr_class netaddr_classify(struct in_addr addr);
+/* "a loopback address (127.0.0.0/8)", for messages. */
+const char *netaddr_class_describe(enum netaddr_class c);
+
 int netaddr_parse_ipv4(const char *text, struct in_addr *out, char *err,
 		       size_t err_len);
+/* A decimal 1-65535 without leading zeros (as the octets of an address). */
 int netaddr_parse_port(const char *text, uint16_t *out, char *err,
 		       size_t err_len);
 /* "A.B.C.D:PORT" */

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/text.h"
+
 #define MS_PER_S 1000ULL
 #define MS_PER_M (60 * MS_PER_S)
 #define MS_PER_H (60 * MS_PER_M)
@@ -29,15 +31,21 @@ int units_parse_duration_ms(const char *text, uint64_t *ms_out, char *err,
 			    size_t err_len)
 {
 	uint64_t whole = 0, frac = 0, frac_scale = 1, unit_ms = 0, total;
+	char why[TEXT_ERR_LEN], longest[UNITS_DURATION_STR_LEN];
 	const char *p = text;
 	size_t i, digits = 0, frac_digits = 0;
 
 	if (!text)
 		text = p = "";
+	if (text_refuse_control(text, strlen(text), false, why, sizeof(why))) {
+		if (err && err_len)
+			snprintf(err, err_len, "the duration %s", why);
+		return -EINVAL;
+	}
 	while (*p >= '0' && *p <= '9') {
 		whole = whole * 10 + (uint64_t)(*p - '0');
 		if (whole > DURATION_MAX_MS)
-			goto bad;
+			goto too_large;
 		p++;
 		digits++;
 	}
@@ -60,12 +68,23 @@ int units_parse_duration_ms(const char *text, uint64_t *ms_out, char *err,
 			unit_ms = duration_units[i].ms;
 	if (!unit_ms)
 		goto bad;
+	if (whole > DURATION_MAX_MS / unit_ms)
+		goto too_large;
 	total = whole * unit_ms + frac * unit_ms / frac_scale;
-	if (frac * unit_ms % frac_scale || total == 0 ||
-	    total > DURATION_MAX_MS)
+	if (total > DURATION_MAX_MS)
+		goto too_large;
+	if (frac * unit_ms % frac_scale || total == 0)
 		goto bad;
 	*ms_out = total;
 	return 0;
+too_large:
+	if (err && err_len)
+		snprintf(err, err_len,
+			 "'%s' is too large: durations go up to %s (ten years)",
+			 text,
+			 units_format_duration_ms(DURATION_MAX_MS, longest,
+						  sizeof(longest)));
+	return -EINVAL;
 bad:
 	if (err && err_len)
 		snprintf(err, err_len,

@@ -2,12 +2,13 @@
 /*
  * fuzz_config.c - libFuzzer target for kanaryd's JSON inputs: the config
  * file (config_parse, which locates the failing field in the text with
- * json_locate), and every object of the input read as a rollout spec and as
+ * jpos_locate), and every object of the input read as a rollout spec and as
  * a metrics spec, the shapes a config service and POST .../rollout carry.
  *
  * A rollout spec that reads must print back (rollout_spec_to_json) to JSON
  * that reads as the same spec: the API shows specs in the shape it accepts.
- * An error must name its place. A broken invariant aborts.
+ * An error must name its place and hold no control character (it goes to a
+ * terminal or a log). A broken invariant aborts.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -17,7 +18,8 @@
 #include <string.h>
 
 #include "config.h"
-#include "util/json_locate.h"
+#include "util/jpos.h"
+#include "util/text.h"
 #include "metrics/metric_presets.h"
 #include "judge/rollout_spec.h"
 
@@ -128,8 +130,8 @@ static void walk(const json_t *v, unsigned depth, unsigned *objects)
 
 static void fuzz_config_parse(const char *text, size_t size)
 {
+	char err[FUZZ_ERR_LEN], field[CONFIG_FIELD_LEN];
 	struct agent_config cfg;
-	char err[FUZZ_ERR_LEN];
 	size_t i;
 	int ret;
 
@@ -140,6 +142,8 @@ static void fuzz_config_parse(const char *text, size_t size)
 	if (ret) {
 		/* "fuzz.json:LINE:COL: FIELD: what" or "fuzz.json: what" */
 		FUZZ_CHECK(!strncmp(err, "fuzz.json:", strlen("fuzz.json:")));
+		FUZZ_CHECK(text_control_at(err, strlen(err), false) ==
+			   strlen(err));
 	} else {
 		for (i = 0; i < cfg.service_count; i++) {
 			const struct service_config *s = &cfg.services[i];
@@ -150,7 +154,8 @@ static void fuzz_config_parse(const char *text, size_t size)
 			FUZZ_CHECK(s->def.canary_count <= KN_MAX_POOL_BACKENDS);
 			FUZZ_CHECK(s->def.canary_bp <= KN_WEIGHT_SCALE_BP);
 		}
-		FUZZ_CHECK(config_validate(&cfg, err, sizeof(err)) == 0);
+		FUZZ_CHECK(config_validate(&cfg, field, sizeof(field), err,
+					   sizeof(err)) == 0);
 	}
 	config_free(&cfg);
 }
@@ -175,7 +180,7 @@ static void fuzz_locate(const char *text, size_t size)
 
 	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		line = column = 0;
-		ret = json_locate(text, size, paths[i], &line, &column);
+		ret = jpos_locate(text, size, paths[i], &line, &column);
 		FUZZ_CHECK(ret == 0 || ret == -ENOENT || ret == -EINVAL);
 	}
 }

@@ -10,9 +10,10 @@
 #include <errno.h>
 
 #include "config.h"
-#include "util/json_locate.h"
+#include "util/jpos.h"
 #include "util/netaddr.h"
 #include "judge/rollout_spec.h"
+#include "util/text.h"
 #include "util/units.h"
 
 static const char good_config[] =
@@ -82,20 +83,13 @@ static void test_good_config(void **state)
 	config_free(&cfg);
 }
 
-/* Replaces the first occurrence of `from` in good_config by `to`, parses
- * it, and checks the error text contains each of the expectations. */
-static void expect_error(const char *from, const char *to,
-			 const char *const *expect)
+/* Parses text, expects an error holding each of expect, and never a
+ * control character (the error goes to a terminal or a log). */
+static void expect_text_error(const char *text, const char *const *expect)
 {
-	char text[4096], err[CONFIG_ERR_LEN] = "";
-	const char *at = strstr(good_config, from);
+	char err[CONFIG_ERR_LEN] = "";
 	struct agent_config cfg;
-	size_t pre;
 
-	assert_non_null(at);
-	pre = (size_t)(at - good_config);
-	snprintf(text, sizeof(text), "%.*s%s%s", (int)pre, good_config, to,
-		 at + strlen(from));
 	config_init(&cfg);
 	assert_int_not_equal(config_parse(text, strlen(text), "node.json", &cfg,
 					  err, sizeof(err)),
@@ -104,7 +98,47 @@ static void expect_error(const char *from, const char *to,
 		if (!strstr(err, *expect))
 			fail_msg("error \"%s\" lacks \"%s\"", err, *expect);
 	}
+	if (text_control_at(err, strlen(err), false) < strlen(err))
+		fail_msg("error \"%s\" holds a control character", err);
 	config_free(&cfg);
+}
+
+/* good_config with the first occurrence of `from` replaced by `to`. */
+static void edited_config(const char *from, const char *to, char *text,
+			  size_t len)
+{
+	const char *at = strstr(good_config, from);
+	size_t pre;
+
+	if (!at)
+		fail_msg("good_config lacks \"%s\"", from);
+	pre = (size_t)(at - good_config);
+	snprintf(text, len, "%.*s%s%s", (int)pre, good_config, to,
+		 at + strlen(from));
+}
+
+/* Replaces the first occurrence of `from` in good_config by `to`, parses
+ * it, and checks the error text contains each of the expectations. */
+static void expect_error(const char *from, const char *to,
+			 const char *const *expect)
+{
+	char text[4096];
+
+	edited_config(from, to, text, sizeof(text));
+	expect_text_error(text, expect);
+}
+
+/* The same edit must parse. */
+static void expect_good(const char *from, const char *to,
+			struct agent_config *cfg)
+{
+	char text[4096], err[CONFIG_ERR_LEN] = "";
+
+	edited_config(from, to, text, sizeof(text));
+	config_init(cfg);
+	if (config_parse(text, strlen(text), "node.json", cfg, err,
+			 sizeof(err)))
+		fail_msg("'%s' -> '%s' refused: %s", from, to, err);
 }
 
 static void test_errors_name_file_line_field(void **state)
@@ -151,24 +185,376 @@ static void test_errors_name_file_line_field(void **state)
 				      "shorter than the scrape interval",
 				      NULL});
 	expect_error("[\"198.18.16.20:8000\"]", "[\"198.18.16.10:8000\"]",
-		     (const char *[]){"services[0].canary[0]",
-				      "also in the stable pool", NULL});
+		     (const char *[]){"node.json:11:18: services[0].canary[0]: "
+				      "198.18.16.10:8000 is also in the stable "
+				      "pool (stable[0])",
+				      NULL});
 	expect_error("\"198.18.16.11:8000\"]", "\"198.18.16.10:8000\"]",
-		     (const char *[]){"services[0].stable[1]", "twice", NULL});
-	expect_error(
-	    "\"dns-model\"", "\"sentiment\"",
-	    (const char *[]){"services[1].name", "services[0] too", NULL});
+		     (const char *[]){"node.json:10:39: services[0].stable[1]: "
+				      "198.18.16.10:8000 is listed twice in "
+				      "stable (as stable[0] too)",
+				      NULL});
+	expect_error("\"dns-model\"", "\"sentiment\"",
+		     (const char *[]){"node.json:21:15: services[1].name: "
+				      "'sentiment' is used by services[0] too",
+				      NULL});
+	expect_error("\"198.18.32.2:53\",\n      \"protocol\": \"udp\"",
+		     "\"198.18.32.1:80\",\n      \"protocol\": \"tcp\"",
+		     (const char *[]){"node.json:21:35: services[1].vip: the "
+				      "same VIP:port and protocol as "
+				      "services[0] ('sentiment')",
+				      NULL});
 	expect_error("\"protocol\": \"udp\"", "\"protocol\": \"sctp\"",
 		     (const char *[]){"services[1].protocol", "\"tcp\"", NULL});
 	expect_error("\"method\": \"POST\"", "\"method\": \"PUT\"",
 		     (const char *[]){"services[0].warmup.method", NULL});
 	expect_error("\"name\": \"sentiment\"", "\"name\": \"senti ment\"",
 		     (const char *[]){"services[0].name", "letters", NULL});
+	expect_error("\"198.18.32.1:80\"", "\"198.18.32.1:080\"",
+		     (const char *[]){"node.json:9:14: services[0].vip: ",
+				      "'080' is not a port (a number 1-65535 "
+				      "without leading zeros)",
+				      NULL});
+	expect_error("\"interval\": \"2s\"",
+		     "\"interval\": \"2s\", \"min_requests\": 1.5",
+		     (const char *[]){"node.json:17:",
+				      "services[0].rollout."
+				      "min_requests: must be a "
+				      "whole number, not 1.5",
+				      NULL});
+	expect_error("\"max_flows\": 65536",
+		     "\"max_flows\": 65536, \"tick\": \"99999999h\"",
+		     (const char *[]){"node.json:5:",
+				      "tick: '99999999h' is too "
+				      "large: durations go up "
+				      "to 87600h",
+				      NULL});
 	/* jansson's own errors: malformed JSON and duplicate keys */
 	expect_error("\"eth1\",", "\"eth1\"",
 		     (const char *[]){"node.json:3:", NULL});
 	expect_error("\"mode\": \"tc\"", "\"interface\": \"eth2\"",
 		     (const char *[]){"node.json:3:", "duplicate", NULL});
+}
+
+/* Backends that cannot be right, named with their line and column. */
+static void test_backends_that_cannot_be_right(void **state)
+{
+	static const struct {
+		const char *backend;
+		const char *why;
+	} cases[] = {
+	    {"198.18.32.1:80", "198.18.32.1:80 is the VIP of service "
+			       "'sentiment': its traffic would come back"},
+	    {"0.0.0.0:8000", "0.0.0.0:8000 is a 'this network' address"},
+	    {"0.1.2.3:8000", "0.1.2.3:8000 is a 'this network' address"},
+	    {"255.255.255.255:8000", "is the broadcast address"},
+	    {"224.0.0.1:8000", "224.0.0.1:8000 is a multicast address"},
+	    {"239.255.0.1:8000", "is a multicast address (224.0.0.0/4)"},
+	    {"240.0.0.1:8000", "240.0.0.1:8000 is a reserved address"},
+	    {"127.0.0.1:8000", "127.0.0.1:8000 is a loopback address "
+			       "(127.0.0.0/8), the node itself: a model "
+			       "server on the node needs "
+			       "\"allow_local_backends\": true"},
+	    {"127.1.2.3:8000", "--allow-local-backends"},
+	};
+	struct agent_config cfg;
+	char to[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(to, sizeof(to), "\"%s\"]", cases[i].backend);
+		expect_error("\"198.18.16.11:8000\"]", to,
+			     (const char *[]){"node.json:10:39: "
+					      "services[0].stable[1]: ",
+					      cases[i].why, NULL});
+	}
+	/* another service's VIP: a loop through the other service */
+	expect_error(
+	    "\"198.18.16.12:5353\"",
+	    "\"198.18.16.12:5353\", \"198.18.32.2:53\"",
+	    (const char *[]){"node.json:22:58: services[1].stable[1]: "
+			     "198.18.32.2:53 is the VIP of service 'dns-model'",
+			     NULL});
+	expect_error(
+	    "\"198.18.16.12:5353\"",
+	    "\"198.18.16.12:5353\"], \"canary\": [\"198.18.32.2:53\"",
+	    (const char *[]){"services[1].canary[0]", "'dns-model'", NULL});
+	/* the VIP of a TCP service is no loop for a UDP one */
+	expect_good("\"198.18.16.12:5353\"", "\"198.18.32.1:80\"", &cfg);
+	config_free(&cfg);
+	/* a node-local backend, said so */
+	expect_good("\"198.18.16.11:8000\"]",
+		    "\"127.0.0.1:8000\"], \"allow_local_backends\": true",
+		    &cfg);
+	assert_true(cfg.services[0].allow_local_backends);
+	assert_false(cfg.services[1].allow_local_backends);
+	config_free(&cfg);
+	/* ...which allows loopback, nothing else */
+	expect_error(
+	    "\"198.18.16.11:8000\"]",
+	    "\"224.0.0.1:8000\"], \"allow_local_backends\": true",
+	    (const char *[]){"services[0].stable[1]", "multicast", NULL});
+	expect_error("\"198.18.16.11:8000\"]",
+		     "\"198.18.32.1:80\"], \"allow_local_backends\": true",
+		     (const char *[]){"services[0].stable[1]", "a loop", NULL});
+	expect_error("\"198.18.16.11:8000\"]",
+		     "\"198.18.16.11:8000\"], \"allow_local_backends\": 1",
+		     (const char *[]){"node.json:10:85: "
+				      "services[0].allow_local_backends: must "
+				      "be true or false",
+				      NULL});
+}
+
+/* Control characters in any string that reaches a request or a log. */
+static void test_control_characters(void **state)
+{
+	struct agent_config cfg;
+
+	(void)state;
+	expect_error("\"method\": \"POST\"",
+		     "\"method\": \"POST\", \"content_type\": "
+		     "\"text/plain\\r\\nX-Injected-CT: 1\"",
+		     (const char *[]){"node.json:15:",
+				      "services[0].warmup."
+				      "content_type: holds a "
+				      "control character (CR "
+				      "at byte 10)",
+				      NULL});
+	expect_error(
+	    "\"/predict\"", "\"/predict\\n\"",
+	    (const char *[]){"node.json:15:44: services[0].warmup.path: "
+			     "holds a control character (LF at byte 8)",
+			     NULL});
+	expect_error("\"/predict\"", "\"/pre dict\"",
+		     (const char *[]){"services[0].warmup.path",
+				      "must not hold a space", NULL});
+	expect_error("\"interval\": \"500ms\"",
+		     "\"path\": \"/metrics\\r\\n\", \"interval\": \"500ms\"",
+		     (const char *[]){"node.json:14:",
+				      "services[0].metrics.path: "
+				      "holds a control "
+				      "character (CR at byte 8)",
+				      NULL});
+	expect_error("\"kanary-modelserver\"", "\"vllm\\u001b[31m\"",
+		     (const char *[]){"node.json:13:",
+				      "services[0].metrics."
+				      "preset: holds a control "
+				      "character (ESC at byte "
+				      "4)",
+				      NULL});
+	expect_error(
+	    "\"kanary-modelserver\"",
+	    "\"generic\", \"requests\": [\"a_total\", \"b\\t_total\"]",
+	    (const char *[]){"services[0].metrics.requests[1]: holds a "
+			     "control character (TAB at byte 1)",
+			     NULL});
+	expect_error("\"2s\"", "\"2s\\n\"",
+		     (const char *[]){"node.json:17:",
+				      "services[0].rollout."
+				      "interval: the duration "
+				      "holds a control "
+				      "character (LF at byte "
+				      "2)",
+				      NULL});
+	expect_error("\"198.18.16.20:8000\"", "\"198.18.16.20:8000\\n\"",
+		     (const char *[]){"node.json:11:18: services[0].canary[0]: "
+				      "the endpoint holds a control character "
+				      "(LF at byte 17)",
+				      NULL});
+	expect_error("\"127.0.0.1:9191\"", "\"127.0.0.1:9191\\t\"",
+		     (const char *[]){"node.json:4:",
+				      "listen: holds a control "
+				      "character (TAB",
+				      NULL});
+	expect_error("\"eth1\"", "\"eth\\u007f\"",
+		     (const char *[]){"node.json:2:",
+				      "interface: holds a "
+				      "control character (DEL",
+				      NULL});
+	/* an unknown key with a line break: not echoed */
+	expect_error("\"listen\"", "\"li\\nsten\"",
+		     (const char *[]){"(top level): has an unknown field whose "
+				      "name holds a control character",
+				      NULL});
+	expect_error("\"listen\"", "\"li\\u0000sten\"",
+		     (const char *[]){"node.json:4:", NULL});
+	/* a NUL in a string: jansson refuses it; said without its flags */
+	expect_error("\"eth1\"", "\"eth\\u00001\"",
+		     (const char *[]){"node.json:2:", "\\u0000 (NUL)", NULL});
+	/* a POST body may span lines: it is no header and never logged */
+	expect_good("\"{\\\"text\\\": \\\"hi\\\"}\"",
+		    "\"{\\n \\\"text\\\": 1\\r\\n}\"", &cfg);
+	assert_string_equal(cfg.services[0].warmup_body,
+			    "{\n \"text\": 1\r\n}");
+	config_free(&cfg);
+	expect_error(
+	    "\"{\\\"text\\\": \\\"hi\\\"}\"", "\"{\\u0007}\"",
+	    (const char *[]){"services[0].warmup.body: holds a control "
+			     "character (0x07 at byte 1)",
+			     NULL});
+}
+
+/* Names that break a path or a command line. */
+static void test_service_names(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *why; /* NULL: good */
+	} cases[] = {
+	    {"sentiment", NULL},
+	    {"a.b-c_d", NULL},
+	    {"v1.2", NULL},
+	    {"x", NULL},
+	    {".", "must not be '.' or '..'"},
+	    {"..", "must not be '.' or '..'"},
+	    {"-a", "must not start with '-'"},
+	    {"--help", "must not start with '-'"},
+	    {"", "must be 1-31 letters"},
+	    {"a/b", "must be 1-31 letters"},
+	    {"a b", "must be 1-31 letters"},
+	    {"0123456789012345678901234567890", NULL},
+	    {"01234567890123456789012345678901", "must be 1-31 letters"},
+	};
+	char why[CONFIG_ERR_LEN], to[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ret =
+		    config_check_service_name(cases[i].name, why, sizeof(why));
+
+		if (!cases[i].why) {
+			if (ret)
+				fail_msg("'%s' refused: %s", cases[i].name,
+					 why);
+			continue;
+		}
+		if (ret != -EINVAL || !strstr(why, cases[i].why))
+			fail_msg("'%s': got %d \"%s\", expected \"%s\"",
+				 cases[i].name, ret, ret ? why : "",
+				 cases[i].why);
+	}
+	for (i = 4; i < 8; i++) {
+		snprintf(to, sizeof(to), "\"name\": \"%s\"", cases[i].name);
+		expect_error("\"name\": \"sentiment\"", to,
+			     (const char *[]){"node.json:8:15: "
+					      "services[0].name: ",
+					      cases[i].why, NULL});
+	}
+}
+
+/* The start's limits: what --check-config must find too. */
+static void test_limits(void **state)
+{
+	enum { SERVICES = KN_MAX_SERVICES + 1 };
+	const size_t per_service = 160;
+	size_t len = 64 + SERVICES * per_service, used;
+	char *text = malloc(len);
+	char err[CONFIG_ERR_LEN] = "";
+	struct agent_config cfg;
+	int i;
+
+	(void)state;
+	expect_error(
+	    "\"max_flows\": 65536", "\"max_services\": 1",
+	    (const char *[]){"node.json:20:5: services[1]: 2 services, "
+			     "more than the node's 1 service slots: "
+			     "raise max_services (--max-services; at "
+			     "most 1024)",
+			     NULL});
+	expect_error("\"max_flows\": 65536", "\"max_backends\": 2",
+		     (const char *[]){"node.json:7:5: services[0]: brings the "
+				      "backends to 3, more than the node's 2 "
+				      "backend slots: raise max_backends",
+				      NULL});
+	expect_error("\"max_flows\": 65536", "\"max_services\": 1025",
+		     (const char *[]){"node.json:5:", "max_services",
+				      "between 1 and 1024", NULL});
+	/* one more service than the kernel has slots for */
+	assert_non_null(text);
+	used = (size_t)snprintf(text, len,
+				"{\"interface\": \"eth1\", "
+				"\"services\": [\n");
+	for (i = 0; i < SERVICES; i++)
+		used += (size_t)snprintf(
+		    text + used, len - used,
+		    "%s{\"name\": \"s%d\", \"vip\": \"198.18.%d.%d:80\", "
+		    "\"stable\": [\"198.19.%d.%d:80\"]}\n",
+		    i ? "," : "", i, i / 250, i % 250 + 1, i / 250,
+		    i % 250 + 1);
+	snprintf(text + used, len - used, "]}\n");
+	config_init(&cfg);
+	assert_int_equal(config_parse(text, strlen(text), "node.json", &cfg,
+				      err, sizeof(err)),
+			 -EINVAL);
+	if (!strstr(err, "node.json:1026:2: services[1024]: 1025 services, "
+			 "more than the node's 1024 service slots"))
+		fail_msg("error \"%s\"", err);
+	config_free(&cfg);
+	free(text);
+}
+
+/* config_check_backends, as PUT .../backends calls it. */
+static const char *one_vip_owner(const void *arg, uint8_t proto,
+				 const struct endpoint *ep)
+{
+	const struct endpoint *vip = arg;
+
+	return proto == IPPROTO_TCP && !netaddr_endpoint_cmp(vip, ep) ? "other"
+								      : NULL;
+}
+
+static void test_check_backends(void **state)
+{
+	struct dp_service_def def = {.proto = IPPROTO_TCP};
+	char field[CONFIG_FIELD_LEN], why[CONFIG_ERR_LEN], err[64];
+	struct endpoint vip;
+
+	(void)state;
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.9.9:80", &vip, err, sizeof(err)), 0);
+	assert_int_equal(netaddr_parse_endpoint("198.18.0.1:80", &def.stable[0],
+						err, sizeof(err)),
+			 0);
+	assert_int_equal(netaddr_parse_endpoint("198.18.9.9:80", &def.canary[0],
+						err, sizeof(err)),
+			 0);
+	def.stable_count = 1;
+	assert_int_equal(config_check_backends(&def, false, one_vip_owner, &vip,
+					       field, sizeof(field), why,
+					       sizeof(why)),
+			 0);
+	def.canary_count = 1;
+	assert_int_equal(config_check_backends(&def, false, one_vip_owner, &vip,
+					       field, sizeof(field), why,
+					       sizeof(why)),
+			 -EINVAL);
+	assert_string_equal(field, "canary[0]");
+	assert_non_null(strstr(why, "198.18.9.9:80 is the VIP of service "
+				    "'other'"));
+	def.proto = IPPROTO_UDP;
+	assert_int_equal(config_check_backends(&def, false, one_vip_owner, &vip,
+					       field, sizeof(field), why,
+					       sizeof(why)),
+			 0);
+	assert_int_equal(netaddr_parse_endpoint("127.0.0.1:80", &def.canary[0],
+						err, sizeof(err)),
+			 0);
+	assert_int_equal(config_check_backends(&def, false, NULL, NULL, field,
+					       sizeof(field), why, sizeof(why)),
+			 -EINVAL);
+	assert_string_equal(field, "canary[0]");
+	assert_non_null(strstr(why, "loopback"));
+	assert_int_equal(config_check_backends(&def, true, NULL, NULL, field,
+					       sizeof(field), why, sizeof(why)),
+			 0);
+	def.canary[0] = def.stable[0];
+	assert_int_equal(config_check_backends(&def, true, NULL, NULL, field,
+					       sizeof(field), why, sizeof(why)),
+			 -EINVAL);
+	assert_string_equal(field, "canary[0]");
+	assert_non_null(strstr(why, "also in the stable pool (stable[0])"));
 }
 
 static void test_missing_file(void **state)
@@ -189,6 +575,7 @@ static void test_endpoints(void **state)
 	struct endpoint list[4];
 	struct endpoint ep;
 	char err[NETADDR_ERR_LEN];
+	uint32_t n32;
 	size_t n;
 
 	(void)state;
@@ -214,6 +601,32 @@ static void test_endpoints(void **state)
 	assert_int_equal(
 	    netaddr_parse_endpoint(" 198.18.0.1:80", &ep, err, sizeof(err)),
 	    -EINVAL);
+	/* leading zeros: refused in ports as in octets */
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.0.1:080", &ep, err, sizeof(err)),
+	    -EINVAL);
+	assert_non_null(strstr(err, "'080' is not a port"));
+	assert_non_null(strstr(err, "without leading zeros"));
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.0.1:00", &ep, err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.0.1:8080", &ep, err, sizeof(err)),
+	    0);
+	/* a control character is named, never echoed */
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.0.1:80\r\n", &ep, err, sizeof(err)),
+	    -EINVAL);
+	assert_string_equal(err, "the endpoint holds a control character (CR "
+				 "at byte 13): line breaks, tabs and other "
+				 "control characters are not allowed here");
+	assert_int_equal(netaddr_parse_endpoint_list("198.18.0.1:80,\n", list,
+						     4, &n, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(
+	    netaddr_parse_percent_bp("5\n", &n32, err, sizeof(err)), -EINVAL);
+	assert_null(strchr(err, '\n'));
 	assert_int_equal(
 	    netaddr_parse_endpoint_list("198.18.0.1:80,198.18.0.2:80", list, 4,
 					&n, err, sizeof(err)),
@@ -227,6 +640,64 @@ static void test_endpoints(void **state)
 	assert_int_equal(netaddr_parse_endpoint_list("198.18.0.1:80,", list, 4,
 						     &n, err, sizeof(err)),
 			 -EINVAL);
+}
+
+static void test_address_classes(void **state)
+{
+	static const struct {
+		const char *addr;
+		enum netaddr_class class;
+	} cases[] = {
+	    {"198.18.0.1", NETADDR_UNICAST},
+	    {"1.0.0.0", NETADDR_UNICAST},
+	    {"223.255.255.255", NETADDR_UNICAST},
+	    {"0.0.0.0", NETADDR_THIS_NETWORK},
+	    {"0.255.255.255", NETADDR_THIS_NETWORK},
+	    {"127.0.0.1", NETADDR_LOOPBACK},
+	    {"127.255.255.254", NETADDR_LOOPBACK},
+	    {"128.0.0.1", NETADDR_UNICAST},
+	    {"224.0.0.0", NETADDR_MULTICAST},
+	    {"239.255.255.255", NETADDR_MULTICAST},
+	    {"240.0.0.0", NETADDR_RESERVED},
+	    {"255.255.255.254", NETADDR_RESERVED},
+	    {"255.255.255.255", NETADDR_BROADCAST},
+	};
+	struct in_addr a;
+	char err[NETADDR_ERR_LEN];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(
+		    netaddr_parse_ipv4(cases[i].addr, &a, err, sizeof(err)), 0);
+		if (netaddr_classify(a) != cases[i].class)
+			fail_msg("%s: class %d, expected %d", cases[i].addr,
+				 netaddr_classify(a), cases[i].class);
+	}
+}
+
+static void test_text_control(void **state)
+{
+	char why[TEXT_ERR_LEN];
+
+	(void)state;
+	assert_int_equal(
+	    text_refuse_control("plain text é", 13, false, why, sizeof(why)),
+	    0);
+	assert_int_equal(
+	    text_refuse_control("a\nb", 3, false, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "(LF at byte 1)"));
+	assert_int_equal(
+	    text_refuse_control("a\r\n\tb", 5, true, why, sizeof(why)), 0);
+	assert_int_equal(
+	    text_refuse_control("a\r\n\x01", 4, true, why, sizeof(why)),
+	    -EINVAL);
+	assert_non_null(strstr(why, "(0x01 at byte 3)"));
+	assert_int_equal(
+	    text_refuse_control("ab\0c", 4, false, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "(NUL at byte 2)"));
+	assert_int_equal(text_control_at("abc\x7f", 4, false), 3);
+	assert_int_equal(text_control_at("abc", 3, false), 3);
 }
 
 static void test_percent(void **state)
@@ -302,6 +773,20 @@ static void test_durations(void **state)
 	assert_int_equal(
 	    units_parse_duration_ms("999999999999h", &ms, err, sizeof(err)),
 	    -EINVAL);
+	assert_string_equal(err, "'999999999999h' is too large: durations go "
+				 "up to 87600h (ten years)");
+	assert_int_equal(
+	    units_parse_duration_ms("99999999h", &ms, err, sizeof(err)),
+	    -EINVAL);
+	assert_non_null(strstr(err, "is too large"));
+	assert_int_equal(
+	    units_parse_duration_ms("87600h", &ms, err, sizeof(err)), 0);
+	assert_int_equal(
+	    units_parse_duration_ms("87601h", &ms, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "is too large"));
+	assert_int_equal(units_parse_duration_ms("2s\n", &ms, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(strchr(err, '\n'));
 	assert_string_equal(units_format_duration_ms(1500, buf, sizeof(buf)),
 			    "1500ms");
 	assert_string_equal(units_format_duration_ms(30000, buf, sizeof(buf)),
@@ -310,7 +795,7 @@ static void test_durations(void **state)
 			    "10m");
 }
 
-static void test_json_locate(void **state)
+static void test_jpos_locate(void **state)
 {
 	static const char text[] =
 	    "{\"a\": 1,\n \"b\": [10, {\"c\": \"x,]\"},\n"
@@ -318,23 +803,23 @@ static void test_json_locate(void **state)
 	unsigned int line, col;
 
 	(void)state;
-	assert_int_equal(json_locate(text, strlen(text), "a", &line, &col), 0);
+	assert_int_equal(jpos_locate(text, strlen(text), "a", &line, &col), 0);
 	assert_int_equal(line, 1);
 	assert_int_equal(col, 7);
-	assert_int_equal(json_locate(text, strlen(text), "b[1].c", &line, &col),
+	assert_int_equal(jpos_locate(text, strlen(text), "b[1].c", &line, &col),
 			 0);
 	assert_int_equal(line, 2);
 	assert_int_equal(col, 18);
 	assert_int_equal(
-	    json_locate(text, strlen(text), "b[2].d[2]", &line, &col), 0);
+	    jpos_locate(text, strlen(text), "b[2].d[2]", &line, &col), 0);
 	assert_int_equal(line, 3);
 	assert_int_equal(col, 16);
-	assert_int_equal(json_locate(text, strlen(text), "b[3]", &line, &col),
+	assert_int_equal(jpos_locate(text, strlen(text), "b[3]", &line, &col),
 			 -ENOENT);
-	assert_int_equal(json_locate(text, strlen(text), "zz", &line, &col),
+	assert_int_equal(jpos_locate(text, strlen(text), "zz", &line, &col),
 			 -ENOENT);
 	/* never reads beyond len, whatever the input */
-	assert_int_equal(json_locate("{\"a\": [", 7, "a[5].b", &line, &col),
+	assert_int_equal(jpos_locate("{\"a\": [", 7, "a[5].b", &line, &col),
 			 -ENOENT);
 }
 
@@ -392,11 +877,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good_config),
 	    cmocka_unit_test(test_errors_name_file_line_field),
+	    cmocka_unit_test(test_backends_that_cannot_be_right),
+	    cmocka_unit_test(test_control_characters),
+	    cmocka_unit_test(test_service_names),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_check_backends),
 	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_address_classes),
+	    cmocka_unit_test(test_text_control),
 	    cmocka_unit_test(test_endpoints),
 	    cmocka_unit_test(test_percent),
 	    cmocka_unit_test(test_durations),
-	    cmocka_unit_test(test_json_locate),
+	    cmocka_unit_test(test_jpos_locate),
 	    cmocka_unit_test(test_rollout_spec_json),
 	};
 

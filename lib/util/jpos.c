@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * json_locate.c - walks a JSON text along a path without building a tree:
+ * jpos.c - walks a JSON text along a path without building a tree:
  * a cursor skips whitespace, strings and whole values (by counting brackets
  * outside strings), and descends only where the path leads.
  */
-#include "util/json_locate.h"
+#include "util/jpos.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -147,7 +147,7 @@ static void position_of(const struct cursor *c, unsigned int *line,
 	}
 }
 
-int json_locate(const char *text, size_t len, const char *path,
+int jpos_locate(const char *text, size_t len, const char *path,
 		unsigned int *line, unsigned int *column)
 {
 	struct cursor c = {.text = text, .len = len, .pos = 0};

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * json_locate.h - where a value sits in a JSON text, so that an error found
+ * jpos.h - where a value sits in a JSON text, so that an error found
  * after parsing (a bad address, a weight out of range) can name the line and
  * column of the field, not only its path.
  */
-#ifndef KANARY_JSON_LOCATE_H
-#define KANARY_JSON_LOCATE_H
+#ifndef KANARY_JPOS_H
+#define KANARY_JPOS_H
 
 #include <stddef.h>
 
@@ -16,7 +16,7 @@
  * exist (then line/column point at the deepest part that does).
  * Iterative, bounded by len: safe on any input.
  */
-int json_locate(const char *text, size_t len, const char *path,
+int jpos_locate(const char *text, size_t len, const char *path,
 		unsigned int *line, unsigned int *column);
 
-#endif /* KANARY_JSON_LOCATE_H */
+#endif /* KANARY_JPOS_H */
