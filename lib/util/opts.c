@@ -95,8 +95,8 @@ int opts_parse(const struct opts_parser *p, int argc, char **argv)
 		 p->positionals ? "" : "+", p->short_opts ? p->short_opts : "");
 	opterr = 0; /* our messages, not getopt's */
 	optind = 0; /* a fresh scan, also when called again */
-	while ((id = getopt_long(argc, argv, short_opts, p->long_opts,
-				 NULL)) != -1) {
+	while ((id = getopt_long(argc, argv, short_opts, p->long_opts, NULL)) !=
+	       -1) {
 		switch (id) {
 		case 'h':
 			p->usage(stdout);

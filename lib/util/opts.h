@@ -33,13 +33,13 @@ typedef int (*opts_handler)(const struct opts_parser *p, int id,
 			    const char *arg);
 
 struct opts_parser {
-	const char *program;	     /* the start of every message */
-	const char *short_opts;	     /* getopt's, without the ':' prefix */
+	const char *program;		/* the start of every message */
+	const char *short_opts;		/* getopt's, without the ':' prefix */
 	const struct option *long_opts; /* {"help", no_argument, 0, 'h'} too */
-	opts_handler on_option;	     /* every option but -h/--help */
-	void (*usage)(FILE *out);    /* the help text */
-	bool positionals;	     /* leave them in argv[optind..argc) */
-	void *ctx;		     /* what on_option fills in */
+	opts_handler on_option;		/* every option but -h/--help */
+	void (*usage)(FILE *out);	/* the help text */
+	bool positionals;		/* leave them in argv[optind..argc) */
+	void *ctx;			/* what on_option fills in */
 };
 
 enum opts_result {

@@ -12,10 +12,10 @@
 
 #include "util/opts.h"
 
-#define MSG_LEN	    1024
-#define MAX_ARGS    16
-#define COUNT_MAX   100
-#define RATE_MAX    1.0
+#define MSG_LEN	  1024
+#define MAX_ARGS  16
+#define COUNT_MAX 100
+#define RATE_MAX  1.0
 
 enum { OPT_COUNT = 256, OPT_RATE, OPT_NAME, OPT_QUIET };
 
