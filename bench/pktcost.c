@@ -935,7 +935,6 @@ int main(int argc, char **argv)
 	};
 	const struct opts_parser cli = {
 	    .program = "pktcost",
-	    .short_opts = "h",
 	    .long_opts = long_options,
 	    .on_option = parse_option,
 	    .usage = usage,

@@ -6,7 +6,6 @@
  * --keep-attached leaves the data path running for a later kanaryd.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include "config.h"
 #include "util/log.h"
 #include "util/netaddr.h"
+#include "util/opts.h"
 #include "privileges.h"
 #include "util/version.h"
 
@@ -310,87 +310,92 @@ static int check_config(const char *path)
 	return ret ? 1 : 0;
 }
 
+/* One flag into f (ctx); --version and --check-config end the run. */
+static int on_flag(const struct opts_parser *p, int id, const char *arg)
+{
+	struct flags *f = p->ctx;
+
+	switch (id) {
+	case 'i':
+		f->iface = arg;
+		return 0;
+	case 'c':
+		f->config_file = arg;
+		return 0;
+	case 'v':
+		f->verbose = true;
+		return 0;
+	case OPT_VERSION:
+		printf("kanaryd %s\n", KANARY_VERSION);
+		exit(0);
+	case OPT_CHECK_CONFIG:
+		exit(check_config(arg));
+	case OPT_MODE:
+		f->mode = arg;
+		return 0;
+	case OPT_PIN_DIR:
+		f->pin_dir = arg;
+		return 0;
+	case OPT_SERVICE:
+		f->service = arg;
+		return 0;
+	case OPT_STABLE:
+		f->stable = arg;
+		return 0;
+	case OPT_CANARY:
+		f->canary = arg;
+		return 0;
+	case OPT_WEIGHT:
+		f->weight = arg;
+		return 0;
+	case OPT_NAME:
+		f->name = arg;
+		return 0;
+	case OPT_UDP:
+		f->udp = true;
+		return 0;
+	case OPT_NO_HTTP:
+		f->no_http = true;
+		return 0;
+	case OPT_METRICS_PRESET:
+		f->metrics_preset = arg;
+		return 0;
+	case OPT_KEEP_ATTACHED:
+		f->keep_attached = true;
+		return 0;
+	case OPT_REMOVE:
+		f->remove = true;
+		return 0;
+	case OPT_LISTEN:
+		f->listen = arg;
+		return 0;
+	case OPT_TOKEN_FILE:
+		f->token_file = arg;
+		return 0;
+	case OPT_STATE_FILE:
+		f->state_file = arg;
+		return 0;
+	case OPT_MAX_FLOWS:
+		f->max_flows = arg;
+		return 0;
+	case OPT_MAX_BACKENDS:
+		f->max_backends = arg;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
-	int opt;
+	const struct opts_parser p =
+	    OPTS_PARSER("kanaryd", long_options, on_flag, usage, f);
+	int ret = opts_parse(&p, argc, argv);
 
-	while ((opt = getopt_long(argc, argv, "i:c:vh", long_options, NULL)) !=
-	       -1) {
-		switch (opt) {
-		case 'i':
-			f->iface = optarg;
-			break;
-		case 'c':
-			f->config_file = optarg;
-			break;
-		case 'v':
-			f->verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case OPT_VERSION:
-			printf("kanaryd %s\n", KANARY_VERSION);
-			exit(0);
-		case OPT_CHECK_CONFIG:
-			exit(check_config(optarg));
-		case OPT_MODE:
-			f->mode = optarg;
-			break;
-		case OPT_PIN_DIR:
-			f->pin_dir = optarg;
-			break;
-		case OPT_SERVICE:
-			f->service = optarg;
-			break;
-		case OPT_STABLE:
-			f->stable = optarg;
-			break;
-		case OPT_CANARY:
-			f->canary = optarg;
-			break;
-		case OPT_WEIGHT:
-			f->weight = optarg;
-			break;
-		case OPT_NAME:
-			f->name = optarg;
-			break;
-		case OPT_UDP:
-			f->udp = true;
-			break;
-		case OPT_NO_HTTP:
-			f->no_http = true;
-			break;
-		case OPT_METRICS_PRESET:
-			f->metrics_preset = optarg;
-			break;
-		case OPT_KEEP_ATTACHED:
-			f->keep_attached = true;
-			break;
-		case OPT_REMOVE:
-			f->remove = true;
-			break;
-		case OPT_LISTEN:
-			f->listen = optarg;
-			break;
-		case OPT_TOKEN_FILE:
-			f->token_file = optarg;
-			break;
-		case OPT_STATE_FILE:
-			f->state_file = optarg;
-			break;
-		case OPT_MAX_FLOWS:
-			f->max_flows = optarg;
-			break;
-		case OPT_MAX_BACKENDS:
-			f->max_backends = optarg;
-			break;
-		default:
-			return usage_error("unknown or incomplete option");
-		}
-	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (ret == OPTS_HELP)
+		exit(0);
+	if (ret)
+		return EXIT_USAGE;
 	if (f->config_file && f->service)
 		return usage_error(
 		    "give either --config or --service, not both");

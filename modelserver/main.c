@@ -211,14 +211,8 @@ static int parse_option(const struct opts_parser *p, int id, const char *arg)
  */
 static int parse_args(int argc, char **argv, struct options *opts)
 {
-	const struct opts_parser parser = {
-	    .program = PROGRAM_NAME,
-	    .short_opts = "hv",
-	    .long_opts = long_options,
-	    .on_option = parse_option,
-	    .usage = usage,
-	    .ctx = opts,
-	};
+	const struct opts_parser parser =
+	    OPTS_PARSER(PROGRAM_NAME, long_options, parse_option, usage, opts);
 	int ret;
 
 	memset(opts, 0, sizeof(*opts));

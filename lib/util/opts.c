@@ -4,14 +4,17 @@
  */
 #include "util/opts.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SHORT_OPTS_LEN 64
+/* "+:" and two bytes ("v:") per option of a letter or digit. */
+#define SHORT_OPTS_LEN (2 + 2 * 62 + 1)
 #define WANT_TEXT_LEN  96
 
 static void vsay(const struct opts_parser *p, const char *fmt, va_list ap)
@@ -84,15 +87,36 @@ int opts_parse_double(const struct opts_parser *p, int id, const char *text,
 	return 0;
 }
 
+/*
+ * getopt's short options from the long ones. ':' first: a missing value is
+ * told apart from an unknown flag; '+' keeps getopt from moving
+ * positionals when there are none.
+ */
+static void short_opts_of(const struct opts_parser *p, char *out, size_t len)
+{
+	const struct option *o;
+	size_t used = 0;
+
+	if (!p->positionals)
+		out[used++] = '+';
+	out[used++] = ':';
+	for (o = p->long_opts; o && o->name; o++) {
+		if (o->flag || o->val > UCHAR_MAX || !isalnum(o->val) ||
+		    used + 3 > len)
+			continue;
+		out[used++] = (char)o->val;
+		if (o->has_arg == required_argument)
+			out[used++] = ':';
+	}
+	out[used] = '\0';
+}
+
 int opts_parse(const struct opts_parser *p, int argc, char **argv)
 {
 	char short_opts[SHORT_OPTS_LEN];
 	int id;
 
-	/* ':' first: a missing value is told apart from an unknown flag;
-	 * '+' keeps getopt from moving positionals when there are none. */
-	snprintf(short_opts, sizeof(short_opts), "%s:%s",
-		 p->positionals ? "" : "+", p->short_opts ? p->short_opts : "");
+	short_opts_of(p, short_opts, sizeof(short_opts));
 	opterr = 0; /* our messages, not getopt's */
 	optind = 0; /* a fresh scan, also when called again */
 	while ((id = getopt_long(argc, argv, short_opts, p->long_opts, NULL)) !=

@@ -32,15 +32,26 @@ struct opts_parser;
 typedef int (*opts_handler)(const struct opts_parser *p, int id,
 			    const char *arg);
 
+/*
+ * An option whose val is a letter or digit has that short form too (-v
+ * for {"verbose", no_argument, NULL, 'v'}); 'h' is --help.
+ */
 struct opts_parser {
 	const char *program;		/* the start of every message */
-	const char *short_opts;		/* getopt's, without the ':' prefix */
 	const struct option *long_opts; /* {"help", no_argument, 0, 'h'} too */
 	opts_handler on_option;		/* every option but -h/--help */
 	void (*usage)(FILE *out);	/* the help text */
-	bool positionals;		/* leave them in argv[optind..argc) */
 	void *ctx;			/* what on_option fills in */
+	bool positionals;		/* leave them in argv[optind..argc) */
 };
+
+/* A parser of options only (no positionals), in one line. */
+#define OPTS_PARSER(program_, long_opts_, on_option_, usage_, ctx_)            \
+	{                                                                      \
+		.program = (program_), .long_opts = (long_opts_),              \
+		.on_option = (on_option_), .usage = (usage_), .ctx = (ctx_),   \
+		.positionals = false,                                          \
+	}
 
 enum opts_result {
 	OPTS_RUN = 0,  /* go on */

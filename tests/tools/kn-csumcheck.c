@@ -1121,14 +1121,8 @@ static int parse_option(const struct opts_parser *cli, int id, const char *arg)
 /* Returns OPTS_RUN, OPTS_HELP, or -EINVAL after saying what is wrong. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	const struct opts_parser cli = {
-	    .program = PROGRAM_NAME,
-	    .short_opts = "h",
-	    .long_opts = long_options,
-	    .on_option = parse_option,
-	    .usage = usage,
-	    .ctx = o,
-	};
+	const struct opts_parser cli =
+	    OPTS_PARSER(PROGRAM_NAME, long_options, parse_option, usage, o);
 	int ret;
 
 	memset(o, 0, sizeof(*o));

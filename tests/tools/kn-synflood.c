@@ -163,14 +163,8 @@ static int parse_option(const struct opts_parser *cli, int id, const char *arg)
 
 static int parse_args(int argc, char **argv, struct flood *f)
 {
-	const struct opts_parser cli = {
-	    .program = PROGRAM_NAME,
-	    .short_opts = "h",
-	    .long_opts = long_options,
-	    .on_option = parse_option,
-	    .usage = usage,
-	    .ctx = f,
-	};
+	const struct opts_parser cli =
+	    OPTS_PARSER(PROGRAM_NAME, long_options, parse_option, usage, f);
 	int ret;
 
 	memset(f, 0, sizeof(*f));

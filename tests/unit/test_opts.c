@@ -78,7 +78,6 @@ static int parse(bool positionals, const char *const *words)
 {
 	const struct opts_parser p = {
 	    .program = "prog",
-	    .short_opts = "hv",
 	    .long_opts = long_opts,
 	    .on_option = on_option,
 	    .usage = usage,
