@@ -145,6 +145,10 @@ bool jnum(const json_t *obj, const char *key, double *out);
 void step_text(const json_t *svc, char *buf, size_t len);
 void percent_text(const json_t *obj, const char *key, char *buf, size_t len);
 void ms_text(const json_t *obj, const char *key, char *buf, size_t len);
+void count_text(const json_t *obj, const char *key, char *buf, size_t len);
+/* "-" without obj, "up" when obj's up_key is true, else "down: why_key". */
+void up_down_text(const json_t *obj, const char *up_key, const char *why_key,
+		  char *buf, size_t len);
 /* The service's new status after an operation; takes svc. */
 int report_operation(struct ctl *ctl, const char *name, const char *done,
 		     json_t *svc);

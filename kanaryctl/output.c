@@ -61,24 +61,42 @@ void step_text(const json_t *svc, char *buf, size_t len)
 		snprintf(buf, len, "%.0f/%.0f", step, n);
 }
 
-void percent_text(const json_t *obj, const char *key, char *buf, size_t len)
+/* A number member with decimals and a unit after it, or "-". */
+static void number_text(const json_t *obj, const char *key, int decimals,
+			const char *unit, char *buf, size_t len)
 {
 	double v;
 
 	if (jnum(obj, key, &v))
-		snprintf(buf, len, "%.2f%%", v);
+		snprintf(buf, len, "%.*f%s", decimals, v, unit);
 	else
 		snprintf(buf, len, "-");
 }
 
+void percent_text(const json_t *obj, const char *key, char *buf, size_t len)
+{
+	number_text(obj, key, 2, "%", buf, len);
+}
+
 void ms_text(const json_t *obj, const char *key, char *buf, size_t len)
 {
-	double v;
+	number_text(obj, key, 1, "ms", buf, len);
+}
 
-	if (jnum(obj, key, &v))
-		snprintf(buf, len, "%.1fms", v);
-	else
+void count_text(const json_t *obj, const char *key, char *buf, size_t len)
+{
+	number_text(obj, key, 0, "", buf, len);
+}
+
+void up_down_text(const json_t *obj, const char *up_key, const char *why_key,
+		  char *buf, size_t len)
+{
+	if (!json_is_object(obj))
 		snprintf(buf, len, "-");
+	else if (json_is_true(json_object_get(obj, up_key)))
+		snprintf(buf, len, "up");
+	else
+		snprintf(buf, len, "down: %s", jstr(obj, why_key));
 }
 
 int report_operation(struct ctl *ctl, const char *name, const char *done,

@@ -83,34 +83,18 @@ static void print_backends(const json_t *svc)
 		const json_t *metrics = json_object_get(b, "metrics");
 		const json_t *health = json_object_get(b, "health");
 		table_cell *row = table_row(t);
-		double v;
 
 		if (!row)
 			break;
 		snprintf(row[0], CELL_LEN, "%s", jstr(b, "address"));
 		snprintf(row[1], CELL_LEN, "%s", jstr(b, "pool"));
-		if (!json_is_object(health))
-			snprintf(row[2], CELL_LEN, "-");
-		else if (json_is_true(json_object_get(health, "healthy")))
-			snprintf(row[2], CELL_LEN, "up");
-		else
-			snprintf(row[2], CELL_LEN, "down: %s",
-				 jstr(health, "reason"));
-		snprintf(row[3], CELL_LEN, "-");
-		if (jnum(kernel, "new_connections", &v))
-			snprintf(row[3], CELL_LEN, "%.0f", v);
-		snprintf(row[4], CELL_LEN, "-");
-		if (jnum(json_object_get(kernel, "http"), "5xx", &v))
-			snprintf(row[4], CELL_LEN, "%.0f", v);
+		up_down_text(health, "healthy", "reason", row[2], CELL_LEN);
+		count_text(kernel, "new_connections", row[3], CELL_LEN);
+		count_text(json_object_get(kernel, "http"), "5xx", row[4],
+			   CELL_LEN);
 		ms_text(json_object_get(kernel, "latency"), "p99_ms", row[5],
 			CELL_LEN);
-		if (!json_is_object(metrics))
-			snprintf(row[6], CELL_LEN, "-");
-		else if (json_is_true(json_object_get(metrics, "up")))
-			snprintf(row[6], CELL_LEN, "up");
-		else
-			snprintf(row[6], CELL_LEN, "down: %s",
-				 jstr(metrics, "last_error"));
+		up_down_text(metrics, "up", "last_error", row[6], CELL_LEN);
 	}
 	printf("\n");
 	table_print(t, "");
@@ -492,8 +476,6 @@ int do_decisions(struct ctl *ctl, int argc, char **argv)
 	first = n > limit ? n - limit : 0;
 	for (i = first; i < n; i++) {
 		table_cell *row = table_row(t);
-		char step[CELL_LEN];
-		double v;
 
 		d = json_array_get(list, i);
 		if (!row)
@@ -501,10 +483,7 @@ int do_decisions(struct ctl *ctl, int argc, char **argv)
 		time_text(d, row[0], CELL_LEN);
 		decision_event(d, row[1], CELL_LEN);
 		decision_phase(d, row[2], CELL_LEN);
-		snprintf(step, sizeof(step), "-");
-		if (jnum(d, "step", &v))
-			snprintf(step, sizeof(step), "%.0f", v);
-		snprintf(row[3], CELL_LEN, "%s", step);
+		count_text(d, "step", row[3], CELL_LEN);
 		percent_text(d, "canary_percent", row[4], CELL_LEN);
 		snprintf(row[5], CELL_LEN, "%s", jstr(d, "verdict"));
 		decision_reason(d, row[6], CELL_LEN);

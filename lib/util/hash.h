@@ -21,31 +21,26 @@
 #define HASH_FNV64_OFFSET 0xcbf29ce484222325ULL
 #define HASH_FNV64_PRIME  0x100000001b3ULL
 
-static inline uint32_t hash_fnv1a32_add(uint32_t h, const void *data,
-					size_t len)
-{
-	const unsigned char *p = data;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= HASH_FNV32_PRIME;
+/*
+ * hash_fnv1a32_add() and hash_fnv1a64_add(): h with data fed in. One
+ * definition for both widths; only the type and the prime differ.
+ */
+#define HASH_FNV1A_ADD(bits, prime)                                            \
+	static inline uint##bits##_t hash_fnv1a##bits##_add(                   \
+	    uint##bits##_t h, const void *data, size_t len)                    \
+	{                                                                      \
+		const unsigned char *p = data;                                 \
+		size_t i;                                                      \
+                                                                               \
+		for (i = 0; i < len; i++) {                                    \
+			h ^= p[i];                                             \
+			h *= (prime);                                          \
+		}                                                              \
+		return h;                                                      \
 	}
-	return h;
-}
 
-static inline uint64_t hash_fnv1a64_add(uint64_t h, const void *data,
-					size_t len)
-{
-	const unsigned char *p = data;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= HASH_FNV64_PRIME;
-	}
-	return h;
-}
+HASH_FNV1A_ADD(32, HASH_FNV32_PRIME)
+HASH_FNV1A_ADD(64, HASH_FNV64_PRIME)
 
 static inline uint32_t hash_fnv1a32(const void *data, size_t len)
 {
