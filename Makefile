@@ -203,7 +203,7 @@ $(OUTPUT)/tests/test_%: tests/bpf/test_%.c tests/bpf/*.h tests/lib/*.h $(TEST_LI
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(LDFLAGS) $< $(TEST_LIBS) $(TEST_LDLIBS) -o $@
 
-$(OUTPUT)/tests/%: tests/tools/%.c $(TEST_LIBS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/tools/%.c $(wildcard tests/tools/*.h) $(TEST_LIBS) | $(OUTPUT)/tests
 	$(call msg,TOOL,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(TEST_LIBS) $(TEST_LDLIBS) -o $@
 

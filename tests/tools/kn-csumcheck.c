@@ -40,6 +40,8 @@
 
 #define PROGRAM_NAME "kn-csumcheck"
 
+#include "tool.h" /* after PROGRAM_NAME */
+
 /* Exit statuses: tests tell "nothing seen" (3) from "wrong" (1). */
 #define EXIT_ALL_OK   0
 #define EXIT_WRONG    1
@@ -169,28 +171,6 @@ static sigset_t wait_mask;
 static void on_signal(int sig)
 {
 	stop_signal = sig;
-}
-
-static void fail_msg(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static void fail_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROGRAM_NAME ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 static uint16_t rd16(const uint8_t *p)
@@ -692,22 +672,6 @@ static int capture(const struct options *o, struct tally *t, uint64_t *ms)
 }
 
 /* Interface names may hold any byte but '/', NUL and blanks. */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static const char *dir_name(enum direction d)
 {
 	return d == DIR_IN ? "in" : d == DIR_OUT ? "out" : "both";
@@ -732,7 +696,7 @@ static void print_json(const struct options *o, const struct tally *t,
 
 	/* One member a line: simple tools (sed, grep) can read it too. */
 	printf("{\n  \"iface\": ");
-	json_str(o->iface);
+	json_str(stdout, o->iface);
 	printf(",\n  \"direction\": \"%s\",\n", dir_name(o->dir));
 	printf("  \"result\": \"%s\",\n", verdict_name(verdict(t)));
 	printf("  \"elapsed_ms\": %" PRIu64 ",\n", ms);

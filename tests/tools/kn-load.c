@@ -49,6 +49,8 @@
 
 #define PROGRAM_NAME "kn-load"
 
+#include "tool.h" /* after PROGRAM_NAME */
+
 /* Exit statuses: HTTP errors and failed connects are data, not failures. */
 #define EXIT_RAN   0
 #define EXIT_SETUP 1
@@ -191,28 +193,6 @@ struct options {
 
 /* ---- small helpers -------------------------------------------------- */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
-static void fail_msg(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static void fail_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROGRAM_NAME ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /* xorshift64*: the reservoir's dice, nothing cryptographic. */
 static uint64_t rng_next(uint64_t *state)
 {
@@ -237,22 +217,6 @@ static void *xcalloc(size_t n, size_t size)
 }
 
 /* Writes s as a JSON string; tags are sanitized to printable ASCII. */
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static const char *ipv4_text(uint32_t addr_be, char *buf, size_t len)
 {
 	struct in_addr a = {.s_addr = addr_be};

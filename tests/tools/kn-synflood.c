@@ -32,10 +32,11 @@
 #define MAX_RATE_PPS	     10000000UL
 #define MAX_PORT	     65535
 #define HOST_TEXT_BYTES	     32
-#define NS_PER_S	     1000000000ULL
 #define PROGRAM_NAME	     "kn-synflood"
 #define FIRST_EPHEMERAL_PORT 1024
 #define PORT_SPAN	     64000
+
+#include "tool.h" /* after PROGRAM_NAME */
 
 static uint16_t fold(uint32_t sum)
 {
@@ -179,14 +180,6 @@ static int parse_args(int argc, char **argv, struct flood *f)
 	return OPTS_RUN;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
 int main(int argc, char **argv)
 {
 	struct {
@@ -211,14 +204,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	start = now_ns();
-	deadline = start + f.duration_s * NS_PER_S;
+	deadline = start + f.duration_s * TOOL_NS_PER_S;
 	while (sent + failed < f.count && now_ns() < deadline) {
 		uint32_t i = (uint32_t)(sent + failed);
 		uint32_t src = htonl(f.first + i % span);
 		uint32_t sum;
 
-		if (f.rate &&
-		    (sent + failed) * NS_PER_S / f.rate > now_ns() - start) {
+		if (f.rate && (sent + failed) * TOOL_NS_PER_S / f.rate >
+				  now_ns() - start) {
 			continue; /* paced: spin until the next slot */
 		}
 		memset(&pkt, 0, sizeof(pkt));
