@@ -137,6 +137,8 @@ int service_path(struct ctl *ctl, const char *name, const char *action,
  */
 
 void print_json(const json_t *obj);
+/* --json: prints the answer and takes it; returns CTL_EXIT_OK. */
+int print_json_answer(json_t *answer);
 /* A string member, or "-". */
 const char *jstr(const json_t *obj, const char *key);
 /* A number member into *out; false when absent or not a number. */

@@ -31,6 +31,13 @@ void print_json(const json_t *obj)
 	}
 }
 
+int print_json_answer(json_t *answer)
+{
+	print_json(answer);
+	json_decref(answer);
+	return CTL_EXIT_OK;
+}
+
 /* ---- reading the agent's JSON ------------------------------------------- */
 
 const char *jstr(const json_t *obj, const char *key)
@@ -104,14 +111,12 @@ int report_operation(struct ctl *ctl, const char *name, const char *done,
 {
 	char step[CELL_LEN], pct[CELL_LEN];
 
-	if (ctl->json) {
-		print_json(svc);
-	} else {
-		step_text(svc, step, sizeof(step));
-		percent_text(svc, "canary_percent", pct, sizeof(pct));
-		printf("%s: %s; phase %s, step %s, canary %s\n", name, done,
-		       jstr(svc, "phase"), step, pct);
-	}
+	if (ctl->json)
+		return print_json_answer(svc);
+	step_text(svc, step, sizeof(step));
+	percent_text(svc, "canary_percent", pct, sizeof(pct));
+	printf("%s: %s; phase %s, step %s, canary %s\n", name, done,
+	       jstr(svc, "phase"), step, pct);
 	json_decref(svc);
 	return CTL_EXIT_OK;
 }

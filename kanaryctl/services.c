@@ -123,11 +123,8 @@ int do_status(struct ctl *ctl, int argc, char **argv)
 			 pos[0] ? ANSWER_SERVICE : ANSWER_SERVICES, &answer);
 	if (ret)
 		return ret;
-	if (ctl->json) {
-		print_json(answer);
-		json_decref(answer);
-		return CTL_EXIT_OK;
-	}
+	if (ctl->json)
+		return print_json_answer(answer);
 	t = table_new(STATUS_COLS, status_header);
 	if (!t) {
 		json_decref(answer);
@@ -456,11 +453,8 @@ int do_decisions(struct ctl *ctl, int argc, char **argv)
 				&answer);
 	if (ret)
 		return ret;
-	if (ctl->json) {
-		print_json(answer);
-		json_decref(answer);
-		return CTL_EXIT_OK;
-	}
+	if (ctl->json)
+		return print_json_answer(answer);
 	list = json_object_get(answer, "decisions");
 	n = json_array_size(list);
 	if (!n) {

@@ -164,15 +164,6 @@ struct tally {
 	uint64_t bad_total;
 };
 
-static volatile sig_atomic_t stop_signal;
-/* The mask while waiting: SIGINT and SIGTERM are blocked everywhere else. */
-static sigset_t wait_mask;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
 static uint16_t rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
@@ -1130,8 +1121,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigset_t stop_set;
 	struct options o;
 	struct tally *t;
 	uint64_t ms = 0;
@@ -1143,18 +1132,7 @@ int main(int argc, char **argv)
 	if (o.send)
 		return send_probes(&o);
 
-	/*
-	 * A stop signal is taken only inside ppoll(), which it interrupts;
-	 * then the summary is printed. None can slip in before the wait.
-	 */
-	sigemptyset(&stop_set);
-	sigaddset(&stop_set, SIGINT);
-	sigaddset(&stop_set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	tool_catch_stop_signals();
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		fail_msg("out of memory");

@@ -870,15 +870,6 @@ struct run {
 	char io_error[128];
 };
 
-static volatile sig_atomic_t stop_signal;
-/* The mask while waiting: SIGINT and SIGTERM are blocked everywhere else. */
-static sigset_t wait_mask;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
 /* -- timers: a binary min-heap of connections by timer_ns -- */
 
 static void heap_swap(struct run *r, uint32_t a, uint32_t b)
@@ -2292,8 +2283,6 @@ static int raise_fd_limit(uint32_t conns)
 
 static int setup(struct run *r, const struct options *o)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigset_t stop_set;
 
 	memset(r, 0, sizeof(*r));
 	r->o = o;
@@ -2325,18 +2314,7 @@ static int setup(struct run *r, const struct options *o)
 	r->rng = now_ns() | 1;
 	r->report_out = o->json_lines ? stdout : stderr;
 
-	/*
-	 * A stop signal is taken only inside the wait, which it interrupts:
-	 * one arriving between the flag check and the wait cannot be lost.
-	 */
-	sigemptyset(&stop_set);
-	sigaddset(&stop_set, SIGINT);
-	sigaddset(&stop_set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	tool_catch_stop_signals();
 	signal(SIGPIPE, SIG_IGN);
 
 	r->start_ns = now_ns();

@@ -2,12 +2,14 @@
 /*
  * tool.h - what kanary's test tools (kn-load, kn-csumcheck, kn-synflood)
  * share besides their command lines (lib/util/opts.h): the message on a
- * failure, the monotonic clock, and JSON strings in their reports.
+ * failure, the monotonic clock, stopping on SIGINT/SIGTERM, and JSON
+ * strings in their reports.
  * Define PROGRAM_NAME before including it.
  */
 #ifndef KANARY_TOOL_H
 #define KANARY_TOOL_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +22,36 @@
 #define TOOL_NS_PER_S	 1000000000ULL
 #define TOOL_ASCII_SPACE 0x20
 #define TOOL_ASCII_DEL	 0x7f
+
+/* Set by SIGINT or SIGTERM (its number): the run stops and reports. */
+static volatile sig_atomic_t stop_signal __attribute__((unused));
+/* The mask while waiting: SIGINT and SIGTERM are blocked everywhere else. */
+static sigset_t wait_mask __attribute__((unused));
+
+static inline void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/*
+ * A stop signal is taken only inside the wait (ppoll, epoll_pwait2 with
+ * wait_mask), which it interrupts: one arriving between the check of
+ * stop_signal and the wait cannot be lost.
+ */
+static inline void tool_catch_stop_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigset_t stop_set;
+
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGINT);
+	sigaddset(&stop_set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGTERM);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 /* "PROGRAM: MESSAGE" on stderr. */
 static inline void __attribute__((format(printf, 1, 2)))
