@@ -15,10 +15,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/buf.h"
 #include "util/log.h"
 
 #define CONNECT_TIMEOUT_MS_MAX 1000
-#define BODY_INITIAL_BYTES     16384
 
 struct fetch {
 	struct fetch *next; /* in the waiting queue or the active list */
@@ -30,9 +30,7 @@ struct fetch {
 	fetch_done_fn done;
 	void *owner;
 	uint64_t tag;
-	char *body;
-	size_t body_len;
-	size_t body_cap;
+	struct buf body; /* up to req.max_body_bytes */
 	bool too_big;
 	char curl_error[CURL_ERROR_SIZE];
 	uint64_t started_ms;
@@ -88,7 +86,7 @@ static void fetch_free(struct fetch *x)
 	}
 	curl_slist_free_all(x->headers);
 	free(x->post_body);
-	free(x->body);
+	buf_free(&x->body);
 	free(x);
 }
 
@@ -114,27 +112,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct fetch *x = userp;
 	size_t len = size * nmemb;
+	int ret = buf_append(&x->body, data, len);
 
-	if (x->body_len + len > x->req.max_body_bytes) {
+	if (ret == -E2BIG)
 		x->too_big = true;
-		return 0; /* aborts the transfer */
-	}
-	if (x->body_len + len + 1 > x->body_cap) {
-		size_t cap = x->body_cap ? x->body_cap : BODY_INITIAL_BYTES;
-		char *grown;
-
-		while (cap < x->body_len + len + 1)
-			cap *= 2;
-		grown = realloc(x->body, cap);
-		if (!grown)
-			return 0;
-		x->body = grown;
-		x->body_cap = cap;
-	}
-	memcpy(x->body + x->body_len, data, len);
-	x->body_len += len;
-	x->body[x->body_len] = '\0';
-	return len;
+	return ret ? 0 : len; /* 0 aborts the transfer */
 }
 
 static int fetch_start(struct fetcher *f, struct fetch *x)
@@ -211,6 +193,7 @@ int fetcher_submit(struct fetcher *f, const struct fetch_request *req,
 		return -ENOMEM;
 	x->fetcher = f;
 	x->req = *req;
+	buf_init(&x->body, req->max_body_bytes);
 	x->req.body = NULL;
 	if (req->body) {
 		x->post_body = strdup(req->body);
@@ -319,8 +302,8 @@ static void finish(struct fetcher *f, struct fetch *x, CURLcode code)
 		describe_failure(x, code, r.error, sizeof(r.error));
 	} else {
 		r.ok = 1;
-		r.body = x->body ? x->body : "";
-		r.body_len = x->body_len;
+		r.body = x->body.data ? x->body.data : "";
+		r.body_len = x->body.len;
 	}
 	unlink_active(f, x);
 	x->done(x->owner, x->tag, &r);

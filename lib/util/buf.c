@@ -5,6 +5,7 @@
 #include "util/buf.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,44 @@ long buf_append_prefix(struct buf *b, const void *data, size_t n)
 		n = room;
 	ret = buf_append(b, data, n);
 	return ret ? ret : (long)n;
+}
+
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
+	va_list again;
+	int n, ret;
+
+	/* Try in the room there is; on a miss, grow once to the size told. */
+	va_copy(again, ap);
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
+	if (n < 0) {
+		ret = -EINVAL;
+	} else if ((size_t)n < room) {
+		b->len += (size_t)n;
+		ret = 0;
+	} else {
+		ret = buf_reserve(b, (size_t)n);
+		if (!ret) {
+			vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+			b->len += (size_t)n;
+		}
+	}
+	va_end(again);
+	if (b->data)
+		b->data[b->len] = '\0';
+	return ret;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 void buf_consume(struct buf *b, size_t n)

@@ -8,6 +8,7 @@
 #ifndef KANARY_UTIL_BUF_H
 #define KANARY_UTIL_BUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -40,6 +41,15 @@ int buf_append(struct buf *b, const void *data, size_t n);
  * of something larger). Returns the bytes appended, or -ENOMEM.
  */
 long buf_append_prefix(struct buf *b, const void *data, size_t n);
+
+/*
+ * Appends printf-formatted text. Returns 0, -E2BIG (over the limit:
+ * nothing appended), -ENOMEM, or -EINVAL for a bad format.
+ */
+int buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Drops the first n bytes (n <= len), moving the rest to the front. */
 void buf_consume(struct buf *b, size_t n);

@@ -2,8 +2,8 @@
 /*
  * test_buf.c - lib/util/buf.c: growth keeps every byte and the NUL, the
  * limit is exact (max bytes fit, one more is -E2BIG and changes nothing),
- * prefixes, consuming from the front, reading files to the limit, and
- * handing the data over.
+ * prefixes, printf appends, consuming from the front, reading files to the
+ * limit, and handing the data over.
  */
 #include "unit.h"
 
@@ -102,6 +102,32 @@ static void test_take(void **state)
 	free(s);
 }
 
+static void test_printf(void **state)
+{
+	struct buf b;
+	size_t i;
+
+	(void)state;
+	buf_init(&b, LIMIT_BYTES);
+	assert_int_equal(buf_printf(&b, "%s=%d;", "a", 1), 0);
+	assert_string_equal(b.data, "a=1;");
+	/* Past the initial allocation: one grow, every line kept. */
+	for (i = 0; i < 500; i++)
+		assert_int_equal(buf_printf(&b, "%04zu\n", i), 0);
+	assert_int_equal(b.len, 4 + 500 * 5);
+	assert_memory_equal(b.data + 4 + 499 * 5, "0499\n", 5);
+	assert_int_equal(b.data[b.len], '\0');
+	buf_free(&b);
+
+	buf_init(&b, 8);
+	assert_int_equal(buf_printf(&b, "%s", "1234"), 0);
+	assert_int_equal(buf_printf(&b, "%s", "56789"), -E2BIG);
+	assert_string_equal(b.data, "1234");
+	assert_int_equal(buf_printf(&b, "%s", "5678"), 0);
+	assert_string_equal(b.data, "12345678");
+	buf_free(&b);
+}
+
 static FILE *file_of(const char *text)
 {
 	FILE *f = tmpfile();
@@ -148,6 +174,7 @@ int main(void)
 	    cmocka_unit_test(test_prefix),
 	    cmocka_unit_test(test_consume),
 	    cmocka_unit_test(test_take),
+	    cmocka_unit_test(test_printf),
 	    cmocka_unit_test(test_read_file),
 	};
 
