@@ -19,21 +19,10 @@
 #define ASCII_SPACE	  0x20
 #define ASCII_DEL	  0x7f
 
-/* An answer as it arrives: the bytes, and whether the limit cut it. */
-struct answer {
-	struct buf body;
-	bool truncated;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+/* 0 makes curl stop with CURLE_WRITE_ERROR; body.dropped says why. */
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *body)
 {
-	struct answer *a = userdata;
-	size_t n = size * nmemb;
-	int ret = buf_append(&a->body, ptr, n);
-
-	if (ret == -E2BIG)
-		a->truncated = true;
-	return ret ? 0 : n; /* 0 makes curl stop with CURLE_WRITE_ERROR */
+	return buf_append(body, ptr, size * nmemb) ? 0 : size * nmemb;
 }
 
 static bool is_http_url(const char *url)
@@ -200,7 +189,7 @@ int ctl_service_path(const char *name, const char *action, char *buf,
 }
 
 /* One transfer; *status and the buffer are set when it completed. */
-static int perform(CURL *curl, const char *url, struct answer *a, long *status,
+static int perform(CURL *curl, const char *url, struct buf *body, long *status,
 		   char *err, size_t err_len)
 {
 	char detail[CURL_ERROR_SIZE] = "";
@@ -208,7 +197,7 @@ static int perform(CURL *curl, const char *url, struct answer *a, long *status,
 
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
@@ -218,9 +207,9 @@ static int perform(CURL *curl, const char *url, struct answer *a, long *status,
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "kanaryctl");
 	rc = curl_easy_perform(curl);
-	if (rc == CURLE_WRITE_ERROR && a->truncated) {
+	if (rc == CURLE_WRITE_ERROR && body->dropped) {
 		snprintf(err, err_len, "%s: the answer is over %zu bytes", url,
-			 a->body.max);
+			 body->max);
 		return -E2BIG;
 	}
 	if (rc == CURLE_WRITE_ERROR) {
@@ -240,7 +229,7 @@ int ctl_request(const struct ctl_client *c, const char *method,
 		const char *path, const json_t *body, struct ctl_response *out,
 		char *err, size_t err_len)
 {
-	struct answer a = {.truncated = false};
+	struct buf answer;
 	struct curl_slist *headers = NULL;
 	char url[CTL_SERVER_LEN + 512];
 	char *auth = NULL, *payload = NULL;
@@ -248,7 +237,7 @@ int ctl_request(const struct ctl_client *c, const char *method,
 	int ret = -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
-	buf_init(&a.body, CTL_MAX_ANSWER_BYTES);
+	buf_init(&answer, CTL_MAX_ANSWER_BYTES);
 	snprintf(url, sizeof(url), "%s%s", c->server, path);
 	curl = curl_easy_init();
 	if (!curl) {
@@ -279,11 +268,11 @@ int ctl_request(const struct ctl_client *c, const char *method,
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	ret = perform(curl, url, &a, &out->status, err, err_len);
+	ret = perform(curl, url, &answer, &out->status, err, err_len);
 	if (ret)
 		goto out;
-	out->len = a.body.len;
-	out->body = buf_take(&a.body);
+	out->len = answer.len;
+	out->body = buf_take(&answer);
 	if (!out->body) {
 		ret = -ENOMEM;
 		goto out;
@@ -293,7 +282,7 @@ int ctl_request(const struct ctl_client *c, const char *method,
 out:
 	if (ret == -ENOMEM)
 		snprintf(err, err_len, "out of memory");
-	buf_free(&a.body);
+	buf_free(&answer);
 	free(payload);
 	if (auth) {
 		explicit_bzero(auth, strlen(auth));
@@ -307,11 +296,11 @@ out:
 int ctl_fetch_url(const char *url, size_t max_bytes, char **body, size_t *len,
 		  long *status, char *err, size_t err_len)
 {
-	struct answer a = {.truncated = false};
+	struct buf answer;
 	CURL *curl;
 	int ret;
 
-	buf_init(&a.body, max_bytes);
+	buf_init(&answer, max_bytes);
 	*body = NULL;
 	*len = 0;
 	curl = curl_easy_init();
@@ -323,14 +312,14 @@ int ctl_fetch_url(const char *url, size_t max_bytes, char **body, size_t *len,
 	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 3L);
-	ret = perform(curl, url, &a, status, err, err_len);
+	ret = perform(curl, url, &answer, status, err, err_len);
 	curl_easy_cleanup(curl);
 	if (ret) {
-		buf_free(&a.body);
+		buf_free(&answer);
 		return ret;
 	}
-	*len = a.body.len;
-	*body = buf_take(&a.body);
+	*len = answer.len;
+	*body = buf_take(&answer);
 	if (!*body) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;

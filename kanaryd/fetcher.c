@@ -31,7 +31,6 @@ struct fetch {
 	void *owner;
 	uint64_t tag;
 	struct buf body; /* up to req.max_body_bytes */
-	bool too_big;
 	char curl_error[CURL_ERROR_SIZE];
 	uint64_t started_ms;
 };
@@ -111,12 +110,9 @@ void fetcher_destroy(struct fetcher *f)
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct fetch *x = userp;
-	size_t len = size * nmemb;
-	int ret = buf_append(&x->body, data, len);
 
-	if (ret == -E2BIG)
-		x->too_big = true;
-	return ret ? 0 : len; /* 0 aborts the transfer */
+	/* 0 aborts the transfer; body.dropped tells "too big". */
+	return buf_append(&x->body, data, size * nmemb) ? 0 : size * nmemb;
 }
 
 static int fetch_start(struct fetcher *f, struct fetch *x)
@@ -294,7 +290,7 @@ static void finish(struct fetcher *f, struct fetch *x, CURLcode code)
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
 	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &content_type);
 	r.content_type = content_type;
-	if (x->too_big) {
+	if (x->body.dropped) {
 		snprintf(r.error, sizeof(r.error),
 			 "%s: answer larger than %zu bytes: cut off",
 			 x->req.url, x->req.max_body_bytes);

@@ -15,6 +15,7 @@ void buf_init(struct buf *b, size_t max_bytes)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max_bytes;
+	b->dropped = false;
 }
 
 void buf_free(struct buf *b)
@@ -53,6 +54,8 @@ int buf_append(struct buf *b, const void *data, size_t n)
 {
 	int ret = buf_reserve(b, n);
 
+	if (ret == -E2BIG)
+		b->dropped = true;
 	if (ret)
 		return ret;
 	if (n)
@@ -67,8 +70,10 @@ long buf_append_prefix(struct buf *b, const void *data, size_t n)
 	size_t room = b->max - b->len;
 	int ret;
 
-	if (n > room)
+	if (n > room) {
 		n = room;
+		b->dropped = true;
+	}
 	ret = buf_append(b, data, n);
 	return ret ? ret : (long)n;
 }
@@ -89,6 +94,8 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 		ret = 0;
 	} else {
 		ret = buf_reserve(b, (size_t)n);
+		if (ret == -E2BIG)
+			b->dropped = true;
 		if (!ret) {
 			vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
 			b->len += (size_t)n;

@@ -18,8 +18,9 @@
 struct buf {
 	char *data; /* NULL until the first byte; then NUL-terminated */
 	size_t len;
-	size_t cap; /* bytes allocated, the NUL included */
-	size_t max; /* most data bytes it may hold */
+	size_t cap;   /* bytes allocated, the NUL included */
+	size_t max;   /* most data bytes it may hold */
+	bool dropped; /* an append did not fit: something was left out */
 };
 
 /* An empty buffer that will hold at most max_bytes. */
@@ -32,19 +33,20 @@ void buf_free(struct buf *b);
  */
 int buf_reserve(struct buf *b, size_t extra);
 
-/* Appends n bytes. Returns 0, -E2BIG (over the limit: nothing appended)
- * or -ENOMEM. */
+/* Appends n bytes. Returns 0, -E2BIG (over the limit: nothing appended,
+ * dropped set) or -ENOMEM. */
 int buf_append(struct buf *b, const void *data, size_t n);
 
 /*
  * Appends as much of n bytes as the limit leaves room for (a kept prefix
- * of something larger). Returns the bytes appended, or -ENOMEM.
+ * of something larger; dropped set when some is left out). Returns the
+ * bytes appended, or -ENOMEM.
  */
 long buf_append_prefix(struct buf *b, const void *data, size_t n);
 
 /*
  * Appends printf-formatted text. Returns 0, -E2BIG (over the limit:
- * nothing appended), -ENOMEM, or -EINVAL for a bad format.
+ * nothing appended, dropped set), -ENOMEM, or -EINVAL for a bad format.
  */
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -43,7 +43,9 @@ static void test_limit_is_exact(void **state)
 	(void)state;
 	buf_init(&b, 5);
 	assert_int_equal(buf_append(&b, "abc", 3), 0);
+	assert_false(b.dropped);
 	assert_int_equal(buf_append(&b, "def", 3), -E2BIG);
+	assert_true(b.dropped);
 	assert_int_equal(b.len, 3);
 	assert_string_equal(b.data, "abc");
 	assert_int_equal(buf_append(&b, "de", 2), 0);
@@ -60,7 +62,10 @@ static void test_prefix(void **state)
 
 	(void)state;
 	buf_init(&b, 4);
-	assert_int_equal(buf_append_prefix(&b, "abcdef", 6), 4);
+	assert_int_equal(buf_append_prefix(&b, "abc", 3), 3);
+	assert_false(b.dropped);
+	assert_int_equal(buf_append_prefix(&b, "def", 3), 1);
+	assert_true(b.dropped);
 	assert_string_equal(b.data, "abcd");
 	assert_int_equal(buf_append_prefix(&b, "x", 1), 0);
 	buf_free(&b);
@@ -121,7 +126,9 @@ static void test_printf(void **state)
 
 	buf_init(&b, 8);
 	assert_int_equal(buf_printf(&b, "%s", "1234"), 0);
+	assert_false(b.dropped);
 	assert_int_equal(buf_printf(&b, "%s", "56789"), -E2BIG);
+	assert_true(b.dropped);
 	assert_string_equal(b.data, "1234");
 	assert_int_equal(buf_printf(&b, "%s", "5678"), 0);
 	assert_string_equal(b.data, "12345678");
@@ -148,6 +155,7 @@ static void test_read_file(void **state)
 	buf_init(&b, 5); /* exactly the limit: fits */
 	assert_int_equal(buf_read_file(&b, f), 0);
 	assert_string_equal(b.data, "12345");
+	assert_false(b.dropped);
 	buf_free(&b);
 	fclose(f);
 
