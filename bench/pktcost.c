@@ -887,7 +887,6 @@ static const struct option long_options[] = {
     {"sizes", required_argument, NULL, OPT_SIZES},
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"case", required_argument, NULL, OPT_CASE},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 

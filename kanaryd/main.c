@@ -66,7 +66,6 @@ static const struct option long_options[] = {
     {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
     {"max-backends", required_argument, NULL, OPT_MAX_BACKENDS},
     {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
     {NULL, 0, NULL, 0},

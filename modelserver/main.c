@@ -67,7 +67,6 @@ static const struct option long_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
     {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 

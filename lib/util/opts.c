@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "+:" and two bytes ("v:") per option of a letter or digit. */
-#define SHORT_OPTS_LEN (2 + 2 * 62 + 1)
+/* More than any of kanary's programs has; a larger table is refused. */
+#define OPTS_MAX 64
+/* "+:" and two bytes ("v:") per option of a letter or digit, and 'h'. */
+#define SHORT_OPTS_LEN (2 + 2 * 62 + 1 + 1)
 #define WANT_TEXT_LEN  96
 
 static void vsay(const struct opts_parser *p, const char *fmt, va_list ap)
@@ -92,7 +94,8 @@ int opts_parse_double(const struct opts_parser *p, int id, const char *text,
  * told apart from an unknown flag; '+' keeps getopt from moving
  * positionals when there are none.
  */
-static void short_opts_of(const struct opts_parser *p, char *out, size_t len)
+static void short_opts_of(const struct opts_parser *p, const struct option *all,
+			  char *out, size_t len)
 {
 	const struct option *o;
 	size_t used = 0;
@@ -100,7 +103,7 @@ static void short_opts_of(const struct opts_parser *p, char *out, size_t len)
 	if (!p->positionals)
 		out[used++] = '+';
 	out[used++] = ':';
-	for (o = p->long_opts; o && o->name; o++) {
+	for (o = all; o->name; o++) {
 		if (o->flag || o->val > UCHAR_MAX || !isalnum(o->val) ||
 		    used + 3 > len)
 			continue;
@@ -111,16 +114,34 @@ static void short_opts_of(const struct opts_parser *p, char *out, size_t len)
 	out[used] = '\0';
 }
 
+/* The program's options and --help, into all[OPTS_MAX + 2]. */
+static int with_help(const struct opts_parser *p, struct option *all)
+{
+	const struct option help = {"help", no_argument, NULL, 'h'};
+	size_t n = 0;
+
+	for (; p->long_opts && p->long_opts[n].name; n++) {
+		if (n == OPTS_MAX)
+			return opts_error(p, "more than %d options", OPTS_MAX);
+		all[n] = p->long_opts[n];
+	}
+	all[n++] = help;
+	memset(&all[n], 0, sizeof(all[n]));
+	return 0;
+}
+
 int opts_parse(const struct opts_parser *p, int argc, char **argv)
 {
+	struct option all[OPTS_MAX + 2];
 	char short_opts[SHORT_OPTS_LEN];
 	int id;
 
-	short_opts_of(p, short_opts, sizeof(short_opts));
+	if (with_help(p, all))
+		return -EINVAL;
+	short_opts_of(p, all, short_opts, sizeof(short_opts));
 	opterr = 0; /* our messages, not getopt's */
 	optind = 0; /* a fresh scan, also when called again */
-	while ((id = getopt_long(argc, argv, short_opts, p->long_opts, NULL)) !=
-	       -1) {
+	while ((id = getopt_long(argc, argv, short_opts, all, NULL)) != -1) {
 		switch (id) {
 		case 'h':
 			p->usage(stdout);

@@ -34,11 +34,12 @@ typedef int (*opts_handler)(const struct opts_parser *p, int id,
 
 /*
  * An option whose val is a letter or digit has that short form too (-v
- * for {"verbose", no_argument, NULL, 'v'}); 'h' is --help.
+ * for {"verbose", no_argument, NULL, 'v'}). -h and --help are added: the
+ * table holds the program's own options only, 'h' not among them.
  */
 struct opts_parser {
 	const char *program;		/* the start of every message */
-	const struct option *long_opts; /* {"help", no_argument, 0, 'h'} too */
+	const struct option *long_opts; /* ends with {NULL, 0, NULL, 0} */
 	opts_handler on_option;		/* every option but -h/--help */
 	void (*usage)(FILE *out);	/* the help text */
 	void *ctx;			/* what on_option fills in */

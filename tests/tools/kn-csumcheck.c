@@ -896,7 +896,6 @@ static const struct option long_options[] = {
     {"src", required_argument, NULL, OPT_SRC},
     {"dst", required_argument, NULL, OPT_DST},
     {"dst-mac", required_argument, NULL, OPT_DST_MAC},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 

@@ -1823,7 +1823,6 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"report-interval-ms", required_argument, NULL, OPT_REPORT_INTERVAL_MS},
     {"json-lines", no_argument, NULL, OPT_JSON_LINES},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 

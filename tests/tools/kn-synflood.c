@@ -87,7 +87,6 @@ static const struct option long_options[] = {
     {"count", required_argument, NULL, OPT_COUNT},
     {"rate", required_argument, NULL, OPT_RATE},
     {"duration", required_argument, NULL, OPT_DURATION},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 

@@ -36,7 +36,6 @@ static const struct option long_opts[] = {
     {"name", required_argument, NULL, OPT_NAME},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
