@@ -118,6 +118,25 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return ret;
 }
 
+char *buf_space(struct buf *b, size_t want, size_t *room)
+{
+	size_t left = b->max - b->len;
+
+	*room = 0;
+	if (buf_reserve(b, want < left ? want : left))
+		return NULL;
+	*room = b->cap - 1 - b->len;
+	if (*room > left)
+		*room = left;
+	return b->data + b->len;
+}
+
+void buf_wrote(struct buf *b, size_t n)
+{
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {

@@ -53,6 +53,15 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/*
+ * Where to write up to *room more bytes directly (a read(2) into the
+ * buffer): at least want of them unless the limit leaves fewer, so *room
+ * is 0 only at the limit. NULL when memory ran out. buf_wrote() then
+ * takes the bytes written.
+ */
+char *buf_space(struct buf *b, size_t want, size_t *room);
+void buf_wrote(struct buf *b, size_t n);
+
 /* Drops the first n bytes (n <= len), moving the rest to the front. */
 void buf_consume(struct buf *b, size_t n);
 

@@ -116,7 +116,6 @@
 #define STATUS_PER_CLASS    100
 
 /* Receive buffers grow from small: most answers are a few hundred bytes. */
-#define IN_INITIAL_BYTES    4096
 #define IN_MIN_FREE_BYTES   1024
 #define IN_MAX_BYTES	    (MAX_HEAD_BYTES + 16384)
 #define LINGER_SCRATCH	    4096
@@ -511,10 +510,8 @@ struct conn {
 	size_t src; /* index into run.src */
 	size_t sent_off;
 	struct response resp;
-	char *in;
-	size_t in_len;
-	size_t in_off;
-	size_t in_cap;
+	struct buf in;	 /* the answer as read, up to IN_MAX_BYTES */
+	size_t in_off;	 /* where parse() goes on */
 	struct buf body; /* the answer's first MAX_BODY_KEEP_BYTES */
 };
 
@@ -720,9 +717,9 @@ static enum parse_result parse(struct conn *c)
 {
 	struct response *r = &c->resp;
 
-	while (c->in_off < c->in_len) {
-		const char *p = c->in + c->in_off;
-		size_t avail = c->in_len - c->in_off, n;
+	while (c->in_off < c->in.len) {
+		const char *p = c->in.data + c->in_off;
+		size_t avail = c->in.len - c->in_off, n;
 
 		switch (r->state) {
 		case PS_BODY_LENGTH:
@@ -961,14 +958,20 @@ static bool budget_spent(const struct run *r)
 	return r->o->have_requests && r->cur.attempts >= r->o->max_requests;
 }
 
+/* Nothing read, nothing to parse. */
+static void in_clear(struct conn *c)
+{
+	buf_consume(&c->in, c->in.len);
+	c->in_off = 0;
+}
+
 static void conn_close_fd(struct conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	c->events = 0;
-	c->in_len = 0;
-	c->in_off = 0;
+	in_clear(c);
 }
 
 static void conn_want(struct run *r, struct conn *c, uint32_t events)
@@ -1168,7 +1171,7 @@ static void on_response(struct run *r, struct conn *c, bool eof)
 	uint32_t lat_us;
 	char tag[MAX_TAG_BYTES];
 	int status = c->resp.status;
-	bool stray = c->in_off < c->in_len;
+	bool stray = c->in_off < c->in.len;
 	bool reuse;
 
 	r->now = now_ns();
@@ -1203,10 +1206,10 @@ static void on_response(struct run *r, struct conn *c, bool eof)
 	reuse = r->o->mode == MODE_KEEPALIVE && !c->resp.conn_close && !eof &&
 		!stray;
 	if (reuse) {
-		c->in_len = c->in_off = 0;
+		in_clear(c);
 		schedule_next(r, c, 0);
 	} else if (r->o->mode == MODE_CLOSE && !eof && !stray) {
-		c->in_len = c->in_off = 0;
+		in_clear(c);
 		c->state = CONN_LINGER;
 		timer_set(r, c, r->now + CLOSE_LINGER_MS * NS_PER_MS);
 	} else {
@@ -1215,49 +1218,30 @@ static void on_response(struct run *r, struct conn *c, bool eof)
 	}
 }
 
-/* Room to read into; false when the head is over the limit anyway. */
-static bool in_room(struct conn *c)
+/* Room to read into; NULL or *room 0 when the head is over the limit. */
+static char *in_room(struct conn *c, size_t *room)
 {
-	if (c->in_off == c->in_len) {
-		c->in_off = c->in_len = 0;
-	} else if (c->in_off) {
-		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-		c->in_len -= c->in_off;
-		c->in_off = 0;
-	}
-	if (c->in_cap - c->in_len >= IN_MIN_FREE_BYTES)
-		return true;
-	if (c->in_cap < IN_MAX_BYTES) {
-		size_t cap = c->in_cap ? c->in_cap * 2 : IN_INITIAL_BYTES;
-		char *p;
-
-		if (cap > IN_MAX_BYTES)
-			cap = IN_MAX_BYTES;
-		p = realloc(c->in, cap);
-		if (p) {
-			c->in = p;
-			c->in_cap = cap;
-		}
-	}
-	return c->in_cap > c->in_len;
+	buf_consume(&c->in, c->in_off);
+	c->in_off = 0;
+	return buf_space(&c->in, IN_MIN_FREE_BYTES, room);
 }
 
 static void on_readable(struct run *r, struct conn *c)
 {
 	for (int reads = 0; reads < MAX_READS_PER_EVENT; reads++) {
 		size_t room;
+		char *at = in_room(c, &room);
 		ssize_t n;
 
-		if (!in_room(c)) {
+		if (!at || !room) {
 			attempt_failed(r, c, OUT_PROTOCOL);
 			return;
 		}
-		room = c->in_cap - c->in_len;
-		n = recv(c->fd, c->in + c->in_len, room, 0);
+		n = recv(c->fd, at, room, 0);
 		if (n > 0) {
 			enum parse_result pr;
 
-			c->in_len += (size_t)n;
+			buf_wrote(&c->in, (size_t)n);
 			pr = parse(c);
 			if (pr == PARSE_DONE) {
 				on_response(r, c, false);
@@ -2299,8 +2283,10 @@ static int setup(struct run *r, const struct options *o)
 	}
 	r->nconn = o->connections;
 	r->conns = xcalloc(r->nconn, sizeof(*r->conns));
-	for (uint32_t i = 0; i < r->nconn; i++)
+	for (uint32_t i = 0; i < r->nconn; i++) {
+		buf_init(&r->conns[i].in, IN_MAX_BYTES);
 		buf_init(&r->conns[i].body, MAX_BODY_KEEP_BYTES);
+	}
 	r->heap = xcalloc(r->nconn, sizeof(*r->heap));
 	r->ready = xcalloc(r->nconn, sizeof(*r->ready));
 	ring_init(&r->ready_ring, r->nconn);
@@ -2345,7 +2331,7 @@ static void teardown(struct run *r)
 {
 	for (uint32_t i = 0; i < r->nconn; i++) {
 		conn_close_fd(&r->conns[i]);
-		free(r->conns[i].in);
+		buf_free(&r->conns[i].in);
 		buf_free(&r->conns[i].body);
 	}
 	if (r->epfd >= 0)

@@ -2,8 +2,8 @@
 /*
  * test_buf.c - lib/util/buf.c: growth keeps every byte and the NUL, the
  * limit is exact (max bytes fit, one more is -E2BIG and changes nothing),
- * prefixes, printf appends, consuming from the front, reading files to the
- * limit, and handing the data over.
+ * prefixes, printf appends, reads into it, consuming from the front, reading
+ * files to the limit, and handing the data over.
  */
 #include "unit.h"
 
@@ -135,6 +135,36 @@ static void test_printf(void **state)
 	buf_free(&b);
 }
 
+/* A read into the buffer: the space offered, then the bytes taken. */
+static void test_space(void **state)
+{
+	struct buf b;
+	size_t room;
+	char *at;
+
+	(void)state;
+	buf_init(&b, 6);
+	at = buf_space(&b, 4, &room);
+	assert_non_null(at);
+	assert_true(room >= 4 && room <= 6);
+	memcpy(at, "abcd", 4);
+	buf_wrote(&b, 4);
+	assert_string_equal(b.data, "abcd");
+	/* Only the limit's last two bytes are left to offer. */
+	at = buf_space(&b, 4, &room);
+	assert_non_null(at);
+	assert_int_equal(room, 2);
+	memcpy(at, "ef", 2);
+	buf_wrote(&b, 2);
+	assert_string_equal(b.data, "abcdef");
+	at = buf_space(&b, 4, &room);
+	assert_int_equal(room, 0);
+	buf_consume(&b, 2);
+	at = buf_space(&b, 1, &room);
+	assert_int_equal(room, 2);
+	buf_free(&b);
+}
+
 static FILE *file_of(const char *text)
 {
 	FILE *f = tmpfile();
@@ -183,6 +213,7 @@ int main(void)
 	    cmocka_unit_test(test_consume),
 	    cmocka_unit_test(test_take),
 	    cmocka_unit_test(test_printf),
+	    cmocka_unit_test(test_space),
 	    cmocka_unit_test(test_read_file),
 	};
 
