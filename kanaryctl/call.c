@@ -86,7 +86,7 @@ static int refused(struct ctl *ctl, const char *path,
 		return CTL_EXIT_UNREACHABLE;
 	}
 	if (ctl->json)
-		printf("%s", r->body);
+		print_json_text(r->body);
 	say_error(ctl, "refused by kanaryd (HTTP %ld): %s%s%s%s", r->status,
 		  escape_text(msg, msg_text, sizeof(msg_text)),
 		  field && *field ? " [field: " : "",

@@ -137,6 +137,12 @@ int service_path(struct ctl *ctl, const char *name, const char *action,
  */
 
 void print_json(const json_t *obj);
+/*
+ * JSON text as it is, but DEL and C1 controls (raw in strings, which JSON
+ * allows) written as \u00HH: --json output carries nothing a terminal acts
+ * on either.
+ */
+void print_json_text(const char *text);
 /* --json: prints the answer and takes it; returns CTL_EXIT_OK. */
 int print_json_answer(json_t *answer);
 /* A string member, or "-". */

@@ -26,7 +26,8 @@ void print_json(const json_t *obj)
 	char *text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(12));
 
 	if (text) {
-		printf("%s\n", text);
+		print_json_text(text);
+		putchar('\n');
 		free(text);
 	}
 }
@@ -188,6 +189,27 @@ static bool needs_escape(const char *text)
 		if (escaped_len(p))
 			return true;
 	return false;
+}
+
+void print_json_text(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	/*
+	 * Valid JSON holds C0 bytes only as white space between tokens, but
+	 * DEL and C1 raw inside strings, where \u00HH means the same
+	 * character: the meaning stays, the terminal gets nothing to act on.
+	 */
+	while (*p) {
+		size_t n = *p < ASCII_SPACE ? 0 : escaped_len(p);
+
+		if (n) {
+			printf("\\u%04x", n == 1 ? p[0] : p[1]);
+			p += n;
+		} else {
+			putchar(*p++);
+		}
+	}
 }
 
 const char *escape_text(const char *text, char *buf, size_t len)

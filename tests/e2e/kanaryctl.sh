@@ -393,6 +393,16 @@ check "a refusal's message and field: escaped on stderr (exit 1)" \
 	bash -c '[ "$1" = 1 ] && [[ "$2" == *"nothing to abort\x1b[2J"* ]] && [[ "$2" == *"[field: phase\x1b[2J"* ]]' \
 	_ "$RC" "$ERR"
 check "... none reaches the terminal" escaped_only
+kctl --json --server "${FAKE_URL[escape]}" status
+services=$(jget 'len(d["services"])' <<<"$OUT")
+check "status --json: the same JSON ($services services), C1 controls as \\u009b" \
+	bash -c '[ "$1" = 0 ] && [ "$2" = 3 ] && [[ "$3" == *"\\u009b31m"* ]]' _ "$RC" "$services" "$OUT"
+check "... none reaches the terminal" bash -c '! [[ "$1" == *$'"'"'\xc2\x9b'"'"'* ]]' _ "$OUT"
+tctl --json --server "${FAKE_URL[escape]}" abort alpha
+said=$(jget 'd["error"][:16]' <<<"$OUT")
+check "a refusal with --json: the error object on stdout, still JSON ($said)" \
+	test "$RC" = 1 -a "$said" = "nothing to abort"
+check "... none reaches the terminal" bash -c '! [[ "$1" == *$'"'"'\xc2\x9b'"'"'* ]]' _ "$OUT$ERR"
 kctl --server "${FAKE_URL[escape]}" decisions alpha
 check "decisions: escaped" bash -c '[ "$1" = 0 ]' _ "$RC"
 check "... none reaches the terminal" escaped_only
