@@ -14,9 +14,10 @@
 #include <string.h>
 
 /* More than any of kanary's programs has; a larger table is refused. */
-#define OPTS_MAX 64
-/* "+:" and two bytes ("v:") per option of a letter or digit, and 'h'. */
-#define SHORT_OPTS_LEN (2 + 2 * 62 + 1 + 1)
+#define OPTS_MAX    64
+#define ALNUM_COUNT 62 /* a-z, A-Z, 0-9: the possible short options */
+/* "+:", two bytes ("v:") per short option, and the NUL. */
+#define SHORT_OPTS_LEN (2 + 2 * ALNUM_COUNT + 1)
 #define WANT_TEXT_LEN  96
 
 static void vsay(const struct opts_parser *p, const char *fmt, va_list ap)
