@@ -228,7 +228,7 @@ $(BPFTEST_BINS): $(call obj,$(BPFTEST_RUNNER)) $(TEST_LIBS) | $(OUTPUT)/tests
 
 -include $(BPFTEST_OBJS:.o=.d)
 
-$(OUTPUT)/tests/%: tests/tools/%.c $(TEST_LIBS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/tools/%.c $(wildcard tests/tools/*.h) $(TEST_LIBS) | $(OUTPUT)/tests
 	$(call msg,TOOL,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(TEST_LIBS) $(TEST_LDLIBS) -o $@
 

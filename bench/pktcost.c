@@ -43,7 +43,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <getopt.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
@@ -59,6 +58,7 @@
 #include "datapath/dataplane.h"
 #include "kanary_shared.h"
 #include "util/log.h"
+#include "util/opts.h"
 #include "packets.h"
 
 /* Addresses from 198.18.0.0/15; nothing is ever sent on a wire here. */
@@ -871,91 +871,114 @@ static void usage(FILE *f)
 		   "bpf_prog_test_run_opts, CSV on stdout.\n");
 }
 
+enum option_id {
+	OPT_ROUNDS = 256,
+	OPT_BATCH,
+	OPT_REPEAT,
+	OPT_SIZES,
+	OPT_MEMORY,
+	OPT_CASE,
+};
+
+static const struct option long_options[] = {
+    {"rounds", required_argument, NULL, OPT_ROUNDS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"repeat", required_argument, NULL, OPT_REPEAT},
+    {"sizes", required_argument, NULL, OPT_SIZES},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"case", required_argument, NULL, OPT_CASE},
+    {NULL, 0, NULL, 0},
+};
+
+struct options {
+	const char *sizes, *memory;
+	uint64_t rounds, batch, repeat;
+};
+
+static int parse_option(const struct opts_parser *cli, int id, const char *arg)
+{
+	struct options *o = cli->ctx;
+
+	switch (id) {
+	case OPT_ROUNDS:
+		return opts_parse_u64(cli, id, arg, 1, UINT32_MAX, &o->rounds);
+	case OPT_BATCH:
+		return opts_parse_u64(cli, id, arg, 1, UINT32_MAX, &o->batch);
+	case OPT_REPEAT:
+		return opts_parse_u64(cli, id, arg, 1, UINT32_MAX, &o->repeat);
+	case OPT_SIZES:
+		o->sizes = arg;
+		return 0;
+	case OPT_MEMORY:
+		o->memory = arg;
+		return 0;
+	case OPT_CASE:
+		for (only_case = 0; only_case < CASE_COUNT; only_case++)
+			if (!strcmp(arg, case_names[only_case]))
+				return 0;
+		return opts_bad_value(cli, id, arg,
+				      "want one of the cases of 'pktcost "
+				      "cost'");
+	default:
+		return -EINVAL;
+	}
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"rounds", required_argument, NULL, 'r'},
-	    {"batch", required_argument, NULL, 'b'},
-	    {"repeat", required_argument, NULL, 'n'},
-	    {"sizes", required_argument, NULL, 's'},
-	    {"memory", required_argument, NULL, 'm'},
-	    {"case", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
+	struct options o = {
+	    .sizes = "1000,10000,100000,1000000",
+	    .rounds = DEFAULT_ROUNDS,
+	    .batch = DEFAULT_BATCH,
+	    .repeat = DEFAULT_REPEAT,
 	};
-	const char *sizes = "1000,10000,100000,1000000", *memory = NULL;
-	uint32_t rounds = DEFAULT_ROUNDS, batch = DEFAULT_BATCH;
-	uint32_t repeat = DEFAULT_REPEAT;
-	const char *cmd;
-	int opt, ret;
+	const struct opts_parser cli = {
+	    .program = "pktcost",
+	    .long_opts = long_options,
+	    .on_option = parse_option,
+	    .usage = usage,
+	    .positionals = true,
+	    .ctx = &o,
+	};
+	const char *cmd, **pos;
+	int npos, ret;
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+		return argc < 2 ? OPTS_EXIT_USAGE : 0;
 	}
+	/* The command's words: argv[1] stands where a program name would. */
 	cmd = argv[1];
-	optind = 2;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'r':
-			rounds = (uint32_t)strtoul(optarg, NULL, 10);
-			break;
-		case 'b':
-			batch = (uint32_t)strtoul(optarg, NULL, 10);
-			break;
-		case 'n':
-			repeat = (uint32_t)strtoul(optarg, NULL, 10);
-			break;
-		case 's':
-			sizes = optarg;
-			break;
-		case 'm':
-			memory = optarg;
-			break;
-		case 'c':
-			for (only_case = 0; only_case < CASE_COUNT; only_case++)
-				if (!strcmp(optarg, case_names[only_case]))
-					break;
-			if (only_case == CASE_COUNT) {
-				usage(stderr);
-				return 2;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!rounds || !batch || !repeat) {
-		usage(stderr);
-		return 2;
-	}
+	ret = opts_parse(&cli, argc - 1, argv + 1);
+	if (ret)
+		return ret == OPTS_HELP ? 0 : OPTS_EXIT_USAGE;
+	pos = (const char **)argv + 1 + optind;
+	npos = argc - 1 - optind;
 	log_set_program("pktcost");
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/kanary-pktcost-%d",
 		 getpid());
-	if (!strcmp(cmd, "detach") && argc == 3) {
+	if (!strcmp(cmd, "detach") && npos == 1) {
 		libbpf_set_print(quiet_print);
-		return cmd_detach(argv[2]);
+		return cmd_detach(pos[0]);
 	}
-	if (!strcmp(cmd, "stats") && argc == 3)
-		return cmd_stats(argv[2]);
+	if (!strcmp(cmd, "stats") && npos == 1)
+		return cmd_stats(pos[0]);
 	pin_to_one_cpu();
 	if (load_floors())
 		return 1;
-	if (!strcmp(cmd, "attach") && argc == 4) {
+	if (!strcmp(cmd, "attach") && npos == 2) {
 		libbpf_set_print(quiet_print);
-		return cmd_attach(argv[2], argv[3]);
+		return cmd_attach(pos[0], pos[1]);
 	}
-	if (!strcmp(cmd, "cost")) {
-		ret = cmd_cost(rounds, batch, repeat);
-	} else if (!strcmp(cmd, "flows")) {
-		ret = cmd_flows(sizes, rounds, batch, memory);
+	if (!strcmp(cmd, "cost") && !npos) {
+		ret = cmd_cost((uint32_t)o.rounds, (uint32_t)o.batch,
+			       (uint32_t)o.repeat);
+	} else if (!strcmp(cmd, "flows") && !npos) {
+		ret = cmd_flows(o.sizes, (uint32_t)o.rounds, (uint32_t)o.batch,
+				o.memory);
 	} else {
 		usage(stderr);
-		return 2;
+		return OPTS_EXIT_USAGE;
 	}
 	dp_close(dp, true);
 	return ret;

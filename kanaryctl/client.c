@@ -11,43 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define API_SERVICES_PATH    "/api/v1/services"
-#define BEARER_HEADER	     "Authorization: Bearer "
-#define INITIAL_BUFFER_BYTES 4096
+#include "util/buf.h"
 
-struct buffer {
-	char *data;
-	size_t len;
-	size_t cap;
-	size_t max;
-	bool truncated;
-};
+#define API_SERVICES_PATH "/api/v1/services"
+#define BEARER_HEADER	  "Authorization: Bearer "
+#define PORT_MAX	  65535
+#define ASCII_SPACE	  0x20
+#define ASCII_DEL	  0x7f
 
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+/* 0 makes curl stop with CURLE_WRITE_ERROR; body.dropped says why. */
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *body)
 {
-	struct buffer *b = userdata;
-	size_t n = size * nmemb;
-
-	if (b->len + n > b->max) {
-		b->truncated = true;
-		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : INITIAL_BUFFER_BYTES;
-		char *grown;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		grown = realloc(b->data, cap);
-		if (!grown)
-			return 0;
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
+	return buf_append(body, ptr, size * nmemb) ? 0 : size * nmemb;
 }
 
 static bool is_http_url(const char *url)
@@ -56,16 +31,65 @@ static bool is_http_url(const char *url)
 	       !strncmp(url, "https://", strlen("https://"));
 }
 
+/*
+ * The port of http(s)://HOST[:PORT][/...], when one is given, is a number
+ * from 1 to 65535; the host is not empty. Returns NULL or what is wrong.
+ */
+static const char *authority_error(const char *url)
+{
+	const char *host = strstr(url, "://") + strlen("://");
+	size_t len = strcspn(host, "/?#");
+	const char *end = host + len, *colon = NULL, *p;
+	unsigned long port = 0;
+
+	if (memchr(host, '@', len))
+		return "user names do not belong in a server URL";
+	if (*host == '[') {
+		const char *close = memchr(host, ']', len);
+
+		if (!close)
+			return "an IPv6 address has no closing ']'";
+		if (close + 1 < end && close[1] != ':')
+			return "after ']' comes ':PORT' or the path";
+		colon = close + 1 < end ? close + 1 : NULL;
+	} else {
+		colon = memchr(host, ':', len);
+	}
+	if ((colon ? colon : end) == host)
+		return "no host";
+	if (!colon)
+		return NULL;
+	if (colon + 1 == end)
+		return "':' without a port";
+	for (p = colon + 1; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return "the port is not a number";
+		port = port * 10 + (unsigned long)(*p - '0');
+		if (port > PORT_MAX)
+			return "the port is over 65535";
+	}
+	return port ? NULL : "port 0 is no server's";
+}
+
 int ctl_client_set_server(struct ctl_client *c, const char *url, char *err,
 			  size_t err_len)
 {
 	size_t len = strlen(url);
+	const char *why;
 
 	if (!is_http_url(url) || len >= sizeof(c->server)) {
 		snprintf(err, err_len,
 			 "'%s' is not a server URL (http://HOST:PORT, like "
 			 "%s)",
 			 url, CTL_DEFAULT_SERVER);
+		return -EINVAL;
+	}
+	why = authority_error(url);
+	if (why) {
+		snprintf(err, err_len,
+			 "'%s' is not a server URL: %s (http://HOST:PORT, "
+			 "like %s)",
+			 url, why, CTL_DEFAULT_SERVER);
 		return -EINVAL;
 	}
 	while (len > 0 && url[len - 1] == '/')
@@ -79,7 +103,7 @@ int ctl_client_read_token(struct ctl_client *c, const char *path, char *err,
 			  size_t err_len)
 {
 	char buf[CTL_MAX_TOKEN_BYTES + 2];
-	size_t n;
+	size_t n, i;
 	FILE *f;
 
 	f = fopen(path, "r");
@@ -105,6 +129,24 @@ int ctl_client_read_token(struct ctl_client *c, const char *path, char *err,
 	if (!n) {
 		snprintf(err, err_len, "the token file '%s' is empty", path);
 		return -EINVAL;
+	}
+	/* A line end inside would split the Authorization header: a token
+	 * is one line. Other control bytes have no place in it either. */
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)buf[i] < ASCII_SPACE ||
+		    (unsigned char)buf[i] == ASCII_DEL) {
+			snprintf(err, err_len,
+				 "the token file '%s' holds a %s inside the "
+				 "token (byte %zu); it should hold the token "
+				 "alone, on one line",
+				 path,
+				 buf[i] == '\n' || buf[i] == '\r'
+				     ? "line break"
+				     : "control character",
+				 i + 1);
+			explicit_bzero(buf, sizeof(buf));
+			return -EINVAL;
+		}
 	}
 	free(c->token);
 	c->token = strdup(buf);
@@ -147,7 +189,7 @@ int ctl_service_path(const char *name, const char *action, char *buf,
 }
 
 /* One transfer; *status and the buffer are set when it completed. */
-static int perform(CURL *curl, const char *url, struct buffer *b, long *status,
+static int perform(CURL *curl, const char *url, struct buf *body, long *status,
 		   char *err, size_t err_len)
 {
 	char detail[CURL_ERROR_SIZE] = "";
@@ -155,7 +197,7 @@ static int perform(CURL *curl, const char *url, struct buffer *b, long *status,
 
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
@@ -165,10 +207,14 @@ static int perform(CURL *curl, const char *url, struct buffer *b, long *status,
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "kanaryctl");
 	rc = curl_easy_perform(curl);
-	if (rc == CURLE_WRITE_ERROR && b->truncated) {
+	if (rc == CURLE_WRITE_ERROR && body->dropped) {
 		snprintf(err, err_len, "%s: the answer is over %zu bytes", url,
-			 b->max);
+			 body->max);
 		return -E2BIG;
+	}
+	if (rc == CURLE_WRITE_ERROR) {
+		snprintf(err, err_len, "%s: out of memory", url);
+		return -ENOMEM;
 	}
 	if (rc != CURLE_OK) {
 		snprintf(err, err_len, "%s: %s", url,
@@ -183,7 +229,7 @@ int ctl_request(const struct ctl_client *c, const char *method,
 		const char *path, const json_t *body, struct ctl_response *out,
 		char *err, size_t err_len)
 {
-	struct buffer b = {.max = CTL_MAX_ANSWER_BYTES};
+	struct buf answer;
 	struct curl_slist *headers = NULL;
 	char url[CTL_SERVER_LEN + 512];
 	char *auth = NULL, *payload = NULL;
@@ -191,6 +237,7 @@ int ctl_request(const struct ctl_client *c, const char *method,
 	int ret = -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
+	buf_init(&answer, CTL_MAX_ANSWER_BYTES);
 	snprintf(url, sizeof(url), "%s%s", c->server, path);
 	curl = curl_easy_init();
 	if (!curl) {
@@ -221,22 +268,21 @@ int ctl_request(const struct ctl_client *c, const char *method,
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	ret = perform(curl, url, &b, &out->status, err, err_len);
+	ret = perform(curl, url, &answer, &out->status, err, err_len);
 	if (ret)
 		goto out;
-	out->body = b.data ? b.data : strdup("");
-	b.data = NULL;
+	out->len = answer.len;
+	out->body = buf_take(&answer);
 	if (!out->body) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	out->len = b.len;
 	out->json = json_loadb(out->body, out->len, 0, NULL);
 	ret = 0;
 out:
 	if (ret == -ENOMEM)
 		snprintf(err, err_len, "out of memory");
-	free(b.data);
+	buf_free(&answer);
 	free(payload);
 	if (auth) {
 		explicit_bzero(auth, strlen(auth));
@@ -250,10 +296,11 @@ out:
 int ctl_fetch_url(const char *url, size_t max_bytes, char **body, size_t *len,
 		  long *status, char *err, size_t err_len)
 {
-	struct buffer b = {.max = max_bytes};
+	struct buf answer;
 	CURL *curl;
 	int ret;
 
+	buf_init(&answer, max_bytes);
 	*body = NULL;
 	*len = 0;
 	curl = curl_easy_init();
@@ -265,14 +312,14 @@ int ctl_fetch_url(const char *url, size_t max_bytes, char **body, size_t *len,
 	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 3L);
-	ret = perform(curl, url, &b, status, err, err_len);
+	ret = perform(curl, url, &answer, status, err, err_len);
 	curl_easy_cleanup(curl);
 	if (ret) {
-		free(b.data);
+		buf_free(&answer);
 		return ret;
 	}
-	*body = b.data ? b.data : strdup("");
-	*len = b.len;
+	*len = answer.len;
+	*body = buf_take(&answer);
 	if (!*body) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;

@@ -17,7 +17,8 @@ enum ctl_exit {
 	CTL_EXIT_REFUSED = 1,	  /* the agent answered 4xx/5xx, or the
 				   * command's outcome is a failure */
 	CTL_EXIT_USAGE = 2,	  /* bad command line */
-	CTL_EXIT_UNREACHABLE = 3, /* no answer from the server */
+	CTL_EXIT_UNREACHABLE = 3, /* no answer from the server, or one
+				   * that is not kanaryd's */
 };
 
 #define CTL_DEFAULT_SERVER     "http://127.0.0.1:9090"
@@ -44,10 +45,16 @@ struct ctl_response {
 	json_t *json; /* body parsed, or NULL when it is not JSON */
 };
 
-/* Sets the server (trailing slashes dropped). -EINVAL when not http(s). */
+/*
+ * Sets the server (trailing slashes dropped). -EINVAL when not
+ * http(s)://HOST[:PORT] with a port from 1 to 65535.
+ */
 int ctl_client_set_server(struct ctl_client *c, const char *url, char *err,
 			  size_t err_len);
-/* Reads the token from a file: its content less trailing line ends. */
+/*
+ * Reads the token from a file: its content less trailing line ends.
+ * -EINVAL when empty, or when a line end or other control byte is inside.
+ */
 int ctl_client_read_token(struct ctl_client *c, const char *path, char *err,
 			  size_t err_len);
 void ctl_client_free(struct ctl_client *c);

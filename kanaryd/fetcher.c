@@ -15,10 +15,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/buf.h"
 #include "util/log.h"
 
 #define CONNECT_TIMEOUT_MS_MAX 1000
-#define BODY_INITIAL_BYTES     16384
 
 struct fetch {
 	struct fetch *next; /* in the waiting queue or the active list */
@@ -30,10 +30,7 @@ struct fetch {
 	fetch_done_fn done;
 	void *owner;
 	uint64_t tag;
-	char *body;
-	size_t body_len;
-	size_t body_cap;
-	bool too_big;
+	struct buf body; /* up to req.max_body_bytes */
 	char curl_error[CURL_ERROR_SIZE];
 	uint64_t started_ms;
 };
@@ -88,7 +85,7 @@ static void fetch_free(struct fetch *x)
 	}
 	curl_slist_free_all(x->headers);
 	free(x->post_body);
-	free(x->body);
+	buf_free(&x->body);
 	free(x);
 }
 
@@ -113,28 +110,9 @@ void fetcher_destroy(struct fetcher *f)
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct fetch *x = userp;
-	size_t len = size * nmemb;
 
-	if (x->body_len + len > x->req.max_body_bytes) {
-		x->too_big = true;
-		return 0; /* aborts the transfer */
-	}
-	if (x->body_len + len + 1 > x->body_cap) {
-		size_t cap = x->body_cap ? x->body_cap : BODY_INITIAL_BYTES;
-		char *grown;
-
-		while (cap < x->body_len + len + 1)
-			cap *= 2;
-		grown = realloc(x->body, cap);
-		if (!grown)
-			return 0;
-		x->body = grown;
-		x->body_cap = cap;
-	}
-	memcpy(x->body + x->body_len, data, len);
-	x->body_len += len;
-	x->body[x->body_len] = '\0';
-	return len;
+	/* 0 aborts the transfer; body.dropped tells "too big". */
+	return buf_append(&x->body, data, size * nmemb) ? 0 : size * nmemb;
 }
 
 static int fetch_start(struct fetcher *f, struct fetch *x)
@@ -211,6 +189,7 @@ int fetcher_submit(struct fetcher *f, const struct fetch_request *req,
 		return -ENOMEM;
 	x->fetcher = f;
 	x->req = *req;
+	buf_init(&x->body, req->max_body_bytes);
 	x->req.body = NULL;
 	if (req->body) {
 		x->post_body = strdup(req->body);
@@ -311,7 +290,7 @@ static void finish(struct fetcher *f, struct fetch *x, CURLcode code)
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
 	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &content_type);
 	r.content_type = content_type;
-	if (x->too_big) {
+	if (x->body.dropped) {
 		snprintf(r.error, sizeof(r.error),
 			 "%s: answer larger than %zu bytes: cut off",
 			 x->req.url, x->req.max_body_bytes);
@@ -319,8 +298,8 @@ static void finish(struct fetcher *f, struct fetch *x, CURLcode code)
 		describe_failure(x, code, r.error, sizeof(r.error));
 	} else {
 		r.ok = 1;
-		r.body = x->body ? x->body : "";
-		r.body_len = x->body_len;
+		r.body = x->body.data ? x->body.data : "";
+		r.body_len = x->body.len;
 	}
 	unlink_active(f, x);
 	x->done(x->owner, x->tag, &r);

@@ -7,7 +7,6 @@
  * check that can refuse the start runs before anything is attached.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include "config.h"
 #include "util/log.h"
 #include "util/netaddr.h"
+#include "util/opts.h"
 #include "util/text.h"
 #include "privileges.h"
 #include "util/version.h"
@@ -76,7 +76,6 @@ static const struct option long_options[] = {
     {"max-services", required_argument, NULL, OPT_MAX_SERVICES},
     {"allow-local-backends", no_argument, NULL, OPT_ALLOW_LOCAL_BACKENDS},
     {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
     {NULL, 0, NULL, 0},
@@ -357,117 +356,111 @@ static int build_config(const struct flags *f, struct agent_config *cfg)
 	return 0;
 }
 
-/* The long name of an option, for messages ("--iface" for -i too). */
-static const char *option_name(int opt)
+/* One flag into f (ctx); --version ends the run. */
+static int on_flag(const struct opts_parser *p, int id, const char *arg)
 {
-	const struct option *o;
+	struct flags *f = p->ctx;
+	char why[TEXT_ERR_LEN];
 
-	for (o = long_options; o->name; o++)
-		if (o->val == opt)
-			return o->name;
-	return "?";
+	/* Every value ends up in a path, a request or a log line. */
+	if (arg && text_refuse_control(arg, strlen(arg), false, why,
+				       sizeof(why)))
+		return opts_error(p, "--%s: the value %s",
+				  opts_flag_name(p, id), why);
+	switch (id) {
+	case 'i':
+		f->iface = arg;
+		return 0;
+	case 'c':
+		f->config_file = arg;
+		return 0;
+	case 'v':
+		f->verbose = true;
+		return 0;
+	case OPT_VERSION:
+		printf("kanaryd %s\n", KANARY_VERSION);
+		exit(0);
+	case OPT_CHECK_CONFIG:
+		f->check_config = arg;
+		return 0;
+	case OPT_MODE:
+		f->mode = arg;
+		return 0;
+	case OPT_PIN_DIR:
+		f->pin_dir = arg;
+		return 0;
+	case OPT_SERVICE:
+		f->service = arg;
+		return 0;
+	case OPT_STABLE:
+		f->stable = arg;
+		return 0;
+	case OPT_CANARY:
+		f->canary = arg;
+		return 0;
+	case OPT_WEIGHT:
+		f->weight = arg;
+		return 0;
+	case OPT_NAME:
+		f->name = arg;
+		return 0;
+	case OPT_UDP:
+		f->udp = true;
+		return 0;
+	case OPT_NO_HTTP:
+		f->no_http = true;
+		return 0;
+	case OPT_METRICS_PRESET:
+		f->metrics_preset = arg;
+		return 0;
+	case OPT_KEEP_ATTACHED:
+		f->keep_attached = true;
+		return 0;
+	case OPT_REMOVE:
+		f->remove = true;
+		return 0;
+	case OPT_TAKEOVER:
+		f->takeover = true;
+		return 0;
+	case OPT_NO_REATTACH:
+		f->no_reattach = true;
+		return 0;
+	case OPT_LISTEN:
+		f->listen = arg;
+		return 0;
+	case OPT_TOKEN_FILE:
+		f->token_file = arg;
+		return 0;
+	case OPT_STATE_FILE:
+		f->state_file = arg;
+		return 0;
+	case OPT_MAX_FLOWS:
+		f->max_flows = arg;
+		return 0;
+	case OPT_MAX_BACKENDS:
+		f->max_backends = arg;
+		return 0;
+	case OPT_MAX_SERVICES:
+		f->max_services = arg;
+		return 0;
+	case OPT_ALLOW_LOCAL_BACKENDS:
+		f->allow_local_backends = true;
+		return 0;
+	default:
+		return -EINVAL;
+	}
 }
 
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
-	char why[TEXT_ERR_LEN];
-	int opt;
+	const struct opts_parser p =
+	    OPTS_PARSER("kanaryd", long_options, on_flag, usage, f);
+	int ret = opts_parse(&p, argc, argv);
 
-	while ((opt = getopt_long(argc, argv, "i:c:vh", long_options, NULL)) !=
-	       -1) {
-		/* Every value ends up in a path, a request or a log line. */
-		if (optarg && text_refuse_control(optarg, strlen(optarg), false,
-						  why, sizeof(why)))
-			return usage_error("--%s: the value %s",
-					   option_name(opt), why);
-		switch (opt) {
-		case 'i':
-			f->iface = optarg;
-			break;
-		case 'c':
-			f->config_file = optarg;
-			break;
-		case 'v':
-			f->verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case OPT_VERSION:
-			printf("kanaryd %s\n", KANARY_VERSION);
-			exit(0);
-		case OPT_CHECK_CONFIG:
-			f->check_config = optarg;
-			break;
-		case OPT_MODE:
-			f->mode = optarg;
-			break;
-		case OPT_PIN_DIR:
-			f->pin_dir = optarg;
-			break;
-		case OPT_SERVICE:
-			f->service = optarg;
-			break;
-		case OPT_STABLE:
-			f->stable = optarg;
-			break;
-		case OPT_CANARY:
-			f->canary = optarg;
-			break;
-		case OPT_WEIGHT:
-			f->weight = optarg;
-			break;
-		case OPT_NAME:
-			f->name = optarg;
-			break;
-		case OPT_UDP:
-			f->udp = true;
-			break;
-		case OPT_NO_HTTP:
-			f->no_http = true;
-			break;
-		case OPT_METRICS_PRESET:
-			f->metrics_preset = optarg;
-			break;
-		case OPT_KEEP_ATTACHED:
-			f->keep_attached = true;
-			break;
-		case OPT_REMOVE:
-			f->remove = true;
-			break;
-		case OPT_TAKEOVER:
-			f->takeover = true;
-			break;
-		case OPT_NO_REATTACH:
-			f->no_reattach = true;
-			break;
-		case OPT_LISTEN:
-			f->listen = optarg;
-			break;
-		case OPT_TOKEN_FILE:
-			f->token_file = optarg;
-			break;
-		case OPT_STATE_FILE:
-			f->state_file = optarg;
-			break;
-		case OPT_MAX_FLOWS:
-			f->max_flows = optarg;
-			break;
-		case OPT_MAX_BACKENDS:
-			f->max_backends = optarg;
-			break;
-		case OPT_MAX_SERVICES:
-			f->max_services = optarg;
-			break;
-		case OPT_ALLOW_LOCAL_BACKENDS:
-			f->allow_local_backends = true;
-			break;
-		default:
-			return usage_error("unknown or incomplete option");
-		}
-	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (ret == OPTS_HELP)
+		exit(0);
+	if (ret)
+		return EXIT_USAGE;
 	if (f->check_config) {
 		if (f->config_file || f->remove)
 			return usage_error(

@@ -8,11 +8,13 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent_internal.h"
+#include "util/buf.h"
 #include "util/netaddr.h"
 
 #define PERCENT	 100.0
@@ -20,49 +22,28 @@
 /* Octave edges of the kernel's quarter-octave buckets: exact cumulative
  * counts with a fourth of the series. */
 #define LATENCY_BUCKETS_PER_EDGE 4
+/* No limit of its own: the page grows with the services, as memory allows. */
+#define PAGE_MAX_BYTES (SIZE_MAX / 2)
 
-struct buf {
-	char *data;
-	size_t len;
-	size_t cap;
+/* The page being written; the first error sticks and ends it. */
+struct page {
+	struct buf text;
 	int err;
 };
 
 static void __attribute__((format(printf, 2, 3)))
-out(struct buf *b, const char *fmt, ...)
+out(struct page *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	if (b->err)
 		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->err = -EINVAL;
-			return;
-		}
-		if (b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = b->cap * 2 + (size_t)n;
-			char *grown = realloc(b->data, cap);
-
-			if (!grown) {
-				b->err = -ENOMEM;
-				return;
-			}
-			b->data = grown;
-			b->cap = cap;
-		}
-	}
+	va_start(ap, fmt);
+	b->err = buf_vprintf(&b->text, fmt, ap);
+	va_end(ap);
 }
 
-static void family(struct buf *b, const char *name, const char *type,
+static void family(struct page *b, const char *name, const char *type,
 		   const char *help)
 {
 	out(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -74,7 +55,7 @@ static const char *pool_name(const struct backend_rt *be)
 	return be->pool == KN_POOL_CANARY ? "canary" : "stable";
 }
 
-static void service_families(struct agent *a, struct buf *b)
+static void service_families(struct agent *a, struct page *b)
 {
 	static const enum rollout_phase phases[] = {
 	    PHASE_IDLE,	    PHASE_WARMING,     PHASE_PROGRESSING, PHASE_PAUSED,
@@ -156,7 +137,7 @@ static const struct counter_field backend_counters[] = {
 	  "SYNs clients sent again because the backend did not answer."),
 };
 
-static void backend_families(struct agent *a, struct buf *b)
+static void backend_families(struct agent *a, struct page *b)
 {
 	static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx",
 					      "5xx"};
@@ -309,7 +290,7 @@ static void backend_families(struct agent *a, struct buf *b)
 #undef LABEL_ARGS
 }
 
-static void agent_families(struct agent *a, struct buf *b)
+static void agent_families(struct agent *a, struct page *b)
 {
 	static const char *const reasons[] = {"error_rate", "refused",
 					      "analysis"};
@@ -369,21 +350,17 @@ static void agent_families(struct agent *a, struct buf *b)
 
 int prom_export(struct agent *a, char **text, size_t *len)
 {
-	struct buf b = {0};
+	struct page b = {.err = 0};
 
-	b.cap = 16384;
-	b.data = malloc(b.cap);
-	if (!b.data)
-		return -ENOMEM;
-	b.data[0] = '\0';
+	buf_init(&b.text, PAGE_MAX_BYTES);
 	service_families(a, &b);
 	backend_families(a, &b);
 	agent_families(a, &b);
 	if (b.err) {
-		free(b.data);
+		buf_free(&b.text);
 		return b.err;
 	}
-	*text = b.data;
-	*len = b.len;
-	return 0;
+	*len = b.text.len;
+	*text = buf_take(&b.text);
+	return *text ? 0 : -ENOMEM;
 }

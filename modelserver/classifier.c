@@ -10,6 +10,7 @@
  */
 #include "classifier.h"
 #include "corpus.h"
+#include "util/hash.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,9 +22,6 @@
 #define CLS_TABLE_MIN_SLOTS 1024
 /* A bigram is two tokens and the space that joins them. */
 #define CLS_MAX_FEATURE_BYTES (2 * CLS_MAX_TOKEN_BYTES + 1)
-/* FNV-1a, 64-bit: simple, and good enough for short word keys. */
-#define CLS_FNV_OFFSET_BASIS 0xcbf29ce484222325ULL
-#define CLS_FNV_PRIME	     0x100000001b3ULL
 /* U+2019, the typographic apostrophe, in UTF-8: read like "'". */
 #define CLS_UTF8_RSQUO_0     0xe2
 #define CLS_UTF8_RSQUO_1     0x80
@@ -249,17 +247,7 @@ static void for_each_feature(bool bigrams, const char *text, size_t len,
 
 /* ---- the feature table ----------------------------------------------- */
 
-static uint64_t hash_key(const char *key, size_t len)
-{
-	uint64_t h = CLS_FNV_OFFSET_BASIS;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= CLS_FNV_PRIME;
-	}
-	return h;
-}
+/* Keys hash with FNV-1a, 64-bit: simple, and good enough for short words. */
 
 /* The slot holding key, or the free slot where it would go. */
 static struct cls_feature *table_slot(struct cls_feature *slots,
@@ -280,7 +268,7 @@ static const struct cls_feature *table_find(const struct classifier *model,
 					    const char *key, size_t len)
 {
 	const struct cls_feature *slot = table_slot(
-	    model->slots, model->slot_count, key, len, hash_key(key, len));
+	    model->slots, model->slot_count, key, len, hash_fnv1a64(key, len));
 
 	return slot->key ? slot : NULL;
 }
@@ -308,7 +296,7 @@ static int table_grow(struct classifier *model)
 static int table_count(struct classifier *model, const char *key, size_t len,
 		       enum cls_label label)
 {
-	uint64_t hash = hash_key(key, len);
+	uint64_t hash = hash_fnv1a64(key, len);
 	struct cls_feature *slot;
 	int err;
 

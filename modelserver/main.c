@@ -10,12 +10,12 @@
 #include "classifier.h"
 #include "faults.h"
 #include "util/log.h"
+#include "util/opts.h"
 #include "metrics.h"
 #include "server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #define PROGRAM_NAME		"kanary-modelserver"
-#define EXIT_USAGE		2
 #define DEFAULT_MAX_CONNECTIONS 256
 /* Each connection is a thread: far beyond this, use a real server. */
 #define MAX_MAX_CONNECTIONS 10000
@@ -34,6 +33,7 @@
 #define ADDR_TEXT_BYTES	    64
 #define NS_PER_MS	    1000000.0
 #define MS_PER_S	    1000.0
+#define WANT_SHARE	    "want a number from 0 to 1"
 
 struct options {
 	struct sockaddr_storage addr;
@@ -75,7 +75,6 @@ static const struct option long_options[] = {
     {"tokens", required_argument, NULL, OPT_TOKENS},
     {"stream-error-rate", required_argument, NULL, OPT_STREAM_ERROR_RATE},
     {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
@@ -120,58 +119,9 @@ static void usage(FILE *out)
 		FAULTS_DEFAULT_TOKENS);
 }
 
-static const char *flag_name(int id)
-{
-	const struct option *o;
-
-	for (o = long_options; o->name; o++)
-		if (o->val == id)
-			return o->name;
-	return "?";
-}
-
-/* Reports a bad value for a flag; returns -EINVAL for the caller. */
-static int bad_value(int id, const char *value, const char *want)
-{
-	log_error("bad value '%s' for --%s: %s", value, flag_name(id), want);
-	return -EINVAL;
-}
-
-static int parse_share(int id, const char *text, double *out)
-{
-	char *end;
-	double x;
-
-	errno = 0;
-	x = strtod(text, &end);
-	if (errno || end == text || *end || !(x >= 0.0 && x <= 1.0))
-		return bad_value(id, text, "want a number from 0 to 1");
-	*out = x;
-	return 0;
-}
-
-static int parse_uint(int id, const char *text, unsigned long long max,
-		      unsigned long long *out)
-{
-	unsigned long long x;
-	char *end;
-
-	errno = 0;
-	/* strtoull() would take "-1" as a huge number: digits only. */
-	x = (text[0] >= '0' && text[0] <= '9') ? strtoull(text, &end, 10) : 0;
-	if (!(text[0] >= '0' && text[0] <= '9') || errno || *end || x > max) {
-		char want[ADDR_TEXT_BYTES];
-
-		snprintf(want, sizeof(want), "want an integer from 0 to %llu",
-			 max);
-		return bad_value(id, text, want);
-	}
-	*out = x;
-	return 0;
-}
-
 /* "1.2.3.4:80" or "[::1]:80" into opts->addr. */
-static int parse_listen(const char *text, struct options *opts)
+static int parse_listen(const struct opts_parser *p, const char *text,
+			struct options *opts)
 {
 	static const char want[] =
 	    "want ADDR:PORT with an IPv4 address or a [bracketed] IPv6 "
@@ -186,16 +136,16 @@ static int parse_listen(const char *text, struct options *opts)
 
 	colon = strrchr(text, ':');
 	if (!colon)
-		return bad_value(OPT_LISTEN, text, want);
+		return opts_bad_value(p, OPT_LISTEN, text, want);
 	host_len = (size_t)(colon - text);
 	if (text[0] == '[') {
 		if (host_len < 2 || text[host_len - 1] != ']')
-			return bad_value(OPT_LISTEN, text, want);
+			return opts_bad_value(p, OPT_LISTEN, text, want);
 		host_start = text + 1;
 		host_len -= 2;
 	}
 	if (host_len == 0 || host_len >= sizeof(host))
-		return bad_value(OPT_LISTEN, text, want);
+		return opts_bad_value(p, OPT_LISTEN, text, want);
 	memcpy(host, host_start, host_len);
 	host[host_len] = '\0';
 
@@ -204,7 +154,7 @@ static int parse_listen(const char *text, struct options *opts)
 		   ? strtoull(colon + 1, &end, 10)
 		   : MAX_PORT + 1ULL;
 	if (port > MAX_PORT || errno || *end)
-		return bad_value(OPT_LISTEN, text, want);
+		return opts_bad_value(p, OPT_LISTEN, text, want);
 
 	memset(&opts->addr, 0, sizeof(opts->addr));
 	if (text[0] != '[' && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
@@ -217,87 +167,90 @@ static int parse_listen(const char *text, struct options *opts)
 		sin6->sin6_port = htons((uint16_t)port);
 		opts->addr_len = sizeof(*sin6);
 	} else {
-		return bad_value(OPT_LISTEN, text, want);
+		return opts_bad_value(p, OPT_LISTEN, text, want);
 	}
 	opts->have_listen = true;
 	return 0;
 }
 
-static int parse_option(int id, const char *arg, struct options *opts)
+static int parse_option(const struct opts_parser *p, int id, const char *arg)
 {
-	unsigned long long n;
+	struct options *opts = p->ctx;
+	uint64_t n;
 	int ret;
 
 	switch (id) {
+	case 'v':
+		log_set_verbose(true);
+		return 0;
 	case OPT_LISTEN:
-		return parse_listen(arg, opts);
+		return parse_listen(p, arg, opts);
 	case OPT_MODEL:
 		ret = cls_version_parse(arg);
 		if (ret < 0)
-			return bad_value(id, arg, "want v1 or v2");
+			return opts_bad_value(p, id, arg, "want v1 or v2");
 		opts->version = (enum cls_version)ret;
 		return 0;
 	case OPT_ERROR_RATE:
-		return parse_share(id, arg, &opts->knobs.error_rate);
+		return opts_parse_double(p, id, arg, 0, false, 1, WANT_SHARE,
+					 &opts->knobs.error_rate);
 	case OPT_LATENCY_MS:
-		ret = parse_uint(id, arg, FAULTS_MAX_LATENCY_MS, &n);
+		ret = opts_parse_u64(p, id, arg, 0, FAULTS_MAX_LATENCY_MS, &n);
 		if (!ret)
 			opts->knobs.latency_ms = (unsigned int)n;
 		return ret;
 	case OPT_SKEW:
-		return parse_share(id, arg, &opts->knobs.skew);
+		return opts_parse_double(p, id, arg, 0, false, 1, WANT_SHARE,
+					 &opts->knobs.skew);
 	case OPT_SKEW_LABEL:
 		ret = cls_label_parse(arg);
 		if (ret < 0)
-			return bad_value(id, arg,
-					 "want positive, negative or neutral");
+			return opts_bad_value(
+			    p, id, arg, "want positive, negative or neutral");
 		opts->knobs.skew_label = ret;
 		return 0;
 	case OPT_SEED:
-		ret = parse_uint(id, arg, UINT64_MAX, &n);
-		if (!ret) {
-			opts->seed = n;
+		ret = opts_parse_u64(p, id, arg, 0, UINT64_MAX, &opts->seed);
+		if (!ret)
 			opts->have_seed = true;
-		}
 		return ret;
 	case OPT_MAX_CONNECTIONS:
-		ret = parse_uint(id, arg, MAX_MAX_CONNECTIONS, &n);
-		if (!ret && n == 0)
-			ret = bad_value(id, arg, "want at least 1");
+		ret = opts_parse_u64(p, id, arg, 1, MAX_MAX_CONNECTIONS, &n);
 		if (!ret)
 			opts->max_connections = (unsigned int)n;
 		return ret;
 	case OPT_TTFT_MS:
-		ret = parse_uint(id, arg, FAULTS_MAX_LATENCY_MS, &n);
+		ret = opts_parse_u64(p, id, arg, 0, FAULTS_MAX_LATENCY_MS, &n);
 		if (!ret)
 			opts->knobs.ttft_ms = (unsigned int)n;
 		return ret;
 	case OPT_TOKEN_MS:
-		ret = parse_uint(id, arg, FAULTS_MAX_TOKEN_MS, &n);
+		ret = opts_parse_u64(p, id, arg, 0, FAULTS_MAX_TOKEN_MS, &n);
 		if (!ret)
 			opts->knobs.token_ms = (unsigned int)n;
 		return ret;
 	case OPT_TOKENS:
-		ret = parse_uint(id, arg, FAULTS_MAX_TOKENS, &n);
-		if (!ret && n == 0)
-			ret = bad_value(id, arg, "want at least 1");
+		ret = opts_parse_u64(p, id, arg, 1, FAULTS_MAX_TOKENS, &n);
 		if (!ret)
 			opts->knobs.tokens = (unsigned int)n;
 		return ret;
 	case OPT_STREAM_ERROR_RATE:
-		return parse_share(id, arg, &opts->knobs.stream_error_rate);
+		return opts_parse_double(p, id, arg, 0, false, 1, WANT_SHARE,
+					 &opts->knobs.stream_error_rate);
 	default:
 		return -EINVAL;
 	}
 }
 
 /*
- * Fills opts from argv. Returns 0 to run, 1 when --help was shown, or
- * -EINVAL after saying what is wrong.
+ * Fills opts from argv. Returns OPTS_RUN, OPTS_HELP when --help was
+ * shown, or -EINVAL after saying what is wrong.
  */
 static int parse_args(int argc, char **argv, struct options *opts)
 {
-	int id;
+	const struct opts_parser parser =
+	    OPTS_PARSER(PROGRAM_NAME, long_options, parse_option, usage, opts);
+	int ret;
 
 	memset(opts, 0, sizeof(*opts));
 	opts->version = CLS_VERSION_V1;
@@ -305,44 +258,18 @@ static int parse_args(int argc, char **argv, struct options *opts)
 	opts->knobs.tokens = FAULTS_DEFAULT_TOKENS;
 	opts->max_connections = DEFAULT_MAX_CONNECTIONS;
 
-	opterr = 0; /* our messages, not getopt's */
-	while ((id = getopt_long(argc, argv, ":hv", long_options, NULL)) !=
-	       -1) {
-		switch (id) {
-		case 'h':
-			usage(stdout);
-			return 1;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case ':':
-			log_error("flag %s needs a value", argv[optind - 1]);
-			return -EINVAL;
-		case '?':
-			log_error("unknown flag '%s'", argv[optind - 1]);
-			return -EINVAL;
-		default:
-			if (parse_option(id, optarg, opts))
-				return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		log_error("unexpected argument '%s' (all settings are flags)",
-			  argv[optind]);
-		return -EINVAL;
-	}
-	if (!opts->have_listen) {
-		log_error("missing --listen ADDR:PORT (where to serve)");
-		return -EINVAL;
-	}
-	if (opts->knobs.skew > 0 && opts->knobs.skew_label == FAULTS_NO_LABEL) {
-		log_error(
-		    "--skew %g needs --skew-label LABEL (the label to skew "
-		    "towards)",
-		    opts->knobs.skew);
-		return -EINVAL;
-	}
-	return 0;
+	ret = opts_parse(&parser, argc, argv);
+	if (ret)
+		return ret;
+	if (!opts->have_listen)
+		return opts_error(
+		    &parser, "missing --listen ADDR:PORT (where to serve)");
+	if (opts->knobs.skew > 0 && opts->knobs.skew_label == FAULTS_NO_LABEL)
+		return opts_error(&parser,
+				  "--skew %g needs --skew-label LABEL (the "
+				  "label to skew towards)",
+				  opts->knobs.skew);
+	return OPTS_RUN;
 }
 
 static const char *addr_text(const struct sockaddr_storage *addr, char *buf,
@@ -390,12 +317,10 @@ int main(int argc, char **argv)
 
 	log_set_program(PROGRAM_NAME);
 	ret = parse_args(argc, argv, &opts);
-	if (ret == 1)
+	if (ret == OPTS_HELP)
 		return EXIT_SUCCESS;
-	if (ret < 0) {
-		fprintf(stderr, "Try '" PROGRAM_NAME " --help'.\n");
-		return EXIT_USAGE;
-	}
+	if (ret < 0)
+		return OPTS_EXIT_USAGE;
 	if (!opts.have_seed)
 		opts.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 

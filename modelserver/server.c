@@ -11,6 +11,7 @@
  */
 #include "server.h"
 #include "stream.h"
+#include "util/buf.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -28,7 +29,6 @@
 #define NS_PER_S  1000000000L
 
 /* Bodies start this small (a /predict body is usually a sentence). */
-#define SERVER_BODY_INITIAL_BYTES 1024
 /* An idle connection is closed after this; it outlasts any injected delay. */
 #define SERVER_IDLE_SLACK_S 30
 #define SERVER_IDLE_TIMEOUT_S                                                  \
@@ -83,9 +83,8 @@ struct request {
 	struct timespec start;
 	enum route route;
 	bool wants_body; /* the route's body method: keep what arrives */
-	char *body;
-	size_t len, cap;
-	bool too_large; /* the rest of the body is read and dropped */
+	struct buf body; /* up to SERVER_MAX_BODY_BYTES */
+	bool too_large;	 /* the rest of the body is read and dropped */
 	bool answered;
 	bool drawn; /* draw holds this /predict request's faults */
 	struct fault_draw draw;
@@ -332,34 +331,17 @@ static enum MHD_Result on_headers(struct exchange *ex, const char *url)
 /* Keeps up to SERVER_MAX_BODY_BYTES of body; past that, only a flag. */
 static int keep_body(struct request *req, const char *data, size_t size)
 {
-	size_t need, cap;
-	char *body;
+	int ret;
 
 	if (!req->wants_body || req->too_large || req->answered)
 		return 0;
-	if (size > SERVER_MAX_BODY_BYTES - req->len) {
+	ret = buf_append(&req->body, data, size);
+	if (ret == -E2BIG) {
 		req->too_large = true;
-		free(req->body);
-		req->body = NULL;
-		req->len = req->cap = 0;
+		buf_free(&req->body);
 		return 0;
 	}
-	need = req->len + size;
-	if (need > req->cap) {
-		cap = req->cap ? req->cap : SERVER_BODY_INITIAL_BYTES;
-		while (cap < need)
-			cap *= 2;
-		if (cap > SERVER_MAX_BODY_BYTES)
-			cap = SERVER_MAX_BODY_BYTES;
-		body = realloc(req->body, cap);
-		if (!body)
-			return -ENOMEM;
-		req->body = body;
-		req->cap = cap;
-	}
-	memcpy(req->body + req->len, data, size);
-	req->len = need;
-	return 0;
+	return ret;
 }
 
 /* Parses the body as a JSON object, or answers 400 and returns NULL. */
@@ -368,8 +350,8 @@ static json_t *parse_body(struct exchange *ex, enum MHD_Result *ret)
 	json_error_t error;
 	json_t *root;
 
-	root = json_loadb(ex->req->body ? ex->req->body : "", ex->req->len,
-			  JSON_REJECT_DUPLICATES, &error);
+	root = json_loadb(ex->req->body.data ? ex->req->body.data : "",
+			  ex->req->body.len, JSON_REJECT_DUPLICATES, &error);
 	if (!root) {
 		*ret = reply_error(ex, MHD_HTTP_BAD_REQUEST, NULL, NULL,
 				   "malformed JSON at line %d, column %d: %s",
@@ -611,6 +593,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		if (!ex.req)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &ex.req->start);
+		buf_init(&ex.req->body, SERVER_MAX_BODY_BYTES);
 		ex.req->route = route_of(url);
 		*req_cls = ex.req;
 		return on_headers(&ex, url);
@@ -635,7 +618,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)toe;
 	if (!req)
 		return;
-	free(req->body);
+	buf_free(&req->body);
 	free(req);
 	*req_cls = NULL;
 }

@@ -5,7 +5,9 @@
 # (it must parse and say what the human output says), --help everywhere,
 # watch on a pipe and on a terminal, inspect-metrics on files, stdin and
 # live model servers, and each exit code for real: 0 done, 1 refused by the
-# agent, 2 bad command line, 3 server unreachable.
+# agent, 2 bad command line, 3 server unreachable or not kanaryd (a fake
+# server, tests/tools/fake_kanaryd.py, answers the way kanaryd never
+# would: escape sequences in its strings, {}, a text page, a redirect).
 # Needs: curl, python3 (JSON), script (util-linux, a terminal for watch).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -156,6 +158,16 @@ check "an unreadable --token-file: exit 2 naming the file" \
 	fails_with 2 no-such-token
 kctl --server ftp://127.0.0.1 status
 check "--server ftp://...: exit 2" rc_is 2
+kctl --server http://127.0.0.1:99999 status
+check "--server with port 99999: a bad command line (exit 2), naming the port" \
+	fails_with 2 "http://127.0.0.1:99999" "over 65535"
+kctl --server http://127.0.0.1:9x/ status
+check "--server with a port that is no number: exit 2" \
+	fails_with 2 "the port is not a number"
+printf 'kanary-half\nkanary-other-half\n' >"$WORK/token-two-lines"
+kctl --token-file "$WORK/token-two-lines" pause demo
+check "a token file with a line break inside the token: exit 2 naming the file" \
+	fails_with 2 token-two-lines "line break"
 
 # ---- unreachable (exit 3) -----------------------------------------------------------
 kctl --server http://127.0.0.1:1 status
@@ -344,6 +356,91 @@ check "inspect-metrics on a URL nobody serves: exit 3" \
 	fails_with 3 "127.0.0.1:1/metrics"
 kctl inspect-metrics "$TOPO_API/nope"
 check "inspect-metrics on a 404: exit 1" fails_with 1 "HTTP 404"
+
+# ---- servers that are not kanaryd, or say what a terminal acts on -----------------------
+# tests/tools/fake_kanaryd.py answers in the node's namespace, on loopback.
+FAKE=tests/tools/fake_kanaryd.py
+FAKE_FIRST_PORT=19190
+FAKE_LIFETIME_S=300
+FAKE_MODES=(escape empty nonsense redirect counted)
+declare -A FAKE_URL=()
+port=$FAKE_FIRST_PORT
+for mode in "${FAKE_MODES[@]}"; do
+	topo_node "$PYTHON" "$FAKE" "$mode" 127.0.0.1 "$port" "$FAKE_LIFETIME_S" \
+		>"$WORK/fake-$mode.log" 2>&1 &
+	TOPO_PIDS+=($!)
+	topo_wait_port node 127.0.0.1 "$port" || tap_bail "fake_kanaryd.py $mode does not start"
+	FAKE_URL[$mode]=http://127.0.0.1:$port
+	port=$((port + 1))
+done
+
+# raw_escapes: the last command printed ESC or a C1 CSI as such.
+raw_escapes() {
+	[[ "$OUT$ERR" == *$'\x1b'* || "$OUT$ERR" == *$'\xc2\x9b'* ]]
+}
+escaped_only() { ! raw_escapes && [[ "$OUT$ERR" == *'\x1b[2J'* ]]; }
+
+kctl --server "${FAKE_URL[escape]}" status
+check "status: a server's escape sequences are printed escaped (\\x1b[2J), never raw" \
+	bash -c '[ "$1" = 0 ] && grep -q "^alpha" <<<"$2"' _ "$RC" "$OUT"
+check "... none reaches the terminal" escaped_only
+kctl --server "${FAKE_URL[escape]}" status alpha
+check "status SERVICE: the backends' strings escaped too" \
+	bash -c '[ "$1" = 0 ] && [[ "$2" == *"down: down\x1b[2J"* ]]' _ "$RC" "$OUT"
+check "... none reaches the terminal" escaped_only
+tctl --server "${FAKE_URL[escape]}" abort alpha
+check "a refusal's message and field: escaped on stderr (exit 1)" \
+	bash -c '[ "$1" = 1 ] && [[ "$2" == *"nothing to abort\x1b[2J"* ]] && [[ "$2" == *"[field: phase\x1b[2J"* ]]' \
+	_ "$RC" "$ERR"
+check "... none reaches the terminal" escaped_only
+kctl --json --server "${FAKE_URL[escape]}" status
+services=$(jget 'len(d["services"])' <<<"$OUT")
+check "status --json: the same JSON ($services services), C1 controls as \\u009b" \
+	bash -c '[ "$1" = 0 ] && [ "$2" = 3 ] && [[ "$3" == *"\\u009b31m"* ]]' _ "$RC" "$services" "$OUT"
+check "... none reaches the terminal" bash -c '! [[ "$1" == *$'"'"'\xc2\x9b'"'"'* ]]' _ "$OUT"
+tctl --json --server "${FAKE_URL[escape]}" abort alpha
+said=$(jget 'd["error"][:16]' <<<"$OUT")
+check "a refusal with --json: the error object on stdout, still JSON ($said)" \
+	test "$RC" = 1 -a "$said" = "nothing to abort"
+check "... none reaches the terminal" bash -c '! [[ "$1" == *$'"'"'\xc2\x9b'"'"'* ]]' _ "$OUT$ERR"
+kctl --server "${FAKE_URL[escape]}" decisions alpha
+check "decisions: escaped" bash -c '[ "$1" = 0 ]' _ "$RC"
+check "... none reaches the terminal" escaped_only
+
+# Every command that talks to kanaryd, against a server that is not it.
+FAKE_CALLS=("status" "status demo" "decisions demo" "pause demo" "resume demo"
+	"abort demo" "promote demo" "set-weight demo 5"
+	"set-backends demo --stable 198.18.16.20:80" "rollout demo"
+	"watch demo --timeout 2s")
+for mode in empty nonsense; do
+	judged=0
+	for call in "${FAKE_CALLS[@]}"; do
+		# shellcheck disable=SC2086 # a call is words
+		tctl --server "${FAKE_URL[$mode]}" $call
+		if fails_with 3 "not a kanaryd answer"; then
+			judged=$((judged + 1))
+		else
+			echo "#   $mode: '$call': rc=$RC err: ${ERR:0:200}"
+		fi
+	done
+	check "a server answering $mode: each of the ${#FAKE_CALLS[@]} calls exits 3, 'not a kanaryd answer'" \
+		test "$judged" = "${#FAKE_CALLS[@]}"
+done
+tctl --server "${FAKE_URL[empty]}" abort demo
+check "abort against {}: no 'aborted', nothing on stdout" \
+	bash -c '[ "$1" = 3 ] && [ -z "$2" ]' _ "$RC" "$OUT"
+kctl --server "${FAKE_URL[redirect]}" status
+check "a 301 from a web server: exit 3, said as such, not as kanaryd's refusal" \
+	bash -c '[ "$1" = 3 ] && [[ "$2" == *"${3}/api/v1/services: HTTP 301 from a server that is not kanaryd"* ]] &&
+		[[ "$2" != *"refused by kanaryd"* ]]' _ "$RC" "$ERR" "${FAKE_URL[redirect]}"
+
+# status asks once for the whole table: the pools' signals are in the status.
+kctl --server "${FAKE_URL[counted]}" status
+asked=$(topo_node curl -sS -m 3 "${FAKE_URL[counted]}/_requests" | jget 'd["requests"]')
+check "status of 3 services: one request (asked $asked)" test "$RC" = 0 -a "$asked" = 1
+check "... each row with its pools' latest signals" \
+	bash -c 'for s in alpha beta gamma; do
+		grep -Eq "^$s .* 1\.50% +12\.3ms +7\.25% +45\.6ms$" <<<"$1" || exit 1; done' _ "$OUT"
 
 check "kanaryd survived it all" kill -0 "$TOPO_KANARYD_PID"
 tap_done

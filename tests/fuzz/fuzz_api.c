@@ -57,6 +57,7 @@
 #include "kanaryd/agent.h"
 #include "kanaryd/api.h"
 #include "config.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "../lib/stale_pins.h"
 
@@ -67,9 +68,11 @@
 #define FUZZ_ANSWER_TIMEOUT_S 10
 #define FUZZ_RESPONSE_MAX     (4 * 1024 * 1024)
 #define FUZZ_REQUEST_HEAD_MAX 16384
-#define FUZZ_MSG_LEN	      512
-#define FUZZ_LOOPBACK_HOSTS   254
-#define FUZZ_CHUNK_MAX	      7
+/* Far above any request libFuzzer's inputs make. */
+#define FUZZ_REQUEST_MAX    (16 * 1024 * 1024)
+#define FUZZ_MSG_LEN	    512
+#define FUZZ_LOOPBACK_HOSTS 254
+#define FUZZ_CHUNK_MAX	    7
 /* Longest body a Content-Length may announce: beyond the API's limit, so
  * that the 413 answer is reached, and small enough to send quickly. */
 #define FUZZ_ANNOUNCED_MAX (2 * API_MAX_BODY_BYTES)
@@ -270,51 +273,30 @@ static bool parse_input(const uint8_t *data, size_t size, struct request *r)
 	return r->field[FIELD_METHOD][0] != '\0';
 }
 
-struct buf {
-	char *data;
-	size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const void *data, size_t len)
+/* Requests and answers in lib/util/buf; out of memory ends the run. */
+static void add_bytes(struct buf *b, const void *data, size_t len)
 {
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *grown;
-
-		while (cap < b->len + len)
-			cap *= 2;
-		grown = realloc(b->data, cap);
-		if (!grown)
-			abort();
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
+	if (buf_append(b, data, len) == -ENOMEM)
+		abort();
 }
 
-static void buf_printf(struct buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void buf_printf(struct buf *b, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+add_text(struct buf *b, const char *fmt, ...)
 {
-	char line[FUZZ_REQUEST_HEAD_MAX];
 	va_list ap;
-	int n;
+	int ret;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
+	ret = buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		buf_add(b, line,
-			(size_t)n < sizeof(line) ? (size_t)n
-						 : sizeof(line) - 1);
+	if (ret == -ENOMEM)
+		abort();
 }
 
 static void header(struct buf *b, const char *name, const char *value)
 {
 	if (value[0])
-		buf_printf(b, "%s: %s\r\n", name, value);
+		add_text(b, "%s: %s\r\n", name, value);
 }
 
 /*
@@ -347,27 +329,27 @@ static bool build_request(const struct request *r, struct buf *out)
 
 	if (!chunked && length > FUZZ_ANNOUNCED_MAX)
 		return false;
-	buf_printf(out, "%s %s HTTP/1.%c\r\n", r->field[FIELD_METHOD],
-		   r->field[FIELD_TARGET][0] ? r->field[FIELD_TARGET] : "/",
-		   r->flags & FUZZ_F_HTTP10 ? '0' : '1');
+	add_text(out, "%s %s HTTP/1.%c\r\n", r->field[FIELD_METHOD],
+		 r->field[FIELD_TARGET][0] ? r->field[FIELD_TARGET] : "/",
+		 r->flags & FUZZ_F_HTTP10 ? '0' : '1');
 	header(out, "Host", r->field[FIELD_HOST]);
 	header(out, "Authorization", r->field[FIELD_AUTHORIZATION]);
 	header(out, "Content-Type", r->field[FIELD_CONTENT_TYPE]);
 	header(out, "Origin", r->field[FIELD_ORIGIN]);
 	if (chunked) {
 		/* Both would leave the body's end in doubt. */
-		buf_printf(out, "Transfer-Encoding: chunked\r\n");
+		add_text(out, "Transfer-Encoding: chunked\r\n");
 	} else if (r->field[FIELD_CONTENT_LENGTH][0]) {
 		header(out, "Content-Length", r->field[FIELD_CONTENT_LENGTH]);
 	} else if (r->flags & FUZZ_F_AUTO_LENGTH) {
-		buf_printf(out, "Content-Length: %zu\r\n", r->body_len);
+		add_text(out, "Content-Length: %zu\r\n", r->body_len);
 		length = (long long)r->body_len;
 	}
-	buf_printf(out, "Connection: close\r\n\r\n");
+	add_text(out, "Connection: close\r\n\r\n");
 	if (!chunked) {
-		buf_add(out, r->body, r->body_len);
+		add_bytes(out, r->body, r->body_len);
 		while (length > 0 && (size_t)length > r->body_len) {
-			buf_add(out, " ", 1);
+			add_bytes(out, " ", 1);
 			length--;
 		}
 		return true;
@@ -377,11 +359,11 @@ static bool build_request(const struct request *r, struct buf *out)
 		n = 1 + r->body[off] % FUZZ_CHUNK_MAX;
 		if (n > r->body_len - off)
 			n = r->body_len - off;
-		buf_printf(out, "%zx\r\n", n);
-		buf_add(out, r->body + off, n);
-		buf_printf(out, "\r\n");
+		add_text(out, "%zx\r\n", n);
+		add_bytes(out, r->body + off, n);
+		add_text(out, "\r\n");
 	}
-	buf_printf(out, "0\r\n\r\n");
+	add_text(out, "0\r\n\r\n");
 	return true;
 }
 
@@ -483,8 +465,8 @@ static bool read_all(int fd, struct buf *in)
 		}
 		if (n < 0)
 			return false;
-		if (in->len + (size_t)n <= FUZZ_RESPONSE_MAX)
-			buf_add(in, chunk, (size_t)n);
+		/* A chunk past FUZZ_RESPONSE_MAX is left out (-E2BIG). */
+		add_bytes(in, chunk, (size_t)n);
 	}
 }
 
@@ -598,14 +580,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct request r;
-	struct buf req = {0}, in = {0};
+	struct buf req, in;
 	struct response a;
 	bool answered;
 	unsigned int port;
 	int fd;
 
+	buf_init(&req, FUZZ_REQUEST_MAX);
+	buf_init(&in, FUZZ_RESPONSE_MAX);
 	if (!parse_input(data, size, &r) || !build_request(&r, &req)) {
-		free(req.data);
+		buf_free(&req);
 		return 0;
 	}
 	port = api_port(r.flags & FUZZ_F_NO_TOKEN ? fz.without_token
@@ -621,8 +605,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			  r.field[FIELD_TARGET]);
 	if (parse_response(&in, &a))
 		check_answer(&r, &a);
-	free(req.data);
-	free(in.data);
+	buf_free(&req);
+	buf_free(&in);
 	if (fz.dirty) {
 		reset_state();
 		fz.dirty = false;

@@ -16,7 +16,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -37,12 +36,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/opts.h"
+
 #define PROGRAM_NAME "kn-csumcheck"
+
+#include "tool.h" /* after PROGRAM_NAME */
 
 /* Exit statuses: tests tell "nothing seen" (3) from "wrong" (1). */
 #define EXIT_ALL_OK   0
 #define EXIT_WRONG    1
-#define EXIT_USAGE    2
 #define EXIT_NONE     3
 #define EXIT_CANT_RUN 4
 
@@ -161,37 +163,6 @@ struct tally {
 	size_t nbad;
 	uint64_t bad_total;
 };
-
-static volatile sig_atomic_t stop_signal;
-/* The mask while waiting: SIGINT and SIGTERM are blocked everywhere else. */
-static sigset_t wait_mask;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-static void fail_msg(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static void fail_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROGRAM_NAME ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -692,22 +663,6 @@ static int capture(const struct options *o, struct tally *t, uint64_t *ms)
 }
 
 /* Interface names may hold any byte but '/', NUL and blanks. */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static const char *dir_name(enum direction d)
 {
 	return d == DIR_IN ? "in" : d == DIR_OUT ? "out" : "both";
@@ -732,7 +687,7 @@ static void print_json(const struct options *o, const struct tally *t,
 
 	/* One member a line: simple tools (sed, grep) can read it too. */
 	printf("{\n  \"iface\": ");
-	json_str(o->iface);
+	json_str(stdout, o->iface);
 	printf(",\n  \"direction\": \"%s\",\n", dir_name(o->dir));
 	printf("  \"result\": \"%s\",\n", verdict_name(verdict(t)));
 	printf("  \"elapsed_ms\": %" PRIu64 ",\n", ms);
@@ -941,7 +896,6 @@ static const struct option long_options[] = {
     {"src", required_argument, NULL, OPT_SRC},
     {"dst", required_argument, NULL, OPT_DST},
     {"dst-mac", required_argument, NULL, OPT_DST_MAC},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
@@ -992,33 +946,9 @@ static void usage(FILE *out)
 	    DEFAULT_SEND);
 }
 
-static int bad_value(const char *flag, const char *value, const char *want)
-{
-	fail_msg("bad value '%s' for --%s: %s", value, flag, want);
-	return -1;
-}
-
-static int parse_u64(const char *flag, const char *text, uint64_t min,
-		     uint64_t max, uint64_t *out)
-{
-	unsigned long long x;
-	char want[96];
-	char *end;
-
-	snprintf(want, sizeof(want),
-		 "want an integer from %" PRIu64 " to %" PRIu64, min, max);
-	if (text[0] < '0' || text[0] > '9')
-		return bad_value(flag, text, want);
-	errno = 0;
-	x = strtoull(text, &end, 10);
-	if (errno || *end || x < min || x > max)
-		return bad_value(flag, text, want);
-	*out = x;
-	return 0;
-}
-
 /* "IP" or "IP:PORT" (port required when need_port). */
-static int parse_endpoint(const char *flag, const char *text, bool need_port,
+static int parse_endpoint(const struct opts_parser *cli, int id,
+			  const char *text, bool need_port,
 			  struct endpoint_filter *f)
 {
 	const char *want = need_port ? "want IP:PORT (IPv4, port 1-65535)"
@@ -1029,22 +959,22 @@ static int parse_endpoint(const char *flag, const char *text, bool need_port,
 	struct in_addr a;
 
 	if (alen == 0 || alen >= sizeof(ip) || (need_port && !colon))
-		return bad_value(flag, text, want);
+		return opts_bad_value(cli, id, text, want);
 	memcpy(ip, text, alen);
 	ip[alen] = '\0';
 	if (inet_pton(AF_INET, ip, &a) != 1)
-		return bad_value(flag, text, want);
+		return opts_bad_value(cli, id, text, want);
 	memset(f, 0, sizeof(*f));
 	if (colon) {
 		char *end;
 		unsigned long port;
 
 		if (colon[1] < '0' || colon[1] > '9')
-			return bad_value(flag, text, want);
+			return opts_bad_value(cli, id, text, want);
 		errno = 0;
 		port = strtoul(colon + 1, &end, 10);
 		if (errno || *end || port == 0 || port > UINT16_MAX)
-			return bad_value(flag, text, want);
+			return opts_bad_value(cli, id, text, want);
 		f->has_port = true;
 		f->port = (uint16_t)port;
 	}
@@ -1053,54 +983,57 @@ static int parse_endpoint(const char *flag, const char *text, bool need_port,
 	return 0;
 }
 
-static int parse_mac(const char *text, uint8_t mac[MAC_LEN])
+static int parse_mac(const struct opts_parser *cli, const char *text,
+		     uint8_t mac[MAC_LEN])
 {
 	unsigned int b[MAC_LEN];
 	char tail;
 
 	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2],
 		   &b[3], &b[4], &b[5], &tail) != MAC_LEN)
-		return bad_value("dst-mac", text, "want aa:bb:cc:dd:ee:ff");
+		return opts_bad_value(cli, OPT_DST_MAC, text,
+				      "want aa:bb:cc:dd:ee:ff");
 	for (int i = 0; i < MAC_LEN; i++)
 		mac[i] = (uint8_t)b[i];
 	return 0;
 }
 
-static int parse_option(int id, const char *arg, struct options *o)
+static int parse_option(const struct opts_parser *cli, int id, const char *arg)
 {
+	struct options *o = cli->ctx;
 	uint64_t v;
 
 	switch (id) {
 	case OPT_IFACE:
 		if (!arg[0] || strlen(arg) >= IFNAMSIZ)
-			return bad_value("iface", arg,
-					 "want an interface name (1 to 15 "
-					 "bytes)");
+			return opts_bad_value(cli, id, arg,
+					      "want an interface name (1 to 15 "
+					      "bytes)");
 		o->iface = arg;
 		return 0;
 	case OPT_COUNT:
-		if (parse_u64("count", arg, 1, MAX_COUNT, &o->count))
+		if (opts_parse_u64(cli, id, arg, 1, MAX_COUNT, &o->count))
 			return -1;
 		o->have_count = true;
 		return 0;
 	case OPT_TIMEOUT_MS:
-		return parse_u64("timeout-ms", arg, 1, MAX_TIMEOUT_MS,
-				 &o->timeout_ms);
+		return opts_parse_u64(cli, id, arg, 1, MAX_TIMEOUT_MS,
+				      &o->timeout_ms);
 	case OPT_FILTER_DST:
-		return parse_endpoint("filter-dst", arg, false, &o->dst);
+		return parse_endpoint(cli, id, arg, false, &o->dst);
 	case OPT_FILTER_SRC:
-		return parse_endpoint("filter-src", arg, false, &o->src);
+		return parse_endpoint(cli, id, arg, false, &o->src);
 	case OPT_SRC:
-		return parse_endpoint("src", arg, true, &o->send_src);
+		return parse_endpoint(cli, id, arg, true, &o->send_src);
 	case OPT_DST:
-		return parse_endpoint("dst", arg, true, &o->send_dst);
+		return parse_endpoint(cli, id, arg, true, &o->send_dst);
 	case OPT_PROTO:
 		if (strcmp(arg, "tcp") == 0)
 			o->proto = IPPROTO_TCP;
 		else if (strcmp(arg, "udp") == 0)
 			o->proto = IPPROTO_UDP;
 		else
-			return bad_value("proto", arg, "want tcp or udp");
+			return opts_bad_value(cli, id, arg, "want tcp or udp");
 		return 0;
 	case OPT_DIRECTION:
 		if (strcmp(arg, "in") == 0)
@@ -1110,14 +1043,14 @@ static int parse_option(int id, const char *arg, struct options *o)
 		else if (strcmp(arg, "both") == 0)
 			o->dir = DIR_BOTH;
 		else
-			return bad_value("direction", arg,
-					 "want in, out or both");
+			return opts_bad_value(cli, id, arg,
+					      "want in, out or both");
 		return 0;
 	case OPT_JSON:
 		o->json = true;
 		return 0;
 	case OPT_SNAPLEN:
-		if (parse_u64("snaplen", arg, MIN_SNAPLEN, MAX_SNAPLEN, &v))
+		if (opts_parse_u64(cli, id, arg, MIN_SNAPLEN, MAX_SNAPLEN, &v))
 			return -1;
 		o->snaplen = (size_t)v;
 		return 0;
@@ -1128,112 +1061,77 @@ static int parse_option(int id, const char *arg, struct options *o)
 				return 0;
 			}
 		}
-		return bad_value("send", arg,
-				 "want good, good-partial, bad-ip, bad-l4 or "
-				 "bad-partial");
+		return opts_bad_value(
+		    cli, id, arg,
+		    "want good, good-partial, bad-ip, bad-l4 or "
+		    "bad-partial");
 	case OPT_DST_MAC:
-		return parse_mac(arg, o->dst_mac);
+		return parse_mac(cli, arg, o->dst_mac);
 	default:
 		return -1;
 	}
 }
 
-/* Returns 0 to run, 1 after --help, -1 after saying what is wrong. */
+/* Returns OPTS_RUN, OPTS_HELP, or -EINVAL after saying what is wrong. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	int id;
+	const struct opts_parser cli =
+	    OPTS_PARSER(PROGRAM_NAME, long_options, parse_option, usage, o);
+	int ret;
 
 	memset(o, 0, sizeof(*o));
 	o->timeout_ms = DEFAULT_TIMEOUT_MS;
 	o->snaplen = DEFAULT_SNAPLEN;
 	memset(o->dst_mac, 0xff, MAC_LEN);
 
-	opterr = 0; /* our messages, not getopt's */
-	while ((id = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
-		switch (id) {
-		case 'h':
-			usage(stdout);
-			return 1;
-		case ':':
-			fail_msg("flag %s needs a value", argv[optind - 1]);
-			return -1;
-		case '?':
-			fail_msg("unknown flag '%s'", argv[optind - 1]);
-			return -1;
-		default:
-			if (parse_option(id, optarg, o))
-				return -1;
-		}
-	}
-	if (optind < argc) {
-		fail_msg("unexpected argument '%s' (all settings are flags)",
-			 argv[optind]);
-		return -1;
-	}
-	if (!o->iface) {
-		fail_msg("missing --iface IF (where to capture or send)");
-		return -1;
-	}
+	ret = opts_parse(&cli, argc, argv);
+	if (ret)
+		return ret;
+	if (!o->iface)
+		return opts_error(
+		    &cli, "missing --iface IF (where to capture or send)");
 	if (o->send) {
-		if (!o->send_src.set || !o->send_dst.set) {
-			fail_msg("--send %s needs --src IP:PORT and --dst "
-				 "IP:PORT",
-				 send_names[o->send]);
-			return -1;
-		}
-		if (o->have_count && o->count > MAX_SEND) {
-			fail_msg("--send sends at most %d frames (got --count "
-				 "%" PRIu64 ")",
-				 MAX_SEND, o->count);
-			return -1;
-		}
+		if (!o->send_src.set || !o->send_dst.set)
+			return opts_error(
+			    &cli,
+			    "--send %s needs --src IP:PORT and --dst "
+			    "IP:PORT",
+			    send_names[o->send]);
+		if (o->have_count && o->count > MAX_SEND)
+			return opts_error(
+			    &cli,
+			    "--send sends at most %d frames (got --count "
+			    "%" PRIu64 ")",
+			    MAX_SEND, o->count);
 		if (!o->have_count)
 			o->count = DEFAULT_SEND;
 		if (!o->proto)
 			o->proto = IPPROTO_UDP;
-		return 0;
+		return OPTS_RUN;
 	}
-	if (o->send_src.set || o->send_dst.set) {
-		fail_msg("--src and --dst are for --send (capture filters are "
-			 "--filter-src and --filter-dst)");
-		return -1;
-	}
+	if (o->send_src.set || o->send_dst.set)
+		return opts_error(
+		    &cli, "--src and --dst are for --send (capture filters are "
+			  "--filter-src and --filter-dst)");
 	if (!o->have_count)
 		o->count = DEFAULT_COUNT;
-	return 0;
+	return OPTS_RUN;
 }
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigset_t stop_set;
 	struct options o;
 	struct tally *t;
 	uint64_t ms = 0;
 	int ret;
 
 	ret = parse_args(argc, argv, &o);
-	if (ret == 1)
-		return EXIT_ALL_OK;
-	if (ret < 0) {
-		fprintf(stderr, "Try '" PROGRAM_NAME " --help'.\n");
-		return EXIT_USAGE;
-	}
+	if (ret)
+		return ret == OPTS_HELP ? EXIT_ALL_OK : OPTS_EXIT_USAGE;
 	if (o.send)
 		return send_probes(&o);
 
-	/*
-	 * A stop signal is taken only inside ppoll(), which it interrupts;
-	 * then the summary is printed. None can slip in before the wait.
-	 */
-	sigemptyset(&stop_set);
-	sigaddset(&stop_set, SIGINT);
-	sigaddset(&stop_set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	tool_catch_stop_signals();
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		fail_msg("out of memory");

