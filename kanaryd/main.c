@@ -363,8 +363,8 @@ static int on_flag(const struct opts_parser *p, int id, const char *arg)
 	char why[TEXT_ERR_LEN];
 
 	/* Every value ends up in a path, a request or a log line. */
-	if (arg && text_refuse_control(arg, strlen(arg), false, why,
-				       sizeof(why)))
+	if (arg &&
+	    text_refuse_control(arg, strlen(arg), false, why, sizeof(why)))
 		return opts_error(p, "--%s: the value %s",
 				  opts_flag_name(p, id), why);
 	switch (id) {
