@@ -98,7 +98,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 PROGRAMS := $(BIN)/kanaryd $(BIN)/kanaryctl $(BIN)/kanary-modelserver
 
 .PHONY: all deps test test-build demo bench install uninstall clean format \
-	check-format vmlinux upgrade-build
+	check-format print-format-files vmlinux upgrade-build
 .DELETE_ON_ERROR:
 # Intermediate files make would delete: keeping them saves rebuilding the
 # skeleton and every object that includes it.
@@ -265,11 +265,19 @@ uninstall:
 vmlinux:
 	vmlinux/gen.sh
 
+# Every C file of the tree; tests/static/format.sh checks them in make test.
+FORMAT_FILES = $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] \
+	kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] \
+	tests/*/*.[ch] tests/bpf/*/*.[ch] bench/*.[ch])
+
 format:
-	clang-format -i $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] tests/bpf/*/*.[ch] bench/*.[ch])
+	clang-format -i $(FORMAT_FILES)
 
 check-format:
-	clang-format --dry-run --Werror $(wildcard lib/*.[ch] lib/*/*.[ch] kanaryd/*.[ch] kanaryctl/*.[ch] bpf/*.[ch] include/*.h modelserver/*.[ch] tests/*/*.[ch] tests/bpf/*/*.[ch] bench/*.[ch])
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+print-format-files:
+	@printf '%s\n' $(FORMAT_FILES)
 
 clean:
 	rm -rf $(OUTPUT) $(BIN)

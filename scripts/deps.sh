@@ -8,9 +8,10 @@ set -eu
 BUILD="clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev"
 # Tests: unit test library, network tools, sanitizer runtime, fuzzer,
-# promtool for /metrics, valgrind, headless Chromium for the status page.
+# promtool for /metrics, valgrind, headless Chromium for the status page,
+# clang-format for the style check (tests/static/format.sh).
 TEST="libcmocka-dev iproute2 iputils-ping ethtool curl iptables nftables procps psmisc
-libclang-rt-14-dev valgrind prometheus chromium chromium-driver python3
+libclang-rt-14-dev valgrind prometheus chromium chromium-driver python3 clang-format
 util-linux"
 # Benchmarks: the peers kanary is measured against, the load generator, plots,
 # packet captures (bench/xdp_resets.sh).
