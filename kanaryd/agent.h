@@ -17,7 +17,8 @@
  *  service status: {"name", "vip", "protocol", "mode", "phase",
  *    "canary_percent", "step", "steps", "step_elapsed", "rollout" (spec or
  *    null), "backends": [{"address", "pool", "kernel": {...},
- *    "metrics": {...}}], "analysis" (latest per signal), "counters"}
+ *    "metrics": {...}}], "analysis" (latest per signal), "counters",
+ *    "datapath" (attached or detached: watch.c)}
  *  phase is one of idle, warming, progressing, paused, promoted,
  *    rolled_back, aborted.
  */
