@@ -71,6 +71,10 @@
 /* A request line and headers longer than this are refused (431) by the
  * front door; every client of the API needs far less. */
 #define API_HEAD_MAX_BYTES 8192
+/* A chunked body is held whole by the front door before it is handed on
+ * (http_front.c); as sent it may take this much (413 beyond): room for a
+ * full body in chunks of a few bytes each. */
+#define API_MAX_CHUNKED_BYTES (4 * API_MAX_BODY_BYTES)
 /*
  * libmicrohttpd's own limit, shared among its workers: so high that no
  * worker reaches it even if every connection the front door lets in (at
@@ -330,7 +334,9 @@ static char *render_error(const struct http_error *err, size_t *len)
 			answer_headers[i].value);
 	fprintf(out, "%s: %zu\r\n\r\n", MHD_HTTP_HEADER_CONTENT_LENGTH,
 		body_len);
-	fwrite(body, 1, body_len, out);
+	/* The answer to HEAD is the head of the answer to GET. */
+	if (!err->head_request)
+		fwrite(body, 1, body_len, out);
 	free(body);
 	if (fclose(out)) {
 		free(text);
@@ -1121,6 +1127,13 @@ static int parse_listen(const char *listen, struct sockaddr_in *out, char *err,
 int api_start(struct agent *a, const char *listen, const char *token,
 	      struct api_server **out, char *err, size_t err_len)
 {
+	static const struct http_front_limits front_limits = {
+	    .head_bytes = API_HEAD_MAX_BYTES,
+	    .body_bytes = API_MAX_BODY_BYTES,
+	    .chunked_bytes = API_MAX_CHUNKED_BYTES,
+	    .pending = API_MAX_CONNECTIONS,
+	    .timeout_s = API_CONNECTION_TIMEOUT_S,
+	};
 	struct api_server *srv;
 	char addr_text[INET_ADDRSTRLEN], why[API_ERR_LEN];
 	int ret;
@@ -1192,8 +1205,7 @@ int api_start(struct agent *a, const char *listen, const char *token,
 		goto fail;
 	}
 	ret = http_front_start(srv->front, srv->daemon, render_error,
-			       API_HEAD_MAX_BYTES, API_MAX_CONNECTIONS,
-			       API_CONNECTION_TIMEOUT_S);
+			       &front_limits);
 	if (ret) {
 		snprintf(err, err_len, "could not start the API: %s",
 			 strerror(-ret));

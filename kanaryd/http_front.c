@@ -82,17 +82,16 @@ struct http_front {
 	int wake_fd; /* eventfd: stop */
 	int slot_fd; /* eventfd: the server closed a connection */
 	atomic_uint in_server; /* handed over and not closed yet */
-	unsigned int max_in_server;
 	unsigned int port;
 	bool started;
 	pthread_t thread;
 	struct MHD_Daemon *daemon;
 	http_error_render render;
-	size_t max_head_bytes;
-	unsigned int timeout_s;
-	char *peek; /* max_head_bytes */
+	struct http_front_limits limits;
+	size_t peek_size; /* head_bytes + chunked_bytes */
+	char *peek;
 	struct pending *pending;
-	unsigned int max_pending, count;
+	unsigned int count;
 };
 
 static uint64_t now_ms(void)
@@ -176,16 +175,25 @@ static void set_rcvlowat(int fd, size_t bytes)
 static bool look_at_head(struct http_front *front, struct pending *p)
 {
 	struct http_error err = {0};
+	struct http_head_info info;
 	ssize_t n, head;
 
-	n = recv(p->fd, front->peek, front->max_head_bytes,
-		 MSG_PEEK | MSG_DONTWAIT);
+	n = recv(p->fd, front->peek, front->peek_size, MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return true;
 	if (n <= 0) /* gone before its head was whole: nothing to answer */
 		return false;
-	head = http_head_check(front->peek, (size_t)n, front->max_head_bytes,
-			       &err);
+	head = http_head_check(front->peek, (size_t)n,
+			       front->limits.head_bytes, &info, &err);
+	/* A chunked body is checked whole too: the peek holds it all. */
+	if (head > 0 && info.chunked) {
+		ssize_t body = http_chunked_check(
+		    front->peek + head, (size_t)(n - head),
+		    front->limits.body_bytes, front->peek_size - (size_t)head,
+		    &err);
+
+		head = body > 0 ? head + body : body;
+	}
 	if (head == 0) {
 		set_rcvlowat(p->fd, (size_t)n + 1);
 		return true;
@@ -207,7 +215,7 @@ static bool look_at_head(struct http_front *front, struct pending *p)
  * handed over (or lost). */
 static bool hand_over(struct http_front *front, struct pending *p)
 {
-	if (atomic_load(&front->in_server) >= front->max_in_server)
+	if (atomic_load(&front->in_server) >= front->limits.pending)
 		return true;
 	atomic_fetch_add(&front->in_server, 1);
 	/* libmicrohttpd owns the socket now, and closes it on failure too. */
@@ -249,7 +257,7 @@ static bool drain(struct pending *p)
 
 static void accept_new(struct http_front *front)
 {
-	while (front->count < front->max_pending) {
+	while (front->count < front->limits.pending) {
 		struct pending *p = &front->pending[front->count];
 
 		p->peer_len = sizeof(p->peer);
@@ -257,7 +265,8 @@ static void accept_new(struct http_front *front)
 				&p->peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (p->fd < 0)
 			return; /* EAGAIN, or out of descriptors: later */
-		p->deadline_ms = now_ms() + (uint64_t)front->timeout_s * MS_PER_S;
+		p->deadline_ms =
+		    now_ms() + (uint64_t)front->limits.timeout_s * MS_PER_S;
 		p->closing = false;
 		p->sound = false;
 		p->drained = 0;
@@ -271,7 +280,7 @@ static void *front_thread(void *arg)
 	struct pollfd *fds;
 	unsigned int i, kept;
 
-	fds = calloc(front->max_pending + FIRST_PENDING, sizeof(*fds));
+	fds = calloc(front->limits.pending + FIRST_PENDING, sizeof(*fds));
 	if (!fds) {
 		log_warn("api: out of memory: the API accepts no connection");
 		return NULL;
@@ -286,7 +295,7 @@ static void *front_thread(void *arg)
 		    (struct pollfd){.fd = front->slot_fd, .events = POLLIN};
 		fds[POLL_LISTEN] = (struct pollfd){
 		    .fd = front->listen_fd,
-		    .events = front->count < front->max_pending ? POLLIN : 0};
+		    .events = front->count < front->limits.pending ? POLLIN : 0};
 		for (i = 0; i < front->count; i++) {
 			/* A sound head waits for a slot, not for bytes. */
 			fds[FIRST_PENDING + i] = (struct pollfd){
@@ -341,19 +350,17 @@ static void *front_thread(void *arg)
 }
 
 int http_front_start(struct http_front *front, struct MHD_Daemon *daemon,
-		     http_error_render render, size_t max_head_bytes,
-		     unsigned int max_pending, unsigned int timeout_s)
+		     http_error_render render,
+		     const struct http_front_limits *limits)
 {
 	int ret;
 
 	front->daemon = daemon;
 	front->render = render;
-	front->max_head_bytes = max_head_bytes;
-	front->max_pending = max_pending;
-	front->max_in_server = max_pending;
-	front->timeout_s = timeout_s;
-	front->peek = malloc(max_head_bytes);
-	front->pending = calloc(max_pending, sizeof(*front->pending));
+	front->limits = *limits;
+	front->peek_size = limits->head_bytes + limits->chunked_bytes;
+	front->peek = malloc(front->peek_size);
+	front->pending = calloc(limits->pending, sizeof(*front->pending));
 	front->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	front->slot_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (front->wake_fd < 0 || front->slot_fd < 0)

@@ -34,18 +34,28 @@ int http_front_listen(const struct sockaddr_in *addr, struct http_front **out,
 /* The port bound. */
 unsigned int http_front_port(const struct http_front *front);
 
+/* What the front door holds a request to. */
+struct http_front_limits {
+	size_t head_bytes;    /* request line and headers */
+	size_t body_bytes;    /* a chunked body, decoded (413 beyond) */
+	size_t chunked_bytes; /* a chunked body as sent (413 beyond) */
+	unsigned int pending; /* connections looked at, and in the server */
+	unsigned int timeout_s; /* to complete a head (and chunked body) */
+};
+
 /*
- * Starts the thread that accepts, checks heads of at most max_head_bytes
- * and hands sound connections to daemon (started with
+ * Starts the thread that accepts connections, checks their heads (and a
+ * chunked body whole: libmicrohttpd would answer broken chunk framing in
+ * HTML) and hands sound ones to daemon (started with
  * MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, and a connection limit per worker
- * above max_pending). Connections being looked at are at most max_pending,
- * and so are those handed over and not closed yet; one whose head is not
- * complete, or not handed over, after timeout_s is closed, like an idle
- * one. Returns 0 or a negative errno.
+ * above limits->pending). Connections being looked at are at most
+ * limits->pending, and so are those handed over and not closed yet; one not
+ * handed over after limits->timeout_s is closed, like an idle one. Returns
+ * 0 or a negative errno.
  */
 int http_front_start(struct http_front *front, struct MHD_Daemon *daemon,
-		     http_error_render render, size_t max_head_bytes,
-		     unsigned int max_pending, unsigned int timeout_s);
+		     http_error_render render,
+		     const struct http_front_limits *limits);
 
 /* libmicrohttpd closed a connection handed to it (its
  * MHD_CONNECTION_NOTIFY_CLOSED): a slot is free. Any thread. */

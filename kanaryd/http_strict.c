@@ -313,9 +313,11 @@ int http_path_decode(const char *raw, char *out, size_t out_len,
 /* ---- the head -------------------------------------------------------------- */
 
 struct head_state {
-	bool http11;	 /* HTTP/1.1 or later: Host is required */
+	bool http11; /* HTTP/1.1 or later: Host is required */
 	bool seen[ONE_COUNT];
 };
+
+#define HEAD_METHOD "HEAD "
 
 static int check_request_line(const char *line, size_t len,
 			      struct head_state *st, struct http_error *err)
@@ -451,7 +453,7 @@ static int check_field(const char *line, size_t len, struct head_state *st,
 }
 
 ssize_t http_head_check(const char *data, size_t len, size_t max_bytes,
-			struct http_error *err)
+			struct http_head_info *info, struct http_error *err)
 {
 	struct head_state st = {0};
 	size_t pos = 0, line_no = 0;
@@ -462,6 +464,8 @@ ssize_t http_head_check(const char *data, size_t len, size_t max_bytes,
 	/* RFC 9112 2.2: empty lines before a request line are ignored. */
 	while (pos + 1 < len && data[pos] == '\r' && data[pos + 1] == '\n')
 		pos += 2;
+	err->head_request = len - pos >= strlen(HEAD_METHOD) &&
+			    !memcmp(data + pos, HEAD_METHOD, strlen(HEAD_METHOD));
 	for (;;) {
 		size_t start = pos, line_len;
 
@@ -501,5 +505,115 @@ ssize_t http_head_check(const char *data, size_t len, size_t max_bytes,
 		return fail(err, -EINVAL, 400, "Content-Length",
 			    "both Content-Length and Transfer-Encoding: the "
 			    "body's end would be in doubt; send one");
+	if (info)
+		info->chunked = st.seen[ONE_TRANSFER_ENCODING];
 	return (ssize_t)pos;
+}
+
+/* ---- a chunked body -------------------------------------------------------- */
+
+#define CHUNK_SIZE_MAX_DIGITS 16 /* 64 bits */
+
+static int chunk_fail(struct http_error *err, const char *why)
+{
+	return fail(err, -EINVAL, 400, "",
+		    "the chunked body is malformed: %s", why);
+}
+
+/*
+ * The line at pos: its length in *line_len, 1 when it is whole, 0 when it
+ * is not there yet, or a negative errno for a bare CR or LF.
+ */
+static int next_line(const char *data, size_t len, size_t pos,
+		     size_t *line_len, struct http_error *err)
+{
+	size_t i = pos;
+
+	while (i < len && data[i] != '\r' && data[i] != '\n')
+		i++;
+	if (i == len || (data[i] == '\r' && i + 1 == len))
+		return 0;
+	if (data[i] == '\n' || data[i + 1] != '\n')
+		return chunk_fail(err, "a line ends without CRLF");
+	*line_len = i - pos;
+	return 1;
+}
+
+/* A chunk-size line: hex digits, then nothing or ';' and extensions. */
+static int chunk_size(const char *line, size_t len, uint64_t *size,
+		      struct http_error *err)
+{
+	size_t i = 0;
+
+	*size = 0;
+	while (i < len && hex_value((unsigned char)line[i]) >= 0) {
+		if (i == CHUNK_SIZE_MAX_DIGITS)
+			return chunk_fail(err, "a chunk size has more than 16 "
+					       "hex digits");
+		*size = *size << 4 | (uint64_t)hex_value((unsigned char)line[i]);
+		i++;
+	}
+	if (i == 0)
+		return chunk_fail(err, "a chunk does not start with its size "
+				       "in hex");
+	if (i < len && line[i] != ';')
+		return chunk_fail(err, "a chunk size is followed by something "
+				       "other than ';' or CRLF");
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+
+		if ((c < ' ' && c != '\t') || c == 0x7f)
+			return chunk_fail(err, "a chunk extension holds a "
+					       "control byte");
+	}
+	return 0;
+}
+
+ssize_t http_chunked_check(const char *data, size_t len, size_t max_body_bytes,
+			   size_t max_sent_bytes, struct http_error *err)
+{
+	uint64_t size, body = 0;
+	size_t pos = 0, line_len = 0;
+	int ret;
+
+	for (;;) {
+		ret = next_line(data, len, pos, &line_len, err);
+		if (ret <= 0)
+			break;
+		ret = chunk_size(data + pos, line_len, &size, err);
+		if (ret)
+			return ret;
+		pos += line_len + 2;
+		if (size == 0) {
+			/* The last chunk: no trailer fields, just CRLF. */
+			if (len - pos < 2)
+				break;
+			if (data[pos] != '\r' || data[pos + 1] != '\n')
+				return chunk_fail(err, "trailer fields after "
+						       "the last chunk are "
+						       "not accepted");
+			return (ssize_t)(pos + 2);
+		}
+		if (size > max_body_bytes - body)
+			return fail(err, -EFBIG, 413, "",
+				    "the body has more than %zu bytes",
+				    max_body_bytes);
+		body += size;
+		if (len - pos < size + 2) {
+			pos = len;
+			break;
+		}
+		if (data[pos + size] != '\r' || data[pos + size + 1] != '\n')
+			return chunk_fail(err, "a chunk's data is not followed "
+					       "by CRLF where its size says");
+		pos += size + 2;
+	}
+	if (ret < 0)
+		return ret;
+	if (len >= max_sent_bytes)
+		return fail(err, -EFBIG, 413, "",
+			    "the chunked body takes more than %zu bytes as "
+			    "sent",
+			    max_sent_bytes);
+	return 0;
 }

@@ -24,6 +24,12 @@ struct http_error {
 	unsigned int status; /* 400, 413, 431, 501 or 505 */
 	char field[HTTP_ERR_FIELD_LEN]; /* a header's name, "path", ... */
 	char message[HTTP_ERR_MSG_LEN];
+	bool head_request; /* the method is HEAD: answer without a body */
+};
+
+/* What a sound request head says about its body. */
+struct http_head_info {
+	bool chunked; /* Transfer-Encoding: chunked */
 };
 
 /*
@@ -44,9 +50,22 @@ struct http_error {
  *   - Content-Length is decimal digits that fit 64 bits (413 beyond);
  *   - Transfer-Encoding is "chunked" (501 otherwise), never with a
  *     Content-Length.
+ * info (may be NULL) says whether the body comes chunked.
  */
 ssize_t http_head_check(const char *data, size_t len, size_t max_bytes,
-			struct http_error *err);
+			struct http_head_info *info, struct http_error *err);
+
+/*
+ * Checks a chunked body at the start of data (len bytes so far): chunk
+ * sizes of 1 to 16 hex digits, optional extensions after ';', CRLF after
+ * every size line and every chunk, a last chunk "0" and then CRLF (trailer
+ * fields are refused). Returns the body's length as sent once it is
+ * complete and sound; 0 when it is not complete yet; -EINVAL (400) for
+ * broken framing; -EFBIG (413) as soon as it decodes to more than
+ * max_body_bytes or takes more than max_sent_bytes as sent.
+ */
+ssize_t http_chunked_check(const char *data, size_t len, size_t max_body_bytes,
+			   size_t max_sent_bytes, struct http_error *err);
 
 /*
  * Decodes a request path (the target before any '?') into out (out_len

@@ -68,7 +68,7 @@ target_opts() {
 		-print_final_stats=1)
 
 	[ -f "tests/fuzz/$t.dict" ] && opts+=(-dict="$ROOT/tests/fuzz/$t.dict")
-	[ "$t" = fuzz_api ] && opts+=(-close_fd_mask=2)
+	case $t in fuzz_api | fuzz_http) opts+=(-close_fd_mask=2) ;; esac
 	echo "${opts[@]}"
 }
 
