@@ -171,8 +171,12 @@ static void set_rcvlowat(int fd, size_t bytes)
 	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, sizeof(value));
 }
 
-/* Looks at what arrived of the head; false when p is done with. */
-static bool look_at_head(struct http_front *front, struct pending *p)
+/*
+ * Looks at what arrived of the head; false when p is done with. ended:
+ * the client will send nothing more.
+ */
+static bool look_at_head(struct http_front *front, struct pending *p,
+			 bool ended)
 {
 	struct http_error err = {0};
 	struct http_head_info info;
@@ -195,6 +199,9 @@ static bool look_at_head(struct http_front *front, struct pending *p)
 		head = body > 0 ? head + body : body;
 	}
 	if (head == 0) {
+		/* Half a request and the end: nothing to answer. */
+		if (ended)
+			return false;
 		set_rcvlowat(p->fd, (size_t)n + 1);
 		return true;
 	}
@@ -300,7 +307,8 @@ static void *front_thread(void *arg)
 			/* A sound head waits for a slot, not for bytes. */
 			fds[FIRST_PENDING + i] = (struct pollfd){
 			    .fd = front->pending[i].fd,
-			    .events = front->pending[i].sound ? 0 : POLLIN};
+			    .events =
+				front->pending[i].sound ? 0 : POLLIN | POLLRDHUP};
 			if (front->pending[i].deadline_ms < next)
 				next = front->pending[i].deadline_ms;
 		}
@@ -328,7 +336,10 @@ static void *front_thread(void *arg)
 			if (p->closing && fds[FIRST_PENDING + i].revents)
 				keep = drain(p);
 			else if (!p->sound && fds[FIRST_PENDING + i].revents)
-				keep = look_at_head(front, p);
+				keep = look_at_head(
+				    front, p,
+				    fds[FIRST_PENDING + i].revents &
+					(POLLRDHUP | POLLHUP | POLLERR));
 			if (keep && p->sound)
 				keep = hand_over(front, p);
 			/* An idle or slow head, or a drain, ran out of time. */

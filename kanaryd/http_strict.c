@@ -355,7 +355,7 @@ static int check_request_line(const char *line, size_t len,
 			    "the request line must end in HTTP/1.0 or "
 			    "HTTP/1.1, after exactly one space");
 	if (line[len - 3] != HTTP_MAJOR)
-		return fail(err, -EINVAL, 505, "version",
+		return fail(err, -EINVAL, 400, "version",
 			    "only HTTP/1.0 and HTTP/1.1 are served");
 	st->http11 = line[len - 1] != '0';
 	return 0;
@@ -443,7 +443,7 @@ static int check_field(const char *line, size_t len, struct head_state *st,
 	case ONE_TRANSFER_ENCODING:
 		if (v_end - v != strlen(CHUNKED) ||
 		    strncasecmp(line + v, CHUNKED, strlen(CHUNKED)) != 0)
-			return fail(err, -EINVAL, 501, "Transfer-Encoding",
+			return fail(err, -EINVAL, 400, "Transfer-Encoding",
 				    "only Transfer-Encoding: chunked is "
 				    "understood");
 		return 0;

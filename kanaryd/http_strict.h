@@ -21,7 +21,7 @@
 
 /* What is wrong with a request, for a person: status, field, message. */
 struct http_error {
-	unsigned int status; /* 400, 413, 431, 501 or 505 */
+	unsigned int status; /* 400, 413 or 431: a client's error, never 5xx */
 	char field[HTTP_ERR_FIELD_LEN]; /* a header's name, "path", ... */
 	char message[HTTP_ERR_MSG_LEN];
 	bool head_request; /* the method is HEAD: answer without a body */
@@ -48,7 +48,7 @@ struct http_head_info {
  *     Content-Type appear at most once; HTTP/1.1 needs Host;
  *   - Host is host[:port] (http_host_parse);
  *   - Content-Length is decimal digits that fit 64 bits (413 beyond);
- *   - Transfer-Encoding is "chunked" (501 otherwise), never with a
+ *   - Transfer-Encoding is "chunked", never with a
  *     Content-Length.
  * info (may be NULL) says whether the body comes chunked.
  */
