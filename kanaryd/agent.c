@@ -1219,6 +1219,43 @@ static int endpoints_from_json(struct json_ctx *ctx, const json_t *body,
 	return 0;
 }
 
+/*
+ * The body entry a refusal of a backend given twice (in one pool or in
+ * both) is about: the later mention, or the earlier one when only that one
+ * is in the body (the other pool kept as it was). "" when none is.
+ */
+static void repeated_backend_field(const struct dp_service_def *def,
+				   const json_t *body, char *field, size_t len)
+{
+	static const char *const pool_names[KN_POOL_COUNT] = {
+	    [KN_POOL_STABLE] = "stable", [KN_POOL_CANARY] = "canary"};
+	const struct endpoint *pools[KN_POOL_COUNT] = {
+	    [KN_POOL_STABLE] = def->stable, [KN_POOL_CANARY] = def->canary};
+	const uint32_t counts[KN_POOL_COUNT] = {
+	    [KN_POOL_STABLE] = def->stable_count,
+	    [KN_POOL_CANARY] = def->canary_count};
+	uint32_t p, i, q, j;
+
+	field[0] = '\0';
+	for (p = 0; p < KN_POOL_COUNT; p++)
+		for (i = 0; i < counts[p]; i++)
+			for (q = 0; q <= p; q++)
+				for (j = 0; j < (q == p ? i : counts[q]); j++) {
+					const struct endpoint *a = &pools[p][i];
+					const struct endpoint *b = &pools[q][j];
+					bool later =
+					    json_object_get(
+						body, pool_names[p]) != NULL;
+
+					if (netaddr_endpoint_cmp(a, b))
+						continue;
+					snprintf(field, len, "%s[%u]",
+						 pool_names[later ? p : q],
+						 later ? i : j);
+					return;
+				}
+}
+
 static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 		       uint32_t *actions, struct agent_error *err)
 {
@@ -1259,10 +1296,12 @@ static int do_backends(struct agent *a, struct service_rt *s, const void *arg,
 				def.stable_count, def.canary, def.canary_count,
 				def.canary_count ? s->rollout.weight_bp : 0,
 				dp_err, sizeof(dp_err));
-	if (ret)
+	if (ret) {
+		repeated_backend_field(&def, body, field, sizeof(field));
 		return fail(err,
 			    ret == -ENOSPC ? HTTP_CONFLICT : HTTP_BAD_REQUEST,
-			    "", "%s", dp_err);
+			    field, "%s", dp_err);
+	}
 	if (!def.canary_count)
 		s->rollout.weight_bp = 0;
 	cfg_pools_from_kernel(a, s);

@@ -65,9 +65,9 @@
 #define API_BODY_INITIAL_BYTES 1024
 #define HTTP_STATUS_MAX	       599
 /* Floats in answers: enough digits for any rate, no binary noise. */
-#define API_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
+#define API_JSON_FLAGS	   (JSON_COMPACT | JSON_REAL_PRECISION(12))
 #define BODY_TOO_LARGE_FMT "the body has more than %d bytes"
-#define API_MSG_LEN    512
+#define API_MSG_LEN	   512
 /* A request line and headers longer than this are refused (431) by the
  * front door; every client of the API needs far less. */
 #define API_HEAD_MAX_BYTES 8192
@@ -186,9 +186,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
 	ok = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
 				     r->content_type) == MHD_YES;
 	for (i = 0; ok && i < ANSWER_HEADER_COUNT; i++)
-		ok = MHD_add_response_header(response, answer_headers[i].name,
-					     answer_headers[i].value) ==
-		     MHD_YES;
+		ok =
+		    MHD_add_response_header(response, answer_headers[i].name,
+					    answer_headers[i].value) == MHD_YES;
 	if (ok && r->allow)
 		ok = MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW,
 					     r->allow) == MHD_YES;
@@ -326,8 +326,8 @@ static char *render_error(const struct http_error *err, size_t *len)
 		free(body);
 		return NULL;
 	}
-	fprintf(out, "HTTP/1.1 %u %s\r\nDate: %s\r\n%s: %s\r\n",
-		err->status, MHD_get_reason_phrase_for(err->status), date,
+	fprintf(out, "HTTP/1.1 %u %s\r\nDate: %s\r\n%s: %s\r\n", err->status,
+		MHD_get_reason_phrase_for(err->status), date,
 		MHD_HTTP_HEADER_CONTENT_TYPE, JSON_CONTENT_TYPE);
 	for (i = 0; i < ANSWER_HEADER_COUNT; i++)
 		fprintf(out, "%s: %s\r\n", answer_headers[i].name,
@@ -973,8 +973,8 @@ static enum MHD_Result answer(struct api_server *srv,
 static void answer_overflow(struct MHD_Connection *conn,
 			    struct api_request *req)
 {
-	const union MHD_ConnectionInfo *info = MHD_get_connection_info(
-	    conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct http_error err = {.status = MHD_HTTP_CONTENT_TOO_LARGE};
 
 	if (!info || req->answered)

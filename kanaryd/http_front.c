@@ -79,8 +79,8 @@ struct pending {
 
 struct http_front {
 	int listen_fd;
-	int wake_fd; /* eventfd: stop */
-	int slot_fd; /* eventfd: the server closed a connection */
+	int wake_fd;	       /* eventfd: stop */
+	int slot_fd;	       /* eventfd: the server closed a connection */
 	atomic_uint in_server; /* handed over and not closed yet */
 	unsigned int port;
 	bool started;
@@ -187,14 +187,14 @@ static bool look_at_head(struct http_front *front, struct pending *p,
 		return true;
 	if (n <= 0) /* gone before its head was whole: nothing to answer */
 		return false;
-	head = http_head_check(front->peek, (size_t)n,
-			       front->limits.head_bytes, &info, &err);
+	head = http_head_check(front->peek, (size_t)n, front->limits.head_bytes,
+			       &info, &err);
 	/* A chunked body is checked whole too: the peek holds it all. */
 	if (head > 0 && info.chunked) {
-		ssize_t body = http_chunked_check(
-		    front->peek + head, (size_t)(n - head),
-		    front->limits.body_bytes, front->peek_size - (size_t)head,
-		    &err);
+		ssize_t body =
+		    http_chunked_check(front->peek + head, (size_t)(n - head),
+				       front->limits.body_bytes,
+				       front->peek_size - (size_t)head, &err);
 
 		head = body > 0 ? head + body : body;
 	}
@@ -302,13 +302,15 @@ static void *front_thread(void *arg)
 		    (struct pollfd){.fd = front->slot_fd, .events = POLLIN};
 		fds[POLL_LISTEN] = (struct pollfd){
 		    .fd = front->listen_fd,
-		    .events = front->count < front->limits.pending ? POLLIN : 0};
+		    .events =
+			front->count < front->limits.pending ? POLLIN : 0};
 		for (i = 0; i < front->count; i++) {
 			/* A sound head waits for a slot, not for bytes. */
-			fds[FIRST_PENDING + i] = (struct pollfd){
-			    .fd = front->pending[i].fd,
-			    .events =
-				front->pending[i].sound ? 0 : POLLIN | POLLRDHUP};
+			fds[FIRST_PENDING + i] =
+			    (struct pollfd){.fd = front->pending[i].fd,
+					    .events = front->pending[i].sound
+							  ? 0
+							  : POLLIN | POLLRDHUP};
 			if (front->pending[i].deadline_ms < next)
 				next = front->pending[i].deadline_ms;
 		}

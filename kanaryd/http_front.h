@@ -21,8 +21,7 @@ struct http_front;
 
 /* A whole HTTP response (status line, headers, JSON body) for err, in
  * malloc'd memory of *len bytes, or NULL. */
-typedef char *(*http_error_render)(const struct http_error *err,
-				   size_t *len);
+typedef char *(*http_error_render)(const struct http_error *err, size_t *len);
 
 /*
  * Binds and listens on addr (port 0 picks one). Returns 0 and sets *out,
@@ -36,10 +35,10 @@ unsigned int http_front_port(const struct http_front *front);
 
 /* What the front door holds a request to. */
 struct http_front_limits {
-	size_t head_bytes;    /* request line and headers */
-	size_t body_bytes;    /* a chunked body, decoded (413 beyond) */
-	size_t chunked_bytes; /* a chunked body as sent (413 beyond) */
-	unsigned int pending; /* connections looked at, and in the server */
+	size_t head_bytes;	/* request line and headers */
+	size_t body_bytes;	/* a chunked body, decoded (413 beyond) */
+	size_t chunked_bytes;	/* a chunked body as sent (413 beyond) */
+	unsigned int pending;	/* connections looked at, and in the server */
 	unsigned int timeout_s; /* to complete a head (and chunked body) */
 };
 

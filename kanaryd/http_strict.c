@@ -21,8 +21,8 @@
 
 #define HTTP_VERSION_PREFIX "HTTP/"
 /* "HTTP/1.1": the prefix, a major digit, '.', a minor digit. */
-#define HTTP_VERSION_LEN (sizeof(HTTP_VERSION_PREFIX) - 1 + 3)
-#define HTTP_MAJOR	 '1'
+#define HTTP_VERSION_LEN   (sizeof(HTTP_VERSION_PREFIX) - 1 + 3)
+#define HTTP_MAJOR	   '1'
 #define HOST_DNS_MAX_BYTES 253
 #define PORT_MAX_DIGITS	   5
 #define PORT_MAX	   65535
@@ -90,7 +90,8 @@ static int hex_value(unsigned char c)
 	return -1;
 }
 
-/* ---- Host ------------------------------------------------------------------ */
+/* ---- Host ------------------------------------------------------------------
+ */
 
 static int host_fail(struct http_error *err, const char *why)
 {
@@ -147,8 +148,8 @@ int http_host_parse(const char *value, size_t len, struct http_host *out,
 			if (hex_value(c) < 0 && c != ':' && c != '.')
 				return host_fail(err, "is not an IPv6 address "
 						      "in brackets");
-			inner[i] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a'
-							      : c);
+			inner[i] =
+			    (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
 		}
 		inner[n] = '\0';
 		if (inet_pton(AF_INET6, inner, &a6) != 1)
@@ -169,9 +170,9 @@ int http_host_parse(const char *value, size_t len, struct http_host *out,
 			if (!((c >= 'a' && c <= 'z') ||
 			      (c >= 'A' && c <= 'Z') || is_digit(c) ||
 			      c == '-' || c == '.' || c == '_'))
-				return host_fail(err,
-						 "holds a character a host name "
-						 "cannot have");
+				return host_fail(
+				    err, "holds a character a host name "
+					 "cannot have");
 			if (!is_digit(c) && c != '.')
 				numeric = false;
 			out->name[i] =
@@ -190,8 +191,7 @@ int http_host_parse(const char *value, size_t len, struct http_host *out,
 		return 0;
 	if (*name_end != ':')
 		return host_fail(err, "has something after the address");
-	return parse_port(name_end + 1, (size_t)(end - name_end - 1), out,
-			  err);
+	return parse_port(name_end + 1, (size_t)(end - name_end - 1), out, err);
 }
 
 bool http_host_is_loopback(const struct http_host *host)
@@ -204,7 +204,8 @@ bool http_host_is_loopback(const struct http_host *host)
 	       (ntohl(a4.s_addr) >> 24) == IN_LOOPBACKNET;
 }
 
-/* ---- the path -------------------------------------------------------------- */
+/* ---- the path --------------------------------------------------------------
+ */
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t utf8_sequence(const unsigned char *s, size_t n)
@@ -261,11 +262,13 @@ int http_path_decode(const char *raw, char *out, size_t out_len,
 		unsigned char c = (unsigned char)raw[in];
 
 		if (!is_visible_ascii(c))
-			return path_fail(err, "holds a byte that is not "
-					      "visible ASCII (escape it as %XX)");
+			return path_fail(err,
+					 "holds a byte that is not "
+					 "visible ASCII (escape it as %XX)");
 		if (c == '%') {
 			int hi = hex_value((unsigned char)raw[in + 1]);
-			int lo = hi < 0 ? -1 : hex_value((unsigned char)raw[in + 2]);
+			int lo =
+			    hi < 0 ? -1 : hex_value((unsigned char)raw[in + 2]);
 
 			if (hi < 0 || lo < 0)
 				return path_fail(err, "has a '%' not followed "
@@ -300,8 +303,8 @@ int http_path_decode(const char *raw, char *out, size_t out_len,
 		segment = i;
 	}
 	for (i = 0; i < n;) {
-		size_t len = utf8_sequence((const unsigned char *)out + i,
-					   n - i);
+		size_t len =
+		    utf8_sequence((const unsigned char *)out + i, n - i);
 
 		if (!len)
 			return path_fail(err, "decodes to invalid UTF-8");
@@ -310,7 +313,8 @@ int http_path_decode(const char *raw, char *out, size_t out_len,
 	return 0;
 }
 
-/* ---- the head -------------------------------------------------------------- */
+/* ---- the head --------------------------------------------------------------
+ */
 
 struct head_state {
 	bool http11; /* HTTP/1.1 or later: Host is required */
@@ -464,8 +468,9 @@ ssize_t http_head_check(const char *data, size_t len, size_t max_bytes,
 	/* RFC 9112 2.2: empty lines before a request line are ignored. */
 	while (pos + 1 < len && data[pos] == '\r' && data[pos + 1] == '\n')
 		pos += 2;
-	err->head_request = len - pos >= strlen(HEAD_METHOD) &&
-			    !memcmp(data + pos, HEAD_METHOD, strlen(HEAD_METHOD));
+	err->head_request =
+	    len - pos >= strlen(HEAD_METHOD) &&
+	    !memcmp(data + pos, HEAD_METHOD, strlen(HEAD_METHOD));
 	for (;;) {
 		size_t start = pos, line_len;
 
@@ -510,22 +515,23 @@ ssize_t http_head_check(const char *data, size_t len, size_t max_bytes,
 	return (ssize_t)pos;
 }
 
-/* ---- a chunked body -------------------------------------------------------- */
+/* ---- a chunked body --------------------------------------------------------
+ */
 
 #define CHUNK_SIZE_MAX_DIGITS 16 /* 64 bits */
 
 static int chunk_fail(struct http_error *err, const char *why)
 {
-	return fail(err, -EINVAL, 400, "",
-		    "the chunked body is malformed: %s", why);
+	return fail(err, -EINVAL, 400, "", "the chunked body is malformed: %s",
+		    why);
 }
 
 /*
  * The line at pos: its length in *line_len, 1 when it is whole, 0 when it
  * is not there yet, or a negative errno for a bare CR or LF.
  */
-static int next_line(const char *data, size_t len, size_t pos,
-		     size_t *line_len, struct http_error *err)
+static int next_line(const char *data, size_t len, size_t pos, size_t *line_len,
+		     struct http_error *err)
 {
 	size_t i = pos;
 
@@ -550,7 +556,8 @@ static int chunk_size(const char *line, size_t len, uint64_t *size,
 		if (i == CHUNK_SIZE_MAX_DIGITS)
 			return chunk_fail(err, "a chunk size has more than 16 "
 					       "hex digits");
-		*size = *size << 4 | (uint64_t)hex_value((unsigned char)line[i]);
+		*size =
+		    *size << 4 | (uint64_t)hex_value((unsigned char)line[i]);
 		i++;
 	}
 	if (i == 0)

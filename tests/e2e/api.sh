@@ -399,6 +399,11 @@ http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d '{}'
 check "backends with neither pool: 400" is_error 400 ""
 http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d '{"stable": []}'
 check "an empty stable pool: 400 naming stable" is_error 400 stable
+http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d "{\"canary\": [\"$(topo_pool stable)\"]}"
+check "a canary that is the stable backend: 400 naming canary[0]" is_error 400 "canary[0]"
+http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" \
+	-d "{\"stable\": [\"$(topo_pool stable)\", \"$(topo_pool stable)\"]}"
+check "a backend listed twice: 400 naming stable[1]" is_error 400 "stable[1]"
 http GET "$SVC/demo"
 check "after every refusal: still idle at 0 % with both backends" \
 	test "$(jget '(d["phase"], d["canary_percent"], [b["address"] for b in d["backends"]])' <<<"$BODY")" = \

@@ -57,7 +57,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* ---- what was sent ---------------------------------------------------------- */
+/* ---- what was sent ----------------------------------------------------------
+ */
 
 struct sent {
 	const char *data;
@@ -109,11 +110,12 @@ static void read_sent(const uint8_t *data, size_t size, struct sent *s)
 	s->announces_body = find_ci(p, head_len, "\ncontent-length:") ||
 			    find_ci(p, head_len, "\ntransfer-encoding:") ||
 			    find_ci(p, head_len, "\nexpect:");
-	s->has_token = find_ci(p, head_len, "authorization: bearer " FUZZ_TOKEN)
-		       != NULL;
+	s->has_token =
+	    find_ci(p, head_len, "authorization: bearer " FUZZ_TOKEN) != NULL;
 }
 
-/* ---- what came back --------------------------------------------------------- */
+/* ---- what came back ---------------------------------------------------------
+ */
 
 struct answer {
 	unsigned int status;
@@ -235,8 +237,8 @@ static void check(const struct sent *s, unsigned flags, const struct buf *in)
 	char detail[FUZZ_MSG_LEN];
 	int finals = read_answers(in, s, &a, &why);
 
-	snprintf(detail, sizeof(detail), "%.*s", (int)(s->len < 120 ? s->len : 120),
-		 s->data);
+	snprintf(detail, sizeof(detail), "%.*s",
+		 (int)(s->len < 120 ? s->len : 120), s->data);
 	if (finals < 0)
 		fuzz_fail(why, detail);
 	if (finals == 0) {
@@ -251,8 +253,8 @@ static void check(const struct sent *s, unsigned flags, const struct buf *in)
 	if (a.status >= HTTP_STATUS_ERROR && strcasecmp(s->method, "HEAD") &&
 	    (!a.json || !is_error_json(&a)))
 		fuzz_fail("an error that is not JSON {error, field}", detail);
-	if (a.status < HTTP_STATUS_ERROR && (!strcmp(s->method, "POST") ||
-					     !strcmp(s->method, "PUT"))) {
+	if (a.status < HTTP_STATUS_ERROR &&
+	    (!strcmp(s->method, "POST") || !strcmp(s->method, "PUT"))) {
 		if (!(flags & FUZZ_F_NO_TOKEN) && !s->has_token)
 			fuzz_fail("a state change without the token", detail);
 		fz.dirty = true;

@@ -127,7 +127,7 @@ static void setup_or_die(void)
 	if (agent_create(&fz.cfg, &opts, &fz.agent, err, sizeof(err))) {
 		fprintf(stderr,
 			FUZZ_NAME ": cannot create the agent (needs root, BPF "
-			"and bpffs): %s\n",
+				  "and bpffs): %s\n",
 			err);
 		exit(1);
 	}

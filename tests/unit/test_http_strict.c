@@ -28,56 +28,72 @@ static const struct head_case head_cases[] = {
      "\r\n\r\nGET / HTTP/1.1\r\nHost: localhost\r\n\r\n", 0, NULL},
     {"a body after the head",
      "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}", 0, NULL},
-    {"chunked", "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n",
-     0, NULL},
+    {"chunked",
+     "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n", 0,
+     NULL},
     {"HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400, "Host"},
     {"an empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400, "Host"},
-    {"Host twice", "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nhost: evil.example\r\n\r\n",
-     400, "Host"},
-    {"Host with user info", "GET / HTTP/1.1\r\nHost: 127.0.0.1:80@evil.example\r\n\r\n",
-     400, "Host"},
+    {"Host twice",
+     "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nhost: evil.example\r\n\r\n", 400,
+     "Host"},
+    {"Host with user info",
+     "GET / HTTP/1.1\r\nHost: 127.0.0.1:80@evil.example\r\n\r\n", 400, "Host"},
     {"Content-Length twice, disagreeing",
-     "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+     "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: "
+     "6\r\n\r\n",
      400, "Content-Length"},
     {"Content-Length twice, agreeing",
-     "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+     "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: "
+     "5\r\n\r\n",
      400, "Content-Length"},
-    {"Content-Length -5", "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n",
-     400, "Content-Length"},
+    {"Content-Length -5",
+     "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n", 400,
+     "Content-Length"},
     {"Content-Length beyond 64 bits",
-     "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n",
+     "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: "
+     "99999999999999999999\r\n\r\n",
      413, "Content-Length"},
-    {"an empty Content-Length", "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n",
-     400, "Content-Length"},
+    {"an empty Content-Length",
+     "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400,
+     "Content-Length"},
     {"Content-Length and Transfer-Encoding",
-     "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+     "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: "
+     "chunked\r\n\r\n",
      400, "Content-Length"},
     {"Transfer-Encoding gzip",
-     "PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400,
-     "Transfer-Encoding"},
+     "PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+     400, "Transfer-Encoding"},
     {"Authorization twice",
-     "POST / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer x\r\nAuthorization: Bearer y\r\n\r\n",
+     "POST / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer x\r\nAuthorization: "
+     "Bearer y\r\n\r\n",
      400, "Authorization"},
     {"Origin twice",
-     "POST / HTTP/1.1\r\nHost: a\r\nOrigin: http://a\r\nOrigin: http://b\r\n\r\n", 400,
-     "Origin"},
+     "POST / HTTP/1.1\r\nHost: a\r\nOrigin: http://a\r\nOrigin: "
+     "http://b\r\n\r\n",
+     400, "Origin"},
     {"Content-Type twice",
-     "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: a/b\r\nContent-Type: c/d\r\n\r\n", 400,
-     "Content-Type"},
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: a/b\r\nContent-Type: "
+     "c/d\r\n\r\n",
+     400, "Content-Type"},
     {"a bare LF", "GET / HTTP/1.1\nHost: a\n\n", 400, ""},
     {"a bare CR", "GET / HTTP/1.1\rHost: a\r\n\r\n", 400, ""},
-    {"a folded header", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400, ""},
-    {"white space before a colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, "Host"},
-    {"a header line without colon", "GET / HTTP/1.1\r\nHost: a\r\nnonsense\r\n\r\n",
-     400, "nonsense"},
-    {"a control byte in a value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x01\r\n\r\n",
-     400, "X-A"},
-    {"a space in the path", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400, "version"},
-    {"a raw 0xFF in the path", "GET /api/v1/services/\xff HTTP/1.1\r\nHost: a\r\n\r\n",
-     400, "path"},
-    {"an absolute target", "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, "path"},
+    {"a folded header", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n",
+     400, ""},
+    {"white space before a colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400,
+     "Host"},
+    {"a header line without colon",
+     "GET / HTTP/1.1\r\nHost: a\r\nnonsense\r\n\r\n", 400, "nonsense"},
+    {"a control byte in a value",
+     "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x01\r\n\r\n", 400, "X-A"},
+    {"a space in the path", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+     "version"},
+    {"a raw 0xFF in the path",
+     "GET /api/v1/services/\xff HTTP/1.1\r\nHost: a\r\n\r\n", 400, "path"},
+    {"an absolute target", "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+     "path"},
     {"no version", "GET /\r\n\r\n", 400, "path"},
-    {"a lower-case version", "GET / http/1.1\r\nHost: a\r\n\r\n", 400, "version"},
+    {"a lower-case version", "GET / http/1.1\r\nHost: a\r\n\r\n", 400,
+     "version"},
     {"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 400, "version"},
     {"a method that is not a token", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400,
      "method"},
@@ -124,9 +140,10 @@ static void test_head_lengths(void **state)
 		assert_int_equal(
 		    http_head_check(OK_HEAD, n, HEAD_MAX_BYTES, NULL, &err), 0);
 	/* A wrong line is refused as soon as it is whole. */
-	assert_int_equal(http_head_check("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n",
-					 35, HEAD_MAX_BYTES, NULL, &err),
-			 -EINVAL);
+	assert_int_equal(
+	    http_head_check("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n", 35,
+			    HEAD_MAX_BYTES, NULL, &err),
+	    -EINVAL);
 }
 
 static void test_head_too_long(void **state)
@@ -138,13 +155,14 @@ static void test_head_too_long(void **state)
 	snprintf(head, sizeof(head), "GET / HTTP/1.1\r\nHost: a\r\nX-Long: ");
 	memset(head + strlen(head), 'x', sizeof(head) - strlen(head) - 1);
 	head[sizeof(head) - 1] = '\0';
-	assert_int_equal(http_head_check(head, strlen(head), HEAD_MAX_BYTES,
-					 NULL, &err),
-			 -EMSGSIZE);
+	assert_int_equal(
+	    http_head_check(head, strlen(head), HEAD_MAX_BYTES, NULL, &err),
+	    -EMSGSIZE);
 	assert_int_equal(err.status, 431);
 	/* One byte less than the limit is still "not yet". */
-	assert_int_equal(
-	    http_head_check(head, HEAD_MAX_BYTES - 1, HEAD_MAX_BYTES, NULL, &err), 0);
+	assert_int_equal(http_head_check(head, HEAD_MAX_BYTES - 1,
+					 HEAD_MAX_BYTES, NULL, &err),
+			 0);
 }
 
 #define BODY_MAX_BYTES 16
@@ -159,7 +177,8 @@ struct chunked_case {
 
 static const struct chunked_case chunked_cases[] = {
     {"two chunks", "2\r\n{}\r\n1;ext=1\r\n \r\n0\r\n\r\nNEXT", 24, 0},
-    {"upper-case hex, 16 bytes", "A\r\n0123456789\r\n6\r\nabcdef\r\n0\r\n\r\n", 31, 0},
+    {"upper-case hex, 16 bytes", "A\r\n0123456789\r\n6\r\nabcdef\r\n0\r\n\r\n",
+     31, 0},
     {"only the last chunk", "0\r\n\r\n", 5, 0},
     {"not complete: in a chunk", "5\r\nab", 0, 0},
     {"not complete: no last chunk", "2\r\n{}\r\n", 0, 0},
@@ -171,7 +190,8 @@ static const struct chunked_case chunked_cases[] = {
     {"a bare LF after the size", "2\n{}\r\n0\r\n\r\n", -EINVAL, 400},
     {"data longer than its size", "1\r\n{}\r\n0\r\n\r\n", -EINVAL, 400},
     {"a trailer field", "0\r\nX-T: 1\r\n\r\n", -EINVAL, 400},
-    {"a control byte in an extension", "1;\x01\r\n \r\n0\r\n\r\n", -EINVAL, 400},
+    {"a control byte in an extension", "1;\x01\r\n \r\n0\r\n\r\n", -EINVAL,
+     400},
     {"more than the body limit", "11\r\n", -EFBIG, 413},
     {"a huge size", "ffffffffffffffff\r\n", -EFBIG, 413},
     {"framing beyond the sent limit",
@@ -184,8 +204,7 @@ static void test_chunked(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(chunked_cases) / sizeof(chunked_cases[0]);
-	     i++) {
+	for (i = 0; i < sizeof(chunked_cases) / sizeof(chunked_cases[0]); i++) {
 		const struct chunked_case *c = &chunked_cases[i];
 		struct http_error err = {0};
 
@@ -209,9 +228,9 @@ static void test_head_method(void **state)
 	    "PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
 
 	(void)state;
-	assert_int_equal(http_head_check(head, strlen(head), HEAD_MAX_BYTES,
-					 &info, &err),
-			 -EINVAL);
+	assert_int_equal(
+	    http_head_check(head, strlen(head), HEAD_MAX_BYTES, &info, &err),
+	    -EINVAL);
 	assert_true(err.head_request);
 	assert_true(http_head_check(chunked, strlen(chunked), HEAD_MAX_BYTES,
 				    &info, &err) > 0);
@@ -236,8 +255,8 @@ static const struct path_case path_cases[] = {
     {"/api/v1/services/demo%2fpause", NULL},
     {"/api/v1/services/%FF", NULL},
     {"/api/v1/services/%C3", NULL},
-    {"/api/v1/services/%C0%AF", NULL},	    /* overlong '/' */
-    {"/api/v1/services/%ED%A0%80", NULL},   /* a surrogate */
+    {"/api/v1/services/%C0%AF", NULL},	     /* overlong '/' */
+    {"/api/v1/services/%ED%A0%80", NULL},    /* a surrogate */
     {"/api/v1/services/%F4%90%80%80", NULL}, /* beyond U+10FFFF */
     {"/api/v1/services/./demo", NULL},
     {"/api/v1/services/../x", NULL},
@@ -325,8 +344,8 @@ static void test_hosts(void **state)
 		const struct host_case *c = &host_cases[i];
 		struct http_host host;
 		struct http_error err = {0};
-		int ret = http_host_parse(c->value, strlen(c->value), &host,
-					  &err);
+		int ret =
+		    http_host_parse(c->value, strlen(c->value), &host, &err);
 
 		print_message("# Host: '%s'\n", c->value);
 		if (!c->ok) {
