@@ -55,8 +55,10 @@
 #define FRONT_LINGER_MS	   2000
 #define FRONT_LINGER_BYTES (1024 * 1024)
 #define FRONT_DRAIN_CHUNK  4096
-#define MS_PER_S	   1000
-#define NS_PER_MS	   1000000
+/* After accept() failed for want of descriptors or memory. */
+#define FRONT_ACCEPT_PAUSE_MS 100
+#define MS_PER_S	      1000
+#define NS_PER_MS	      1000000
 
 /* What the front thread polls: these, then one entry per pending. */
 enum {
@@ -92,6 +94,7 @@ struct http_front {
 	char *peek;
 	struct pending *pending;
 	unsigned int count;
+	uint64_t accept_paused_until_ms;
 };
 
 static uint64_t now_ms(void)
@@ -270,8 +273,15 @@ static void accept_new(struct http_front *front)
 		p->peer_len = sizeof(p->peer);
 		p->fd = accept4(front->listen_fd, (struct sockaddr *)&p->peer,
 				&p->peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (p->fd < 0)
-			return; /* EAGAIN, or out of descriptors: later */
+		if (p->fd < 0) {
+			/* Out of descriptors or memory: the listening socket
+			 * stays readable, so pause rather than spin. */
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				front->accept_paused_until_ms =
+				    now_ms() + FRONT_ACCEPT_PAUSE_MS;
+			return;
+		}
 		p->deadline_ms =
 		    now_ms() + (uint64_t)front->limits.timeout_s * MS_PER_S;
 		p->closing = false;
@@ -302,8 +312,12 @@ static void *front_thread(void *arg)
 		    (struct pollfd){.fd = front->slot_fd, .events = POLLIN};
 		fds[POLL_LISTEN] = (struct pollfd){
 		    .fd = front->listen_fd,
-		    .events =
-			front->count < front->limits.pending ? POLLIN : 0};
+		    .events = front->count < front->limits.pending &&
+				      now >= front->accept_paused_until_ms
+				  ? POLLIN
+				  : 0};
+		if (now < front->accept_paused_until_ms)
+			next = front->accept_paused_until_ms;
 		for (i = 0; i < front->count; i++) {
 			/* A sound head waits for a slot, not for bytes. */
 			fds[FIRST_PENDING + i] =
