@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * api.c - kanaryd's HTTP server (libmicrohttpd, internal thread pool).
+ * api.c - kanaryd's HTTP server (libmicrohttpd, internal thread pool,
+ * behind the front door of http_front.c).
  *
- * A request is decided in two phases. On the first call, with the headers
+ * The front door owns the socket: it reads each request head (and a
+ * chunked body) strictly, answers what it refuses with the same JSON
+ * errors as this file (render_error), and hands libmicrohttpd sound
+ * requests only, one per connection. Here the path is decoded, strictly
+ * too (libmicrohttpd's own decoding is switched off), and routed.
+ *
+ * A request is then decided in two phases. On the first call, with the headers
  * only, the route, the method, the token, the origin, the content type and
  * the announced length are checked, and a refusal is answered at once,
  * before any body is read. Otherwise the body is collected (never beyond
@@ -52,9 +59,10 @@
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 /*
  * libmicrohttpd cannot answer in the middle of a body, so a chunked body
- * (no Content-Length to refuse up front) that overflows is drained, kept
- * nowhere, and answered 413 at its end; past this many bytes the
- * connection is closed instead.
+ * (no Content-Length to refuse up front) that overflows would be drained,
+ * kept nowhere, and answered 413 at its end; past this many bytes the
+ * connection is closed instead. The front door refuses such bodies (413)
+ * before they get here: this is the bound should one slip through.
  */
 #define API_MAX_DRAIN_BYTES (1024 * 1024)
 /* Room for any service name (the data path allows 31 bytes); a longer one
@@ -304,9 +312,9 @@ static enum MHD_Result send_agent_error(struct MHD_Connection *conn,
 }
 
 /*
- * A whole answer for an error found outside libmicrohttpd's answering path
- * (the front door's refusals, a chunked body past the drain limit): the
- * same status line, headers and JSON body as send_error() gives.
+ * A whole answer for the front door's refusals, which are answered before
+ * libmicrohttpd sees the request: the same status line, headers and JSON
+ * body as send_error() gives.
  */
 static char *render_error(const struct http_error *err, size_t *len)
 {
@@ -963,29 +971,6 @@ static enum MHD_Result answer(struct api_server *srv,
 
 /* ---- libmicrohttpd callbacks -------------------------------------------- */
 
-/*
- * A chunked body went on past API_MAX_DRAIN_BYTES: the connection is
- * closed, but not without its 413. libmicrohttpd 0.9.75 queues responses
- * only before or after a body, never in the middle, so the answer goes
- * straight onto the socket, on which nothing was sent yet (one request per
- * connection; at most a "100 Continue"), and libmicrohttpd then closes it.
- */
-static void answer_overflow(struct MHD_Connection *conn,
-			    struct api_request *req)
-{
-	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct http_error err = {.status = MHD_HTTP_CONTENT_TOO_LARGE};
-
-	if (!info || req->answered)
-		return;
-	snprintf(err.message, sizeof(err.message), BODY_TOO_LARGE_FMT,
-		 API_MAX_BODY_BYTES);
-	http_front_send_error(info->connect_fd, render_error, &err);
-	req->answered = true;
-	req->status = err.status;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -1007,8 +992,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		int ret = collect_body(req, upload_data, *upload_data_size);
 
 		*upload_data_size = 0;
-		if (ret == -E2BIG)
-			answer_overflow(conn, req);
 		return ret ? MHD_NO : MHD_YES;
 	}
 	if (req->answered)

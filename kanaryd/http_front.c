@@ -10,11 +10,14 @@
  * that it builds the response head a second time: the client gets the
  * status line and headers twice, the second copy inside an HTML body. No
  * option of 0.9.75 avoids that, nor lets an application answer malformed
- * heads in its own words. So the head is looked at here first, with
- * MSG_PEEK: nothing is consumed, and a sound head is read again, unchanged,
- * by libmicrohttpd after MHD_add_connection(). A refused one gets one JSON
- * error and the connection is closed after a short drain (a close with
- * unread data would reset the connection and could destroy the answer).
+ * heads in its own words, and broken chunk framing is answered in HTML. So
+ * the head, and a chunked body whole, are looked at here first, with
+ * MSG_PEEK: nothing is consumed, and a sound request is read again,
+ * unchanged, by libmicrohttpd after MHD_add_connection(). A refused one
+ * gets one JSON error and the connection is closed after a short drain (a
+ * close with unread data would reset the connection and could destroy the
+ * answer). A client that ends its side with half a request is closed
+ * without an answer: there is no request to answer.
  *
  * While a head is incomplete, SO_RCVLOWAT is set one byte past what was
  * already peeked, so that poll() wakes for new bytes (or the end), not for
@@ -25,8 +28,8 @@
  * (new_connection_process_() returns with its cleanup mutex held, then
  * takes it again). So the front door counts the connections it handed over
  * until libmicrohttpd reports them closed (http_front_connection_closed),
- * keeps that count under max_in_server, and the daemon is started with a
- * limit no worker can reach: a sound head waits here for a free slot.
+ * keeps that count under limits.pending, and the daemon is started with a
+ * limit no worker can reach: a sound request waits here for a free slot.
  */
 #include "http_front.h"
 
@@ -148,8 +151,10 @@ unsigned int http_front_port(const struct http_front *front)
 	return front ? front->port : 0;
 }
 
-void http_front_send_error(int fd, http_error_render render,
-			   const struct http_error *err)
+/* Writes the rendered error on a connection nothing was answered on yet,
+ * then shuts down its sending side: best effort, the client may be gone. */
+static void send_error(int fd, http_error_render render,
+		       const struct http_error *err)
 {
 	size_t len = 0, off = 0;
 	char *text = render(err, &len);
@@ -215,7 +220,7 @@ static bool look_at_head(struct http_front *front, struct pending *p,
 	}
 	log_debug("api: refused a request head: %u %s: %s", err.status,
 		  err.field, err.message);
-	http_front_send_error(p->fd, front->render, &err);
+	send_error(p->fd, front->render, &err);
 	p->closing = true;
 	p->deadline_ms = now_ms() + FRONT_LINGER_MS;
 	return true;

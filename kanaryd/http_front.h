@@ -67,12 +67,4 @@ void http_front_stop(struct http_front *front);
 /* Frees front, stopped or not (NULL is fine): after the daemon stopped. */
 void http_front_free(struct http_front *front);
 
-/*
- * Writes the rendered error on fd, a connection nothing was answered on
- * yet, then shuts down its sending side. Best effort: the client may have
- * gone already.
- */
-void http_front_send_error(int fd, http_error_render render,
-			   const struct http_error *err);
-
 #endif /* KANARY_HTTP_FRONT_H */
