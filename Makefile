@@ -260,7 +260,7 @@ clean:
 #   make fuzz-build           build only
 #
 # tests/fuzz/run.sh runs them; tests/e2e/fuzz_smoke.sh is the short check in
-# `make test`. fuzz_api needs root and bpffs, like kanaryd.
+# `make test`. fuzz_api and fuzz_http need root and bpffs, like kanaryd.
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 600
 FUZZ_JOBS ?= $(shell nproc)

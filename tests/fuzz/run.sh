@@ -22,7 +22,8 @@
 # (cov: code edges, ft: features) and findings. Exits non-zero when any
 # target found something. One run at a time per $FUZZ_OUT.
 #
-# Environment: FUZZ_OUT (default .output/fuzz). fuzz_api needs root and bpffs.
+# Environment: FUZZ_OUT (default .output/fuzz). fuzz_api and fuzz_http need root
+# and bpffs.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
