@@ -293,7 +293,7 @@ clean:
 #   make fuzz-build           build only
 #
 # tests/fuzz/run.sh runs them; tests/e2e/fuzz_smoke.sh is the short check in
-# `make test`. fuzz_api needs root and bpffs, like kanaryd.
+# `make test`. fuzz_api and fuzz_http need root and bpffs, like kanaryd.
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 600
 FUZZ_JOBS ?= $(shell nproc)
@@ -331,7 +331,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/lib/*.h $(FUZZ_LIB)
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h tests/lib/*.h $(FUZZ_LIB)
 	$(call msg,FUZZ,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) \
 		$(TEST_LDLIBS) -o $@

@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * api.c - kanaryd's HTTP server (libmicrohttpd, internal thread pool).
+ * api.c - kanaryd's HTTP server (libmicrohttpd, internal thread pool,
+ * behind the front door of http_front.c).
  *
- * A request is decided in two phases. On the first call, with the headers
+ * The front door owns the socket: it reads each request head (and a
+ * chunked body) strictly, answers what it refuses with the same JSON
+ * errors as this file (render_error), and hands libmicrohttpd sound
+ * requests only, one per connection. Here the path is decoded, strictly
+ * too (libmicrohttpd's own decoding is switched off), and routed.
+ *
+ * A request is then decided in two phases. On the first call, with the headers
  * only, the route, the method, the token, the origin, the content type and
  * the announced length are checked, and a refusal is answered at once,
  * before any body is read. Otherwise the body is collected (never beyond
@@ -29,9 +36,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "http_front.h"
+#include "http_strict.h"
 #include "util/json_fields.h"
 #include "util/log.h"
 #include "util/netaddr.h"
@@ -52,9 +62,10 @@
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 /*
  * libmicrohttpd cannot answer in the middle of a body, so a chunked body
- * (no Content-Length to refuse up front) that overflows is drained, kept
- * nowhere, and answered 413 at its end; past this many bytes the
- * connection is closed instead.
+ * (no Content-Length to refuse up front) that overflows would be drained,
+ * kept nowhere, and answered 413 at its end; past this many bytes the
+ * connection is closed instead. The front door refuses such bodies (413)
+ * before they get here: this is the bound should one slip through.
  */
 #define API_MAX_DRAIN_BYTES (1024 * 1024)
 /* Room for any service name (the data path allows 31 bytes); a longer one
@@ -64,10 +75,26 @@
 #define API_METHOD_LEN	       16
 #define API_BODY_INITIAL_BYTES 1024
 /* Floats in answers: enough digits for any rate, no binary noise. */
-#define API_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
-#define API_MSG_LEN    512
-/* Room for "[::ffff:255.255.255.255]:65535" and the like in Host. */
-#define API_HOST_LEN 128
+#define API_JSON_FLAGS	   (JSON_COMPACT | JSON_REAL_PRECISION(12))
+#define BODY_TOO_LARGE_FMT "the body has more than %d bytes"
+#define API_MSG_LEN	   512
+/* A request line and headers longer than this are refused (431) by the
+ * front door; every client of the API needs far less. */
+#define API_HEAD_MAX_BYTES 8192
+/* A chunked body is held whole by the front door before it is handed on
+ * (http_front.c); as sent it may take this much (413 beyond): room for a
+ * full body in chunks of a few bytes each. */
+#define API_MAX_CHUNKED_BYTES (4 * API_MAX_BODY_BYTES)
+/*
+ * libmicrohttpd's own limit, shared among its workers: so high that no
+ * worker reaches it even if every connection the front door lets in (at
+ * most API_MAX_CONNECTIONS) lands on it, with room for connections closed
+ * but not counted out yet (http_front.c says why a worker must never reach
+ * it).
+ */
+#define MHD_CONNECTION_LIMIT (2 * API_MAX_CONNECTIONS * API_THREADS)
+/* "Date: Fri, 04 Dec 2026 19:38:00 GMT" */
+#define HTTP_DATE_LEN 64
 
 enum body_rule {
 	BODY_IGNORED,	   /* GET: a body is drained and ignored */
@@ -99,6 +126,7 @@ enum route_kind {
 
 struct api_server {
 	struct MHD_Daemon *daemon;
+	struct http_front *front; /* owns the socket, checks each head */
 	struct agent *agent;
 	char *token; /* NULL: mutating calls need no token */
 	size_t token_len;
@@ -134,6 +162,22 @@ struct reply {
 	enum MHD_ResponseMemoryMode memory;
 };
 
+/*
+ * Headers of every answer. Every answer is live state: never cache, never
+ * sniff. Each connection carries one request, the one whose head the front
+ * door checked (http_front.c): libmicrohttpd never parses a second head
+ * that nobody looked at.
+ */
+static const struct {
+	const char *name, *value;
+} answer_headers[] = {
+    {MHD_HTTP_HEADER_CACHE_CONTROL, "no-store"},
+    {"X-Content-Type-Options", "nosniff"},
+    {MHD_HTTP_HEADER_CONNECTION, "close"},
+};
+
+#define ANSWER_HEADER_COUNT (sizeof(answer_headers) / sizeof(answer_headers[0]))
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn,
 				  struct api_request *req,
 				  const struct reply *r)
@@ -141,6 +185,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
 	struct MHD_Response *response;
 	enum MHD_Result ret;
 	bool ok;
+	size_t i;
 
 	response = MHD_create_response_from_buffer(r->len, r->data, r->memory);
 	if (!response) {
@@ -150,12 +195,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
 	}
 	ok = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
 				     r->content_type) == MHD_YES;
-	/* Every answer is live state: never cache, never sniff. */
-	ok = ok &&
-	     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
-				     "no-store") == MHD_YES;
-	ok = ok && MHD_add_response_header(response, "X-Content-Type-Options",
-					   "nosniff") == MHD_YES;
+	for (i = 0; ok && i < ANSWER_HEADER_COUNT; i++)
+		ok =
+		    MHD_add_response_header(response, answer_headers[i].name,
+					    answer_headers[i].value) == MHD_YES;
 	if (ok && r->allow)
 		ok = MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW,
 					     r->allow) == MHD_YES;
@@ -180,6 +223,29 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
 	return ret;
 }
 
+/* obj (a reference the call takes over) as text, or NULL. */
+static char *json_line(json_t *obj, size_t *len)
+{
+	char *text, *line;
+
+	if (!obj)
+		return NULL;
+	text = json_dumps(obj, API_JSON_FLAGS);
+	json_decref(obj);
+	if (!text)
+		return NULL;
+	/* One line per answer: curl and shells print it tidily. */
+	*len = strlen(text);
+	line = realloc(text, *len + 2);
+	if (!line) {
+		free(text);
+		return NULL;
+	}
+	line[(*len)++] = '\n';
+	line[*len] = '\0';
+	return line;
+}
+
 /* Sends obj (a reference the call takes over) as the answer. */
 static enum MHD_Result send_json_ex(struct MHD_Connection *conn,
 				    struct api_request *req,
@@ -193,28 +259,10 @@ static enum MHD_Result send_json_ex(struct MHD_Connection *conn,
 	    .challenge = challenge,
 	    .memory = MHD_RESPMEM_MUST_FREE,
 	};
-	char *text;
 
-	if (!obj)
+	r.data = json_line(obj, &r.len);
+	if (!r.data)
 		return MHD_NO;
-	text = json_dumps(obj, API_JSON_FLAGS);
-	json_decref(obj);
-	if (!text)
-		return MHD_NO;
-	/* One line per answer: curl and shells print it tidily. */
-	r.len = strlen(text);
-	{
-		char *line = realloc(text, r.len + 2);
-
-		if (!line) {
-			free(text);
-			return MHD_NO;
-		}
-		line[r.len++] = '\n';
-		line[r.len] = '\0';
-		text = line;
-	}
-	r.data = text;
 	return send_reply(conn, req, &r);
 }
 
@@ -274,6 +322,48 @@ static enum MHD_Result send_agent_error(struct MHD_Connection *conn,
 						    ? err->message
 						    : "the agent failed "
 						      "without saying why"));
+}
+
+/*
+ * A whole answer for the front door's refusals, which are answered before
+ * libmicrohttpd sees the request: the same status line, headers and JSON
+ * body as send_error() gives.
+ */
+static char *render_error(const struct http_error *err, size_t *len)
+{
+	char date[HTTP_DATE_LEN], *body, *text = NULL;
+	size_t body_len = 0, i;
+	struct tm tm;
+	time_t now = time(NULL);
+	FILE *out;
+
+	body = json_line(error_body(err->field, err->message), &body_len);
+	if (!body)
+		return NULL;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	out = open_memstream(&text, len);
+	if (!out) {
+		free(body);
+		return NULL;
+	}
+	fprintf(out, "HTTP/1.1 %u %s\r\nDate: %s\r\n%s: %s\r\n", err->status,
+		MHD_get_reason_phrase_for(err->status), date,
+		MHD_HTTP_HEADER_CONTENT_TYPE, JSON_CONTENT_TYPE);
+	for (i = 0; i < ANSWER_HEADER_COUNT; i++)
+		fprintf(out, "%s: %s\r\n", answer_headers[i].name,
+			answer_headers[i].value);
+	fprintf(out, "%s: %zu\r\n\r\n", MHD_HTTP_HEADER_CONTENT_LENGTH,
+		body_len);
+	/* The answer to HEAD is the head of the answer to GET. */
+	if (!err->head_request)
+		fwrite(body, 1, body_len, out);
+	free(body);
+	if (fclose(out)) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 /* ---- the service routes ------------------------------------------------- */
@@ -594,42 +684,14 @@ static const char *check_token(const struct api_server *srv,
 	return NULL;
 }
 
-/* host[:port] without the port, lower case, into buf. */
-static void host_only(const char *authority, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	if (*authority == '[') { /* an IPv6 literal keeps its brackets */
-		while (authority[n] && authority[n] != ']' && n + 2 < len) {
-			buf[n] = authority[n];
-			n++;
-		}
-		if (authority[n] == ']' && n + 1 < len) {
-			buf[n] = ']';
-			n++;
-		}
-	} else {
-		while (authority[n] && authority[n] != ':' && n + 1 < len) {
-			buf[n] =
-			    (char)(authority[n] >= 'A' && authority[n] <= 'Z'
-				       ? authority[n] - 'A' + 'a'
-				       : authority[n]);
-			n++;
-		}
-	}
-	buf[n] = '\0';
-}
-
+/* Whether Host names this machine's loopback (malformed: no). */
 static bool host_is_loopback(const char *authority)
 {
-	char host[API_HOST_LEN];
-	struct in_addr addr;
+	struct http_host host;
+	struct http_error err;
 
-	host_only(authority, host, sizeof(host));
-	if (!strcmp(host, "localhost") || !strcmp(host, "[::1]"))
-		return true;
-	return inet_pton(AF_INET, host, &addr) == 1 &&
-	       (ntohl(addr.s_addr) >> 24) == IN_LOOPBACKNET;
+	return !http_host_parse(authority, strlen(authority), &host, &err) &&
+	       http_host_is_loopback(&host);
 }
 
 /*
@@ -707,10 +769,24 @@ static enum MHD_Result on_headers(struct api_server *srv,
 				  const char *method)
 {
 	const char *method_ok = NULL, *challenge, *why;
+	struct http_error bad_path;
+	size_t url_len = strlen(url);
 	uint64_t length;
 	bool token_present;
+	char *path;
 
-	route_path(url, req);
+	/* url is the path as sent (unescape_nothing): decoded here, strictly,
+	 * so that no escape can hide a '/', a NUL or a ".." from routing. */
+	path = malloc(url_len + 1);
+	if (!path)
+		return MHD_NO;
+	if (http_path_decode(url, path, url_len + 1, &bad_path)) {
+		free(path);
+		return send_error(conn, req, bad_path.status, bad_path.field,
+				  "%s", bad_path.message);
+	}
+	route_path(path, req);
+	free(path);
 	if (req->kind == ROUTE_NONE)
 		return send_error(conn, req, MHD_HTTP_NOT_FOUND, "",
 				  "no such path; the API is under %s, "
@@ -949,8 +1025,7 @@ static enum MHD_Result answer(struct api_server *srv,
 {
 	if (req->body_too_large)
 		return send_error(conn, req, MHD_HTTP_CONTENT_TOO_LARGE, "",
-				  "the body has more than %d bytes",
-				  API_MAX_BODY_BYTES);
+				  BODY_TOO_LARGE_FMT, API_MAX_BODY_BYTES);
 	switch (req->kind) {
 	case ROUTE_STATUSPAGE:
 		return answer_statuspage(conn, req);
@@ -1039,6 +1114,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	free(req->body);
 	free(req);
 	*req_cls = NULL;
+}
+
+/*
+ * libmicrohttpd would decode %-escapes before the access handler sees the
+ * path, turning %00 into the path's end and %2F into a '/': the path stays
+ * as sent, and on_headers() decodes it strictly (http_path_decode).
+ */
+static size_t unescape_nothing(void *cls, struct MHD_Connection *conn,
+			       char *uri)
+{
+	(void)cls;
+	(void)conn;
+	return strlen(uri);
+}
+
+/* A connection the front door handed over is gone: its slot is free. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct api_server *srv = cls;
+
+	(void)conn;
+	(void)socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		http_front_connection_closed(srv->front);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -1144,9 +1245,15 @@ int api_check_listen(const char *listen, bool has_token, char *err,
 int api_start(struct agent *a, const char *listen, const char *token,
 	      struct api_server **out, char *err, size_t err_len)
 {
-	const union MHD_DaemonInfo *info;
+	static const struct http_front_limits front_limits = {
+	    .head_bytes = API_HEAD_MAX_BYTES,
+	    .body_bytes = API_MAX_BODY_BYTES,
+	    .chunked_bytes = API_MAX_CHUNKED_BYTES,
+	    .pending = API_MAX_CONNECTIONS,
+	    .timeout_s = API_CONNECTION_TIMEOUT_S,
+	};
 	struct api_server *srv;
-	char addr_text[INET_ADDRSTRLEN];
+	char addr_text[INET_ADDRSTRLEN], why[API_ERR_LEN];
 	int ret;
 
 	*out = NULL;
@@ -1177,26 +1284,40 @@ int api_start(struct agent *a, const char *listen, const char *token,
 		srv->token_len = strlen(token);
 	}
 
-	srv->daemon = MHD_start_daemon(
-	    MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	    on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&srv->addr,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)API_THREADS,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_MAX_CONNECTIONS,
-	    MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)API_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, srv, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
-	if (!srv->daemon) {
+	/* The front door owns the socket (http_front.c says why). */
+	ret = http_front_listen(&srv->addr, &srv->front, why, sizeof(why));
+	if (ret) {
 		snprintf(err, err_len,
-			 "could not serve the API on %s:%u (is the port in "
+			 "could not serve the API on %s:%u: %s (is the port in "
 			 "use by another kanaryd? 'ss -ltnp' shows who has "
 			 "it); choose another with --listen",
-			 addr_text, ntohs(srv->addr.sin_port));
-		ret = -EADDRINUSE;
+			 addr_text, ntohs(srv->addr.sin_port), why);
 		goto fail;
 	}
-	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = info ? info->port : ntohs(srv->addr.sin_port);
+	srv->daemon = MHD_start_daemon(
+	    MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET |
+		MHD_USE_ITC | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+	    on_mhd_log, srv, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned int)API_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)MHD_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)API_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape_nothing,
+	    srv, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+	if (!srv->daemon) {
+		snprintf(err, err_len, "could not start the API's HTTP server");
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = http_front_start(srv->front, srv->daemon, render_error,
+			       &front_limits);
+	if (ret) {
+		snprintf(err, err_len, "could not start the API: %s",
+			 strerror(-ret));
+		goto fail;
+	}
+	srv->port = http_front_port(srv->front);
 	log_info("API listening on http://%s:%u/ (%s)", addr_text, srv->port,
 		 srv->token ? "state changes need the bearer token"
 			    : "no token: loopback only");
@@ -1204,6 +1325,10 @@ int api_start(struct agent *a, const char *listen, const char *token,
 	return 0;
 
 fail:
+	http_front_stop(srv->front);
+	if (srv->daemon)
+		MHD_stop_daemon(srv->daemon);
+	http_front_free(srv->front);
 	free(srv->token);
 	free(srv);
 	return ret;
@@ -1218,7 +1343,10 @@ void api_stop(struct api_server *srv)
 {
 	if (!srv)
 		return;
+	/* No new connection may reach a stopped daemon. */
+	http_front_stop(srv->front);
 	MHD_stop_daemon(srv->daemon);
+	http_front_free(srv->front);
 	if (srv->token) {
 		/* The token is a secret: do not leave it in freed memory. */
 		explicit_bzero(srv->token, srv->token_len);

@@ -80,6 +80,87 @@ is_error() {
 		[ "$(jget '"%s|%d" % (d["field"], len(d["error"]) > 0)' <<<"$BODY")" = "$2|1" ]
 }
 
+# raw BYTES...: sends the bytes (printf %b: \r, \n, \xff) as they are on one
+# connection, ends the client's side, and reads what comes back. Sets CODE
+# and BODY from the final response, RESPONSES to how many final responses
+# came, WELL_FORMED to 1 when all of it parses as HTTP/1.1 responses with
+# exactly Content-Length bytes of body each and nothing after.
+cat >"$WORK/raw.py" <<'EOF_RAW'
+import json, socket, sys
+
+port, path = int(sys.argv[1]), sys.argv[2]
+data = open(path, "rb").read()
+is_head = data.lstrip(b"\r\n").startswith(b"HEAD ")
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+try:
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+except OSError:
+    pass  # the server may answer and close before it has read it all
+buf = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+except OSError:
+    pass
+out = {"responses": 0, "code": "000", "body": "", "type": "", "well_formed": 1}
+pos = 0
+while pos < len(buf):
+    end = buf.find(b"\r\n\r\n", pos)
+    if end < 0 or not buf.startswith(b"HTTP/1.1 ", pos):
+        out["well_formed"] = 0
+        break
+    lines = buf[pos:end].decode("latin-1").split("\r\n")
+    status = lines[0][9:12]
+    fields = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip().lower(), []).append(value.strip())
+    pos = end + 4
+    if status < "200":
+        continue
+    lengths = fields.get("content-length", [])
+    n = int(lengths[0]) if len(lengths) == 1 and lengths[0].isdigit() else -1
+    n = 0 if is_head and n >= 0 else n
+    if n < 0 or pos + n > len(buf):
+        out["well_formed"] = 0
+        break
+    out["responses"] += 1
+    out["code"] = status
+    out["body"] = buf[pos:pos + n].decode("utf-8", "replace")
+    out["type"] = fields.get("content-type", [""])[0]
+    pos += n
+print(json.dumps(out))
+EOF_RAW
+RESPONSES=0
+WELL_FORMED=0
+raw() {
+	local out
+	printf '%b' "$@" >"$WORK/raw.req"
+	raw_file "$WORK/raw.req"
+}
+
+# raw_file FILE: raw with the bytes of FILE.
+raw_file() {
+	local out
+	out=$(topo_node timeout "$CURL_TIMEOUT_S" "$PYTHON" "$WORK/raw.py" \
+		"$TOPO_API_PORT" "$1")
+	CODE=$(jget 'd["code"]' <<<"$out")
+	BODY=$(jget 'd["body"]' <<<"$out")
+	RESPONSES=$(jget 'd["responses"]' <<<"$out")
+	WELL_FORMED=$(jget 'd["well_formed"]' <<<"$out")
+	printf 'Content-Type: %s\n' "$(jget 'd["type"]' <<<"$out")" >"$WORK/headers"
+}
+
+# raw_error CODE FIELD: the last raw exchange was one well-formed response,
+# CODE with a JSON error about FIELD.
+raw_error() {
+	[ "$RESPONSES" = 1 ] && [ "$WELL_FORMED" = 1 ] && is_error "$1" "$2"
+}
+
 # check WHAT COMMAND...: one TAP line; shows the last answer on failure.
 check() {
 	local what=$1
@@ -318,10 +399,86 @@ http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d '{}'
 check "backends with neither pool: 400" is_error 400 ""
 http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d '{"stable": []}'
 check "an empty stable pool: 400 naming stable" is_error 400 stable
+http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d "{\"canary\": [\"$(topo_pool stable)\"]}"
+check "a canary that is the stable backend: 400 naming canary[0]" is_error 400 "canary[0]"
+http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" \
+	-d "{\"stable\": [\"$(topo_pool stable)\", \"$(topo_pool stable)\"]}"
+check "a backend listed twice: 400 naming stable[1]" is_error 400 "stable[1]"
 http GET "$SVC/demo"
 check "after every refusal: still idle at 0 % with both backends" \
 	test "$(jget '(d["phase"], d["canary_percent"], [b["address"] for b in d["backends"]])' <<<"$BODY")" = \
 	"[\"idle\", 0.0, [\"$(topo_pool stable)\", \"$(topo_pool canary)\"]]"
+
+# ---- 400 and friends: the request itself -----------------------------------------
+# What libmicrohttpd would have decoded, truncated, answered twice or in
+# HTML is refused by kanaryd's front door with one JSON error.
+H="Host: 127.0.0.1\r\n"
+A="$AUTH\r\n"
+raw "POST $SVC/demo/abort%00anything HTTP/1.1\r\n$H$A\r\n"
+check "POST .../abort%00anything: 400 naming the path, not an abort" raw_error 400 path
+raw "POST $SVC/demo/rollout%00/../../x HTTP/1.1\r\n$H$A\r\n"
+check "POST .../rollout%00/../../x: 400 naming the path" raw_error 400 path
+check "... and no rollout started" test "$(phase_of demo)" = idle
+raw "GET $SVC/demo%2fhistory HTTP/1.1\r\n$H\r\n"
+check "an escaped slash (demo%2fhistory): 400" raw_error 400 path
+raw "GET $SVC/./demo HTTP/1.1\r\n$H\r\n"
+check "a '.' segment: 400" raw_error 400 path
+raw "GET /api/v1/x/%2E%2E/services/demo HTTP/1.1\r\n$H\r\n"
+check "an escaped '..' segment: 400" raw_error 400 path
+raw "GET $SVC/%FF HTTP/1.1\r\n$H\r\n"
+check "GET $SVC/%FF (invalid UTF-8): 400, not a closed connection" raw_error 400 path
+raw "GET $SVC/\xff HTTP/1.1\r\n$H\r\n"
+check "GET $SVC/ and a raw 0xFF byte: 400" raw_error 400 path
+raw "GET $SVC/d%C3 HTTP/1.1\r\n$H\r\n"
+check "a cut UTF-8 sequence (%C3): 400" raw_error 400 path
+raw "PUT $SVC/demo/weight HTTP/1.1\r\n$H${A}Content-Type: application/json\r\nContent-Length: 99999999999999999999\r\n\r\n"
+check "Content-Length 99999999999999999999: one well-formed JSON 413" \
+	raw_error 413 Content-Length
+raw "PUT $SVC/demo/weight HTTP/1.1\r\n$H${A}Content-Type: application/json\r\nContent-Length: -5\r\n\r\n"
+check "Content-Length -5: one well-formed JSON 400" raw_error 400 Content-Length
+raw "GET /healthz HTTP/1.1\r\nHost:\r\n\r\n"
+check "an empty Host: one well-formed JSON 400" raw_error 400 Host
+raw "GET /healthz HTTP/1.1\r\n\r\n"
+check "HTTP/1.1 without Host: one well-formed JSON 400" raw_error 400 Host
+raw "PUT $SVC/demo/weight HTTP/1.1\r\n$H${A}Content-Type: application/json\r\nContent-Length: 22\r\nContent-Length: 2\r\n\r\n{\"canary_percent\": 9}\n"
+check "two Content-Length headers that disagree: 400" raw_error 400 Content-Length
+check "... and the weight is unchanged" test "$(weight_of demo)" = 0.0
+for name in Host Origin Authorization Content-Type; do
+	case $name in
+	Host) twice="Host: 127.0.0.1\r\nHost: evil.example\r\n" ;;
+	Origin) twice="${H}Origin: http://127.0.0.1\r\nOrigin: http://evil.example\r\n" ;;
+	Authorization) twice="$H$A${A}" ;;
+	Content-Type) twice="${H}Content-Type: application/json\r\nContent-Type: text/plain\r\n" ;;
+	esac
+	raw "POST $SVC/demo/pause HTTP/1.1\r\n$twice\r\n"
+	check "$name twice: 400 naming $name" raw_error 400 "$name"
+done
+raw "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:$TOPO_API_PORT@evil.example\r\n\r\n"
+check "Host: 127.0.0.1:PORT@evil.example: 400, not 200" raw_error 400 Host
+raw "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:$TOPO_API_PORT\r\nX-Folded: a\r\n b\r\n\r\n"
+check "a folded header line: one well-formed JSON 400" raw_error 400 ""
+raw "GET /healthz HTTP/1.1\nHost: 127.0.0.1\n\n"
+check "lines ending in a bare LF: one well-formed JSON 400" raw_error 400 ""
+raw "GET /healthz HTTP/1.1\r\n${H}X-Long: $(head -c 9000 /dev/zero | tr '\0' x)\r\n\r\n"
+check "a head over 8 KiB: one well-formed JSON 431" raw_error 431 ""
+raw "HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: a\r\n\r\n"
+check "a refused HEAD: 400 with headers only" \
+	bash -c '[ "$1" = 400 ] && [ "$2" = 1 ] && [ "$3" = 1 ] && [ -z "$4" ]' _ \
+	"$CODE" "$RESPONSES" "$WELL_FORMED" "$BODY"
+raw "GET /healthz HTTP/1.1\r\n$H\r\nGET /healthz HTTP/1.1\r\n$H\r\n"
+check "two requests on one connection: one answer, Connection: close" \
+	test "$CODE|$RESPONSES|$WELL_FORMED" = "200|1|1"
+raw "PUT $SVC/demo/weight HTTP/1.1\r\n$H${A}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+check "malformed chunked framing: one well-formed JSON 400" raw_error 400 ""
+"$PYTHON" - "$WORK/chunked.req" "$H$A" <<'EOF_CHUNKED'
+import sys
+chunk = b"%x\r\n" % 65536 + b" " * 65536 + b"\r\n"
+head = b"PUT /api/v1/services/demo/weight HTTP/1.1\r\n" + sys.argv[2].encode().decode("unicode_escape").encode()
+head += b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+open(sys.argv[1], "wb").write(head + chunk * 17 + b"0\r\n\r\n")
+EOF_CHUNKED
+raw_file "$WORK/chunked.req"
+check "a chunked body over 1 MiB: one JSON 413 before the close" raw_error 413 ""
 
 # A request cut off half-way through its body never reaches the agent.
 topo_node timeout 10 bash -c '

@@ -8,7 +8,7 @@
 # leaves its reproducer under $OUTPUT/fuzz/run/TARGET/artifacts/.
 # Longer runs: make fuzz FUZZ_TIME=600.
 # Needs: clang 14 and libclang-rt-14-dev (both in make deps); root and bpffs
-# for fuzz_api, like kanaryd.
+# for fuzz_api and fuzz_http, like kanaryd.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/tap.sh

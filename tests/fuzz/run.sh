@@ -22,7 +22,8 @@
 # (cov: code edges, ft: features) and findings. Exits non-zero when any
 # target found something. One run at a time per $FUZZ_OUT.
 #
-# Environment: FUZZ_OUT (default .output/fuzz). fuzz_api needs root and bpffs.
+# Environment: FUZZ_OUT (default .output/fuzz). fuzz_api and fuzz_http need root
+# and bpffs.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
@@ -68,7 +69,7 @@ target_opts() {
 		-print_final_stats=1)
 
 	[ -f "tests/fuzz/$t.dict" ] && opts+=(-dict="$ROOT/tests/fuzz/$t.dict")
-	[ "$t" = fuzz_api ] && opts+=(-close_fd_mask=2)
+	case $t in fuzz_api | fuzz_http) opts+=(-close_fd_mask=2) ;; esac
 	echo "${opts[@]}"
 }
 
