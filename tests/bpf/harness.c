@@ -35,30 +35,22 @@ struct dataplane *open_dp(const struct dp_options *extra)
 	return ret ? NULL : dp;
 }
 
-struct endpoint ep(uint32_t host_addr, uint16_t port)
-{
-	struct endpoint e = {.addr.s_addr = htonl(host_addr), .port = port};
-	return e;
-}
-
 /* A TCP service 198.18.100.1:80 with two stable and one canary replica. */
 int add_service(struct dataplane *dp, uint32_t canary_bp, uint32_t *index)
 {
-	struct dp_service_def def = {
+	const struct split_service sentiment = {
 	    .name = "sentiment",
-	    .proto = IPPROTO_TCP,
-	    .flags = KN_SVC_F_HTTP,
-	    .stable_count = 2,
-	    .canary_count = 1,
+	    .vip = VIP,
+	    .vip_port = VIP_PORT,
+	    .stable = {STABLE_1, STABLE_2},
+	    .canary = CANARY_1,
+	    .backend_port = BACKEND_PORT,
 	    .canary_bp = canary_bp,
 	};
+	struct dp_service_def def = split_service_def(&sentiment);
 	char err[DP_ERR_LEN];
 	int ret;
 
-	def.vip = ep(VIP, VIP_PORT);
-	def.stable[0] = ep(STABLE_1, BACKEND_PORT);
-	def.stable[1] = ep(STABLE_2, BACKEND_PORT);
-	def.canary[0] = ep(CANARY_1, BACKEND_PORT);
 	ret = dp_service_add(dp, &def, index, err, sizeof(err));
 	if (!ASSERT_OK(ret, "dp_service_add"))
 		printf("# %s\n", err);
@@ -68,14 +60,7 @@ int add_service(struct dataplane *dp, uint32_t canary_bp, uint32_t *index)
 int run_prog(struct dataplane *dp, enum kn_hook hook, const struct pkt *in,
 	     struct pkt *out, __u32 *verdict)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
-		    .data_size_in = in->len, .data_out = out->data,
-		    .data_size_out = sizeof(out->data), .repeat = 1);
-	int ret = bpf_prog_test_run_opts(dp_prog_fd(dp, hook), &opts);
-
-	out->len = opts.data_size_out;
-	*verdict = opts.retval;
-	return ret;
+	return prog_run(dp_prog_fd(dp, hook), in, out, 1, verdict, NULL);
 }
 
 /*
@@ -122,6 +107,18 @@ void syn_spec(struct pkt_spec *s, uint32_t client, uint16_t port)
 	s->dport = VIP_PORT;
 	s->proto = IPPROTO_TCP;
 	s->tcp_flags = TCPF_SYN;
+}
+
+void reply_spec(struct pkt_spec *s, uint32_t backend, uint32_t client,
+		uint16_t port, uint8_t flags)
+{
+	memset(s, 0, sizeof(*s));
+	s->saddr = backend;
+	s->daddr = client;
+	s->sport = BACKEND_PORT;
+	s->dport = port;
+	s->proto = IPPROTO_TCP;
+	s->tcp_flags = flags;
 }
 
 uint32_t out_daddr(const struct pkt *out)

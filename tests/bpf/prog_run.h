@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * prog_run.h - what the data-path tests (harness.c) and the packet-cost
+ * bench (bench/pktcost.c) both do with a data path opened by the agent's
+ * loader: endpoints from host-order addresses, a split service of two
+ * stable and one canary backend, and one program run on a crafted packet
+ * through bpf_prog_test_run_opts.
+ */
+#ifndef KANARY_BPF_PROG_RUN_H
+#define KANARY_BPF_PROG_RUN_H
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "datapath/dataplane.h"
+#include "packets.h"
+
+/* An endpoint from a host-order address. */
+static inline struct endpoint ep(uint32_t host_addr, uint16_t port)
+{
+	struct endpoint e = {.addr.s_addr = htonl(host_addr), .port = port};
+
+	return e;
+}
+
+/* Where a split service's traffic goes: host-order addresses. */
+struct split_service {
+	const char *name; /* shorter than KN_SERVICE_NAME_LEN */
+	uint32_t vip;
+	uint16_t vip_port;
+	uint32_t stable[2];
+	uint32_t canary;
+	uint16_t backend_port;
+	uint32_t canary_bp;
+};
+
+/* The TCP HTTP service def for s: two stable backends and one canary. */
+static inline struct dp_service_def
+split_service_def(const struct split_service *s)
+{
+	struct dp_service_def def = {
+	    .proto = IPPROTO_TCP,
+	    .flags = KN_SVC_F_HTTP,
+	    .stable_count = 2,
+	    .canary_count = 1,
+	    .canary_bp = s->canary_bp,
+	};
+
+	snprintf(def.name, sizeof(def.name), "%s", s->name);
+	def.vip = ep(s->vip, s->vip_port);
+	def.stable[0] = ep(s->stable[0], s->backend_port);
+	def.stable[1] = ep(s->stable[1], s->backend_port);
+	def.canary[0] = ep(s->canary, s->backend_port);
+	return def;
+}
+
+/* Runs the program fd `repeat` times on `in`: the output packet, the
+ * verdict, and the kernel's duration of one run in ns (ns may be NULL). */
+static inline int prog_run(int fd, const struct pkt *in, struct pkt *out,
+			   uint32_t repeat, uint32_t *verdict, uint32_t *ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
+		    .data_size_in = in->len, .data_out = out->data,
+		    .data_size_out = sizeof(out->data), .repeat = repeat);
+	int ret = bpf_prog_test_run_opts(fd, &opts);
+
+	out->len = opts.data_size_out;
+	*verdict = opts.retval;
+	if (ns)
+		*ns = opts.duration;
+	return ret;
+}
+
+#endif /* KANARY_BPF_PROG_RUN_H */
