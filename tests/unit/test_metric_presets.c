@@ -628,6 +628,15 @@ static void test_tgi_has_itl_but_no_ttft(void **state)
 	assert_bucket(&s.itl, 1, 0.04, 20);
 }
 
+/* The ITL histogram of the later token pages: 1200 more gaps. */
+#define LATER_ITL                                                              \
+	"# TYPE vllm:inter_token_latency_seconds histogram\n"                  \
+	"vllm:inter_token_latency_seconds_bucket{le=\"0.01\"} 1000\n"          \
+	"vllm:inter_token_latency_seconds_bucket{le=\"0.05\"} 1900\n"          \
+	"vllm:inter_token_latency_seconds_bucket{le=\"+Inf\"} 2000\n"          \
+	"vllm:inter_token_latency_seconds_sum 29.0\n"                          \
+	"vllm:inter_token_latency_seconds_count 2000\n"
+
 static const char token_page_later[] =
     "# TYPE vllm:request_success_total counter\n"
     "vllm:request_success_total{finished_reason=\"stop\"} 100\n"
@@ -636,13 +645,7 @@ static const char token_page_later[] =
     "vllm:time_to_first_token_seconds_bucket{le=\"0.5\"} 90\n"
     "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} 100\n"
     "vllm:time_to_first_token_seconds_sum 26.5\n"
-    "vllm:time_to_first_token_seconds_count 100\n"
-    "# TYPE vllm:inter_token_latency_seconds histogram\n"
-    "vllm:inter_token_latency_seconds_bucket{le=\"0.01\"} 1000\n"
-    "vllm:inter_token_latency_seconds_bucket{le=\"0.05\"} 1900\n"
-    "vllm:inter_token_latency_seconds_bucket{le=\"+Inf\"} 2000\n"
-    "vllm:inter_token_latency_seconds_sum 29.0\n"
-    "vllm:inter_token_latency_seconds_count 2000\n";
+    "vllm:time_to_first_token_seconds_count 100\n" LATER_ITL;
 
 static void token_window(const char *start_text, const char *end_text,
 			 struct metrics_delta *out)
@@ -665,13 +668,7 @@ static void test_delta_of_token_timing(void **state)
 	    "vllm:time_to_first_token_seconds_bucket{le=\"0.25\"} 80\n"
 	    "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} 100\n"
 	    "vllm:time_to_first_token_seconds_sum 26.5\n"
-	    "vllm:time_to_first_token_seconds_count 100\n"
-	    "# TYPE vllm:inter_token_latency_seconds histogram\n"
-	    "vllm:inter_token_latency_seconds_bucket{le=\"0.01\"} 1000\n"
-	    "vllm:inter_token_latency_seconds_bucket{le=\"0.05\"} 1900\n"
-	    "vllm:inter_token_latency_seconds_bucket{le=\"+Inf\"} 2000\n"
-	    "vllm:inter_token_latency_seconds_sum 29.0\n"
-	    "vllm:inter_token_latency_seconds_count 2000\n";
+	    "vllm:time_to_first_token_seconds_count 100\n" LATER_ITL;
 	struct metrics_delta d;
 
 	(void)state;
