@@ -148,16 +148,10 @@ static uint32_t pass_verdict(enum pc_hook h)
 
 static int add_services(void)
 {
-	static const struct split_service bench = {
-	    .name = "bench",
-	    .vip = VIP,
-	    .vip_port = VIP_PORT,
-	    .stable = {STABLE_1, STABLE_2},
-	    .canary = CANARY_1,
-	    .backend_port = BACKEND_PORT,
-	    .canary_bp = CANARY_BP,
-	};
-	struct dp_service_def def = split_service_def(&bench);
+	static const uint32_t stable[] = {STABLE_1, STABLE_2};
+	struct dp_service_def def =
+	    split_service_def("bench", ep(VIP, VIP_PORT), stable, CANARY_1,
+			      BACKEND_PORT, CANARY_BP);
 	struct dp_service_def self = {
 	    .name = "bench-self",
 	    .proto = IPPROTO_TCP,

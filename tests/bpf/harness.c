@@ -38,16 +38,10 @@ struct dataplane *open_dp(const struct dp_options *extra)
 /* A TCP service 198.18.100.1:80 with two stable and one canary replica. */
 int add_service(struct dataplane *dp, uint32_t canary_bp, uint32_t *index)
 {
-	const struct split_service sentiment = {
-	    .name = "sentiment",
-	    .vip = VIP,
-	    .vip_port = VIP_PORT,
-	    .stable = {STABLE_1, STABLE_2},
-	    .canary = CANARY_1,
-	    .backend_port = BACKEND_PORT,
-	    .canary_bp = canary_bp,
-	};
-	struct dp_service_def def = split_service_def(&sentiment);
+	static const uint32_t stable[] = {STABLE_1, STABLE_2};
+	struct dp_service_def def =
+	    split_service_def("sentiment", ep(VIP, VIP_PORT), stable, CANARY_1,
+			      BACKEND_PORT, canary_bp);
 	char err[DP_ERR_LEN];
 	int ret;
 
@@ -98,27 +92,28 @@ __u32 drop_verdict(enum kn_hook hook)
 	return hook == KN_HOOK_XDP_INGRESS ? XDP_DROP_VERDICT : TC_SHOT_VERDICT;
 }
 
-void syn_spec(struct pkt_spec *s, uint32_t client, uint16_t port)
+/* A TCP segment with flags from saddr:sport to daddr:dport (host order). */
+static void tcp_spec(struct pkt_spec *s, uint32_t saddr, uint16_t sport,
+		     uint32_t daddr, uint16_t dport, uint8_t flags)
 {
 	memset(s, 0, sizeof(*s));
-	s->saddr = client;
-	s->daddr = VIP;
-	s->sport = port;
-	s->dport = VIP_PORT;
+	s->saddr = saddr;
+	s->daddr = daddr;
+	s->sport = sport;
+	s->dport = dport;
 	s->proto = IPPROTO_TCP;
-	s->tcp_flags = TCPF_SYN;
+	s->tcp_flags = flags;
+}
+
+void syn_spec(struct pkt_spec *s, uint32_t client, uint16_t port)
+{
+	tcp_spec(s, client, port, VIP, VIP_PORT, TCPF_SYN);
 }
 
 void reply_spec(struct pkt_spec *s, uint32_t backend, uint32_t client,
 		uint16_t port, uint8_t flags)
 {
-	memset(s, 0, sizeof(*s));
-	s->saddr = backend;
-	s->daddr = client;
-	s->sport = BACKEND_PORT;
-	s->dport = port;
-	s->proto = IPPROTO_TCP;
-	s->tcp_flags = flags;
+	tcp_spec(s, backend, BACKEND_PORT, client, port, flags);
 }
 
 uint32_t out_daddr(const struct pkt *out)

@@ -26,34 +26,26 @@ static inline struct endpoint ep(uint32_t host_addr, uint16_t port)
 	return e;
 }
 
-/* Where a split service's traffic goes: host-order addresses. */
-struct split_service {
-	const char *name; /* shorter than KN_SERVICE_NAME_LEN */
-	uint32_t vip;
-	uint16_t vip_port;
-	uint32_t stable[2];
-	uint32_t canary;
-	uint16_t backend_port;
-	uint32_t canary_bp;
-};
-
-/* The TCP HTTP service def for s: two stable backends and one canary. */
+/* A TCP HTTP service def: two stable backends and one canary, all on
+ * backend_port, the canary's share canary_bp (host-order addresses). */
 static inline struct dp_service_def
-split_service_def(const struct split_service *s)
+split_service_def(const char *name, struct endpoint vip,
+		  const uint32_t stable[2], uint32_t canary,
+		  uint16_t backend_port, uint32_t canary_bp)
 {
 	struct dp_service_def def = {
+	    .vip = vip,
 	    .proto = IPPROTO_TCP,
 	    .flags = KN_SVC_F_HTTP,
 	    .stable_count = 2,
 	    .canary_count = 1,
-	    .canary_bp = s->canary_bp,
+	    .canary_bp = canary_bp,
 	};
 
-	snprintf(def.name, sizeof(def.name), "%s", s->name);
-	def.vip = ep(s->vip, s->vip_port);
-	def.stable[0] = ep(s->stable[0], s->backend_port);
-	def.stable[1] = ep(s->stable[1], s->backend_port);
-	def.canary[0] = ep(s->canary, s->backend_port);
+	snprintf(def.name, sizeof(def.name), "%s", name);
+	def.stable[0] = ep(stable[0], backend_port);
+	def.stable[1] = ep(stable[1], backend_port);
+	def.canary[0] = ep(canary, backend_port);
 	return def;
 }
 
