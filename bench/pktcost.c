@@ -188,18 +188,6 @@ static int open_dp(uint32_t max_flows)
 	return add_services();
 }
 
-static void tcp_spec(struct pkt_spec *s, uint32_t saddr, uint16_t sport,
-		     uint32_t daddr, uint16_t dport, uint8_t flags)
-{
-	memset(s, 0, sizeof(*s));
-	s->saddr = saddr;
-	s->sport = sport;
-	s->daddr = daddr;
-	s->dport = dport;
-	s->proto = IPPROTO_TCP;
-	s->tcp_flags = flags;
-}
-
 static void flow_tuple(uint32_t i, uint32_t *client, uint16_t *port)
 {
 	*client = CLIENT_BASE + i % CLIENT_ADDRS;

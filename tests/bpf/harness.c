@@ -92,19 +92,6 @@ __u32 drop_verdict(enum kn_hook hook)
 	return hook == KN_HOOK_XDP_INGRESS ? XDP_DROP_VERDICT : TC_SHOT_VERDICT;
 }
 
-/* A TCP segment with flags from saddr:sport to daddr:dport (host order). */
-static void tcp_spec(struct pkt_spec *s, uint32_t saddr, uint16_t sport,
-		     uint32_t daddr, uint16_t dport, uint8_t flags)
-{
-	memset(s, 0, sizeof(*s));
-	s->saddr = saddr;
-	s->daddr = daddr;
-	s->sport = sport;
-	s->dport = dport;
-	s->proto = IPPROTO_TCP;
-	s->tcp_flags = flags;
-}
-
 void syn_spec(struct pkt_spec *s, uint32_t client, uint16_t port)
 {
 	tcp_spec(s, client, port, VIP, VIP_PORT, TCPF_SYN);

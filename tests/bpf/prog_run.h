@@ -3,8 +3,8 @@
  * prog_run.h - what the data-path tests (harness.c) and the packet-cost
  * bench (bench/pktcost.c) both do with a data path opened by the agent's
  * loader: endpoints from host-order addresses, a split service of two
- * stable and one canary backend, and one program run on a crafted packet
- * through bpf_prog_test_run_opts.
+ * stable and one canary backend, TCP segments to build, and one program
+ * run on a crafted packet through bpf_prog_test_run_opts.
  */
 #ifndef KANARY_BPF_PROG_RUN_H
 #define KANARY_BPF_PROG_RUN_H
@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "datapath/dataplane.h"
 #include "packets.h"
@@ -47,6 +48,19 @@ split_service_def(const char *name, struct endpoint vip,
 	def.stable[1] = ep(stable[1], backend_port);
 	def.canary[0] = ep(canary, backend_port);
 	return def;
+}
+
+/* A TCP segment with flags from saddr:sport to daddr:dport (host order). */
+static inline void tcp_spec(struct pkt_spec *s, uint32_t saddr, uint16_t sport,
+			    uint32_t daddr, uint16_t dport, uint8_t flags)
+{
+	memset(s, 0, sizeof(*s));
+	s->saddr = saddr;
+	s->sport = sport;
+	s->daddr = daddr;
+	s->dport = dport;
+	s->proto = IPPROTO_TCP;
+	s->tcp_flags = flags;
 }
 
 /* Runs the program fd `repeat` times on `in`: the output packet, the
