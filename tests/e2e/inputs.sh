@@ -21,7 +21,7 @@ TOKEN=kanary-test-token-$RANDOM$RANDOM
 JSON='Content-Type: application/json'
 SVC=/api/v1/services
 # The last answer (http) and the last kanaryd run (kanaryd_once).
-CODE= BODY= RC= ERR=
+CODE='' BODY='' RC='' ERR=''
 
 trap topo_destroy EXIT
 trap 'exit 130' INT TERM

@@ -20,7 +20,7 @@ PREDICTIONS=25
 COMMANDS=(status watch rollout pause resume promote abort set-weight
 	set-backends decisions inspect-metrics)
 # The last kanaryctl run (ctl), and a command left running.
-RC= OUT= ERR= BG_PID=
+RC='' OUT='' ERR='' BG_PID=''
 
 cleanup() {
 	[ -n "$BG_PID" ] && kill "$BG_PID" 2>/dev/null
