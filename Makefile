@@ -237,7 +237,7 @@ $(OUTPUT)/tests/%: tests/tools/%.c $(wildcard tests/tools/*.h) $(TEST_LIBS) | $(
 # the agent's own loader, like the BPF tests.
 BENCH_BINS := $(OUTPUT)/bench/pktcost
 
-$(OUTPUT)/bench/pktcost: bench/pktcost.c tests/bpf/packets.h $(TEST_LIBS) $(BPF_SKELS)
+$(OUTPUT)/bench/pktcost: bench/pktcost.c tests/bpf/packets.h tests/bpf/prog_run.h $(TEST_LIBS) $(BPF_SKELS)
 	$(call msg,BENCH,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(LDFLAGS) $< $(TEST_LIBS) $(TEST_LDLIBS) -o $@

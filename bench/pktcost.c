@@ -60,6 +60,7 @@
 #include "util/log.h"
 #include "util/opts.h"
 #include "packets.h"
+#include "prog_run.h"
 
 /* Addresses from 198.18.0.0/15; nothing is ever sent on a wire here. */
 #define VIP		 0xc6122001 /* 198.18.32.1 */
@@ -145,38 +146,12 @@ static uint32_t pass_verdict(enum pc_hook h)
 	return h == HOOK_XDP ? XDP_PASS_VERDICT : TC_OK_VERDICT;
 }
 
-/* One run; *ns is the kernel's duration per repetition. */
-static int run(int fd, const struct pkt *in, struct pkt *out, uint32_t repeat,
-	       uint32_t *retval, uint32_t *ns)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
-		    .data_size_in = in->len, .data_out = out->data,
-		    .data_size_out = sizeof(out->data), .repeat = repeat);
-	int ret = bpf_prog_test_run_opts(fd, &opts);
-
-	out->len = opts.data_size_out;
-	*retval = opts.retval;
-	*ns = opts.duration;
-	return ret;
-}
-
-static struct endpoint ep(uint32_t host_addr, uint16_t port)
-{
-	struct endpoint e = {.addr.s_addr = htonl(host_addr), .port = port};
-
-	return e;
-}
-
 static int add_services(void)
 {
-	struct dp_service_def def = {
-	    .name = "bench",
-	    .proto = IPPROTO_TCP,
-	    .flags = KN_SVC_F_HTTP,
-	    .stable_count = 2,
-	    .canary_count = 1,
-	    .canary_bp = CANARY_BP,
-	};
+	static const uint32_t stable[] = {STABLE_1, STABLE_2};
+	struct dp_service_def def =
+	    split_service_def("bench", ep(VIP, VIP_PORT), stable, CANARY_1,
+			      BACKEND_PORT, CANARY_BP);
 	struct dp_service_def self = {
 	    .name = "bench-self",
 	    .proto = IPPROTO_TCP,
@@ -186,10 +161,6 @@ static int add_services(void)
 	char err[DP_ERR_LEN];
 	uint32_t index;
 
-	def.vip = ep(VIP, VIP_PORT);
-	def.stable[0] = ep(STABLE_1, BACKEND_PORT);
-	def.stable[1] = ep(STABLE_2, BACKEND_PORT);
-	def.canary[0] = ep(CANARY_1, BACKEND_PORT);
 	self.vip = ep(SELF_VIP, VIP_PORT);
 	self.stable[0] = ep(SELF_VIP, VIP_PORT);
 	if (dp_service_add(dp, &def, &index, err, sizeof(err)) ||
@@ -215,18 +186,6 @@ static int open_dp(uint32_t max_flows)
 		return -1;
 	}
 	return add_services();
-}
-
-static void tcp_spec(struct pkt_spec *s, uint32_t saddr, uint16_t sport,
-		     uint32_t daddr, uint16_t dport, uint8_t flags)
-{
-	memset(s, 0, sizeof(*s));
-	s->saddr = saddr;
-	s->sport = sport;
-	s->daddr = daddr;
-	s->dport = dport;
-	s->proto = IPPROTO_TCP;
-	s->tcp_flags = flags;
 }
 
 static void flow_tuple(uint32_t i, uint32_t *client, uint16_t *port)
@@ -264,12 +223,12 @@ static uint32_t establish(enum pc_hook h, uint32_t client, uint16_t port,
 
 	tcp_spec(&s, client, port, vip, VIP_PORT, TCPF_SYN);
 	pkt_build(&in, &s);
-	if (run(hook_fd(CASE_SYN, h), &in, &out, 1, &retval, &ns))
+	if (prog_run(hook_fd(CASE_SYN, h), &in, &out, 1, &retval, &ns))
 		return 0;
 	backend = pkt_daddr(&out);
 	tcp_spec(&s, client, port, vip, VIP_PORT, TCPF_ACK);
 	pkt_build(&in, &s);
-	if (run(hook_fd(CASE_SYN, h), &in, &out, 1, &retval, &ns) ||
+	if (prog_run(hook_fd(CASE_SYN, h), &in, &out, 1, &retval, &ns) ||
 	    pkt_daddr(&out) != backend)
 		return 0;
 	return backend;
@@ -379,7 +338,7 @@ static double measure_calls(struct pc_stream *st, uint32_t batch)
 	for (i = 0; i < batch; i++) {
 		const struct pkt *in = stream_next(st);
 
-		if (run(fd, in, &out, 1, &retval, &ns)) {
+		if (prog_run(fd, in, &out, 1, &retval, &ns)) {
 			fail("bpf_prog_test_run_opts failed");
 			return -1;
 		}
@@ -397,17 +356,12 @@ static double measure_repeat(struct pc_stream *st, uint32_t repeat)
 {
 	uint32_t retval, ns;
 	struct pkt out;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = st->pkt.data,
-		    .data_size_in = st->pkt.len, .data_out = out.data,
-		    .data_size_out = sizeof(out.data), .repeat = repeat);
 
-	if (bpf_prog_test_run_opts(hook_fd(st->c, st->h), &opts)) {
+	if (prog_run(hook_fd(st->c, st->h), &st->pkt, &out, repeat, &retval,
+		     &ns)) {
 		fail("bpf_prog_test_run_opts (repeat) failed");
 		return -1;
 	}
-	out.len = opts.data_size_out;
-	retval = opts.retval;
-	ns = opts.duration;
 	/* The last repetition's output is the first's: the rewrite is an
 	 * identity for these packets. */
 	if (!stream_check(st, &st->pkt, &out, retval) ||
@@ -663,7 +617,7 @@ static double measure_table(struct table *t, enum pc_hook h, uint32_t batch,
 		else
 			tcp_spec(&s, client, port, VIP, VIP_PORT, TCPF_ACK);
 		pkt_build(&in, &s);
-		if (run(fd, &in, &out, 1, &retval, &ns) ||
+		if (prog_run(fd, &in, &out, 1, &retval, &ns) ||
 		    retval != pass_verdict(h) ||
 		    (h == HOOK_TC_EG ? pkt_saddr(&out) != VIP
 				     : pkt_daddr(&out) != backend)) {

@@ -32,32 +32,25 @@ extern int bpf_test_failed;
 		ok_;                                                           \
 	})
 
-#define ASSERT_EQ(actual, expected, what)                                      \
+/* actual op other, both as long long; on failure, both values: `wanted` is
+ * a format for the other one ("expected %lld"). */
+#define ASSERT_CMP_(actual, op, other, what, wanted)                           \
 	({                                                                     \
 		long long a_ = (long long)(actual);                            \
-		long long e_ = (long long)(expected);                          \
-		bool ok_ = a_ == e_;                                           \
+		long long o_ = (long long)(other);                             \
+		bool ok_ = a_ op o_;                                           \
 		if (!ok_) {                                                    \
-			printf("# %s:%d: %s: got %lld, expected %lld\n",       \
-			       __FILE__, __LINE__, (what), a_, e_);            \
+			printf("# %s:%d: %s: got %lld, " wanted "\n",          \
+			       __FILE__, __LINE__, (what), a_, o_);            \
 			bpf_test_failed = 1;                                   \
 		}                                                              \
 		ok_;                                                           \
 	})
 
+#define ASSERT_EQ(actual, expected, what)                                      \
+	ASSERT_CMP_(actual, ==, expected, what, "expected %lld")
 #define ASSERT_NE(actual, unexpected, what)                                    \
-	({                                                                     \
-		long long a_ = (long long)(actual);                            \
-		long long u_ = (long long)(unexpected);                        \
-		bool ok_ = a_ != u_;                                           \
-		if (!ok_) {                                                    \
-			printf("# %s:%d: %s: got %lld, expected anything "     \
-			       "else\n",                                       \
-			       __FILE__, __LINE__, (what), a_);                \
-			bpf_test_failed = 1;                                   \
-		}                                                              \
-		ok_;                                                           \
-	})
+	ASSERT_CMP_(actual, !=, unexpected, what, "expected anything but %lld")
 
 #define ASSERT_OK(err, what) ASSERT_EQ((err), 0, (what))
 

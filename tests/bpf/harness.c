@@ -35,30 +35,16 @@ struct dataplane *open_dp(const struct dp_options *extra)
 	return ret ? NULL : dp;
 }
 
-struct endpoint ep(uint32_t host_addr, uint16_t port)
-{
-	struct endpoint e = {.addr.s_addr = htonl(host_addr), .port = port};
-	return e;
-}
-
 /* A TCP service 198.18.100.1:80 with two stable and one canary replica. */
 int add_service(struct dataplane *dp, uint32_t canary_bp, uint32_t *index)
 {
-	struct dp_service_def def = {
-	    .name = "sentiment",
-	    .proto = IPPROTO_TCP,
-	    .flags = KN_SVC_F_HTTP,
-	    .stable_count = 2,
-	    .canary_count = 1,
-	    .canary_bp = canary_bp,
-	};
+	static const uint32_t stable[] = {STABLE_1, STABLE_2};
+	struct dp_service_def def =
+	    split_service_def("sentiment", ep(VIP, VIP_PORT), stable, CANARY_1,
+			      BACKEND_PORT, canary_bp);
 	char err[DP_ERR_LEN];
 	int ret;
 
-	def.vip = ep(VIP, VIP_PORT);
-	def.stable[0] = ep(STABLE_1, BACKEND_PORT);
-	def.stable[1] = ep(STABLE_2, BACKEND_PORT);
-	def.canary[0] = ep(CANARY_1, BACKEND_PORT);
 	ret = dp_service_add(dp, &def, index, err, sizeof(err));
 	if (!ASSERT_OK(ret, "dp_service_add"))
 		printf("# %s\n", err);
@@ -68,14 +54,7 @@ int add_service(struct dataplane *dp, uint32_t canary_bp, uint32_t *index)
 int run_prog(struct dataplane *dp, enum kn_hook hook, const struct pkt *in,
 	     struct pkt *out, __u32 *verdict)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
-		    .data_size_in = in->len, .data_out = out->data,
-		    .data_size_out = sizeof(out->data), .repeat = 1);
-	int ret = bpf_prog_test_run_opts(dp_prog_fd(dp, hook), &opts);
-
-	out->len = opts.data_size_out;
-	*verdict = opts.retval;
-	return ret;
+	return prog_run(dp_prog_fd(dp, hook), in, out, 1, verdict, NULL);
 }
 
 /*
@@ -115,13 +94,13 @@ __u32 drop_verdict(enum kn_hook hook)
 
 void syn_spec(struct pkt_spec *s, uint32_t client, uint16_t port)
 {
-	memset(s, 0, sizeof(*s));
-	s->saddr = client;
-	s->daddr = VIP;
-	s->sport = port;
-	s->dport = VIP_PORT;
-	s->proto = IPPROTO_TCP;
-	s->tcp_flags = TCPF_SYN;
+	tcp_spec(s, client, port, VIP, VIP_PORT, TCPF_SYN);
+}
+
+void reply_spec(struct pkt_spec *s, uint32_t backend, uint32_t client,
+		uint16_t port, uint8_t flags)
+{
+	tcp_spec(s, backend, BACKEND_PORT, client, port, flags);
 }
 
 uint32_t out_daddr(const struct pkt *out)

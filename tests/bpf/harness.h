@@ -22,6 +22,7 @@
 #include "kanary_hash.h"
 #include "kanary_shared.h"
 #include "packets.h"
+#include "prog_run.h"
 #include "util/log.h"
 
 #define VIP		      0xc6126401 /* 198.18.100.1 */
@@ -48,9 +49,6 @@ extern char harness_pin_dir[HARNESS_PIN_DIR_BYTES];
  * (NULL: none) being only its timeouts; NULL, the reason printed, on error. */
 struct dataplane *open_dp(const struct dp_options *extra);
 
-/* An endpoint from a host-order address. */
-struct endpoint ep(uint32_t host_addr, uint16_t port);
-
 /* A TCP service 198.18.100.1:80 with two stable and one canary replica. */
 int add_service(struct dataplane *dp, uint32_t canary_bp, uint32_t *index);
 
@@ -76,6 +74,10 @@ __u32 drop_verdict(enum kn_hook hook);
 
 /* A SYN from client:port to the VIP (host order). */
 void syn_spec(struct pkt_spec *s, uint32_t client, uint16_t port);
+
+/* A TCP segment with `flags` from backend:BACKEND_PORT to client:port. */
+void reply_spec(struct pkt_spec *s, uint32_t backend, uint32_t client,
+		uint16_t port, uint8_t flags);
 
 /* The output's IPv4 destination and TCP destination port, host order. */
 uint32_t out_daddr(const struct pkt *out);

@@ -27,8 +27,7 @@
 # Needs: curl, python3.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-source tests/lib/tap.sh
-source tests/lib/topology.sh
+source tests/lib/demo.sh
 
 GOLDEN_DIR=tests/e2e/golden
 GOLDEN_UPDATE=${GOLDEN_UPDATE:-0}
@@ -43,28 +42,12 @@ declare -A SEEN=()
 trap topo_destroy EXIT
 trap 'exit 130' INT TERM
 
-topo_create 1 1 0 || tap_bail "cannot build the topology"
-topo_backends || tap_bail "cannot start the model servers"
-WORK=$TOPO_TMP
-printf '%s\n' "$TOKEN" >"$WORK/token"
-chmod 600 "$WORK/token"
-AUTH="Authorization: Bearer $TOKEN"
+demo_topology "$TOKEN"
 mkdir -p "$WORK/actual/api" "$WORK/actual/kanaryctl"
 
 # demo has both pools; solo has no canary, so a weight conflicts with it.
-cat >"$WORK/config.json" <<EOF
-{
-  "services": [
-    {"name": "demo", "vip": "$TOPO_VIP:$TOPO_VIP_PORT",
-     "stable": ["$(topo_pool stable)"], "canary": ["$(topo_pool canary)"],
-     "rollout": {"steps": [10, 25, 50, 100], "interval": "10m"}},
-    {"name": "solo", "vip": "$TOPO_VIP:81",
-     "stable": ["$(topo_pool stable)"]}
-  ]
-}
-EOF
-topo_kanaryd --config "$WORK/config.json" --token-file "$WORK/token" ||
-	tap_bail "kanaryd did not start"
+demo_config '{"steps": [10, 25, 50, 100], "interval": "10m"}' "$(demo_solo)"
+demo_kanaryd
 
 # normalise MODE < RAW > TEXT: what varies from run to run, replaced by a
 # placeholder. MODE: text (JSON or a terminal's text), metrics (a /metrics

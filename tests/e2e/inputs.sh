@@ -11,9 +11,7 @@
 # Needs: curl, python3 (JSON).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-source tests/lib/tap.sh
-source tests/lib/topology.sh
-source tests/lib/json.sh
+source tests/lib/demo.sh
 
 CURL_TIMEOUT_S=10
 # A kanaryd that must refuse to start does so at once; one that starts
@@ -22,38 +20,21 @@ REFUSAL_TIMEOUT_S=30
 TOKEN=kanary-test-token-$RANDOM$RANDOM
 JSON='Content-Type: application/json'
 SVC=/api/v1/services
-CODE=
-BODY=
-RC=
-ERR=
+# The last answer (http) and the last kanaryd run (kanaryd_once).
+CODE='' BODY='' RC='' ERR=''
 
 trap topo_destroy EXIT
 trap 'exit 130' INT TERM
 
-topo_create 1 1 0 || tap_bail "cannot build the topology"
-topo_backends || tap_bail "cannot start the model servers"
-WORK=$TOPO_TMP
-printf '%s\n' "$TOKEN" >"$WORK/token"
-chmod 600 "$WORK/token"
-AUTH="Authorization: Bearer $TOKEN"
+demo_topology "$TOKEN"
 STABLE=$(topo_pool stable)
 CANARY=$(topo_pool canary)
 CANARY_IP=$(topo_backend_ip canary 1)
 
 # demo has both pools; solo is another TCP service (its VIP is a loop for
 # demo too); local means a model server on the node itself.
-cat >"$WORK/config.json" <<EOF
-{
-  "services": [
-    {"name": "demo", "vip": "$TOPO_VIP:$TOPO_VIP_PORT",
-     "stable": ["$STABLE"], "canary": ["$CANARY"],
-     "rollout": {"interval": "10m"}},
-    {"name": "solo", "vip": "$TOPO_VIP:81", "stable": ["$STABLE"]},
-    {"name": "local", "vip": "$TOPO_VIP:82", "stable": ["127.0.0.1:8000"],
-     "allow_local_backends": true}
-  ]
-}
-EOF
+demo_config '{"interval": "10m"}' "$(demo_solo)" \
+	"{\"name\": \"local\", \"vip\": \"$TOPO_VIP:82\", \"stable\": [\"127.0.0.1:8000\"], \"allow_local_backends\": true}"
 
 # http METHOD PATH [CURL ARGS...]: sets CODE and BODY.
 http() {
@@ -76,17 +57,10 @@ refused() {
 		[ "$(jget 'any(ord(c) < 32 or ord(c) == 127 for c in d["error"])' <<<"$BODY")" = false ]
 }
 
-# check WHAT COMMAND...: one TAP line; shows the last answer on failure.
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		tap_ok "$what"
-	else
-		tap_fail "$what"
-		echo "#   last answer: ${CODE:-none} ${BODY:0:300}"
-		echo "#   last exit: ${RC:-none} ${ERR:0:400}"
-	fi
+# check (tests/lib/tap.sh) shows the last answer on failure.
+check_diag() {
+	echo "#   last answer: ${CODE:-none} ${BODY:0:300}"
+	echo "#   last exit: ${RC:-none} ${ERR:0:400}"
 }
 
 # kanaryd_once ARGS...: a kanaryd in the node's namespace that is expected
@@ -116,40 +90,64 @@ refused_start() {
 }
 
 # ---- the API: PUT .../backends -----------------------------------------------
+# refuses_each METHOD PATH CASES: CASES names an array of four words a
+# case - what the check says, the body sent, and the field and text the 400
+# must name.
+refuses_each() {
+	local method=$1 path=$2 i
+	local -n cases=$3
+	for ((i = 0; i < ${#cases[@]}; i += 4)); do
+		http "$method" "$path" -H "$AUTH" -H "$JSON" -d "${cases[i + 1]}"
+		check "${cases[i]}" refused 400 "${cases[i + 2]}" "${cases[i + 3]}"
+	done
+}
+
 test_api_backends() {
 	local before
+	local demo_refusals=(
+		"PUT backends with the service's own VIP: 400 naming canary[0]"
+		"{\"canary\": [\"$TOPO_VIP:$TOPO_VIP_PORT\"]}"
+		"canary[0]" "$TOPO_VIP:$TOPO_VIP_PORT is the VIP of service 'demo'"
+
+		"... with another service's VIP: 400 naming canary[1], a loop"
+		"{\"canary\": [\"$CANARY\", \"$TOPO_VIP:81\"]}"
+		"canary[1]" "is the VIP of service 'solo': its traffic would come back to kanary (a loop)"
+
+		"... with a loopback backend: 400 naming stable[0], and the way to mean it"
+		'{"stable": ["127.0.0.1:8000"]}'
+		"stable[0]" "127.0.0.1:8000 is a loopback address (127.0.0.0/8), the node itself: a model server on the node needs \"allow_local_backends\": true"
+
+		"... with a multicast backend: 400 naming canary[0]"
+		'{"canary": ["224.0.0.1:8000"]}'
+		"canary[0]" "224.0.0.1:8000 is a multicast address"
+
+		"... with 0.0.0.0: 400 naming canary[0]"
+		'{"canary": ["0.0.0.0:8000"]}'
+		"canary[0]" "0.0.0.0:8000 is a 'this network' address"
+
+		"... with the broadcast address: 400 naming canary[0]"
+		'{"canary": ["255.255.255.255:8000"]}'
+		"canary[0]" "is the broadcast address"
+
+		"... with a backend in both pools: 400 naming canary[0]"
+		"{\"canary\": [\"$STABLE\"]}"
+		"canary[0]" "$STABLE is also in the stable pool (stable[0])"
+
+		"... with a backend twice: 400 naming canary[1]"
+		"{\"canary\": [\"$CANARY\", \"$CANARY\"]}"
+		"canary[1]" "$CANARY is listed twice in canary"
+
+		"... with a CRLF in a backend: 400 naming canary[0], the CR not echoed"
+		"{\"canary\": [\"$CANARY\\r\\nX-Injected: 1\"]}"
+		"canary[0]" "the endpoint holds a control character (CR at byte 17)"
+
+		"... with a port with a leading zero: 400 naming canary[0]"
+		"{\"canary\": [\"$CANARY_IP:080\"]}"
+		"canary[0]" "'080' is not a port (a number 1-65535 without leading zeros)"
+	)
 	http GET "$SVC/demo"
 	before=$(jget '[b["address"] for b in d["backends"]]' <<<"$BODY")
-	http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d "{\"canary\": [\"$TOPO_VIP:$TOPO_VIP_PORT\"]}"
-	check "PUT backends with the service's own VIP: 400 naming canary[0]" \
-		refused 400 "canary[0]" "$TOPO_VIP:$TOPO_VIP_PORT is the VIP of service 'demo'"
-	http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d "{\"canary\": [\"$CANARY\", \"$TOPO_VIP:81\"]}"
-	check "... with another service's VIP: 400 naming canary[1], a loop" \
-		refused 400 "canary[1]" "is the VIP of service 'solo': its traffic would come back to kanary (a loop)"
-	http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d '{"stable": ["127.0.0.1:8000"]}'
-	check "... with a loopback backend: 400 naming stable[0], and the way to mean it" \
-		refused 400 "stable[0]" "127.0.0.1:8000 is a loopback address (127.0.0.0/8), the node itself: a model server on the node needs \"allow_local_backends\": true"
-	http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d '{"canary": ["224.0.0.1:8000"]}'
-	check "... with a multicast backend: 400 naming canary[0]" \
-		refused 400 "canary[0]" "224.0.0.1:8000 is a multicast address"
-	http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d '{"canary": ["0.0.0.0:8000"]}'
-	check "... with 0.0.0.0: 400 naming canary[0]" \
-		refused 400 "canary[0]" "0.0.0.0:8000 is a 'this network' address"
-	http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d '{"canary": ["255.255.255.255:8000"]}'
-	check "... with the broadcast address: 400 naming canary[0]" \
-		refused 400 "canary[0]" "is the broadcast address"
-	http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d "{\"canary\": [\"$STABLE\"]}"
-	check "... with a backend in both pools: 400 naming canary[0]" \
-		refused 400 "canary[0]" "$STABLE is also in the stable pool (stable[0])"
-	http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d "{\"canary\": [\"$CANARY\", \"$CANARY\"]}"
-	check "... with a backend twice: 400 naming canary[1]" \
-		refused 400 "canary[1]" "$CANARY is listed twice in canary"
-	http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d "{\"canary\": [\"$CANARY\\r\\nX-Injected: 1\"]}"
-	check "... with a CRLF in a backend: 400 naming canary[0], the CR not echoed" \
-		refused 400 "canary[0]" "the endpoint holds a control character (CR at byte 17)"
-	http PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d "{\"canary\": [\"$CANARY_IP:080\"]}"
-	check "... with a port with a leading zero: 400 naming canary[0]" \
-		refused 400 "canary[0]" "'080' is not a port (a number 1-65535 without leading zeros)"
+	refuses_each PUT "$SVC/demo/backends" demo_refusals
 	http GET "$SVC/demo"
 	check "after every refusal: demo's backends unchanged" \
 		test "$(jget '[b["address"] for b in d["backends"]]' <<<"$BODY")" = "$before"
@@ -165,18 +163,24 @@ test_api_backends() {
 
 # ---- the API: strings in a rollout body --------------------------------------
 test_api_rollout_strings() {
-	http POST "$SVC/demo/rollout" -H "$AUTH" -H "$JSON" -d '{"interval": "10m\r\nX-Injected: 1"}'
-	check "a rollout interval with CRLF: 400 naming interval, nothing echoed" \
-		refused 400 interval "the duration holds a control character (CR at byte 3)"
-	http POST "$SVC/demo/rollout" -H "$AUTH" -H "$JSON" -d '{"inter\nval": "10m"}'
-	check "a rollout field whose name holds LF: 400, the name not echoed" \
-		refused 400 "" "has an unknown field whose name holds a control character"
-	http POST "$SVC/demo/rollout" -H "$AUTH" -H "$JSON" -d '{"min_requests": 1.5}'
-	check "min_requests 1.5: 400 saying 'not 1.5'" \
-		refused 400 min_requests "must be a whole number, not 1.5"
-	http POST "$SVC/demo/rollout" -H "$AUTH" -H "$JSON" -d '{"interval": "99999999h"}'
-	check "an interval of 99999999h: 400 saying too large" \
-		refused 400 interval "'99999999h' is too large"
+	local rollout_refusals=(
+		"a rollout interval with CRLF: 400 naming interval, nothing echoed"
+		'{"interval": "10m\r\nX-Injected: 1"}'
+		interval "the duration holds a control character (CR at byte 3)"
+
+		"a rollout field whose name holds LF: 400, the name not echoed"
+		'{"inter\nval": "10m"}'
+		"" "has an unknown field whose name holds a control character"
+
+		"min_requests 1.5: 400 saying 'not 1.5'"
+		'{"min_requests": 1.5}'
+		min_requests "must be a whole number, not 1.5"
+
+		"an interval of 99999999h: 400 saying too large"
+		'{"interval": "99999999h"}'
+		interval "'99999999h' is too large"
+	)
+	refuses_each POST "$SVC/demo/rollout" rollout_refusals
 	http POST "$SVC/demo/rollout" -H "$AUTH" -H "$JSON" -d '{"interval": "10m\u0000"}'
 	check "a NUL in a body's string: 400 in kanary's words, not jansson's flag" \
 		eval 'refused 400 "" "a string holds \\u0000 (NUL)" && ! grep -q JSON_ALLOW_NUL <<<"$BODY"'
@@ -206,6 +210,15 @@ EOF
 		eval 'refused_start && says "services[0].warmup.path: holds a control character (LF at byte 8)"'
 }
 
+# flag_refused WHAT TEXT FLAGS...: kanaryd with a service on the VIP and
+# FLAGS exits 2 (a bad command line), its stderr holding TEXT.
+flag_refused() {
+	local what=$1 text=$2
+	shift 2
+	kanaryd_once --iface nc0 --service "$TOPO_VIP:$TOPO_VIP_PORT" "$@" "${ONCE_FLAGS[@]}"
+	check "$what" eval 'test "$RC" = 2 && says "$text"'
+}
+
 # ---- the flags ---------------------------------------------------------------
 test_flags() {
 	kanaryd_once --iface nc0 --service "$TOPO_VIP:$TOPO_VIP_PORT" --stable 127.0.0.1:80 "${ONCE_FLAGS[@]}"
@@ -214,31 +227,25 @@ test_flags() {
 	kanaryd_once --check-config "$WORK/config.json" --allow-local-backends
 	check "--allow-local-backends without --service: refused (a file says it per service)" \
 		eval 'test "$RC" = 2 && says "describe a --service (in a config file: the service'"'"'s fields)"'
-	kanaryd_once --iface nc0 --service "$TOPO_VIP:$TOPO_VIP_PORT" --stable "$STABLE" \
-		--canary "$TOPO_VIP:$TOPO_VIP_PORT" "${ONCE_FLAGS[@]}"
-	check "kanaryd --canary VIP (its own VIP) is refused: a loop" \
-		eval 'test "$RC" = 2 && says "kanaryd: --canary: $TOPO_VIP:$TOPO_VIP_PORT is the VIP of service '"'default'"'"'
-	kanaryd_once --iface nc0 --service "$TOPO_VIP:$TOPO_VIP_PORT" --stable "$STABLE" \
-		--canary 239.1.1.1:80 "${ONCE_FLAGS[@]}"
-	check "kanaryd --canary 239.1.1.1:80 is refused: multicast" \
-		eval 'test "$RC" = 2 && says "kanaryd: --canary: 239.1.1.1:80 is a multicast address"'
-	kanaryd_once --iface nc0 --service "$TOPO_VIP:$TOPO_VIP_PORT" --stable "$STABLE" \
-		--canary "$STABLE" "${ONCE_FLAGS[@]}"
-	check "kanaryd --canary with a stable backend is refused before attaching" \
-		eval 'test "$RC" = 2 && says "kanaryd: --canary: $STABLE is also in the stable pool"'
-	kanaryd_once --iface nc0 --service "$TOPO_VIP:$TOPO_VIP_PORT" --stable "$STABLE" --name .. "${ONCE_FLAGS[@]}"
-	check "kanaryd --name .. is refused" \
-		eval 'test "$RC" = 2 && says "kanaryd: --name: must not be '"'.'"' or '"'..'"'"'
-	kanaryd_once --iface nc0 --service "$TOPO_VIP:$TOPO_VIP_PORT" --stable "$STABLE" --name -x "${ONCE_FLAGS[@]}"
-	check "kanaryd --name -x is refused" \
-		eval 'test "$RC" = 2 && says "kanaryd: --name: must not start with"'
+	flag_refused "kanaryd --canary VIP (its own VIP) is refused: a loop" \
+		"kanaryd: --canary: $TOPO_VIP:$TOPO_VIP_PORT is the VIP of service 'default'" \
+		--stable "$STABLE" --canary "$TOPO_VIP:$TOPO_VIP_PORT"
+	flag_refused "kanaryd --canary 239.1.1.1:80 is refused: multicast" \
+		"kanaryd: --canary: 239.1.1.1:80 is a multicast address" \
+		--stable "$STABLE" --canary 239.1.1.1:80
+	flag_refused "kanaryd --canary with a stable backend is refused before attaching" \
+		"kanaryd: --canary: $STABLE is also in the stable pool" \
+		--stable "$STABLE" --canary "$STABLE"
+	flag_refused "kanaryd --name .. is refused" \
+		"kanaryd: --name: must not be '.' or '..'" --stable "$STABLE" --name ..
+	flag_refused "kanaryd --name -x is refused" \
+		"kanaryd: --name: must not start with" --stable "$STABLE" --name -x
 	kanaryd_once --iface nc0 --service "$TOPO_VIP:$TOPO_VIP_PORT" --stable "$STABLE" \
 		--state-file "$WORK/state"$'\n'"forged log line" --pin-dir "$TOPO_PIN_DIR-once"
 	check "a flag's value with a line break is refused, not echoed" \
 		eval 'test "$RC" = 2 && says "kanaryd: --state-file: the value holds a control character (LF at byte" && ! grep -q forged <<<"$ERR"'
-	kanaryd_once --iface nc0 --service "$TOPO_VIP:$TOPO_VIP_PORT" --stable "$CANARY_IP:080" "${ONCE_FLAGS[@]}"
-	check "kanaryd --stable IP:080 is refused: a port with a leading zero" \
-		eval 'test "$RC" = 2 && says "'"'080'"' is not a port (a number 1-65535 without leading zeros)"'
+	flag_refused "kanaryd --stable IP:080 is refused: a port with a leading zero" \
+		"'080' is not a port (a number 1-65535 without leading zeros)" --stable "$CANARY_IP:080"
 	# The same node-local backend, meant: kanaryd starts.
 	topo_node timeout 5 "$KANARY_BIN/kanaryd" --iface nc0 --service "$TOPO_VIP:83" \
 		--stable 127.0.0.1:80 --allow-local-backends "${ONCE_FLAGS[@]}" \
@@ -343,8 +350,7 @@ test_suggested_flags() {
 		test -z "$missing"
 }
 
-topo_kanaryd --config "$WORK/config.json" --token-file "$WORK/token" ||
-	tap_bail "kanaryd did not start"
+demo_kanaryd
 test_api_backends
 test_api_rollout_strings
 # The kanaryds below start on nc0 too: one at a time.

@@ -11,9 +11,7 @@
 # Needs: curl, python3 (JSON), script (util-linux, a terminal for watch).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-source tests/lib/tap.sh
-source tests/lib/topology.sh
-source tests/lib/json.sh
+source tests/lib/demo.sh
 
 TOKEN=kanary-test-token-$RANDOM$RANDOM
 WATCH_POLL=200ms
@@ -21,10 +19,8 @@ WATCH_LIMIT=20s
 PREDICTIONS=25
 COMMANDS=(status watch rollout pause resume promote abort set-weight
 	set-backends decisions inspect-metrics)
-RC=
-OUT=
-ERR=
-BG_PID=
+# The last kanaryctl run (ctl), and a command left running.
+RC='' OUT='' ERR='' BG_PID=''
 
 cleanup() {
 	[ -n "$BG_PID" ] && kill "$BG_PID" 2>/dev/null
@@ -33,24 +29,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-topo_create 1 1 0 || tap_bail "cannot build the topology"
-topo_backends || tap_bail "cannot start the model servers"
-WORK=$TOPO_TMP
-printf '%s\n' "$TOKEN" >"$WORK/token"
-chmod 600 "$WORK/token"
-cat >"$WORK/config.json" <<EOF
-{
-  "services": [
-    {"name": "demo", "vip": "$TOPO_VIP:$TOPO_VIP_PORT",
-     "stable": ["$(topo_pool stable)"], "canary": ["$(topo_pool canary)"],
-     "rollout": {"interval": "10m"}},
-    {"name": "solo", "vip": "$TOPO_VIP:81",
-     "stable": ["$(topo_pool stable)"]}
-  ]
-}
-EOF
-topo_kanaryd --config "$WORK/config.json" --token-file "$WORK/token" ||
-	tap_bail "kanaryd did not start"
+demo_topology "$TOKEN"
+demo_config '{"interval": "10m"}' "$(demo_solo)"
+demo_kanaryd
 
 # ctl ARGS...: kanaryctl in the node's namespace (kanaryd's loopback), with
 # neither $KANARY_SERVER nor $KANARY_TOKEN_FILE unless given; sets RC, OUT
@@ -69,16 +50,11 @@ tctl() {
 	ctl "$KANARY_BIN/kanaryctl" --token-file "$WORK/token" "$@"
 }
 
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		tap_ok "$what"
-	else
-		tap_fail "$what"
-		echo "#   rc=$RC out: ${OUT:0:400}"
-		echo "#   err: ${ERR:0:400}"
-	fi
+# check (tests/lib/tap.sh) shows the last command's exit and output on
+# failure.
+check_diag() {
+	echo "#   rc=$RC out: ${OUT:0:400}"
+	echo "#   err: ${ERR:0:400}"
 }
 
 rc_is() { [ "$RC" = "$1" ]; }

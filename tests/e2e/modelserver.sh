@@ -296,6 +296,22 @@ elapsed_since() {
 		"$1" "$(date +%s%N)"
 }
 
+# stop_mid_request PID FAULTS PATH BODY: with FAULTS holding a request to
+# PATH (curl -N: a stream is read as it comes), SIGTERM to the server PID;
+# sets STOP_RC and elapsed_s, the seconds the stop took.
+stop_mid_request() {
+	local held start
+	put_faults "$2"
+	curl -sN -o /dev/null --max-time "$CURL_TIMEOUT_S" -H "$JSON" \
+		--data-binary "$4" "$BASE$3" &
+	held=$!
+	sleep 0.2
+	start=$(date +%s%N)
+	stop_server "$1" TERM
+	elapsed_s=$(elapsed_since "$start")
+	wait_pids "$held"
+}
+
 echo "1..$PLAN"
 
 if [ ! -x "$BIN" ]; then
@@ -840,15 +856,7 @@ rc=$?
 tap $? "kanaryctl inspect-metrics --preset vllm reads TTFT and ITL off the live page"
 
 # A stream waiting for its next token does not hold up the stop
-put_faults '{"ttft_ms": 30000}'
-curl -sN -o /dev/null --max-time "$CURL_TIMEOUT_S" -H "$JSON" \
-	--data-binary '{"prompt": "x", "stream": true}' "$BASE/v1/completions" &
-held=$!
-sleep 0.2
-start=$(date +%s%N)
-stop_server "$LLM_PID" TERM
-elapsed_s=$(elapsed_since "$start")
-wait_pids "$held"
+stop_mid_request "$LLM_PID" '{"ttft_ms": 30000}' /v1/completions '{"prompt": "x", "stream": true}'
 [ "$STOP_RC" = 0 ] && within "$elapsed_s" 0 5
 tap $? "SIGTERM stops the server promptly mid-stream ($elapsed_s s)"
 
@@ -877,15 +885,7 @@ tap $? "a port in use exits 1 and says what failed"
 
 # A request held in an injected delay must not hold up the stop.
 BASE=$MAIN_BASE
-put_faults '{"latency_ms":30000}'
-curl -s -o /dev/null --max-time "$CURL_TIMEOUT_S" -H "$JSON" \
-	--data-binary '{"text":"fine"}' "$BASE/predict" &
-held=$!
-sleep 0.2
-start=$(date +%s%N)
-stop_server "$MAIN_PID" TERM
-elapsed_s=$(elapsed_since "$start")
-wait_pids "$held"
+stop_mid_request "$MAIN_PID" '{"latency_ms":30000}' /predict '{"text":"fine"}'
 [ "$STOP_RC" = 0 ]
 tap $? "SIGTERM stops the server with status 0, even mid-delay"
 within "$elapsed_s" 0 5 && grep -q 'info: stopped' "$MAIN_LOG"

@@ -21,84 +21,13 @@ STEP_S=3
 PHASE_WAIT_S=60
 
 topo_create 1 1 "$SOURCES" || tap_bail "cannot build the topology"
-LOAD=$KANARY_TOOLS/kn-load
-[ -x "$LOAD" ] || tap_bail "kn-load is not built (make test-build)"
-CANARY_IP=$(topo_backend_ip canary 1)
-
-write_config() { # STEPS INTERVAL
-	cat >"$TOPO_TMP/kanary.json" <<-EOF
-	{
-	  "tick": "50ms",
-	  "services": [{
-	    "name": "sentiment",
-	    "vip": "$TOPO_VIP:$TOPO_VIP_PORT",
-	    "stable": ["$(topo_backend_ip stable 1):$TOPO_BACKEND_PORT"],
-	    "canary": ["$CANARY_IP:$TOPO_BACKEND_PORT"],
-	    "metrics": {"preset": "kanary-modelserver", "interval": "500ms",
-	                "timeout": "400ms"},
-	    "warmup": {"method": "POST", "path": "/predict",
-	               "body": "{\"text\": \"warming up\"}"},
-	    "rollout": {"steps": $1, "interval": "$2", "min_requests": 30,
-	                "max_failures": 2}
-	  }]
-	}
-	EOF
-}
-
-# Fresh backends and kanaryd for each case.
-start_case() { # STEPS INTERVAL [canary faults JSON]
-	local pid
-	topo_kanaryd_stop
-	for pid in ${TOPO_PID_stable1:-} ${TOPO_PID_canary1:-}; do
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	rm -f "$TOPO_STATE_FILE"
-	topo_backend stable 1 --model v1 || return 1
-	topo_backend canary 1 --model v2 || return 1
-	write_config "$1" "$2"
-	topo_kanaryd --config "$TOPO_TMP/kanary.json" || return 1
-	[ -n "${3:-}" ] && canary_faults "$3"
-	return 0
-}
-
-canary_faults() {
-	topo_exec canary1 curl -fsS -m 3 -X PUT -H 'Content-Type: application/json' \
-		-d "$1" "http://$CANARY_IP:$TOPO_BACKEND_PORT/admin/faults" >/dev/null
-}
-
-start_load() { # SECONDS
-	ip netns exec "$(topo_ns client)" "$LOAD" --target "$TOPO_VIP:$TOPO_VIP_PORT" --sources "$(topo_sources)" \
-		--close --connections 32 --rate "$LOAD_RPS" --duration "$1" \
-		--method POST --path /predict --body '{"text": "great product, works well"}' \
-		--json >"$TOPO_TMP/load.json" 2>"$TOPO_TMP/load.err" &
-	LOAD_PID=$!
-}
-
-stop_load() {
-	kill "$LOAD_PID" 2>/dev/null
-	wait "$LOAD_PID" 2>/dev/null
-}
-
-status_field() { # FIELD: from GET /api/v1/services/sentiment
-	topo_api GET /api/v1/services/sentiment | "$PYTHON" -c \
-		"import json,sys; print(json.load(sys.stdin).get('$1'))" 2>/dev/null
-}
-
-# Waits until the phase is one of PHASES (space separated); prints it.
-wait_phase() { # SECONDS PHASES...
-	local deadline=$((SECONDS + $1)) phase
-	shift
-	while ((SECONDS < deadline)); do
-		phase=$(status_field phase)
-		for p in "$@"; do
-			[ "$phase" = "$p" ] && { echo "$phase"; return 0; }
-		done
-		sleep 0.2
-	done
-	echo "$phase"
-	return 1
-}
+ROLLOUT_SERVICE=sentiment
+ROLLOUT_PRESET=kanary-modelserver
+ROLLOUT_EXTRA='"warmup": {"method": "POST", "path": "/predict", "body": "{\"text\": \"warming up\"}"},'
+LOAD_CONNECTIONS=32
+LOAD_PATH=/predict
+LOAD_BODY='{"text": "great product, works well"}'
+source "$(dirname "$0")/../lib/rollout.sh"
 
 wait_step() { # SECONDS STEP
 	local deadline=$((SECONDS + $1))
@@ -109,18 +38,8 @@ wait_step() { # SECONDS STEP
 	return 1
 }
 
-last_decision() { # python expression over the last decision record d
-	topo_api GET /api/v1/services/sentiment/decisions | "$PYTHON" -c "
-import json, sys
-ds = [d for d in json.load(sys.stdin)['decisions'] if 'verdict' in d]
-d = ds[-1] if ds else {}
-print($1)" 2>/dev/null
-}
-
 # ---- a good canary is promoted --------------------------------------------
-start_case "[10, 50, 100]" "${STEP_S}s" || tap_bail "cannot start kanaryd"
-start_load 60
-topo_api POST /api/v1/services/sentiment/rollout '{"warmup_requests": 20}' >/dev/null
+run_case "[10, 50, 100]" "${STEP_S}s" 60 "" '{"warmup_requests": 20}'
 tap_is "rollout accepted" "$TOPO_HTTP_STATUS" 200
 phase=$(wait_phase "$PHASE_WAIT_S" promoted rolled_back aborted)
 tap_is "a good canary is promoted" "$phase" promoted
@@ -138,54 +57,45 @@ tap_check "the warm-up ran before the first step" \
 sleep 1
 stop_load
 tap_is "no client request failed during the promotion" \
-	"$("$PYTHON" -c "import json; print(json.load(open('$TOPO_TMP/load.json'))['errors'])")" 0
+	"$(load_field "d['errors']")" 0
 
 # ---- 20 % errors: rolled back by the immediate rule -----------------------
-start_case "[10, 50, 100]" "30s" || tap_bail "cannot restart kanaryd"
-start_load 40
-topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
+run_case "[10, 50, 100]" "30s" 40
 wait_step 10 1 || tap_fail "the rollout reaches step 1"
 sleep 2
 canary_faults '{"error_rate": 0.2}'
 phase=$(wait_phase 20 rolled_back promoted)
 tap_is "a canary with 20 % errors is rolled back" "$phase" rolled_back
-tap_is "by the immediate rule, not the step's analysis" "$(last_decision "d.get('rule')")" immediate
-span=$(last_decision "d['kernel']['span_ms'] if d['kernel']['requests'] >= 20 else d['metrics']['span_ms']")
+tap_is "by the immediate rule, not the step's analysis" "$(decisions "d.get('rule')")" immediate
+span=$(decisions "d['kernel']['span_ms'] if d['kernel']['requests'] >= 20 else d['metrics']['span_ms']")
 tap_check "on at most the last second of data (span ${span} ms)" test "${span:-99999}" -le 1000
 tap_is "the weight went to 0 at once" "$(status_field canary_percent)" 0.0
 stop_load
 
 # ---- 100 ms slower: rolled back by the latency analysis -------------------
-start_case "[10, 50, 100]" "${STEP_S}s" '{"latency_ms": 100}' || tap_bail "cannot restart kanaryd"
-start_load 40
-topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
+run_case "[10, 50, 100]" "${STEP_S}s" 40 '{"latency_ms": 100}'
 phase=$(wait_phase 30 rolled_back promoted)
 tap_is "a canary 100 ms slower is rolled back" "$phase" rolled_back
 tap_is "because its latency failed" \
-	"$(last_decision "'fail' in [c['verdict'] for c in d.get('checks', []) if 'latency' in c['signal']]")" True
+	"$(decisions "'fail' in [c['verdict'] for c in d.get('checks', []) if 'latency' in c['signal']]")" True
 stop_load
 
 # ---- shifted predictions ----------------------------------------------------
-start_case "[10, 50, 100]" "${STEP_S}s" '{"skew": 0.6, "skew_label": "negative"}' ||
-	tap_bail "cannot restart kanaryd"
-start_load 40
-topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
+run_case "[10, 50, 100]" "${STEP_S}s" 40 '{"skew": 0.6, "skew_label": "negative"}'
 phase=$(wait_phase 30 rolled_back promoted)
 tap_is "a canary with shifted predictions is rolled back" "$phase" rolled_back
 tap_is "because its predictions failed" \
-	"$(last_decision "[c['verdict'] for c in d.get('checks', []) if c['signal'] == 'metrics.predictions']")" "['fail']"
+	"$(decisions "[c['verdict'] for c in d.get('checks', []) if c['signal'] == 'metrics.predictions']")" "['fail']"
 tap_is "while its error rate was fine" \
-	"$(last_decision "[c['verdict'] for c in d.get('checks', []) if c['signal'] == 'kernel.error_rate']")" "['pass']"
+	"$(decisions "[c['verdict'] for c in d.get('checks', []) if c['signal'] == 'kernel.error_rate']")" "['pass']"
 stop_load
 
 # ---- /metrics down: held ------------------------------------------------------
-start_case "[10, 50, 100]" "1s" '{"metrics_down": true}' || tap_bail "cannot restart kanaryd"
-start_load 20
-topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
+run_case "[10, 50, 100]" "1s" 20 '{"metrics_down": true}'
 sleep $((STEP_S * 3))
 tap_is "a canary whose /metrics is down is held at step 1" "$(status_field step)" 1
 tap_is "and not promoted" "$(status_field phase)" progressing
-reason=$(last_decision "d['reason']")
+reason=$(decisions "d['reason']")
 tap_check "the decision names the canary's metrics target ($reason)" \
 	grep -q "$CANARY_IP:$TOPO_BACKEND_PORT/metrics" <<<"$reason"
 canary_faults '{"metrics_down": false}'
@@ -194,9 +104,7 @@ tap_is "once /metrics is back, the rollout goes on to promotion" "$phase" promot
 stop_load
 
 # ---- restart mid-rollout ------------------------------------------------------
-start_case "[10, 40, 70, 100]" "8s" || tap_bail "cannot restart kanaryd"
-start_load 60
-topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
+run_case "[10, 40, 70, 100]" "8s" 60
 wait_step 20 2 || tap_fail "the rollout reaches step 2"
 decisions_before=$(topo_api GET /api/v1/services/sentiment/decisions |
 	"$PYTHON" -c "import json, sys; print(len(json.load(sys.stdin)['decisions']))")

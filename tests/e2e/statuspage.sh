@@ -11,9 +11,7 @@
 # Needs: chromium, chromium-driver, curl, python3.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-source tests/lib/tap.sh
-source tests/lib/topology.sh
-source tests/lib/json.sh
+source tests/lib/demo.sh
 
 TOKEN=kanary-test-token-$RANDOM$RANDOM
 SOURCES=64
@@ -54,23 +52,11 @@ topo_backend stable 1 --model v1 --latency-ms 4 ||
 	tap_bail "cannot start the stable model server"
 topo_backend canary 1 --model v2 --latency-ms 9 --error-rate 0.03 ||
 	tap_bail "cannot start the canary model server"
-WORK=$TOPO_TMP
-printf '%s\n' "$TOKEN" >"$WORK/token"
-chmod 600 "$WORK/token"
+demo_token "$TOKEN"
 # Long steps, and rollback only on a very high error rate: the rollout must
 # still be running when the page aborts it.
-cat >"$WORK/config.json" <<EOF
-{
-  "services": [
-    {"name": "demo", "vip": "$TOPO_VIP:$TOPO_VIP_PORT",
-     "stable": ["$(topo_pool stable)"], "canary": ["$(topo_pool canary)"],
-     "rollout": {"steps": [25, 50, 100], "interval": "10m",
-                 "analysis": {"rollback_error_rate": 60}}}
-  ]
-}
-EOF
-topo_kanaryd --config "$WORK/config.json" --token-file "$WORK/token" ||
-	tap_bail "kanaryd did not start"
+demo_config '{"steps": [25, 50, 100], "interval": "10m", "analysis": {"rollback_error_rate": 60}}'
+demo_kanaryd
 
 api_phase() {
 	topo_node curl -sS -m 5 "$TOPO_API/api/v1/services/demo" | jget '"%s %.2f" % (d["phase"], d["canary_percent"])'
@@ -126,16 +112,6 @@ screenshot() { # FILE
 	wd GET /screenshot | "$PYTHON" -c '
 import base64, json, sys
 open(sys.argv[1], "wb").write(base64.b64decode(json.load(sys.stdin)["value"]))' "$1"
-}
-
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		tap_ok "$what"
-	else
-		tap_fail "$what"
-	fi
 }
 
 # ---- traffic: bounded in time and count, from many client addresses ---------

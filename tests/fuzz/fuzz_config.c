@@ -22,21 +22,13 @@
 #include "util/text.h"
 #include "metrics/metric_presets.h"
 #include "judge/rollout_spec.h"
+#include "../lib/fuzz_check.h"
 
 /* Objects visited per input: enough for every object of a real config. */
 #define FUZZ_OBJECTS_MAX 64
 /* jansson's own depth limit is 2048; the walk needs no more than this. */
 #define FUZZ_DEPTH_MAX 32
 #define FUZZ_ERR_LEN   512
-
-#define FUZZ_CHECK(cond)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: invariant broken: %s\n",       \
-				__FILE__, __LINE__, #cond);                    \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 static void check_same_spec(const struct rollout_spec *a,
 			    const struct rollout_spec *b)

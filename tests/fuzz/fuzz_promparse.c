@@ -22,6 +22,7 @@
 
 #include "metrics/metric_presets.h"
 #include "metrics/promparse.h"
+#include "../lib/fuzz_check.h"
 
 /* A comment line: both halves stay valid pages. */
 #define FUZZ_PAGE_SEPARATOR    "\n# kanary-fuzz: next scrape\n"
@@ -41,15 +42,6 @@ static const struct prom_limits tight_limits = {
     .max_labels = 64,
     .max_names = 32,
 };
-
-#define FUZZ_CHECK(cond)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: invariant broken: %s\n",       \
-				__FILE__, __LINE__, #cond);                    \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* What the parser promises of a page it returns. */
 static void check_page(const struct prom_page *page)

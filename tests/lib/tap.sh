@@ -51,3 +51,19 @@ tap_done() {
 	echo "1..$TAP_COUNT"
 	[ "$TAP_FAILED" -eq 0 ]
 }
+
+# check WHAT COMMAND...: ok when the command succeeds (its output is not
+# hidden); on failure, the test's check_diag, when it defines one, shows
+# what the command was looking at.
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		tap_ok "$what"
+	else
+		tap_fail "$what"
+		if declare -F check_diag >/dev/null; then
+			check_diag
+		fi
+	fi
+}

@@ -12,6 +12,7 @@
 
 #include "judge/analysis.h"
 #include "kanary_shared.h"
+#include "spec_json.h"
 
 static struct rollout_spec spec;
 
@@ -496,38 +497,34 @@ static void test_token_thresholds_in_the_spec(void **state)
 {
 	struct rollout_spec base, out;
 	struct spec_error err;
-	json_error_t jerr;
-	json_t *obj, *round;
+	json_t *round;
 
 	(void)state;
 	rollout_spec_defaults(&base);
 	assert_int_equal(base.analysis.max_ttft_p99_increase_ms, 200);
 	assert_int_equal(base.analysis.max_itl_p99_increase_ms, 20);
-	obj = json_loads("{\"analysis\": {\"max_ttft_p99_increase\": \"1s\", "
-			 "\"max_itl_p99_increase\": \"15ms\"}}",
-			 0, &jerr);
-	assert_int_equal(rollout_spec_from_json(obj, &base, "", &out, &err), 0);
-	json_decref(obj);
+	assert_int_equal(
+	    spec_from_text("{\"analysis\": {\"max_ttft_p99_increase\": \"1s\", "
+			   "\"max_itl_p99_increase\": \"15ms\"}}",
+			   &base, &out, &err),
+	    0);
 	assert_int_equal(out.analysis.max_ttft_p99_increase_ms, 1000);
 	assert_int_equal(out.analysis.max_itl_p99_increase_ms, 15);
 	/* Written back as durations, read back the same */
-	round = rollout_spec_to_json(&out);
+	assert_int_equal(spec_round_trip(&out, &base, &base, &round, &err), 0);
 	assert_string_equal(
 	    json_string_value(json_object_get(
 		json_object_get(round, "analysis"), "max_itl_p99_increase")),
 	    "15ms");
-	assert_int_equal(rollout_spec_from_json(round, &base, "", &base, &err),
-			 0);
 	json_decref(round);
 	assert_int_equal(base.analysis.max_ttft_p99_increase_ms, 1000);
 	assert_int_equal(base.analysis.max_itl_p99_increase_ms, 15);
 
-	obj = json_loads("{\"analysis\": {\"max_ttft_p99_increase\": 200}}", 0,
-			 &jerr);
-	assert_int_equal(rollout_spec_from_json(obj, &base, "", &out, &err),
-			 -EINVAL);
+	assert_int_equal(
+	    spec_from_text("{\"analysis\": {\"max_ttft_p99_increase\": 200}}",
+			   &base, &out, &err),
+	    -EINVAL);
 	assert_string_equal(err.field, "analysis.max_ttft_p99_increase");
-	json_decref(obj);
 }
 
 static void test_metrics_target_down_holds(void **state)

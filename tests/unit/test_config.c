@@ -15,6 +15,7 @@
 #include "judge/rollout_spec.h"
 #include "util/text.h"
 #include "util/units.h"
+#include "spec_json.h"
 
 static const char good_config[] =
     "{\n"
@@ -827,49 +828,41 @@ static void test_rollout_spec_json(void **state)
 {
 	struct rollout_spec base, out;
 	struct spec_error err;
-	json_error_t jerr;
-	json_t *obj, *round;
 
 	(void)state;
 	rollout_spec_defaults(&base);
-	obj = json_loads("{\"step_count\": 10, \"window\": \"10m\", "
-			 "\"min_requests\": 50}",
-			 0, &jerr);
-	assert_int_equal(rollout_spec_from_json(obj, &base, "", &out, &err), 0);
+	assert_int_equal(spec_from_text("{\"step_count\": 10, \"window\": "
+					"\"10m\", \"min_requests\": 50}",
+					&base, &out, &err),
+			 0);
 	assert_int_equal(out.step_count, 10);
 	assert_int_equal(out.steps_bp[0], 1000);
 	assert_int_equal(out.steps_bp[9], 10000);
 	assert_int_equal(out.interval_ms, 60000);
 	assert_int_equal(out.min_requests, 50);
-	round = rollout_spec_to_json(&out);
-	json_decref(obj);
-	assert_int_equal(rollout_spec_from_json(round, &base, "", &base, &err),
-			 0);
+	assert_int_equal(spec_round_trip(&out, &base, &base, NULL, &err), 0);
 	assert_int_equal(base.step_count, 10);
 	assert_int_equal(base.interval_ms, 60000);
-	json_decref(round);
 
 	rollout_spec_defaults(&base);
-	obj = json_loads("{\"steps\": [10, 100], \"step_count\": 3}", 0, &jerr);
-	assert_int_equal(rollout_spec_from_json(obj, &base, "", &out, &err),
-			 -EINVAL);
+	assert_int_equal(
+	    spec_from_text("{\"steps\": [10, 100], \"step_count\": 3}", &base,
+			   &out, &err),
+	    -EINVAL);
 	assert_string_equal(err.field, "steps");
-	json_decref(obj);
-	obj = json_loads("{\"steps\": [10, 100], \"interval\": 30}", 0, &jerr);
-	assert_int_equal(rollout_spec_from_json(obj, &base, "", &out, &err),
-			 -EINVAL);
+	assert_int_equal(
+	    spec_from_text("{\"steps\": [10, 100], \"interval\": 30}", &base,
+			   &out, &err),
+	    -EINVAL);
 	assert_string_equal(err.field, "interval");
 	assert_non_null(strstr(err.message, "duration"));
-	json_decref(obj);
-	obj = json_loads("{\"analysis\": {\"error_confidence\": 1}}", 0, &jerr);
-	assert_int_equal(rollout_spec_from_json(obj, &base, "", &out, &err),
-			 -EINVAL);
+	assert_int_equal(
+	    spec_from_text("{\"analysis\": {\"error_confidence\": 1}}", &base,
+			   &out, &err),
+	    -EINVAL);
 	assert_string_equal(err.field, "analysis.error_confidence");
-	json_decref(obj);
-	obj = json_loads("[10, 100]", 0, &jerr);
-	assert_int_equal(rollout_spec_from_json(obj, &base, "", &out, &err),
+	assert_int_equal(spec_from_text("[10, 100]", &base, &out, &err),
 			 -EINVAL);
-	json_decref(obj);
 }
 
 int main(void)

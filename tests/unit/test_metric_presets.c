@@ -161,193 +161,272 @@ static void expect_json_error(const char *json_text, int rc,
 
 /* ---- each preset against its server's page ------------------------------ */
 
-static void test_preset_vllm(void **state)
-{
-	struct metrics_sample s;
+/* An expected value, or none: the field is then not checked. */
+struct maybe {
+	bool set;
+	double value;
+};
+#define SOME(v)                                                                \
+	{                                                                      \
+		true, (v)                                                      \
+	}
 
-	(void)state;
-	extract_preset("vllm", &s);
-	assert_int_equal(s.flags, METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
-				      METRICS_HAVE_LATENCY_HISTOGRAM |
-				      METRICS_HAVE_LATENCY_MEAN |
-				      METRICS_HAVE_TTFT);
-	/* stop 1180 + length 240 + abort 12 + error 3 */
-	assert_float_equal(s.requests, 1435, 0);
-	assert_int_equal(s.request_series, 4);
-	/* abort 12 + error 3 from the engine, 2 HTTP 5xx */
-	assert_float_equal(s.errors, 17, 0);
-	assert_int_equal(s.error_series, 3);
-	/* The V1 e2e layout: 21 bounds and +Inf, le printed as "0.3" */
-	assert_int_equal(s.latency.bucket_count, 22);
-	assert_bucket(&s.latency, 0, 0.3, 12);
-	assert_bucket(&s.latency, 3, 1.0, 410);
-	assert_bucket(&s.latency, 7, 5.0, 1370);
-	assert_bucket(&s.latency, 20, 7680.0, 1435);
-	assert_inf_bucket(&s.latency, 1435);
-	assert_float_equal(s.latency.sum_seconds, 2010.5625, 0);
-	assert_float_equal(s.latency.count, 1435, 0);
-	/* TTFT in the V1 layout: 22 bounds from 1 ms to 2560 s, and +Inf */
-	assert_int_equal(s.ttft.bucket_count, 23);
-	assert_bucket(&s.ttft, 0, 0.001, 0);
-	assert_bucket(&s.ttft, 7, 0.1, 1101);
-	assert_bucket(&s.ttft, 21, 2560.0, 1420);
-	assert_inf_bucket(&s.ttft, 1420);
-	assert_float_equal(s.ttft.sum_seconds, 98.40625, 0);
-	assert_float_equal(s.ttft.count, 1420, 0);
-	/* This page has no inter-token histogram under either name */
-	assert_int_equal(s.itl.bucket_count, 0);
+static struct maybe some(double value)
+{
+	return (struct maybe){true, value};
 }
 
-static void test_preset_triton(void **state)
-{
-	struct metrics_sample s;
+/* Bucket index of a histogram: its upper bound and cumulative count. */
+struct bucket_expect {
+	unsigned index;
+	double upper_bound;
+	double count;
+};
 
-	(void)state;
-	extract_preset("triton", &s);
-	assert_int_equal(s.flags, METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
-				      METRICS_HAVE_LATENCY_MEAN);
-	/* successes 3840 + 1260, failures 22 of every reason */
-	assert_float_equal(s.requests, 5122, 0);
-	assert_int_equal(s.request_series, 10);
-	/* failures but CANCELED: 2 + 5 + 1 + 0 + 3 + 4 */
-	assert_float_equal(s.errors, 15, 0);
-	assert_int_equal(s.error_series, 6);
-	/* (19200000 + 15120000) us over the successes */
-	assert_int_equal(s.latency.bucket_count, 0);
-	assert_float_equal(s.latency.sum_seconds, 34.32, FLOAT_TOLERANCE);
-	assert_float_equal(s.latency.count, 5100, 0);
+#define BUCKET_CHECKS_MAX 4
+/* BUCKETS({index, bound, count}, ...): the buckets a histogram must have. */
+#define BUCKETS(...)                                                           \
+	.buckets = {__VA_ARGS__},                                              \
+	.bucket_checks = sizeof((struct bucket_expect[]){__VA_ARGS__}) /       \
+			 sizeof(struct bucket_expect)
+
+/* What a histogram must hold; fields left out are not checked. */
+struct histogram_expect {
+	struct maybe bucket_count;
+	struct bucket_expect buckets[BUCKET_CHECKS_MAX];
+	unsigned bucket_checks;
+	struct maybe inf_count; /* the count of the last (+Inf) bucket */
+	struct maybe sum_seconds;
+	double sum_tolerance;
+	struct maybe count;
+};
+
+struct class_expect {
+	const char *label;
+	double count;
+};
+
+/* What one preset must read off its server's page. */
+struct preset_expect {
+	const char *preset;
+	uint32_t flags;
+	double requests;
+	struct maybe request_series;
+	double errors;
+	struct maybe error_series;
+	struct histogram_expect latency;
+	struct histogram_expect ttft;
+	struct histogram_expect itl;
+	const struct class_expect *classes; /* NULL: predictions unchecked */
+	unsigned class_count;
+	double other_count;
+};
+
+/* field of what (a histogram, or the sample) of preset's page */
+static void expect_field(const char *preset, const char *what,
+			 const char *field, double got, struct maybe want,
+			 double tolerance)
+{
+	if (want.set && !(fabs(got - want.value) <= tolerance))
+		fail_msg("%s: %s %s is %.17g, expected %.17g", preset, what,
+			 field, got, want.value);
 }
 
-static void test_preset_tgi(void **state)
+static void expect_histogram(const char *preset, const char *what,
+			     const struct metrics_histogram *h,
+			     const struct histogram_expect *e)
 {
-	struct metrics_sample s;
+	unsigned i;
 
-	(void)state;
-	extract_preset("tgi", &s);
-	assert_int_equal(s.flags, METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
-				      METRICS_HAVE_LATENCY_HISTOGRAM |
-				      METRICS_HAVE_LATENCY_MEAN);
-	assert_float_equal(s.requests, 2000, 0);
-	/* validation 21 + overloaded 9 + generation 6 + dropped 2 */
-	assert_float_equal(s.errors, 38, 0);
-	assert_int_equal(s.error_series, 4);
-	/* 30 exponential bounds printed in full, then +Inf */
-	assert_int_equal(s.latency.bucket_count, 31);
-	assert_bucket(&s.latency, 2, 0.0022500000000000003, 0);
-	assert_bucket(&s.latency, 10, 0.057665039062500006, 11);
-	assert_bucket(&s.latency, 21, 4.987885095119475, 1960);
-	assert_inf_bucket(&s.latency, 1962);
-	assert_float_equal(s.latency.sum_seconds, 3120.25, 0);
-	assert_float_equal(s.latency.count, 1962, 0);
+	expect_field(preset, what, "bucket_count", h->bucket_count,
+		     e->bucket_count, 0);
+	for (i = 0; i < e->bucket_checks; i++)
+		assert_bucket(h, e->buckets[i].index, e->buckets[i].upper_bound,
+			      e->buckets[i].count);
+	if (e->inf_count.set)
+		assert_inf_bucket(h, e->inf_count.value);
+	expect_field(preset, what, "sum_seconds", h->sum_seconds,
+		     e->sum_seconds, e->sum_tolerance);
+	expect_field(preset, what, "count", h->count, e->count, 0);
 }
 
-static void test_preset_torchserve(void **state)
+static void test_preset(void **state)
 {
+	const struct preset_expect *e = *state;
 	struct metrics_sample s;
+	unsigned i;
 
-	(void)state;
-	extract_preset("torchserve", &s);
-	assert_int_equal(s.flags, METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
-				      METRICS_HAVE_LATENCY_MEAN);
-	/* host-wide answers: 493 2XX + no 4XX yet + 7 5XX */
-	assert_float_equal(s.requests, 493 + 7, 0);
-	assert_float_equal(s.errors, 7, 0);
-	/* (8200000.5 + 2700000.25) us */
-	assert_float_equal(s.latency.sum_seconds, 10.90000075, FLOAT_TOLERANCE);
-	assert_float_equal(s.latency.count, 500, 0);
+	extract_preset(e->preset, &s);
+	assert_int_equal(s.flags, e->flags);
+	expect_field(e->preset, "sample", "requests", s.requests,
+		     some(e->requests), 0);
+	expect_field(e->preset, "sample", "request_series", s.request_series,
+		     e->request_series, 0);
+	expect_field(e->preset, "sample", "errors", s.errors, some(e->errors),
+		     0);
+	expect_field(e->preset, "sample", "error_series", s.error_series,
+		     e->error_series, 0);
+	expect_histogram(e->preset, "latency", &s.latency, &e->latency);
+	expect_histogram(e->preset, "ttft", &s.ttft, &e->ttft);
+	expect_histogram(e->preset, "itl", &s.itl, &e->itl);
+	if (!e->classes)
+		return;
+	assert_int_equal(s.predictions.class_count, e->class_count);
+	for (i = 0; i < e->class_count; i++) {
+		assert_string_equal(s.predictions.classes[i].label,
+				    e->classes[i].label);
+		assert_float_equal(s.predictions.classes[i].count,
+				   e->classes[i].count, 0);
+	}
+	assert_float_equal(s.predictions.other_count, e->other_count, 0);
 }
 
-static void test_preset_kserve(void **state)
-{
-	struct metrics_sample s;
+/* Classes sorted by label */
+static const struct class_expect kanary_modelserver_classes[] = {
+    {"bird", 20},
+    {"cat", 610},
+    {"dog", 350},
+};
 
-	(void)state;
-	extract_preset("kserve", &s);
-	/* No error counter on a KServe page: errors are not claimed */
-	assert_int_equal(s.flags, METRICS_HAVE_REQUESTS |
-				      METRICS_HAVE_LATENCY_HISTOGRAM |
-				      METRICS_HAVE_LATENCY_MEAN);
-	assert_float_equal(s.requests, 250, 0);
-	assert_float_equal(s.errors, 0, 0);
-	/* le comes first in prometheus_client's label order */
-	assert_int_equal(s.latency.bucket_count, 15);
-	assert_bucket(&s.latency, 0, 0.005, 2);
-	assert_bucket(&s.latency, 2, 0.025, 61);
-	assert_bucket(&s.latency, 9, 1.0, 250);
-	assert_inf_bucket(&s.latency, 250);
-	assert_float_equal(s.latency.sum_seconds, 13.875, 0);
-}
+static const struct preset_expect preset_vllm = {
+    .preset = "vllm",
+    .flags = METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
+	     METRICS_HAVE_LATENCY_HISTOGRAM | METRICS_HAVE_LATENCY_MEAN |
+	     METRICS_HAVE_TTFT,
+    /* stop 1180 + length 240 + abort 12 + error 3 */
+    .requests = 1435,
+    .request_series = SOME(4),
+    /* abort 12 + error 3 from the engine, 2 HTTP 5xx */
+    .errors = 17,
+    .error_series = SOME(3),
+    /* The V1 e2e layout: 21 bounds and +Inf, le printed as "0.3" */
+    .latency = {.bucket_count = SOME(22),
+		BUCKETS({0, 0.3, 12}, {3, 1.0, 410}, {7, 5.0, 1370},
+			{20, 7680.0, 1435}),
+		.inf_count = SOME(1435),
+		.sum_seconds = SOME(2010.5625),
+		.count = SOME(1435)},
+    /* TTFT in the V1 layout: 22 bounds from 1 ms to 2560 s, and +Inf */
+    .ttft = {.bucket_count = SOME(23),
+	     BUCKETS({0, 0.001, 0}, {7, 0.1, 1101}, {21, 2560.0, 1420}),
+	     .inf_count = SOME(1420),
+	     .sum_seconds = SOME(98.40625),
+	     .count = SOME(1420)},
+    /* This page has no inter-token histogram under either name */
+    .itl = {.bucket_count = SOME(0)},
+};
 
-static void test_preset_bentoml(void **state)
-{
-	struct metrics_sample s;
+static const struct preset_expect preset_triton = {
+    .preset = "triton",
+    .flags =
+	METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS | METRICS_HAVE_LATENCY_MEAN,
+    /* successes 3840 + 1260, failures 22 of every reason */
+    .requests = 5122,
+    .request_series = SOME(10),
+    /* failures but CANCELED: 2 + 5 + 1 + 0 + 3 + 4 */
+    .errors = 15,
+    .error_series = SOME(6),
+    /* (19200000 + 15120000) us over the successes */
+    .latency = {.bucket_count = SOME(0),
+		.sum_seconds = SOME(34.32),
+		.sum_tolerance = FLOAT_TOLERANCE,
+		.count = SOME(5100)},
+};
 
-	(void)state;
-	extract_preset("bentoml", &s);
-	assert_int_equal(s.flags, METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
-				      METRICS_HAVE_LATENCY_HISTOGRAM |
-				      METRICS_HAVE_LATENCY_MEAN);
-	/* /classify only: 200 900 + 500 12 + 400 30; health probes, docs
-	 * and static files (605 requests) left out */
-	assert_float_equal(s.requests, 942, 0);
-	assert_int_equal(s.request_series, 3);
-	assert_float_equal(s.errors, 12, 0);
-	/* Three series merged by bound, their _sum lines printed first */
-	assert_int_equal(s.latency.bucket_count, 19);
-	assert_bucket(&s.latency, 1, 0.01, 0 + 0 + 10);
-	assert_bucket(&s.latency, 6, 0.25, 820 + 2 + 30);
-	assert_bucket(&s.latency, 17, 180.0, 942);
-	assert_inf_bucket(&s.latency, 942);
-	assert_float_equal(s.latency.sum_seconds, 112.5 + 6.25 + 0.375, 0);
-	assert_float_equal(s.latency.count, 942, 0);
-}
+static const struct preset_expect preset_tgi = {
+    .preset = "tgi",
+    .flags = METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
+	     METRICS_HAVE_LATENCY_HISTOGRAM | METRICS_HAVE_LATENCY_MEAN,
+    .requests = 2000,
+    /* validation 21 + overloaded 9 + generation 6 + dropped 2 */
+    .errors = 38,
+    .error_series = SOME(4),
+    /* 30 exponential bounds printed in full, then +Inf */
+    .latency = {.bucket_count = SOME(31),
+		BUCKETS({2, 0.0022500000000000003, 0},
+			{10, 0.057665039062500006, 11},
+			{21, 4.987885095119475, 1960}),
+		.inf_count = SOME(1962),
+		.sum_seconds = SOME(3120.25),
+		.count = SOME(1962)},
+};
 
-static void test_preset_generic(void **state)
-{
-	struct metrics_sample s;
+static const struct preset_expect preset_torchserve = {
+    .preset = "torchserve",
+    .flags =
+	METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS | METRICS_HAVE_LATENCY_MEAN,
+    /* host-wide answers: 493 2XX + no 4XX yet + 7 5XX */
+    .requests = 493 + 7,
+    .errors = 7,
+    /* (8200000.5 + 2700000.25) us */
+    .latency = {.sum_seconds = SOME(10.90000075),
+		.sum_tolerance = FLOAT_TOLERANCE,
+		.count = SOME(500)},
+};
 
-	(void)state;
-	extract_preset("generic", &s);
-	assert_int_equal(s.flags, METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
-				      METRICS_HAVE_LATENCY_HISTOGRAM |
-				      METRICS_HAVE_LATENCY_MEAN);
-	assert_float_equal(s.requests, 1500 + 20 + 4 + 9, 0);
-	/* code 500 and 503; the 404 is the client's */
-	assert_float_equal(s.errors, 13, 0);
-	assert_int_equal(s.error_series, 2);
-	/* Go prints le="1", not "1.0" */
-	assert_int_equal(s.latency.bucket_count, 12);
-	assert_bucket(&s.latency, 7, 1.0, 1531);
-	assert_inf_bucket(&s.latency, 1533);
-	assert_float_equal(s.latency.sum_seconds, 91.25, 0);
-}
+static const struct preset_expect preset_kserve = {
+    .preset = "kserve",
+    /* No error counter on a KServe page: errors are not claimed */
+    .flags = METRICS_HAVE_REQUESTS | METRICS_HAVE_LATENCY_HISTOGRAM |
+	     METRICS_HAVE_LATENCY_MEAN,
+    .requests = 250,
+    .errors = 0,
+    /* le comes first in prometheus_client's label order */
+    .latency = {.bucket_count = SOME(15),
+		BUCKETS({0, 0.005, 2}, {2, 0.025, 61}, {9, 1.0, 250}),
+		.inf_count = SOME(250),
+		.sum_seconds = SOME(13.875)},
+};
 
-static void test_preset_kanary_modelserver(void **state)
-{
-	struct metrics_sample s;
+static const struct preset_expect preset_bentoml = {
+    .preset = "bentoml",
+    .flags = METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
+	     METRICS_HAVE_LATENCY_HISTOGRAM | METRICS_HAVE_LATENCY_MEAN,
+    /* /classify only: 200 900 + 500 12 + 400 30; health probes, docs
+     * and static files (605 requests) left out */
+    .requests = 942,
+    .request_series = SOME(3),
+    .errors = 12,
+    /* Three series merged by bound, their _sum lines printed first */
+    .latency = {.bucket_count = SOME(19),
+		BUCKETS({1, 0.01, 0 + 0 + 10}, {6, 0.25, 820 + 2 + 30},
+			{17, 180.0, 942}),
+		.inf_count = SOME(942),
+		.sum_seconds = SOME(112.5 + 6.25 + 0.375),
+		.count = SOME(942)},
+};
 
-	(void)state;
-	extract_preset("kanary-modelserver", &s);
-	assert_int_equal(s.flags, METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
-				      METRICS_HAVE_LATENCY_HISTOGRAM |
-				      METRICS_HAVE_LATENCY_MEAN |
-				      METRICS_HAVE_PREDICTIONS);
-	assert_float_equal(s.requests, 1000, 0);
-	assert_float_equal(s.errors, 20, 0);
-	assert_int_equal(s.latency.bucket_count, 12);
-	assert_bucket(&s.latency, 3, 0.01, 610);
-	assert_inf_bucket(&s.latency, 1000);
-	assert_float_equal(s.latency.sum_seconds, 9.5, 0);
-	/* Classes sorted by label */
-	assert_int_equal(s.predictions.class_count, 3);
-	assert_string_equal(s.predictions.classes[0].label, "bird");
-	assert_float_equal(s.predictions.classes[0].count, 20, 0);
-	assert_string_equal(s.predictions.classes[1].label, "cat");
-	assert_float_equal(s.predictions.classes[1].count, 610, 0);
-	assert_string_equal(s.predictions.classes[2].label, "dog");
-	assert_float_equal(s.predictions.classes[2].count, 350, 0);
-	assert_float_equal(s.predictions.other_count, 0, 0);
-}
+static const struct preset_expect preset_generic = {
+    .preset = "generic",
+    .flags = METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
+	     METRICS_HAVE_LATENCY_HISTOGRAM | METRICS_HAVE_LATENCY_MEAN,
+    .requests = 1500 + 20 + 4 + 9,
+    /* code 500 and 503; the 404 is the client's */
+    .errors = 13,
+    .error_series = SOME(2),
+    /* Go prints le="1", not "1.0" */
+    .latency = {.bucket_count = SOME(12),
+		BUCKETS({7, 1.0, 1531}),
+		.inf_count = SOME(1533),
+		.sum_seconds = SOME(91.25)},
+};
+
+static const struct preset_expect preset_kanary_modelserver = {
+    .preset = "kanary-modelserver",
+    .flags = METRICS_HAVE_REQUESTS | METRICS_HAVE_ERRORS |
+	     METRICS_HAVE_LATENCY_HISTOGRAM | METRICS_HAVE_LATENCY_MEAN |
+	     METRICS_HAVE_PREDICTIONS,
+    .requests = 1000,
+    .errors = 20,
+    .latency = {.bucket_count = SOME(12),
+		BUCKETS({3, 0.01, 610}),
+		.inf_count = SOME(1000),
+		.sum_seconds = SOME(9.5)},
+    .classes = kanary_modelserver_classes,
+    .class_count = sizeof(kanary_modelserver_classes) /
+		   sizeof(kanary_modelserver_classes[0]),
+    .other_count = 0,
+};
 
 static void test_presets_against_captured_pages(void **state)
 {
@@ -549,6 +628,15 @@ static void test_tgi_has_itl_but_no_ttft(void **state)
 	assert_bucket(&s.itl, 1, 0.04, 20);
 }
 
+/* The ITL histogram of the later token pages: 1200 more gaps. */
+#define LATER_ITL                                                              \
+	"# TYPE vllm:inter_token_latency_seconds histogram\n"                  \
+	"vllm:inter_token_latency_seconds_bucket{le=\"0.01\"} 1000\n"          \
+	"vllm:inter_token_latency_seconds_bucket{le=\"0.05\"} 1900\n"          \
+	"vllm:inter_token_latency_seconds_bucket{le=\"+Inf\"} 2000\n"          \
+	"vllm:inter_token_latency_seconds_sum 29.0\n"                          \
+	"vllm:inter_token_latency_seconds_count 2000\n"
+
 static const char token_page_later[] =
     "# TYPE vllm:request_success_total counter\n"
     "vllm:request_success_total{finished_reason=\"stop\"} 100\n"
@@ -557,13 +645,7 @@ static const char token_page_later[] =
     "vllm:time_to_first_token_seconds_bucket{le=\"0.5\"} 90\n"
     "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} 100\n"
     "vllm:time_to_first_token_seconds_sum 26.5\n"
-    "vllm:time_to_first_token_seconds_count 100\n"
-    "# TYPE vllm:inter_token_latency_seconds histogram\n"
-    "vllm:inter_token_latency_seconds_bucket{le=\"0.01\"} 1000\n"
-    "vllm:inter_token_latency_seconds_bucket{le=\"0.05\"} 1900\n"
-    "vllm:inter_token_latency_seconds_bucket{le=\"+Inf\"} 2000\n"
-    "vllm:inter_token_latency_seconds_sum 29.0\n"
-    "vllm:inter_token_latency_seconds_count 2000\n";
+    "vllm:time_to_first_token_seconds_count 100\n" LATER_ITL;
 
 static void token_window(const char *start_text, const char *end_text,
 			 struct metrics_delta *out)
@@ -586,13 +668,7 @@ static void test_delta_of_token_timing(void **state)
 	    "vllm:time_to_first_token_seconds_bucket{le=\"0.25\"} 80\n"
 	    "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} 100\n"
 	    "vllm:time_to_first_token_seconds_sum 26.5\n"
-	    "vllm:time_to_first_token_seconds_count 100\n"
-	    "# TYPE vllm:inter_token_latency_seconds histogram\n"
-	    "vllm:inter_token_latency_seconds_bucket{le=\"0.01\"} 1000\n"
-	    "vllm:inter_token_latency_seconds_bucket{le=\"0.05\"} 1900\n"
-	    "vllm:inter_token_latency_seconds_bucket{le=\"+Inf\"} 2000\n"
-	    "vllm:inter_token_latency_seconds_sum 29.0\n"
-	    "vllm:inter_token_latency_seconds_count 2000\n";
+	    "vllm:time_to_first_token_seconds_count 100\n" LATER_ITL;
 	struct metrics_delta d;
 
 	(void)state;
@@ -1588,14 +1664,20 @@ static void test_extract_bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_preset_vllm),
-	    cmocka_unit_test(test_preset_triton),
-	    cmocka_unit_test(test_preset_tgi),
-	    cmocka_unit_test(test_preset_torchserve),
-	    cmocka_unit_test(test_preset_kserve),
-	    cmocka_unit_test(test_preset_bentoml),
-	    cmocka_unit_test(test_preset_generic),
-	    cmocka_unit_test(test_preset_kanary_modelserver),
+	    {"test_preset_vllm", test_preset, NULL, NULL, (void *)&preset_vllm},
+	    {"test_preset_triton", test_preset, NULL, NULL,
+	     (void *)&preset_triton},
+	    {"test_preset_tgi", test_preset, NULL, NULL, (void *)&preset_tgi},
+	    {"test_preset_torchserve", test_preset, NULL, NULL,
+	     (void *)&preset_torchserve},
+	    {"test_preset_kserve", test_preset, NULL, NULL,
+	     (void *)&preset_kserve},
+	    {"test_preset_bentoml", test_preset, NULL, NULL,
+	     (void *)&preset_bentoml},
+	    {"test_preset_generic", test_preset, NULL, NULL,
+	     (void *)&preset_generic},
+	    {"test_preset_kanary_modelserver", test_preset, NULL, NULL,
+	     (void *)&preset_kanary_modelserver},
 	    cmocka_unit_test(test_presets_against_captured_pages),
 	    cmocka_unit_test(test_vllm_v0_page_reads_the_older_itl_name),
 	    cmocka_unit_test(test_token_timing_without_e2e_latency),

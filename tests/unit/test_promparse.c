@@ -974,76 +974,92 @@ static void test_float_ignores_the_locale(void **state)
 
 /* ---- limits ------------------------------------------------------------- */
 
+/* A page over one limit: the error, where it is found, and what it says. */
+struct limit_case {
+	struct prom_limits limits; /* zero: that limit is the default */
+	const char *text;
+	unsigned line;
+	unsigned column;
+	const char *message;
+};
+
+static const struct limit_case limit_cases[] = {
+    {{.max_page_bytes = 10},
+     "a 1\nb 2\nc 3\n",
+     0,
+     0,
+     "page is 12 bytes, more than the limit of 10"},
+    {{.max_line_bytes = 8},
+     "a 1\nabcdefg 1\n",
+     2,
+     9,
+     "line is longer than the limit of 8 bytes"},
+    {{.max_line_bytes = 8},
+     "a 1\nabcdefg 1",
+     2,
+     9,
+     "line is longer than the limit of 8 bytes"},
+    {{.max_name_bytes = 4},
+     "abcde 1\n",
+     1,
+     1,
+     "metric name is 5 bytes long, more than the limit of 4"},
+    {{.max_name_bytes = 4},
+     "a{abcde=\"1\"} 1\n",
+     1,
+     3,
+     "label name is 5 bytes long"},
+    {{.max_name_bytes = 4},
+     "{\"abcde\"} 1\n",
+     1,
+     2,
+     "is 5 bytes long, more than the limit of 4"},
+    {{.max_label_value_bytes = 3},
+     "a{l=\"abc\"} 1\na{l=\"a\\\\bc\"} 1\n",
+     2,
+     5,
+     "label value is 4 bytes long, more than the limit of 3"},
+    {{.max_labels_per_sample = 2},
+     "a{x=\"1\",y=\"2\"} 1\na{x=\"1\",y=\"2\",z=\"3\"} 1\n",
+     2,
+     15,
+     "more than 2 labels on one sample"},
+    {{.max_samples = 2},
+     "a 1\nb 2\nc 3\n",
+     3,
+     1,
+     "more than 2 samples on the page"},
+    {{.max_labels = 3},
+     "a{x=\"1\",y=\"2\"} 1\nb{z=\"3\",w=\"4\"} 1\n",
+     2,
+     9,
+     "more than 3 labels on the page"},
+    {{.max_names = 3},
+     "a{x=\"1\"} 1\na{x=\"2\"} 1\nb{y=\"2\"} 1\n",
+     3,
+     3,
+     "more than 3 distinct metric and label names"},
+};
+
 static void test_limits(void **state)
 {
-	struct prom_limits limits;
+	static const struct prom_limits line_of_8 = {.max_line_bytes = 8};
 	struct prom_page *page = NULL;
 	struct prom_error err;
-	const char *text;
+	const char *at_limit = "abcdef 1\n"; /* exactly 8 bytes: fine */
+	size_t i;
 
 	(void)state;
-	memset(&limits, 0, sizeof(limits));
-	limits.max_page_bytes = 10;
-	text = "a 1\nb 2\nc 3\n";
-	expect_error_limited(text, strlen(text), &limits, -E2BIG, 0, 0,
-			     "page is 12 bytes, more than the limit of 10");
+	for (i = 0; i < sizeof(limit_cases) / sizeof(limit_cases[0]); i++) {
+		const struct limit_case *c = &limit_cases[i];
 
-	memset(&limits, 0, sizeof(limits));
-	limits.max_line_bytes = 8;
-	text = "a 1\nabcdefg 1\n";
-	expect_error_limited(text, strlen(text), &limits, -E2BIG, 2, 9,
-			     "line is longer than the limit of 8 bytes");
-	text = "a 1\nabcdefg 1";
-	expect_error_limited(text, strlen(text), &limits, -E2BIG, 2, 9,
-			     "line is longer than the limit of 8 bytes");
-	text = "abcdef 1\n"; /* exactly 8 bytes: fine */
-	assert_int_equal(
-	    prom_parse_limited(text, strlen(text), &limits, &page, &err), 0);
+		expect_error_limited(c->text, strlen(c->text), &c->limits,
+				     -E2BIG, c->line, c->column, c->message);
+	}
+	assert_int_equal(prom_parse_limited(at_limit, strlen(at_limit),
+					    &line_of_8, &page, &err),
+			 0);
 	prom_page_free(page);
-
-	memset(&limits, 0, sizeof(limits));
-	limits.max_name_bytes = 4;
-	text = "abcde 1\n";
-	expect_error_limited(text, strlen(text), &limits, -E2BIG, 1, 1,
-			     "metric name is 5 bytes long, more than the "
-			     "limit of 4");
-	text = "a{abcde=\"1\"} 1\n";
-	expect_error_limited(text, strlen(text), &limits, -E2BIG, 1, 3,
-			     "label name is 5 bytes long");
-	text = "{\"abcde\"} 1\n";
-	expect_error_limited(text, strlen(text), &limits, -E2BIG, 1, 2,
-			     "is 5 bytes long, more than the limit of 4");
-
-	memset(&limits, 0, sizeof(limits));
-	limits.max_label_value_bytes = 3;
-	text = "a{l=\"abc\"} 1\na{l=\"a\\\\bc\"} 1\n";
-	expect_error_limited(text, strlen(text), &limits, -E2BIG, 2, 5,
-			     "label value is 4 bytes long, more than the "
-			     "limit of 3");
-
-	memset(&limits, 0, sizeof(limits));
-	limits.max_labels_per_sample = 2;
-	text = "a{x=\"1\",y=\"2\"} 1\na{x=\"1\",y=\"2\",z=\"3\"} 1\n";
-	expect_error_limited(text, strlen(text), &limits, -E2BIG, 2, 15,
-			     "more than 2 labels on one sample");
-
-	memset(&limits, 0, sizeof(limits));
-	limits.max_samples = 2;
-	text = "a 1\nb 2\nc 3\n";
-	expect_error_limited(text, strlen(text), &limits, -E2BIG, 3, 1,
-			     "more than 2 samples on the page");
-
-	memset(&limits, 0, sizeof(limits));
-	limits.max_labels = 3;
-	text = "a{x=\"1\",y=\"2\"} 1\nb{z=\"3\",w=\"4\"} 1\n";
-	expect_error_limited(text, strlen(text), &limits, -E2BIG, 2, 9,
-			     "more than 3 labels on the page");
-
-	memset(&limits, 0, sizeof(limits));
-	limits.max_names = 3;
-	text = "a{x=\"1\"} 1\na{x=\"2\"} 1\nb{y=\"2\"} 1\n";
-	expect_error_limited(text, strlen(text), &limits, -E2BIG, 3, 3,
-			     "more than 3 distinct metric and label names");
 }
 
 static void test_default_limits(void **state)

@@ -27,13 +27,7 @@ void test_reply_rewritten_to_vip(void)
 	backend = out_daddr(&out);
 
 	/* SYN-ACK from the backend to the client. */
-	memset(&spec, 0, sizeof(spec));
-	spec.saddr = backend;
-	spec.daddr = CLIENT_1;
-	spec.sport = BACKEND_PORT;
-	spec.dport = 43000;
-	spec.proto = IPPROTO_TCP;
-	spec.tcp_flags = TCPF_SYN | TCPF_ACK;
+	reply_spec(&spec, backend, CLIENT_1, 43000, TCPF_SYN | TCPF_ACK);
 	pkt_build(&in, &spec);
 	if (!ASSERT_OK(
 		run_prog(dp, KN_HOOK_TC_EGRESS, &in, &reply_out, &verdict),
@@ -58,13 +52,7 @@ void test_reply_rewritten_to_vip(void)
 	pkt_build(&in, &spec);
 	run_prog(dp, KN_HOOK_TC_INGRESS, &in, &out, &verdict);
 	usleep(2000);
-	memset(&spec, 0, sizeof(spec));
-	spec.saddr = backend;
-	spec.daddr = CLIENT_1;
-	spec.sport = BACKEND_PORT;
-	spec.dport = 43000;
-	spec.proto = IPPROTO_TCP;
-	spec.tcp_flags = TCPF_ACK | TCPF_PSH;
+	reply_spec(&spec, backend, CLIENT_1, 43000, TCPF_ACK | TCPF_PSH);
 	spec.payload = http_reply;
 	spec.payload_len = (uint32_t)strlen(http_reply);
 	pkt_build(&in, &spec);
@@ -92,13 +80,8 @@ void test_reply_rewritten_to_vip(void)
 	syn_spec(&spec, CLIENT_1, 43001);
 	pkt_build(&in, &spec);
 	run_prog(dp, KN_HOOK_TC_INGRESS, &in, &out, &verdict);
-	memset(&spec, 0, sizeof(spec));
-	spec.saddr = out_daddr(&out);
-	spec.daddr = CLIENT_1;
-	spec.sport = BACKEND_PORT;
-	spec.dport = 43001;
-	spec.proto = IPPROTO_TCP;
-	spec.tcp_flags = TCPF_RST | TCPF_ACK;
+	reply_spec(&spec, out_daddr(&out), CLIENT_1, 43001,
+		   TCPF_RST | TCPF_ACK);
 	pkt_build(&in, &spec);
 	run_prog(dp, KN_HOOK_TC_EGRESS, &in, &reply_out, &verdict);
 	for (b = 0; b < svc->pools[KN_POOL_STABLE].count; b++)
