@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "agent_internal.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/netaddr.h"
 #include "util/text.h"
@@ -36,8 +37,6 @@
 
 #define EVAL_RETRY_MS	  1000 /* after an inconclusive verdict */
 #define PERCENT		  100.0
-#define FNV64_OFFSET	  0xcbf29ce484222325ULL
-#define FNV64_PRIME	  0x100000001b3ULL
 #define DEFAULT_STATE_DIR "/var/lib/kanary"
 
 void agent_set_error(struct agent_error *err, enum agent_errc code,
@@ -59,33 +58,21 @@ void agent_set_error(struct agent_error *err, enum agent_errc code,
 
 /* ---- services and their backends ---------------------------------------- */
 
-static uint64_t fnv64(uint64_t h, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= FNV64_PRIME;
-	}
-	return h;
-}
-
 /* What of a service the config file decides: when it changes, the config
  * wins over the kernel's and the state file's idea of the service. */
 static uint64_t config_fingerprint(const struct service_config *c)
 {
-	uint64_t h = FNV64_OFFSET;
+	uint64_t h = HASH_FNV64_OFFSET;
 	uint32_t i;
 
-	h = fnv64(h, &c->def.vip, sizeof(c->def.vip));
-	h = fnv64(h, &c->def.proto, sizeof(c->def.proto));
-	h = fnv64(h, &c->def.canary_bp, sizeof(c->def.canary_bp));
+	h = hash_fnv1a64_add(h, &c->def.vip, sizeof(c->def.vip));
+	h = hash_fnv1a64_add(h, &c->def.proto, sizeof(c->def.proto));
+	h = hash_fnv1a64_add(h, &c->def.canary_bp, sizeof(c->def.canary_bp));
 	for (i = 0; i < c->def.stable_count; i++)
-		h = fnv64(h, &c->def.stable[i], sizeof(c->def.stable[i]));
-	h = fnv64(h, "|", 1);
+		h = hash_fnv1a64_add(h, &c->def.stable[i], sizeof(c->def.stable[i]));
+	h = hash_fnv1a64_add(h, "|", 1);
 	for (i = 0; i < c->def.canary_count; i++)
-		h = fnv64(h, &c->def.canary[i], sizeof(c->def.canary[i]));
+		h = hash_fnv1a64_add(h, &c->def.canary[i], sizeof(c->def.canary[i]));
 	return h;
 }
 
@@ -139,6 +126,7 @@ static int sync_backends(struct agent *a, struct service_rt *s)
 				b->agent = a;
 				b->service = s;
 				b->ep = db->ep;
+				scrape_target_init(&b->target);
 				b->health.down = db->down;
 				if (db->down)
 					snprintf(b->health.reason,
@@ -376,6 +364,8 @@ static struct service_rt *service_new(const struct service_config *cfg)
 		free(s);
 		return NULL;
 	}
+	ring_init(&s->history_ring, AGENT_HISTORY_POINTS);
+	signals_reset_trail(s);
 	return s;
 }
 

@@ -29,10 +29,8 @@
 
 #include "datapath/datapath_internal.h"
 #include "datapath/maglev.h"
+#include "util/hash.h"
 #include "util/log.h"
-
-#define FNV32_OFFSET 0x811c9dc5U
-#define FNV32_PRIME  0x01000193U
 
 /* ---- stats slots ------------------------------------------------------- */
 
@@ -41,27 +39,24 @@ int dp_slots_init(struct stats_slots *slots, uint32_t capacity)
 	slots->queue = calloc(capacity, sizeof(*slots->queue));
 	if (!slots->queue)
 		return -ENOMEM;
-	slots->capacity = capacity;
-	slots->head = 0;
-	slots->count = 0;
+	ring_init(&slots->ring, capacity);
 	return 0;
 }
 
+/* A full queue keeps what it holds: ring_push would overwrite the oldest
+ * free index, losing a slot for good. */
 void dp_slots_push(struct stats_slots *slots, uint32_t index)
 {
-	if (slots->count == slots->capacity)
+	if (ring_full(&slots->ring))
 		return;
-	slots->queue[(slots->head + slots->count) % slots->capacity] = index;
-	slots->count++;
+	slots->queue[ring_push(&slots->ring)] = index;
 }
 
 static int slots_pop(struct stats_slots *slots, uint32_t *index)
 {
-	if (!slots->count)
+	if (ring_empty(&slots->ring))
 		return -ENOSPC;
-	*index = slots->queue[slots->head];
-	slots->head = (slots->head + 1) % slots->capacity;
-	slots->count--;
+	*index = slots->queue[ring_pop(&slots->ring)];
 	return 0;
 }
 
@@ -123,14 +118,12 @@ const struct dp_service *dp_service_find(const struct dataplane *dp,
 
 /* ---- programming services ---------------------------------------------- */
 
+/* The Maglev seed of a service that names none: its name's hash, never 0
+ * (0 in a definition means "derive one"). */
 static uint32_t name_seed(const char *name)
 {
-	uint32_t h = FNV32_OFFSET;
+	uint32_t h = hash_fnv1a32(name, strlen(name));
 
-	for (; *name; name++) {
-		h ^= (uint8_t)*name;
-		h *= FNV32_PRIME;
-	}
 	return h ? h : 1;
 }
 
