@@ -137,18 +137,30 @@ int jf_check_object(struct jf_ctx *ctx, const json_t *obj,
 	return 0;
 }
 
-int jf_double(struct jf_ctx *ctx, const json_t *obj, const char *key,
-	      double min, double max, double *out)
+/* The number at key into *d: 1 when there is one, 0 when the key is
+ * absent, or the error when it holds something else. */
+static int number_field(struct jf_ctx *ctx, const json_t *obj, const char *key,
+			double *d)
 {
 	const json_t *v = json_object_get(obj, key);
-	double d;
 
 	if (!v)
 		return 0;
 	if (!json_is_number(v))
 		return jf_fail(ctx, key, "must be a number, not %s",
 			       type_name(v));
-	d = json_number_value(v);
+	*d = json_number_value(v);
+	return 1;
+}
+
+int jf_double(struct jf_ctx *ctx, const json_t *obj, const char *key,
+	      double min, double max, double *out)
+{
+	double d;
+	int ret = number_field(ctx, obj, key, &d);
+
+	if (ret <= 0)
+		return ret;
 	if (!isfinite(d) || d < min || d > max)
 		return jf_fail(ctx, key, "must be between %g and %g, not %g",
 			       min, max, d);
@@ -159,15 +171,11 @@ int jf_double(struct jf_ctx *ctx, const json_t *obj, const char *key,
 int jf_probability(struct jf_ctx *ctx, const json_t *obj, const char *key,
 		   double *out)
 {
-	const json_t *v = json_object_get(obj, key);
 	double d;
+	int ret = number_field(ctx, obj, key, &d);
 
-	if (!v)
-		return 0;
-	if (!json_is_number(v))
-		return jf_fail(ctx, key, "must be a number, not %s",
-			       type_name(v));
-	d = json_number_value(v);
+	if (ret <= 0)
+		return ret;
 	if (!(d > 0 && d < 1))
 		return jf_fail(ctx, key,
 			       "must be strictly between 0 and 1 (like 0.95), "
