@@ -69,10 +69,12 @@ static uint64_t config_fingerprint(const struct service_config *c)
 	h = hash_fnv1a64_add(h, &c->def.proto, sizeof(c->def.proto));
 	h = hash_fnv1a64_add(h, &c->def.canary_bp, sizeof(c->def.canary_bp));
 	for (i = 0; i < c->def.stable_count; i++)
-		h = hash_fnv1a64_add(h, &c->def.stable[i], sizeof(c->def.stable[i]));
+		h = hash_fnv1a64_add(h, &c->def.stable[i],
+				     sizeof(c->def.stable[i]));
 	h = hash_fnv1a64_add(h, "|", 1);
 	for (i = 0; i < c->def.canary_count; i++)
-		h = hash_fnv1a64_add(h, &c->def.canary[i], sizeof(c->def.canary[i]));
+		h = hash_fnv1a64_add(h, &c->def.canary[i],
+				     sizeof(c->def.canary[i]));
 	return h;
 }
 
@@ -974,17 +976,32 @@ bool agent_service_exists(struct agent *a, const char *name,
 	return found;
 }
 
-int agent_rollout_defaults(struct agent *a, const char *name,
-			   struct rollout_spec *out, struct agent_error *err)
+int agent_read_service(struct agent *a, const char *name, service_read_fn fn,
+		       void *out, struct agent_error *err)
 {
 	struct service_rt *s;
 
 	pthread_mutex_lock(&a->lock);
 	s = agent_lookup(a, name, err);
 	if (s)
-		*out = s->cfg.rollout;
+		fn(a, s, out);
 	pthread_mutex_unlock(&a->lock);
 	return s ? 0 : -ENOENT;
+}
+
+static void rollout_defaults_of(struct agent *a, struct service_rt *s,
+				void *out)
+{
+	struct rollout_spec *spec = out;
+
+	(void)a;
+	*spec = s->cfg.rollout;
+}
+
+int agent_rollout_defaults(struct agent *a, const char *name,
+			   struct rollout_spec *out, struct agent_error *err)
+{
+	return agent_read_service(a, name, rollout_defaults_of, out, err);
 }
 
 /* Runs one transition under the lock; a refusal is a conflict saying why. */
@@ -1046,36 +1063,36 @@ int agent_rollout_start(struct agent *a, const char *name,
 	return transition(a, name, do_start, spec, "rollout started", out, err);
 }
 
-static int do_pause(struct agent *a, struct service_rt *s, const void *arg,
+/* A transition that takes nothing but the time: pause, resume, abort. */
+struct timed_transition {
+	int (*apply)(struct rollout_state *r, uint64_t now_ms,
+		     uint32_t *actions);
+};
+
+static int do_timed(struct agent *a, struct service_rt *s, const void *arg,
 		    uint32_t *actions, struct agent_error *err)
 {
-	int ret = rollout_pause(&s->rollout, clock_wall_ms(), actions);
+	const struct timed_transition *t = arg;
+	int ret = t->apply(&s->rollout, clock_wall_ms(), actions);
 
 	(void)a;
-	(void)arg;
 	return ret ? refused(s, ret, err) : 0;
 }
 
 int agent_rollout_pause(struct agent *a, const char *name, json_t **out,
 			struct agent_error *err)
 {
-	return transition(a, name, do_pause, NULL, "paused", out, err);
-}
+	static const struct timed_transition pause_now = {rollout_pause};
 
-static int do_resume(struct agent *a, struct service_rt *s, const void *arg,
-		     uint32_t *actions, struct agent_error *err)
-{
-	int ret = rollout_resume(&s->rollout, clock_wall_ms(), actions);
-
-	(void)a;
-	(void)arg;
-	return ret ? refused(s, ret, err) : 0;
+	return transition(a, name, do_timed, &pause_now, "paused", out, err);
 }
 
 int agent_rollout_resume(struct agent *a, const char *name, json_t **out,
 			 struct agent_error *err)
 {
-	return transition(a, name, do_resume, NULL, "resumed", out, err);
+	static const struct timed_transition resume_now = {rollout_resume};
+
+	return transition(a, name, do_timed, &resume_now, "resumed", out, err);
 }
 
 static int do_promote(struct agent *a, struct service_rt *s, const void *arg,
@@ -1096,20 +1113,12 @@ int agent_rollout_promote(struct agent *a, const char *name, bool full,
 			  err);
 }
 
-static int do_abort(struct agent *a, struct service_rt *s, const void *arg,
-		    uint32_t *actions, struct agent_error *err)
-{
-	int ret = rollout_abort(&s->rollout, clock_wall_ms(), actions);
-
-	(void)a;
-	(void)arg;
-	return ret ? refused(s, ret, err) : 0;
-}
-
 int agent_rollout_abort(struct agent *a, const char *name, json_t **out,
 			struct agent_error *err)
 {
-	return transition(a, name, do_abort, NULL, "aborted", out, err);
+	static const struct timed_transition abort_now = {rollout_abort};
+
+	return transition(a, name, do_timed, &abort_now, "aborted", out, err);
 }
 
 static int do_weight(struct agent *a, struct service_rt *s, const void *arg,

@@ -229,6 +229,12 @@ struct service_rt *agent_find_service(struct agent *a, const char *name);
 /* agent_find_service(), or NULL with a not-found error naming it. */
 struct service_rt *agent_lookup(struct agent *a, const char *name,
 				struct agent_error *err);
+/* Calls fn(a, s, out) with the service named name, under the lock.
+ * Returns 0, or -ENOENT (err says so) when there is none. */
+typedef void (*service_read_fn)(struct agent *a, struct service_rt *s,
+				void *out);
+int agent_read_service(struct agent *a, const char *name, service_read_fn fn,
+		       void *out, struct agent_error *err);
 void agent_set_error(struct agent_error *err, enum agent_errc code,
 		     const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
