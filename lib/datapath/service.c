@@ -379,6 +379,14 @@ static void release_departed(struct dataplane *dp, const struct dp_service *old,
 	}
 }
 
+/* A service whose add failed half-way: its backends' stats slots are
+ * free again and its entry is unused. */
+static void abandon_service(struct dataplane *dp, struct dp_service *svc)
+{
+	release_departed(dp, svc, (struct dp_pool[KN_POOL_COUNT]){});
+	memset(svc, 0, sizeof(*svc));
+}
+
 static int check_weight(uint32_t canary_bp, char *err, size_t err_len)
 {
 	if (canary_bp > KN_WEIGHT_SCALE_BP)
@@ -454,8 +462,7 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 	/* Config first, then the service entry that makes it reachable. */
 	ret = dp_commit(dp, svc, def->canary_bp);
 	if (ret) {
-		release_departed(dp, svc, (struct dp_pool[KN_POOL_COUNT]){});
-		memset(svc, 0, sizeof(*svc));
+		abandon_service(dp, svc);
 		return set_err(err, err_len, ret,
 			       "cannot write service '%s' to the kernel: %s",
 			       def->name, strerror(-ret));
@@ -473,8 +480,7 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 	    bpf_map__update_elem(dp->skel->maps.kn_services, &key, sizeof(key),
 				 &value, sizeof(value), BPF_NOEXIST);
 	if (ret) {
-		release_departed(dp, svc, (struct dp_pool[KN_POOL_COUNT]){});
-		memset(svc, 0, sizeof(*svc));
+		abandon_service(dp, svc);
 		return set_err(err, err_len, ret,
 			       "cannot add service '%s' to kn_services: %s",
 			       def->name, strerror(-ret));
