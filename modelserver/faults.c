@@ -8,6 +8,7 @@
 #include "classifier.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,60 +41,66 @@ static bool is_share(double x)
 	return x >= 0.0 && x <= 1.0; /* false for NaN too */
 }
 
+/* Where a refused knob is reported: which field, and why. */
+struct knob_report {
+	const char **field;
+	char *why;
+	size_t why_len;
+};
+
+static int __attribute__((format(printf, 3, 4)))
+refuse(const struct knob_report *r, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	*r->field = field;
+	va_start(ap, fmt);
+	vsnprintf(r->why, r->why_len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int check_share(const struct knob_report *r, const char *field, double x)
+{
+	if (is_share(x))
+		return 0;
+	return refuse(r, field, "%s must be from 0 to 1", field);
+}
+
+static int check_range(const struct knob_report *r, const char *field,
+		       unsigned int x, unsigned int min, unsigned int max)
+{
+	if (x >= min && x <= max)
+		return 0;
+	return refuse(r, field, "%s must be from %u to %u", field, min, max);
+}
+
 int fault_knobs_check(const struct fault_knobs *knobs, const char **field,
 		      char *why, size_t why_len)
 {
-	if (!is_share(knobs->error_rate)) {
-		*field = "error_rate";
-		snprintf(why, why_len, "error_rate must be from 0 to 1");
+	const struct knob_report r = {field, why, why_len};
+	bool label_known =
+	    knobs->skew_label == FAULTS_NO_LABEL ||
+	    cls_label_name((enum cls_label)knobs->skew_label) != NULL;
+
+	/* The first knob out of range is the one reported. */
+	if (check_share(&r, "error_rate", knobs->error_rate) ||
+	    check_range(&r, "latency_ms", knobs->latency_ms, 0,
+			FAULTS_MAX_LATENCY_MS) ||
+	    check_share(&r, "skew", knobs->skew) ||
+	    (!label_known &&
+	     refuse(&r, "skew_label", "skew_label is not a label")) ||
+	    check_range(&r, "ttft_ms", knobs->ttft_ms, 0,
+			FAULTS_MAX_LATENCY_MS) ||
+	    check_range(&r, "token_ms", knobs->token_ms, 0,
+			FAULTS_MAX_TOKEN_MS) ||
+	    check_range(&r, "tokens", knobs->tokens, 1, FAULTS_MAX_TOKENS) ||
+	    check_share(&r, "stream_error_rate", knobs->stream_error_rate))
 		return -EINVAL;
-	}
-	if (knobs->latency_ms > FAULTS_MAX_LATENCY_MS) {
-		*field = "latency_ms";
-		snprintf(why, why_len, "latency_ms must be from 0 to %d",
-			 FAULTS_MAX_LATENCY_MS);
-		return -EINVAL;
-	}
-	if (!is_share(knobs->skew)) {
-		*field = "skew";
-		snprintf(why, why_len, "skew must be from 0 to 1");
-		return -EINVAL;
-	}
-	if (knobs->skew_label != FAULTS_NO_LABEL &&
-	    !cls_label_name((enum cls_label)knobs->skew_label)) {
-		*field = "skew_label";
-		snprintf(why, why_len, "skew_label is not a label");
-		return -EINVAL;
-	}
-	if (knobs->ttft_ms > FAULTS_MAX_LATENCY_MS) {
-		*field = "ttft_ms";
-		snprintf(why, why_len, "ttft_ms must be from 0 to %d",
-			 FAULTS_MAX_LATENCY_MS);
-		return -EINVAL;
-	}
-	if (knobs->token_ms > FAULTS_MAX_TOKEN_MS) {
-		*field = "token_ms";
-		snprintf(why, why_len, "token_ms must be from 0 to %d",
-			 FAULTS_MAX_TOKEN_MS);
-		return -EINVAL;
-	}
-	if (knobs->tokens < 1 || knobs->tokens > FAULTS_MAX_TOKENS) {
-		*field = "tokens";
-		snprintf(why, why_len, "tokens must be from 1 to %d",
-			 FAULTS_MAX_TOKENS);
-		return -EINVAL;
-	}
-	if (!is_share(knobs->stream_error_rate)) {
-		*field = "stream_error_rate";
-		snprintf(why, why_len, "stream_error_rate must be from 0 to 1");
-		return -EINVAL;
-	}
-	if (knobs->skew > 0 && knobs->skew_label == FAULTS_NO_LABEL) {
-		*field = "skew_label";
-		snprintf(why, why_len,
-			 "skew above 0 needs a skew_label to skew towards");
-		return -EINVAL;
-	}
+	if (knobs->skew > 0 && knobs->skew_label == FAULTS_NO_LABEL)
+		return refuse(
+		    &r, "skew_label",
+		    "skew above 0 needs a skew_label to skew towards");
 	return 0;
 }
 
