@@ -498,6 +498,16 @@ static bool is_digit(char c)
 	return char_is(c, CHAR_DIGIT);
 }
 
+/* Moves *i past the digits at s[*i]; returns how many there were. */
+static size_t skip_digits(const char *s, size_t len, size_t *i)
+{
+	size_t start = *i;
+
+	while (*i < len && is_digit(s[*i]))
+		(*i)++;
+	return *i - start;
+}
+
 static bool is_label_char(char c)
 {
 	return char_is(c, CHAR_LETTER | CHAR_DIGIT);
@@ -705,30 +715,18 @@ int prom_parse_float(const char *text, size_t len, double *out)
 	/* digits [. digits] [(e|E) [sign] digits], one mantissa digit at least
 	 */
 	i = 0;
-	while (i < rest_len && is_digit(rest[i])) {
-		i++;
-		mantissa_digits++;
-	}
+	mantissa_digits = skip_digits(rest, rest_len, &i);
 	if (i < rest_len && rest[i] == '.') {
 		i++;
-		while (i < rest_len && is_digit(rest[i])) {
-			i++;
-			mantissa_digits++;
-		}
+		mantissa_digits += skip_digits(rest, rest_len, &i);
 	}
 	if (mantissa_digits == 0)
 		return -EINVAL;
 	if (i < rest_len && (rest[i] == 'e' || rest[i] == 'E')) {
-		size_t exponent_digits = 0;
-
 		i++;
 		if (i < rest_len && (rest[i] == '+' || rest[i] == '-'))
 			i++;
-		while (i < rest_len && is_digit(rest[i])) {
-			i++;
-			exponent_digits++;
-		}
-		if (exponent_digits == 0)
+		if (skip_digits(rest, rest_len, &i) == 0)
 			return -EINVAL;
 	}
 	if (i != rest_len)
