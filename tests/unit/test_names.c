@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * test_names.c - lib/util/names.h: a value's name, the fallback for a
+ * value past the table or in a hole of it, and a name's value.
+ */
+#include "unit.h"
+
+#include "util/names.h"
+
+enum colour { RED, GREEN, BLUE_UNNAMED, YELLOW };
+
+/* BLUE_UNNAMED is left out: a hole in the table. */
+static const char *const colour_names[] = {
+    [RED] = "red",
+    [GREEN] = "green",
+    [YELLOW] = "yellow",
+};
+
+static void test_name_of_each_value(void **state)
+{
+	(void)state;
+	assert_string_equal(
+	    names_of(colour_names, NAMES_COUNT(colour_names), RED, "?"), "red");
+	assert_string_equal(
+	    names_of(colour_names, NAMES_COUNT(colour_names), YELLOW, "?"),
+	    "yellow");
+}
+
+static void test_unknown_for_hole_and_past_end(void **state)
+{
+	(void)state;
+	assert_string_equal(names_of(colour_names, NAMES_COUNT(colour_names),
+				     BLUE_UNNAMED, "unknown"),
+			    "unknown");
+	assert_string_equal(names_of(colour_names, NAMES_COUNT(colour_names),
+				     YELLOW + 1, "unknown"),
+			    "unknown");
+	/* A negative enum value turns into a huge index, never a read. */
+	assert_string_equal(names_of(colour_names, NAMES_COUNT(colour_names),
+				     (size_t)-1, "unknown"),
+			    "unknown");
+}
+
+static void test_find_by_name(void **state)
+{
+	size_t value = 99;
+
+	(void)state;
+	assert_int_equal(names_find(colour_names, NAMES_COUNT(colour_names),
+				    "green", &value),
+			 0);
+	assert_int_equal(value, GREEN);
+	assert_int_equal(names_find(colour_names, NAMES_COUNT(colour_names),
+				    "yellow", &value),
+			 0);
+	assert_int_equal(value, YELLOW);
+}
+
+static void test_find_refuses_unknown_names(void **state)
+{
+	size_t value = 99;
+
+	(void)state;
+	assert_int_equal(
+	    names_find(colour_names, NAMES_COUNT(colour_names), "blue", &value),
+	    -EINVAL);
+	assert_int_equal(
+	    names_find(colour_names, NAMES_COUNT(colour_names), "", &value),
+	    -EINVAL);
+	assert_int_equal(
+	    names_find(colour_names, NAMES_COUNT(colour_names), "Red", &value),
+	    -EINVAL);
+	assert_int_equal(value, 99); /* untouched on failure */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_name_of_each_value),
+	    cmocka_unit_test(test_unknown_for_hole_and_past_end),
+	    cmocka_unit_test(test_find_by_name),
+	    cmocka_unit_test(test_find_refuses_unknown_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
