@@ -526,7 +526,15 @@ int agent_create(const struct agent_config *cfg,
 		 const struct agent_options *opts, struct agent **out,
 		 char *err, size_t err_len)
 {
-	struct dp_options dpo = {0};
+	const struct dp_options dpo = {
+	    .ifname = cfg->iface[0] ? cfg->iface : NULL,
+	    .pin_dir = cfg->pin_dir,
+	    .mode = cfg->mode,
+	    .max_flows = cfg->max_flows,
+	    .max_services = cfg->max_services,
+	    .max_backends = cfg->max_backends,
+	    .takeover = opts->takeover,
+	};
 	char dp_err[DP_ERR_LEN];
 	struct agent *a;
 	size_t i;
@@ -561,13 +569,6 @@ int agent_create(const struct agent_config *cfg,
 		snprintf(err, err_len, "cannot allocate the health probes");
 		goto fail;
 	}
-	dpo.ifname = cfg->iface[0] ? cfg->iface : NULL;
-	dpo.pin_dir = cfg->pin_dir;
-	dpo.mode = cfg->mode;
-	dpo.max_flows = cfg->max_flows;
-	dpo.max_services = cfg->max_services;
-	dpo.max_backends = cfg->max_backends;
-	dpo.takeover = opts->takeover;
 	ret = dp_open(&dpo, &a->dp, dp_err, sizeof(dp_err));
 	if (ret) {
 		snprintf(err, err_len, "%s", dp_err);

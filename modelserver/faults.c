@@ -56,23 +56,20 @@ struct knob {
 	size_t offset;	       /* of the value in struct fault_knobs */
 };
 
+/* Where a knob's value is in struct fault_knobs. */
+#define KNOB_AT(field) offsetof(struct fault_knobs, field)
+
 /* The knobs in the order they are written, checked and listed. */
 static const struct knob knobs_table[] = {
-    {"error_rate", KNOB_SHARE, 0, 0, offsetof(struct fault_knobs, error_rate)},
-    {"latency_ms", KNOB_UINT, 0, FAULTS_MAX_LATENCY_MS,
-     offsetof(struct fault_knobs, latency_ms)},
-    {"skew", KNOB_SHARE, 0, 0, offsetof(struct fault_knobs, skew)},
-    {"skew_label", KNOB_LABEL, 0, 0, offsetof(struct fault_knobs, skew_label)},
-    {"metrics_down", KNOB_FLAG, 0, 0,
-     offsetof(struct fault_knobs, metrics_down)},
-    {"ttft_ms", KNOB_UINT, 0, FAULTS_MAX_LATENCY_MS,
-     offsetof(struct fault_knobs, ttft_ms)},
-    {"token_ms", KNOB_UINT, 0, FAULTS_MAX_TOKEN_MS,
-     offsetof(struct fault_knobs, token_ms)},
-    {"tokens", KNOB_UINT, 1, FAULTS_MAX_TOKENS,
-     offsetof(struct fault_knobs, tokens)},
-    {"stream_error_rate", KNOB_SHARE, 0, 0,
-     offsetof(struct fault_knobs, stream_error_rate)},
+    {"error_rate", KNOB_SHARE, 0, 0, KNOB_AT(error_rate)},
+    {"latency_ms", KNOB_UINT, 0, FAULTS_MAX_LATENCY_MS, KNOB_AT(latency_ms)},
+    {"skew", KNOB_SHARE, 0, 0, KNOB_AT(skew)},
+    {"skew_label", KNOB_LABEL, 0, 0, KNOB_AT(skew_label)},
+    {"metrics_down", KNOB_FLAG, 0, 0, KNOB_AT(metrics_down)},
+    {"ttft_ms", KNOB_UINT, 0, FAULTS_MAX_LATENCY_MS, KNOB_AT(ttft_ms)},
+    {"token_ms", KNOB_UINT, 0, FAULTS_MAX_TOKEN_MS, KNOB_AT(token_ms)},
+    {"tokens", KNOB_UINT, 1, FAULTS_MAX_TOKENS, KNOB_AT(tokens)},
+    {"stream_error_rate", KNOB_SHARE, 0, 0, KNOB_AT(stream_error_rate)},
 };
 
 #define KNOBS_TABLE_LEN (sizeof(knobs_table) / sizeof(knobs_table[0]))

@@ -159,16 +159,26 @@ static int typed_field(struct jf_ctx *ctx, const json_t *obj, const char *key,
 	return 1;
 }
 
-int jf_double(struct jf_ctx *ctx, const json_t *obj, const char *key,
-	      double min, double max, double *out)
+/* The number at key into *d: 1, 0 when absent, or the error. */
+static int number_field(struct jf_ctx *ctx, const json_t *obj, const char *key,
+			double *d)
 {
 	const json_t *v;
 	int ret = typed_field(ctx, obj, key, NUMBER_TYPES, "a number", &v);
+
+	if (ret > 0)
+		*d = json_number_value(v);
+	return ret;
+}
+
+int jf_double(struct jf_ctx *ctx, const json_t *obj, const char *key,
+	      double min, double max, double *out)
+{
 	double d;
+	int ret = number_field(ctx, obj, key, &d);
 
 	if (ret <= 0)
 		return ret;
-	d = json_number_value(v);
 	if (!isfinite(d) || d < min || d > max)
 		return jf_fail(ctx, key, "must be between %g and %g, not %g",
 			       min, max, d);
@@ -179,13 +189,11 @@ int jf_double(struct jf_ctx *ctx, const json_t *obj, const char *key,
 int jf_probability(struct jf_ctx *ctx, const json_t *obj, const char *key,
 		   double *out)
 {
-	const json_t *v;
-	int ret = typed_field(ctx, obj, key, NUMBER_TYPES, "a number", &v);
 	double d;
+	int ret = number_field(ctx, obj, key, &d);
 
 	if (ret <= 0)
 		return ret;
-	d = json_number_value(v);
 	if (!(d > 0 && d < 1))
 		return jf_fail(ctx, key,
 			       "must be strictly between 0 and 1 (like 0.95), "
