@@ -1558,20 +1558,17 @@ static int finalize(struct parser *ps)
 	struct prom_page_store *store = ps->store;
 	size_t i, next = 0;
 
-	if (ps->family_count) {
+	/* An empty page has neither: NULL is not a failure then. */
+	if (ps->family_count)
 		store->families =
 		    calloc(ps->family_count, sizeof(*store->families));
-		if (!store->families)
-			return fail_at(ps, -ENOMEM, 0, 0,
-				       "out of memory while building the page");
-	}
-	if (ps->sample_count) {
+	if (ps->sample_count)
 		store->samples =
 		    calloc(ps->sample_count, sizeof(*store->samples));
-		if (!store->samples)
-			return fail_at(ps, -ENOMEM, 0, 0,
-				       "out of memory while building the page");
-	}
+	if ((ps->family_count && !store->families) ||
+	    (ps->sample_count && !store->samples))
+		return fail_at(ps, -ENOMEM, 0, 0,
+			       "out of memory while building the page");
 	/* Counting sort by family: each family's samples end up contiguous */
 	for (i = 0; i < ps->family_count; i++) {
 		struct raw_family *raw = &ps->families[i];
