@@ -420,6 +420,21 @@ static bool repeat_ok(enum pc_case c)
 	return c != CASE_SYN;
 }
 
+/*
+ * One measurement (ns per packet, negative when it failed) as a CSV row;
+ * round 0 warms up and is not printed. Returns -1 when it failed.
+ */
+static int report(double ns, const char *method, enum pc_case c, enum pc_hook h,
+		  uint32_t round)
+{
+	if (ns < 0)
+		return -1;
+	if (round)
+		printf("%s,%s,%s,%u,%.2f\n", method, hook_names[h],
+		       case_names[c], round, ns);
+	return 0;
+}
+
 static int cmd_cost(uint32_t rounds, uint32_t batch, uint32_t repeat)
 {
 	struct pc_stream calls[CASE_COUNT][HOOK_COUNT];
@@ -427,7 +442,6 @@ static int cmd_cost(uint32_t rounds, uint32_t batch, uint32_t repeat)
 	struct kn_service_stats svc;
 	uint16_t port = 40000;
 	uint32_t r, c, h, syn_start;
-	double v;
 
 	if (open_dp(DEFAULT_TABLE_FLOWS))
 		return 1;
@@ -454,22 +468,13 @@ static int cmd_cost(uint32_t rounds, uint32_t batch, uint32_t repeat)
 			for (h = 0; h < HOOK_COUNT; h++) {
 				if (!case_on_hook(c, h))
 					continue;
-				v = measure_calls(&calls[c][h], batch);
-				if (v < 0)
+				if (report(measure_calls(&calls[c][h], batch),
+					   "call", c, h, r))
 					return 1;
-				if (r)
-					printf("call,%s,%s,%u,%.2f\n",
-					       hook_names[h], case_names[c], r,
-					       v);
-				if (!repeat_ok(c))
-					continue;
-				v = measure_repeat(&reps[c][h], repeat);
-				if (v < 0)
+				if (repeat_ok(c) &&
+				    report(measure_repeat(&reps[c][h], repeat),
+					   "repeat", c, h, r))
 					return 1;
-				if (r)
-					printf("repeat,%s,%s,%u,%.2f\n",
-					       hook_names[h], case_names[c], r,
-					       v);
 			}
 		fflush(stdout);
 	}

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "agent_internal.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/netaddr.h"
 #include "util/text.h"
@@ -36,8 +37,6 @@
 
 #define EVAL_RETRY_MS	  1000 /* after an inconclusive verdict */
 #define PERCENT		  100.0
-#define FNV64_OFFSET	  0xcbf29ce484222325ULL
-#define FNV64_PRIME	  0x100000001b3ULL
 #define DEFAULT_STATE_DIR "/var/lib/kanary"
 
 void agent_set_error(struct agent_error *err, enum agent_errc code,
@@ -59,33 +58,23 @@ void agent_set_error(struct agent_error *err, enum agent_errc code,
 
 /* ---- services and their backends ---------------------------------------- */
 
-static uint64_t fnv64(uint64_t h, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= FNV64_PRIME;
-	}
-	return h;
-}
-
 /* What of a service the config file decides: when it changes, the config
  * wins over the kernel's and the state file's idea of the service. */
 static uint64_t config_fingerprint(const struct service_config *c)
 {
-	uint64_t h = FNV64_OFFSET;
+	uint64_t h = HASH_FNV64_OFFSET;
 	uint32_t i;
 
-	h = fnv64(h, &c->def.vip, sizeof(c->def.vip));
-	h = fnv64(h, &c->def.proto, sizeof(c->def.proto));
-	h = fnv64(h, &c->def.canary_bp, sizeof(c->def.canary_bp));
+	h = hash_fnv1a64_add(h, &c->def.vip, sizeof(c->def.vip));
+	h = hash_fnv1a64_add(h, &c->def.proto, sizeof(c->def.proto));
+	h = hash_fnv1a64_add(h, &c->def.canary_bp, sizeof(c->def.canary_bp));
 	for (i = 0; i < c->def.stable_count; i++)
-		h = fnv64(h, &c->def.stable[i], sizeof(c->def.stable[i]));
-	h = fnv64(h, "|", 1);
+		h = hash_fnv1a64_add(h, &c->def.stable[i],
+				     sizeof(c->def.stable[i]));
+	h = hash_fnv1a64_add(h, "|", 1);
 	for (i = 0; i < c->def.canary_count; i++)
-		h = fnv64(h, &c->def.canary[i], sizeof(c->def.canary[i]));
+		h = hash_fnv1a64_add(h, &c->def.canary[i],
+				     sizeof(c->def.canary[i]));
 	return h;
 }
 
@@ -139,6 +128,7 @@ static int sync_backends(struct agent *a, struct service_rt *s)
 				b->agent = a;
 				b->service = s;
 				b->ep = db->ep;
+				scrape_target_init(&b->target);
 				b->health.down = db->down;
 				if (db->down)
 					snprintf(b->health.reason,
@@ -376,6 +366,8 @@ static struct service_rt *service_new(const struct service_config *cfg)
 		free(s);
 		return NULL;
 	}
+	ring_init(&s->history_ring, AGENT_HISTORY_POINTS);
+	signals_reset_trail(s);
 	return s;
 }
 
@@ -534,7 +526,15 @@ int agent_create(const struct agent_config *cfg,
 		 const struct agent_options *opts, struct agent **out,
 		 char *err, size_t err_len)
 {
-	struct dp_options dpo = {0};
+	const struct dp_options dpo = {
+	    .ifname = cfg->iface[0] ? cfg->iface : NULL,
+	    .pin_dir = cfg->pin_dir,
+	    .mode = cfg->mode,
+	    .max_flows = cfg->max_flows,
+	    .max_services = cfg->max_services,
+	    .max_backends = cfg->max_backends,
+	    .takeover = opts->takeover,
+	};
 	char dp_err[DP_ERR_LEN];
 	struct agent *a;
 	size_t i;
@@ -569,13 +569,6 @@ int agent_create(const struct agent_config *cfg,
 		snprintf(err, err_len, "cannot allocate the health probes");
 		goto fail;
 	}
-	dpo.ifname = cfg->iface[0] ? cfg->iface : NULL;
-	dpo.pin_dir = cfg->pin_dir;
-	dpo.mode = cfg->mode;
-	dpo.max_flows = cfg->max_flows;
-	dpo.max_services = cfg->max_services;
-	dpo.max_backends = cfg->max_backends;
-	dpo.takeover = opts->takeover;
 	ret = dp_open(&dpo, &a->dp, dp_err, sizeof(dp_err));
 	if (ret) {
 		snprintf(err, err_len, "%s", dp_err);
@@ -984,17 +977,32 @@ bool agent_service_exists(struct agent *a, const char *name,
 	return found;
 }
 
-int agent_rollout_defaults(struct agent *a, const char *name,
-			   struct rollout_spec *out, struct agent_error *err)
+int agent_read_service(struct agent *a, const char *name, service_read_fn fn,
+		       void *out, struct agent_error *err)
 {
 	struct service_rt *s;
 
 	pthread_mutex_lock(&a->lock);
 	s = agent_lookup(a, name, err);
 	if (s)
-		*out = s->cfg.rollout;
+		fn(a, s, out);
 	pthread_mutex_unlock(&a->lock);
 	return s ? 0 : -ENOENT;
+}
+
+static void rollout_defaults_of(struct agent *a, struct service_rt *s,
+				void *out)
+{
+	struct rollout_spec *spec = out;
+
+	(void)a;
+	*spec = s->cfg.rollout;
+}
+
+int agent_rollout_defaults(struct agent *a, const char *name,
+			   struct rollout_spec *out, struct agent_error *err)
+{
+	return agent_read_service(a, name, rollout_defaults_of, out, err);
 }
 
 /* Runs one transition under the lock; a refusal is a conflict saying why. */
@@ -1056,36 +1064,36 @@ int agent_rollout_start(struct agent *a, const char *name,
 	return transition(a, name, do_start, spec, "rollout started", out, err);
 }
 
-static int do_pause(struct agent *a, struct service_rt *s, const void *arg,
+/* A transition that takes nothing but the time: pause, resume, abort. */
+struct timed_transition {
+	int (*apply)(struct rollout_state *r, uint64_t now_ms,
+		     uint32_t *actions);
+};
+
+static int do_timed(struct agent *a, struct service_rt *s, const void *arg,
 		    uint32_t *actions, struct agent_error *err)
 {
-	int ret = rollout_pause(&s->rollout, clock_wall_ms(), actions);
+	const struct timed_transition *t = arg;
+	int ret = t->apply(&s->rollout, clock_wall_ms(), actions);
 
 	(void)a;
-	(void)arg;
 	return ret ? refused(s, ret, err) : 0;
 }
 
 int agent_rollout_pause(struct agent *a, const char *name, json_t **out,
 			struct agent_error *err)
 {
-	return transition(a, name, do_pause, NULL, "paused", out, err);
-}
+	static const struct timed_transition pause_now = {rollout_pause};
 
-static int do_resume(struct agent *a, struct service_rt *s, const void *arg,
-		     uint32_t *actions, struct agent_error *err)
-{
-	int ret = rollout_resume(&s->rollout, clock_wall_ms(), actions);
-
-	(void)a;
-	(void)arg;
-	return ret ? refused(s, ret, err) : 0;
+	return transition(a, name, do_timed, &pause_now, "paused", out, err);
 }
 
 int agent_rollout_resume(struct agent *a, const char *name, json_t **out,
 			 struct agent_error *err)
 {
-	return transition(a, name, do_resume, NULL, "resumed", out, err);
+	static const struct timed_transition resume_now = {rollout_resume};
+
+	return transition(a, name, do_timed, &resume_now, "resumed", out, err);
 }
 
 static int do_promote(struct agent *a, struct service_rt *s, const void *arg,
@@ -1106,20 +1114,12 @@ int agent_rollout_promote(struct agent *a, const char *name, bool full,
 			  err);
 }
 
-static int do_abort(struct agent *a, struct service_rt *s, const void *arg,
-		    uint32_t *actions, struct agent_error *err)
-{
-	int ret = rollout_abort(&s->rollout, clock_wall_ms(), actions);
-
-	(void)a;
-	(void)arg;
-	return ret ? refused(s, ret, err) : 0;
-}
-
 int agent_rollout_abort(struct agent *a, const char *name, json_t **out,
 			struct agent_error *err)
 {
-	return transition(a, name, do_abort, NULL, "aborted", out, err);
+	static const struct timed_transition abort_now = {rollout_abort};
+
+	return transition(a, name, do_timed, &abort_now, "aborted", out, err);
 }
 
 static int do_weight(struct agent *a, struct service_rt *s, const void *arg,

@@ -31,6 +31,7 @@
 #include "metrics/metric_presets.h"
 #include "judge/rollout.h"
 #include "util/clock.h"
+#include "util/ring.h"
 
 #define AGENT_DECISIONS_MAX	     1000
 #define AGENT_HISTORY_POINTS	     900 /* one per second: the chart's 15 min */
@@ -65,8 +66,7 @@ struct scrape_target {
 		double requests;
 		double errors;
 	} trail[AGENT_SCRAPE_TRAIL_POINTS];
-	unsigned trail_count;
-	unsigned trail_head;
+	struct ring trail_ring; /* the filled entries of trail, oldest first */
 };
 
 /* Is the backend alive: refusals seen by the kernel mark it down at once;
@@ -162,17 +162,14 @@ struct service_rt {
 		double errors;
 		double refused;
 	} trail[AGENT_TRAIL_POINTS];
-	unsigned trail_count;
-	unsigned trail_head;
+	struct ring trail_ring; /* the filled entries of trail, oldest first */
 
 	/* per-second snapshots for the history chart */
 	struct pool_snapshot snapshots[AGENT_HISTORY_SPAN_SNAPSHOTS][2];
-	unsigned snapshot_count;
-	unsigned snapshot_head;
+	struct ring snapshot_ring;
 	uint64_t next_history_mono_ms;
-	struct history_point *history; /* ring of AGENT_HISTORY_POINTS */
-	unsigned history_count;
-	unsigned history_head; /* the newest point */
+	struct history_point *history; /* AGENT_HISTORY_POINTS of them */
+	struct ring history_ring;
 
 	/* The stable pool's window from the last evaluation where it had
 	 * enough requests: the reference at steps where it has too few. */
@@ -232,6 +229,12 @@ struct service_rt *agent_find_service(struct agent *a, const char *name);
 /* agent_find_service(), or NULL with a not-found error naming it. */
 struct service_rt *agent_lookup(struct agent *a, const char *name,
 				struct agent_error *err);
+/* Calls fn(a, s, out) with the service named name, under the lock.
+ * Returns 0, or -ENOENT (err says so) when there is none. */
+typedef void (*service_read_fn)(struct agent *a, struct service_rt *s,
+				void *out);
+int agent_read_service(struct agent *a, const char *name, service_read_fn fn,
+		       void *out, struct agent_error *err);
 void agent_set_error(struct agent_error *err, enum agent_errc code,
 		     const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -261,6 +264,8 @@ void scrape_set_url(struct service_rt *s, struct backend_rt *b);
 void scrape_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms);
 void scrape_new_window(struct service_rt *s);
 void scrape_reset_trails(struct service_rt *s);
+/* A new backend's target: an empty trail. */
+void scrape_target_init(struct scrape_target *t);
 void scrape_metrics_window(const struct service_rt *s,
 			   struct metrics_window out[2]);
 void scrape_trailing(const struct service_rt *s, uint32_t min_requests,

@@ -137,6 +137,33 @@ static const struct counter_field backend_counters[] = {
 	  "SYNs clients sent again because the backend did not answer."),
 };
 
+/* A counter kept per direction: to the backend and back from it. */
+struct direction_field {
+	const char *name;
+	const char *help;
+	size_t to_offset, from_offset;
+};
+
+static const struct direction_field backend_direction_counters[] = {
+    {"kanary_backend_packets_total",
+     "Packets the data path translated, by direction.",
+     offsetof(struct kn_backend_stats, packets_to),
+     offsetof(struct kn_backend_stats, packets_from)},
+    {"kanary_backend_bytes_total",
+     "IP bytes the data path translated, by direction.",
+     offsetof(struct kn_backend_stats, bytes_to),
+     offsetof(struct kn_backend_stats, bytes_from)},
+};
+
+/* The counter at offset in s (one of the tables' offsets). */
+static unsigned long long counter_at(const struct kn_backend_stats *s,
+				     size_t offset)
+{
+	const __u64 *v = (const void *)((const char *)s + offset);
+
+	return (unsigned long long)*v;
+}
+
 static void backend_families(struct agent *a, struct page *b)
 {
 	static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx",
@@ -158,48 +185,34 @@ static void backend_families(struct agent *a, struct page *b)
 		EACH_BACKEND
 		{
 			char ep[NETADDR_ENDPOINT_STR_LEN];
-			const __u64 *v =
-			    (const void *)((const char *)&BE->now.totals +
-					   backend_counters[f].offset);
 
 			netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
 			out(b, "%s{" LABELS "} %llu\n",
 			    backend_counters[f].name, LABEL_ARGS,
-			    (unsigned long long)*v);
+			    counter_at(&BE->now.totals,
+				       backend_counters[f].offset));
 		}
 	}
-	family(b, "kanary_backend_packets_total", "counter",
-	       "Packets the data path translated, by direction.");
-	EACH_BACKEND
-	{
-		char ep[NETADDR_ENDPOINT_STR_LEN];
+	for (f = 0; f < sizeof(backend_direction_counters) /
+			    sizeof(backend_direction_counters[0]);
+	     f++) {
+		const struct direction_field *d =
+		    &backend_direction_counters[f];
 
-		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
-		out(b,
-		    "kanary_backend_packets_total{" LABELS
-		    ",direction=\"to_backend\"} %llu\n",
-		    LABEL_ARGS, (unsigned long long)BE->now.totals.packets_to);
-		out(b,
-		    "kanary_backend_packets_total{" LABELS
-		    ",direction=\"from_backend\"} %llu\n",
-		    LABEL_ARGS,
-		    (unsigned long long)BE->now.totals.packets_from);
-	}
-	family(b, "kanary_backend_bytes_total", "counter",
-	       "IP bytes the data path translated, by direction.");
-	EACH_BACKEND
-	{
-		char ep[NETADDR_ENDPOINT_STR_LEN];
+		family(b, d->name, "counter", d->help);
+		EACH_BACKEND
+		{
+			char ep[NETADDR_ENDPOINT_STR_LEN];
 
-		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
-		out(b,
-		    "kanary_backend_bytes_total{" LABELS
-		    ",direction=\"to_backend\"} %llu\n",
-		    LABEL_ARGS, (unsigned long long)BE->now.totals.bytes_to);
-		out(b,
-		    "kanary_backend_bytes_total{" LABELS
-		    ",direction=\"from_backend\"} %llu\n",
-		    LABEL_ARGS, (unsigned long long)BE->now.totals.bytes_from);
+			netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
+			out(b, "%s{" LABELS ",direction=\"to_backend\"} %llu\n",
+			    d->name, LABEL_ARGS,
+			    counter_at(&BE->now.totals, d->to_offset));
+			out(b,
+			    "%s{" LABELS ",direction=\"from_backend\"} %llu\n",
+			    d->name, LABEL_ARGS,
+			    counter_at(&BE->now.totals, d->from_offset));
+		}
 	}
 	family(b, "kanary_backend_http_responses_total", "counter",
 	       "HTTP/1.x responses the kernel saw leave the backend, by "

@@ -38,12 +38,11 @@ void scrape_set_url(struct service_rt *s, struct backend_rt *b)
 static void trail_push(struct scrape_target *t, uint64_t mono_ms,
 		       const struct metrics_sample *m)
 {
-	t->trail_head = (t->trail_head + 1) % AGENT_SCRAPE_TRAIL_POINTS;
-	t->trail[t->trail_head].t_ms = mono_ms;
-	t->trail[t->trail_head].requests = m->requests;
-	t->trail[t->trail_head].errors = m->errors;
-	if (t->trail_count < AGENT_SCRAPE_TRAIL_POINTS)
-		t->trail_count++;
+	uint32_t slot = ring_push(&t->trail_ring);
+
+	t->trail[slot].t_ms = mono_ms;
+	t->trail[slot].requests = m->requests;
+	t->trail[slot].errors = m->errors;
 }
 
 static void scrape_failed(struct backend_rt *b, const char *fmt, ...)
@@ -169,10 +168,13 @@ void scrape_reset_trails(struct service_rt *s)
 {
 	uint32_t i;
 
-	for (i = 0; i < s->backend_count; i++) {
-		s->backends[i]->target.trail_count = 0;
-		s->backends[i]->target.trail_head = 0;
-	}
+	for (i = 0; i < s->backend_count; i++)
+		scrape_target_init(&s->backends[i]->target);
+}
+
+void scrape_target_init(struct scrape_target *t)
+{
+	ring_init(&t->trail_ring, AGENT_SCRAPE_TRAIL_POINTS);
 }
 
 /* Adds h to a pool's histogram (latency, TTFT or ITL): *into, *has. */
@@ -308,17 +310,19 @@ void scrape_trailing(const struct service_rt *s, uint32_t min_requests,
 
 		for (i = 0; i < s->backend_count; i++) {
 			const struct scrape_target *t = &s->backends[i]->target;
-			unsigned newest = t->trail_head, old;
+			const struct ring *r = &t->trail_ring;
+			uint32_t newest, old;
 
 			if (s->backends[i]->pool != KN_POOL_CANARY)
 				continue;
-			/* A target silent for long says nothing about now. */
-			if (!t->up || t->trail_count <= back ||
-			    mono_ms - t->trail[newest].t_ms >
-				AGENT_TRAIL_LOOKBACK_MS)
+			if (!t->up || r->len <= back)
 				continue;
-			old = (newest + AGENT_SCRAPE_TRAIL_POINTS - back) %
-			      AGENT_SCRAPE_TRAIL_POINTS;
+			newest = ring_newest(r);
+			/* A target silent for long says nothing about now. */
+			if (mono_ms - t->trail[newest].t_ms >
+			    AGENT_TRAIL_LOOKBACK_MS)
+				continue;
+			old = ring_at(r, r->len - 1 - back);
 			if (t->trail[newest].requests < t->trail[old].requests)
 				continue; /* restarted: not comparable */
 			requests +=

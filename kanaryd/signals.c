@@ -65,7 +65,7 @@ static void latency_add(struct kn_latency_hist *acc,
 void signals_read(struct agent *a, struct service_rt *s, uint64_t mono_ms)
 {
 	double requests = 0, errors = 0, refused = 0;
-	uint32_t i;
+	uint32_t i, slot;
 
 	for (i = 0; i < s->backend_count; i++) {
 		struct backend_rt *b = s->backends[i];
@@ -84,20 +84,18 @@ void signals_read(struct agent *a, struct service_rt *s, uint64_t mono_ms)
 		errors += (double)b->now.totals.http_status[HTTP_CLASS_5XX];
 		refused += (double)b->now.totals.refused;
 	}
-	s->trail_head = (s->trail_head + 1) % AGENT_TRAIL_POINTS;
-	s->trail[s->trail_head].t_ms = mono_ms;
-	s->trail[s->trail_head].requests = requests;
-	s->trail[s->trail_head].errors = errors;
-	s->trail[s->trail_head].refused = refused;
-	if (s->trail_count < AGENT_TRAIL_POINTS)
-		s->trail_count++;
+	slot = ring_push(&s->trail_ring);
+	s->trail[slot].t_ms = mono_ms;
+	s->trail[slot].requests = requests;
+	s->trail[slot].errors = errors;
+	s->trail[slot].refused = refused;
 	s->last_read_mono_ms = mono_ms;
 }
 
 void signals_reset_trail(struct service_rt *s)
 {
-	s->trail_count = 0;
-	s->snapshot_count = 0;
+	ring_init(&s->trail_ring, AGENT_TRAIL_POINTS);
+	ring_init(&s->snapshot_ring, AGENT_HISTORY_SPAN_SNAPSHOTS);
 }
 
 void signals_new_window(struct service_rt *s, uint64_t mono_ms)
@@ -144,17 +142,19 @@ void signals_kernel_window(const struct service_rt *s,
 void signals_trailing(const struct service_rt *s, uint32_t min_requests,
 		      struct trailing_counts *out)
 {
-	unsigned newest = s->trail_head, i, idx;
+	const struct ring *r = &s->trail_ring;
+	uint32_t newest, back, idx;
 
 	memset(out, 0, sizeof(*out));
-	if (s->trail_count < 2)
+	if (r->len < 2)
 		return;
+	newest = ring_newest(r);
 	/* Walk back to the shortest span with enough requests, at most the
 	 * lookback: the rule judges what happens now, not an average. */
-	for (i = 1; i < s->trail_count; i++) {
+	for (back = 1; back < r->len; back++) {
 		uint64_t span;
 
-		idx = (newest + AGENT_TRAIL_POINTS - i) % AGENT_TRAIL_POINTS;
+		idx = ring_at(r, r->len - 1 - back);
 		span = s->trail[newest].t_ms - s->trail[idx].t_ms;
 		out->valid = true;
 		out->requests =
@@ -213,39 +213,33 @@ void signals_history_tick(struct service_rt *s, uint64_t mono_ms,
 			  uint64_t wall_ms)
 {
 	struct history_point *pt;
-	unsigned oldest;
+	uint32_t newest, oldest;
 	int p;
 
 	if (mono_ms < s->next_history_mono_ms)
 		return;
 	s->next_history_mono_ms = mono_ms + AGENT_HISTORY_INTERVAL_MS;
-	s->snapshot_head =
-	    (s->snapshot_head + 1) % AGENT_HISTORY_SPAN_SNAPSHOTS;
+	newest = ring_push(&s->snapshot_ring);
 	for (p = 0; p < 2; p++) {
-		pool_totals(s, p, &s->snapshots[s->snapshot_head][p]);
-		s->snapshots[s->snapshot_head][p].t_ms = mono_ms;
+		pool_totals(s, p, &s->snapshots[newest][p]);
+		s->snapshots[newest][p].t_ms = mono_ms;
 	}
-	if (s->snapshot_count < AGENT_HISTORY_SPAN_SNAPSHOTS)
-		s->snapshot_count++;
-	oldest = (s->snapshot_head + AGENT_HISTORY_SPAN_SNAPSHOTS + 1 -
-		  s->snapshot_count) %
-		 AGENT_HISTORY_SPAN_SNAPSHOTS;
+	oldest = ring_at(&s->snapshot_ring, 0);
 
-	s->history_head = (s->history_head + 1) % AGENT_HISTORY_POINTS;
-	if (s->history_count < AGENT_HISTORY_POINTS)
-		s->history_count++;
-	pt = &s->history[s->history_head];
+	pt = &s->history[ring_push(&s->history_ring)];
 	pt->wall_ms = wall_ms;
 	pt->weight_bp = s->rollout.weight_bp;
 	pt->phase = s->rollout.phase;
 	for (p = 0; p < 2; p++)
 		history_pool(&pt->pools[p], &s->snapshots[oldest][p],
-			     &s->snapshots[s->snapshot_head][p]);
+			     &s->snapshots[newest][p]);
 }
 
 const struct history_point *signals_history_last(const struct service_rt *s)
 {
-	return s->history_count ? &s->history[s->history_head] : NULL;
+	return ring_empty(&s->history_ring)
+		   ? NULL
+		   : &s->history[ring_newest(&s->history_ring)];
 }
 
 static json_t *real_or_null(double v)
@@ -273,13 +267,11 @@ json_t *signals_history_pools_json(const struct history_point *pt)
 json_t *signals_history_json(const struct service_rt *s)
 {
 	json_t *points = json_array();
-	unsigned i;
+	uint32_t i;
 
-	for (i = 0; points && i < s->history_count; i++) {
+	for (i = 0; points && i < s->history_ring.len; i++) {
 		const struct history_point *pt =
-		    &s->history[(s->history_head + AGENT_HISTORY_POINTS -
-				 s->history_count + 1 + i) %
-				AGENT_HISTORY_POINTS];
+		    &s->history[ring_at(&s->history_ring, i)];
 		json_t *pools = signals_history_pools_json(pt);
 		json_t *point =
 		    json_pack("{s:I, s:f, s:s}", "t", (json_int_t)pt->wall_ms,

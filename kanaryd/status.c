@@ -117,47 +117,43 @@ json_t *agent_services_json(struct agent *a)
 	return json_pack("{s:o}", "services", list);
 }
 
+static void status_of(struct agent *a, struct service_rt *s, void *out)
+{
+	*(json_t **)out = agent_service_status_locked(a, s);
+}
+
 int agent_service_json(struct agent *a, const char *name, json_t **out,
 		       struct agent_error *err)
 {
-	struct service_rt *s;
+	return agent_read_service(a, name, status_of, out, err);
+}
 
-	pthread_mutex_lock(&a->lock);
-	s = agent_lookup(a, name, err);
-	if (s)
-		*out = agent_service_status_locked(a, s);
-	pthread_mutex_unlock(&a->lock);
-	return s ? 0 : -ENOENT;
+static void decisions_of(struct agent *a, struct service_rt *s, void *out)
+{
+	(void)a;
+	/* A copy of the array, taken under the lock: the loop goes on
+	 * appending to the original while the caller serializes. */
+	*(json_t **)out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
+				    "decisions", json_copy(s->decisions));
 }
 
 int agent_decisions_json(struct agent *a, const char *name, json_t **out,
 			 struct agent_error *err)
 {
-	struct service_rt *s;
+	return agent_read_service(a, name, decisions_of, out, err);
+}
 
-	pthread_mutex_lock(&a->lock);
-	s = agent_lookup(a, name, err);
-	if (s)
-		/* A copy of the array, taken under the lock: the loop goes on
-		 * appending to the original while the caller serializes. */
-		*out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
-				 "decisions", json_copy(s->decisions));
-	pthread_mutex_unlock(&a->lock);
-	return s ? 0 : -ENOENT;
+static void history_of(struct agent *a, struct service_rt *s, void *out)
+{
+	(void)a;
+	*(json_t **)out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
+				    "points", signals_history_json(s));
 }
 
 int agent_history_json(struct agent *a, const char *name, json_t **out,
 		       struct agent_error *err)
 {
-	struct service_rt *s;
-
-	pthread_mutex_lock(&a->lock);
-	s = agent_lookup(a, name, err);
-	if (s)
-		*out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
-				 "points", signals_history_json(s));
-	pthread_mutex_unlock(&a->lock);
-	return s ? 0 : -ENOENT;
+	return agent_read_service(a, name, history_of, out, err);
 }
 
 int agent_prometheus_text(struct agent *a, char **text, size_t *len)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/json_fields.h"
 #include "util/jpos.h"
 #include "util/netaddr.h"
@@ -720,8 +721,7 @@ int config_load_file(const char *path, struct agent_config *cfg, char *err,
 		     size_t err_len)
 {
 	FILE *f = fopen(path, "rb");
-	char *text;
-	size_t len;
+	struct buf text;
 	int ret;
 
 	if (!f) {
@@ -729,23 +729,21 @@ int config_load_file(const char *path, struct agent_config *cfg, char *err,
 			 strerror(errno));
 		return -errno;
 	}
-	text = malloc(CONFIG_MAX_BYTES + 1);
-	if (!text) {
-		fclose(f);
+	buf_init(&text, CONFIG_MAX_BYTES);
+	ret = buf_read_file(&text, f);
+	if (ret == -ENOMEM) {
 		snprintf(err, err_len, "out of memory reading %s", path);
-		return -ENOMEM;
-	}
-	len = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
-	if (ferror(f) || len > CONFIG_MAX_BYTES) {
+	} else if (ret) {
+		/* errno still holds the read's error: nothing since sets it */
 		snprintf(err, err_len, "%s: %s", path,
 			 ferror(f) ? strerror(errno)
 				   : "larger than 4 MiB: not a config file?");
-		fclose(f);
-		free(text);
-		return -EINVAL;
+		ret = -EINVAL;
 	}
 	fclose(f);
-	ret = config_parse(text, len, path, cfg, err, err_len);
-	free(text);
+	if (!ret)
+		ret = config_parse(text.data ? text.data : "", text.len, path,
+				   cfg, err, err_len);
+	buf_free(&text);
 	return ret;
 }

@@ -11,6 +11,7 @@
 #include "classifier.h"
 #include "corpus.h"
 #include "util/hash.h"
+#include "util/names.h"
 
 #include <errno.h>
 #include <math.h>
@@ -76,9 +77,7 @@ struct classifier {
 
 const char *cls_label_name(enum cls_label label)
 {
-	if ((unsigned int)label >= CLS_LABEL_COUNT)
-		return NULL;
-	return label_names[label];
+	return names_of(label_names, CLS_LABEL_COUNT, label, NULL);
 }
 
 static int label_from(const char *name, size_t len)

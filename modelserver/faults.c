@@ -8,6 +8,7 @@
 #include "classifier.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,52 +41,88 @@ static bool is_share(double x)
 	return x >= 0.0 && x <= 1.0; /* false for NaN too */
 }
 
+/* How a knob is written in JSON and checked. */
+enum knob_kind {
+	KNOB_SHARE, /* a double from 0 to 1 */
+	KNOB_UINT,  /* an unsigned int from min to max */
+	KNOB_LABEL, /* a classifier label's name (an int), or null */
+	KNOB_FLAG,  /* true or false (a bool) */
+};
+
+struct knob {
+	const char *name;
+	enum knob_kind kind;
+	unsigned int min, max; /* KNOB_UINT */
+	size_t offset;	       /* of the value in struct fault_knobs */
+};
+
+/* Where a knob's value is in struct fault_knobs. */
+#define KNOB_AT(field) offsetof(struct fault_knobs, field)
+
+/* The knobs in the order they are written, checked and listed. */
+static const struct knob knobs_table[] = {
+    {"error_rate", KNOB_SHARE, 0, 0, KNOB_AT(error_rate)},
+    {"latency_ms", KNOB_UINT, 0, FAULTS_MAX_LATENCY_MS, KNOB_AT(latency_ms)},
+    {"skew", KNOB_SHARE, 0, 0, KNOB_AT(skew)},
+    {"skew_label", KNOB_LABEL, 0, 0, KNOB_AT(skew_label)},
+    {"metrics_down", KNOB_FLAG, 0, 0, KNOB_AT(metrics_down)},
+    {"ttft_ms", KNOB_UINT, 0, FAULTS_MAX_LATENCY_MS, KNOB_AT(ttft_ms)},
+    {"token_ms", KNOB_UINT, 0, FAULTS_MAX_TOKEN_MS, KNOB_AT(token_ms)},
+    {"tokens", KNOB_UINT, 1, FAULTS_MAX_TOKENS, KNOB_AT(tokens)},
+    {"stream_error_rate", KNOB_SHARE, 0, 0, KNOB_AT(stream_error_rate)},
+};
+
+#define KNOBS_TABLE_LEN (sizeof(knobs_table) / sizeof(knobs_table[0]))
+
+/* The knob's value in knobs: a double, unsigned int, int or bool, as its
+ * kind says. */
+static const void *knob_value(const struct fault_knobs *knobs,
+			      const struct knob *k)
+{
+	return (const char *)knobs + k->offset;
+}
+
+static bool knob_ok(const struct fault_knobs *knobs, const struct knob *k)
+{
+	const void *v = knob_value(knobs, k);
+	int label;
+
+	switch (k->kind) {
+	case KNOB_SHARE:
+		return is_share(*(const double *)v);
+	case KNOB_UINT:
+		return *(const unsigned int *)v >= k->min &&
+		       *(const unsigned int *)v <= k->max;
+	case KNOB_LABEL:
+		label = *(const int *)v;
+		return label == FAULTS_NO_LABEL ||
+		       cls_label_name((enum cls_label)label) != NULL;
+	case KNOB_FLAG:
+		return true;
+	}
+	return false;
+}
+
 int fault_knobs_check(const struct fault_knobs *knobs, const char **field,
 		      char *why, size_t why_len)
 {
-	if (!is_share(knobs->error_rate)) {
-		*field = "error_rate";
-		snprintf(why, why_len, "error_rate must be from 0 to 1");
-		return -EINVAL;
-	}
-	if (knobs->latency_ms > FAULTS_MAX_LATENCY_MS) {
-		*field = "latency_ms";
-		snprintf(why, why_len, "latency_ms must be from 0 to %d",
-			 FAULTS_MAX_LATENCY_MS);
-		return -EINVAL;
-	}
-	if (!is_share(knobs->skew)) {
-		*field = "skew";
-		snprintf(why, why_len, "skew must be from 0 to 1");
-		return -EINVAL;
-	}
-	if (knobs->skew_label != FAULTS_NO_LABEL &&
-	    !cls_label_name((enum cls_label)knobs->skew_label)) {
-		*field = "skew_label";
-		snprintf(why, why_len, "skew_label is not a label");
-		return -EINVAL;
-	}
-	if (knobs->ttft_ms > FAULTS_MAX_LATENCY_MS) {
-		*field = "ttft_ms";
-		snprintf(why, why_len, "ttft_ms must be from 0 to %d",
-			 FAULTS_MAX_LATENCY_MS);
-		return -EINVAL;
-	}
-	if (knobs->token_ms > FAULTS_MAX_TOKEN_MS) {
-		*field = "token_ms";
-		snprintf(why, why_len, "token_ms must be from 0 to %d",
-			 FAULTS_MAX_TOKEN_MS);
-		return -EINVAL;
-	}
-	if (knobs->tokens < 1 || knobs->tokens > FAULTS_MAX_TOKENS) {
-		*field = "tokens";
-		snprintf(why, why_len, "tokens must be from 1 to %d",
-			 FAULTS_MAX_TOKENS);
-		return -EINVAL;
-	}
-	if (!is_share(knobs->stream_error_rate)) {
-		*field = "stream_error_rate";
-		snprintf(why, why_len, "stream_error_rate must be from 0 to 1");
+	size_t i;
+
+	/* The first knob out of range is the one reported. */
+	for (i = 0; i < KNOBS_TABLE_LEN; i++) {
+		const struct knob *k = &knobs_table[i];
+
+		if (knob_ok(knobs, k))
+			continue;
+		*field = k->name;
+		if (k->kind == KNOB_UINT)
+			snprintf(why, why_len, "%s must be from %u to %u",
+				 k->name, k->min, k->max);
+		else if (k->kind == KNOB_LABEL)
+			snprintf(why, why_len, "%s is not a label", k->name);
+		else
+			snprintf(why, why_len, "%s must be from 0 to 1",
+				 k->name);
 		return -EINVAL;
 	}
 	if (knobs->skew > 0 && knobs->skew_label == FAULTS_NO_LABEL) {
@@ -144,106 +181,111 @@ void faults_draw_completion(struct faults *faults, struct fault_draw *out)
 	out->skewed = false;
 }
 
+static json_t *knob_json(const struct fault_knobs *knobs, const struct knob *k)
+{
+	const void *v = knob_value(knobs, k);
+	const char *label;
+
+	switch (k->kind) {
+	case KNOB_SHARE:
+		return json_real(*(const double *)v);
+	case KNOB_UINT:
+		return json_integer(*(const unsigned int *)v);
+	case KNOB_LABEL:
+		label = *(const int *)v == FAULTS_NO_LABEL
+			    ? NULL
+			    : cls_label_name((enum cls_label)(*(const int *)v));
+		return label ? json_string(label) : json_null();
+	case KNOB_FLAG:
+		return json_boolean(*(const bool *)v);
+	}
+	return json_null();
+}
+
 json_t *fault_knobs_to_json(const struct fault_knobs *knobs)
 {
-	const char *label =
-	    knobs->skew_label == FAULTS_NO_LABEL
-		? NULL
-		: cls_label_name((enum cls_label)knobs->skew_label);
+	json_t *obj = json_object();
+	size_t i;
 
-	return json_pack(
-	    "{s:f, s:I, s:f, s:s?, s:b, s:I, s:I, s:I, s:f}", "error_rate",
-	    knobs->error_rate, "latency_ms", (json_int_t)knobs->latency_ms,
-	    "skew", knobs->skew, "skew_label", label, "metrics_down",
-	    knobs->metrics_down, "ttft_ms", (json_int_t)knobs->ttft_ms,
-	    "token_ms", (json_int_t)knobs->token_ms, "tokens",
-	    (json_int_t)knobs->tokens, "stream_error_rate",
-	    knobs->stream_error_rate);
+	for (i = 0; obj && i < KNOBS_TABLE_LEN; i++)
+		json_object_set_new(obj, knobs_table[i].name,
+				    knob_json(knobs, &knobs_table[i]));
+	return obj;
 }
 
-static int read_share(const json_t *value, const char *key, double *out,
-		      char *why, size_t why_len)
+/* Sets knob k in *knobs from its JSON value; ranges are checked later. */
+static int knob_from_json(struct fault_knobs *knobs, const struct knob *k,
+			  const json_t *value, char *why, size_t why_len)
 {
-	if (!json_is_number(value)) {
-		snprintf(why, why_len, "%s must be a number from 0 to 1", key);
-		return -EINVAL;
-	}
-	*out = json_number_value(value);
-	return 0;
-}
+	void *v = (char *)knobs + k->offset;
+	json_int_t n;
+	int label;
 
-/* An integer knob from min to max. */
-static int read_uint(const json_t *value, const char *key, unsigned int min,
-		     unsigned int max, unsigned int *out, char *why,
-		     size_t why_len)
-{
-	json_int_t n = json_is_integer(value) ? json_integer_value(value) : -1;
-
-	if (n < (json_int_t)min || n > (json_int_t)max) {
-		snprintf(why, why_len, "%s must be an integer from %u to %u",
-			 key, min, max);
-		return -EINVAL;
+	switch (k->kind) {
+	case KNOB_SHARE:
+		if (!json_is_number(value)) {
+			snprintf(why, why_len,
+				 "%s must be a number from 0 to 1", k->name);
+			return -EINVAL;
+		}
+		*(double *)v = json_number_value(value);
+		return 0;
+	case KNOB_UINT:
+		n = json_is_integer(value) ? json_integer_value(value) : -1;
+		if (n < (json_int_t)k->min || n > (json_int_t)k->max) {
+			snprintf(why, why_len,
+				 "%s must be an integer from %u to %u", k->name,
+				 k->min, k->max);
+			return -EINVAL;
+		}
+		*(unsigned int *)v = (unsigned int)n;
+		return 0;
+	case KNOB_LABEL:
+		if (json_is_null(value)) {
+			*(int *)v = FAULTS_NO_LABEL;
+			return 0;
+		}
+		label = json_is_string(value)
+			    ? cls_label_parse(json_string_value(value))
+			    : -EINVAL;
+		if (label < 0) {
+			snprintf(why, why_len,
+				 "%s must be null or one of positive, "
+				 "negative, neutral",
+				 k->name);
+			return -EINVAL;
+		}
+		*(int *)v = label;
+		return 0;
+	case KNOB_FLAG:
+		if (!json_is_boolean(value)) {
+			snprintf(why, why_len, "%s must be true or false",
+				 k->name);
+			return -EINVAL;
+		}
+		*(bool *)v = json_is_true(value);
+		return 0;
 	}
-	*out = (unsigned int)n;
-	return 0;
+	return -EINVAL;
 }
 
 /* Sets one knob in *knobs from a JSON field; range checks come later. */
 static int apply_field(struct fault_knobs *knobs, const char *key,
 		       const json_t *value, char *why, size_t why_len)
 {
-	if (strcmp(key, "error_rate") == 0)
-		return read_share(value, key, &knobs->error_rate, why, why_len);
-	if (strcmp(key, "skew") == 0)
-		return read_share(value, key, &knobs->skew, why, why_len);
-	if (strcmp(key, "stream_error_rate") == 0)
-		return read_share(value, key, &knobs->stream_error_rate, why,
-				  why_len);
-	if (strcmp(key, "latency_ms") == 0)
-		return read_uint(value, key, 0, FAULTS_MAX_LATENCY_MS,
-				 &knobs->latency_ms, why, why_len);
-	if (strcmp(key, "ttft_ms") == 0)
-		return read_uint(value, key, 0, FAULTS_MAX_LATENCY_MS,
-				 &knobs->ttft_ms, why, why_len);
-	if (strcmp(key, "token_ms") == 0)
-		return read_uint(value, key, 0, FAULTS_MAX_TOKEN_MS,
-				 &knobs->token_ms, why, why_len);
-	if (strcmp(key, "tokens") == 0)
-		return read_uint(value, key, 1, FAULTS_MAX_TOKENS,
-				 &knobs->tokens, why, why_len);
-	if (strcmp(key, "skew_label") == 0) {
-		int label = json_is_string(value)
-				? cls_label_parse(json_string_value(value))
-				: -EINVAL;
+	size_t i, used;
 
-		if (json_is_null(value)) {
-			knobs->skew_label = FAULTS_NO_LABEL;
-			return 0;
-		}
-		if (label < 0) {
-			snprintf(why, why_len,
-				 "skew_label must be null or one of positive, "
-				 "negative, neutral");
-			return -EINVAL;
-		}
-		knobs->skew_label = label;
-		return 0;
-	}
-	if (strcmp(key, "metrics_down") == 0) {
-		if (!json_is_boolean(value)) {
-			snprintf(why, why_len,
-				 "metrics_down must be true or "
-				 "false");
-			return -EINVAL;
-		}
-		knobs->metrics_down = json_is_true(value);
-		return 0;
-	}
-	snprintf(why, why_len,
-		 "unknown field '%s' (known: error_rate, latency_ms, skew, "
-		 "skew_label, metrics_down, ttft_ms, token_ms, tokens, "
-		 "stream_error_rate)",
-		 key);
+	for (i = 0; i < KNOBS_TABLE_LEN; i++)
+		if (strcmp(key, knobs_table[i].name) == 0)
+			return knob_from_json(knobs, &knobs_table[i], value,
+					      why, why_len);
+	used =
+	    (size_t)snprintf(why, why_len, "unknown field '%s' (known: ", key);
+	for (i = 0; i < KNOBS_TABLE_LEN && used < why_len; i++)
+		used += (size_t)snprintf(why + used, why_len - used, "%s%s",
+					 i ? ", " : "", knobs_table[i].name);
+	if (used < why_len)
+		snprintf(why + used, why_len - used, ")");
 	return -EINVAL;
 }
 

@@ -176,7 +176,6 @@ static int parse_listen(const struct opts_parser *p, const char *text,
 static int parse_option(const struct opts_parser *p, int id, const char *arg)
 {
 	struct options *opts = p->ctx;
-	uint64_t n;
 	int ret;
 
 	switch (id) {
@@ -195,10 +194,8 @@ static int parse_option(const struct opts_parser *p, int id, const char *arg)
 		return opts_parse_double(p, id, arg, 0, false, 1, WANT_SHARE,
 					 &opts->knobs.error_rate);
 	case OPT_LATENCY_MS:
-		ret = opts_parse_u64(p, id, arg, 0, FAULTS_MAX_LATENCY_MS, &n);
-		if (!ret)
-			opts->knobs.latency_ms = (unsigned int)n;
-		return ret;
+		return opts_parse_uint(p, id, arg, 0, FAULTS_MAX_LATENCY_MS,
+				       &opts->knobs.latency_ms);
 	case OPT_SKEW:
 		return opts_parse_double(p, id, arg, 0, false, 1, WANT_SHARE,
 					 &opts->knobs.skew);
@@ -215,25 +212,17 @@ static int parse_option(const struct opts_parser *p, int id, const char *arg)
 			opts->have_seed = true;
 		return ret;
 	case OPT_MAX_CONNECTIONS:
-		ret = opts_parse_u64(p, id, arg, 1, MAX_MAX_CONNECTIONS, &n);
-		if (!ret)
-			opts->max_connections = (unsigned int)n;
-		return ret;
+		return opts_parse_uint(p, id, arg, 1, MAX_MAX_CONNECTIONS,
+				       &opts->max_connections);
 	case OPT_TTFT_MS:
-		ret = opts_parse_u64(p, id, arg, 0, FAULTS_MAX_LATENCY_MS, &n);
-		if (!ret)
-			opts->knobs.ttft_ms = (unsigned int)n;
-		return ret;
+		return opts_parse_uint(p, id, arg, 0, FAULTS_MAX_LATENCY_MS,
+				       &opts->knobs.ttft_ms);
 	case OPT_TOKEN_MS:
-		ret = opts_parse_u64(p, id, arg, 0, FAULTS_MAX_TOKEN_MS, &n);
-		if (!ret)
-			opts->knobs.token_ms = (unsigned int)n;
-		return ret;
+		return opts_parse_uint(p, id, arg, 0, FAULTS_MAX_TOKEN_MS,
+				       &opts->knobs.token_ms);
 	case OPT_TOKENS:
-		ret = opts_parse_u64(p, id, arg, 1, FAULTS_MAX_TOKENS, &n);
-		if (!ret)
-			opts->knobs.tokens = (unsigned int)n;
-		return ret;
+		return opts_parse_uint(p, id, arg, 1, FAULTS_MAX_TOKENS,
+				       &opts->knobs.tokens);
 	case OPT_STREAM_ERROR_RATE:
 		return opts_parse_double(p, id, arg, 0, false, 1, WANT_SHARE,
 					 &opts->knobs.stream_error_rate);

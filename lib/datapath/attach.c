@@ -13,35 +13,28 @@
 
 #include "datapath/datapath_internal.h"
 #include "util/log.h"
+#include "util/names.h"
+
+static const char *const mode_names[] = {
+    [DP_MODE_AUTO] = "auto",
+    [DP_MODE_XDP] = "xdp",
+    [DP_MODE_XDP_GENERIC] = "xdp-generic",
+    [DP_MODE_TC] = "tc",
+};
 
 const char *dp_mode_name(enum dp_mode mode)
 {
-	switch (mode) {
-	case DP_MODE_AUTO:
-		return "auto";
-	case DP_MODE_XDP:
-		return "xdp";
-	case DP_MODE_XDP_GENERIC:
-		return "xdp-generic";
-	case DP_MODE_TC:
-		return "tc";
-	}
-	return "unknown";
+	return names_of(mode_names, NAMES_COUNT(mode_names), mode, "unknown");
 }
 
 int dp_parse_mode(const char *text, enum dp_mode *out)
 {
-	if (!strcmp(text, "xdp"))
-		*out = DP_MODE_XDP;
-	else if (!strcmp(text, "xdp-generic"))
-		*out = DP_MODE_XDP_GENERIC;
-	else if (!strcmp(text, "tc"))
-		*out = DP_MODE_TC;
-	else if (!strcmp(text, "auto"))
-		*out = DP_MODE_AUTO;
-	else
-		return -EINVAL;
-	return 0;
+	size_t mode;
+	int ret = names_find(mode_names, NAMES_COUNT(mode_names), text, &mode);
+
+	if (!ret)
+		*out = (enum dp_mode)mode;
+	return ret;
 }
 
 /* ---- who may be replaced ------------------------------------------------- */

@@ -27,108 +27,66 @@ static void sum_u64_per_cpu(const void *per_cpu, int ncpus, size_t size,
 			sum[f] += v[f];
 	}
 }
+
+/*
+ * Reads the per-CPU value at key of map (size bytes for each CPU, all of
+ * it __u64 counters) summed over the CPUs into out; out is zeroed when
+ * the map has no such value.
+ */
+static int read_summed(struct dataplane *dp, struct bpf_map *map, __u32 key,
+		       size_t size, void *out)
+{
+	void *per_cpu = calloc(dp->ncpus, size);
+	int ret;
+
+	if (!per_cpu)
+		return -ENOMEM;
+	ret = bpf_map__lookup_elem(map, &key, sizeof(key), per_cpu,
+				   dp->ncpus * size, 0);
+	if (ret)
+		memset(out, 0, size);
+	else
+		sum_u64_per_cpu(per_cpu, dp->ncpus, size, out);
+	free(per_cpu);
+	return ret;
+}
+
 int dp_read_backend(struct dataplane *dp, uint32_t stats_index,
 		    struct dp_backend_counters *out)
 {
-	struct kn_backend_stats *per_cpu;
-	int cpu, ret;
-	size_t f;
+	int ret;
 
 	if (stats_index >= dp->max_backends)
 		return -EINVAL;
-	per_cpu = calloc(dp->ncpus, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
-	ret = bpf_map__lookup_elem(dp->skel->maps.kn_backend_ctr, &stats_index,
-				   sizeof(stats_index), per_cpu,
-				   dp->ncpus * sizeof(*per_cpu), 0);
 	memset(out, 0, sizeof(*out));
-	if (!ret) {
-		/* The struct is all __u64 counters: sum them as an array. */
-		__u64 *sum = (__u64 *)&out->totals;
-
-		for (cpu = 0; cpu < dp->ncpus; cpu++) {
-			const __u64 *v = (const __u64 *)&per_cpu[cpu];
-
-			for (f = 0; f < sizeof(out->totals) / sizeof(__u64);
-			     f++)
-				sum[f] += v[f];
-		}
-	}
-	free(per_cpu);
-	if (!ret) {
-		struct kn_latency_hist *hists =
-		    calloc(dp->ncpus, sizeof(*hists));
-
-		if (!hists)
-			return -ENOMEM;
-		ret = bpf_map__lookup_elem(
-		    dp->skel->maps.kn_latency, &stats_index,
-		    sizeof(stats_index), hists, dp->ncpus * sizeof(*hists), 0);
-		if (!ret)
-			sum_u64_per_cpu(hists, dp->ncpus, sizeof(*hists),
-					&out->latency);
-		free(hists);
-	}
+	ret = read_summed(dp, dp->skel->maps.kn_backend_ctr, stats_index,
+			  sizeof(out->totals), &out->totals);
+	if (!ret)
+		ret = read_summed(dp, dp->skel->maps.kn_latency, stats_index,
+				  sizeof(out->latency), &out->latency);
 	return ret;
 }
 
 int dp_read_service(struct dataplane *dp, uint32_t index,
 		    struct kn_service_stats *out)
 {
-	struct kn_service_stats *per_cpu;
-	int cpu, ret;
-	size_t f;
-
 	if (index >= dp->max_services)
 		return -EINVAL;
-	per_cpu = calloc(dp->ncpus, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
-	ret = bpf_map__lookup_elem(dp->skel->maps.kn_service_ctr, &index,
-				   sizeof(index), per_cpu,
-				   dp->ncpus * sizeof(*per_cpu), 0);
 	memset(out, 0, sizeof(*out));
-	if (!ret) {
-		__u64 *sum = (__u64 *)out;
-
-		for (cpu = 0; cpu < dp->ncpus; cpu++) {
-			const __u64 *v = (const __u64 *)&per_cpu[cpu];
-
-			for (f = 0; f < sizeof(*out) / sizeof(__u64); f++)
-				sum[f] += v[f];
-		}
-	}
-	free(per_cpu);
-	return ret;
+	return read_summed(dp, dp->skel->maps.kn_service_ctr, index,
+			   sizeof(*out), out);
 }
 
 int dp_read_global(struct dataplane *dp,
 		   struct kn_global_stats out[KN_HOOK_COUNT])
 {
-	struct kn_global_stats *per_cpu;
 	__u32 hook;
-	int cpu, ret = 0;
-	size_t f;
+	int ret = 0;
 
-	per_cpu = calloc(dp->ncpus, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
 	memset(out, 0, KN_HOOK_COUNT * sizeof(*out));
-	for (hook = 0; hook < KN_HOOK_COUNT && !ret; hook++) {
-		__u64 *sum = (__u64 *)&out[hook];
-
-		ret = bpf_map__lookup_elem(dp->skel->maps.kn_global_ctr, &hook,
-					   sizeof(hook), per_cpu,
-					   dp->ncpus * sizeof(*per_cpu), 0);
-		for (cpu = 0; cpu < dp->ncpus && !ret; cpu++) {
-			const __u64 *v = (const __u64 *)&per_cpu[cpu];
-
-			for (f = 0; f < sizeof(*out) / sizeof(__u64); f++)
-				sum[f] += v[f];
-		}
-	}
-	free(per_cpu);
+	for (hook = 0; hook < KN_HOOK_COUNT && !ret; hook++)
+		ret = read_summed(dp, dp->skel->maps.kn_global_ctr, hook,
+				  sizeof(*out), &out[hook]);
 	return ret;
 }
 

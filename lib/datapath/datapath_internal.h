@@ -17,6 +17,7 @@
 
 #include "datapath/dataplane.h"
 #include "kanary.skel.h"
+#include "util/ring.h"
 
 /* tc filter identity: kanary's filters replace only themselves. */
 #define DP_TC_HANDLE   0x4b4e
@@ -26,8 +27,8 @@
 #define DP_PROG_NAME_PREFIX "kanary_"
 
 struct stats_slots {
-	uint32_t *queue; /* free stats indexes, oldest-freed first */
-	uint32_t head, count, capacity;
+	uint32_t *queue;  /* free stats indexes, oldest-freed first */
+	struct ring ring; /* which entries of queue hold them */
 };
 
 /* A pinned map whose layout this build changed: copied into a fresh map. */

@@ -242,11 +242,10 @@ static uint32_t pinned_max_entries(const char *pin_dir, const char *name,
 	return wanted;
 }
 
-static int size_maps(struct dataplane *dp, const struct dp_options *opts)
+/* The table sizes: asked for, else the defaults; a pinned map keeps its. */
+static void choose_map_sizes(struct dataplane *dp,
+			     const struct dp_options *opts)
 {
-	struct kanary_bpf *s = dp->skel;
-	int err = 0;
-
 	dp->max_flows =
 	    opts->max_flows ? opts->max_flows : KN_DEFAULT_MAX_FLOWS;
 	dp->max_services =
@@ -259,28 +258,32 @@ static int size_maps(struct dataplane *dp, const struct dp_options *opts)
 	    pinned_max_entries(dp->pin_dir, "kn_weights", dp->max_services);
 	dp->max_backends =
 	    pinned_max_entries(dp->pin_dir, "kn_backend_ctr", dp->max_backends);
+}
 
-	err = err ?: bpf_map__set_max_entries(s->maps.kn_flows, dp->max_flows);
-	err =
-	    err ?: bpf_map__set_max_entries(s->maps.kn_replies, dp->max_flows);
-	err = err
-		  ?: bpf_map__set_max_entries(s->maps.kn_services,
-					      dp->max_services);
-	err = err
-		  ?: bpf_map__set_max_entries(s->maps.kn_weights,
-					      dp->max_services);
-	err = err
-		  ?: bpf_map__set_max_entries(s->maps.kn_configs,
-					      2 * dp->max_services);
-	err = err
-		  ?: bpf_map__set_max_entries(s->maps.kn_service_ctr,
-					      dp->max_services);
-	err = err
-		  ?: bpf_map__set_max_entries(s->maps.kn_backend_ctr,
-					      dp->max_backends);
-	err = err
-		  ?: bpf_map__set_max_entries(s->maps.kn_latency,
-					      dp->max_backends);
+/* Sizes the skeleton's maps as chosen, before the load. */
+static int size_maps(struct dataplane *dp)
+{
+	struct kanary_bpf *s = dp->skel;
+	/* Each sized map and its entries: flows and their replies, services
+	 * (two config slots each), backend counters. */
+	const struct {
+		struct bpf_map *map;
+		uint32_t entries;
+	} sizes[] = {
+	    {s->maps.kn_flows, dp->max_flows},
+	    {s->maps.kn_replies, dp->max_flows},
+	    {s->maps.kn_services, dp->max_services},
+	    {s->maps.kn_weights, dp->max_services},
+	    {s->maps.kn_configs, 2 * dp->max_services},
+	    {s->maps.kn_service_ctr, dp->max_services},
+	    {s->maps.kn_backend_ctr, dp->max_backends},
+	    {s->maps.kn_latency, dp->max_backends},
+	};
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		err = bpf_map__set_max_entries(sizes[i].map, sizes[i].entries);
 	return err;
 }
 
@@ -513,7 +516,8 @@ static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 		return set_err(err, err_len, -errno,
 			       "cannot open the BPF object: %s",
 			       strerror(errno));
-	ret = size_maps(dp, opts);
+	choose_map_sizes(dp, opts);
+	ret = size_maps(dp);
 	if (ret)
 		return set_err(err, err_len, ret, "cannot size the maps: %s",
 			       strerror(-ret));

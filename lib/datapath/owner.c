@@ -28,6 +28,7 @@
 
 #include "datapath/datapath_internal.h"
 #include "util/log.h"
+#include "util/names.h"
 
 /* kanary's maps are all named kn_*; other pins in a directory are not ours
  * to look at. */
@@ -48,18 +49,16 @@ static const char *const prog_pin_names[KN_HOOK_COUNT] = {
  * (/sys/fs/bpf/kanary is depth 1, /sys/fs/bpf/site/kanary depth 2). */
 #define DP_OWNER_SEARCH_DEPTH 2
 
+static const char *const hook_names[] = {
+    [KN_HOOK_XDP_INGRESS] = "XDP",
+    [KN_HOOK_TC_INGRESS] = "tc ingress",
+    [KN_HOOK_TC_EGRESS] = "tc egress",
+};
+
 const char *dp_hook_name(enum kn_hook hook)
 {
-	switch (hook) {
-	case KN_HOOK_XDP_INGRESS:
-		return "XDP";
-	case KN_HOOK_TC_INGRESS:
-		return "tc ingress";
-	case KN_HOOK_TC_EGRESS:
-		return "tc egress";
-	default:
-		return "unknown hook";
-	}
+	return names_of(hook_names, NAMES_COUNT(hook_names), hook,
+			"unknown hook");
 }
 
 int dp_hook_prog_id(int ifindex, enum kn_hook hook, __u32 *id,

@@ -29,10 +29,8 @@
 
 #include "datapath/datapath_internal.h"
 #include "datapath/maglev.h"
+#include "util/hash.h"
 #include "util/log.h"
-
-#define FNV32_OFFSET 0x811c9dc5U
-#define FNV32_PRIME  0x01000193U
 
 /* ---- stats slots ------------------------------------------------------- */
 
@@ -41,27 +39,24 @@ int dp_slots_init(struct stats_slots *slots, uint32_t capacity)
 	slots->queue = calloc(capacity, sizeof(*slots->queue));
 	if (!slots->queue)
 		return -ENOMEM;
-	slots->capacity = capacity;
-	slots->head = 0;
-	slots->count = 0;
+	ring_init(&slots->ring, capacity);
 	return 0;
 }
 
+/* A full queue keeps what it holds: ring_push would overwrite the oldest
+ * free index, losing a slot for good. */
 void dp_slots_push(struct stats_slots *slots, uint32_t index)
 {
-	if (slots->count == slots->capacity)
+	if (ring_full(&slots->ring))
 		return;
-	slots->queue[(slots->head + slots->count) % slots->capacity] = index;
-	slots->count++;
+	slots->queue[ring_push(&slots->ring)] = index;
 }
 
 static int slots_pop(struct stats_slots *slots, uint32_t *index)
 {
-	if (!slots->count)
+	if (ring_empty(&slots->ring))
 		return -ENOSPC;
-	*index = slots->queue[slots->head];
-	slots->head = (slots->head + 1) % slots->capacity;
-	slots->count--;
+	*index = slots->queue[ring_pop(&slots->ring)];
 	return 0;
 }
 
@@ -123,14 +118,12 @@ const struct dp_service *dp_service_find(const struct dataplane *dp,
 
 /* ---- programming services ---------------------------------------------- */
 
+/* The Maglev seed of a service that names none: its name's hash, never 0
+ * (0 in a definition means "derive one"). */
 static uint32_t name_seed(const char *name)
 {
-	uint32_t h = FNV32_OFFSET;
+	uint32_t h = hash_fnv1a32(name, strlen(name));
 
-	for (; *name; name++) {
-		h ^= (uint8_t)*name;
-		h *= FNV32_PRIME;
-	}
 	return h ? h : 1;
 }
 
@@ -386,6 +379,14 @@ static void release_departed(struct dataplane *dp, const struct dp_service *old,
 	}
 }
 
+/* A service whose add failed half-way: its backends' stats slots are
+ * free again and its entry is unused. */
+static void abandon_service(struct dataplane *dp, struct dp_service *svc)
+{
+	release_departed(dp, svc, (struct dp_pool[KN_POOL_COUNT]){});
+	memset(svc, 0, sizeof(*svc));
+}
+
 static int check_weight(uint32_t canary_bp, char *err, size_t err_len)
 {
 	if (canary_bp > KN_WEIGHT_SCALE_BP)
@@ -461,8 +462,7 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 	/* Config first, then the service entry that makes it reachable. */
 	ret = dp_commit(dp, svc, def->canary_bp);
 	if (ret) {
-		release_departed(dp, svc, (struct dp_pool[KN_POOL_COUNT]){});
-		memset(svc, 0, sizeof(*svc));
+		abandon_service(dp, svc);
 		return set_err(err, err_len, ret,
 			       "cannot write service '%s' to the kernel: %s",
 			       def->name, strerror(-ret));
@@ -480,8 +480,7 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 	    bpf_map__update_elem(dp->skel->maps.kn_services, &key, sizeof(key),
 				 &value, sizeof(value), BPF_NOEXIST);
 	if (ret) {
-		release_departed(dp, svc, (struct dp_pool[KN_POOL_COUNT]){});
-		memset(svc, 0, sizeof(*svc));
+		abandon_service(dp, svc);
 		return set_err(err, err_len, ret,
 			       "cannot add service '%s' to kn_services: %s",
 			       def->name, strerror(-ret));

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/names.h"
+
 #define FULL_BP 10000
 
 static const char *const phase_names[] = {
@@ -29,30 +31,25 @@ static const char *const verdict_names[] = {
 
 const char *rollout_phase_name(enum rollout_phase phase)
 {
-	if ((unsigned)phase < sizeof(phase_names) / sizeof(phase_names[0]))
-		return phase_names[phase];
-	return "unknown";
+	return names_of(phase_names, NAMES_COUNT(phase_names), phase,
+			"unknown");
 }
 
 int rollout_phase_parse(const char *name, enum rollout_phase *out)
 {
-	size_t i;
+	size_t phase;
+	int ret =
+	    names_find(phase_names, NAMES_COUNT(phase_names), name, &phase);
 
-	for (i = 0; i < sizeof(phase_names) / sizeof(phase_names[0]); i++) {
-		if (!strcmp(phase_names[i], name)) {
-			*out = (enum rollout_phase)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	if (!ret)
+		*out = (enum rollout_phase)phase;
+	return ret;
 }
 
 const char *rollout_verdict_name(enum rollout_verdict verdict)
 {
-	if ((unsigned)verdict <
-	    sizeof(verdict_names) / sizeof(verdict_names[0]))
-		return verdict_names[verdict];
-	return "unknown";
+	return names_of(verdict_names, NAMES_COUNT(verdict_names), verdict,
+			"unknown");
 }
 
 bool rollout_is_active(const struct rollout_state *s)

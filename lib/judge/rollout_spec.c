@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,64 +61,122 @@ void rollout_spec_defaults(struct rollout_spec *spec)
 	spec->analysis.rollback_refused = 3;
 }
 
-static const char *const analysis_fields[] = {
-    "max_error_rate_increase",
-    "error_confidence",
-    "max_p99_increase",
-    "latency_confidence",
-    "max_ttft_p99_increase",
-    "max_itl_p99_increase",
-    "max_prediction_shift",
-    "max_prediction_divergence",
-    "prediction_confidence",
-    "rollback_error_rate",
-    "rollback_min_requests",
-    "rollback_refused",
-    NULL,
+/* How an analysis field is written in JSON. */
+enum analysis_field_kind {
+	ANALYSIS_NUMBER,      /* a number from min to max */
+	ANALYSIS_PROBABILITY, /* a number strictly between 0 and 1 */
+	ANALYSIS_DURATION,    /* "250ms", "2s": above 0, kept in ms */
+	ANALYSIS_COUNT,	      /* a whole number from min to max */
 };
+
+struct analysis_field {
+	const char *name;
+	enum analysis_field_kind kind;
+	uint32_t min, max; /* ANALYSIS_NUMBER and ANALYSIS_COUNT */
+	size_t offset;	   /* of the value in struct analysis_spec */
+};
+
+#define MAX_PERCENT	    100
+#define MAX_DIVERGENCE_BITS 1
+#define MAX_ROLLBACK_COUNT  1000000
+
+/* The fields of "analysis", in the order they are written. */
+static const struct analysis_field analysis_fields[] = {
+    {"max_error_rate_increase", ANALYSIS_NUMBER, 0, MAX_PERCENT,
+     offsetof(struct analysis_spec, max_error_rate_increase_pp)},
+    {"error_confidence", ANALYSIS_PROBABILITY, 0, 0,
+     offsetof(struct analysis_spec, error_confidence)},
+    {"max_p99_increase", ANALYSIS_DURATION, 0, 0,
+     offsetof(struct analysis_spec, max_p99_increase_ms)},
+    {"latency_confidence", ANALYSIS_PROBABILITY, 0, 0,
+     offsetof(struct analysis_spec, latency_confidence)},
+    {"max_ttft_p99_increase", ANALYSIS_DURATION, 0, 0,
+     offsetof(struct analysis_spec, max_ttft_p99_increase_ms)},
+    {"max_itl_p99_increase", ANALYSIS_DURATION, 0, 0,
+     offsetof(struct analysis_spec, max_itl_p99_increase_ms)},
+    {"max_prediction_shift", ANALYSIS_NUMBER, 0, MAX_PERCENT,
+     offsetof(struct analysis_spec, max_prediction_shift_pp)},
+    {"max_prediction_divergence", ANALYSIS_NUMBER, 0, MAX_DIVERGENCE_BITS,
+     offsetof(struct analysis_spec, max_prediction_divergence)},
+    {"prediction_confidence", ANALYSIS_PROBABILITY, 0, 0,
+     offsetof(struct analysis_spec, prediction_confidence)},
+    {"rollback_error_rate", ANALYSIS_NUMBER, 0, MAX_PERCENT,
+     offsetof(struct analysis_spec, rollback_error_rate_pct)},
+    {"rollback_min_requests", ANALYSIS_COUNT, 1, MAX_ROLLBACK_COUNT,
+     offsetof(struct analysis_spec, rollback_min_requests)},
+    {"rollback_refused", ANALYSIS_COUNT, 1, MAX_ROLLBACK_COUNT,
+     offsetof(struct analysis_spec, rollback_refused)},
+};
+
+#define ANALYSIS_FIELD_COUNT                                                   \
+	(sizeof(analysis_fields) / sizeof(analysis_fields[0]))
+
+static int analysis_field_from_json(const json_t *obj, struct jf_ctx *ctx,
+				    const struct analysis_field *f,
+				    struct analysis_spec *a)
+{
+	/* a double, a uint64_t (ms) or a uint32_t, as the kind says */
+	void *value = (char *)a + f->offset;
+
+	switch (f->kind) {
+	case ANALYSIS_NUMBER:
+		return jf_double(ctx, obj, f->name, f->min, f->max, value);
+	case ANALYSIS_PROBABILITY:
+		return jf_probability(ctx, obj, f->name, value);
+	case ANALYSIS_DURATION:
+		return jf_duration_ms(ctx, obj, f->name, true, value);
+	case ANALYSIS_COUNT:
+		return jf_uint32(ctx, obj, f->name, f->min, f->max, value);
+	}
+	return -EINVAL;
+}
 
 static int analysis_from_json(const json_t *obj, struct jf_ctx *ctx,
 			      struct analysis_spec *a)
 {
-	int ret = jf_check_object(ctx, obj, analysis_fields);
+	const char *names[ANALYSIS_FIELD_COUNT + 1];
+	size_t i;
+	int ret;
 
-	ret = ret
-		  ?: jf_double(ctx, obj, "max_error_rate_increase", 0, 100,
-			       &a->max_error_rate_increase_pp);
-	ret = ret
-		  ?: jf_probability(ctx, obj, "error_confidence",
-				    &a->error_confidence);
-	ret = ret
-		  ?: jf_duration_ms(ctx, obj, "max_p99_increase", true,
-				    &a->max_p99_increase_ms);
-	ret = ret
-		  ?: jf_probability(ctx, obj, "latency_confidence",
-				    &a->latency_confidence);
-	ret = ret
-		  ?: jf_duration_ms(ctx, obj, "max_ttft_p99_increase", true,
-				    &a->max_ttft_p99_increase_ms);
-	ret = ret
-		  ?: jf_duration_ms(ctx, obj, "max_itl_p99_increase", true,
-				    &a->max_itl_p99_increase_ms);
-	ret = ret
-		  ?: jf_double(ctx, obj, "max_prediction_shift", 0, 100,
-			       &a->max_prediction_shift_pp);
-	ret = ret
-		  ?: jf_double(ctx, obj, "max_prediction_divergence", 0, 1,
-			       &a->max_prediction_divergence);
-	ret = ret
-		  ?: jf_probability(ctx, obj, "prediction_confidence",
-				    &a->prediction_confidence);
-	ret = ret
-		  ?: jf_double(ctx, obj, "rollback_error_rate", 0, 100,
-			       &a->rollback_error_rate_pct);
-	ret = ret
-		  ?: jf_uint32(ctx, obj, "rollback_min_requests", 1, 1000000,
-			       &a->rollback_min_requests);
-	ret = ret
-		  ?: jf_uint32(ctx, obj, "rollback_refused", 1, 1000000,
-			       &a->rollback_refused);
+	for (i = 0; i < ANALYSIS_FIELD_COUNT; i++)
+		names[i] = analysis_fields[i].name;
+	names[ANALYSIS_FIELD_COUNT] = NULL;
+	ret = jf_check_object(ctx, obj, names);
+	for (i = 0; !ret && i < ANALYSIS_FIELD_COUNT; i++)
+		ret =
+		    analysis_field_from_json(obj, ctx, &analysis_fields[i], a);
 	return ret;
+}
+
+static json_t *analysis_field_json(const struct analysis_field *f,
+				   const struct analysis_spec *a)
+{
+	const void *value = (const char *)a + f->offset;
+	char duration[UNITS_DURATION_STR_LEN];
+
+	switch (f->kind) {
+	case ANALYSIS_NUMBER:
+	case ANALYSIS_PROBABILITY:
+		return json_real(*(const double *)value);
+	case ANALYSIS_DURATION:
+		return json_string(units_format_duration_ms(
+		    *(const uint64_t *)value, duration, sizeof(duration)));
+	case ANALYSIS_COUNT:
+		return json_integer(*(const uint32_t *)value);
+	}
+	return json_null();
+}
+
+static json_t *analysis_to_json(const struct analysis_spec *a)
+{
+	json_t *obj = json_object();
+	size_t i;
+
+	for (i = 0; obj && i < ANALYSIS_FIELD_COUNT; i++)
+		json_object_set_new(
+		    obj, analysis_fields[i].name,
+		    analysis_field_json(&analysis_fields[i], a));
+	return obj;
 }
 
 static const char *const spec_fields[] = {
@@ -268,9 +327,6 @@ static json_t *percent_json(uint32_t bp)
 json_t *rollout_spec_to_json(const struct rollout_spec *spec)
 {
 	char interval[UNITS_DURATION_STR_LEN], window[UNITS_DURATION_STR_LEN];
-	char p99[UNITS_DURATION_STR_LEN], ttft[UNITS_DURATION_STR_LEN];
-	char itl[UNITS_DURATION_STR_LEN];
-	const struct analysis_spec *a = &spec->analysis;
 	json_t *obj = json_object(), *steps = json_array();
 	uint32_t i;
 
@@ -302,27 +358,6 @@ json_t *rollout_spec_to_json(const struct rollout_spec *spec)
 			    json_integer(spec->max_failures));
 	json_object_set_new(obj, "cut_connections_on_rollback",
 			    json_boolean(spec->cut_connections_on_rollback));
-	json_object_set_new(
-	    obj, "analysis",
-	    json_pack(
-		"{s:f, s:f, s:s, s:f, s:s, s:s, s:f, s:f, s:f, s:f, s:i, "
-		"s:i}",
-		"max_error_rate_increase", a->max_error_rate_increase_pp,
-		"error_confidence", a->error_confidence, "max_p99_increase",
-		units_format_duration_ms(a->max_p99_increase_ms, p99,
-					 sizeof(p99)),
-		"latency_confidence", a->latency_confidence,
-		"max_ttft_p99_increase",
-		units_format_duration_ms(a->max_ttft_p99_increase_ms, ttft,
-					 sizeof(ttft)),
-		"max_itl_p99_increase",
-		units_format_duration_ms(a->max_itl_p99_increase_ms, itl,
-					 sizeof(itl)),
-		"max_prediction_shift", a->max_prediction_shift_pp,
-		"max_prediction_divergence", a->max_prediction_divergence,
-		"prediction_confidence", a->prediction_confidence,
-		"rollback_error_rate", a->rollback_error_rate_pct,
-		"rollback_min_requests", (json_int_t)a->rollback_min_requests,
-		"rollback_refused", (json_int_t)a->rollback_refused));
+	json_object_set_new(obj, "analysis", analysis_to_json(&spec->analysis));
 	return obj;
 }

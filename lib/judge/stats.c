@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "kanary_shared.h"
+#include "util/names.h"
 
 /* Continuity correction of a discrete statistic approximated as normal. */
 #define CONTINUITY_CORRECTION 0.5
@@ -73,9 +74,8 @@ static const char *const status_names[] = {
 
 const char *stats_status_name(enum stats_status status)
 {
-	if ((size_t)status >= ARRAY_LEN(status_names) || !status_names[status])
-		return "unknown";
-	return status_names[status];
+	return names_of(status_names, NAMES_COUNT(status_names), status,
+			"unknown");
 }
 
 bool stats_significant(enum stats_status status, double p_value,

@@ -498,6 +498,16 @@ static bool is_digit(char c)
 	return char_is(c, CHAR_DIGIT);
 }
 
+/* Moves *i past the digits at s[*i]; returns how many there were. */
+static size_t skip_digits(const char *s, size_t len, size_t *i)
+{
+	size_t start = *i;
+
+	while (*i < len && is_digit(s[*i]))
+		(*i)++;
+	return *i - start;
+}
+
 static bool is_label_char(char c)
 {
 	return char_is(c, CHAR_LETTER | CHAR_DIGIT);
@@ -533,47 +543,67 @@ static bool token_is(const char *s, size_t len, const char *word)
 }
 
 /*
+ * The well-formed UTF-8 sequences of two bytes or more, as the Unicode
+ * standard's table 3-7 lists them: lead bytes first..last, how many bytes
+ * follow, and the range of the first of those (the others are always
+ * 0x80..0xbf). The narrowed ranges keep out overlong forms, surrogates
+ * and anything above U+10FFFF.
+ */
+static const struct utf8_lead {
+	unsigned char first, last, follow, lo, hi;
+} utf8_leads[] = {
+    {0xc2, 0xdf, 1, 0x80, 0xbf}, /* U+0080..U+07FF */
+    {0xe0, 0xe0, 2, 0xa0, 0xbf}, /* U+0800..U+0FFF */
+    {0xe1, 0xec, 2, 0x80, 0xbf}, /* U+1000..U+CFFF */
+    {0xed, 0xed, 2, 0x80, 0x9f}, /* U+D000..U+D7FF: no surrogates */
+    {0xee, 0xef, 2, 0x80, 0xbf}, /* U+E000..U+FFFF */
+    {0xf0, 0xf0, 3, 0x90, 0xbf}, /* U+10000..U+3FFFF */
+    {0xf1, 0xf3, 3, 0x80, 0xbf}, /* U+40000..U+FFFFF */
+    {0xf4, 0xf4, 3, 0x80, 0x8f}, /* U+100000..U+10FFFF */
+};
+
+#define UTF8_ASCII_END	       0x80 /* bytes below stand alone */
+#define UTF8_CONTINUATION_MASK 0xc0 /* the top two bits... */
+#define UTF8_CONTINUATION_BITS 0x80 /* ...are 10 in a continuation byte */
+
+/* The row of utf8_leads for lead byte c, or NULL when c cannot lead. */
+static const struct utf8_lead *utf8_lead_of(unsigned char c)
+{
+	size_t l;
+
+	for (l = 0; l < sizeof(utf8_leads) / sizeof(utf8_leads[0]); l++)
+		if (c >= utf8_leads[l].first && c <= utf8_leads[l].last)
+			return &utf8_leads[l];
+	return NULL;
+}
+
+/*
  * Returns the offset of the first NUL byte or byte that does not belong to
- * well-formed UTF-8 (no overlong forms, no surrogates, nothing above
- * U+10FFFF: Go's utf8.Valid), or len when there is none.
+ * well-formed UTF-8 (Go's utf8.Valid), or len when there is none.
  */
 static size_t utf8_scan(const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)text;
-	size_t i = 0, k, need;
+	size_t i = 0, k;
 
 	while (i < len) {
-		unsigned char c = s[i], lo = 0x80, hi = 0xbf;
+		const struct utf8_lead *lead;
 
-		if (c < 0x80) {
-			if (c == 0)
+		if (s[i] < UTF8_ASCII_END) {
+			if (s[i] == 0)
 				return i;
 			i++;
 			continue;
 		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else {
+		lead = utf8_lead_of(s[i]);
+		if (!lead || len - i - 1 < lead->follow ||
+		    s[i + 1] < lead->lo || s[i + 1] > lead->hi)
 			return i;
-		}
-		if (len - i - 1 < need || s[i + 1] < lo || s[i + 1] > hi)
-			return i;
-		for (k = 2; k <= need; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
+		for (k = 2; k <= lead->follow; k++)
+			if ((s[i + k] & UTF8_CONTINUATION_MASK) !=
+			    UTF8_CONTINUATION_BITS)
 				return i;
-		i += need + 1;
+		i += lead->follow + 1;
 	}
 	return len;
 }
@@ -705,30 +735,18 @@ int prom_parse_float(const char *text, size_t len, double *out)
 	/* digits [. digits] [(e|E) [sign] digits], one mantissa digit at least
 	 */
 	i = 0;
-	while (i < rest_len && is_digit(rest[i])) {
-		i++;
-		mantissa_digits++;
-	}
+	mantissa_digits = skip_digits(rest, rest_len, &i);
 	if (i < rest_len && rest[i] == '.') {
 		i++;
-		while (i < rest_len && is_digit(rest[i])) {
-			i++;
-			mantissa_digits++;
-		}
+		mantissa_digits += skip_digits(rest, rest_len, &i);
 	}
 	if (mantissa_digits == 0)
 		return -EINVAL;
 	if (i < rest_len && (rest[i] == 'e' || rest[i] == 'E')) {
-		size_t exponent_digits = 0;
-
 		i++;
 		if (i < rest_len && (rest[i] == '+' || rest[i] == '-'))
 			i++;
-		while (i < rest_len && is_digit(rest[i])) {
-			i++;
-			exponent_digits++;
-		}
-		if (exponent_digits == 0)
+		if (skip_digits(rest, rest_len, &i) == 0)
 			return -EINVAL;
 	}
 	if (i != rest_len)
@@ -1540,20 +1558,17 @@ static int finalize(struct parser *ps)
 	struct prom_page_store *store = ps->store;
 	size_t i, next = 0;
 
-	if (ps->family_count) {
+	/* An empty page has neither: NULL is not a failure then. */
+	if (ps->family_count)
 		store->families =
 		    calloc(ps->family_count, sizeof(*store->families));
-		if (!store->families)
-			return fail_at(ps, -ENOMEM, 0, 0,
-				       "out of memory while building the page");
-	}
-	if (ps->sample_count) {
+	if (ps->sample_count)
 		store->samples =
 		    calloc(ps->sample_count, sizeof(*store->samples));
-		if (!store->samples)
-			return fail_at(ps, -ENOMEM, 0, 0,
-				       "out of memory while building the page");
-	}
+	if ((ps->family_count && !store->families) ||
+	    (ps->sample_count && !store->samples))
+		return fail_at(ps, -ENOMEM, 0, 0,
+			       "out of memory while building the page");
 	/* Counting sort by family: each family's samples end up contiguous */
 	for (i = 0; i < ps->family_count; i++) {
 		struct raw_family *raw = &ps->families[i];

@@ -86,27 +86,31 @@ static bool string_equals(const struct cursor *c, const char *key,
 	       c->text[start + key_len] == '"';
 }
 
+/* Whether the next byte past blanks is ch; the cursor stops on it. */
+static bool next_is(struct cursor *c, char ch)
+{
+	skip_space(c);
+	return c->pos < c->len && c->text[c->pos] == ch;
+}
+
 /* Inside an object (cursor after '{'): moves to the value of key. */
 static int enter_member(struct cursor *c, const char *key, size_t key_len)
 {
 	for (;;) {
 		bool match;
 
-		skip_space(c);
-		if (c->pos >= c->len || c->text[c->pos] != '"')
+		if (!next_is(c, '"'))
 			return -ENOENT;
 		match = string_equals(c, key, key_len);
 		skip_string(c);
-		skip_space(c);
-		if (c->pos >= c->len || c->text[c->pos] != ':')
+		if (!next_is(c, ':'))
 			return -ENOENT;
 		c->pos++;
 		skip_space(c);
 		if (match)
 			return 0;
 		skip_value(c);
-		skip_space(c);
-		if (c->pos >= c->len || c->text[c->pos] != ',')
+		if (!next_is(c, ','))
 			return -ENOENT;
 		c->pos++;
 	}
@@ -119,13 +123,11 @@ static int enter_element(struct cursor *c, unsigned long index)
 
 	for (i = 0; i < index; i++) {
 		skip_value(c);
-		skip_space(c);
-		if (c->pos >= c->len || c->text[c->pos] != ',')
+		if (!next_is(c, ','))
 			return -ENOENT;
 		c->pos++;
 	}
-	skip_space(c);
-	if (c->pos >= c->len || c->text[c->pos] == ']')
+	if (next_is(c, ']') || c->pos >= c->len)
 		return -ENOENT;
 	return 0;
 }

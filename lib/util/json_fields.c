@@ -137,18 +137,48 @@ int jf_check_object(struct jf_ctx *ctx, const json_t *obj,
 	return 0;
 }
 
+/* Which JSON types a field may hold, as bits of enum json_type. */
+#define TYPE_BIT(type) (1u << (type))
+#define NUMBER_TYPES   (TYPE_BIT(JSON_INTEGER) | TYPE_BIT(JSON_REAL))
+#define BOOLEAN_TYPES  (TYPE_BIT(JSON_TRUE) | TYPE_BIT(JSON_FALSE))
+#define STRING_TYPES   TYPE_BIT(JSON_STRING)
+
+/*
+ * The value at key into *v when it is of one of types: returns 1; 0 when
+ * the key is absent; or the error "must be WANT, not <its type>".
+ */
+static int typed_field(struct jf_ctx *ctx, const json_t *obj, const char *key,
+		       unsigned int types, const char *want, const json_t **v)
+{
+	*v = json_object_get(obj, key);
+	if (!*v)
+		return 0;
+	if (!(types & TYPE_BIT(json_typeof(*v))))
+		return jf_fail(ctx, key, "must be %s, not %s", want,
+			       type_name(*v));
+	return 1;
+}
+
+/* The number at key into *d: 1, 0 when absent, or the error. */
+static int number_field(struct jf_ctx *ctx, const json_t *obj, const char *key,
+			double *d)
+{
+	const json_t *v;
+	int ret = typed_field(ctx, obj, key, NUMBER_TYPES, "a number", &v);
+
+	if (ret > 0)
+		*d = json_number_value(v);
+	return ret;
+}
+
 int jf_double(struct jf_ctx *ctx, const json_t *obj, const char *key,
 	      double min, double max, double *out)
 {
-	const json_t *v = json_object_get(obj, key);
 	double d;
+	int ret = number_field(ctx, obj, key, &d);
 
-	if (!v)
-		return 0;
-	if (!json_is_number(v))
-		return jf_fail(ctx, key, "must be a number, not %s",
-			       type_name(v));
-	d = json_number_value(v);
+	if (ret <= 0)
+		return ret;
 	if (!isfinite(d) || d < min || d > max)
 		return jf_fail(ctx, key, "must be between %g and %g, not %g",
 			       min, max, d);
@@ -159,15 +189,11 @@ int jf_double(struct jf_ctx *ctx, const json_t *obj, const char *key,
 int jf_probability(struct jf_ctx *ctx, const json_t *obj, const char *key,
 		   double *out)
 {
-	const json_t *v = json_object_get(obj, key);
 	double d;
+	int ret = number_field(ctx, obj, key, &d);
 
-	if (!v)
-		return 0;
-	if (!json_is_number(v))
-		return jf_fail(ctx, key, "must be a number, not %s",
-			       type_name(v));
-	d = json_number_value(v);
+	if (ret <= 0)
+		return ret;
 	if (!(d > 0 && d < 1))
 		return jf_fail(ctx, key,
 			       "must be strictly between 0 and 1 (like 0.95), "
@@ -180,17 +206,16 @@ int jf_probability(struct jf_ctx *ctx, const json_t *obj, const char *key,
 int jf_uint32(struct jf_ctx *ctx, const json_t *obj, const char *key,
 	      uint32_t min, uint32_t max, uint32_t *out)
 {
-	const json_t *v = json_object_get(obj, key);
+	const json_t *v;
+	int ret =
+	    typed_field(ctx, obj, key, NUMBER_TYPES, "a whole number", &v);
 	json_int_t i;
 
-	if (!v)
-		return 0;
+	if (ret <= 0)
+		return ret;
 	if (json_is_real(v))
 		return jf_fail(ctx, key, "must be a whole number, not %g",
 			       json_real_value(v));
-	if (!json_is_integer(v))
-		return jf_fail(ctx, key, "must be a whole number, not %s",
-			       type_name(v));
 	i = json_integer_value(v);
 	if (i < (json_int_t)min || i > (json_int_t)max)
 		return jf_fail(ctx, key, "must be between %u and %u, not %lld",
@@ -201,13 +226,12 @@ int jf_uint32(struct jf_ctx *ctx, const json_t *obj, const char *key,
 
 int jf_bool(struct jf_ctx *ctx, const json_t *obj, const char *key, bool *out)
 {
-	const json_t *v = json_object_get(obj, key);
+	const json_t *v;
+	int ret =
+	    typed_field(ctx, obj, key, BOOLEAN_TYPES, "true or false", &v);
 
-	if (!v)
-		return 0;
-	if (!json_is_boolean(v))
-		return jf_fail(ctx, key, "must be true or false, not %s",
-			       type_name(v));
+	if (ret <= 0)
+		return ret;
 	*out = json_is_true(v);
 	return 0;
 }
@@ -215,18 +239,17 @@ int jf_bool(struct jf_ctx *ctx, const json_t *obj, const char *key, bool *out)
 int jf_duration_ms(struct jf_ctx *ctx, const json_t *obj, const char *key,
 		   bool positive, uint64_t *out)
 {
-	const json_t *v = json_object_get(obj, key);
+	const json_t *v;
 	char why[160];
 	uint64_t ms;
+	int ret = typed_field(ctx, obj, key, STRING_TYPES,
+			      "a duration string with a unit, like "
+			      "\"250ms\", \"2s\" or \"10m\"",
+			      &v);
 
 	(void)positive; /* durations are always positive */
-	if (!v)
-		return 0;
-	if (!json_is_string(v))
-		return jf_fail(ctx, key,
-			       "must be a duration string with a unit, like "
-			       "\"250ms\", \"2s\" or \"10m\", not %s",
-			       type_name(v));
+	if (ret <= 0)
+		return ret;
 	if (units_parse_duration_ms(json_string_value(v), &ms, why,
 				    sizeof(why)))
 		return jf_fail(ctx, key, "%s", why);
@@ -237,18 +260,15 @@ int jf_duration_ms(struct jf_ctx *ctx, const json_t *obj, const char *key,
 static int string_field(struct jf_ctx *ctx, const json_t *obj, const char *key,
 			bool required, bool allow_lines, char *buf, size_t len)
 {
-	const json_t *v = json_object_get(obj, key);
+	const json_t *v;
 	char why[TEXT_ERR_LEN];
 	size_t n;
+	int ret = typed_field(ctx, obj, key, STRING_TYPES, "a string", &v);
 
-	if (!v) {
-		if (required)
-			return jf_fail(ctx, key, "is required");
-		return 0;
-	}
-	if (!json_is_string(v))
-		return jf_fail(ctx, key, "must be a string, not %s",
-			       type_name(v));
+	if (ret == 0 && required)
+		return jf_fail(ctx, key, "is required");
+	if (ret <= 0)
+		return ret;
 	n = json_string_length(v);
 	if (text_refuse_control(json_string_value(v), n, allow_lines, why,
 				sizeof(why)))

@@ -74,6 +74,17 @@ int opts_parse_u64(const struct opts_parser *p, int id, const char *text,
 	return 0;
 }
 
+int opts_parse_uint(const struct opts_parser *p, int id, const char *text,
+		    unsigned int min, unsigned int max, unsigned int *out)
+{
+	uint64_t x;
+	int ret = opts_parse_u64(p, id, text, min, max, &x);
+
+	if (!ret)
+		*out = (unsigned int)x;
+	return ret;
+}
+
 int opts_parse_double(const struct opts_parser *p, int id, const char *text,
 		      double min, bool min_open, double max, const char *want,
 		      double *out)

@@ -84,6 +84,10 @@ int opts_bad_value(const struct opts_parser *p, int id, const char *value,
 int opts_parse_u64(const struct opts_parser *p, int id, const char *text,
 		   uint64_t min, uint64_t max, uint64_t *out);
 
+/* The same for an unsigned int setting. */
+int opts_parse_uint(const struct opts_parser *p, int id, const char *text,
+		    unsigned int min, unsigned int max, unsigned int *out);
+
 /*
  * A finite number in [min, max] (min_open: above min, not at it).
  * Returns 0, or -EINVAL after opts_bad_value() with want.
