@@ -42,6 +42,7 @@
 #include "agent.h"
 #include "http_front.h"
 #include "http_strict.h"
+#include "util/buf.h"
 #include "util/json_fields.h"
 #include "util/log.h"
 #include "util/netaddr.h"
@@ -72,8 +73,7 @@
  * in a path names nothing and is answered 404 here. */
 #define API_NAME_MAX_BYTES 64
 /* "OPTIONS" and every other method that means anything, with room. */
-#define API_METHOD_LEN	       16
-#define API_BODY_INITIAL_BYTES 1024
+#define API_METHOD_LEN 16
 /* Floats in answers: enough digits for any rate, no binary noise. */
 #define API_JSON_FLAGS	   (JSON_COMPACT | JSON_REAL_PRECISION(12))
 #define BODY_TOO_LARGE_FMT "the body has more than %d bytes"
@@ -139,11 +139,8 @@ struct api_request {
 	enum route_kind kind;
 	const struct service_route *route;
 	char name[API_NAME_MAX_BYTES];
-	bool answered; /* a response was queued */
-	bool body_too_large;
-	char *body;
-	size_t body_len;
-	size_t body_cap;
+	bool answered;	 /* a response was queued */
+	struct buf body; /* at most API_MAX_BODY_BYTES: dropped past it */
 	size_t drained;
 	unsigned int status; /* for the access log */
 	char method[API_METHOD_LEN];
@@ -848,40 +845,22 @@ static enum MHD_Result on_headers(struct api_server *srv,
 /* Keeps up to API_MAX_BODY_BYTES; the rest is counted and dropped. */
 static int collect_body(struct api_request *req, const char *data, size_t len)
 {
-	size_t need;
+	int ret;
 
-	if (req->answered || req->body_too_large ||
-	    req->kind != ROUTE_SERVICE || req->route->body == BODY_IGNORED) {
+	if (req->answered || req->body.dropped || req->kind != ROUTE_SERVICE ||
+	    req->route->body == BODY_IGNORED) {
 		req->drained += len;
 		return req->drained > API_MAX_DRAIN_BYTES ? -E2BIG : 0;
 	}
-	need = req->body_len + len;
-	if (need > API_MAX_BODY_BYTES) {
-		req->body_too_large = true;
-		req->drained = need;
-		free(req->body);
-		req->body = NULL;
-		req->body_len = 0;
+	ret = buf_append(&req->body, data, len);
+	if (ret == -E2BIG) {
+		/* Answered 413 once the body has been drained. */
+		req->drained = req->body.len + len;
+		buf_free(&req->body);
+		req->body.dropped = true;
 		return 0;
 	}
-	if (need > req->body_cap) {
-		size_t cap =
-		    req->body_cap ? req->body_cap : API_BODY_INITIAL_BYTES;
-		char *grown;
-
-		while (cap < need)
-			cap *= 2;
-		if (cap > API_MAX_BODY_BYTES)
-			cap = API_MAX_BODY_BYTES;
-		grown = realloc(req->body, cap);
-		if (!grown)
-			return -ENOMEM;
-		req->body = grown;
-		req->body_cap = cap;
-	}
-	memcpy(req->body + req->body_len, data, len);
-	req->body_len = need;
-	return 0;
+	return ret;
 }
 
 static bool body_is_blank(const struct api_request *req)
@@ -889,8 +868,8 @@ static bool body_is_blank(const struct api_request *req)
 	size_t i;
 
 	/* JSON's own white space; anything else (a NUL too) is content. */
-	for (i = 0; i < req->body_len; i++) {
-		char c = req->body[i];
+	for (i = 0; i < req->body.len; i++) {
+		char c = req->body.data[i];
 
 		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
 			return false;
@@ -920,8 +899,8 @@ static json_t *parse_body(struct MHD_Connection *conn, struct api_request *req,
 				       "shows it");
 		return NULL;
 	}
-	body =
-	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	body = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES,
+			  &jerr);
 	if (!body) {
 		char message[API_MSG_LEN], why[API_MSG_LEN];
 
@@ -1023,7 +1002,7 @@ static enum MHD_Result answer(struct api_server *srv,
 			      struct MHD_Connection *conn,
 			      struct api_request *req)
 {
-	if (req->body_too_large)
+	if (req->body.dropped)
 		return send_error(conn, req, MHD_HTTP_CONTENT_TOO_LARGE, "",
 				  BODY_TOO_LARGE_FMT, API_MAX_BODY_BYTES);
 	switch (req->kind) {
@@ -1066,6 +1045,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		req = calloc(1, sizeof(*req));
 		if (!req)
 			return MHD_NO;
+		buf_init(&req->body, API_MAX_BODY_BYTES);
 		snprintf(req->method, sizeof(req->method), "%s", method);
 		*req_cls = req;
 		return on_headers(srv, conn, req, url, method);
@@ -1111,7 +1091,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			     ? ""
 			     : " (connection ended early)");
 	}
-	free(req->body);
+	buf_free(&req->body);
 	free(req);
 	*req_cls = NULL;
 }
