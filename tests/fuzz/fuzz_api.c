@@ -84,16 +84,6 @@ enum field {
 	FIELD_COUNT,
 };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_server_init();
-	return 0;
-}
-
 /* ---- one request --------------------------------------------------------- */
 
 struct request {

@@ -47,16 +47,6 @@ enum fuzz_flags {
 	FUZZ_F_DRIBBLE = 1 << 1,  /* the bytes in many small writes */
 };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_server_init();
-	return 0;
-}
-
 /* ---- what was sent ----------------------------------------------------------
  */
 

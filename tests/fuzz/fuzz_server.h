@@ -6,8 +6,8 @@
  * bearer token FUZZ_TOKEN, one without), putting the services back as
  * configured after a state change, and loopback connections that send and
  * read under deadlines. Included once by each target, which defines
- * FUZZ_NAME ("fuzz_api") and FUZZ_PIN_PREFIX first; the target's
- * LLVMFuzzerInitialize() calls fuzz_server_init().
+ * FUZZ_NAME ("fuzz_api") and FUZZ_PIN_PREFIX first; it also defines
+ * LLVMFuzzerInitialize(), which starts the server.
  */
 #ifndef KANARY_FUZZ_SERVER_H
 #define KANARY_FUZZ_SERVER_H
@@ -175,6 +175,17 @@ static void fuzz_server_init(void)
 	signal(SIGPIPE, SIG_IGN);
 	setup_or_die();
 	reset_state();
+}
+
+/* libFuzzer's start-up hook: every target serves the same kanaryd. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_server_init();
+	return 0;
 }
 
 /* ---- bytes and connections ---------------------------------------------- */
