@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "util/clock.h"
 
 #define WATCH_DEFAULT_INTERVAL_MS 1000
 #define WATCH_BAR_WIDTH		  50
@@ -255,15 +256,6 @@ static int sleep_ms(uint64_t ms)
 	return nanosleep(&ts, NULL);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * MS_PER_S +
-	       (uint64_t)(ts.tv_nsec / NS_PER_MS);
-}
-
 int do_watch(struct ctl *ctl, int argc, char **argv)
 {
 	const char *pos[MAX_POSITIONALS] = {NULL};
@@ -292,7 +284,7 @@ int do_watch(struct ctl *ctl, int argc, char **argv)
 		return ret;
 	signal(SIGINT, on_interrupt);
 	signal(SIGTERM, on_interrupt);
-	started = mono_ms();
+	started = clock_mono_ms();
 	for (;;) {
 		json_t *svc;
 		char now[sizeof(last)], step[CELL_LEN];
@@ -337,7 +329,7 @@ int do_watch(struct ctl *ctl, int argc, char **argv)
 			return ok ? CTL_EXIT_OK : CTL_EXIT_REFUSED;
 		}
 		json_decref(svc);
-		if (timeout_ms && mono_ms() - started >= timeout_ms) {
+		if (timeout_ms && clock_mono_ms() - started >= timeout_ms) {
 			say_error(ctl,
 				  "gave up after --timeout %s; the rollout of "
 				  "%s goes on",

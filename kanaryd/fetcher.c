@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define CONNECT_TIMEOUT_MS_MAX 1000
@@ -49,14 +50,6 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_global(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 int fetcher_create(size_t max_in_flight, struct fetcher **out)
@@ -151,7 +144,7 @@ static int fetch_start(struct fetcher *f, struct fetch *x)
 	}
 	if (x->headers)
 		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
-	x->started_ms = now_ms();
+	x->started_ms = clock_mono_ms();
 	if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK)
 		return -EIO;
 	x->next = f->active;
@@ -286,7 +279,7 @@ static void finish(struct fetcher *f, struct fetch *x, CURLcode code)
 	struct fetch_result r = {0};
 	char *content_type = NULL;
 
-	r.elapsed_ms = now_ms() - x->started_ms;
+	r.elapsed_ms = clock_mono_ms() - x->started_ms;
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
 	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &content_type);
 	r.content_type = content_type;

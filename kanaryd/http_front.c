@@ -49,6 +49,7 @@
 
 #include <microhttpd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 /* The kernel's queue of connections not accepted yet. */
@@ -61,7 +62,6 @@
 /* After accept() failed for want of descriptors or memory. */
 #define FRONT_ACCEPT_PAUSE_MS 100
 #define MS_PER_S	      1000
-#define NS_PER_MS	      1000000
 
 /* What the front thread polls: these, then one entry per pending. */
 enum {
@@ -99,15 +99,6 @@ struct http_front {
 	unsigned int count;
 	uint64_t accept_paused_until_ms;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * MS_PER_S +
-	       (uint64_t)ts.tv_nsec / NS_PER_MS;
-}
 
 int http_front_listen(const struct sockaddr_in *addr, struct http_front **out,
 		      char *err, size_t err_len)
@@ -222,7 +213,7 @@ static bool look_at_head(struct http_front *front, struct pending *p,
 		  err.field, err.message);
 	send_error(p->fd, front->render, &err);
 	p->closing = true;
-	p->deadline_ms = now_ms() + FRONT_LINGER_MS;
+	p->deadline_ms = clock_mono_ms() + FRONT_LINGER_MS;
 	return true;
 }
 
@@ -284,11 +275,11 @@ static void accept_new(struct http_front *front)
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				front->accept_paused_until_ms =
-				    now_ms() + FRONT_ACCEPT_PAUSE_MS;
+				    clock_mono_ms() + FRONT_ACCEPT_PAUSE_MS;
 			return;
 		}
-		p->deadline_ms =
-		    now_ms() + (uint64_t)front->limits.timeout_s * MS_PER_S;
+		p->deadline_ms = clock_mono_ms() +
+				 (uint64_t)front->limits.timeout_s * MS_PER_S;
 		p->closing = false;
 		p->sound = false;
 		p->drained = 0;
@@ -308,7 +299,7 @@ static void *front_thread(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		uint64_t now = now_ms(), next = UINT64_MAX;
+		uint64_t now = clock_mono_ms(), next = UINT64_MAX;
 		int timeout_ms = -1;
 
 		fds[POLL_WAKE] =
@@ -349,7 +340,7 @@ static void *front_thread(void *arg)
 				log_debug("api: slot wake-up: %s",
 					  strerror(errno));
 		}
-		now = now_ms();
+		now = clock_mono_ms();
 		for (i = 0, kept = 0; i < front->count; i++) {
 			struct pending *p = &front->pending[i];
 			bool keep = true;
