@@ -915,6 +915,20 @@ static void take_warmup_outcomes(struct agent *a)
 			warmup_ended(a, a->services[i], &o);
 }
 
+/* The watch (watch.c) says whether the hooks were emptied; attaching
+ * again is a data-path change, so the core makes it. */
+static void reattach_if_due(struct agent *a)
+{
+	char err[DP_ERR_LEN] = "";
+	bool changed;
+	int ret;
+
+	if (!watch_tick(a, &changed))
+		return;
+	ret = dp_reattach(a->dp, err, sizeof(err));
+	watch_reattached(a, ret, err, changed);
+}
+
 int agent_run(struct agent *a)
 {
 	uint64_t next_tick = clock_mono_ms();
@@ -935,7 +949,7 @@ int agent_run(struct agent *a)
 			for (i = 0; i < a->service_count; i++)
 				service_tick(a, a->services[i], mono, wall);
 			health_probes_sweep(a->probes, mono);
-			watch_tick(a);
+			reattach_if_due(a);
 			next_tick = mono + a->cfg.tick_ms;
 		}
 		if (a->state_dirty && !statefile_save(a))

@@ -4,9 +4,9 @@
  * are the hooks still running this data path's programs? When another
  * kanaryd (--takeover) or anything else replaced or removed them, the log
  * says what is there instead (once per change), the status, /metrics and
- * /healthz say "detached", and kanaryd attaches again where the hooks hold
- * nothing; it never replaces another owner's program, and does not attach
- * at all with --no-reattach.
+ * /healthz say "detached", and the core (agent.c) attaches again where the
+ * hooks hold nothing; never replacing another owner's program, and not at
+ * all with --no-reattach.
  */
 #include <pthread.h>
 
@@ -14,18 +14,19 @@
 #include "util/log.h"
 #include "watch.h"
 
-void watch_tick(struct agent *a)
+bool watch_tick(struct agent *a, bool *changed)
 {
 	struct dp_attach_check check;
-	char err[DP_ERR_LEN];
 
+	*changed = false;
 	if (!a->dp || dp_check_attached(a->dp, &check))
-		return;
+		return false;
+	*changed = check.changed;
 	if (check.attached) {
 		if (check.changed)
 			log_info("the data path is attached to %s again",
 				 dp_ifname(a->dp));
-		return;
+		return false;
 	}
 	if (check.changed)
 		log_warn("the data path is detached from %s: %s",
@@ -36,10 +37,17 @@ void watch_tick(struct agent *a)
 				 "services on %s are not steered by this "
 				 "kanaryd",
 				 dp_ifname(a->dp));
-		return;
+		return false;
 	}
-	if (dp_reattach(a->dp, err, sizeof(err))) {
-		if (check.changed)
+	return true;
+}
+
+void watch_reattached(struct agent *a, int ret, const char *err, bool changed)
+{
+	struct dp_attach_check check;
+
+	if (ret) {
+		if (changed)
 			log_warn("%s", err);
 		return;
 	}

@@ -13,8 +13,15 @@
 
 struct agent;
 
-/* One check; called by the control loop under the agent's lock. */
-void watch_tick(struct agent *a);
+/*
+ * One check, called by the control loop under the agent's lock: true when
+ * the hooks are empty and the core should attach again (dp_reattach);
+ * *changed when the state changed since the last check (failures are then
+ * logged once).
+ */
+bool watch_tick(struct agent *a, bool *changed);
+/* What came of the core's dp_reattach (ret, err), said in the log. */
+void watch_reattached(struct agent *a, int ret, const char *err, bool changed);
 /* "attached" or "detached", as of the last check; caller holds the lock. */
 const char *watch_datapath_state_locked(struct agent *a);
 /* NULL when the data path is attached; else /healthz's 503 body
