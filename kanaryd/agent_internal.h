@@ -131,6 +131,22 @@ struct history_point {
 	struct history_pool pools[2];
 };
 
+/* How one count of the current window (new connections, or requests)
+ * splits between the pools: each pool's fraction of both pools' total. */
+struct pool_split {
+	double total;
+	double fraction[KN_POOL_COUNT]; /* 0..1; NAN when total is 0 */
+};
+
+/* The window's split of new connections and of requests, beside the weight:
+ * a keep-alive client's requests stay where its connection opened, so the
+ * two differ while old connections live. */
+struct window_share {
+	struct pool_split new_connections;
+	bool requests_observed; /* HTTP: the kernel counts responses */
+	struct pool_split requests;
+};
+
 /* Aggregated kernel counters of one pool at one time. */
 struct pool_snapshot {
 	uint64_t t_ms;
@@ -258,6 +274,9 @@ const struct history_point *signals_history_last(const struct service_rt *s);
 json_t *signals_history_pools_json(const struct history_point *pt);
 json_t *signals_history_json(const struct service_rt *s);
 json_t *signals_backend_json(const struct backend_rt *b);
+void signals_window_share(const struct service_rt *s, struct window_share *out);
+json_t *signals_window_share_json(const struct service_rt *s,
+				  uint64_t window_started_wall_ms);
 
 /* scrape.c */
 void scrape_set_url(struct service_rt *s, struct backend_rt *b);

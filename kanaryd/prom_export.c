@@ -2,11 +2,13 @@
 /*
  * prom_export.c - kanaryd's own /metrics, in the Prometheus text format
  * 0.0.4 (checked by `promtool check metrics` in the tests): the weights,
- * phases and steps of rollouts, what the kernel counted per backend, the
+ * phases and steps of rollouts, each pool's share of the current window's
+ * new connections and requests, what the kernel counted per backend, the
  * evaluations by verdict, rollbacks by reason, scrape errors by target and
  * the health probes, whether the data path is still attached.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +57,50 @@ static const char *pool_name(const struct backend_rt *be)
 	return be->pool == KN_POOL_CANARY ? "canary" : "stable";
 }
 
+/* One pool_split as a gauge per pool; a pool's series is left out while
+ * the split is undefined (nothing counted in the window yet). */
+static void split_series(struct page *b, const char *name, const char *service,
+			 const struct pool_split *split)
+{
+	static const char *const pools[KN_POOL_COUNT] = {
+	    [KN_POOL_STABLE] = "stable", [KN_POOL_CANARY] = "canary"};
+	int p;
+
+	for (p = 0; p < KN_POOL_COUNT; p++)
+		if (!isnan(split->fraction[p]))
+			out(b, "%s{service=\"%s\",pool=\"%s\"} %g\n", name,
+			    service, pools[p], split->fraction[p]);
+}
+
+/* What each pool got of the current window's new connections and requests:
+ * with keep-alive clients the second lags the weight (docs/design.md). */
+static void share_families(struct agent *a, struct page *b)
+{
+	struct window_share share;
+	size_t i;
+
+	family(b, "kanary_pool_new_connection_share", "gauge",
+	       "Fraction of the new connections of the current step's window "
+	       "that went to the pool.");
+	for (i = 0; i < a->service_count; i++) {
+		signals_window_share(a->services[i], &share);
+		split_series(b, "kanary_pool_new_connection_share",
+			     a->services[i]->cfg.def.name,
+			     &share.new_connections);
+	}
+	family(b, "kanary_pool_request_share", "gauge",
+	       "Fraction of the HTTP requests of the current step's window "
+	       "that the pool answered; lags the weight while keep-alive "
+	       "connections opened before the step live.");
+	for (i = 0; i < a->service_count; i++) {
+		signals_window_share(a->services[i], &share);
+		if (share.requests_observed)
+			split_series(b, "kanary_pool_request_share",
+				     a->services[i]->cfg.def.name,
+				     &share.requests);
+	}
+}
+
 static void service_families(struct agent *a, struct page *b)
 {
 	static const enum rollout_phase phases[] = {
@@ -97,6 +143,7 @@ static void service_families(struct agent *a, struct page *b)
 		    a->services[i]->rollout.started_ms
 			? a->services[i]->rollout.spec.step_count
 			: 0);
+	share_families(a, b);
 	family(b, "kanary_evaluations_total", "counter",
 	       "Canary evaluations by verdict.");
 	for (i = 0; i < a->service_count; i++)

@@ -3,9 +3,11 @@
  * signals.c - what the kernel saw, per service: the backends'
  * counters read every tick, summed per pool over an analysis window, over
  * the trailing seconds for the immediate rules, and per second for the
- * history chart. No instrumentation in the model server is needed: the
- * data path counts connections, resets, refusals, HTTP status classes and
- * request-to-response latency itself.
+ * history chart; and each pool's share of the window's new connections and
+ * requests, beside the weight (the status's "share", /metrics' shares). No
+ * instrumentation in the model server is needed: the data path counts
+ * connections, resets, refusals, HTTP status classes and request-to-response
+ * latency itself.
  */
 #include <math.h>
 #include <string.h>
@@ -19,6 +21,8 @@
 #define HTTP_CLASSES   5
 #define PERCENT	       100.0
 #define MS_PER_S       1000.0
+/* Shares in the status: percents with two decimals. */
+#define SHARE_DECIMALS_SCALE 100.0
 
 static double responses(const struct kn_backend_stats *t)
 {
@@ -107,6 +111,18 @@ void signals_new_window(struct service_rt *s, uint64_t mono_ms)
 	s->window_started_mono_ms = mono_ms;
 }
 
+/* Responses (1xx excluded) between the window's start and now. */
+static double window_responses(const struct kn_backend_stats *now,
+			       const struct kn_backend_stats *start)
+{
+	double sum = 0;
+	int c;
+
+	for (c = HTTP_CLASS_2XX; c < HTTP_CLASSES; c++)
+		sum += sub(now->http_status[c], start->http_status[c]);
+	return sum;
+}
+
 void signals_kernel_window(const struct service_rt *s,
 			   struct kernel_window out[2])
 {
@@ -121,11 +137,8 @@ void signals_kernel_window(const struct service_rt *s,
 		const struct kn_backend_stats *n = &b->now.totals;
 		const struct kn_backend_stats *w = &b->window_start.totals;
 		struct kernel_window *k = &out[b->pool & 1];
-		int c;
 
-		for (c = HTTP_CLASS_2XX; c < HTTP_CLASSES; c++)
-			k->requests +=
-			    sub(n->http_status[c], w->http_status[c]);
+		k->requests += window_responses(n, w);
 		k->errors += sub(n->http_status[HTTP_CLASS_5XX],
 				 w->http_status[HTTP_CLASS_5XX]);
 		k->new_flows += sub(n->new_flows, w->new_flows);
@@ -319,4 +332,70 @@ json_t *signals_backend_json(const struct backend_rt *b)
 	    (json_int_t)t->http_status[3], "5xx", (json_int_t)t->http_status[4],
 	    "unparsed", (json_int_t)t->http_responses_unparsed, "latency",
 	    latency);
+}
+
+static void split_fractions(struct pool_split *split,
+			    const double count[KN_POOL_COUNT])
+{
+	int p;
+
+	split->total = count[KN_POOL_STABLE] + count[KN_POOL_CANARY];
+	for (p = 0; p < KN_POOL_COUNT; p++)
+		split->fraction[p] =
+		    split->total > 0 ? count[p] / split->total : NAN;
+}
+
+/* Over the current window, as analysis sees it: the kernel's new
+ * connections and responses per pool since the window started. */
+void signals_window_share(const struct service_rt *s, struct window_share *out)
+{
+	double flows[KN_POOL_COUNT] = {0}, requests[KN_POOL_COUNT] = {0};
+	uint32_t i;
+
+	for (i = 0; i < s->backend_count; i++) {
+		const struct backend_rt *b = s->backends[i];
+		const struct kn_backend_stats *n = &b->now.totals;
+		const struct kn_backend_stats *w = &b->window_start.totals;
+
+		flows[b->pool & 1] += sub(n->new_flows, w->new_flows);
+		requests[b->pool & 1] += window_responses(n, w);
+	}
+	split_fractions(&out->new_connections, flows);
+	split_fractions(&out->requests, requests);
+	out->requests_observed = s->cfg.def.flags & KN_SVC_F_HTTP;
+}
+
+/* A fraction as a percent with two decimals, or null. */
+static json_t *percent_or_null(double fraction)
+{
+	return isnan(fraction) ? json_null()
+			       : json_real(round(fraction * PERCENT *
+						 SHARE_DECIMALS_SCALE) /
+					   SHARE_DECIMALS_SCALE);
+}
+
+static json_t *pool_split_json(const struct pool_split *split)
+{
+	return json_pack(
+	    "{s:I, s:o, s:o}", "total", (json_int_t)split->total, "stable",
+	    percent_or_null(split->fraction[KN_POOL_STABLE]), "canary",
+	    percent_or_null(split->fraction[KN_POOL_CANARY]));
+}
+
+/* {"weight_percent": {...}, "window": {"started", "new_connections",
+ * "requests"}}: the weight beside what the pools got in the window. */
+json_t *signals_window_share_json(const struct service_rt *s,
+				  uint64_t window_started_wall_ms)
+{
+	struct window_share share;
+	double canary = s->rollout.weight_bp / PERCENT;
+
+	signals_window_share(s, &share);
+	return json_pack(
+	    "{s:{s:f, s:f}, s:{s:o, s:o, s:o}}", "weight_percent", "stable",
+	    PERCENT - canary, "canary", canary, "window", "started",
+	    status_time_json(window_started_wall_ms), "new_connections",
+	    pool_split_json(&share.new_connections), "requests",
+	    share.requests_observed ? pool_split_json(&share.requests)
+				    : json_null());
 }

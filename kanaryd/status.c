@@ -28,6 +28,18 @@ json_t *status_time_json(uint64_t wall_ms)
 	return json_string(buf);
 }
 
+/* The window's start on the wall clock (it is kept on the monotonic one),
+ * or 0 before the first. */
+static uint64_t window_started_wall_ms(const struct service_rt *s)
+{
+	uint64_t mono = clock_mono_ms(), wall = clock_wall_ms();
+	uint64_t age_ms = mono - s->window_started_mono_ms;
+
+	if (!s->window_started_mono_ms || age_ms > mono || age_ms > wall)
+		return 0;
+	return wall - age_ms;
+}
+
 json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 {
 	const struct rollout_state *r = &s->rollout;
@@ -101,6 +113,9 @@ json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 		      "config_races", (json_int_t)stats.config_races));
 	json_object_set_new(obj, "datapath",
 			    json_string(watch_datapath_state_locked(a)));
+	json_object_set_new(
+	    obj, "share",
+	    signals_window_share_json(s, window_started_wall_ms(s)));
 	return obj;
 }
 
