@@ -176,7 +176,7 @@ topo_node curl -sS -m 5 -X POST -H "Authorization: Bearer $TOKEN" \
 shown=$(wait_js 'return document.getElementById("canary-percent").textContent' "50.00 %" "$PAGE_WAIT_S")
 check "a step made through the API shows up live: 50.00 % (shown: '$shown')" test "$shown" = "50.00 %"
 
-shown=$(wait_js 'return /^\d+\.\d\d % \/ \d+\.\d\d %$/.test(document.getElementById("detail-share").textContent)' true "$PAGE_WAIT_S")
+shown=$(wait_js 'return /^this step: \d+\.\d\d % of new connections, \d+\.\d\d % of requests$/.test(document.getElementById("detail-share").textContent)' true "$PAGE_WAIT_S")
 check "the page shows the canary's share of the step's new connections and requests (shown: '$(js 'return document.getElementById("detail-share").textContent')')" \
 	test "$shown" = true
 lines=$(wait_js 'return ["stable", "canary"].every(p => document.querySelector("#chart-p99 polyline." + p) && document.querySelector("#chart-errors polyline." + p))' true "$CHART_WAIT_S")
