@@ -30,16 +30,14 @@ static struct prom_page *page_from(const char *text)
 	return page;
 }
 
-static struct prom_page *fixture_page(const char *server)
+static struct prom_page *page_at(const char *path)
 {
 	struct prom_page *page;
-	char path[256], *text;
+	char *text;
 	size_t len = 0;
 	struct prom_error err;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/metrics/%s.txt", UNIT_FIXTURES_DIR,
-		 server);
 	text = unit_read_file(path, &len);
 	if (!text)
 		fail_msg("cannot read %s", path);
@@ -49,6 +47,25 @@ static struct prom_page *fixture_page(const char *server)
 			 err.column, err.message);
 	free(text);
 	return page;
+}
+
+/* The page written for a preset's tests (tests/fixtures/metrics/). */
+static struct prom_page *fixture_page(const char *server)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/metrics/%s.txt", UNIT_FIXTURES_DIR,
+		 server);
+	return page_at(path);
+}
+
+/* A page captured from a real server (tests/fixtures/captured/). */
+static struct prom_page *captured_page(const char *file)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", UNIT_CAPTURED_DIR, file);
+	return page_at(path);
 }
 
 static struct metric_spec preset(const char *name)
@@ -477,7 +494,7 @@ static void test_presets_against_captured_pages(void **state)
 static void test_vllm_v0_page_reads_the_older_itl_name(void **state)
 {
 	struct metric_spec spec = preset("vllm");
-	struct prom_page *page = fixture_page("captured/vllm-v0");
+	struct prom_page *page = captured_page("vllm_metrics.txt");
 	struct metrics_sample s;
 
 	(void)state;
