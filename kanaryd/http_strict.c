@@ -19,6 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/utf8.h"
+
 #define HTTP_VERSION_PREFIX "HTTP/"
 /* "HTTP/1.1": the prefix, a major digit, '.', a minor digit. */
 #define HTTP_VERSION_LEN   (sizeof(HTTP_VERSION_PREFIX) - 1 + 3)
@@ -207,40 +209,6 @@ bool http_host_is_loopback(const struct http_host *host)
 /* ---- the path --------------------------------------------------------------
  */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0; /* a continuation byte, 0xc0, 0xc1 or 0xf5.. */
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* overlong forms, UTF-16 surrogates, beyond U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 static int path_fail(struct http_error *err, const char *why)
 {
 	return fail(err, -EINVAL, 400, "path",
@@ -302,14 +270,9 @@ int http_path_decode(const char *raw, char *out, size_t out_len,
 			return path_fail(err, "has a '.' or '..' segment");
 		segment = i;
 	}
-	for (i = 0; i < n;) {
-		size_t len =
-		    utf8_sequence((const unsigned char *)out + i, n - i);
-
-		if (!len)
-			return path_fail(err, "decodes to invalid UTF-8");
-		i += len;
-	}
+	/* (A NUL was refused above, so only UTF-8 stops the scan.) */
+	if (utf8_scan(out, n) != n)
+		return path_fail(err, "decodes to invalid UTF-8");
 	return 0;
 }
 
