@@ -23,7 +23,7 @@
 #include "privileges.h"
 #include "util/version.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE OPTS_EXIT_USAGE
 
 enum long_only {
 	OPT_MODE = 1000,
@@ -195,7 +195,8 @@ static int usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nkanaryd: see 'kanaryd --help'\n");
+	/* The same ending as lib/util/opts' messages. */
+	fprintf(stderr, "\nTry 'kanaryd --help'.\n");
 	return EXIT_USAGE;
 }
 
