@@ -130,6 +130,14 @@ tap_is "/metrics leaves the undefined shares out" \
 check "... but describes both families" \
 	grep -q '^# TYPE kanary_pool_request_share gauge' "$TOPO_TMP/metrics.txt"
 
+# read_window FILE: the status now into FILE; the canary's share of the
+# window's new connections and requests into conn and req.
+read_window() {
+	topo_api GET "$SVC/demo" >"$1"
+	conn=$(jget "d['share']['window']['new_connections']['canary']" <"$1")
+	req=$(jget "d['share']['window']['requests']['canary']" <"$1")
+}
+
 # ---- keep-alive connections opened before the step ---------------------------
 # Weight 0: they all open on the stable pool, and stay there.
 load keepalive keepalive "$KEEPALIVE_CONNECTIONS" "$KEEPALIVE_RPS" "$(topo_sources "$KEEPALIVE_CONNECTIONS")"
@@ -144,9 +152,7 @@ tap_is "the rollout starts at step 1, $STEP1_PERCENT %" \
 	"[\"progressing\", 1, $STEP1_PERCENT.0]"
 check "the step's window counts $WINDOW_MIN_CONNECTIONS new connections" \
 	wait_window "$WINDOW_MIN_CONNECTIONS" "$WINDOW_MIN_CONNECTIONS"
-topo_api GET "$SVC/demo" >"$TOPO_TMP/step1.json"
-conn=$(jget "d['share']['window']['new_connections']['canary']" <"$TOPO_TMP/step1.json")
-req=$(jget "d['share']['window']['requests']['canary']" <"$TOPO_TMP/step1.json")
+read_window "$TOPO_TMP/step1.json"
 check "the canary's share of new connections follows the weight: $conn % (weight $STEP1_PERCENT %)" \
 	within "$conn" $((STEP1_PERCENT - SHARE_MARGIN_PCT)) $((STEP1_PERCENT + SHARE_MARGIN_PCT))
 check "its share of requests lags far behind: $req %, under half of $conn %" \
@@ -177,9 +183,7 @@ tap_is "promoted one step: step 2, $STEP2_PERCENT %" \
 	"$(share "[d['step'], s['weight_percent']['canary']]")" "[2, $STEP2_PERCENT.0]"
 check "the new window counts $WINDOW_MIN_CONNECTIONS new connections" \
 	wait_window "$WINDOW_MIN_CONNECTIONS" "$WINDOW_MIN_CONNECTIONS"
-topo_api GET "$SVC/demo" >"$TOPO_TMP/step2.json"
-conn=$(jget "d['share']['window']['new_connections']['canary']" <"$TOPO_TMP/step2.json")
-req=$(jget "d['share']['window']['requests']['canary']" <"$TOPO_TMP/step2.json")
+read_window "$TOPO_TMP/step2.json"
 check "the canary's share of new connections is near the weight: $conn % (weight $STEP2_PERCENT %)" \
 	within "$conn" $((STEP2_PERCENT - SHARE_MARGIN_PCT)) $((STEP2_PERCENT + SHARE_MARGIN_PCT))
 check "... and so is its share of requests: $req %" \
