@@ -96,6 +96,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_service_ctr SEC(".maps");
 
+/* Per service (per CPU), by kn_service.index: which client addresses opened
+ * new flows (struct kn_client_seen). Set by ingress at every new flow; read
+ * and zeroed by the agent at each step. Size: agent (= kn_services). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KN_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct kn_client_seen);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_client_seen SEC(".maps");
+
 /* Why packets passed or were dropped, per program (enum kn_hook). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -11,6 +11,9 @@
  *      0..9999, canary when below the weight in basis points. The bucket
  *      depends on the client address only, so a client keeps its version
  *      and raising the weight only moves clients from stable to canary.
+ *      With connection affinity (KN_SVC_F_CONNECTION_AFFINITY) the bucket
+ *      is hash(client IP, port, protocol) instead: no stickiness, but the
+ *      share follows the weight however few the client addresses are.
  *      Within the pool, the Maglev table at hash(client IP, port) names the
  *      replica, so adding or removing a replica remaps only its share.
  *   3. A TCP packet other than a SYN with no entry (the table lost it: LRU
@@ -67,6 +70,35 @@ static __always_inline struct kn_service_stats *kn_service_stats(__u32 index)
 	return bpf_map_lookup_elem(&kn_service_ctr, &index);
 }
 
+/* The bucket that decides a new flow's version: its client's (stays with
+ * the client) or, with connection affinity, its connection's. */
+static __always_inline __u32 kn_version_bucket(const struct kn_service *svc,
+					       const __u32 client[4],
+					       const struct kn_pkt *p)
+{
+	if (svc->flags & KN_SVC_F_CONNECTION_AFFINITY)
+		return kn_connection_bucket(client, p->sport, p->proto,
+					    svc->seed, KN_WEIGHT_SCALE_BP);
+	return kn_client_bucket(client, svc->seed, KN_WEIGHT_SCALE_BP);
+}
+
+/* Marks the client address of a new flow in its service's bitmap, from
+ * which the agent estimates how many distinct clients the service has. */
+static __always_inline void kn_client_seen_mark(__u32 index,
+						const __u32 client[4])
+{
+	struct kn_client_seen *seen;
+	__u32 bit;
+
+	seen = bpf_map_lookup_elem(&kn_client_seen, &index);
+	if (!seen)
+		return;
+	bit = kn_client_seen_bit(client, KN_CLIENT_SEEN_BITS);
+	/* Per CPU: a plain OR, no atomics needed. */
+	seen->bits[(bit / 64) & (KN_CLIENT_SEEN_WORDS - 1)] |= 1ULL
+							       << (bit % 64);
+}
+
 /*
  * Picks the backend of a new flow from the service's active config slot.
  * The weight and the slot come from one 64-bit word (see struct kn_weight):
@@ -99,8 +131,7 @@ static __always_inline __u32 kn_choose_backend(const struct kn_service *svc,
 	if (config->generation != weight.generation)
 		return KN_R_CONFIG_RACE;
 
-	pool_id = kn_client_bucket(client, svc->seed, KN_WEIGHT_SCALE_BP) <
-			  weight.canary_bp
+	pool_id = kn_version_bucket(svc, client, p) < weight.canary_bp
 		      ? KN_POOL_CANARY
 		      : KN_POOL_STABLE;
 	/* An empty pool hands its clients to the other one. */
@@ -126,6 +157,7 @@ static __always_inline __u32 kn_choose_backend(const struct kn_service *svc,
 	out->service_index = index;
 	out->pool = pool_id & 1;
 	out->flags = svc->flags;
+	kn_client_seen_mark(index, client);
 	return KN_CONTINUE;
 }
 

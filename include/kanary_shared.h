@@ -77,6 +77,10 @@ struct kn_service {
 };
 
 #define KN_SVC_F_HTTP (1U << 0) /* observe HTTP/1.x status and latency */
+/* A new flow's version and replica come from its connection (client address,
+ * port and protocol), not from the client address alone: no stickiness, but
+ * the canary share follows the weight with only a few client addresses. */
+#define KN_SVC_F_CONNECTION_AFFINITY (1U << 1)
 
 /* One replica of a pool. */
 struct kn_backend {
@@ -242,6 +246,21 @@ enum kn_hook {
 struct kn_global_stats {
 	__u64 packets;
 	__u64 reason[KN_R_COUNT];
+};
+
+/* ---- Distinct clients ---------------------------------------------------- */
+
+/*
+ * kn_client_seen value (per-CPU), one per service: a bitmap with the bit
+ * kn_client_seen_bit() of every client address that opened a new flow. The
+ * agent ORs the CPUs' maps, estimates the distinct addresses by linear
+ * counting (lib/judge/clients.c) and zeroes it when a step starts.
+ */
+#define KN_CLIENT_SEEN_BITS  1024
+#define KN_CLIENT_SEEN_WORDS (KN_CLIENT_SEEN_BITS / 64)
+
+struct kn_client_seen {
+	__u64 bits[KN_CLIENT_SEEN_WORDS];
 };
 
 /* ---- Helpers both sides use ------------------------------------------- */

@@ -90,6 +90,45 @@ int dp_read_global(struct dataplane *dp,
 	return ret;
 }
 
+int dp_read_clients(struct dataplane *dp, uint32_t index,
+		    struct kn_client_seen *out)
+{
+	struct kn_client_seen *per_cpu;
+	int cpu, w, ret;
+
+	memset(out, 0, sizeof(*out));
+	if (index >= dp->max_services)
+		return -EINVAL;
+	per_cpu = calloc(dp->ncpus, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	ret = bpf_map__lookup_elem(dp->skel->maps.kn_client_seen, &index,
+				   sizeof(index), per_cpu,
+				   dp->ncpus * sizeof(*per_cpu), 0);
+	for (cpu = 0; !ret && cpu < dp->ncpus; cpu++)
+		for (w = 0; w < KN_CLIENT_SEEN_WORDS; w++)
+			out->bits[w] |= per_cpu[cpu].bits[w];
+	free(per_cpu);
+	return ret;
+}
+
+int dp_clear_clients(struct dataplane *dp, uint32_t index)
+{
+	struct kn_client_seen *zeros;
+	int ret;
+
+	if (index >= dp->max_services)
+		return -EINVAL;
+	zeros = calloc(dp->ncpus, sizeof(*zeros));
+	if (!zeros)
+		return -ENOMEM;
+	ret = bpf_map__update_elem(dp->skel->maps.kn_client_seen, &index,
+				   sizeof(index), zeros,
+				   dp->ncpus * sizeof(*zeros), BPF_ANY);
+	free(zeros);
+	return ret;
+}
+
 /* Keys are collected first: deleting during a hash walk restarts it. */
 int dp_flush_backend_flows(struct dataplane *dp, uint32_t stats_index)
 {

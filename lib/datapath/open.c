@@ -276,6 +276,7 @@ static int size_maps(struct dataplane *dp)
 	    {s->maps.kn_weights, dp->max_services},
 	    {s->maps.kn_configs, 2 * dp->max_services},
 	    {s->maps.kn_service_ctr, dp->max_services},
+	    {s->maps.kn_client_seen, dp->max_services},
 	    {s->maps.kn_backend_ctr, dp->max_backends},
 	    {s->maps.kn_latency, dp->max_backends},
 	};

@@ -396,6 +396,23 @@ static int check_weight(uint32_t canary_bp, char *err, size_t err_len)
 	return 0;
 }
 
+/* A service's kn_services entry: its key and its value. */
+static void service_entry(const struct dp_service *svc,
+			  struct kn_service_key *key, struct kn_service *value)
+{
+	memset(key, 0, sizeof(*key));
+	memset(value, 0, sizeof(*value));
+	key->vip.w[0] = svc->vip.addr.s_addr;
+	key->port = htons(svc->vip.port);
+	key->proto = svc->proto;
+	key->family = KN_AF_INET;
+	value->index = svc->index;
+	value->seed = svc->seed;
+	value->flags = svc->flags;
+	value->udp_idle_timeout_ms = svc->udp_idle_timeout_ms;
+	memcpy(value->name, svc->name, sizeof(value->name));
+}
+
 int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 		   uint32_t *index_out, char *err, size_t err_len)
 {
@@ -403,8 +420,8 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 						       def->canary};
 	const uint32_t counts[KN_POOL_COUNT] = {def->stable_count,
 						def->canary_count};
-	struct kn_service_key key = {};
-	struct kn_service value = {};
+	struct kn_service_key key;
+	struct kn_service value;
 	struct dp_service *svc = NULL;
 	struct dp_pool pools[KN_POOL_COUNT];
 	uint32_t i;
@@ -467,15 +484,8 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 			       "cannot write service '%s' to the kernel: %s",
 			       def->name, strerror(-ret));
 	}
-	key.vip.w[0] = def->vip.addr.s_addr;
-	key.port = htons(def->vip.port);
-	key.proto = def->proto;
-	key.family = KN_AF_INET;
-	value.index = svc->index;
-	value.seed = svc->seed;
-	value.flags = svc->flags;
-	value.udp_idle_timeout_ms = svc->udp_idle_timeout_ms;
-	memcpy(value.name, svc->name, sizeof(value.name));
+	service_entry(svc, &key, &value);
+	dp_clear_clients(dp, svc->index); /* the slot's former service's */
 	ret =
 	    bpf_map__update_elem(dp->skel->maps.kn_services, &key, sizeof(key),
 				 &value, sizeof(value), BPF_NOEXIST);
@@ -601,16 +611,14 @@ int dp_service_set_down(struct dataplane *dp, uint32_t index,
 int dp_service_remove(struct dataplane *dp, uint32_t index)
 {
 	struct dp_service *svc = service_mut(dp, index);
-	struct kn_service_key key = {};
+	struct kn_service_key key;
+	struct kn_service value;
 	struct dp_pool none[KN_POOL_COUNT] = {};
 	int ret;
 
 	if (!svc)
 		return -ENOENT;
-	key.vip.w[0] = svc->vip.addr.s_addr;
-	key.port = htons(svc->vip.port);
-	key.proto = svc->proto;
-	key.family = KN_AF_INET;
+	service_entry(svc, &key, &value);
 	ret = bpf_map__delete_elem(dp->skel->maps.kn_services, &key,
 				   sizeof(key), 0);
 	if (ret && ret != -ENOENT)
@@ -620,4 +628,29 @@ int dp_service_remove(struct dataplane *dp, uint32_t index)
 	release_departed(dp, svc, none);
 	memset(svc, 0, sizeof(*svc));
 	return 0;
+}
+
+int dp_service_set_affinity(struct dataplane *dp, uint32_t index,
+			    bool connection)
+{
+	struct dp_service *svc = service_mut(dp, index);
+	struct kn_service_key key;
+	struct kn_service value;
+	uint32_t flags;
+	int ret;
+
+	if (!svc)
+		return -ENOENT;
+	flags = connection ? svc->flags | KN_SVC_F_CONNECTION_AFFINITY
+			   : svc->flags & ~KN_SVC_F_CONNECTION_AFFINITY;
+	if (flags == svc->flags)
+		return 0;
+	service_entry(svc, &key, &value);
+	value.flags = flags;
+	ret =
+	    bpf_map__update_elem(dp->skel->maps.kn_services, &key, sizeof(key),
+				 &value, sizeof(value), BPF_EXIST);
+	if (!ret)
+		svc->flags = flags;
+	return ret;
 }
