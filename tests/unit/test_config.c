@@ -238,6 +238,53 @@ static void test_errors_name_file_line_field(void **state)
 }
 
 /* Backends that cannot be right, named with their line and column. */
+/* "affinity": "client" (the default, as before) or "connection"; anything
+ * else is refused with the field named. */
+static void test_affinity(void **state)
+{
+	struct agent_config cfg;
+	bool connection = false;
+
+	(void)state;
+	expect_good("\"canary_percent\": 12.5",
+		    "\"canary_percent\": 12.5, \"affinity\": \"connection\"",
+		    &cfg);
+	assert_true(cfg.services[0].def.flags & KN_SVC_F_CONNECTION_AFFINITY);
+	assert_true(cfg.services[0].def.flags & KN_SVC_F_HTTP);
+	assert_false(cfg.services[1].def.flags & KN_SVC_F_CONNECTION_AFFINITY);
+	assert_string_equal(config_affinity_name(cfg.services[0].def.flags),
+			    "connection");
+	assert_string_equal(config_affinity_name(cfg.services[1].def.flags),
+			    "client");
+	config_free(&cfg);
+	expect_good("\"canary_percent\": 12.5",
+		    "\"canary_percent\": 12.5, \"affinity\": \"client\"", &cfg);
+	assert_int_equal(cfg.services[0].def.flags, KN_SVC_F_HTTP);
+	config_free(&cfg);
+
+	expect_error("\"canary_percent\": 12.5",
+		     "\"canary_percent\": 12.5, \"affinity\": \"sticky\"",
+		     (const char *[]){"node.json:12:",
+				      "services[0].affinity: must be "
+				      "\"client\" or \"connection\"",
+				      NULL});
+	expect_error(
+	    "\"canary_percent\": 12.5",
+	    "\"canary_percent\": 12.5, \"affinity\": true",
+	    (const char *[]){"services[0].affinity", "\"connection\"", NULL});
+	expect_error("\"canary_percent\": 12.5",
+		     "\"canary_percent\": 12.5, "
+		     "\"affinity\": \"client\\u0000x\"",
+		     (const char *[]){"node.json:12:", "\\u0000 (NUL)", NULL});
+
+	assert_int_equal(config_affinity_parse("connection", &connection), 0);
+	assert_true(connection);
+	assert_int_equal(config_affinity_parse("client", &connection), 0);
+	assert_false(connection);
+	assert_int_equal(config_affinity_parse("Client", &connection), -EINVAL);
+	assert_int_equal(config_affinity_parse("", &connection), -EINVAL);
+}
+
 static void test_backends_that_cannot_be_right(void **state)
 {
 	static const struct {
@@ -871,6 +918,7 @@ int main(void)
 	    cmocka_unit_test(test_good_config),
 	    cmocka_unit_test(test_errors_name_file_line_field),
 	    cmocka_unit_test(test_backends_that_cannot_be_right),
+	    cmocka_unit_test(test_affinity),
 	    cmocka_unit_test(test_control_characters),
 	    cmocka_unit_test(test_service_names),
 	    cmocka_unit_test(test_limits),
