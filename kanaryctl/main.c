@@ -149,6 +149,17 @@ static const struct command commands[] = {
 		"pool). Outside a rollout only.",
     },
     {
+	.name = "set-affinity",
+	.run = do_set_affinity,
+	.synopsis = "SERVICE client|connection",
+	.summary = "how new connections pick their version",
+	.help = "client: a client address keeps its version (the default).\n"
+		"connection: each connection draws its version and replica,\n"
+		"so the share follows the weight with few clients (behind a\n"
+		"gateway or a NAT), without stickiness. Open connections\n"
+		"stay where they are; a rollout's step window starts over.",
+    },
+    {
 	.name = "decisions",
 	.run = do_decisions,
 	.synopsis = "SERVICE [--limit N]",

@@ -75,6 +75,10 @@ static uint64_t config_fingerprint(const struct service_config *c)
 	for (i = 0; i < c->def.canary_count; i++)
 		h = hash_fnv1a64_add(h, &c->def.canary[i],
 				     sizeof(c->def.canary[i]));
+	/* Only when set, so that the fingerprints of client-affinity
+	 * services stay what state files written before hold. */
+	if (c->def.flags & KN_SVC_F_CONNECTION_AFFINITY)
+		h = hash_fnv1a64_add(h, "|connection", strlen("|connection"));
 	return h;
 }
 
@@ -97,6 +101,22 @@ static struct backend_rt *find_backend(struct service_rt *s,
 		if (!netaddr_endpoint_cmp(&s->backends[i]->ep, ep))
 			return s->backends[i];
 	return NULL;
+}
+
+/* A new analysis window: the kernel's and the scrapes' sums start over,
+ * and so does the count of distinct clients. */
+static void start_window(struct agent *a, struct service_rt *s,
+			 uint64_t mono_ms)
+{
+	int ret = dp_clear_clients(a->dp, s->dp_index);
+
+	if (ret)
+		log_warn("service %s: cannot clear the client bitmap: %s",
+			 s->cfg.def.name, strerror(-ret));
+	s->clients_estimate = 0;
+	s->few_clients_logged = false;
+	signals_new_window(s, mono_ms);
+	scrape_new_window(s);
 }
 
 /*
@@ -157,8 +177,7 @@ static int sync_backends(struct agent *a, struct service_rt *s)
 	/* Pool sums jump when pools change: restart what sums them. */
 	signals_reset_trail(s);
 	signals_read(a, s, clock_mono_ms());
-	signals_new_window(s, clock_mono_ms());
-	scrape_new_window(s);
+	start_window(a, s, clock_mono_ms());
 	return 0;
 }
 
@@ -214,18 +233,38 @@ static void log_decision(struct service_rt *s, json_t *record)
 		json_array_remove(s->decisions, 0);
 }
 
-/* An operator's or the agent's own event, in the decision log. */
-static void log_event(struct service_rt *s, const char *event)
+/* An operator's or the agent's own event, in the decision log, with why. */
+static void log_event_because(struct service_rt *s, const char *event,
+			      const char *reason)
 {
 	json_t *record = json_pack(
 	    "{s:o, s:s, s:s, s:i, s:f, s:s}", "time",
 	    status_time_json(clock_wall_ms()), "event", event, "phase",
 	    rollout_phase_name(s->rollout.phase), "step",
 	    rollout_is_active(&s->rollout) ? (int)s->rollout.step + 1 : 0,
-	    "canary_percent", s->rollout.weight_bp / PERCENT, "reason",
-	    s->rollout.reason);
+	    "canary_percent", s->rollout.weight_bp / PERCENT, "reason", reason);
 
 	log_decision(s, record);
+}
+
+/* The same, the rollout's reason being why. */
+static void log_event(struct service_rt *s, const char *event)
+{
+	log_event_because(s, event, s->rollout.reason);
+}
+
+/* Once per window: the clients are too few for the weight (a warning, not
+ * a failure; the status says it for as long as it holds). */
+static void check_few_clients(struct service_rt *s)
+{
+	char text[SIGNALS_FEW_CLIENTS_TEXT_LEN];
+
+	if (s->few_clients_logged || !signals_few_clients(s))
+		return;
+	s->few_clients_logged = true;
+	signals_few_clients_text(s, text, sizeof(text));
+	log_warn("service %s: %s", s->cfg.def.name, text);
+	log_event_because(s, "few clients", text);
 }
 
 /* Carries out what a rollout transition asks for (enum rollout_action),
@@ -281,10 +320,8 @@ static void apply_actions(struct agent *a, struct service_rt *s,
 		signals_reset_trail(s);
 		scrape_reset_trails(s);
 	}
-	if (actions & ACTION_NEW_WINDOW) {
-		signals_new_window(s, mono);
-		scrape_new_window(s);
-	}
+	if (actions & ACTION_NEW_WINDOW)
+		start_window(a, s, mono);
 	if (actions)
 		log_info("service %s: %s, canary %.2f %%: %s", s->cfg.def.name,
 			 rollout_phase_name(s->rollout.phase),
@@ -357,6 +394,8 @@ static struct service_rt *service_new(const struct service_config *cfg)
 		return NULL;
 	s->cfg = *cfg;
 	s->config_fingerprint = config_fingerprint(cfg);
+	s->configured_connection_affinity =
+	    cfg->def.flags & KN_SVC_F_CONNECTION_AFFINITY;
 	rollout_init(&s->rollout, cfg->def.canary_bp);
 	s->decisions = json_array();
 	s->history = calloc(AGENT_HISTORY_POINTS, sizeof(*s->history));
@@ -394,6 +433,27 @@ static bool same_pools(const struct dp_service *d,
 	return true;
 }
 
+/* The config copy says the affinity the kernel has (an operator may have
+ * set it through the API since the config was written). */
+static void affinity_from_kernel(struct service_rt *s,
+				 const struct dp_service *d)
+{
+	s->cfg.def.flags = (s->cfg.def.flags & ~KN_SVC_F_CONNECTION_AFFINITY) |
+			   (d->flags & KN_SVC_F_CONNECTION_AFFINITY);
+}
+
+/* Sets the kernel's and the config copy's affinity. */
+static int apply_affinity(struct agent *a, struct service_rt *s,
+			  bool connection)
+{
+	int ret = dp_service_set_affinity(a->dp, s->dp_index, connection);
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+
+	if (d)
+		affinity_from_kernel(s, d);
+	return ret;
+}
+
 /*
  * A configured service meets the kernel: added when new; replaced when its
  * VIP or protocol changed; otherwise adopted as the kernel has it (a
@@ -422,6 +482,7 @@ static int place_service(struct agent *a, struct service_rt *s, char *err,
 				 "data path has (a rollout changed them)",
 				 s->cfg.def.name);
 		cfg_pools_from_kernel(a, s);
+		affinity_from_kernel(s, d);
 		return 0;
 	}
 	ret = dp_service_add(a->dp, &s->cfg.def, &s->dp_index, dp_err,
@@ -445,6 +506,9 @@ static void apply_config_pools(struct agent *a, struct service_rt *s)
 			      sizeof(dp_err)))
 		log_error("service %s: cannot apply the configured pools: %s",
 			  c->def.name, dp_err);
+	if (apply_affinity(a, s, s->configured_connection_affinity))
+		log_error("service %s: cannot apply the configured affinity",
+			  c->def.name);
 	rollout_init(&s->rollout, c->def.canary_bp);
 }
 
@@ -892,6 +956,7 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 	    mono - s->last_read_mono_ms >= AGENT_IDLE_READ_INTERVAL_MS)
 		signals_read(a, s, mono);
 	signals_history_tick(s, mono, wall);
+	check_few_clients(s);
 	check_health(a, s, mono);
 	scrape_tick(a, s, mono);
 	warmup_tick(a, s);
@@ -1166,6 +1231,34 @@ int agent_set_weight(struct agent *a, const char *name, uint32_t canary_bp,
 {
 	return transition(a, name, do_weight, &canary_bp, "weight set", out,
 			  err);
+}
+
+static int do_affinity(struct agent *a, struct service_rt *s, const void *arg,
+		       uint32_t *actions, struct agent_error *err)
+{
+	const bool *connection = arg;
+	bool was = s->cfg.def.flags & KN_SVC_F_CONNECTION_AFFINITY;
+	int ret;
+
+	if (was == *connection)
+		return 0;
+	ret = apply_affinity(a, s, *connection);
+	if (ret)
+		return fail(err, AGENT_ERR_INTERNAL, "",
+			    "cannot write the affinity of service %s to the "
+			    "kernel: %s",
+			    s->cfg.def.name, strerror(-ret));
+	*actions |= ACTION_NEW_WINDOW;
+	return 0;
+}
+
+int agent_set_affinity(struct agent *a, const char *name, bool connection,
+		       json_t **out, struct agent_error *err)
+{
+	return transition(a, name, do_affinity, &connection,
+			  connection ? "affinity set: connection"
+				     : "affinity set: client",
+			  out, err);
 }
 
 /* agent_set_backends()'s arguments, through transition(). */

@@ -18,7 +18,9 @@
  *    "canary_percent", "step", "steps", "step_elapsed", "rollout" (spec or
  *    null), "backends": [{"address", "pool", "kernel": {...},
  *    "metrics": {...}}], "analysis" (latest per signal), "counters",
- *    "datapath" (attached or detached: watch.c)}
+ *    "datapath" (attached or detached: watch.c), "share", "affinity"
+ *    (client or connection), "clients" (the step's distinct client
+ *    addresses and the too-few warning)}
  *  phase is one of idle, warming, progressing, paused, promoted,
  *    rolled_back, aborted.
  */
@@ -124,5 +126,12 @@ int agent_set_backends(struct agent *a, const char *name,
 		       bool set_stable, const struct endpoint *canary,
 		       uint32_t canary_count, bool set_canary, json_t **out,
 		       struct agent_error *err);
+
+/* Connection affinity on (true) or client affinity; at any time, also
+ * during a rollout: recorded flows keep their backend, new connections
+ * follow the new rule, and the step's window starts over so that the
+ * analysis compares the pools under one rule. */
+int agent_set_affinity(struct agent *a, const char *name, bool connection,
+		       json_t **out, struct agent_error *err);
 
 #endif /* KANARY_AGENT_H */

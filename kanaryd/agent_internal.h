@@ -198,6 +198,14 @@ struct service_rt {
 	json_t *latest_analysis;
 	uint64_t evaluations[3]; /* by enum rollout_verdict */
 	uint64_t rollbacks;
+
+	/* Distinct client addresses of the window (judge/clients.h) and
+	 * whether the decision log has said they are too few. */
+	double clients_estimate;
+	bool few_clients_logged;
+	/* The config's affinity: wins over the kernel's when the config
+	 * changed since the state file (like the pools). */
+	bool configured_connection_affinity;
 };
 
 struct agent {
@@ -277,6 +285,15 @@ json_t *signals_backend_json(const struct backend_rt *b);
 void signals_window_share(const struct service_rt *s, struct window_share *out);
 json_t *signals_window_share_json(const struct service_rt *s,
 				  uint64_t window_started_wall_ms);
+
+/* The warning's length: a sentence with three numbers. */
+#define SIGNALS_FEW_CLIENTS_TEXT_LEN 320
+void signals_read_clients(struct agent *a, struct service_rt *s);
+/* With client affinity, are the window's clients too few for the weight. */
+bool signals_few_clients(const struct service_rt *s);
+void signals_few_clients_text(const struct service_rt *s, char *buf,
+			      size_t len);
+json_t *signals_clients_json(const struct service_rt *s);
 
 /* scrape.c */
 void scrape_set_url(struct service_rt *s, struct backend_rt *b);

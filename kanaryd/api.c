@@ -485,6 +485,30 @@ static int call_weight(struct agent *a, const char *name, const json_t *body,
 	return agent_set_weight(a, name, bp, out, err);
 }
 
+static const char *const affinity_fields[] = {"affinity", NULL};
+
+/* {"affinity": "connection"} or {"affinity": "client"} */
+static int call_affinity(struct agent *a, const char *name, const json_t *body,
+			 json_t **out, struct agent_error *err)
+{
+	struct jf_ctx ctx;
+	uint32_t flags = 0;
+
+	jf_init(&ctx, "", err->field, sizeof(err->field), err->message,
+		sizeof(err->message));
+	if (jf_check_object(&ctx, body, affinity_fields) ||
+	    affinity_field(&ctx, body, &flags))
+		return invalid_body(err);
+	if (!json_object_get(body, "affinity")) {
+		jf_fail(&ctx, "affinity",
+			"is required: \"client\" or \"connection\", like "
+			"{\"affinity\": \"connection\"}");
+		return invalid_body(err);
+	}
+	return agent_set_affinity(a, name, flags & KN_SVC_F_CONNECTION_AFFINITY,
+				  out, err);
+}
+
 static const char *const backends_fields[] = {"stable", "canary", NULL};
 
 /* Room for a list element's field name, "canary[63]" and the like. */
@@ -573,6 +597,7 @@ static const struct service_route service_routes[] = {
     {"abort", MHD_HTTP_METHOD_POST, BODY_EMPTY_OBJECT, call_abort},
     {"weight", MHD_HTTP_METHOD_PUT, BODY_REQUIRED, call_weight},
     {"backends", MHD_HTTP_METHOD_PUT, BODY_REQUIRED, call_backends},
+    {"affinity", MHD_HTTP_METHOD_PUT, BODY_REQUIRED, call_affinity},
 };
 
 #define SERVICE_ROUTE_COUNT (sizeof(service_routes) / sizeof(service_routes[0]))

@@ -4,16 +4,20 @@
  * counters read every tick, summed per pool over an analysis window, over
  * the trailing seconds for the immediate rules, and per second for the
  * history chart; and each pool's share of the window's new connections and
- * requests, beside the weight (the status's "share", /metrics' shares). No
+ * requests, beside the weight (the status's "share", /metrics' shares);
+ * the distinct client addresses of the window and whether they are too
+ * few for the weight (the status's "clients"). No
  * instrumentation in the model server is needed: the data path counts
  * connections, resets, refusals, HTTP status classes and request-to-response
  * latency itself.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent_internal.h"
 #include "util/log.h"
+#include "judge/clients.h"
 #include "judge/stats.h"
 
 #define HTTP_CLASS_2XX 1
@@ -88,12 +92,27 @@ void signals_read(struct agent *a, struct service_rt *s, uint64_t mono_ms)
 		errors += (double)b->now.totals.http_status[HTTP_CLASS_5XX];
 		refused += (double)b->now.totals.refused;
 	}
+	signals_read_clients(a, s);
 	slot = ring_push(&s->trail_ring);
 	s->trail[slot].t_ms = mono_ms;
 	s->trail[slot].requests = requests;
 	s->trail[slot].errors = errors;
 	s->trail[slot].refused = refused;
 	s->last_read_mono_ms = mono_ms;
+}
+
+/* The window's distinct clients, from the data path's bitmap. */
+void signals_read_clients(struct agent *a, struct service_rt *s)
+{
+	struct kn_client_seen seen;
+	int ret = dp_read_clients(a->dp, s->dp_index, &seen);
+
+	if (ret) {
+		log_warn("cannot read the client bitmap of %s: %s",
+			 s->cfg.def.name, strerror(-ret));
+		return;
+	}
+	s->clients_estimate = clients_estimate(&seen);
 }
 
 void signals_reset_trail(struct service_rt *s)
@@ -398,4 +417,49 @@ json_t *signals_window_share_json(const struct service_rt *s,
 	    pool_split_json(&share.new_connections), "requests",
 	    share.requests_observed ? pool_split_json(&share.requests)
 				    : json_null());
+}
+
+bool signals_few_clients(const struct service_rt *s)
+{
+	struct window_share share;
+
+	if (s->cfg.def.flags & KN_SVC_F_CONNECTION_AFFINITY)
+		return false;
+	signals_window_share(s, &share);
+	return clients_too_few(s->clients_estimate, s->rollout.weight_bp,
+			       share.new_connections.total);
+}
+
+void signals_few_clients_text(const struct service_rt *s, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "few clients: about %.0f distinct client addresses this "
+		 "step, so with client affinity the canary share moves in "
+		 "steps of about %.0f points and cannot follow a weight of "
+		 "%.2f %%; \"affinity\": \"connection\" lets it follow "
+		 "(without stickiness)",
+		 round(s->clients_estimate),
+		 clients_share_step_points(s->clients_estimate),
+		 s->rollout.weight_bp / PERCENT);
+}
+
+/* {"distinct", "too_few", "share_step_points", "warning"}: the window's
+ * distinct client addresses, and the warning when they are too few. */
+json_t *signals_clients_json(const struct service_rt *s)
+{
+	char text[SIGNALS_FEW_CLIENTS_TEXT_LEN];
+	bool few = signals_few_clients(s);
+
+	if (few)
+		signals_few_clients_text(s, text, sizeof(text));
+	return json_pack("{s:I, s:b, s:o, s:o}", "distinct",
+			 (json_int_t)round(s->clients_estimate), "too_few", few,
+			 "share_step_points",
+			 s->clients_estimate >= 1
+			     ? json_real(round(clients_share_step_points(
+						   s->clients_estimate) *
+					       SHARE_DECIMALS_SCALE) /
+					 SHARE_DECIMALS_SCALE)
+			     : json_null(),
+			 "warning", few ? json_string(text) : json_null());
 }

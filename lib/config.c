@@ -285,7 +285,7 @@ static int service_from_json(struct jf_ctx *ctx, const json_t *obj,
 		ret = jf_fail(ctx, "http", "HTTP is observed on TCP only");
 	svc->def.flags =
 	    http && svc->def.proto == IPPROTO_TCP ? KN_SVC_F_HTTP : 0;
-	ret = ret ?: config_affinity_field(ctx, obj, &svc->def.flags);
+	ret = ret ?: affinity_field(ctx, obj, &svc->def.flags);
 	ret = ret
 		  ?: pool_field(ctx, obj, "stable", svc->def.stable,
 				&svc->def.stable_count);
@@ -399,43 +399,6 @@ static int config_from_json(struct jf_ctx *ctx, const json_t *root,
 		if (ret)
 			return ret;
 	}
-	return 0;
-}
-
-int config_affinity_parse(const char *word, bool *connection)
-{
-	if (!strcmp(word, CONFIG_AFFINITY_CLIENT))
-		*connection = false;
-	else if (!strcmp(word, CONFIG_AFFINITY_CONNECTION))
-		*connection = true;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-const char *config_affinity_name(uint32_t flags)
-{
-	return flags & KN_SVC_F_CONNECTION_AFFINITY ? CONFIG_AFFINITY_CONNECTION
-						    : CONFIG_AFFINITY_CLIENT;
-}
-
-int config_affinity_field(struct jf_ctx *ctx, const json_t *obj,
-			  uint32_t *flags)
-{
-	const json_t *v = json_object_get(obj, "affinity");
-	bool connection;
-
-	if (!v)
-		return 0;
-	/* A NUL inside the string must not pass for its end. */
-	if (!json_is_string(v) ||
-	    strlen(json_string_value(v)) != json_string_length(v) ||
-	    config_affinity_parse(json_string_value(v), &connection))
-		return jf_fail(ctx, "affinity", CONFIG_AFFINITY_EXPECTED);
-	if (connection)
-		*flags |= KN_SVC_F_CONNECTION_AFFINITY;
-	else
-		*flags &= ~KN_SVC_F_CONNECTION_AFFINITY;
 	return 0;
 }
 

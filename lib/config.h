@@ -11,12 +11,12 @@
 #ifndef KANARY_CONFIG_H
 #define KANARY_CONFIG_H
 
-#include <jansson.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "affinity.h"
 #include "datapath/dataplane.h"
 #include "metrics/metric_presets.h"
 #include "judge/rollout_spec.h"
@@ -119,26 +119,5 @@ int config_check_backends(const struct dp_service_def *def, bool allow_local,
  */
 int config_validate(const struct agent_config *cfg, char *field,
 		    size_t field_len, char *err, size_t err_len);
-
-/*
- * A service's affinity: "client" (the default: a client address keeps its
- * version) or "connection" (KN_SVC_F_CONNECTION_AFFINITY: each connection
- * draws its version; the share follows the weight with few clients).
- */
-#define CONFIG_AFFINITY_CLIENT	   "client"
-#define CONFIG_AFFINITY_CONNECTION "connection"
-#define CONFIG_AFFINITY_EXPECTED   "must be \"client\" or \"connection\""
-
-/* "client" or "connection" into *connection; -EINVAL for anything else. */
-int config_affinity_parse(const char *word, bool *connection);
-/* The affinity a service's KN_SVC_F_* flags say, by its name. */
-const char *config_affinity_name(uint32_t flags);
-
-struct jf_ctx;
-/* The "affinity" field of obj, when present, into *flags (sets or clears
- * KN_SVC_F_CONNECTION_AFFINITY); else *flags stay. The config file and the
- * API read it through here; errors name the field. */
-int config_affinity_field(struct jf_ctx *ctx, const json_t *obj,
-			  uint32_t *flags);
 
 #endif /* KANARY_CONFIG_H */

@@ -252,10 +252,9 @@ static void test_affinity(void **state)
 	assert_true(cfg.services[0].def.flags & KN_SVC_F_CONNECTION_AFFINITY);
 	assert_true(cfg.services[0].def.flags & KN_SVC_F_HTTP);
 	assert_false(cfg.services[1].def.flags & KN_SVC_F_CONNECTION_AFFINITY);
-	assert_string_equal(config_affinity_name(cfg.services[0].def.flags),
+	assert_string_equal(affinity_name(cfg.services[0].def.flags),
 			    "connection");
-	assert_string_equal(config_affinity_name(cfg.services[1].def.flags),
-			    "client");
+	assert_string_equal(affinity_name(cfg.services[1].def.flags), "client");
 	config_free(&cfg);
 	expect_good("\"canary_percent\": 12.5",
 		    "\"canary_percent\": 12.5, \"affinity\": \"client\"", &cfg);
@@ -277,12 +276,12 @@ static void test_affinity(void **state)
 		     "\"affinity\": \"client\\u0000x\"",
 		     (const char *[]){"node.json:12:", "\\u0000 (NUL)", NULL});
 
-	assert_int_equal(config_affinity_parse("connection", &connection), 0);
+	assert_int_equal(affinity_parse("connection", &connection), 0);
 	assert_true(connection);
-	assert_int_equal(config_affinity_parse("client", &connection), 0);
+	assert_int_equal(affinity_parse("client", &connection), 0);
 	assert_false(connection);
-	assert_int_equal(config_affinity_parse("Client", &connection), -EINVAL);
-	assert_int_equal(config_affinity_parse("", &connection), -EINVAL);
+	assert_int_equal(affinity_parse("Client", &connection), -EINVAL);
+	assert_int_equal(affinity_parse("", &connection), -EINVAL);
 }
 
 static void test_backends_that_cannot_be_right(void **state)
