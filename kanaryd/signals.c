@@ -439,7 +439,7 @@ void signals_few_clients_text(const struct service_rt *s, char *buf, size_t len)
 		 "%.2f %%; \"affinity\": \"connection\" lets it follow "
 		 "(without stickiness)",
 		 round(s->clients_estimate),
-		 clients_share_step_points(s->clients_estimate),
+		 clients_share_step_points(round(s->clients_estimate)),
 		 s->rollout.weight_bp / PERCENT);
 }
 
@@ -449,17 +449,18 @@ json_t *signals_clients_json(const struct service_rt *s)
 {
 	char text[SIGNALS_FEW_CLIENTS_TEXT_LEN];
 	bool few = signals_few_clients(s);
+	/* Whole clients: the step of 3 clients reads 33.33, not 33.28. */
+	double distinct = round(s->clients_estimate);
+	json_t *step = json_null();
 
+	if (distinct >= 1)
+		step = json_real(round(clients_share_step_points(distinct) *
+				       SHARE_DECIMALS_SCALE) /
+				 SHARE_DECIMALS_SCALE);
 	if (few)
 		signals_few_clients_text(s, text, sizeof(text));
 	return json_pack("{s:I, s:b, s:o, s:o}", "distinct",
-			 (json_int_t)round(s->clients_estimate), "too_few", few,
-			 "share_step_points",
-			 s->clients_estimate >= 1
-			     ? json_real(round(clients_share_step_points(
-						   s->clients_estimate) *
-					       SHARE_DECIMALS_SCALE) /
-					 SHARE_DECIMALS_SCALE)
-			     : json_null(),
-			 "warning", few ? json_string(text) : json_null());
+			 (json_int_t)distinct, "too_few", few,
+			 "share_step_points", step, "warning",
+			 few ? json_string(text) : json_null());
 }
