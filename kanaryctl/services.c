@@ -143,8 +143,14 @@ int do_status(struct ctl *ctl, int argc, char **argv)
 		const char *reason =
 		    json_string_value(json_object_get(answer, "reason"));
 
+		const char *warning = json_string_value(json_object_get(
+		    json_object_get(answer, "clients"), "warning"));
+
 		if (reason && *reason)
 			printf("\nlast transition: %s\n", reason);
+		printf("affinity: %s\n", jstr(answer, "affinity"));
+		if (warning)
+			printf("warning: %s\n", warning);
 		print_backends(answer);
 	} else if (!json_array_size(json_object_get(answer, "services"))) {
 		printf("(no services: give kanaryd --service or a config "
