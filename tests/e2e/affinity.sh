@@ -15,7 +15,7 @@
 #     kanaryctl starts the step's window over, and its share then follows
 #     the weight;
 #   "affinity": "sticky" is refused with the field named: in the config
-#     (--check-config), by the API and by kanaryctl.
+#     (--check-config), by kanaryd's --affinity, the API and kanaryctl.
 # Shares are compared with wide margins (several hundred connections),
 # never timings.
 set -u
@@ -75,6 +75,13 @@ RC=$?
 check_diag() { echo "#   rc=${RC:-} ${ERR:0:400}"; }
 check "the config's \"affinity\": \"sticky\" is refused at its line, with the field named" \
 	bash -c '[ "$1" = 1 ] && [[ "$2" == *"sticky.json:"*"services[0].affinity: must be \"client\" or \"connection\""* ]]' \
+	_ "$RC" "$ERR"
+
+ERR=$(topo_node "$KANARY_BIN/kanaryd" --iface nc0 --pin-dir "$TOPO_PIN_DIR-flags" \
+	--service "$TOPO_VIP:$GW_PORT" --stable "$(topo_pool stable)" --affinity sticky 2>&1)
+RC=$?
+check "kanaryd --affinity sticky is refused (exit 2), naming the flag" \
+	bash -c '[ "$1" = 2 ] && [[ "$2" == *"--affinity '"'"'sticky'"'"': must be \"client\" or \"connection\""* ]]' \
 	_ "$RC" "$ERR"
 
 cat >"$TOPO_TMP/config.json" <<EOF
