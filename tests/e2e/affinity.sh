@@ -14,6 +14,8 @@
 #   switching the client-affinity service to connection affinity with
 #     kanaryctl starts the step's window over, and its share then follows
 #     the weight;
+#   after a restart, the affinity set through the API stays while the
+#     service's config is unchanged, and a changed config wins;
 #   "affinity": "sticky" is refused with the field named: in the config
 #     (--check-config), by kanaryd's --affinity, the API and kanaryctl.
 # Shares are compared with wide margins (several hundred connections),
@@ -226,4 +228,21 @@ stop_load gw2
 tap_is "connection affinity: each address now had answers from both versions" \
 	"$(jget "[d['sources'], d['sources_with_multiple_tags'], d['errors']]" <"$TOPO_TMP/gw2.json")" '[3, 3, 0]'
 stop_load conn
+
+# ---- a restart: the API's change stays, a changed config wins -----------------
+kill -KILL "$TOPO_KANARYD_PID"
+wait "$TOPO_KANARYD_PID" 2>/dev/null
+TOPO_KANARYD_PID=
+cat >"$TOPO_TMP/config2.json" <<EOF
+{
+  "tick": "50ms",
+  "services": [
+    $(service gw "$GW_PORT" ''),
+    $(service conn "$CONN_PORT" '')
+  ]
+}
+EOF
+topo_kanaryd --config "$TOPO_TMP/config2.json" || tap_bail "kanaryd did not start again"
+tap_is "after a restart: gw keeps the affinity set through the API (its config is unchanged), conn takes its changed config's" \
+	"$(topo_api GET "$SVC" | jget "[s['affinity'] for s in d['services']]")" '["connection", "client"]'
 tap_done
