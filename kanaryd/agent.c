@@ -494,40 +494,49 @@ static int place_service(struct agent *a, struct service_rt *s, char *err,
 }
 
 /* The config changed since the state file: its pools and weight win and
- * the rollout starts over, idle. */
-static void apply_config_pools(struct agent *a, struct service_rt *s)
+ * the rollout starts over, idle. `configured` is the service as the config
+ * file has it: place_service() replaced the pools of s->cfg with the
+ * kernel's when it adopted the service. */
+static void apply_config_pools(struct agent *a, struct service_rt *s,
+			       const struct service_config *configured)
 {
-	const struct service_config *c = &s->cfg;
+	const struct dp_service_def *def = &configured->def;
 	char dp_err[DP_ERR_LEN];
 
-	if (dp_service_update(a->dp, s->dp_index, c->def.stable,
-			      c->def.stable_count, c->def.canary,
-			      c->def.canary_count, c->def.canary_bp, dp_err,
-			      sizeof(dp_err)))
+	if (dp_service_update(a->dp, s->dp_index, def->stable,
+			      def->stable_count, def->canary, def->canary_count,
+			      def->canary_bp, dp_err, sizeof(dp_err)))
 		log_error("service %s: cannot apply the configured pools: %s",
-			  c->def.name, dp_err);
+			  def->name, dp_err);
+	cfg_pools_from_kernel(a, s);
 	if (apply_affinity(a, s, s->configured_connection_affinity))
 		log_error("service %s: cannot apply the configured affinity",
-			  c->def.name);
-	rollout_init(&s->rollout, c->def.canary_bp);
+			  def->name);
+	rollout_init(&s->rollout, def->canary_bp);
 }
 
 /* A state file's record meets its service: resumed when the config is what
  * it was when the record was written, else the config wins. */
-static void restore_service(struct agent *a, struct state_record *rec)
+static void restore_service(struct agent *a, const struct agent_config *cfg,
+			    struct state_record *rec)
 {
 	struct service_rt *s = agent_find_service(a, rec->name);
+	const struct service_config *configured = NULL;
 	char mine[STATE_FINGERPRINT_LEN];
+	size_t i;
 
 	if (!s || !rec->has_fingerprint)
 		return;
+	for (i = 0; i < cfg->service_count && !configured; i++)
+		if (!strcmp(cfg->services[i].def.name, rec->name))
+			configured = &cfg->services[i];
 	statefile_fingerprint(s->config_fingerprint, mine, sizeof(mine));
 	if (strcmp(mine, rec->config_fingerprint)) {
 		log_info("service %s: the config changed since the state file "
 			 "was written: applying the configured pools, the "
 			 "rollout starts idle",
 			 s->cfg.def.name);
-		apply_config_pools(a, s);
+		apply_config_pools(a, s, configured ? configured : &s->cfg);
 		return;
 	}
 	if (rec->rollout_error)
@@ -545,7 +554,7 @@ static void restore_service(struct agent *a, struct state_record *rec)
 	s->rollbacks = rec->rollbacks;
 }
 
-static int restore_state(struct agent *a)
+static int restore_state(struct agent *a, const struct agent_config *cfg)
 {
 	struct state_record *records;
 	size_t count, i;
@@ -555,7 +564,7 @@ static int restore_state(struct agent *a)
 	if (ret)
 		return ret;
 	for (i = 0; i < count; i++)
-		restore_service(a, &records[i]);
+		restore_service(a, cfg, &records[i]);
 	statefile_records_free(records, count);
 	return 0;
 }
@@ -658,7 +667,7 @@ int agent_create(const struct agent_config *cfg,
 			goto fail;
 	}
 	remove_unconfigured(a);
-	ret = restore_state(a);
+	ret = restore_state(a, cfg);
 	if (ret)
 		log_warn("state file %s not used: %s (rollouts start idle)",
 			 a->cfg.state_file, strerror(-ret));
