@@ -183,6 +183,7 @@ static void service_free(struct agent *a, struct service_rt *s)
 			fetcher_cancel_owner(a->fetcher, s->backends[i]);
 		free(s->backends[i]);
 	}
+	gates_cancel(a, s);
 	free(s->backends);
 	json_decref(s->decisions);
 	free(s->history);
@@ -289,6 +290,7 @@ static void apply_actions(struct agent *a, struct service_rt *s,
 		log_info("service %s: %s, canary %.2f %%: %s", s->cfg.def.name,
 			 rollout_phase_name(s->rollout.phase),
 			 s->rollout.weight_bp / PERCENT, s->rollout.reason);
+	events_update(a, s);
 	a->state_dirty = true;
 }
 
@@ -557,6 +559,9 @@ int agent_create(const struct agent_config *cfg,
 		if (ret)
 			goto fail;
 	}
+	ret = notifier_create(cfg, &a->notifier, err, err_len);
+	if (ret)
+		goto fail;
 	ret = fetcher_create(AGENT_FETCH_IN_FLIGHT_MAX, &a->fetcher);
 	if (ret) {
 		snprintf(err, err_len, "cannot start the HTTP client: %s",
@@ -612,6 +617,7 @@ int agent_create(const struct agent_config *cfg,
 				 s->rollout.weight_bp / PERCENT);
 		if (s->rollout.phase == PHASE_WARMING)
 			s->warmup_pending = true;
+		events_sync(s);
 	}
 	a->state_dirty = true;
 	*out = a;
@@ -637,6 +643,7 @@ void agent_destroy(struct agent *a)
 		free_retired(a);
 	health_probes_destroy(a->probes, a->fetcher);
 	fetcher_destroy(a->fetcher);
+	notifier_destroy(a->notifier);
 	dp_close(a->dp, !a->opts.keep_attached);
 	pthread_mutex_destroy(&a->lock);
 	memset(a->token, 0, sizeof(a->token));
@@ -896,12 +903,14 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 	scrape_tick(a, s, mono);
 	warmup_tick(a, s);
 	reconcile_weight(a, s);
+	events_targets(a, s);
 	if (!active)
 		return;
 	check_immediate(a, s);
-	if (s->rollout.phase == PHASE_PROGRESSING &&
-	    rollout_due(&s->rollout, wall) && wall >= s->next_eval_wall_ms)
+	/* Also while a gate waits at a step: a failure still rolls back. */
+	if (rollout_due(&s->rollout, wall) && wall >= s->next_eval_wall_ms)
 		evaluate(a, s, mono, wall);
+	gates_tick(a, s, mono);
 }
 
 /* The fetcher's callbacks may have ended warm-ups. */
@@ -913,6 +922,35 @@ static void take_warmup_outcomes(struct agent *a)
 	for (i = 0; i < a->service_count; i++)
 		if (warmup_take_outcome(a->services[i], &o))
 			warmup_ended(a, a->services[i], &o);
+}
+
+/* A gate's URL said yes (on to where the rollout was going) or refused
+ * explicitly (back); a holding answer stays with gates.c. */
+static void take_gate_answers(struct agent *a)
+{
+	char why[GATE_WHY_LEN];
+	enum gate_answer answer;
+	size_t i;
+
+	for (i = 0; i < a->service_count; i++) {
+		struct service_rt *s = a->services[i];
+		enum rollout_phase before = s->rollout.phase;
+		uint32_t actions = 0;
+
+		if (!gates_take_answer(s, &answer, why, sizeof(why)))
+			continue;
+		if (answer == GATE_REFUSE) {
+			rollout_gate_refused(&s->rollout, why, clock_wall_ms(),
+					     &actions);
+			log_event(s, "gate refused");
+			events_emit(a, s, NOTIFY_GATE_REFUSED, NULL);
+		} else {
+			rollout_gate_passed(&s->rollout, why, clock_wall_ms(),
+					    &actions);
+			log_event(s, "gate passed");
+		}
+		judged(a, s, before, actions, ROLLBACK_ANALYSIS, NULL);
+	}
 }
 
 /* The watch (watch.c) says whether the hooks were emptied; attaching
@@ -942,6 +980,7 @@ int agent_run(struct agent *a)
 		pthread_mutex_lock(&a->lock);
 		fetcher_poll(a->fetcher);
 		take_warmup_outcomes(a);
+		take_gate_answers(a);
 		free_retired(a);
 		mono = clock_mono_ms();
 		if (mono >= next_tick) {
@@ -1126,6 +1165,22 @@ int agent_rollout_promote(struct agent *a, const char *name, bool full,
 	return transition(a, name, do_promote, &full,
 			  full ? "promoted fully" : "promoted one step", out,
 			  err);
+}
+
+static int do_approve(struct agent *a, struct service_rt *s, const void *arg,
+		      uint32_t *actions, struct agent_error *err)
+{
+	int ret = rollout_gate_passed(&s->rollout, "approved by an operator",
+				      clock_wall_ms(), actions);
+
+	(void)a, (void)arg;
+	return ret ? refused(s, ret, err) : 0;
+}
+
+int agent_rollout_approve(struct agent *a, const char *name, json_t **out,
+			  struct agent_error *err)
+{
+	return transition(a, name, do_approve, NULL, "gate approved", out, err);
 }
 
 int agent_rollout_abort(struct agent *a, const char *name, json_t **out,
