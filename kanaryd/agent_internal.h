@@ -170,7 +170,7 @@ struct rollout_mark {
 	enum rollout_phase phase;
 	uint32_t step;
 	enum gate_point gate;
-	const json_t *hold; /* the held record last announced */
+	const json_t *record; /* the decision log's newest, when told */
 };
 
 /* Aggregated kernel counters of one pool at one time. */

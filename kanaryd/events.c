@@ -48,19 +48,24 @@ void events_sync(struct service_rt *s)
 	s->notified.phase = s->rollout.phase;
 	s->notified.step = s->rollout.step;
 	s->notified.gate = s->rollout.gate;
-	s->notified.hold = last_decision(s);
+	s->notified.record = last_decision(s);
 }
 
-/* A new undecided step: the newest record is inconclusive and was not
- * announced (one held for longer is the same record, updated, with its
- * "evaluations" count). */
-static bool new_hold(const struct service_rt *s)
+/* The decision log's newest record, when it came since the last update
+ * (a step held for longer is one record, replaced with an "evaluations"
+ * count: not a new hold). */
+static const json_t *new_record(const struct service_rt *s)
 {
 	const json_t *d = last_decision(s);
-	const char *v = json_string_value(json_object_get(d, "verdict"));
 
-	return d && d != s->notified.hold && v && !strcmp(v, "inconclusive") &&
-	       !json_object_get(d, "evaluations");
+	return d != s->notified.record ? d : NULL;
+}
+
+static bool record_says(const json_t *d, const char *key, const char *value)
+{
+	const char *v = json_string_value(json_object_get(d, key));
+
+	return v && !strcmp(v, value);
 }
 
 void events_update(struct agent *a, struct service_rt *s)
@@ -69,6 +74,7 @@ void events_update(struct agent *a, struct service_rt *s)
 	enum rollout_phase now = s->rollout.phase;
 	bool active = rollout_is_active(&s->rollout);
 	const struct rollout_state before = {.phase = was.phase};
+	const json_t *fresh = new_record(s);
 	bool started = active && !rollout_is_active(&before);
 
 	if (started)
@@ -76,10 +82,11 @@ void events_update(struct agent *a, struct service_rt *s)
 	if (was.phase == PHASE_WAITING_GATE && now != PHASE_WAITING_GATE &&
 	    now != PHASE_ROLLED_BACK && now != PHASE_ABORTED)
 		events_emit(a, s, NOTIFY_GATE_APPROVED, NULL);
-	if (now == PHASE_PROGRESSING && !started &&
-	    (was.phase == PHASE_PROGRESSING ||
-	     was.phase == PHASE_WAITING_GATE) &&
-	    s->rollout.step > was.step)
+	/* A step passed its analysis (also when a gate then holds, but not
+	 * again while the gate waits), or an operator moved it on. */
+	if ((record_says(fresh, "verdict", "pass") &&
+	     !(was.phase == PHASE_WAITING_GATE && now == PHASE_WAITING_GATE)) ||
+	    record_says(fresh, "event", "promoted one step"))
 		events_emit(a, s, NOTIFY_STEP_PASSED, NULL);
 	if (now == PHASE_PAUSED && was.phase != PHASE_PAUSED)
 		events_emit(a, s, NOTIFY_PAUSED, NULL);
@@ -95,7 +102,8 @@ void events_update(struct agent *a, struct service_rt *s)
 		events_emit(a, s, NOTIFY_ROLLED_BACK, NULL);
 	if (now != was.phase && now == PHASE_ABORTED)
 		events_emit(a, s, NOTIFY_ABORTED, NULL);
-	if (active && new_hold(s))
+	if (active && record_says(fresh, "verdict", "inconclusive") &&
+	    !json_object_get(fresh, "evaluations"))
 		events_emit(a, s, NOTIFY_HELD, NULL);
 	events_sync(s);
 }
