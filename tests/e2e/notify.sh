@@ -116,6 +116,9 @@ asked=$(hooks /gate/step503 "len(rs)")
 tap_check "the before_step gate was asked again while it answered 503 ($asked times)" test "${asked:-0}" -ge 3
 tap_is "each asking carried the service's status" \
 	"$(hooks /gate/step503 "sorted(set((b['name'], b['phase']) for b in bs))")" "[('sentiment', 'waiting_gate')]"
+topo_node "$CTL" --server "$TOPO_API" watch "$ROLLOUT_SERVICE" --timeout 1s >"$TOPO_TMP/watch.out" 2>&1
+tap_check "kanaryctl watch shows the wait and its gate" \
+	grep -q "phase=waiting_gate .* gate=before_promotion" "$TOPO_TMP/watch.out"
 topo_node "$CTL" --server "$TOPO_API" approve "$ROLLOUT_SERVICE" >"$TOPO_TMP/approve.out" 2>&1
 tap_is "kanaryctl approve succeeds" "$?" 0
 phase=$(wait_phase 10 promoted rolled_back)
