@@ -12,6 +12,7 @@
 #     is approved with kanaryctl, a refusal rolls back, a rollback happens
 #     while a gate waits, and no traffic moves before a before_start gate.
 # (What a hanging receiver costs the loop is a figure: bench/notify.sh.)
+# Needs: curl, python3, promtool (package prometheus).
 set -u
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/topology.sh"
@@ -156,6 +157,8 @@ tap_check "/metrics counts deliveries per receiver" \
 	grep -q "kanary_notifications_total{receiver=\"$HOOK/ok/all\",outcome=\"delivered\"} [1-9]" "$TOPO_TMP/metrics.txt"
 tap_check "/metrics counts retries of the failing receiver" \
 	grep -q "kanary_notifications_total{receiver=\"$HOOK/fail/x\",outcome=\"retried\"} [1-9]" "$TOPO_TMP/metrics.txt"
+tap_check "/metrics with receivers passes promtool" \
+	promtool check metrics <"$TOPO_TMP/metrics.txt"
 decided=$(topo_api GET "/api/v1/services/$ROLLOUT_SERVICE/decisions" | "$PYTHON" -c "
 import json, sys
 print(sorted(set(d.get('event') or d.get('phase_after') for d in json.load(sys.stdin)['decisions'])))")
@@ -191,6 +194,10 @@ start_case "[10, 100]" "1s" || tap_bail "cannot start kanaryd"
 topo_api POST "/api/v1/services/$ROLLOUT_SERVICE/rollout" "$(gate_body '{"before_start": "manual"}')" >/dev/null
 tap_is "a rollout waits before its start" "$(status_field phase)" waiting_gate
 tap_is "with no traffic moved" "$(status_field canary_percent)" 0.0
+topo_kanaryd_stop
+topo_kanaryd --config "$ROLLOUT_CONFIG" || tap_bail "kanaryd does not restart"
+tap_is "a restarted kanaryd still waits at the same gate" \
+	"$(status_field gate | "$PYTHON" -c "import ast, sys; print(ast.literal_eval(sys.stdin.read())['gate'])")" before_start
 topo_api POST "/api/v1/services/$ROLLOUT_SERVICE/abort" '{}' >/dev/null
 tap_is "and can be aborted there" "$(status_field phase)" aborted
 FLOOD=50
