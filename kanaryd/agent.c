@@ -20,19 +20,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "agent_internal.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/netaddr.h"
-#include "util/text.h"
+#include "util/token.h"
 #include "watch.h"
 
 #define EVAL_RETRY_MS	  1000 /* after an inconclusive verdict */
@@ -308,47 +305,11 @@ static void reconcile_weight(struct agent *a, struct service_rt *s)
 static int read_token(struct agent *a, const char *path, char *err,
 		      size_t err_len)
 {
-	struct stat st;
-	ssize_t n;
-	int fd;
+	int ret =
+	    token_read_file(path, a->token, sizeof(a->token), err, err_len);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, err_len, "cannot read token file %s: %s", path,
-			 strerror(errno));
-		return -errno;
-	}
-	if (!fstat(fd, &st) && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		log_warn("token file %s is readable by others than its owner: "
-			 "chmod 600 it",
-			 path);
-	n = read(fd, a->token, sizeof(a->token) - 1);
-	close(fd);
-	if (n < 0) {
-		snprintf(err, err_len, "cannot read token file %s: %s", path,
-			 strerror(errno));
-		return -EIO;
-	}
-	a->token[n] = '\0';
-	while (n > 0 && (a->token[n - 1] == '\n' || a->token[n - 1] == '\r' ||
-			 a->token[n - 1] == ' '))
-		a->token[--n] = '\0';
-	if (n == 0 || (size_t)n >= sizeof(a->token) - 1) {
-		snprintf(err, err_len,
-			 "token file %s must hold one token of 1 to %d "
-			 "characters",
-			 path, AGENT_TOKEN_MAX - 2);
-		return -EINVAL;
-	}
-	if (text_control_at(a->token, (size_t)n, false) < (size_t)n) {
-		snprintf(err, err_len,
-			 "token file %s must hold one token on one line: a "
-			 "line break or another control character is inside",
-			 path);
-		return -EINVAL;
-	}
-	a->has_token = true;
-	return 0;
+	a->has_token = !ret;
+	return ret;
 }
 
 static struct service_rt *service_new(const struct service_config *cfg)

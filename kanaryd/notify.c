@@ -9,7 +9,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,13 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "agent_internal.h" /* status_time_json */
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/names.h"
-#include "util/text.h"
+#include "util/token.h"
 
 #define NOTIFY_TOKEN_MAX	  256
 #define NOTIFY_ERR_LEN		  160
@@ -299,35 +297,6 @@ static void *delivery_thread(void *arg)
 /* ---- setting up ------------------------------------------------------------
  */
 
-static int read_receiver_token(struct receiver *r, char *err, size_t err_len)
-{
-	const char *path = r->cfg.token_file;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(err, err_len, "notification token file %s: %s", path,
-			 strerror(errno));
-		return -errno;
-	}
-	n = read(fd, r->token, sizeof(r->token) - 1);
-	close(fd);
-	if (n < 0)
-		n = 0;
-	r->token[n] = '\0';
-	while (n > 0 && (r->token[n - 1] == '\n' || r->token[n - 1] == '\r' ||
-			 r->token[n - 1] == ' '))
-		r->token[--n] = '\0';
-	if (n == 0 || text_control_at(r->token, (size_t)n, false) < (size_t)n) {
-		snprintf(err, err_len,
-			 "notification token file %s must hold one token on "
-			 "one line",
-			 path);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static size_t receivers_configured(const struct agent_config *cfg)
 {
 	size_t total = cfg->notifications.count, i;
@@ -352,7 +321,8 @@ static int add_receiver(struct notifier *n,
 	pthread_cond_init(&r->wake, NULL);
 	n->count++;
 	if (rc->token_file[0]) {
-		ret = read_receiver_token(r, err, err_len);
+		ret = token_read_file(rc->token_file, r->token,
+				      sizeof(r->token), err, err_len);
 		if (ret)
 			return ret;
 	}
