@@ -168,6 +168,12 @@ tap_check "the decision log shows the wait and the approval ($decided)" \
 # ---- a gate that refuses rolls back ---------------------------------------------
 start_case "[10, 50, 100]" "1s" || tap_bail "cannot start kanaryd"
 start_load 30
+topo_api POST "/api/v1/services/$ROLLOUT_SERVICE/approve" '{}' >"$TOPO_TMP/approve.json"
+tap_is "approve with no gate waiting is a conflict" "$TOPO_HTTP_STATUS" 409
+tap_check "that says why" grep -q "no gate is waiting" "$TOPO_TMP/approve.json"
+topo_api POST "/api/v1/services/$ROLLOUT_SERVICE/rollout" '{"gates": {"before_step": "198.18.0.5/x"}}' >"$TOPO_TMP/bad.json"
+tap_is "a gate URL without a scheme is refused" "$TOPO_HTTP_STATUS" 400
+tap_check "naming the field" grep -q '"field":"gates.before_step"' "$TOPO_TMP/bad.json"
 topo_api POST "/api/v1/services/$ROLLOUT_SERVICE/rollout" "$(gate_body \
 	'{"before_step": "'$HOOK'/gate/refuse", "interval": "300ms"}')" >/dev/null
 phase=$(wait_phase 30 rolled_back promoted)
