@@ -910,7 +910,7 @@ static void take_gate_answers(struct agent *a)
 					    &actions);
 			log_event(s, "gate passed");
 		}
-		judged(a, s, before, actions, ROLLBACK_ANALYSIS, NULL);
+		judged(a, s, before, actions, ROLLBACK_GATE, NULL);
 	}
 }
 

@@ -228,6 +228,14 @@ struct service_rt {
 	struct rollout_mark notified;
 };
 
+enum rollback_reason {
+	ROLLBACK_ERROR_RATE = 0,
+	ROLLBACK_REFUSED = 1,
+	ROLLBACK_ANALYSIS = 2,
+	ROLLBACK_GATE = 3, /* a gate refused */
+	ROLLBACK_REASON_COUNT,
+};
+
 struct agent {
 	pthread_mutex_t lock;
 	struct agent_config cfg;
@@ -244,14 +252,8 @@ struct agent {
 	bool state_dirty;
 	uint64_t started_wall_ms;
 	uint64_t scrape_errors_total;
-	uint64_t rollbacks_by_reason[3]; /* error rate, refused, analysis */
+	uint64_t rollbacks_by_reason[ROLLBACK_REASON_COUNT];
 	struct notifier *notifier;
-};
-
-enum rollback_reason {
-	ROLLBACK_ERROR_RATE = 0,
-	ROLLBACK_REFUSED = 1,
-	ROLLBACK_ANALYSIS = 2,
 };
 
 /* A loaded state file's record of one service (statefile_load). */

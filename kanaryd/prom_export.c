@@ -367,8 +367,12 @@ static void backend_families(struct agent *a, struct page *b)
 
 static void agent_families(struct agent *a, struct page *b)
 {
-	static const char *const reasons[] = {"error_rate", "refused",
-					      "analysis"};
+	static const char *const reasons[ROLLBACK_REASON_COUNT] = {
+	    [ROLLBACK_ERROR_RATE] = "error_rate",
+	    [ROLLBACK_REFUSED] = "refused",
+	    [ROLLBACK_ANALYSIS] = "analysis",
+	    [ROLLBACK_GATE] = "gate",
+	};
 	static const char *const hooks[] = {"xdp_ingress", "tc_ingress",
 					    "tc_egress"};
 	static const char *const why[] = {
@@ -389,7 +393,7 @@ static void agent_families(struct agent *a, struct page *b)
 
 	family(b, "kanary_rollbacks_total", "counter",
 	       "Rollbacks by the rule that caused them.");
-	for (r = 0; r < 3; r++)
+	for (r = 0; r < ROLLBACK_REASON_COUNT; r++)
 		out(b, "kanary_rollbacks_total{reason=\"%s\"} %llu\n",
 		    reasons[r], (unsigned long long)a->rollbacks_by_reason[r]);
 	if (!dp_read_global(a->dp, stats)) {

@@ -180,6 +180,8 @@ phase=$(wait_phase 30 rolled_back promoted)
 tap_is "a gate's explicit refusal rolls the rollout back" "$phase" rolled_back
 tap_check "the reason quotes the refusal" grep -q "load test failed" <<<"$(status_field reason)"
 wait_event 10 /ok/all gate_refused || tap_fail "the refusal is announced"
+tap_check "/metrics counts it as a gate's rollback" \
+	grep -q '^kanary_rollbacks_total{reason="gate"} 1$' <<<"$(topo_api GET /metrics)"
 tap_is "the weight went back to 0" "$(status_field canary_percent)" 0.0
 stop_load
 
