@@ -84,22 +84,31 @@ static const struct command commands[] = {
     {
 	.name = "rollout",
 	.run = do_rollout,
-	.synopsis = "SERVICE [--steps 10,25,50,75,100 | --step-count N "
-		    "--window 10m]\n"
-		    "        [--interval 30s] [--min-requests 100] "
-		    "[--warmup 50]\n"
-		    "        [--max-failures 2] [--spec FILE]",
+	.synopsis =
+	    "SERVICE [--steps 10,25,50,75,100 | --step-count N "
+	    "--window 10m]\n"
+	    "        [--interval 30s] [--min-requests 100] "
+	    "[--warmup 50]\n"
+	    "        [--max-failures 2] [--spec FILE]\n"
+	    "        [--gate-before-start URL] [--gate-before-step URL]\n"
+	    "        [--gate-before-promotion URL|manual]",
 	.summary = "start a rollout",
-	.help = "Starts a rollout of the service's canary pool. Without\n"
-		"flags the service's configured spec applies; --spec FILE\n"
-		"gives a whole rollout spec (JSON, docs/config.md), which\n"
-		"the other flags amend.\n"
-		"  --steps         canary percents, ascending, ending at 100\n"
-		"  --step-count    equal steps over --window\n"
-		"  --interval      minimum time per step\n"
-		"  --min-requests  requests per pool before a step is judged\n"
-		"  --warmup        warm-up requests per canary backend first\n"
-		"  --max-failures  failed evaluations in a row before rollback",
+	.help =
+	    "Starts a rollout of the service's canary pool. Without\n"
+	    "flags the service's configured spec applies; --spec FILE\n"
+	    "gives a whole rollout spec (JSON, docs/config.md), which\n"
+	    "the other flags amend.\n"
+	    "  --steps         canary percents, ascending, ending at 100\n"
+	    "  --step-count    equal steps over --window\n"
+	    "  --interval      minimum time per step\n"
+	    "  --min-requests  requests per pool before a step is judged\n"
+	    "  --warmup        warm-up requests per canary backend first\n"
+	    "  --max-failures  failed evaluations in a row before rollback\n"
+	    "  --gate-before-start, --gate-before-step,\n"
+	    "  --gate-before-promotion\n"
+	    "                  wait there for a URL's 200 (kanaryd POSTs\n"
+	    "                  the status) or, with 'manual', for\n"
+	    "                  'kanaryctl approve'",
     },
     {
 	.name = "pause",
@@ -130,6 +139,15 @@ static const struct command commands[] = {
 	.summary = "end a rollout: all to the stable pool",
 	.help = "Stops the rollout and sends all new connections to the\n"
 		"stable pool.",
+    },
+    {
+	.name = "approve",
+	.run = do_approve,
+	.synopsis = "SERVICE",
+	.summary = "let a rollout waiting for a gate go on",
+	.help = "Approves the gate the rollout waits for (phase\n"
+		"waiting_gate): a manual gate, or a URL's gate that holds.\n"
+		"The rollout goes on to its next step or to promotion.",
     },
     {
 	.name = "set-weight",

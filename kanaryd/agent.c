@@ -20,19 +20,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "agent_internal.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/netaddr.h"
-#include "util/text.h"
+#include "util/token.h"
 #include "watch.h"
 
 #define EVAL_RETRY_MS	  1000 /* after an inconclusive verdict */
@@ -202,6 +199,7 @@ static void service_free(struct agent *a, struct service_rt *s)
 			fetcher_cancel_owner(a->fetcher, s->backends[i]);
 		free(s->backends[i]);
 	}
+	gates_cancel(a, s);
 	free(s->backends);
 	json_decref(s->decisions);
 	free(s->history);
@@ -326,6 +324,7 @@ static void apply_actions(struct agent *a, struct service_rt *s,
 		log_info("service %s: %s, canary %.2f %%: %s", s->cfg.def.name,
 			 rollout_phase_name(s->rollout.phase),
 			 s->rollout.weight_bp / PERCENT, s->rollout.reason);
+	events_update(a, s);
 	a->state_dirty = true;
 }
 
@@ -343,47 +342,11 @@ static void reconcile_weight(struct agent *a, struct service_rt *s)
 static int read_token(struct agent *a, const char *path, char *err,
 		      size_t err_len)
 {
-	struct stat st;
-	ssize_t n;
-	int fd;
+	int ret =
+	    token_read_file(path, a->token, sizeof(a->token), err, err_len);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, err_len, "cannot read token file %s: %s", path,
-			 strerror(errno));
-		return -errno;
-	}
-	if (!fstat(fd, &st) && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		log_warn("token file %s is readable by others than its owner: "
-			 "chmod 600 it",
-			 path);
-	n = read(fd, a->token, sizeof(a->token) - 1);
-	close(fd);
-	if (n < 0) {
-		snprintf(err, err_len, "cannot read token file %s: %s", path,
-			 strerror(errno));
-		return -EIO;
-	}
-	a->token[n] = '\0';
-	while (n > 0 && (a->token[n - 1] == '\n' || a->token[n - 1] == '\r' ||
-			 a->token[n - 1] == ' '))
-		a->token[--n] = '\0';
-	if (n == 0 || (size_t)n >= sizeof(a->token) - 1) {
-		snprintf(err, err_len,
-			 "token file %s must hold one token of 1 to %d "
-			 "characters",
-			 path, AGENT_TOKEN_MAX - 2);
-		return -EINVAL;
-	}
-	if (text_control_at(a->token, (size_t)n, false) < (size_t)n) {
-		snprintf(err, err_len,
-			 "token file %s must hold one token on one line: a "
-			 "line break or another control character is inside",
-			 path);
-		return -EINVAL;
-	}
-	a->has_token = true;
-	return 0;
+	a->has_token = !ret;
+	return ret;
 }
 
 static struct service_rt *service_new(const struct service_config *cfg)
@@ -630,6 +593,9 @@ int agent_create(const struct agent_config *cfg,
 		if (ret)
 			goto fail;
 	}
+	ret = notifier_create(cfg, &a->notifier, err, err_len);
+	if (ret)
+		goto fail;
 	ret = fetcher_create(AGENT_FETCH_IN_FLIGHT_MAX, &a->fetcher);
 	if (ret) {
 		snprintf(err, err_len, "cannot start the HTTP client: %s",
@@ -685,6 +651,7 @@ int agent_create(const struct agent_config *cfg,
 				 s->rollout.weight_bp / PERCENT);
 		if (s->rollout.phase == PHASE_WARMING)
 			s->warmup_pending = true;
+		events_sync(s);
 	}
 	a->state_dirty = true;
 	*out = a;
@@ -710,6 +677,7 @@ void agent_destroy(struct agent *a)
 		free_retired(a);
 	health_probes_destroy(a->probes, a->fetcher);
 	fetcher_destroy(a->fetcher);
+	notifier_destroy(a->notifier);
 	dp_close(a->dp, !a->opts.keep_attached);
 	pthread_mutex_destroy(&a->lock);
 	memset(a->token, 0, sizeof(a->token));
@@ -970,12 +938,14 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 	scrape_tick(a, s, mono);
 	warmup_tick(a, s);
 	reconcile_weight(a, s);
+	events_targets(a, s);
 	if (!active)
 		return;
 	check_immediate(a, s);
-	if (s->rollout.phase == PHASE_PROGRESSING &&
-	    rollout_due(&s->rollout, wall) && wall >= s->next_eval_wall_ms)
+	/* Also while a gate waits at a step: a failure still rolls back. */
+	if (rollout_due(&s->rollout, wall) && wall >= s->next_eval_wall_ms)
 		evaluate(a, s, mono, wall);
+	gates_tick(a, s, mono);
 }
 
 /* The fetcher's callbacks may have ended warm-ups. */
@@ -987,6 +957,35 @@ static void take_warmup_outcomes(struct agent *a)
 	for (i = 0; i < a->service_count; i++)
 		if (warmup_take_outcome(a->services[i], &o))
 			warmup_ended(a, a->services[i], &o);
+}
+
+/* A gate's URL said yes (on to where the rollout was going) or refused
+ * explicitly (back); a holding answer stays with gates.c. */
+static void take_gate_answers(struct agent *a)
+{
+	char why[GATE_WHY_LEN];
+	enum gate_answer answer;
+	size_t i;
+
+	for (i = 0; i < a->service_count; i++) {
+		struct service_rt *s = a->services[i];
+		enum rollout_phase before = s->rollout.phase;
+		uint32_t actions = 0;
+
+		if (!gates_take_answer(s, &answer, why, sizeof(why)))
+			continue;
+		if (answer == GATE_REFUSE) {
+			rollout_gate_refused(&s->rollout, why, clock_wall_ms(),
+					     &actions);
+			log_event(s, "gate refused");
+			events_emit(a, s, NOTIFY_GATE_REFUSED, NULL);
+		} else {
+			rollout_gate_passed(&s->rollout, why, clock_wall_ms(),
+					    &actions);
+			log_event(s, "gate passed");
+		}
+		judged(a, s, before, actions, ROLLBACK_GATE, NULL);
+	}
 }
 
 /* The watch (watch.c) says whether the hooks were emptied; attaching
@@ -1016,6 +1015,7 @@ int agent_run(struct agent *a)
 		pthread_mutex_lock(&a->lock);
 		fetcher_poll(a->fetcher);
 		take_warmup_outcomes(a);
+		take_gate_answers(a);
 		free_retired(a);
 		mono = clock_mono_ms();
 		if (mono >= next_tick) {
@@ -1200,6 +1200,22 @@ int agent_rollout_promote(struct agent *a, const char *name, bool full,
 	return transition(a, name, do_promote, &full,
 			  full ? "promoted fully" : "promoted one step", out,
 			  err);
+}
+
+static int do_approve(struct agent *a, struct service_rt *s, const void *arg,
+		      uint32_t *actions, struct agent_error *err)
+{
+	int ret = rollout_gate_passed(&s->rollout, "approved by an operator",
+				      clock_wall_ms(), actions);
+
+	(void)a, (void)arg;
+	return ret ? refused(s, ret, err) : 0;
+}
+
+int agent_rollout_approve(struct agent *a, const char *name, json_t **out,
+			  struct agent_error *err)
+{
+	return transition(a, name, do_approve, NULL, "gate approved", out, err);
 }
 
 int agent_rollout_abort(struct agent *a, const char *name, json_t **out,

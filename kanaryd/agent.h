@@ -22,7 +22,7 @@
  *    (client or connection), "clients" (the step's distinct client
  *    addresses and the too-few warning)}
  *  phase is one of idle, warming, progressing, paused, promoted,
- *    rolled_back, aborted.
+ *    rolled_back, aborted, waiting_gate ("gate" then says which).
  */
 #ifndef KANARY_AGENT_H
 #define KANARY_AGENT_H
@@ -114,6 +114,10 @@ int agent_rollout_promote(struct agent *a, const char *name, bool full,
 			  json_t **out, struct agent_error *err);
 int agent_rollout_abort(struct agent *a, const char *name, json_t **out,
 			struct agent_error *err);
+/* The gate the rollout waits for says yes (any gate: an operator's word
+ * overrides a URL's hold); a conflict when no gate is waiting. */
+int agent_rollout_approve(struct agent *a, const char *name, json_t **out,
+			  struct agent_error *err);
 /* The canary's share of new connections, in basis points (0..10000);
  * outside a rollout only, and above 0 only with canary backends. */
 int agent_set_weight(struct agent *a, const char *name, uint32_t canary_bp,

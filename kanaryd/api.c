@@ -462,6 +462,13 @@ static int call_abort(struct agent *a, const char *name, const json_t *body,
 	return agent_rollout_abort(a, name, out, err);
 }
 
+static int call_approve(struct agent *a, const char *name, const json_t *body,
+			json_t **out, struct agent_error *err)
+{
+	(void)body;
+	return agent_rollout_approve(a, name, out, err);
+}
+
 static const char *const weight_fields[] = {"canary_percent", NULL};
 
 /* {"canary_percent": 12.5} */
@@ -598,6 +605,7 @@ static const struct service_route service_routes[] = {
     {"weight", MHD_HTTP_METHOD_PUT, BODY_REQUIRED, call_weight},
     {"backends", MHD_HTTP_METHOD_PUT, BODY_REQUIRED, call_backends},
     {"affinity", MHD_HTTP_METHOD_PUT, BODY_REQUIRED, call_affinity},
+    {"approve", MHD_HTTP_METHOD_POST, BODY_EMPTY_OBJECT, call_approve},
 };
 
 #define SERVICE_ROUTE_COUNT (sizeof(service_routes) / sizeof(service_routes[0]))

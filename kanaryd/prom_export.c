@@ -45,6 +45,20 @@ out(struct page *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* out() for the parts that write their own families (notify.c). */
+static void __attribute__((format(printf, 2, 3)))
+put_page(void *page, const char *fmt, ...)
+{
+	struct page *b = page;
+	va_list ap;
+
+	if (b->err)
+		return;
+	va_start(ap, fmt);
+	b->err = buf_vprintf(&b->text, fmt, ap);
+	va_end(ap);
+}
+
 static void family(struct page *b, const char *name, const char *type,
 		   const char *help)
 {
@@ -104,8 +118,9 @@ static void share_families(struct agent *a, struct page *b)
 static void service_families(struct agent *a, struct page *b)
 {
 	static const enum rollout_phase phases[] = {
-	    PHASE_IDLE,	    PHASE_WARMING,     PHASE_PROGRESSING, PHASE_PAUSED,
-	    PHASE_PROMOTED, PHASE_ROLLED_BACK, PHASE_ABORTED,
+	    PHASE_IDLE,	   PHASE_WARMING,      PHASE_PROGRESSING,
+	    PHASE_PAUSED,  PHASE_PROMOTED,     PHASE_ROLLED_BACK,
+	    PHASE_ABORTED, PHASE_WAITING_GATE,
 	};
 	size_t i, p;
 
@@ -352,8 +367,12 @@ static void backend_families(struct agent *a, struct page *b)
 
 static void agent_families(struct agent *a, struct page *b)
 {
-	static const char *const reasons[] = {"error_rate", "refused",
-					      "analysis"};
+	static const char *const reasons[ROLLBACK_REASON_COUNT] = {
+	    [ROLLBACK_ERROR_RATE] = "error_rate",
+	    [ROLLBACK_REFUSED] = "refused",
+	    [ROLLBACK_ANALYSIS] = "analysis",
+	    [ROLLBACK_GATE] = "gate",
+	};
 	static const char *const hooks[] = {"xdp_ingress", "tc_ingress",
 					    "tc_egress"};
 	static const char *const why[] = {
@@ -374,7 +393,7 @@ static void agent_families(struct agent *a, struct page *b)
 
 	family(b, "kanary_rollbacks_total", "counter",
 	       "Rollbacks by the rule that caused them.");
-	for (r = 0; r < 3; r++)
+	for (r = 0; r < ROLLBACK_REASON_COUNT; r++)
 		out(b, "kanary_rollbacks_total{reason=\"%s\"} %llu\n",
 		    reasons[r], (unsigned long long)a->rollbacks_by_reason[r]);
 	if (!dp_read_global(a->dp, stats)) {
@@ -416,6 +435,7 @@ int prom_export(struct agent *a, char **text, size_t *len)
 	service_families(a, &b);
 	backend_families(a, &b);
 	agent_families(a, &b);
+	notifier_prometheus(a->notifier, put_page, &b);
 	if (b.err) {
 		buf_free(&b.text);
 		return b.err;

@@ -245,6 +245,7 @@ static const char *const service_fields[] = {
     "warmup",
     "allow_local_backends",
     "affinity",
+    "notifications",
     NULL,
 };
 
@@ -314,6 +315,7 @@ static int service_from_json(struct jf_ctx *ctx, const json_t *obj,
 	svc->def.udp_idle_timeout_ms = (uint32_t)udp_idle_ms;
 	ret = metrics_field(ctx, obj, svc);
 	ret = ret ?: warmup_field(ctx, obj, svc);
+	ret = ret ?: notify_config_from_json(ctx, obj, &svc->notifications);
 	if (ret)
 		return ret;
 	rollout = json_object_get(obj, "rollout");
@@ -333,9 +335,9 @@ static int service_from_json(struct jf_ctx *ctx, const json_t *obj,
 /* ---- the whole file ----------------------------------------------------- */
 
 static const char *const top_fields[] = {
-    "interface",    "mode",	    "pin_dir",	"max_flows",
-    "max_services", "max_backends", "listen",	"token_file",
-    "state_file",   "tick",	    "services", NULL,
+    "interface",    "mode",	     "pin_dir",	   "max_flows",	 "max_services",
+    "max_backends", "listen",	     "token_file", "state_file", "tick",
+    "services",	    "notifications", NULL,
 };
 
 static int config_from_json(struct jf_ctx *ctx, const json_t *root,
@@ -378,6 +380,7 @@ static int config_from_json(struct jf_ctx *ctx, const json_t *root,
 		  ?: jf_string(ctx, root, "state_file", false, cfg->state_file,
 			       sizeof(cfg->state_file));
 	ret = ret ?: jf_duration_ms(ctx, root, "tick", true, &cfg->tick_ms);
+	ret = ret ?: notify_config_from_json(ctx, root, &cfg->notifications);
 	if (ret)
 		return ret;
 	services = json_object_get(root, "services");

@@ -9,6 +9,7 @@
 #   ROLLOUT_PRESET        its metrics preset
 #   ROLLOUT_EXTRA         more service fields, one JSON line ending with a
 #                         comma (none when unset)
+#   ROLLOUT_TOP           more top-level fields, the same way
 #   ROLLOUT_BACKEND_ARGS  an array: kanary-modelserver flags for both pools
 #                         (none when unset)
 #   LOAD_CONNECTIONS, LOAD_RPS, LOAD_PATH, LOAD_BODY   the clients' requests
@@ -16,6 +17,7 @@
 
 ROLLOUT_CONFIG=$TOPO_TMP/kanary.json
 ROLLOUT_EXTRA=${ROLLOUT_EXTRA:-}
+ROLLOUT_TOP=${ROLLOUT_TOP:-}
 [ -n "${ROLLOUT_BACKEND_ARGS+set}" ] || ROLLOUT_BACKEND_ARGS=()
 CANARY_IP=$(topo_backend_ip canary 1)
 LOAD=$KANARY_TOOLS/kn-load
@@ -26,6 +28,7 @@ rollout_write_config() { # STEPS INTERVAL
 	cat >"$ROLLOUT_CONFIG" <<-EOF
 	{
 	  "tick": "50ms",
+	  $ROLLOUT_TOP
 	  "services": [{
 	    "name": "$ROLLOUT_SERVICE",
 	    "vip": "$TOPO_VIP:$TOPO_VIP_PORT",
