@@ -150,8 +150,8 @@ static int add_services(void)
 {
 	static const uint32_t stable[] = {STABLE_1, STABLE_2};
 	struct dp_service_def def =
-	    split_service_def("bench", ep(VIP, VIP_PORT), stable, CANARY_1,
-			      BACKEND_PORT, CANARY_BP);
+	    split_service_def("bench", ep_of(AF_INET, VIP, VIP_PORT), stable,
+			      CANARY_1, BACKEND_PORT, CANARY_BP);
 	struct dp_service_def self = {
 	    .name = "bench-self",
 	    .proto = IPPROTO_TCP,
@@ -161,8 +161,8 @@ static int add_services(void)
 	char err[DP_ERR_LEN];
 	uint32_t index;
 
-	self.vip = ep(SELF_VIP, VIP_PORT);
-	self.stable[0] = ep(SELF_VIP, VIP_PORT);
+	self.vip = ep_of(AF_INET, SELF_VIP, VIP_PORT);
+	self.stable[0] = ep_of(AF_INET, SELF_VIP, VIP_PORT);
 	if (dp_service_add(dp, &def, &index, err, sizeof(err)) ||
 	    dp_service_add(dp, &self, &index, err, sizeof(err))) {
 		fprintf(stderr, "pktcost: %s\n", err);

@@ -130,9 +130,8 @@ static uint32_t name_seed(const char *name)
 static void kernel_backend(struct kn_backend *kb, const struct dp_backend *db)
 {
 	memset(kb, 0, sizeof(*kb));
-	kb->addr.w[0] = db->ep.addr.s_addr;
+	kb->family = dp_addr_to_kernel(&kb->addr, &db->ep);
 	kb->port = htons(db->ep.port);
-	kb->family = KN_AF_INET;
 	kb->flags = db->down ? KN_BACKEND_F_DOWN : 0;
 	kb->stats_index = db->stats_index;
 }
@@ -467,10 +466,9 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 			       "cannot write service '%s' to the kernel: %s",
 			       def->name, strerror(-ret));
 	}
-	key.vip.w[0] = def->vip.addr.s_addr;
+	key.family = dp_addr_to_kernel(&key.vip, &def->vip);
 	key.port = htons(def->vip.port);
 	key.proto = def->proto;
-	key.family = KN_AF_INET;
 	value.index = svc->index;
 	value.seed = svc->seed;
 	value.flags = svc->flags;
@@ -607,10 +605,9 @@ int dp_service_remove(struct dataplane *dp, uint32_t index)
 
 	if (!svc)
 		return -ENOENT;
-	key.vip.w[0] = svc->vip.addr.s_addr;
+	key.family = dp_addr_to_kernel(&key.vip, &svc->vip);
 	key.port = htons(svc->vip.port);
 	key.proto = svc->proto;
-	key.family = KN_AF_INET;
 	ret = bpf_map__delete_elem(dp->skel->maps.kn_services, &key,
 				   sizeof(key), 0);
 	if (ret && ret != -ENOENT)
