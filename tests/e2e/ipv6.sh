@@ -213,6 +213,27 @@ run_checks() {
 	local races
 	races=$(bpftool map dump pinned "$TOPO_PIN_DIR/kn_service_ctr" | awk '/config_races/ {s += $2} END {print s + 0}')
 	tap_is "$mode: no weight/pool race seen by the data path" "$races" 0
+	[ "$mode" = tc ] && control_checks
+}
+
+# The API and kanaryctl with IPv6 endpoints (once: they do not depend on
+# the mode).
+control_checks() {
+	local ctl="$KANARY_BIN/kanaryctl" canary6 out
+	canary6="[$(topo_backend_ip6 canary 1)]:$TOPO_BACKEND_PORT"
+	out=$(topo_node "$ctl" status sentiment6 2>&1)
+	tap_check "kanaryctl status shows the IPv6 VIP and backends in brackets" \
+		bash -c 'grep -qF "[$1]:$2" <<<"$3" && grep -qF "$4" <<<"$3"' _ \
+		"$TOPO_VIP6" "$TOPO_VIP_PORT" "$out" "$canary6"
+	tap_check "kanaryctl set-backends takes IPv6 endpoints" \
+		topo_node "$ctl" set-backends sentiment6 --canary "$canary6"
+	out=$(topo_node "$ctl" set-backends sentiment6 --canary "$(topo_backend_ip canary 1):$TOPO_BACKEND_PORT" 2>&1)
+	tap_check "an IPv4 backend for the IPv6 service is refused, naming the field" \
+		bash -c 'grep -q "canary\[0\]" <<<"$1" && grep -q "is IPv4 but the service.s VIP is IPv6" <<<"$1"' _ "$out"
+	topo_api PUT /api/v1/services/sentiment6/backends \
+		"{\"stable\": [\"[$(topo_backend_ip6 stable 1)]:$TOPO_BACKEND_PORT\", \"$(topo_backend_ip stable 2):$TOPO_BACKEND_PORT\"]}" >"$TOPO_TMP/mixed.json"
+	tap_is "the API refuses a mixed pool with a 400" "$TOPO_HTTP_STATUS" 400
+	tap_check "naming the entry (stable[1])" grep -q '"field":"stable\[1\]"' "$TOPO_TMP/mixed.json"
 }
 
 MODEL=()
