@@ -84,11 +84,12 @@ static __always_inline bool kn_csum_looks_partial(const struct kn_pkt *p)
 }
 
 /* XDP: where the TCP/UDP checksum and the port to rewrite are, within
- * bounds; -1 when the headers are no longer (never after kn_parse). */
-static __always_inline int kn_xdp_l4_fields(const struct kn_pkt *p, bool to_dst,
+ * bounds; -1 when the headers are no longer (never after kn_parse). The
+ * caller passes l4_off: IPv4's is a constant. */
+static __always_inline int kn_xdp_l4_fields(const struct kn_pkt *p,
+					    __u32 l4_off, bool to_dst,
 					    __u16 **l4_csum, __be16 **port)
 {
-	__u32 l4_off = p->l4_off;
 	void *l4;
 
 	if (l4_off > KN_L4_OFF_MAX)
@@ -126,7 +127,7 @@ static __always_inline int kn_xdp_rewrite6(struct kn_pkt *p, bool to_dst,
 
 	if ((void *)(ip6 + 1) > p->data_end)
 		return -1;
-	if (kn_xdp_l4_fields(p, to_dst, &l4_csum, &port))
+	if (kn_xdp_l4_fields(p, p->l4_off, to_dst, &l4_csum, &port))
 		return -1;
 	addr = to_dst ? (__u32 *)&ip6->daddr : (__u32 *)&ip6->saddr;
 	check = *l4_csum;
@@ -163,7 +164,8 @@ static __always_inline int kn_xdp_rewrite(struct kn_pkt *p, bool to_dst,
 		return kn_xdp_rewrite6(p, to_dst, new_addr, new_port);
 	if ((void *)(ip + 1) > p->data_end)
 		return -1;
-	if (kn_xdp_l4_fields(p, to_dst, &l4_csum, &port))
+	if (kn_xdp_l4_fields(p, ETH_HLEN + IPV4_HDR_MIN_LEN, to_dst, &l4_csum,
+			     &port))
 		return -1;
 
 	old_addr = to_dst ? ip->daddr : ip->saddr;

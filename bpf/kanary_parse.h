@@ -158,10 +158,10 @@ static __always_inline __u32 kn_parse_ipv6(struct kn_pkt *p)
 	return KN_CONTINUE;
 }
 
-/* TCP or UDP at p->l4_off, for both families. */
-static __always_inline __u32 kn_parse_l4(struct kn_pkt *p)
+/* TCP or UDP at l4_off (p->l4_off), for both families: IPv4 passes its
+ * constant, so that its copy of this code reads fixed offsets. */
+static __always_inline __u32 kn_parse_l4(struct kn_pkt *p, __u32 l4_off)
 {
-	__u32 l4_off = p->l4_off;
 	void *l4;
 
 	if (l4_off > KN_L4_OFF_MAX)
@@ -215,15 +215,18 @@ static __always_inline __u32 kn_parse(struct kn_pkt *p)
 
 	if ((void *)(eth + 1) > p->data_end)
 		return KN_R_MALFORMED;
-	if (eth->h_proto == bpf_htons(ETH_P_IP))
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		reason = kn_parse_ipv4(p);
-	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return reason != KN_CONTINUE
+			   ? reason
+			   : kn_parse_l4(p, ETH_HLEN + IPV4_HDR_MIN_LEN);
+	}
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		reason = kn_parse_ipv6(p);
-	else
-		return KN_R_NOT_IPV4;
-	if (reason != KN_CONTINUE)
-		return reason;
-	return kn_parse_l4(p);
+		return reason != KN_CONTINUE ? reason
+					     : kn_parse_l4(p, p->l4_off);
+	}
+	return KN_R_NOT_IPV4;
 }
 
 #endif /* KANARY_PARSE_H */
