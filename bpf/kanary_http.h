@@ -61,8 +61,8 @@ static __always_inline void kn_http_record_latency(const struct kn_pkt *p,
 	__u32 bucket;
 
 	/* The client-side key of this connection. */
-	kn_flow_key_from(&key, p->daddr, p->dport, reply->vip.w[0],
-			 reply->vip_port, p->proto);
+	kn_flow_key_from(&key, &p->daddr, p->dport, &reply->vip,
+			 reply->vip_port, p->proto, p->family);
 	flow = bpf_map_lookup_elem(&kn_flows, &key);
 	if (!flow)
 		return;

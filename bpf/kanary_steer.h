@@ -23,6 +23,9 @@
  *   4. Destination VIP:port becomes backend IP:port; both directions of the
  *      flow are recorded, so that egress can turn replies back.
  * Egress, reply from a backend of a recorded flow: source becomes VIP:port.
+ * IPv4 and IPv6 take the same steps: a service, its pools and its flows
+ * are of one family, and the client hash reads all 16 address bytes (an
+ * IPv4 address's last 12 are zero, so IPv4 buckets are as before).
  */
 #ifndef KANARY_STEER_H
 #define KANARY_STEER_H
@@ -108,7 +111,7 @@ static __always_inline __u32 kn_choose_backend(const struct kn_service *svc,
 					       const struct kn_pkt *p,
 					       struct kn_flow *out)
 {
-	__u32 client[4] = {p->saddr, 0, 0, 0};
+	const __u32 *client = p->saddr.w; /* all 16 bytes, IPv4 zero-filled */
 	__u32 index = svc->index;
 	struct kn_weight weight;
 	struct kn_config *config;
@@ -172,10 +175,10 @@ static __always_inline void kn_flow_record(const struct kn_flow_key *key,
 
 	bpf_map_update_elem(&kn_flows, key, flow, BPF_ANY);
 
-	kn_flow_key_from(&reply_key, flow->backend.w[0], flow->backend_port,
-			 p->saddr, p->sport, p->proto);
+	kn_flow_key_from(&reply_key, &flow->backend, flow->backend_port,
+			 &p->saddr, p->sport, p->proto, p->family);
 	__builtin_memset(&reply, 0, sizeof(reply));
-	reply.vip.w[0] = p->daddr;
+	reply.vip = p->daddr;
 	reply.vip_port = p->dport;
 	reply.state = flow->state;
 	reply.pool = flow->pool;
@@ -191,14 +194,14 @@ static __always_inline void kn_flow_forget_reply(const struct kn_flow *old,
 {
 	struct kn_flow_key reply_key;
 
-	kn_flow_key_from(&reply_key, old->backend.w[0], old->backend_port,
-			 p->saddr, p->sport, p->proto);
+	kn_flow_key_from(&reply_key, &old->backend, old->backend_port,
+			 &p->saddr, p->sport, p->proto, p->family);
 	bpf_map_delete_elem(&kn_replies, &reply_key);
 }
 
 static __always_inline __u32 kn_rewrite(void *ctx, struct kn_pkt *p,
 					const bool is_xdp, bool to_dst,
-					__be32 addr, __be16 port)
+					const struct kn_addr *addr, __be16 port)
 {
 	int err;
 
@@ -226,10 +229,10 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 	__u32 verdict;
 
 	__builtin_memset(&service_key, 0, sizeof(service_key));
-	service_key.vip.w[0] = p->daddr;
+	service_key.vip = p->daddr;
 	service_key.port = p->dport;
 	service_key.proto = p->proto;
-	service_key.family = KN_AF_INET;
+	service_key.family = p->family;
 	svc = bpf_map_lookup_elem(&kn_services, &service_key);
 	if (!svc)
 		return KN_R_NOT_FOR_US;
@@ -237,8 +240,8 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 		return KN_R_PARTIAL_CSUM;
 
 	now = bpf_ktime_get_coarse_ns();
-	kn_flow_key_from(&key, p->saddr, p->sport, p->daddr, p->dport,
-			 p->proto);
+	kn_flow_key_from(&key, &p->saddr, p->sport, &p->daddr, p->dport,
+			 p->proto, p->family);
 	flow = bpf_map_lookup_elem(&kn_flows, &key);
 	if (flow && kn_flow_expired(flow, p, svc->udp_idle_timeout_ms, now))
 		flow = NULL;
@@ -294,7 +297,7 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 	}
 
 	backend_stats = kn_backend_stats(flow->stats_index);
-	verdict = kn_rewrite(ctx, p, is_xdp, true, flow->backend.w[0],
+	verdict = kn_rewrite(ctx, p, is_xdp, true, &flow->backend,
 			     flow->backend_port);
 	if (verdict == KN_R_TRANSLATED && backend_stats) {
 		backend_stats->packets_to++;
@@ -312,8 +315,8 @@ static __always_inline __u32 kn_egress(struct __sk_buff *skb, struct kn_pkt *p)
 	__u64 now;
 	__u32 verdict;
 
-	kn_flow_key_from(&key, p->saddr, p->sport, p->daddr, p->dport,
-			 p->proto);
+	kn_flow_key_from(&key, &p->saddr, p->sport, &p->daddr, p->dport,
+			 p->proto, p->family);
 	reply = bpf_map_lookup_elem(&kn_replies, &key);
 	if (!reply)
 		return KN_R_NOT_FOR_US;
@@ -344,7 +347,7 @@ static __always_inline __u32 kn_egress(struct __sk_buff *skb, struct kn_pkt *p)
 	kn_http_observe_reply(skb, p, reply, stats);
 
 	verdict =
-	    kn_rewrite(skb, p, false, false, reply->vip.w[0], reply->vip_port);
+	    kn_rewrite(skb, p, false, false, &reply->vip, reply->vip_port);
 	if (verdict == KN_R_TRANSLATED && stats) {
 		stats->packets_from++;
 		stats->bytes_from += p->len - ETH_HLEN;

@@ -9,8 +9,8 @@
  * nothing itself.
  *
  * Addresses: every address is a struct kn_addr of 16 bytes in network byte
- * order. IPv4 lives in w[0] with w[1..3] zero, so that IPv6 can be added by
- * filling all four words, without changing any key or value.
+ * order. IPv4 lives in w[0] with w[1..3] zero; IPv6 fills all four words.
+ * Each key and backend says which with its family byte (KN_AF_*).
  * Ports are kept in network byte order, as on the wire.
  *
  * Upgrades: a newer kanary reuses the maps a running data path has pinned,
@@ -64,7 +64,7 @@ struct kn_service_key {
 	struct kn_addr vip;
 	__u16 port;  /* network order */
 	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 family; /* KN_AF_INET */
+	__u8 family; /* KN_AF_INET or KN_AF_INET6 */
 };
 
 /* kn_services value: written once when the agent adds the service. */
@@ -221,11 +221,14 @@ struct kn_service_stats {
 /* Why a packet left a program as it did: index of kn_global_stats.reason[]. */
 enum kn_reason {
 	KN_R_TRANSLATED = 0, /* rewritten to a backend or back to the VIP */
-	KN_R_NOT_IPV4,	     /* ARP, IPv6, VLAN-tagged, anything not IPv4 */
-	KN_R_NOT_FOR_US,     /* IPv4 but no service / no known reply flow */
-	KN_R_NOT_TCP_UDP,    /* ICMP and every other IP protocol */
+	KN_R_NOT_IPV4,	     /* ARP, VLAN-tagged: neither IPv4 nor IPv6 */
+	KN_R_NOT_FOR_US,     /* IP but no service / no known reply flow */
+	KN_R_NOT_TCP_UDP,    /* ICMP(v6), every other protocol or IPv6
+				header that is not walked (AH, ESP...) */
 	KN_R_FRAGMENT,	     /* IP fragment (first or later) */
-	KN_R_IP_OPTIONS,     /* IPv4 header longer than 20 bytes */
+	KN_R_IP_OPTIONS,     /* IPv4 header longer than 20 bytes; IPv6 with
+				more extension headers than are walked, or
+				a routing header with segments left */
 	KN_R_MALFORMED,	     /* truncated or inconsistent headers */
 	KN_R_PARTIAL_CSUM,   /* XDP: offloaded checksum, left to tc */
 	KN_R_NO_BACKEND,     /* new flow for a service with an empty pool */

@@ -163,8 +163,9 @@ static const struct command commands[] = {
 	.synopsis = "SERVICE [--stable LIST] [--canary LIST]",
 	.summary = "replace a pool's backends",
 	.help = "Replaces a pool's backends: LIST is\n"
-		"IPv4:PORT,IPv4:PORT,... (--canary '' empties the canary\n"
-		"pool). Outside a rollout only.",
+		"IPv4:PORT,IPv4:PORT,... or [IPv6]:PORT,[IPv6]:PORT,...\n"
+		"(--canary '' empties the canary pool). Outside a rollout\n"
+		"only.",
     },
     {
 	.name = "set-affinity",

@@ -68,8 +68,8 @@ int do_set_backends(struct ctl *ctl, int argc, char **argv)
 		return ret;
 	if (!stable && !canary)
 		return usage_error(ctl, "give --stable LIST and/or --canary "
-					"LIST (IPv4:PORT,...; '' empties the "
-					"canary pool)");
+					"LIST (IPv4:PORT,... or [IPv6]:PORT,"
+					"...; '' empties the canary pool)");
 	body = json_object();
 	if (stable) {
 		ret = endpoints_json(ctl, "stable", stable, &list);

@@ -521,7 +521,8 @@ static const char *const backends_fields[] = {"stable", "canary", NULL};
 /* Room for a list element's field name, "canary[63]" and the like. */
 #define API_FIELD_LEN 32
 
-/* One pool's list of "IPv4:PORT" strings (already known to be a list). */
+/* One pool's list of "IPv4:PORT" or "[IPv6]:PORT" strings (already known to
+ * be a list). */
 static int endpoints_from_json(struct jf_ctx *ctx, const json_t *list,
 			       const char *key, struct endpoint *out,
 			       uint32_t *count)
@@ -539,7 +540,8 @@ static int endpoints_from_json(struct jf_ctx *ctx, const json_t *list,
 		snprintf(field, sizeof(field), "%s[%zu]", key, i);
 		if (!json_is_string(v))
 			return jf_fail(ctx, field,
-				       "must be a string \"IPv4:PORT\"");
+				       "must be a string \"IPv4:PORT\" or "
+				       "\"[IPv6]:PORT\"");
 		if (netaddr_parse_endpoint(json_string_value(v), &out[i], why,
 					   sizeof(why)))
 			return jf_fail(ctx, field, "%s", why);
@@ -568,14 +570,15 @@ static int call_backends(struct agent *a, const char *name, const json_t *body,
 	if (!lists[KN_POOL_STABLE] && !lists[KN_POOL_CANARY]) {
 		jf_fail(&ctx, "",
 			"give \"stable\" and/or \"canary\", each a list of "
-			"\"IPv4:PORT\" strings");
+			"\"IPv4:PORT\" or \"[IPv6]:PORT\" strings");
 		return invalid_body(err);
 	}
 	for (p = 0; p < KN_POOL_COUNT; p++) {
 		if (lists[p] && !json_is_array(lists[p])) {
 			jf_fail(&ctx, backends_fields[p],
-				"must be a list of \"IPv4:PORT\" strings, "
-				"like [\"198.18.0.10:8000\"]");
+				"must be a list of \"IPv4:PORT\" or "
+				"\"[IPv6]:PORT\" strings, like "
+				"[\"198.18.0.10:8000\"]");
 			return invalid_body(err);
 		}
 	}

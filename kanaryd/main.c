@@ -121,6 +121,7 @@ static void usage(FILE *f)
 	    "                          them again\n"
 	    "One service from flags:\n"
 	    "      --service VIP:PORT  the service's virtual IP and port\n"
+	    "                          (IPv6 in brackets: [2001:2::1]:8000)\n"
 	    "      --stable LIST       stable backends, IP:PORT[,IP:PORT...]\n"
 	    "      --canary LIST       canary backends\n"
 	    "      --weight PERCENT    canary share, 0-100, two decimals "

@@ -555,9 +555,9 @@ static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 /* ---- adoption of a running data path ----------------------------------- */
 
 static void endpoint_from_kernel(struct endpoint *ep, const struct kn_addr *a,
-				 __u16 port_be)
+				 __u8 family, __u16 port_be)
 {
-	ep->addr.s_addr = a->w[0];
+	dp_addr_from_kernel(ep, a, family);
 	ep->port = ntohs(port_be);
 }
 
@@ -629,7 +629,7 @@ static int adopt_services(struct dataplane *dp)
 		svc->index = value.index;
 		memcpy(svc->name, value.name, sizeof(svc->name));
 		svc->name[KN_SERVICE_NAME_LEN - 1] = '\0';
-		endpoint_from_kernel(&svc->vip, &key.vip, key.port);
+		endpoint_from_kernel(&svc->vip, &key.vip, key.family, key.port);
 		svc->proto = key.proto;
 		svc->flags = value.flags;
 		svc->seed = value.seed;
@@ -651,7 +651,7 @@ static int adopt_services(struct dataplane *dp)
 				    &svc->pools[p].backends[b];
 
 				endpoint_from_kernel(&db->ep, &kb->addr,
-						     kb->port);
+						     kb->family, kb->port);
 				db->stats_index = kb->stats_index;
 				db->down = kb->flags & KN_BACKEND_F_DOWN;
 				if (kb->stats_index < dp->max_backends)

@@ -130,9 +130,8 @@ static uint32_t name_seed(const char *name)
 static void kernel_backend(struct kn_backend *kb, const struct dp_backend *db)
 {
 	memset(kb, 0, sizeof(*kb));
-	kb->addr.w[0] = db->ep.addr.s_addr;
+	kb->family = dp_addr_to_kernel(&kb->addr, &db->ep);
 	kb->port = htons(db->ep.port);
-	kb->family = KN_AF_INET;
 	kb->flags = db->down ? KN_BACKEND_F_DOWN : 0;
 	kb->stats_index = db->stats_index;
 }
@@ -402,10 +401,9 @@ static void service_entry(const struct dp_service *svc,
 {
 	memset(key, 0, sizeof(*key));
 	memset(value, 0, sizeof(*value));
-	key->vip.w[0] = svc->vip.addr.s_addr;
+	key->family = dp_addr_to_kernel(&key->vip, &svc->vip);
 	key->port = htons(svc->vip.port);
 	key->proto = svc->proto;
-	key->family = KN_AF_INET;
 	value->index = svc->index;
 	value->seed = svc->seed;
 	value->flags = svc->flags;

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * packets.h - building IPv4 TCP/UDP frames field by field, and verifying
- * their checksums from scratch (RFC 1071), independently of the data path's
- * incremental updates. Shared by the BPF tests, the fuzzer and the benches.
+ * packets.h - building IPv4 and IPv6 TCP/UDP frames field by field, and
+ * verifying their checksums from scratch (RFC 1071), independently of the
+ * data path's incremental updates. Shared by the BPF tests, the fuzzer and
+ * the benches.
+ *
+ * Addresses are 32-bit host-order numbers in both families: an IPv6 frame
+ * carries 2001:2::/96 + that number (PKT6_PREFIX), so one test addresses
+ * a host of either family by the same name.
  */
 #ifndef KANARY_TEST_PACKETS_H
 #define KANARY_TEST_PACKETS_H
@@ -10,6 +15,7 @@
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <netinet/in.h>
@@ -28,7 +34,8 @@ struct pkt {
 } __attribute__((aligned(4)));
 
 struct pkt_spec {
-	uint32_t saddr, daddr; /* host order */
+	uint32_t saddr, daddr; /* host order; IPv6: PKT6_PREFIX + this */
+	uint8_t family;	       /* 0 or AF_INET: IPv4; AF_INET6: IPv6 */
 	uint16_t sport, dport; /* host order */
 	uint8_t proto;	       /* IPPROTO_TCP / IPPROTO_UDP */
 	uint8_t tcp_flags;     /* TH_SYN... (raw byte 13) */
@@ -76,36 +83,104 @@ static inline uint32_t csum_pseudo(const struct iphdr *ip, uint32_t l4_len)
 	return sum;
 }
 
-static inline struct iphdr *pkt_ip(struct pkt *p)
+/* IPv6 frames: the first 96 bits of every address, 2001:2::/96 (the
+ * benchmarking range, RFC 5180), in 32-bit words, host order. */
+#define PKT6_PREFIX_W0 0x20010002U
+#define PKT6_HDR_LEN   40
+#define PKT6_HOP_LIMIT 64
+
+/* A host-order number as the IPv6 address PKT6_PREFIX + number. */
+static inline void pkt6_addr(uint32_t host, struct in6_addr *out)
 {
-	return (struct iphdr *)(p->data + ETH_HLEN);
+	uint32_t words[4] = {htonl(PKT6_PREFIX_W0), 0, 0, htonl(host)};
+
+	memcpy(out, words, sizeof(words));
 }
 
-static inline void pkt_build(struct pkt *p, const struct pkt_spec *s)
+/* The number of an address in PKT6_PREFIX, or 0 for any other address. */
+static inline uint32_t pkt6_host(const struct in6_addr *a)
 {
-	struct ethhdr *eth = (struct ethhdr *)p->data;
-	struct iphdr *ip = pkt_ip(p);
-	uint8_t *l4 = (uint8_t *)(ip + 1);
-	uint32_t l4_len = (s->proto == IPPROTO_TCP ? sizeof(struct tcphdr)
-						   : sizeof(struct udphdr)) +
-			  s->payload_len;
+	uint32_t words[4];
+
+	memcpy(words, a, sizeof(words));
+	if (ntohl(words[0]) != PKT6_PREFIX_W0 || words[1] || words[2])
+		return 0;
+	return ntohl(words[3]);
+}
+
+static inline bool pkt_is_ipv6(const uint8_t *frame)
+{
+	return ((const struct ethhdr *)frame)->h_proto == htons(ETH_P_IPV6);
+}
+
+static inline struct ipv6hdr *pkt_ip6(struct pkt *p)
+{
+	return (struct ipv6hdr *)(p->data + ETH_HLEN);
+}
+
+/* IPv6 pseudo-header sum (RFC 8200 8.1) over the frame's own addresses. */
+static inline uint32_t csum_pseudo6(const struct ipv6hdr *ip6, uint8_t proto,
+				    uint32_t l4_len)
+{
+	uint32_t sum = 0;
+
+	sum = csum_add_bytes(sum, &ip6->saddr, sizeof(ip6->saddr));
+	sum = csum_add_bytes(sum, &ip6->daddr, sizeof(ip6->daddr));
+	sum += l4_len >> 16;
+	sum += l4_len & 0xffff;
+	sum += proto;
+	return sum;
+}
+
+/* Where an IPv6 frame's TCP/UDP header is, past the extension headers
+ * the data path walks (hop-by-hop, routing, destination options): its
+ * offset in the frame and protocol; false when there is none. */
+static inline bool pkt6_l4(const uint8_t *frame, uint32_t len, uint32_t *l4_off,
+			   uint8_t *proto)
+{
+	const struct ipv6hdr *ip6 = (const void *)(frame + ETH_HLEN);
+	uint32_t off = ETH_HLEN + PKT6_HDR_LEN;
+	uint8_t next;
+
+	if (len < off)
+		return false;
+	next = ip6->nexthdr;
+	while (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING ||
+	       next == IPPROTO_DSTOPTS) {
+		if (off + 8 > len)
+			return false;
+		next = frame[off];
+		off += (frame[off + 1] + 1u) * 8u;
+	}
+	if (next != IPPROTO_TCP && next != IPPROTO_UDP)
+		return false;
+	*l4_off = off;
+	*proto = next;
+	return true;
+}
+
+/* The L4 checksum of an IPv6 frame: full, or the partial pseudo sum. */
+static inline uint16_t pkt6_l4_csum(const uint8_t *frame, uint32_t l4_off,
+				    uint8_t proto, uint32_t l4_len,
+				    bool partial)
+{
+	const struct ipv6hdr *ip6 = (const void *)(frame + ETH_HLEN);
+	uint32_t pseudo = csum_pseudo6(ip6, proto, l4_len);
 	uint16_t check;
 
-	memset(p, 0, sizeof(*p));
-	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
-	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->ttl = 64;
-	ip->protocol = s->proto;
-	ip->tot_len = htons((uint16_t)(sizeof(*ip) + l4_len));
-	ip->id = htons(0x1234);
-	ip->saddr = htonl(s->saddr);
-	ip->daddr = htonl(s->daddr);
-	ip->check = htons(
-	    (uint16_t)~csum_fold_host(csum_add_bytes(0, ip, sizeof(*ip))));
+	if (partial)
+		return htons(csum_fold_host(pseudo));
+	check = htons((uint16_t)~csum_fold_host(
+	    csum_add_bytes(pseudo, frame + l4_off, l4_len)));
+	/* UDP sends a computed 0 as 0xffff (0 is not valid in IPv6). */
+	if (proto == IPPROTO_UDP && check == 0)
+		check = 0xffff;
+	return check;
+}
 
+static inline void pkt_fill_l4(uint8_t *l4, const struct pkt_spec *s,
+			       uint32_t l4_len)
+{
 	if (s->proto == IPPROTO_TCP) {
 		struct tcphdr *th = (struct tcphdr *)l4;
 
@@ -127,6 +202,79 @@ static inline void pkt_build(struct pkt *p, const struct pkt_spec *s)
 		if (s->payload_len)
 			memcpy(uh + 1, s->payload, s->payload_len);
 	}
+}
+
+/* Writes the L4 checksum field of the TCP or UDP header at l4. */
+static inline void pkt_set_l4_check(uint8_t *l4, uint8_t proto, uint16_t check)
+{
+	if (proto == IPPROTO_TCP)
+		((struct tcphdr *)l4)->check = check;
+	else
+		((struct udphdr *)l4)->check = check;
+}
+
+/* The IPv6 twin of pkt_build (spec->family == AF_INET6). */
+static inline void pkt_build6(struct pkt *p, const struct pkt_spec *s)
+{
+	struct ethhdr *eth = (struct ethhdr *)p->data;
+	struct ipv6hdr *ip6 = pkt_ip6(p);
+	uint8_t *l4 = (uint8_t *)(ip6 + 1);
+	uint32_t l4_off = ETH_HLEN + PKT6_HDR_LEN;
+	uint32_t l4_len = (s->proto == IPPROTO_TCP ? sizeof(struct tcphdr)
+						   : sizeof(struct udphdr)) +
+			  s->payload_len;
+
+	memset(p, 0, sizeof(*p));
+	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
+	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IPV6);
+	ip6->version = 6;
+	ip6->payload_len = htons((uint16_t)l4_len);
+	ip6->nexthdr = s->proto;
+	ip6->hop_limit = PKT6_HOP_LIMIT;
+	pkt6_addr(s->saddr, &ip6->saddr);
+	pkt6_addr(s->daddr, &ip6->daddr);
+	pkt_fill_l4(l4, s, l4_len);
+	p->len = l4_off + l4_len;
+	pkt_set_l4_check(
+	    l4, s->proto,
+	    pkt6_l4_csum(p->data, l4_off, s->proto, l4_len, s->partial_csum));
+}
+
+static inline struct iphdr *pkt_ip(struct pkt *p)
+{
+	return (struct iphdr *)(p->data + ETH_HLEN);
+}
+
+static inline void pkt_build(struct pkt *p, const struct pkt_spec *s)
+{
+	struct ethhdr *eth = (struct ethhdr *)p->data;
+	struct iphdr *ip = pkt_ip(p);
+	uint8_t *l4 = (uint8_t *)(ip + 1);
+	uint32_t l4_len = (s->proto == IPPROTO_TCP ? sizeof(struct tcphdr)
+						   : sizeof(struct udphdr)) +
+			  s->payload_len;
+	uint16_t check;
+
+	if (s->family == AF_INET6) {
+		pkt_build6(p, s);
+		return;
+	}
+	memset(p, 0, sizeof(*p));
+	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
+	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = s->proto;
+	ip->tot_len = htons((uint16_t)(sizeof(*ip) + l4_len));
+	ip->id = htons(0x1234);
+	ip->saddr = htonl(s->saddr);
+	ip->daddr = htonl(s->daddr);
+	ip->check = htons(
+	    (uint16_t)~csum_fold_host(csum_add_bytes(0, ip, sizeof(*ip))));
+	pkt_fill_l4(l4, s, l4_len);
 	if (s->partial_csum)
 		check = htons(csum_fold_host(csum_pseudo(ip, l4_len)));
 	else
@@ -134,17 +282,43 @@ static inline void pkt_build(struct pkt *p, const struct pkt_spec *s)
 		    csum_add_bytes(csum_pseudo(ip, l4_len), l4, l4_len)));
 	if (s->proto == IPPROTO_UDP && !s->partial_csum && check == 0)
 		check = 0xffff;
-	if (s->proto == IPPROTO_TCP)
-		((struct tcphdr *)l4)->check = check;
-	else
-		((struct udphdr *)l4)->check = check;
+	pkt_set_l4_check(l4, s->proto, check);
 	p->len = ETH_HLEN + sizeof(*ip) + l4_len;
 }
 
-/* True when the IPv4 header checksum verifies. */
+/* An IPv6 frame's L4 checksum verifies from scratch (full), or holds the
+ * pseudo-header sum (partial). A zero UDP checksum never verifies. */
+static inline bool pkt6_l4_csum_check(const uint8_t *frame, uint32_t len,
+				      bool partial)
+{
+	const struct ipv6hdr *ip6 = (const void *)(frame + ETH_HLEN);
+	uint32_t end = ETH_HLEN + PKT6_HDR_LEN + ntohs(ip6->payload_len);
+	uint32_t l4_off, l4_len;
+	uint16_t field;
+	uint8_t proto;
+
+	if (end > len || !pkt6_l4(frame, end, &l4_off, &proto))
+		return false;
+	l4_len = end - l4_off;
+	field = proto == IPPROTO_TCP
+		    ? ((const struct tcphdr *)(frame + l4_off))->check
+		    : ((const struct udphdr *)(frame + l4_off))->check;
+	if (partial)
+		return field ==
+		       pkt6_l4_csum(frame, l4_off, proto, l4_len, true);
+	if (proto == IPPROTO_UDP && field == 0)
+		return false;
+	return csum_fold_host(csum_add_bytes(csum_pseudo6(ip6, proto, l4_len),
+					     frame + l4_off, l4_len)) == 0xffff;
+}
+
+/* True when the IPv4 header checksum verifies; IPv6 has none. */
 static inline bool pkt_ip_csum_ok(const uint8_t *frame, uint32_t len)
 {
 	const struct iphdr *ip = (const void *)(frame + ETH_HLEN);
+
+	if (pkt_is_ipv6(frame))
+		return len >= ETH_HLEN + PKT6_HDR_LEN;
 
 	if (len < ETH_HLEN + sizeof(*ip))
 		return false;
@@ -157,6 +331,9 @@ static inline bool pkt_l4_csum_ok(const uint8_t *frame, uint32_t len)
 	const struct iphdr *ip = (const void *)(frame + ETH_HLEN);
 	uint32_t l4_len = ntohs(ip->tot_len) - ip->ihl * 4u;
 	const uint8_t *l4 = frame + ETH_HLEN + ip->ihl * 4u;
+
+	if (pkt_is_ipv6(frame))
+		return pkt6_l4_csum_check(frame, len, false);
 
 	if ((uint32_t)ETH_HLEN + ntohs(ip->tot_len) > len)
 		return false;
@@ -174,6 +351,9 @@ static inline bool pkt_l4_partial_ok(const uint8_t *frame, uint32_t len)
 	uint32_t l4_len = ntohs(ip->tot_len) - ip->ihl * 4u;
 	const uint8_t *l4 = frame + ETH_HLEN + ip->ihl * 4u;
 	uint16_t field;
+
+	if (pkt_is_ipv6(frame))
+		return pkt6_l4_csum_check(frame, len, true);
 
 	if ((uint32_t)ETH_HLEN + ntohs(ip->tot_len) > len)
 		return false;

@@ -13,19 +13,117 @@ struct fuzz_stats st;
 
 /*
  * The documented parse rules (bpf/kanary_parse.h), written again from the
- * text: Ethernet + IPv4 without options, not a fragment, a total length
- * within the frame, TCP with a data offset within the total length or UDP
- * with a length within it. The first rule broken names the reason.
+ * text: Ethernet + IPv4 without options (or IPv6, above), not a fragment, a
+ * total length within the frame, TCP with a data offset within the total
+ * length or UDP with a length within it. The first rule broken names the
+ * reason.
  */
+/* The TCP or UDP header at v->l4_off, l4_len bytes to the end of the IP
+ * payload, of either family. */
+static void oracle_l4(const struct pkt *p, struct view *v, uint32_t l4_len)
+{
+	const uint8_t *f = p->data;
+	uint32_t off = v->l4_off, doff, ulen;
+
+	if (v->proto == IPPROTO_TCP) {
+		if (p->len < off + TCP_MIN_HLEN)
+			return;
+		doff = (f[off + TCP_DOFF_BYTE] >> 4) * 4u;
+		if (doff < TCP_MIN_HLEN || doff > l4_len)
+			return;
+	} else if (v->proto == IPPROTO_UDP) {
+		if (p->len < off + UDP_HLEN)
+			return;
+		ulen = get16(f + off + UDP_LEN_FIELD);
+		if (ulen < UDP_HLEN || ulen > l4_len)
+			return;
+		/* IPv6 has no "no checksum": such a datagram is malformed. */
+		if (v->family == AF_INET6 &&
+		    get16(f + off + UDP_CSUM_FIELD) == 0)
+			return;
+	} else {
+		v->reason = KN_R_NOT_TCP_UDP;
+		return;
+	}
+	v->sport = get16(f + off);
+	v->dport = get16(f + off + 2);
+	v->reason = CANDIDATE;
+}
+
+/* Why the IPv6 walk stops at next, when next is not TCP or UDP. */
+static uint32_t ipv6_stop_reason(uint8_t next)
+{
+	if (next == NEXTHDR_FRAGMENT)
+		return KN_R_FRAGMENT;
+	if (next == NEXTHDR_HOP || next == NEXTHDR_ROUTING ||
+	    next == NEXTHDR_DEST)
+		return KN_R_IP_OPTIONS;
+	return KN_R_NOT_TCP_UDP;
+}
+
+/*
+ * The documented IPv6 rules (bpf/kanary_parse.h): version 6, a payload
+ * length within the frame, at most IP6_EXT_WALKED_MAX hop-by-hop, routing
+ * (no segments left) and destination-options headers, each whole in the
+ * frame and within the payload, then TCP or UDP.
+ */
+static void oracle_parse6(const struct pkt *p, struct view *v)
+{
+	const uint8_t *f = p->data;
+	uint32_t end, off = IP_OFF + IPV6_HLEN, i;
+	uint8_t next;
+
+	if (p->len < IP_OFF + IPV6_HLEN || (f[IP_OFF] >> 4) != 6)
+		return;
+	end = IP_OFF + IPV6_HLEN + get16(f + IP6_PLEN_OFF);
+	if (end > p->len)
+		return;
+	next = f[IP6_NEXT_OFF];
+	for (i = 0; i < IP6_EXT_WALKED_MAX; i++) {
+		if (next == IPPROTO_TCP || next == IPPROTO_UDP)
+			break;
+		if (next != NEXTHDR_HOP && next != NEXTHDR_ROUTING &&
+		    next != NEXTHDR_DEST) {
+			v->reason = ipv6_stop_reason(next);
+			return;
+		}
+		if (off + IP6_EXT_UNIT > p->len)
+			return;
+		if (next == NEXTHDR_ROUTING &&
+		    f[off + IP6_RT_SEG_LEFT_OFF] != 0) {
+			v->reason = KN_R_IP_OPTIONS;
+			return;
+		}
+		next = f[off];
+		off += (f[off + 1] + 1u) * IP6_EXT_UNIT;
+		if (off > end)
+			return;
+	}
+	if (next != IPPROTO_TCP && next != IPPROTO_UDP) {
+		v->reason = ipv6_stop_reason(next);
+		return;
+	}
+	v->family = AF_INET6;
+	v->proto = next;
+	v->saddr = get_addr(p, false);
+	v->daddr = get_addr(p, true);
+	v->l4_off = off;
+	oracle_l4(p, v, end - off);
+}
+
 static void oracle_parse(const struct pkt *p, struct view *v)
 {
 	const uint8_t *f = p->data;
-	uint32_t tot, doff, ulen;
+	uint32_t tot;
 
 	memset(v, 0, sizeof(*v));
 	v->reason = KN_R_MALFORMED;
 	if (p->len < ETH_HLEN)
 		return;
+	if (get16(f + ETH_TYPE_OFF) == ETH_P_IPV6) {
+		oracle_parse6(p, v);
+		return;
+	}
 	if (get16(f + ETH_TYPE_OFF) != ETH_P_IP) {
 		v->reason = KN_R_NOT_IPV4;
 		return;
@@ -45,28 +143,12 @@ static void oracle_parse(const struct pkt *p, struct view *v)
 		v->reason = KN_R_FRAGMENT;
 		return;
 	}
+	v->family = AF_INET;
 	v->proto = f[IP_PROTO_OFF];
 	v->saddr = get32(f + IP_SADDR_OFF);
 	v->daddr = get32(f + IP_DADDR_OFF);
-	if (v->proto == IPPROTO_TCP) {
-		if (p->len < L4_OFF + TCP_MIN_HLEN)
-			return;
-		doff = (f[L4_OFF + TCP_DOFF_BYTE] >> 4) * 4u;
-		if (doff < TCP_MIN_HLEN || IPV4_MIN_HLEN + doff > tot)
-			return;
-	} else if (v->proto == IPPROTO_UDP) {
-		if (p->len < L4_OFF + UDP_HLEN)
-			return;
-		ulen = get16(f + L4_OFF + UDP_LEN_FIELD);
-		if (ulen < UDP_HLEN || ulen > tot - IPV4_MIN_HLEN)
-			return;
-	} else {
-		v->reason = KN_R_NOT_TCP_UDP;
-		return;
-	}
-	v->sport = get16(f + L4_OFF);
-	v->dport = get16(f + L4_OFF + 2);
-	v->reason = CANDIDATE;
+	v->l4_off = L4_OFF;
+	oracle_l4(p, v, tot - IPV4_MIN_HLEN);
 }
 
 /* XDP leaves to tc a packet whose checksum field holds the pseudo-header
@@ -74,7 +156,7 @@ static void oracle_parse(const struct pkt *p, struct view *v)
 static bool looks_partial(const struct pkt *p, const struct view *v)
 {
 	uint16_t field =
-	    get16(p->data + L4_OFF +
+	    get16(p->data + v->l4_off +
 		  (v->proto == IPPROTO_TCP ? TCP_CSUM_FIELD : UDP_CSUM_FIELD));
 
 	if (v->proto == IPPROTO_UDP && field == 0)
@@ -99,21 +181,27 @@ void classify(enum kn_hook hook, const struct pkt *p, struct expect *e)
 			e->reason = KN_R_PARTIAL_CSUM;
 	} else {
 		struct kn_flow_key key = {
-		    .src.w[0] = htonl(e->v.saddr),
-		    .dst.w[0] = htonl(e->v.daddr),
 		    .sport = htons(e->v.sport),
 		    .dport = htons(e->v.dport),
 		    .proto = e->v.proto,
-		    .family = KN_AF_INET,
+		    .family =
+			e->v.family == AF_INET6 ? KN_AF_INET6 : KN_AF_INET,
 		};
+		struct in6_addr vip6;
 
+		/* The key holds the frame's own address bytes, all of them. */
+		memcpy(key.src.w, p->data + addr_off(p, false), addr_len(p));
+		memcpy(key.dst.w, p->data + addr_off(p, true), addr_len(p));
 		/* A reply is what kn_replies holds: asked just before the
 		 * run, in this one thread, so the answer is exact. */
 		if (bpf_map_lookup_elem(replies_fd, &key, &e->reply)) {
 			e->reason = KN_R_NOT_FOR_US;
 			return;
 		}
-		e->svc = find_service(ntohl(e->reply.vip.w[0]),
+		memcpy(&vip6, e->reply.vip.w, sizeof(vip6));
+		e->svc = find_service(e->v.family == AF_INET6
+					  ? pkt6_host(&vip6)
+					  : ntohl(e->reply.vip.w[0]),
 				      ntohs(e->reply.vip_port), e->v.proto);
 		e->bad_reply =
 		    !e->svc || !is_backend_of(e->svc, e->v.saddr, e->v.sport);
@@ -133,26 +221,28 @@ bool unchanged(const struct pkt *in, const struct pkt *out)
  * or what is wrong; the new address and port go to *addr and *port.
  */
 static const char *check_rewrite(const struct pkt *in, const struct pkt *out,
-				 uint8_t proto, bool dst_side, uint32_t *addr,
-				 uint16_t *port)
+				 const struct view *v, bool dst_side,
+				 uint32_t *addr, uint16_t *port)
 {
-	uint32_t addr_off = dst_side ? IP_DADDR_OFF : IP_SADDR_OFF;
-	uint32_t port_off = L4_OFF + (dst_side ? 2 : 0);
-	uint32_t csum_off =
-	    L4_OFF + (proto == IPPROTO_TCP ? TCP_CSUM_FIELD : UDP_CSUM_FIELD);
+	uint8_t proto = v->proto;
+	uint32_t a_off = addr_off(in, dst_side), a_len = addr_len(in);
+	uint32_t port_off = v->l4_off + (dst_side ? 2 : 0);
+	uint32_t csum_off = v->l4_off + (proto == IPPROTO_TCP ? TCP_CSUM_FIELD
+							      : UDP_CSUM_FIELD);
 	struct pkt expected;
 
 	if (out->len != in->len)
 		return "the length changed";
 	expected = *in;
-	memcpy(expected.data + addr_off, out->data + addr_off, 4);
+	memcpy(expected.data + a_off, out->data + a_off, a_len);
 	memcpy(expected.data + port_off, out->data + port_off, 2);
-	memcpy(expected.data + IP_CSUM_OFF, out->data + IP_CSUM_OFF, 2);
+	if (v->family == AF_INET)
+		memcpy(expected.data + IP_CSUM_OFF, out->data + IP_CSUM_OFF, 2);
 	memcpy(expected.data + csum_off, out->data + csum_off, 2);
 	if (memcmp(expected.data, out->data, in->len))
 		return "bytes other than the address, port and checksums "
 		       "changed";
-	*addr = get32(out->data + addr_off);
+	*addr = get_addr(out, dst_side);
 	*port = get16(out->data + port_off);
 	if (pkt_ip_csum_ok(in->data, in->len) &&
 	    !pkt_ip_csum_ok(out->data, out->len))
@@ -290,7 +380,7 @@ enum outcome judge_ingress(const struct expect *e, const struct pkt *in,
 		       "untranslated";
 		return O_FAILED;
 	}
-	*why = check_rewrite(in, out, e->v.proto, true, &addr, &port);
+	*why = check_rewrite(in, out, &e->v, true, &addr, &port);
 	if (*why)
 		return O_FAILED;
 	if (!is_backend_of(e->svc, addr, port)) {
@@ -330,7 +420,7 @@ enum outcome judge_egress(const struct expect *e, const struct pkt *in,
 		*why = "a verdict other than pass or drop";
 		return O_FAILED;
 	}
-	*why = check_rewrite(in, out, e->v.proto, false, &addr, &port);
+	*why = check_rewrite(in, out, &e->v, false, &addr, &port);
 	if (*why)
 		return O_FAILED;
 	if (addr != e->svc->vip.addr || port != e->svc->vip.port) {
