@@ -93,16 +93,18 @@ static const char *const hook_names[HOOK_COUNT] = {"xdp", "tc_ingress",
 						   "tc_egress"};
 
 enum pc_case {
-	CASE_FLOOR = 0,	  /* a do-nothing program of the hook's type */
-	CASE_OTHER,	  /* a packet for no service / not a reply */
-	CASE_SYN,	  /* a new connection: a flow is created */
-	CASE_ESTABLISHED, /* an ACK of an established flow */
-	CASE_REPLY,	  /* a backend's data segment, back to the VIP */
+	CASE_FLOOR = 0,	   /* a do-nothing program of the hook's type */
+	CASE_OTHER,	   /* a packet for no service / not a reply */
+	CASE_SYN,	   /* a new connection: a flow is created */
+	CASE_ESTABLISHED,  /* an ACK of an established flow */
+	CASE_REPLY,	   /* a backend's data segment, back to the VIP */
+	CASE_STREAM_EVENT, /* a token's event in an event-stream response */
 	CASE_COUNT
 };
 
 static const char *const case_names[CASE_COUNT] = {
-    "floor", "not_for_service", "new_flow", "established", "reply"};
+    "floor",	   "not_for_service", "new_flow",
+    "established", "reply",	      "stream_event"};
 
 static struct dataplane *dp;
 static void usage(FILE *f);
@@ -246,7 +248,21 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 		       uint32_t vip, uint16_t port)
 {
 	static const char body[REPLY_PAYLOAD_LEN] = "{\"model\": \"v1\"...";
+	/* An OpenAI-compatible streamed completion: headers first, then one
+	 * chunk per token (the measured packet: each leaves the parser where
+	 * it found it, so every repetition takes the same path). */
+	static const char stream_headers[] =
+	    "HTTP/1.1 200 OK\r\nserver: uvicorn\r\n"
+	    "content-type: text/event-stream; charset=utf-8\r\n"
+	    "transfer-encoding: chunked\r\n\r\n";
+	static const char token_event[] =
+	    "ad\r\ndata: {\"id\":\"cmpl-0\",\"object\":\"text_completion\","
+	    "\"created\":1796000000,\"model\":\"llm\",\"choices\":[{\"index\":"
+	    "0,\"text\":\" the\",\"logprobs\":null,\"finish_reason\":null}],"
+	    "\"usage\":null}\n\n\r\n";
 	struct pkt_spec s;
+	struct pkt out;
+	uint32_t retval;
 	bool ingress = h != HOOK_TC_EG;
 
 	memset(st, 0, sizeof(*st));
@@ -266,6 +282,7 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 		return 0; /* built per call */
 	case CASE_ESTABLISHED:
 	case CASE_REPLY:
+	case CASE_STREAM_EVENT:
 		/* The flow goes through the ingress hook that carries the
 		 * case (tc ingress for replies, as in tc mode). */
 		st->backend = establish(h == HOOK_XDP ? HOOK_XDP : HOOK_TC_IN,
@@ -275,6 +292,18 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 		if (c == CASE_ESTABLISHED) {
 			tcp_spec(&s, FIXED_CLIENT, port, vip, VIP_PORT,
 				 TCPF_ACK);
+		} else if (c == CASE_STREAM_EVENT) {
+			tcp_spec(&s, st->backend,
+				 vip == SELF_VIP ? VIP_PORT : BACKEND_PORT,
+				 FIXED_CLIENT, port, TCPF_ACK | TCPF_PSH);
+			s.payload = stream_headers;
+			s.payload_len = sizeof(stream_headers) - 1;
+			pkt_build(&st->pkt, &s);
+			if (prog_run(hook_fd(c, HOOK_TC_EG), &st->pkt, &out, 1,
+				     &retval, NULL))
+				return -1;
+			s.payload = token_event;
+			s.payload_len = sizeof(token_event) - 1;
 		} else {
 			tcp_spec(&s, st->backend,
 				 vip == SELF_VIP ? VIP_PORT : BACKEND_PORT,
@@ -321,6 +350,7 @@ static bool stream_check(const struct pc_stream *st, const struct pkt *in,
 	case CASE_ESTABLISHED:
 		return pkt_daddr(out) == st->backend;
 	case CASE_REPLY:
+	case CASE_STREAM_EVENT:
 		return pkt_saddr(out) == VIP || pkt_saddr(out) == SELF_VIP;
 	default:
 		return false;
@@ -411,8 +441,9 @@ static bool case_on_hook(enum pc_case c, enum pc_hook h)
 	if (only_case >= 0 && (int)c != only_case)
 		return false;
 	if (h == HOOK_TC_EG)
-		return c == CASE_FLOOR || c == CASE_OTHER || c == CASE_REPLY;
-	return c != CASE_REPLY;
+		return c == CASE_FLOOR || c == CASE_OTHER || c == CASE_REPLY ||
+		       c == CASE_STREAM_EVENT;
+	return c != CASE_REPLY && c != CASE_STREAM_EVENT;
 }
 
 static bool repeat_ok(enum pc_case c)
