@@ -99,12 +99,13 @@ enum pc_case {
 	CASE_ESTABLISHED,  /* an ACK of an established flow */
 	CASE_REPLY,	   /* a backend's data segment, back to the VIP */
 	CASE_STREAM_EVENT, /* a token's event in an event-stream response */
+	CASE_BODY,	   /* a segment of a long Content-Length body */
 	CASE_COUNT
 };
 
 static const char *const case_names[CASE_COUNT] = {
-    "floor",	   "not_for_service", "new_flow",
-    "established", "reply",	      "stream_event"};
+    "floor", "not_for_service", "new_flow", "established",
+    "reply", "stream_event",	"body"};
 
 static struct dataplane *dp;
 static void usage(FILE *f);
@@ -260,6 +261,10 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 	    "\"created\":1796000000,\"model\":\"llm\",\"choices\":[{\"index\":"
 	    "0,\"text\":\" the\",\"logprobs\":null,\"finish_reason\":null}],"
 	    "\"usage\":null}\n\n\r\n";
+	/* A plain response whose body outlasts every measured packet. */
+	static const char length_headers[] =
+	    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+	    "content-length: 1000000000000\r\n\r\n";
 	struct pkt_spec s;
 	struct pkt out;
 	uint32_t retval;
@@ -283,6 +288,7 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 	case CASE_ESTABLISHED:
 	case CASE_REPLY:
 	case CASE_STREAM_EVENT:
+	case CASE_BODY:
 		/* The flow goes through the ingress hook that carries the
 		 * case (tc ingress for replies, as in tc mode). */
 		st->backend = establish(h == HOOK_XDP ? HOOK_XDP : HOOK_TC_IN,
@@ -292,24 +298,25 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 		if (c == CASE_ESTABLISHED) {
 			tcp_spec(&s, FIXED_CLIENT, port, vip, VIP_PORT,
 				 TCPF_ACK);
-		} else if (c == CASE_STREAM_EVENT) {
-			tcp_spec(&s, st->backend,
-				 vip == SELF_VIP ? VIP_PORT : BACKEND_PORT,
-				 FIXED_CLIENT, port, TCPF_ACK | TCPF_PSH);
-			s.payload = stream_headers;
-			s.payload_len = sizeof(stream_headers) - 1;
-			pkt_build(&st->pkt, &s);
-			if (prog_run(hook_fd(c, HOOK_TC_EG), &st->pkt, &out, 1,
-				     &retval, NULL))
-				return -1;
-			s.payload = token_event;
-			s.payload_len = sizeof(token_event) - 1;
 		} else {
 			tcp_spec(&s, st->backend,
 				 vip == SELF_VIP ? VIP_PORT : BACKEND_PORT,
 				 FIXED_CLIENT, port, TCPF_ACK | TCPF_PSH);
-			s.payload = body;
-			s.payload_len = sizeof(body);
+			/* A response in progress: its headers go first. */
+			if (c != CASE_REPLY) {
+				s.payload = c == CASE_STREAM_EVENT
+						? stream_headers
+						: length_headers;
+				s.payload_len = strlen(s.payload);
+				pkt_build(&st->pkt, &s);
+				if (prog_run(hook_fd(c, HOOK_TC_EG), &st->pkt,
+					     &out, 1, &retval, NULL))
+					return -1;
+			}
+			s.payload = c == CASE_STREAM_EVENT ? token_event : body;
+			s.payload_len = c == CASE_STREAM_EVENT
+					    ? sizeof(token_event) - 1
+					    : sizeof(body);
 		}
 		break;
 	default:
@@ -351,6 +358,7 @@ static bool stream_check(const struct pc_stream *st, const struct pkt *in,
 		return pkt_daddr(out) == st->backend;
 	case CASE_REPLY:
 	case CASE_STREAM_EVENT:
+	case CASE_BODY:
 		return pkt_saddr(out) == VIP || pkt_saddr(out) == SELF_VIP;
 	default:
 		return false;
@@ -440,10 +448,12 @@ static bool case_on_hook(enum pc_case c, enum pc_hook h)
 {
 	if (only_case >= 0 && (int)c != only_case)
 		return false;
-	if (h == HOOK_TC_EG)
-		return c == CASE_FLOOR || c == CASE_OTHER || c == CASE_REPLY ||
-		       c == CASE_STREAM_EVENT;
-	return c != CASE_REPLY && c != CASE_STREAM_EVENT;
+	/* Replies exist on egress only, everything else on ingress only
+	 * (but the floor and the packet for no service, on both). */
+	if (c == CASE_FLOOR || c == CASE_OTHER)
+		return true;
+	return (h == HOOK_TC_EG) ==
+	       (c == CASE_REPLY || c == CASE_STREAM_EVENT || c == CASE_BODY);
 }
 
 static bool repeat_ok(enum pc_case c)

@@ -714,6 +714,30 @@ static __always_inline bool kn_http_in_response(__u8 phase)
 	return phase >= KN_HTTP_HEADERS && phase <= KN_HTTP_BODY_CLOSE;
 }
 
+/*
+ * Body bytes that need no reading (not an event stream, and neither the end
+ * nor any framing inside this packet): counted down without copying them.
+ * Returns whether the packet is done with.
+ */
+static __always_inline bool kn_http_skip_body(struct kn_http_state *st,
+					      __u32 len, __u32 *found)
+{
+	if (st->flags & KN_HTTP_F_SSE)
+		return false;
+	if (st->phase == KN_HTTP_BODY_CLOSE) {
+		*found |= KN_FOUND_FIRST_BODY;
+		return true;
+	}
+	if (st->phase != KN_HTTP_BODY_LENGTH &&
+	    !(st->phase == KN_HTTP_BODY_CHUNKED && st->step == KN_C_DATA))
+		return false;
+	if (st->remaining <= len)
+		return false;
+	st->remaining -= len;
+	*found |= KN_FOUND_FIRST_BODY;
+	return true;
+}
+
 /* Parses the packet's payload from the state saved in the reply entry. */
 static __always_inline __u32 kn_http_parse(struct __sk_buff *skb,
 					   const struct kn_pkt *p,
@@ -836,7 +860,8 @@ kn_http_observe_reply(struct __sk_buff *skb, const struct kn_pkt *p,
 		start = kn_http_record_latency(p, reply, now);
 		kn_http_begin(&reply->http, peek, class, start);
 	}
-	if (p->payload_len > 0 && kn_http_in_response(reply->http.phase))
+	if (p->payload_len > 0 && kn_http_in_response(reply->http.phase) &&
+	    !kn_http_skip_body(&reply->http, p->payload_len, &found))
 		found = kn_http_parse(skb, p, reply);
 	/* The backend closing ends a body that runs until the close, and
 	 * any other it cut short. */
