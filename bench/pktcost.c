@@ -95,11 +95,13 @@ static const char *const hook_names[HOOK_COUNT] = {"xdp", "tc_ingress",
 /* The IPv6 cases are the IPv4 ones through an IPv6 service: the same
  * numbers as addresses in 2001:2::/96 (tests/bpf/packets.h). */
 enum pc_case {
-	CASE_FLOOR = 0,	  /* a do-nothing program of the hook's type */
-	CASE_OTHER,	  /* a packet for no service / not a reply */
-	CASE_SYN,	  /* a new connection: a flow is created */
-	CASE_ESTABLISHED, /* an ACK of an established flow */
-	CASE_REPLY,	  /* a backend's data segment, back to the VIP */
+	CASE_FLOOR = 0,	   /* a do-nothing program of the hook's type */
+	CASE_OTHER,	   /* a packet for no service / not a reply */
+	CASE_SYN,	   /* a new connection: a flow is created */
+	CASE_ESTABLISHED,  /* an ACK of an established flow */
+	CASE_REPLY,	   /* a backend's data segment, back to the VIP */
+	CASE_STREAM_EVENT, /* a token's event in an event-stream response */
+	CASE_BODY,	   /* a segment of a long Content-Length body */
 	CASE_OTHER6,
 	CASE_SYN6,
 	CASE_ESTABLISHED6,
@@ -108,9 +110,9 @@ enum pc_case {
 };
 
 static const char *const case_names[CASE_COUNT] = {
-    "floor",	 "not_for_service",	 "new_flow",	  "established",
-    "reply",	 "not_for_service_ipv6", "new_flow_ipv6", "established_ipv6",
-    "reply_ipv6"};
+    "floor",	     "not_for_service",	 "new_flow",  "established",
+    "reply",	     "stream_event",	 "body",      "not_for_service_ipv6",
+    "new_flow_ipv6", "established_ipv6", "reply_ipv6"};
 
 static bool case_is_ipv6(enum pc_case c)
 {
@@ -301,7 +303,25 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 		       uint32_t vip, uint16_t port)
 {
 	static const char body[REPLY_PAYLOAD_LEN] = "{\"model\": \"v1\"...";
+	/* An OpenAI-compatible streamed completion: headers first, then one
+	 * chunk per token (the measured packet: each leaves the parser where
+	 * it found it, so every repetition takes the same path). */
+	static const char stream_headers[] =
+	    "HTTP/1.1 200 OK\r\nserver: uvicorn\r\n"
+	    "content-type: text/event-stream; charset=utf-8\r\n"
+	    "transfer-encoding: chunked\r\n\r\n";
+	static const char token_event[] =
+	    "ad\r\ndata: {\"id\":\"cmpl-0\",\"object\":\"text_completion\","
+	    "\"created\":1796000000,\"model\":\"llm\",\"choices\":[{\"index\":"
+	    "0,\"text\":\" the\",\"logprobs\":null,\"finish_reason\":null}],"
+	    "\"usage\":null}\n\n\r\n";
+	/* A plain response whose body outlasts every measured packet. */
+	static const char length_headers[] =
+	    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+	    "content-length: 1000000000000\r\n\r\n";
 	struct pkt_spec s;
+	struct pkt out;
+	uint32_t retval;
 	bool ingress = h != HOOK_TC_EG;
 
 	memset(st, 0, sizeof(*st));
@@ -321,6 +341,8 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 		return 0; /* built per call */
 	case CASE_ESTABLISHED:
 	case CASE_REPLY:
+	case CASE_STREAM_EVENT:
+	case CASE_BODY:
 		/* The flow goes through the ingress hook that carries the
 		 * case (tc ingress for replies, as in tc mode). */
 		st->backend =
@@ -335,8 +357,21 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 			case_spec(&s, c, st->backend,
 				  vip == SELF_VIP ? VIP_PORT : BACKEND_PORT,
 				  FIXED_CLIENT, port, TCPF_ACK | TCPF_PSH);
-			s.payload = body;
-			s.payload_len = sizeof(body);
+			/* A response in progress: its headers go first. */
+			if (c == CASE_STREAM_EVENT || c == CASE_BODY) {
+				s.payload = c == CASE_STREAM_EVENT
+						? stream_headers
+						: length_headers;
+				s.payload_len = strlen(s.payload);
+				pkt_build(&st->pkt, &s);
+				if (prog_run(hook_fd(c, HOOK_TC_EG), &st->pkt,
+					     &out, 1, &retval, NULL))
+					return -1;
+			}
+			s.payload = c == CASE_STREAM_EVENT ? token_event : body;
+			s.payload_len = c == CASE_STREAM_EVENT
+					    ? sizeof(token_event) - 1
+					    : sizeof(body);
 		}
 		break;
 	default:
@@ -384,6 +419,8 @@ static bool stream_check(const struct pc_stream *st, const struct pkt *in,
 	case CASE_ESTABLISHED:
 		return pkt_daddr(out) == st->backend;
 	case CASE_REPLY:
+	case CASE_STREAM_EVENT:
+	case CASE_BODY:
 		return pkt_saddr(out) == VIP || pkt_saddr(out) == SELF_VIP;
 	default:
 		return false;
@@ -474,9 +511,12 @@ static bool case_on_hook(enum pc_case c, enum pc_hook h)
 	if (only_case >= 0 && (int)c != only_case)
 		return false;
 	c = case_path(c);
-	if (h == HOOK_TC_EG)
-		return c == CASE_FLOOR || c == CASE_OTHER || c == CASE_REPLY;
-	return c != CASE_REPLY;
+	/* Replies exist on egress only, everything else on ingress only
+	 * (but the floor and the packet for no service, on both). */
+	if (c == CASE_FLOOR || c == CASE_OTHER)
+		return true;
+	return (h == HOOK_TC_EG) ==
+	       (c == CASE_REPLY || c == CASE_STREAM_EVENT || c == CASE_BODY);
 }
 
 static bool repeat_ok(enum pc_case c)

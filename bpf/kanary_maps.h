@@ -87,6 +87,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_latency SEC(".maps");
 
+/* Per-backend response timing histograms (per CPU, as kn_latency): first
+ * body byte, end, gaps between events. Written by egress; summed by the
+ * agent. Size: agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KN_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct kn_response_timing);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_response_timing SEC(".maps");
+
 /* Per-service counters (per CPU), by kn_service.index. Size: agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

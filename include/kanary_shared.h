@@ -171,6 +171,26 @@ struct kn_flow {
 #endif
 };
 
+/*
+ * Where the parse of an HTTP/1.x response stands (bpf/kanary_http.h): kept
+ * in the reply entry, which egress holds for every packet anyway. The byte
+ * parsers resume from here at the next packet, so that a response's headers,
+ * chunk framing and server-sent events may be split at any byte.
+ */
+struct kn_http_state {
+	__u64 request_ns;    /* the request's first byte: the times' origin */
+	__u64 last_event_ns; /* last packet carrying event data (SSE) */
+	__u64 remaining;     /* body bytes left (Content-Length) or chunk's */
+	__u8 phase;	     /* enum kn_http_phase */
+	__u8 step;	     /* where the phase's byte parser stands */
+	__u8 match;	     /* bytes of the awaited word matched so far */
+	__u8 flags;	     /* KN_HTTP_F_* */
+	__u8 sse;	     /* where the event-stream line parser stands */
+	__u8 sse_match;	     /* bytes of the awaited word matched so far */
+	__u8 header;	     /* header names still matching (bit mask) */
+	__u8 pad;
+};
+
 /* kn_replies value, keyed by (backend, client): how replies leave. */
 struct kn_reply {
 	struct kn_addr vip;
@@ -181,6 +201,7 @@ struct kn_reply {
 	__u32 service_index;
 	__u32 flags; /* KN_SVC_F_* of the service */
 	__u64 last_seen_ns;
+	struct kn_http_state http; /* the response being parsed */
 };
 
 /* ---- Counters ---------------------------------------------------------- */
@@ -197,6 +218,8 @@ struct kn_backend_stats {
 	__u64 syn_retries;    /* SYN retransmitted: backend did not answer */
 	__u64 http_status[5]; /* HTTP/1.x responses: 1xx, 2xx, 3xx, 4xx, 5xx */
 	__u64 http_responses_unparsed; /* "HTTP/1." with a bad status code */
+	__u64 http_streams; /* responses of Content-Type text/event-stream */
+	__u64 http_stream_errors; /* streams that carried an error event */
 };
 
 /*
@@ -208,6 +231,21 @@ struct kn_latency_hist {
 	__u64 count;
 	__u64 sum_us;
 	__u64 buckets[KN_LATENCY_BUCKETS];
+};
+
+/*
+ * kn_response_timing value (per-CPU, summed by the agent), from the same
+ * origin as kn_latency (the request's first byte), in the same buckets:
+ * the first body byte after the headers (for an event stream: the first
+ * token's event), the response's end (the chunked terminator, the
+ * Content-Length reached, or the backend closing the connection), and, for
+ * event streams, the gap between two packets that carry event data (one
+ * sample per packet: inter-token latency, approximately).
+ */
+struct kn_response_timing {
+	struct kn_latency_hist first_body;
+	struct kn_latency_hist end;
+	struct kn_latency_hist event_gap;
 };
 
 /* kn_service_stats value (per-CPU). */

@@ -9,7 +9,9 @@
  * few for the weight (the status's "clients"). No
  * instrumentation in the model server is needed: the data path counts
  * connections, resets, refusals, HTTP status classes and request-to-response
- * latency itself.
+ * latency itself, and for event streams (LLM servers) the time to the first
+ * token, the gaps between tokens and the error events sent after a 200,
+ * which count as errors beside the 5xx.
  */
 #include <math.h>
 #include <stdio.h>
@@ -42,6 +44,14 @@ static double responses(const struct kn_backend_stats *t)
 static double sub(__u64 now, __u64 then)
 {
 	return now >= then ? (double)(now - then) : 0;
+}
+
+/* Failed responses: 5xx, and event streams that carried an error event
+ * (the status was a 200 sent before the failure). */
+static double failed_responses(const struct kn_backend_stats *t)
+{
+	return (double)t->http_status[HTTP_CLASS_5XX] +
+	       (double)t->http_stream_errors;
 }
 
 static void latency_add_delta(struct kn_latency_hist *acc,
@@ -89,7 +99,7 @@ void signals_read(struct agent *a, struct service_rt *s, uint64_t mono_ms)
 		if (b->pool != KN_POOL_CANARY)
 			continue;
 		requests += responses(&b->now.totals);
-		errors += (double)b->now.totals.http_status[HTTP_CLASS_5XX];
+		errors += failed_responses(&b->now.totals);
 		refused += (double)b->now.totals.refused;
 	}
 	signals_read_clients(a, s);
@@ -145,12 +155,14 @@ static double window_responses(const struct kn_backend_stats *now,
 void signals_kernel_window(const struct service_rt *s,
 			   struct kernel_window out[2])
 {
-	struct kn_latency_hist latency[2];
+	struct kn_latency_hist latency[2], ttft[2], itl[2];
 	uint32_t i;
 	int p;
 
 	memset(out, 0, 2 * sizeof(*out));
 	memset(latency, 0, sizeof(latency));
+	memset(ttft, 0, sizeof(ttft));
+	memset(itl, 0, sizeof(itl));
 	for (i = 0; i < s->backend_count; i++) {
 		const struct backend_rt *b = s->backends[i];
 		const struct kn_backend_stats *n = &b->now.totals;
@@ -159,16 +171,25 @@ void signals_kernel_window(const struct service_rt *s,
 
 		k->requests += window_responses(n, w);
 		k->errors += sub(n->http_status[HTTP_CLASS_5XX],
-				 w->http_status[HTTP_CLASS_5XX]);
+				 w->http_status[HTTP_CLASS_5XX]) +
+			     sub(n->http_stream_errors, w->http_stream_errors);
+		k->streams += sub(n->http_streams, w->http_streams);
 		k->new_flows += sub(n->new_flows, w->new_flows);
 		k->refused += sub(n->refused, w->refused);
 		k->resets += sub(n->resets_from, w->resets_from);
 		k->syn_retries += sub(n->syn_retries, w->syn_retries);
 		latency_add_delta(&latency[b->pool & 1], &b->now.latency,
 				  &b->window_start.latency);
+		latency_add_delta(&ttft[b->pool & 1], &b->now.timing.first_body,
+				  &b->window_start.timing.first_body);
+		latency_add_delta(&itl[b->pool & 1], &b->now.timing.event_gap,
+				  &b->window_start.timing.event_gap);
 	}
-	for (p = 0; p < 2; p++)
+	for (p = 0; p < 2; p++) {
 		stats_hist_from_kernel(&out[p].latency, &latency[p]);
+		stats_hist_from_kernel(&out[p].ttft, &ttft[p]);
+		stats_hist_from_kernel(&out[p].itl, &itl[p]);
+	}
 }
 
 void signals_trailing(const struct service_rt *s, uint32_t min_requests,
@@ -214,8 +235,7 @@ static void pool_totals(const struct service_rt *s, int pool,
 		if ((int)b->pool != pool)
 			continue;
 		snap->requests += responses(&b->now.totals);
-		snap->errors +=
-		    (double)b->now.totals.http_status[HTTP_CLASS_5XX];
+		snap->errors += failed_responses(&b->now.totals);
 		snap->refused += (double)b->now.totals.refused;
 		latency_add(&snap->latency, &b->now.latency);
 	}
@@ -317,16 +337,17 @@ json_t *signals_history_json(const struct service_rt *s)
 	return points;
 }
 
-json_t *signals_backend_json(const struct backend_rt *b)
+/* {"count", and when it has quantiles "p50_ms", "p90_ms", "p99_ms",
+ * "mean_ms"}: one of the kernel's histograms. */
+static json_t *kernel_hist_json(const struct kn_latency_hist *h)
 {
-	const struct kn_backend_stats *t = &b->now.totals;
 	struct stats_hist hist;
 	struct stats_hist_summary sum = {0};
 	json_t *latency;
 
-	if (!stats_hist_from_kernel(&hist, &b->now.latency))
+	if (!stats_hist_from_kernel(&hist, h))
 		stats_hist_summarize(&hist, &sum);
-	latency = json_pack("{s:I}", "count", (json_int_t)b->now.latency.count);
+	latency = json_pack("{s:I}", "count", (json_int_t)h->count);
 	if (sum.status == STATS_OK) {
 		json_object_set_new(latency, "p50_ms",
 				    json_real(MS_PER_S * sum.p50));
@@ -337,7 +358,15 @@ json_t *signals_backend_json(const struct backend_rt *b)
 		json_object_set_new(latency, "mean_ms",
 				    json_real(MS_PER_S * sum.mean));
 	}
-	return json_pack(
+	return latency;
+}
+
+json_t *signals_backend_json(const struct backend_rt *b)
+{
+	const struct kn_backend_stats *t = &b->now.totals;
+	json_t *json, *http;
+
+	json = json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
 	    "new_connections", (json_int_t)t->new_flows, "packets_to",
@@ -350,7 +379,20 @@ json_t *signals_backend_json(const struct backend_rt *b)
 	    "3xx", (json_int_t)t->http_status[2], "4xx",
 	    (json_int_t)t->http_status[3], "5xx", (json_int_t)t->http_status[4],
 	    "unparsed", (json_int_t)t->http_responses_unparsed, "latency",
-	    latency);
+	    kernel_hist_json(&b->now.latency));
+
+	http = json_object_get(json, "http");
+	/* Event streams (LLM servers), and every response's later times. */
+	json_object_set_new(http, "streams", json_integer(t->http_streams));
+	json_object_set_new(http, "stream_errors",
+			    json_integer(t->http_stream_errors));
+	json_object_set_new(
+	    json, "timing",
+	    json_pack("{s:o, s:o, s:o}", "first_body",
+		      kernel_hist_json(&b->now.timing.first_body), "end",
+		      kernel_hist_json(&b->now.timing.end), "event_gap",
+		      kernel_hist_json(&b->now.timing.event_gap)));
+	return json;
 }
 
 static void split_fractions(struct pool_split *split,

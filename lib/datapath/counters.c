@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * counters.c - reads the kernel's counters (per backend with its latency
- * histogram, per service, per hook), summed over CPUs, and forgets the flows
- * steered to one backend.
+ * and response timing histograms, per service, per hook), summed over CPUs, and
+ * forgets the flows steered to one backend.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,6 +64,10 @@ int dp_read_backend(struct dataplane *dp, uint32_t stats_index,
 	if (!ret)
 		ret = read_summed(dp, dp->skel->maps.kn_latency, stats_index,
 				  sizeof(out->latency), &out->latency);
+	if (!ret)
+		ret =
+		    read_summed(dp, dp->skel->maps.kn_response_timing,
+				stats_index, sizeof(out->timing), &out->timing);
 	return ret;
 }
 

@@ -86,10 +86,12 @@ struct dp_service {
 	uint32_t generation;
 };
 
-/* One backend's counters, summed over CPUs, with its latency histogram. */
+/* One backend's counters, summed over CPUs, with its latency histogram
+ * (to the response's first byte) and its response timing histograms. */
 struct dp_backend_counters {
 	struct kn_backend_stats totals;
 	struct kn_latency_hist latency;
+	struct kn_response_timing timing;
 };
 
 struct dataplane;

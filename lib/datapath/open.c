@@ -279,6 +279,7 @@ static int size_maps(struct dataplane *dp)
 	    {s->maps.kn_client_seen, dp->max_services},
 	    {s->maps.kn_backend_ctr, dp->max_backends},
 	    {s->maps.kn_latency, dp->max_backends},
+	    {s->maps.kn_response_timing, dp->max_backends},
 	};
 	size_t i;
 	int err = 0;

@@ -65,8 +65,10 @@ static int slot_reset_counters(struct dataplane *dp, uint32_t index)
 {
 	size_t stats_size = (size_t)dp->ncpus * sizeof(struct kn_backend_stats);
 	size_t hist_size = (size_t)dp->ncpus * sizeof(struct kn_latency_hist);
-	void *zeros =
-	    calloc(1, stats_size > hist_size ? stats_size : hist_size);
+	size_t timing_size =
+	    (size_t)dp->ncpus * sizeof(struct kn_response_timing);
+	/* The timing histograms are the largest of the three values. */
+	void *zeros = calloc(1, timing_size);
 	int ret;
 
 	if (!zeros)
@@ -77,6 +79,10 @@ static int slot_reset_counters(struct dataplane *dp, uint32_t index)
 		ret = bpf_map__update_elem(dp->skel->maps.kn_latency, &index,
 					   sizeof(index), zeros, hist_size,
 					   BPF_ANY);
+	if (!ret)
+		ret = bpf_map__update_elem(dp->skel->maps.kn_response_timing,
+					   &index, sizeof(index), zeros,
+					   timing_size, BPF_ANY);
 	free(zeros);
 	return ret;
 }
