@@ -6,7 +6,10 @@ The prose lives in bench/BENCHMARKS.md.in; every @@NAME@@ in it is replaced
 by a table computed here, and every goal's verdict (met / missed) is
 computed from the numbers, never written by hand. Plots are drawn with
 gnuplot (PNG through pngcairo, SVG when that terminal is missing). A part
-whose results are missing is reported as not measured.
+whose results are missing is reported as not measured, and so is a case or
+a configuration missing from a part's results; a results file that is there
+but malformed (see SCHEMAS), or a placeholder no section fills, stops the
+report with an error naming it, and the previous report stays.
 
 Usage: report.py --results DIR --report FILE --plots DIR --template FILE
 """
@@ -28,9 +31,36 @@ KANARY = ["kanary-xdp", "kanary-tc"]
 PEERS = ["iptables", "nftables", "nginx", "haproxy"]
 MODES = [("keepalive", "keep-alive (wrk, 1 client address)"),
          ("close", "a new connection per request (kn-load, 1,000 addresses)")]
+# The packets of bench/pktcost.c in the report's order (IPv4 names). A
+# case of this list missing from the results is named as not measured; a
+# case in the results that is not in it is shown after these.
 CASES = ["floor", "not_for_service", "new_flow", "established", "reply",
-         "not_for_service_ipv6", "new_flow_ipv6", "established_ipv6", "reply_ipv6"]
+         "stream_event", "body", "icmp_error"]
+# The cases pktcost also measures through an IPv6 service, as CASE_ipv6.
+IPV6_CASES = ["not_for_service", "new_flow", "established", "reply"]
+IPV6_SUFFIX = "_ipv6"
+PKT_METHODS = [("call", "call (one packet per call, cold caches)"),
+               ("repeat", "repeat (N runs on one unchanging packet, warm caches)")]
+# Section 1b: what a response's body costs on tc egress beyond a reply of
+# a response the data path does not parse.
+STREAM_BASE_CASE = "reply"
+STREAM_BASE_LABEL = "reply (no response parsed)"
+STREAM_CASES = [("body", "body (Content-Length)"),
+                ("stream_event", "stream event")]
+# The load the per-token cost is scaled to: a token every 20 ms (50 tokens
+# a second) on each of a thousand concurrent streams.
+STREAM_TOKEN_INTERVAL_MS = 20
+STREAM_CONCURRENT = 1000
+MS_PER_S = 1000
+NS_PER_MS = 1e6
 HOOKS = ["xdp", "tc_ingress", "tc_egress"]
+# bench/run.sh's parts in the order a full run takes them (notify only when
+# asked for).
+PART_ORDER = ["pktcost", "e2e", "scale", "reaction", "notify", "agent"]
+# bench/notify.sh's two configurations.
+NOTIFY_RECEIVERS = ("none", "bad")
+NOTIFY_LABELS = {"none": "none",
+                 "bad": "16 bad (8 hang, 4 reset, 4 answer 500)"}
 # Goals of the figures, as ratios.
 GOAL_ESTABLISHED_X_FLOOR = 2.0
 GOAL_NEW_FLOW_X_FLOOR = 4.0
@@ -41,11 +71,100 @@ FLAGGER_MIN_INTERVAL_S = 10
 FLAGGER_DEFAULT_INTERVAL_S = 60
 
 
+class ResultsError(Exception):
+    """A results file that exists but cannot be read as its part writes it:
+    the report stops and names the file, the line and the column."""
+
+
+# What each part writes: the columns every results file must have, and how
+# each is checked. "num" must be a number; "num?" may be empty or "nan" (a
+# value that row does not have); "text" anything; a tuple, one of its words.
+SCHEMAS = {
+    "pktcost.csv": {"method": tuple(m for m, _ in PKT_METHODS),
+                    "hook": tuple(HOOKS), "case": "text", "round": "num",
+                    "ns_per_packet": "num"},
+    "e2e.csv": {"rep": "num", "splitter": "text", "mode": "text",
+                "tool": "text", "rps": "num", "p50_ms": "num",
+                "p99_ms": "num", "errors": "num", "canary_share": "num?",
+                "xdp_translated": "num?", "tc_translated": "num?",
+                "xdp_ns": "num?", "tc_ingress_ns": "num?",
+                "tc_egress_ns": "num?"},
+    "scale.csv": {"rep": "num", "services": "num", "system": "text",
+                  "setup_s": "num", "rps": "num", "p50_ms": "num",
+                  "p99_ms": "num", "errors": "num", "canary_share": "num?",
+                  "kernel_bytes": "num?", "agent_rss_kib": "num?",
+                  "agent_cpu_pct": "num?"},
+    "flows.csv": {"entries": "num", "hook": tuple(HOOKS), "round": "num",
+                  "ns_per_packet": "num"},
+    "memory.csv": {"map": "text", "max_entries": "num",
+                   "memlock_bytes": "num", "bytes_per_entry": "num"},
+    "weights.csv": {"trial": "num", "canary_percent": "num", "put_ms": "num",
+                    "first_new_ms": "num?", "stale_after_put": "num"},
+    "faults.csv": {"trial": "num", "decided_ms": "num?",
+                   "weight_zero_seen_ms": "num", "reason": "text"},
+    "agent.csv": {"phase": "text", "services": "num", "seconds": "num",
+                  "cpu_pct": "num", "rss_kib_median": "num",
+                  "rss_kib_max": "num", "scrapes_per_s": "num"},
+    "notify.csv": {"receivers": NOTIFY_RECEIVERS, "trial": "num",
+                   "decided_ms": "num?", "weight_zero_seen_ms": "num",
+                   "reason": "text"},
+}
+
+
+def check_value(path, line, column, kind, value):
+    if kind == "text":
+        return
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise ResultsError("%s, line %d: column %s is %r, not one of %s"
+                               % (path, line, column, value, ", ".join(kind)))
+        return
+    if kind == "num?" and value in ("", "nan"):
+        return
+    try:
+        v = float(value)
+    except ValueError:
+        v = float("nan")
+    if math.isnan(v) or math.isinf(v):
+        raise ResultsError("%s, line %d: column %s is %r, not a number"
+                           % (path, line, column, value))
+
+
 def read_csv(path):
+    """The rows of a results file, checked against its part's columns
+    (SCHEMAS); None when the file does not exist (the part was not run).
+    Raises ResultsError when the file is there but not as its part writes
+    it: no header, a column missing, a row with too few or too many fields,
+    a value that is not what its column holds, or no row at all."""
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        return list(csv.DictReader(f))
+    schema = SCHEMAS[os.path.basename(path)]
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if not header:
+            raise ResultsError("%s: empty, no header line" % path)
+        missing = [c for c in schema if c not in header]
+        if missing:
+            raise ResultsError("%s: the header lacks the column(s) %s"
+                               % (path, ", ".join(missing)))
+        rows = []
+        for fields in reader:
+            line = reader.line_num
+            if not fields:
+                continue  # a blank line
+            if len(fields) != len(header):
+                raise ResultsError("%s, line %d: %d fields where the header "
+                                   "has %d" % (path, line, len(fields),
+                                               len(header)))
+            r = dict(zip(header, fields))
+            for column, kind in schema.items():
+                check_value(path, line, column, kind, r[column])
+            rows.append(r)
+    if not rows:
+        raise ResultsError("%s: a header and no row (the part measured "
+                           "nothing)" % path)
+    return rows
 
 
 def num(x):
@@ -117,66 +236,140 @@ class Plotter:
 
 # ---- 1. per-packet cost ------------------------------------------------------
 
-def pktcost_section(res, plot):
+NOT_MEASURED = "*Not measured in this run.*"
+
+
+def case_label(case):
+    if case.endswith(IPV6_SUFFIX):
+        return case[:-len(IPV6_SUFFIX)].replace("_", " ") + " (IPv6)"
+    return case.replace("_", " ")
+
+
+def spread(s):
+    """A measurement as the tables show it: median (min–max)."""
+    return "%s (%s–%s)" % (fmt(s[0], 1), fmt(s[1], 1), fmt(s[2], 1))
+
+
+def summary(values):
+    """Median, min, max of the values that are numbers (a row may lack
+    one: "nan"), or None when none is."""
+    v = [x for x in values if not math.isnan(x)]
+    return (med(v), min(v), max(v)) if v else None
+
+
+def read_pktcost(res):
+    """pktcost.csv as {(method, hook, case): (median, min, max, rounds,
+    {round: ns})}, or None when pktcost was not run."""
     rows = read_csv(os.path.join(res, "pktcost.csv"))
     if not rows:
-        return {"PKTCOST_TABLE": "*Not measured in this run.*",
-                "PKTCOST_GOALS": "", "PKTCOST_PLOT": ""}
-    vals = defaultdict(list)
+        return None
+    vals = defaultdict(dict)
     for r in rows:
-        vals[(r["method"], r["hook"], r["case"])].append(num(r["ns_per_packet"]))
-    stat = {k: (med(v), min(v), max(v), len(v)) for k, v in vals.items()}
+        key = (r["method"], r["hook"], r["case"])
+        rnd = int(num(r["round"]))
+        if rnd in vals[key]:
+            raise ResultsError("%s: round %d of %s %s %s appears twice" % (
+                os.path.join(res, "pktcost.csv"), rnd, *key))
+        vals[key][rnd] = num(r["ns_per_packet"])
+    return {k: (med(v.values()), min(v.values()), max(v.values()), len(v), v)
+            for k, v in vals.items()}
+
+
+def pktcost_order(stat):
+    """The IPv4 cases to show, in the report's order: CASES first, then any
+    case pktcost measured that the report does not know (a new case shows
+    up without a change here). Also the known cases that are missing."""
+    measured = {k[2] for k in stat}
+    base = {c[:-len(IPV6_SUFFIX)] if c.endswith(IPV6_SUFFIX) else c
+            for c in measured}
+    order = [c for c in CASES if c in base] + \
+        sorted(c for c in base if c not in CASES)
+    missing = [c for c in CASES if c not in base]
+    missing += [c + IPV6_SUFFIX for c in IPV6_CASES
+                if c in base and c + IPV6_SUFFIX not in measured]
+    return order, missing
+
+
+def pktcost_section(res, plot):
+    stat = read_pktcost(res)
+    if not stat:
+        return {"PKTCOST_TABLE": NOT_MEASURED, "PKTCOST_GOALS": "",
+                "PKTCOST_PLOT": ""}
 
     def floor(method, hook):
         s = stat.get((method, hook, "floor"))
         return s[0] if s else float("nan")
 
-    out = []
-    for case in CASES:
-        for hook in HOOKS:
-            c = stat.get(("call", hook, case))
-            if not c:
-                continue
-            rp = stat.get(("repeat", hook, case))
-            out.append([case.replace("_", " "), hook.replace("_", " "),
-                        "%s (%s–%s)" % (fmt(c[0], 1), fmt(c[1], 1), fmt(c[2], 1)),
-                        fmt(c[0] / floor("call", hook), 2) + "×",
-                        "%s (%s–%s)" % (fmt(rp[0], 1), fmt(rp[1], 1), fmt(rp[2], 1)) if rp else "–",
-                        fmt(rp[0] / floor("repeat", hook), 2) + "×" if rp else "–"])
+    def x_floor(s, method, hook):
+        return fmt(s[0] / floor(method, hook), 2) + "×"
+
+    order, missing = pktcost_order(stat)
+    tables = []
+    for method, title in PKT_METHODS:
+        out = []
+        for case in order:
+            for hook in HOOKS:
+                v4 = stat.get((method, hook, case))
+                v6 = stat.get((method, hook, case + IPV6_SUFFIX))
+                if not v4 and not v6:
+                    continue
+                row = [case_label(case), hook.replace("_", " ")]
+                row += [spread(v4), x_floor(v4, method, hook)] if v4 else ["–", "–"]
+                if v6:
+                    row += [spread(v6), x_floor(v6, method, hook),
+                            fmt(v6[0] / v4[0], 2) if v4 else "–"]
+                elif case in IPV6_CASES:
+                    row += ["not measured", "–", "–"]
+                else:
+                    row += ["–", "–", "–"]
+                out.append(row)
+        if out:
+            tables.append("**%s**\n\n" % title + table(
+                ["packet", "hook", "IPv4: ns/packet, median (min–max)",
+                 "× floor", "IPv6: ns/packet, median (min–max)", "× floor",
+                 "IPv6 / IPv4"], out))
     rounds = max(s[3] for s in stat.values())
-    tab = table(["packet", "hook", "call: ns/packet, median (min–max)",
-                 "× floor", "repeat: ns/packet, median (min–max)", "× floor"],
-                out)
+    tab = "\n\n".join(tables)
     tab += "\n\n%d rounds per cell; each cell of a round is the mean of one " \
-           "batch of packets (call) or one run of N repetitions (repeat)." % rounds
+           "batch of packets (call) or one run of N repetitions (repeat); " \
+           "the IPv6 / IPv4 column is the ratio of the medians." % rounds
+    if missing:
+        tab += "\n\nNot measured in this run: %s." % ", ".join(
+            case_label(c) for c in missing)
 
     goals = []
-    for hook in ["xdp", "tc_ingress"]:
-        for case, limit in [("established", GOAL_ESTABLISHED_X_FLOOR),
-                            ("new_flow", GOAL_NEW_FLOW_X_FLOOR)]:
-            for method in ["call", "repeat"]:
-                s = stat.get((method, hook, case))
-                if not s:
-                    continue
-                ratio = s[0] / floor(method, hook)
-                goals.append([case.replace("_", " "), hook.replace("_", " "),
-                              method, "≤ %g×" % limit, fmt(ratio, 2) + "×",
-                              verdict(ratio <= limit)])
-    s = stat.get(("call", "tc_egress", "reply"))
-    if s:
-        ratio = s[0] / floor("call", "tc_egress")
-        goals.append(["reply", "tc egress", "call", "≤ %g× (as established)"
-                      % GOAL_ESTABLISHED_X_FLOOR, fmt(ratio, 2) + "×",
-                      verdict(ratio <= GOAL_ESTABLISHED_X_FLOOR)])
+    for suffix in ["", IPV6_SUFFIX]:
+        for hook in ["xdp", "tc_ingress"]:
+            for case, limit in [("established", GOAL_ESTABLISHED_X_FLOOR),
+                                ("new_flow", GOAL_NEW_FLOW_X_FLOOR)]:
+                for method, _ in PKT_METHODS:
+                    s = stat.get((method, hook, case + suffix))
+                    if not s:
+                        continue
+                    ratio = s[0] / floor(method, hook)
+                    goals.append([case_label(case + suffix),
+                                  hook.replace("_", " "), method,
+                                  "≤ %g×" % limit, fmt(ratio, 2) + "×",
+                                  verdict(ratio <= limit)])
+        s = stat.get(("call", "tc_egress", "reply" + suffix))
+        if s:
+            ratio = s[0] / floor("call", "tc_egress")
+            goals.append([case_label("reply" + suffix), "tc egress", "call",
+                          "≤ %g× (as established)" % GOAL_ESTABLISHED_X_FLOOR,
+                          fmt(ratio, 2) + "×",
+                          verdict(ratio <= GOAL_ESTABLISHED_X_FLOOR)])
     goal_tab = table(["packet", "hook", "method", "goal", "measured", "verdict"],
                      goals)
 
-    # Plot: ns/packet per case, one bar per hook, both methods.
+    # Plot: ns/packet per case (each IPv6 case beside its IPv4 one), one
+    # bar per hook, both methods.
+    shown = [c for case in order for c in (case, case + IPV6_SUFFIX)
+             if any(k[2] == c for k in stat)]
     panels = []
     for method, title in [("call", "repeat = 1 per call (kernel-timed)"),
                           ("repeat", "repeat = N on an unchanging packet")]:
         drows = []
-        for i, case in enumerate(CASES):
+        for i, case in enumerate(shown):
             row = [i, case.replace("_", "-")]
             for hook in HOOKS:
                 s = stat.get((method, hook, case))
@@ -191,12 +384,67 @@ def pktcost_section(res, plot):
             "'' using 1:6:7:8:(0.25) with boxerrorbars title 'tc ingress' lc rgb '#ff7f0e', "
             "'' using ($1+0.27):9:10:11:(0.25) with boxerrorbars title 'tc egress' lc rgb '#2ca02c'"
             % (title, d))
-    script = ("set multiplot layout 1,2\nset style fill solid 0.8 border -1\n"
-              "set ylabel 'ns per packet (median, min-max)'\nset xtics rotate by -20\n"
+    script = ("set multiplot layout 2,1\nset style fill solid 0.8 border -1\n"
+              "set ylabel 'ns per packet (median, min-max)'\nset xtics rotate by -30\n"
               "set grid ytics\nset key top left\nset yrange [0:*]\n"
-              "set xrange [-0.6:%g]\n" % (len(CASES) - 0.4) + "\n".join(panels) + "\nunset multiplot")
+              "set xrange [-0.6:%g]\n" % (len(shown) - 0.4) + "\n".join(panels) + "\nunset multiplot")
     return {"PKTCOST_TABLE": tab, "PKTCOST_GOALS": goal_tab,
-            "PKTCOST_PLOT": plot.plot("pktcost", script)}
+            "PKTCOST_PLOT": plot.plot("pktcost", script, height=800)}
+
+
+# ---- 1b. event streams on tc egress ------------------------------------------
+
+def paired(a, b):
+    """Per-round differences a - b of two cases measured in the same rounds
+    (interleaved, so a slow round slows both): median, min, max."""
+    d = [a[4][r] - b[4][r] for r in a[4] if r in b[4]]
+    return (med(d), min(d), max(d)) if d else None
+
+
+def stream_section(res):
+    stat = read_pktcost(res)
+    hook = "tc_egress"
+    cases = [c for c, _ in STREAM_CASES]
+    if not stat or not any((m, hook, c) in stat for m, _ in PKT_METHODS
+                           for c in cases):
+        return {"STREAM_TABLE": NOT_MEASURED, "STREAM_COST": ""}
+    rows = []
+    for method, _ in PKT_METHODS:
+        fl = stat.get((method, hook, "floor"))
+        base = stat.get((method, hook, STREAM_BASE_CASE))
+        for case, label in [("floor", "floor"),
+                            (STREAM_BASE_CASE, STREAM_BASE_LABEL)] + STREAM_CASES:
+            s = stat.get((method, hook, case))
+            if not s:
+                rows.append([label, method, "not measured", "–", "–", "–"])
+                continue
+            d = paired(s, base) if base and case not in ("floor", STREAM_BASE_CASE) \
+                else None
+            rows.append([label, method, spread(s),
+                         fmt(s[0] / fl[0], 2) + "×" if fl else "–",
+                         spread(d) if d else "–",
+                         fmt(s[0] / base[0], 2) + "×" if d else "–"])
+    tab = table(["packet (tc egress)", "method", "ns/packet, median (min–max)",
+                 "× floor", "more than a %s: ns, median of the rounds' "
+                 "differences (min–max)" % STREAM_BASE_CASE,
+                 "× %s" % STREAM_BASE_CASE], rows)
+
+    # What a token's packet adds, scaled to a load of many streams; the
+    # call method's figure (cold caches) is the dearer one.
+    cost = ""
+    tok = stat.get(("call", hook, "stream_event"))
+    base = stat.get(("call", hook, STREAM_BASE_CASE))
+    d = paired(tok, base) if tok and base else None
+    if d:
+        pps = STREAM_CONCURRENT * MS_PER_S / STREAM_TOKEN_INTERVAL_MS
+        cpu_ms = d[0] * pps / NS_PER_MS
+        cost = ("At a token every %d ms per stream, %s concurrent streams are "
+                "%s packets a second: at the call method's %s ns more per "
+                "token, the response parse costs %s ms of CPU a second "
+                "(%s %% of one core)." % (
+                    STREAM_TOKEN_INTERVAL_MS, fmt(STREAM_CONCURRENT), fmt(pps),
+                    fmt(d[0], 0), fmt(cpu_ms, 0), fmt(100 * cpu_ms / MS_PER_S, 1)))
+    return {"STREAM_TABLE": tab, "STREAM_COST": cost}
 
 
 # ---- 2. end to end ------------------------------------------------------------
@@ -493,6 +741,51 @@ def reaction_section(res, plot):
     return out
 
 
+# ---- 4b. bad notification receivers -------------------------------------------
+
+def notify_section(res):
+    """bench/notify.sh (BENCH_PARTS=notify, not in the default run): the
+    rollback reaction with no receivers and with bad ones, interleaved."""
+    rows = read_csv(os.path.join(res, "notify.csv"))
+    if not rows:
+        return {"NOTIFY_TABLE": NOT_MEASURED}
+    data = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        d = data[r["receivers"]]
+        d["decided"].append(num(r["decided_ms"]))
+        d["seen"].append(num(r["weight_zero_seen_ms"]))
+        d["apply"].append(num(r["weight_zero_seen_ms"]) - num(r["decided_ms"]))
+    kinds = [k for k in NOTIFY_RECEIVERS if k in data]
+    none = data.get("none")
+    out = []
+    for kind in kinds:
+        d = data[kind]
+        out.append([NOTIFY_LABELS[kind], len(d["decided"])] +
+                   [spread(s) if s else "–" for s in
+                    (summary(d["decided"]), summary(d["seen"]), summary(d["apply"]))] +
+                   [fmt(med(d["decided"]) / med(none["decided"]), 2) + "×"
+                    if none else "–"])
+    tab = table(["receivers", "trials",
+                 "fault → rollback decided, ms: median (min–max)",
+                 "fault → weight 0 seen, ms: median (min–max)",
+                 "decided → weight 0 seen, ms: median (min–max)",
+                 "decided, × no receivers"], out)
+    if none and "bad" in data and summary(none["decided"]) and \
+            summary(data["bad"]["decided"]):
+        diff = med(data["bad"]["decided"]) - med(none["decided"])
+        width = summary(none["decided"])[2] - summary(none["decided"])[1]
+        tab += ("\n\nWith the bad receivers the median decision came %s ms "
+                "%s than without; the trials without receivers alone spread "
+                "over %s ms (min to max): the difference is %s than the "
+                "spread between trials." % (
+                    fmt(abs(diff), 0), "later" if diff > 0 else "earlier",
+                    fmt(width, 0), "smaller" if abs(diff) < width else "larger"))
+    missing = [NOTIFY_LABELS[k] for k in NOTIFY_RECEIVERS if k not in data]
+    if missing:
+        tab += "\n\nNot measured in this run: %s." % ", ".join(missing)
+    return {"NOTIFY_TABLE": tab}
+
+
 # ---- 5. the agent ------------------------------------------------------------------
 
 def agent_section(res, plot):
@@ -526,7 +819,17 @@ def machine_section(res):
     path = os.path.join(res, "meta.json")
     if not os.path.exists(path):
         return {"MACHINE": "*No run recorded.*", "COMMAND": "make bench"}
-    m = json.load(open(path))
+    try:
+        m = json.load(open(path))
+        return machine_table(res, m)
+    except json.JSONDecodeError as e:
+        raise ResultsError("%s: not JSON: %s" % (path, e))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ResultsError("%s: not as bench/run.sh writes it (%s: %s)"
+                           % (path, type(e).__name__, e))
+
+
+def machine_table(res, m):
     parts = ", ".join("%s %d s%s" % (k, v["seconds"], "" if v["status"] == 0
                                       else " (FAILED)")
                       for k, v in m.get("parts", {}).items())
@@ -547,6 +850,18 @@ def machine_section(res):
     return {"MACHINE": table(["", ""], rows), "COMMAND": m["command"]}
 
 
+def read_findings(res):
+    """What went wrong during the runs: findings/PART.txt of every part
+    (bench/run.sh), in the order the parts run."""
+    folder = os.path.join(res, "findings")
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    parts = [n[:-len(".txt")] for n in names if n.endswith(".txt")]
+    parts.sort(key=lambda p: (PART_ORDER.index(p) if p in PART_ORDER
+                              else len(PART_ORDER), p))
+    texts = [open(os.path.join(folder, p + ".txt")).read().strip() for p in parts]
+    return "\n".join(t for t in texts if t)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--results", required=True)
@@ -557,14 +872,19 @@ def main():
     os.makedirs(a.plots, exist_ok=True)
     plot = Plotter(a.plots, os.path.dirname(os.path.abspath(a.report)))
     values = {}
-    values.update(machine_section(a.results))
-    values.update(pktcost_section(a.results, plot))
-    values.update(e2e_section(a.results, plot))
-    values.update(scale_section(a.results, plot))
-    values.update(reaction_section(a.results, plot))
-    values.update(agent_section(a.results, plot))
-    findings = os.path.join(a.results, "findings.txt")
-    text = open(findings).read().strip() if os.path.exists(findings) else ""
+    try:
+        values.update(machine_section(a.results))
+        values.update(pktcost_section(a.results, plot))
+        values.update(stream_section(a.results))
+        values.update(e2e_section(a.results, plot))
+        values.update(scale_section(a.results, plot))
+        values.update(reaction_section(a.results, plot))
+        values.update(notify_section(a.results))
+        values.update(agent_section(a.results, plot))
+    except ResultsError as e:
+        print("report: %s; %s left as it was" % (e, a.report), file=sys.stderr)
+        return 1
+    text = read_findings(a.results)
     values["FINDINGS"] = ("```\n%s\n```" % text) if text else \
         "None: kanaryd logged no error or warning and never stopped during the runs."
     values["RESULTS_DIR"] = os.path.relpath(a.results, os.path.dirname(
@@ -574,11 +894,12 @@ def main():
         text = text.replace("@@%s@@" % k, v)
     if "@@" in text:
         left = sorted({t.split("@@")[0] for t in text.split("@@")[1::2]})
-        print("report: unfilled placeholders: %s" % ", ".join(left), file=sys.stderr)
+        print("report: %s has placeholders no section fills: %s; %s left as "
+              "it was" % (a.template, ", ".join(left), a.report), file=sys.stderr)
+        return 1
     with open(a.report, "w") as f:
         f.write(text)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

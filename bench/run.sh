@@ -73,10 +73,12 @@ source "$BENCH_DIR/lib.sh"
 bench_reap
 
 mkdir -p "$OUT" "$PLOTS"
-# What went wrong in kanary during the run (kanaryd's errors, a crash): the
-# parts append to it, the report shows it.
-export BENCH_FINDINGS=$OUT/findings.txt
-: >"$BENCH_FINDINGS"
+# What went wrong in kanary during the run (kanaryd's errors, a crash): each
+# part appends to a file of its own (BENCH_FINDINGS, set by run_part), so
+# that a run of some parts replaces only their findings; the report shows
+# them all.
+FINDINGS_DIR=$OUT/findings
+mkdir -p "$FINDINGS_DIR"
 # Each part writes to a temporary name and replaces its result only when it
 # succeeded: a failed part leaves the last good data in place.
 declare -A PART_SECS PART_STATUS
@@ -102,6 +104,8 @@ run_part() { # NAME COMMAND...
 	local name=$1 t0 rc
 	shift
 	log "$name"
+	export BENCH_FINDINGS=$FINDINGS_DIR/$name.txt
+	: >"$BENCH_FINDINGS"
 	t0=$(date +%s)
 	"$@" &
 	PART_PID=$!
