@@ -10,6 +10,7 @@
 set -u
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/topology.sh"
+source "$(dirname "$0")/../lib/flips.sh"
 trap topo_destroy EXIT
 
 SOURCES=${SOURCES:-400}
@@ -87,10 +88,6 @@ wire_check() { # ROLE IFACE FILTER...
 	wait "$pid"
 }
 
-json_field() { # FILE FIELD -> number
-	sed -n "s/.*\"$2\" *: *\([0-9.]*\).*/\1/p" "$1" | head -1
-}
-
 run_checks() {
 	local mode=$1 offload
 	topo_kanaryd --mode "$mode" --name sentiment --service "$TOPO_VIP:$TOPO_VIP_PORT" \
@@ -136,34 +133,8 @@ run_checks() {
 		topo_client curl -fsS -m 3 -o /dev/null "http://$(topo_backend_ip stable 1):$TOPO_BACKEND_PORT/healthz"
 	tap_check "$mode: ICMP passes" topo_client ping -c 1 -W 2 "$TOPO_NODE_CLIENT_IP"
 
-	# Long-lived connections across weight flips: none may break.
 	"$LOAD" --help >/dev/null 2>&1 || { tap_fail "$mode: kn-load is built"; return; }
-	ip netns exec "$(topo_ns client)" "$LOAD" --target "$TOPO_VIP:$TOPO_VIP_PORT" --sources "$(topo_sources "$LONG_LIVED")" \
-		--keepalive --connections "$LONG_LIVED" --interval-ms 100 --duration 14 \
-		--method POST --path /predict --body '{"text": "fine"}' --per-source-report \
-		--json >"$TOPO_TMP/hold.json" 2>"$TOPO_TMP/hold.err" &
-	local load_pid=$! flip flips_ok=0
-	sleep 2
-	for ((flip = 0; flip < FLIPS; flip++)); do
-		if topo_api PUT /api/v1/services/sentiment/weight \
-			"{\"canary_percent\": $(((flip % 2) * 100))}" >/dev/null; then
-			flips_ok=$((flips_ok + 1))
-		fi
-		sleep 0.08
-	done
-	wait "$load_pid"
-	tap_is "$mode: $FLIPS weight flips applied" "$flips_ok" "$FLIPS"
-	tap_is "$mode: $LONG_LIVED long-lived connections: zero resets" \
-		"$(json_field "$TOPO_TMP/hold.json" resets)" 0
-	tap_is "$mode: no request failed across the flips" \
-		"$(json_field "$TOPO_TMP/hold.json" errors)" 0
-	tap_is "$mode: no connection changed version" \
-		"$(json_field "$TOPO_TMP/hold.json" sources_with_multiple_tags)" 0
-	tap_check "$mode: the connections did carry requests" \
-		test "$(json_field "$TOPO_TMP/hold.json" responses)" -gt $((LONG_LIVED * 20))
-	local races
-	races=$(bpftool map dump pinned "$TOPO_PIN_DIR/kn_service_ctr" | awk '/config_races/ {s += $2} END {print s + 0}')
-	tap_is "$mode: no weight/pool race seen by the data path" "$races" 0
+	flips_keep_connections "$mode" "$TOPO_VIP:$TOPO_VIP_PORT" "$(topo_sources "$LONG_LIVED")" sentiment long-lived
 }
 
 run_mode() {

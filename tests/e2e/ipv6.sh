@@ -13,6 +13,7 @@
 set -u
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/topology.sh"
+source "$(dirname "$0")/../lib/flips.sh"
 trap topo_destroy EXIT
 
 SOURCES6=${SOURCES6:-200}
@@ -115,10 +116,6 @@ wire_verdicts() { # ROLE IFACE FILTER
 	echo "$(grep -c '(correct)' "$out")/$(grep -c 'cksum' "$out")"
 }
 
-json_field() { # FILE FIELD -> number
-	sed -n "s/.*\"$2\" *: *\([0-9.]*\).*/\1/p" "$1" | head -1
-}
-
 # What docs/design.md tells an operator to run: bpftool's dump of the
 # services with each VIP's four words turned back into an address.
 bpftool_vips() {
@@ -186,33 +183,7 @@ run_checks() {
 		bash -c "nsenter --net=/run/netns/$(topo_ns node) curl -fsS -m 3 $TOPO_API/metrics |
 			grep -q 'backend=\"\[$(topo_backend_ip6 stable 1)\]:$TOPO_BACKEND_PORT\"'"
 
-	# Long-lived IPv6 connections across weight flips: none may break.
-	ip netns exec "$(topo_ns client)" "$LOAD" --target "$VIP6_TARGET" --sources "$(topo_sources6 "$LONG_LIVED")" \
-		--keepalive --connections "$LONG_LIVED" --interval-ms 100 --duration 14 \
-		--method POST --path /predict --body '{"text": "fine"}' --per-source-report \
-		--json >"$TOPO_TMP/hold.json" 2>"$TOPO_TMP/hold.err" &
-	local load_pid=$! flip flips_ok=0
-	sleep 2
-	for ((flip = 0; flip < FLIPS; flip++)); do
-		if topo_api PUT /api/v1/services/sentiment6/weight \
-			"{\"canary_percent\": $(((flip % 2) * 100))}" >/dev/null; then
-			flips_ok=$((flips_ok + 1))
-		fi
-		sleep 0.08
-	done
-	wait "$load_pid"
-	tap_is "$mode: $FLIPS weight flips applied" "$flips_ok" "$FLIPS"
-	tap_is "$mode: $LONG_LIVED long-lived IPv6 connections: zero resets" \
-		"$(json_field "$TOPO_TMP/hold.json" resets)" 0
-	tap_is "$mode: no request failed across the flips" \
-		"$(json_field "$TOPO_TMP/hold.json" errors)" 0
-	tap_is "$mode: no connection changed version" \
-		"$(json_field "$TOPO_TMP/hold.json" sources_with_multiple_tags)" 0
-	tap_check "$mode: the connections did carry requests" \
-		test "$(json_field "$TOPO_TMP/hold.json" responses)" -gt $((LONG_LIVED * 20))
-	local races
-	races=$(bpftool map dump pinned "$TOPO_PIN_DIR/kn_service_ctr" | awk '/config_races/ {s += $2} END {print s + 0}')
-	tap_is "$mode: no weight/pool race seen by the data path" "$races" 0
+	flips_keep_connections "$mode" "$VIP6_TARGET" "$(topo_sources6 "$LONG_LIVED")" sentiment6 "long-lived IPv6"
 	[ "$mode" = tc ] && control_checks
 }
 

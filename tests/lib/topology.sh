@@ -3,10 +3,16 @@
 # a node that runs kanary, and model-server backends, on 198.18.0.0/15.
 #
 #   client (many source addresses)          stable / canary backends
-#   198.18.0.2 + 198.18.1.0/24 ...          198.18.16.10+i / .20+i
+#   198.18.0.2 + 198.18.1.0 ...             198.18.16.10+i / .20+i
 #        eth0 ---- nc0 [node] br0 ---------- eth0 (one namespace each)
 #               198.18.0.1   198.18.16.1
 #   VIP 198.18.32.1:80 is routed to the node; kanary runs on nc0.
+#   The client's source addresses are routed (198.18.0.0/20 via the client),
+#   not on the node's link: the node needs one neighbour entry for the
+#   client, not one per source. The kernel's neighbour tables are shared by
+#   every namespace of the host (gc_thresh3, 1024 by default): a few
+#   hundred sources per test, in tests that run side by side, would fill
+#   them and the host would drop packets ("neighbor table overflow").
 #
 # Names carry a per-run suffix (kn-<pid>x<random>-<role>) so two runs never
 # collide, and topo_reap removes what a crashed run left behind (its pid is
@@ -17,6 +23,7 @@ TOPO_VIP=198.18.32.1
 TOPO_VIP_PORT=80
 TOPO_NODE_CLIENT_IP=198.18.0.1
 TOPO_CLIENT_IP=198.18.0.2
+TOPO_CLIENT_SOURCES_NET=198.18.0.0/20 # 198.18.1.0 onwards, via the client
 TOPO_NODE_BACKEND_IP=198.18.16.1
 TOPO_BACKEND_PORT=8000
 TOPO_READY_TIMEOUT_S=${TOPO_READY_TIMEOUT_S:-10}
@@ -79,11 +86,12 @@ topo_create() {
 	topo_add_ns node || return 1
 	topo_add_ns client || return 1
 	ip link add eth0 netns "$(topo_ns client)" type veth peer name nc0 netns "$(topo_ns node)" || return 1
-	topo_exec client ip addr add "$TOPO_CLIENT_IP/20" dev eth0
+	topo_exec client ip addr add "$TOPO_CLIENT_IP/24" dev eth0
 	topo_exec client ip link set eth0 up
 	topo_exec client ip route add default via "$TOPO_NODE_CLIENT_IP"
-	topo_exec node ip addr add "$TOPO_NODE_CLIENT_IP/20" dev nc0
+	topo_exec node ip addr add "$TOPO_NODE_CLIENT_IP/24" dev nc0
 	topo_exec node ip link set nc0 up
+	topo_exec node ip route add "$TOPO_CLIENT_SOURCES_NET" via "$TOPO_CLIENT_IP"
 	topo_exec node ip link add br0 type bridge
 	topo_exec node ip addr add "$TOPO_NODE_BACKEND_IP/24" dev br0
 	topo_exec node ip link set br0 up
@@ -91,7 +99,7 @@ topo_create() {
 	# Extra client addresses 198.18.1.0 onwards: kanary splits by client.
 	if [ "$sources" -gt 0 ]; then
 		for ((i = 0; i < sources; i++)); do
-			echo "addr add 198.18.$((1 + i / 256)).$((i % 256))/20 dev eth0"
+			echo "addr add 198.18.$((1 + i / 256)).$((i % 256))/32 dev eth0"
 		done | topo_exec client ip -batch - || return 1
 	fi
 	for role in stable canary; do
@@ -261,12 +269,15 @@ topo_destroy() {
 #        eth0 ---- nc0 [node] br0 ---------- eth0
 #             2001:2::1   2001:2:16::1
 #   VIP6 [2001:2:32::1]:80 is routed to the node. Addresses skip duplicate
-#   address detection (nodad): they are usable at once.
+#   address detection (nodad): they are usable at once. The sources are
+#   routed through the client, as in IPv4 (one neighbour entry, not one per
+#   source).
 TOPO_VIP6=2001:2:32::1
 TOPO_NODE_CLIENT_IP6=2001:2::1
 TOPO_CLIENT_IP6=2001:2::2
 TOPO_NODE_BACKEND_IP6=2001:2:16::1
 TOPO_SOURCE6_PREFIX=2001:2::1:
+TOPO_SOURCES6_NET=2001:2::1:0/112
 
 # topo_add_ipv6 [CLIENT_SOURCES]: after topo_create, the same hosts in IPv6.
 topo_add_ipv6() {
@@ -276,8 +287,9 @@ topo_add_ipv6() {
 	topo_exec node ip addr add "$TOPO_NODE_BACKEND_IP6/64" dev br0 nodad || return 1
 	topo_exec client ip addr add "$TOPO_CLIENT_IP6/64" dev eth0 nodad || return 1
 	topo_exec client ip -6 route add default via "$TOPO_NODE_CLIENT_IP6" || return 1
+	topo_exec node ip -6 route add "$TOPO_SOURCES6_NET" via "$TOPO_CLIENT_IP6" || return 1
 	for ((i = 0; i < sources; i++)); do
-		echo "addr add $(topo_source_ip6 "$i")/64 dev eth0 nodad"
+		echo "addr add $(topo_source_ip6 "$i")/128 dev eth0 nodad"
 	done | topo_exec client ip -batch - || return 1
 	for role in stable canary; do
 		n=$TOPO_STABLE_COUNT
