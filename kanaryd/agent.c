@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "agent_internal.h"
+#include "cluster.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/netaddr.h"
@@ -290,6 +291,11 @@ static void apply_actions(struct agent *a, struct service_rt *s,
 			 rollout_phase_name(s->rollout.phase),
 			 s->rollout.weight_bp / PERCENT, s->rollout.reason);
 	a->state_dirty = true;
+	/* Cluster mode: a change made here goes to etcd (cluster.c). */
+	if (a->cluster && !a->cluster_adopting) {
+		s->cl_dirty = true;
+		cluster_wakeup(a->cluster);
+	}
 }
 
 /* The kernel follows the rollout's weight; a failed write is retried. */
@@ -614,6 +620,12 @@ int agent_create(const struct agent_config *cfg,
 			s->warmup_pending = true;
 	}
 	a->state_dirty = true;
+	if (cfg->cluster.enabled) {
+		ret = cluster_create(a, &cfg->cluster, cfg->listen, &a->cluster,
+				     err, err_len);
+		if (ret)
+			goto fail;
+	}
 	*out = a;
 	return 0;
 fail:
@@ -628,6 +640,8 @@ void agent_destroy(struct agent *a)
 
 	if (!a)
 		return;
+	cluster_destroy(a->cluster);
+	a->cluster = NULL;
 	if (a->dp && a->state_dirty)
 		statefile_save(a);
 	for (i = 0; i < a->service_count; i++)
@@ -899,8 +913,10 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 	if (!active)
 		return;
 	check_immediate(a, s);
+	/* In a cluster, the leader alone judges steps (cluster.h). */
 	if (s->rollout.phase == PHASE_PROGRESSING &&
-	    rollout_due(&s->rollout, wall) && wall >= s->next_eval_wall_ms)
+	    rollout_due(&s->rollout, wall) && wall >= s->next_eval_wall_ms &&
+	    (!a->cluster || cluster_may_judge(a->cluster, s)))
 		evaluate(a, s, mono, wall);
 }
 
@@ -1267,4 +1283,101 @@ int agent_set_backends(struct agent *a, const char *name,
 	};
 
 	return transition(a, name, do_backends, &ba, "backends set", out, err);
+}
+
+/* ---- cluster mode: etcd's state applied here (cluster.c) ----------------- */
+
+void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
+				const struct state_record *rec,
+				const struct dp_service_def *pools,
+				uint64_t generation, int64_t mod_rev)
+{
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+	const struct rollout_state before = s->rollout;
+	const struct rollout_state *r = &rec->rollout;
+	char dp_err[DP_ERR_LEN];
+	uint32_t actions = 0;
+
+	if (d && pools && !same_pools(d, pools)) {
+		if (dp_service_update(a->dp, s->dp_index, pools->stable,
+				      pools->stable_count, pools->canary,
+				      pools->canary_count, r->weight_bp, dp_err,
+				      sizeof(dp_err))) {
+			log_error("service %s: cannot apply the cluster's "
+				  "pools: %s (keeping these)",
+				  s->cfg.def.name, dp_err);
+			return;
+		}
+		cfg_pools_from_kernel(a, s);
+		sync_backends(a, s);
+		log_info("service %s: applied the cluster's pools: %u stable, "
+			 "%u canary",
+			 s->cfg.def.name, pools->stable_count,
+			 pools->canary_count);
+	}
+	s->rollout = *r;
+	if (rec->decisions) {
+		json_decref(s->decisions);
+		s->decisions = json_deep_copy(rec->decisions);
+		if (!s->decisions)
+			s->decisions = json_array();
+	}
+	s->evaluations[VERDICT_PASS] = rec->evaluations_pass;
+	s->evaluations[VERDICT_FAIL] = rec->evaluations_fail;
+	s->rollbacks = rec->rollbacks;
+	s->cl_generation = generation;
+	s->cl_mod_rev = mod_rev;
+	if (before.weight_bp != r->weight_bp)
+		actions |= ACTION_SET_WEIGHT;
+	if (before.step != r->step || before.phase != r->phase)
+		actions |= ACTION_NEW_WINDOW;
+	if (before.started_ms != r->started_ms && rollout_is_active(r)) {
+		actions |= ACTION_NEW_ROLLOUT;
+		s->next_eval_wall_ms = 0;
+		s->have_stable_baseline = false;
+	}
+	/* A rollback decided elsewhere cuts this node's canary flows too. */
+	if (rollout_is_active(&before) &&
+	    (r->phase == PHASE_ROLLED_BACK || r->phase == PHASE_ABORTED))
+		actions |= ACTION_CUT_CANARY;
+	a->cluster_adopting = true;
+	apply_actions(a, s, actions);
+	a->cluster_adopting = false;
+	if (actions)
+		log_info("service %s: applied the cluster's state, generation "
+			 "%llu",
+			 s->cfg.def.name, (unsigned long long)generation);
+}
+
+void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
+				 const char *diff)
+{
+	size_t i;
+
+	log_error("cluster: service %s: refused: etcd holds another "
+		  "definition of it (%s); this node serves the others",
+		  s->cfg.def.name, diff);
+	dp_service_remove(a->dp, s->dp_index);
+	for (i = 0; i < a->service_count; i++)
+		if (a->services[i] == s) {
+			memmove(&a->services[i], &a->services[i + 1],
+				(a->service_count - i - 1) *
+				    sizeof(a->services[0]));
+			a->service_count--;
+			break;
+		}
+	service_free(a, s);
+}
+
+int agent_nodes_json(struct agent *a, json_t **out, struct agent_error *err)
+{
+	*out = NULL;
+	if (!a->cluster) {
+		agent_set_error(err, AGENT_ERR_NOT_FOUND, "",
+				"kanaryd runs on its own: start it with "
+				"--cluster and --node for a cluster of nodes");
+		return -ENOENT;
+	}
+	*out = cluster_nodes_json(a->cluster);
+	return *out ? 0 : -ENOMEM;
 }

@@ -198,6 +198,12 @@ struct service_rt {
 	json_t *latest_analysis;
 	uint64_t evaluations[3]; /* by enum rollout_verdict */
 	uint64_t rollbacks;
+
+	/* Cluster mode (cluster.c): this node's copy of etcd's state. */
+	bool cl_proposed; /* etcd holds this definition: state is shared */
+	bool cl_dirty;	  /* a change made here, to write to etcd */
+	uint64_t cl_generation; /* of the state applied here */
+	int64_t cl_mod_rev;	/* etcd's revision of that state (0: none) */
 };
 
 struct agent {
@@ -217,6 +223,8 @@ struct agent {
 	uint64_t started_wall_ms;
 	uint64_t scrape_errors_total;
 	uint64_t rollbacks_by_reason[3]; /* error rate, refused, analysis */
+	struct cluster *cluster;	 /* NULL: single node */
+	bool cluster_adopting; /* applying etcd's state: not a change here */
 };
 
 enum rollback_reason {
@@ -316,6 +324,21 @@ int statefile_load(const char *path, struct state_record **records,
 void statefile_records_free(struct state_record *records, size_t count);
 /* The form a config fingerprint has in the file. */
 void statefile_fingerprint(uint64_t fingerprint, char *buf, size_t len);
+/* A rollout as the file has it; and one service's record read back (the
+ * cluster's state in etcd has the same shape). */
+json_t *statefile_rollout_json(const struct rollout_state *r);
+void statefile_parse_record(const json_t *rec, struct state_record *r);
+
+/* agent.c, for cluster.c (under the lock): etcd's state of s is applied
+ * here - the rollout, the pools (when pools is not NULL) and the weight;
+ * a service whose definition etcd holds otherwise is dropped (diff says
+ * how they differ). */
+void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
+				const struct state_record *rec,
+				const struct dp_service_def *pools,
+				uint64_t generation, int64_t mod_rev);
+void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
+				 const char *diff);
 
 /* prom_export.c */
 int prom_export(struct agent *a, char **text, size_t *len);
