@@ -154,6 +154,13 @@ part_agent() {
 	SECS=$AGENT_SECS "$BENCH_DIR/agent.sh" "$OUT/agent.csv.tmp" && commit_files "$OUT/agent.csv"
 }
 
+# Cluster mode (docs/cluster.md): propagation and failover on three nodes
+# and a real etcd. Not among the default parts: BENCH_PARTS=cluster.
+part_cluster() {
+	CHANGES=${CLUSTER_CHANGES:-100} KILLS=${CLUSTER_KILLS:-10} \
+		"$BENCH_DIR/cluster.sh" "$OUT/cluster.csv.tmp" && commit_files "$OUT/cluster.csv"
+}
+
 failed=0
 for part in $PARTS; do
 	run_part "$part" "part_$part" || failed=1

@@ -1287,34 +1287,48 @@ int agent_set_backends(struct agent *a, const char *name,
 
 /* ---- cluster mode: etcd's state applied here (cluster.c) ----------------- */
 
+/* The kernel's pools made etcd's (a backends change made elsewhere). */
+static int adopt_pools(struct agent *a, struct service_rt *s,
+		       const struct dp_service_def *pools, uint32_t weight_bp)
+{
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+	char dp_err[DP_ERR_LEN];
+
+	if (!d || !pools || same_pools(d, pools))
+		return 0;
+	if (dp_service_update(a->dp, s->dp_index, pools->stable,
+			      pools->stable_count, pools->canary,
+			      pools->canary_count, weight_bp, dp_err,
+			      sizeof(dp_err))) {
+		log_error("service %s: cannot apply the cluster's pools: %s "
+			  "(keeping these)",
+			  s->cfg.def.name, dp_err);
+		return -EINVAL;
+	}
+	cfg_pools_from_kernel(a, s);
+	sync_backends(a, s);
+	log_info("service %s: applied the cluster's pools: %u stable, %u "
+		 "canary",
+		 s->cfg.def.name, pools->stable_count, pools->canary_count);
+	return 0;
+}
+
 void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 				const struct state_record *rec,
 				const struct dp_service_def *pools,
 				uint64_t generation, int64_t mod_rev)
 {
-	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
 	const struct rollout_state before = s->rollout;
 	const struct rollout_state *r = &rec->rollout;
-	char dp_err[DP_ERR_LEN];
+	bool promotion =
+	    rollout_is_active(&before) && r->phase == PHASE_PROMOTED;
 	uint32_t actions = 0;
 
-	if (d && pools && !same_pools(d, pools)) {
-		if (dp_service_update(a->dp, s->dp_index, pools->stable,
-				      pools->stable_count, pools->canary,
-				      pools->canary_count, r->weight_bp, dp_err,
-				      sizeof(dp_err))) {
-			log_error("service %s: cannot apply the cluster's "
-				  "pools: %s (keeping these)",
-				  s->cfg.def.name, dp_err);
-			return;
-		}
-		cfg_pools_from_kernel(a, s);
-		sync_backends(a, s);
-		log_info("service %s: applied the cluster's pools: %u stable, "
-			 "%u canary",
-			 s->cfg.def.name, pools->stable_count,
-			 pools->canary_count);
-	}
+	/* A promotion is made here as the leader made it (the canary pool
+	 * becomes the stable pool, its flows kept); other pool changes are
+	 * applied as they are. */
+	if (!promotion && adopt_pools(a, s, pools, r->weight_bp))
+		return;
 	s->rollout = *r;
 	if (rec->decisions) {
 		json_decref(s->decisions);
@@ -1327,7 +1341,9 @@ void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 	s->rollbacks = rec->rollbacks;
 	s->cl_generation = generation;
 	s->cl_mod_rev = mod_rev;
-	if (before.weight_bp != r->weight_bp)
+	if (promotion)
+		actions |= ACTION_PROMOTE_POOLS;
+	else if (before.weight_bp != r->weight_bp)
 		actions |= ACTION_SET_WEIGHT;
 	if (before.step != r->step || before.phase != r->phase)
 		actions |= ACTION_NEW_WINDOW;
@@ -1342,6 +1358,8 @@ void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 		actions |= ACTION_CUT_CANARY;
 	a->cluster_adopting = true;
 	apply_actions(a, s, actions);
+	if (promotion)
+		adopt_pools(a, s, pools, r->weight_bp);
 	a->cluster_adopting = false;
 	if (actions)
 		log_info("service %s: applied the cluster's state, generation "

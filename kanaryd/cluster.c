@@ -614,9 +614,11 @@ static int publish(struct cluster *c, size_t index)
 		c->applied_changed = true;
 	} else if (!kvs.count ||
 		   parse_state(&kvs.kv[0], &st, why, sizeof(why))) {
+		/* This node's valid state repairs it: written over it next. */
 		log_error("cluster: service %s: etcd's state is unusable (%s): "
-			  "keeping what was last applied",
+			  "writing this node's over it",
 			  name, kvs.count ? why : "absent");
+		s->cl_mod_rev = kvs.count ? kvs.kv[0].mod_revision : 0;
 		s->cl_dirty = true;
 	} else if (rollback && st.rec.rollout.phase != PHASE_ROLLED_BACK) {
 		/* A rollback is written over whatever came meanwhile. */

@@ -18,7 +18,10 @@ CLUSTER_ETCD_IP=198.18.48.100
 CLUSTER_STABLE_IP=198.18.16.10
 CLUSTER_CANARY_IP=198.18.16.20
 CLUSTER_SERVICE=chat
+# Client addresses: each is a neighbour entry on its node, and the kernel's
+# neighbour table (1024 entries by default) is shared by every namespace.
 CLUSTER_SOURCES_PER_CLIENT=${CLUSTER_SOURCES_PER_CLIENT:-50}
+CLUSTER_SOURCES_CLIENT1=${CLUSTER_SOURCES_CLIENT1:-$CLUSTER_SOURCES_PER_CLIENT}
 declare -A CLUSTER_PID
 
 cluster_node_ns() { topo_ns "node$1"; }
@@ -28,7 +31,7 @@ cluster_client_sources() { # K [COUNT]: "198.18.K.10-198.18.K.(9+COUNT)"
 }
 
 cluster_create() {
-	local k fab ns
+	local k fab ns n
 	topo_reap
 	TOPO_SFX="${BASHPID}x${RANDOM}"
 	mkdir -p "$KANARY_ROOT/tests/out"
@@ -63,7 +66,9 @@ cluster_create() {
 		ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
 		ns=$(topo_ns "client$k")
 		ip -n "$ns" addr add "198.18.$k.2/24" dev eth0
-		for ((i = 10; i < 10 + CLUSTER_SOURCES_PER_CLIENT; i++)); do
+		n=$CLUSTER_SOURCES_PER_CLIENT
+		[ "$k" = 1 ] && n=$CLUSTER_SOURCES_CLIENT1
+		for ((i = 10; i < 10 + n; i++)); do
 			echo "addr add 198.18.$k.$i/32 dev eth0"
 		done | ip -n "$ns" -batch - || return 1
 		ip -n "$ns" link set eth0 up

@@ -1,0 +1,156 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# bench/cluster.sh - cluster mode's figures, on three nodes and a real etcd
+# (tests/lib/cluster.sh's topology):
+#   propagation  a change written by the leader (its generation in etcd) ->
+#                every node applied it (each node's registry entry says so),
+#                over CHANGES weight changes made through the leader's API;
+#   failover     the leader SIGKILLed -> another node holds the leader key,
+#                over KILLS kills (the killed node restarts between them).
+# Both are read off one etcd watch with the watcher's clock, the kill time
+# off the same clock: no API polling in the measured path.
+#
+# Usage: cluster.sh OUT.csv  (CHANGES, KILLS, LEASE from the environment)
+# Prints the medians and p99 / worst; OUT.csv has kind,trial,ms.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export KANARY_ROOT=$ROOT KANARY_BIN=${KANARY_BIN:-$ROOT/bin} KANARY_TOOLS=${KANARY_TOOLS:-$ROOT/.output/tests}
+source "$ROOT/tests/lib/tap.sh"
+source "$ROOT/tests/lib/topology.sh"
+source "$ROOT/tests/lib/etcd.sh"
+source "$ROOT/tests/lib/cluster.sh"
+trap topo_destroy EXIT
+trap 'exit 130' INT TERM
+
+OUT=${1:?usage: cluster.sh OUT.csv}
+CHANGES=${CHANGES:-100}
+KILLS=${KILLS:-10}
+CLUSTER_LEASE=${LEASE:-3s}
+CLUSTER_SOURCES_PER_CLIENT=4
+CHANGE_PAUSE_S=0.3   # between weight changes: each is measured on its own
+LEADER_WAIT_S=20     # bound of one failover
+EVENTS=""
+
+die() { echo "bench/cluster: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+
+cluster_create || die "cannot build the topology"
+cluster_etcd_start || die "etcd does not start"
+cluster_backends || die "the backends do not start"
+for k in 1 2 3; do
+	cluster_kanaryd "$k" --config "$(cluster_config "$k")" || die "node$k's kanaryd does not start"
+done
+EVENTS=$TOPO_TMP/events.tsv
+# The watcher: every change under the prefix, stamped on arrival.
+cluster_etcdctl watch --prefix /kanary/ -w json | "$PYTHON" -u -c '
+import base64, json, sys, time
+for line in sys.stdin:
+    t = time.time()
+    try:
+        batch = json.loads(line)
+    except ValueError:
+        continue
+    for ev in batch.get("Events") or []:
+        kv = ev.get("kv", {})
+        key = base64.b64decode(kv.get("key", "")).decode()
+        value = base64.b64decode(kv.get("value", "") or "").decode(errors="replace")
+        kind = "DELETE" if ev.get("type") == 1 else "PUT"
+        print("%.6f\t%s\t%s\t%s" % (t, kind, key, value.replace("\t", " ")), flush=True)
+' >"$EVENTS" &
+TOPO_PIDS+=($!)
+sleep 1
+
+leader_node() { # the leader's number as node K sees it (empty: none)
+	local l
+	l=$(cluster_leader "$1")
+	[[ "$l" == node* ]] && echo "${l#node}"
+}
+
+lk=$(leader_node 1)
+[ -n "$lk" ] || die "no leader"
+echo "# propagation: $CHANGES weight changes through node$lk (the leader)" >&2
+for ((i = 0; i < CHANGES; i++)); do
+	cluster_api "$lk" PUT "/api/v1/services/$CLUSTER_SERVICE/weight" \
+		"{\"canary_percent\": $((10 + i % 2 * 10))}" >/dev/null
+	sleep "$CHANGE_PAUSE_S"
+done
+
+echo "# failover: $KILLS leader kills" >&2
+: >"$TOPO_TMP/kills.tsv"
+for ((i = 0; i < KILLS; i++)); do
+	lk=""
+	for k in 1 2 3; do lk=$(leader_node "$k") && [ -n "$lk" ] && break; done
+	[ -n "$lk" ] || die "no leader before kill $i"
+	printf '%s\tnode%s\n' "$(now)" "$lk" >>"$TOPO_TMP/kills.tsv"
+	cluster_kill "$lk"
+	survivor=$((lk % 3 + 1))
+	deadline=$((SECONDS + LEADER_WAIT_S))
+	while ((SECONDS < deadline)); do
+		l=$(leader_node "$survivor")
+		[ -n "$l" ] && [ "$l" != "$lk" ] && break
+		sleep 0.2
+	done
+	cluster_kanaryd "$lk" --config "$TOPO_TMP/node$lk.json" || die "node$lk does not restart"
+	sleep 1
+done
+sleep 1
+
+"$PYTHON" - "$EVENTS" "$TOPO_TMP/kills.tsv" "$OUT" "$CLUSTER_SERVICE" <<'PY'
+import json, statistics, sys
+events, kills, out, service = sys.argv[1:5]
+decided = {}   # generation -> time the leader's state landed
+applied = {}   # generation -> {node: first time it said so}
+leader_puts = []
+nodes = set()
+for line in open(events):
+    t, kind, key, value = line.rstrip("\n").split("\t", 3)
+    t = float(t)
+    if key.endswith("/services/%s/state" % service) and kind == "PUT":
+        try:
+            g = json.loads(value)["generation"]
+        except (ValueError, KeyError):
+            continue
+        decided.setdefault(g, t)
+    elif "/nodes/" in key and kind == "PUT":
+        try:
+            n = json.loads(value)
+        except ValueError:
+            continue
+        nodes.add(n["name"])
+        g = n.get("applied", {}).get(service, 0)
+        for gen in decided:
+            if gen <= g:
+                applied.setdefault(gen, {}).setdefault(n["name"], t)
+    elif key.endswith("/leader") and kind == "PUT":
+        leader_puts.append((t, value))
+rows = []
+prop = []
+for g, t0 in sorted(decided.items()):
+    seen = applied.get(g, {})
+    if len(seen) >= 3:
+        prop.append((max(seen.values()) - t0) * 1000)
+fail = []
+for line in open(kills):
+    t, killed = line.split()
+    t = float(t)
+    after = [tp for tp, who in leader_puts if tp > t and who != killed]
+    if after:
+        fail.append((min(after) - t) * 1000)
+with open(out, "w") as f:
+    f.write("kind,trial,ms\n")
+    for i, v in enumerate(prop):
+        f.write("propagation,%d,%.2f\n" % (i, v))
+    for i, v in enumerate(fail):
+        f.write("failover,%d,%.1f\n" % (i, v))
+def p99(v):
+    s = sorted(v)
+    return s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]
+if prop:
+    print("propagation: %d changes, median %.1f ms, p99 %.1f ms, max %.1f ms"
+          % (len(prop), statistics.median(prop), p99(prop), max(prop)))
+if fail:
+    print("failover: %d kills, median %.0f ms, worst %.0f ms"
+          % (len(fail), statistics.median(fail), max(fail)))
+if not prop or not fail:
+    sys.exit("bench/cluster: nothing measured")
+PY
