@@ -50,6 +50,9 @@ wait_nodes() { # SECONDS COUNT
 
 # ---- one definition, three nodes --------------------------------------------
 tap_check "the three nodes register in etcd" wait_nodes 10 3
+cluster_node 2 "$KANARY_BIN/kanaryctl" nodes >"$TOPO_TMP/ctl-nodes.txt"
+tap_is "kanaryctl nodes through node 2: three nodes, one leader" \
+	"$(grep -c '^node[123] ' "$TOPO_TMP/ctl-nodes.txt") $(grep -c ' yes ' "$TOPO_TMP/ctl-nodes.txt")" "3 1"
 tap_is "one of them leads" \
 	"$(nodes_json | "$PYTHON" -c "import json,sys; print(sum(n['leader'] for n in json.load(sys.stdin)['nodes']))")" 1
 tap_check "node 1 proposed the service" grep -q "service chat: proposed to etcd\|joining the definition" "$TOPO_TMP/kanaryd1.log"
