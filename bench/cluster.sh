@@ -41,10 +41,17 @@ for k in 1 2 3; do
 	cluster_kanaryd "$k" --config "$(cluster_config "$k")" || die "node$k's kanaryd does not start"
 done
 EVENTS=$TOPO_TMP/events.tsv
-# The watcher: every change under the prefix, stamped on arrival.
-cluster_etcdctl watch --prefix /kanary/ -w json | "$PYTHON" -u -c '
-import base64, json, sys, time
-for line in sys.stdin:
+# The watcher: every change under the prefix, stamped on arrival. It runs
+# etcdctl itself, which dies with it (PR_SET_PDEATHSIG), so the topology's
+# cleanup ends both.
+"$PYTHON" -u -c '
+import base64, ctypes, json, signal, subprocess, sys, time
+PR_SET_PDEATHSIG = 1
+def die_with_parent():
+    ctypes.CDLL("libc.so.6").prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+watch = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, text=True,
+                         preexec_fn=die_with_parent)
+for line in watch.stdout:
     t = time.time()
     try:
         batch = json.loads(line)
@@ -56,7 +63,8 @@ for line in sys.stdin:
         value = base64.b64decode(kv.get("value", "") or "").decode(errors="replace")
         kind = "DELETE" if ev.get("type") == 1 else "PUT"
         print("%.6f\t%s\t%s\t%s" % (t, kind, key, value.replace("\t", " ")), flush=True)
-' >"$EVENTS" &
+' ip netns exec "$(topo_ns fab)" env ETCDCTL_API=3 etcdctl \
+	--endpoints "$(etcd_url "$CLUSTER_ETCD_IP")" watch --prefix /kanary/ -w json >"$EVENTS" &
 TOPO_PIDS+=($!)
 sleep 1
 
