@@ -836,6 +836,7 @@ static void evaluate(struct agent *a, struct service_rt *s, uint64_t mono,
 	struct analysis_input *in = calloc(1, sizeof(*in));
 	struct analysis_result res;
 	enum rollout_phase before = s->rollout.phase;
+	json_t *nodes_note = NULL;
 	uint32_t actions = 0;
 
 	if (!in)
@@ -847,11 +848,16 @@ static void evaluate(struct agent *a, struct service_rt *s, uint64_t mono,
 	in->http_observed = s->cfg.def.flags & KN_SVC_F_HTTP;
 	in->metrics_configured = s->cfg.has_metrics;
 	signals_kernel_window(s, in->kernel);
+	/* In a cluster, the leader judges every live node's traffic. */
+	if (a->cluster)
+		nodes_note = cluster_sum_windows(a->cluster, s, in->kernel);
 	if (s->cfg.has_metrics)
 		scrape_metrics_window(s, in->metrics);
 	stable_baseline(s, in);
 	analysis_evaluate(in, &res);
 	free(in);
+	if (nodes_note)
+		json_object_set_new(res.decision, "nodes", nodes_note);
 	s->evaluations[res.verdict]++;
 	rollout_evaluated(&s->rollout, res.verdict, res.reason, wall, &actions);
 	judged(a, s, before, actions, ROLLBACK_ANALYSIS, res.decision);

@@ -786,11 +786,155 @@ static int read_all(struct cluster *c)
 	return ret;
 }
 
+/* ---- the step's signals of every node ------------------------------------ */
+
+static json_t *kernel_window_json(const struct kernel_window *k)
+{
+	json_t *upper = json_array(), *counts = json_array();
+	size_t i;
+
+	for (i = 0; i < k->latency.nbounds; i++)
+		json_array_append_new(upper, json_real(k->latency.upper[i]));
+	for (i = 0; i <= k->latency.nbounds; i++)
+		json_array_append_new(counts, json_real(k->latency.counts[i]));
+	return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:{s:o, s:o, s:f, "
+			 "s:b, s:f}}",
+			 "requests", k->requests, "errors", k->errors,
+			 "new_flows", k->new_flows, "refused", k->refused,
+			 "resets", k->resets, "syn_retries", k->syn_retries,
+			 "latency", "upper", upper, "counts", counts, "total",
+			 k->latency.total, "has_sum", k->latency.has_sum, "sum",
+			 k->latency.sum);
+}
+
+static bool number_at(const json_t *obj, const char *key, double *out)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!json_is_number(v) || json_number_value(v) < 0)
+		return false;
+	*out = json_number_value(v);
+	return true;
+}
+
+/* Adds another node's window (JSON) to k: 0, or -EPROTO when it is not
+ * one or its histogram has other bounds (it is then left out whole). */
+static int kernel_window_add(struct kernel_window *k, const json_t *j)
+{
+	const json_t *lat = json_object_get(j, "latency");
+	const json_t *upper = json_object_get(lat, "upper");
+	const json_t *counts = json_object_get(lat, "counts");
+	struct kernel_window add = {0};
+	size_t i;
+
+	if (!number_at(j, "requests", &add.requests) ||
+	    !number_at(j, "errors", &add.errors) ||
+	    !number_at(j, "new_flows", &add.new_flows) ||
+	    !number_at(j, "refused", &add.refused) ||
+	    !number_at(j, "resets", &add.resets) ||
+	    !number_at(j, "syn_retries", &add.syn_retries) ||
+	    !number_at(lat, "total", &add.latency.total) ||
+	    !number_at(lat, "sum", &add.latency.sum) ||
+	    json_array_size(upper) != k->latency.nbounds ||
+	    json_array_size(counts) != k->latency.nbounds + 1)
+		return -EPROTO;
+	for (i = 0; i < k->latency.nbounds; i++)
+		if (json_number_value(json_array_get(upper, i)) !=
+		    k->latency.upper[i])
+			return -EPROTO;
+	for (i = 0; i <= k->latency.nbounds; i++)
+		if (!json_is_number(json_array_get(counts, i)) ||
+		    json_number_value(json_array_get(counts, i)) < 0)
+			return -EPROTO;
+	for (i = 0; i <= k->latency.nbounds; i++)
+		k->latency.counts[i] +=
+		    json_number_value(json_array_get(counts, i));
+	k->latency.total += add.latency.total;
+	k->latency.sum += add.latency.sum;
+	k->latency.has_sum =
+	    k->latency.has_sum && json_is_true(json_object_get(lat, "has_sum"));
+	k->requests += add.requests;
+	k->errors += add.errors;
+	k->new_flows += add.new_flows;
+	k->refused += add.refused;
+	k->resets += add.resets;
+	k->syn_retries += add.syn_retries;
+	return 0;
+}
+
+/* This node's window of s's step, for the leader to sum. */
+static json_t *window_json(const struct service_rt *s)
+{
+	struct kernel_window kw[2];
+
+	signals_kernel_window(s, kw);
+	return json_pack("{s:I, s:i, s:[o, o]}", "step_started_ms",
+			 (json_int_t)s->rollout.step_started_ms, "step",
+			 (int)s->rollout.step, "pools",
+			 kernel_window_json(&kw[ANALYSIS_STABLE]),
+			 kernel_window_json(&kw[ANALYSIS_CANARY]));
+}
+
+/* Why node's window of s's step cannot be summed, or NULL (then added). */
+static const char *add_node_window(const json_t *node,
+				   const struct service_rt *s,
+				   struct kernel_window kw[2])
+{
+	const json_t *w =
+	    json_object_get(json_object_get(node, "windows"), s->cfg.def.name);
+	const json_t *pools = json_object_get(w, "pools");
+	struct kernel_window sum[2];
+
+	if (!w)
+		return "it reported no window of this step";
+	if (json_integer_value(json_object_get(w, "step_started_ms")) !=
+		(json_int_t)s->rollout.step_started_ms ||
+	    json_integer_value(json_object_get(w, "step")) !=
+		(json_int_t)s->rollout.step)
+		return "its window is of another step";
+	memcpy(sum, kw, sizeof(sum));
+	if (kernel_window_add(&sum[ANALYSIS_STABLE],
+			      json_array_get(pools, 0)) ||
+	    kernel_window_add(&sum[ANALYSIS_CANARY], json_array_get(pools, 1)))
+		return "its window is malformed";
+	memcpy(kw, sum, sizeof(sum));
+	return NULL;
+}
+
+json_t *cluster_sum_windows(struct cluster *c, const struct service_rt *s,
+			    struct kernel_window kw[2])
+{
+	json_t *summed = json_array(), *left_out = json_array();
+	const json_t *node;
+	size_t i;
+
+	json_array_append_new(summed, json_string(c->cfg.node));
+	pthread_mutex_lock(&c->mu);
+	json_array_foreach(c->nodes, i, node)
+	{
+		const char *name =
+		    json_string_value(json_object_get(node, "name"));
+		const char *why;
+
+		if (!name || !strcmp(name, c->cfg.node))
+			continue;
+		why = add_node_window(node, s, kw);
+		if (why)
+			json_array_append_new(
+			    left_out,
+			    json_pack("{s:s, s:s}", "node", name, "why", why));
+		else
+			json_array_append_new(summed, json_string(name));
+	}
+	pthread_mutex_unlock(&c->mu);
+	return json_pack("{s:o, s:o}", "summed", summed, "left_out", left_out);
+}
+
 static int register_node(struct cluster *c, uint64_t now)
 {
 	struct agent *a = c->agent;
 	char key[CLUSTER_KEY_LEN], seen[CLOCK_RFC3339_LEN];
-	json_t *applied = json_object(), *entry;
+	json_t *applied = json_object(), *windows = json_object(), *entry;
 	char *text;
 	size_t i;
 	int ret;
@@ -798,17 +942,22 @@ static int register_node(struct cluster *c, uint64_t now)
 	if (!c->applied_changed && now < c->next_register_ms)
 		return 0;
 	pthread_mutex_lock(&a->lock);
-	for (i = 0; i < a->service_count; i++)
-		if (a->services[i]->cl_proposed)
-			json_object_set_new(
-			    applied, a->services[i]->cfg.def.name,
-			    json_integer(
-				(json_int_t)a->services[i]->cl_generation));
+	for (i = 0; i < a->service_count; i++) {
+		const struct service_rt *s = a->services[i];
+
+		if (!s->cl_proposed)
+			continue;
+		json_object_set_new(applied, s->cfg.def.name,
+				    json_integer((json_int_t)s->cl_generation));
+		if (s->rollout.phase == PHASE_PROGRESSING)
+			json_object_set_new(windows, s->cfg.def.name,
+					    window_json(s));
+	}
 	pthread_mutex_unlock(&a->lock);
 	clock_format_rfc3339(clock_wall_ms(), seen, sizeof(seen));
-	entry =
-	    json_pack("{s:s, s:s, s:o, s:s}", "name", c->cfg.node, "address",
-		      c->address, "applied", applied, "last_seen", seen);
+	entry = json_pack("{s:s, s:s, s:o, s:s, s:o}", "name", c->cfg.node,
+			  "address", c->address, "applied", applied,
+			  "last_seen", seen, "windows", windows);
 	text = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
 	json_decref(entry);
 	if (!text)

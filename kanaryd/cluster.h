@@ -38,6 +38,13 @@ void cluster_wakeup(struct cluster *c);
  * leader, connected, with its own change written and every live node at
  * s's generation. */
 bool cluster_may_judge(struct cluster *c, const struct service_rt *s);
+/* Under the agent's lock, on the leader: adds every other live node's
+ * window of s's current step (from its registry entry, rewritten every
+ * second) to kw; returns {"summed": [names], "left_out": [{"node",
+ * "why"}]} for the decision. */
+struct kernel_window;
+json_t *cluster_sum_windows(struct cluster *c, const struct service_rt *s,
+			    struct kernel_window kw[2]);
 /* s's "cluster" object in its status: generation, leader, nodes that
  * applied it, laggards, etcd's last error. */
 json_t *cluster_service_json(struct cluster *c, const struct service_rt *s);

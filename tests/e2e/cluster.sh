@@ -129,6 +129,10 @@ tap_is "node 3's status: every node applied the current state" \
 	"$(cluster_status 3 "sorted(s['cluster']['applied_by']), s['cluster']['lagging']")" "['node1', 'node2', 'node3'] []"
 tap_is "the decision log is the same on every node" \
 	"$(for k in 1 2 3; do cluster_api "$k" GET "/api/v1/services/$CLUSTER_SERVICE/decisions" | "$PYTHON" -c "import json,sys; print([d.get('verdict') for d in json.load(sys.stdin)['decisions']])"; done | sort -u | wc -l)" 1
+tap_is "each step was judged on the three nodes' traffic summed" \
+	"$(cluster_api 1 GET "/api/v1/services/$CLUSTER_SERVICE/decisions" | "$PYTHON" -c "import json, sys
+print(sorted(set(tuple(sorted(d['nodes']['summed'])) for d in json.load(sys.stdin)['decisions'] if d.get('verdict') == 'pass')))")" \
+	"[('node1', 'node2', 'node3')]"
 for pid in "${loads[@]}"; do wait "$pid"; done
 for k in 1 2 3; do
 	tap_is "no request through node $k failed" "$("$PYTHON" -c "import json; d = json.load(open('$TOPO_TMP/load$k.json')); print(d['errors'])" 2>&1)" 0
