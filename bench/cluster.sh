@@ -6,11 +6,16 @@
 #                every node applied it (each node's registry entry says so),
 #                over CHANGES weight changes made through the leader's API;
 #   failover     the leader SIGKILLed -> another node holds the leader key,
-#                over KILLS kills (the killed node restarts between them).
+#                over KILLS kills (the killed node restarts between them);
+#   cost         SERVICES idle services on the three nodes for COST_S
+#                seconds: etcd writes and bytes per second (off the watch),
+#                each kanaryd's CPU and RSS, against one kanaryd with the
+#                same services in single-node mode.
 # Both are read off one etcd watch with the watcher's clock, the kill time
 # off the same clock: no API polling in the measured path.
 #
-# Usage: cluster.sh OUT.csv  (CHANGES, KILLS, LEASE from the environment)
+# Usage: cluster.sh OUT.csv  (CHANGES, KILLS, LEASE, SERVICES, COST_S from
+# the environment)
 # Prints the medians and p99 / worst; OUT.csv has kind,trial,ms.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +32,9 @@ CHANGES=${CHANGES:-100}
 KILLS=${KILLS:-10}
 CLUSTER_LEASE=${LEASE:-3s}
 CLUSTER_SOURCES_PER_CLIENT=4
+SERVICES=${SERVICES:-100}
+COST_S=${COST_S:-10}
+SETTLE_S=3           # after a start, before the cost is measured
 CHANGE_PAUSE_S=0.3   # between weight changes: each is measured on its own
 LEADER_WAIT_S=20     # bound of one failover
 EVENTS=""
@@ -103,9 +111,59 @@ for ((i = 0; i < KILLS; i++)); do
 done
 sleep 1
 
-"$PYTHON" - "$EVENTS" "$TOPO_TMP/kills.tsv" "$OUT" "$CLUSTER_SERVICE" <<'PY'
+# ---- cost: SERVICES idle services, cluster mode against single-node mode ----
+# many_config K CLUSTER(0|1): node K's config with SERVICES services.
+many_config() {
+	"$PYTHON" - "$1" "$2" "$SERVICES" "$(etcd_url "$CLUSTER_ETCD_IP")" "$CLUSTER_STABLE_IP" \
+		"$CLUSTER_CANARY_IP" "$TOPO_BACKEND_PORT" >"$TOPO_TMP/many$1.json" <<'PY'
+import json, sys
+k, cluster, n, etcd, stable, canary, port = sys.argv[1:8]
+cfg = {"tick": "50ms", "services": [
+    {"name": "svc%d" % i, "vip": "198.18.33.%d:%d" % (i % 250 + 1, 80 + i // 250),
+     "stable": ["%s:%s" % (stable, port)], "canary": ["%s:%s" % (canary, port)]}
+    for i in range(int(n))]}
+if cluster == "1":
+    cfg["cluster"] = {"etcd": [etcd], "node": "node" + k, "prefix": "/kanary/cost/"}
+print(json.dumps(cfg))
+PY
+	echo "$TOPO_TMP/many$1.json"
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# measure_nodes LABEL K...: CPU % of a core and RSS of each node's kanaryd.
+measure_nodes() {
+	local label=$1 k hz before=() i=0
+	shift
+	hz=$(getconf CLK_TCK)
+	for k in "$@"; do before+=("$(cpu_ticks "${CLUSTER_PID[$k]}")"); done
+	COST_T0=$(now)
+	sleep "$COST_S"
+	COST_T1=$(now)
+	for k in "$@"; do
+		# label, node, CPU ticks used, ticks per second, RSS (KiB)
+		printf '%s\tnode%s\t%s\t%s\t%s\n' "$label" "$k" \
+			"$(($(cpu_ticks "${CLUSTER_PID[$k]}") - ${before[$i]}))" "$hz" \
+			"$(rss_kb "${CLUSTER_PID[$k]}")" >>"$TOPO_TMP/cost.tsv"
+		i=$((i + 1))
+	done
+}
+echo "# cost: $SERVICES services, ${COST_S}s each way" >&2
+: >"$TOPO_TMP/cost.tsv"
+for k in 1 2 3; do topo_kanaryd_stop "${CLUSTER_PID[$k]}"; done
+for k in 1 2 3; do
+	cluster_kanaryd "$k" --config "$(many_config "$k" 1)" || die "node$k with $SERVICES services"
+done
+sleep "$SETTLE_S"
+measure_nodes cluster 1 2 3
+printf 'window\t%s\t%s\n' "$COST_T0" "$COST_T1" >>"$TOPO_TMP/cost.tsv"
+for k in 1 2 3; do topo_kanaryd_stop "${CLUSTER_PID[$k]}"; done
+cluster_kanaryd 1 --config "$(many_config 1 0)" || die "node1 alone with $SERVICES services"
+sleep "$SETTLE_S"
+measure_nodes single 1
+
+"$PYTHON" - "$EVENTS" "$TOPO_TMP/kills.tsv" "$OUT" "$CLUSTER_SERVICE" "$TOPO_TMP/cost.tsv" <<'PY'
 import json, statistics, sys
-events, kills, out, service = sys.argv[1:5]
+events, kills, out, service, cost = sys.argv[1:6]
 decided = {}   # generation -> time the leader's state landed
 applied = {}   # generation -> {node: first time it said so}
 leader_puts = []
@@ -144,12 +202,31 @@ for line in open(kills):
     after = [tp for tp, who in leader_puts if tp > t and who != killed]
     if after:
         fail.append((min(after) - t) * 1000)
+cost_rows = [l.rstrip("\n").split("\t") for l in open(cost)]
+window = [r for r in cost_rows if r[0] == "window"][0]
+t0, t1 = float(window[1]), float(window[2])
+writes = bytes_ = 0
+for line in open(events):
+    t, kind, key, value = line.rstrip("\n").split("\t", 3)
+    if t0 <= float(t) <= t1 and key.startswith("/kanary/cost/"):
+        writes += 1
+        bytes_ += len(key) + len(value)
+secs = t1 - t0
+for r in cost_rows:
+    if r[0] != "window":
+        r[2:5] = ["%.2f" % (100.0 * int(r[2]) / int(r[3]) / secs), r[4]]
 with open(out, "w") as f:
     f.write("kind,trial,ms\n")
     for i, v in enumerate(prop):
         f.write("propagation,%d,%.2f\n" % (i, v))
     for i, v in enumerate(fail):
         f.write("failover,%d,%.1f\n" % (i, v))
+    f.write("etcd_writes_per_s,0,%.2f\n" % (writes / secs))
+    f.write("etcd_bytes_per_s,0,%.0f\n" % (bytes_ / secs))
+    for r in cost_rows:
+        if r[0] != "window":
+            f.write("cpu_pct_%s_%s,0,%s\n" % (r[0], r[1], r[2]))
+            f.write("rss_kb_%s_%s,0,%s\n" % (r[0], r[1], r[3]))
 def p99(v):
     s = sorted(v)
     return s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]
@@ -159,6 +236,11 @@ if prop:
 if fail:
     print("failover: %d kills, median %.0f ms, worst %.0f ms"
           % (len(fail), statistics.median(fail), max(fail)))
+print("cost: %.1f etcd writes/s, %.0f bytes/s (watch events under the prefix)"
+      % (writes / secs, bytes_ / secs))
+for r in cost_rows:
+    if r[0] != "window":
+        print("cost: %s %s: %s %% of a core, RSS %s KiB" % (r[0], r[1], r[2], r[3]))
 if not prop or not fail:
     sys.exit("bench/cluster: nothing measured")
 PY
