@@ -72,6 +72,7 @@ struct cluster {
 	int64_t leader_rev; /* our leader key's create_revision */
 	char leader_name[CONFIG_CLUSTER_NODE_LEN];
 	json_t *nodes; /* the registry as last read: array of objects */
+	json_t *gone;  /* {name: wall ms} of nodes whose entry went away */
 
 	/* The loop's own. */
 	int64_t lease;
@@ -740,6 +741,48 @@ static void take_states(struct cluster *c, const struct etcd_kvs *kvs)
 	pthread_mutex_unlock(&a->lock);
 }
 
+static bool has_node(const json_t *nodes, const char *name)
+{
+	const json_t *node;
+	size_t i;
+
+	json_array_foreach(
+	    nodes, i,
+	    node) if (!strcmp(json_string_value(json_object_get(node, "name")),
+			      name)) return true;
+	return false;
+}
+
+/* Under mu: a node whose entry went away (its lease expired: it stopped
+ * reporting) is remembered, to be named in the decisions of the step. */
+static void note_gone(struct cluster *c, const json_t *now)
+{
+	const json_t *node;
+	const char *name;
+	json_t *when;
+	void *tmp;
+	size_t i;
+
+	json_array_foreach(c->nodes, i, node)
+	{
+		name = json_string_value(json_object_get(node, "name"));
+		if (!has_node(now, name)) {
+			log_warn("cluster: node %s stopped reporting (its "
+				 "registry entry expired): left out of the "
+				 "steps' signals until it is back",
+				 name);
+			json_object_set_new(
+			    c->gone, name,
+			    json_integer((json_int_t)clock_wall_ms()));
+		}
+	}
+	json_object_foreach_safe(c->gone, tmp, name, when)
+	{
+		if (has_node(now, name))
+			json_object_del(c->gone, name);
+	}
+}
+
 static void take_nodes(struct cluster *c, const struct etcd_kvs *kvs)
 {
 	size_t plen = strlen(c->cfg.prefix), i;
@@ -759,6 +802,7 @@ static void take_nodes(struct cluster *c, const struct etcd_kvs *kvs)
 			json_decref(node); /* not a node's entry: ignored */
 	}
 	pthread_mutex_lock(&c->mu);
+	note_gone(c, nodes);
 	json_decref(c->nodes);
 	c->nodes = nodes;
 	pthread_mutex_unlock(&c->mu);
@@ -904,18 +948,18 @@ static const char *add_node_window(const json_t *node,
 json_t *cluster_sum_windows(struct cluster *c, const struct service_rt *s,
 			    struct kernel_window kw[2])
 {
-	json_t *summed = json_array(), *left_out = json_array();
+	json_t *summed = json_array(), *left_out = json_array(), *when;
 	const json_t *node;
+	const char *name;
 	size_t i;
 
 	json_array_append_new(summed, json_string(c->cfg.node));
 	pthread_mutex_lock(&c->mu);
 	json_array_foreach(c->nodes, i, node)
 	{
-		const char *name =
-		    json_string_value(json_object_get(node, "name"));
 		const char *why;
 
+		name = json_string_value(json_object_get(node, "name"));
 		if (!name || !strcmp(name, c->cfg.node))
 			continue;
 		why = add_node_window(node, s, kw);
@@ -925,6 +969,16 @@ json_t *cluster_sum_windows(struct cluster *c, const struct service_rt *s,
 			    json_pack("{s:s, s:s}", "node", name, "why", why));
 		else
 			json_array_append_new(summed, json_string(name));
+	}
+	json_object_foreach(c->gone, name, when)
+	{
+		if (json_integer_value(when) <
+		    (json_int_t)s->rollout.step_started_ms)
+			continue;
+		json_array_append_new(
+		    left_out, json_pack("{s:s, s:s}", "node", name, "why",
+					"it stopped reporting during this step "
+					"(its registry entry expired)"));
 	}
 	pthread_mutex_unlock(&c->mu);
 	return json_pack("{s:o, s:o}", "summed", summed, "left_out", left_out);
@@ -1083,6 +1137,7 @@ int cluster_create(struct agent *a, const struct cluster_config *cfg,
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->wake, NULL);
 	c->nodes = json_array();
+	c->gone = json_object();
 	c->connected = true; /* until a call says otherwise */
 	for (i = 0; i < cfg->etcd_count; i++)
 		urls[i] = cfg->etcd[i];
@@ -1131,6 +1186,7 @@ void cluster_destroy(struct cluster *c)
 	etcd_client_destroy(c->kv);
 	etcd_client_destroy(c->watcher);
 	json_decref(c->nodes);
+	json_decref(c->gone);
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->mu);
 	free(c);

@@ -11,7 +11,9 @@
 #   a canary failing for one node's traffic only: every node at 0 %;
 #   etcd SIGKILLed under load: no request fails, no step advances while it
 #     is down, the rollout goes on when it is back;
-#   a node cut from etcd (its control link down) rejoins;
+#   a node cut from etcd mid-rollout (its control link down) keeps its
+#     weight, the others promote, the decisions name it as left out; it
+#     rejoins and applies the state;
 #   a hostile state in etcd: said in the log, the weight kept;
 #   200 clients moved from node 1 to node 2 keep their pool.
 set -u
@@ -282,16 +284,32 @@ for k in 1 2 3; do
 		"$("$PYTHON" -c "import json; print(json.load(open('$TOPO_TMP/etcd$k.json'))['errors'])" 2>&1)" 0
 done
 
-# ---- a node cut from etcd rejoins -----------------------------------------------
+# ---- a node cut from etcd mid-rollout, then back --------------------------------
+restore_pools || tap_fail "the canary is back in its pool"
+loads=()
+for k in 1 2 3; do
+	cluster_load "$k" 25 "$TOPO_TMP/cut$k.json"
+	loads+=("$CLUSTER_LOAD_PID")
+done
+cluster_api 1 POST "/api/v1/services/$CLUSTER_SERVICE/rollout" '{"steps": [10, 50, 100], "interval": "3s"}' >/dev/null
+cluster_wait 10 2 "s['phase'], s['step']" "progressing 1"
 cluster_partition 2
 tap_check "the others see node 2 leave (its lease expires)" wait_nodes "$WAIT_S" 2
-restore_pools_from=1
-cluster_api 1 PUT "/api/v1/services/$CLUSTER_SERVICE/backends" \
-	"{\"stable\": [\"$CLUSTER_STABLE_IP:$TOPO_BACKEND_PORT\"], \"canary\": [\"$CLUSTER_CANARY_IP:$TOPO_BACKEND_PORT\"]}" >/dev/null
-cluster_api 1 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 25}' >/dev/null
-tap_is "the cut node keeps what it applied" "$(cluster_status 2 "s['canary_percent']")" 0.0
+up=1
+[ "$(cluster_leader 1)" = node1 ] || up=3
+cluster_wait "$WAIT_S" "$up" "s['phase']" promoted
+tap_is "the rollout goes on without the cut node" "$(cluster_status "$up" "s['phase']")" promoted
+tap_is "the cut node keeps forwarding with what it applied" "$(cluster_status 2 "s['phase'], s['canary_percent']")" "progressing 10.0"
+tap_is "a step judged meanwhile names it as left out" \
+	"$(cluster_api "$up" GET "/api/v1/services/$CLUSTER_SERVICE/decisions" | "$PYTHON" -c "import json, sys
+log = json.load(sys.stdin)['decisions']
+start = max(i for i, d in enumerate(log) if d.get('event') == 'rollout started')
+print(sorted(set(o['node'] for d in log[start:] if d.get('verdict') == 'pass' for o in d['nodes']['left_out'])))")" \
+	"['node2']"
 cluster_heal 2
 tap_check "node 2 rejoins" wait_nodes "$WAIT_S" 3
-cluster_wait 10 2 "s['canary_percent']" 25.0
-tap_is "and applies the state it missed" "$(all_weights)" "25.0 25.0 25.0 "
+cluster_wait 10 2 "s['phase']" promoted
+tap_is "and applies the state it missed" \
+	"$(cluster_status 2 "s['phase'], s['canary_percent'], [b['pool'] for b in s['backends']]")" "promoted 0.0 ['stable']"
+for pid in "${loads[@]}"; do wait "$pid"; done
 tap_done
