@@ -50,6 +50,21 @@ wait_nodes() { # SECONDS COUNT
 	return 1
 }
 
+# load_all SECONDS NAME: every client's load through its node, into
+# $TOPO_TMP/NAME<K>.json; wait_loads waits for them all.
+load_all() {
+	local k
+	LOADS=()
+	for k in 1 2 3; do
+		cluster_load "$k" "$1" "$TOPO_TMP/$2$k.json"
+		LOADS+=("$CLUSTER_LOAD_PID")
+	done
+}
+wait_loads() {
+	local pid
+	for pid in "${LOADS[@]}"; do wait "$pid"; done
+}
+
 # ---- one definition, three nodes --------------------------------------------
 tap_check "the three nodes register in etcd" wait_nodes 10 3
 cluster_node 2 "$KANARY_BIN/kanaryctl" nodes >"$TOPO_TMP/ctl-nodes.txt"
@@ -106,11 +121,7 @@ warm_up() { # NODE SOURCES
 	wait "$CLUSTER_LOAD_PID"
 }
 for k in 1 2 3; do warm_up "$k" "$(cluster_client_sources "$k")"; done
-loads=()
-for k in 1 2 3; do
-	cluster_load "$k" 25 "$TOPO_TMP/load$k.json"
-	loads+=("$CLUSTER_LOAD_PID")
-done
+load_all 25 load
 sleep 1
 cluster_api 1 POST "/api/v1/services/$CLUSTER_SERVICE/rollout" '{}' >/dev/null
 sample_weights "$WAIT_S" "$TOPO_TMP/weights.txt"
@@ -135,7 +146,7 @@ tap_is "each step was judged on the three nodes' traffic summed" \
 	"$(cluster_api 1 GET "/api/v1/services/$CLUSTER_SERVICE/decisions" | "$PYTHON" -c "import json, sys
 print(sorted(set(tuple(sorted(d['nodes']['summed'])) for d in json.load(sys.stdin)['decisions'] if d.get('verdict') == 'pass')))")" \
 	"[('node1', 'node2', 'node3')]"
-for pid in "${loads[@]}"; do wait "$pid"; done
+wait_loads
 for k in 1 2 3; do
 	tap_is "no request through node $k failed" "$("$PYTHON" -c "import json; d = json.load(open('$TOPO_TMP/load$k.json')); print(d['errors'])" 2>&1)" 0
 done
@@ -205,11 +216,7 @@ leader=$(cluster_leader 1)
 lk=${leader#node}
 others=()
 for k in 1 2 3; do [ "$k" != "$lk" ] && others+=("$k"); done
-loads=()
-for k in 1 2 3; do
-	cluster_load "$k" 30 "$TOPO_TMP/kill$k.json"
-	loads+=("$CLUSTER_LOAD_PID")
-done
+load_all 30 kill
 cluster_api "${others[0]}" POST "/api/v1/services/$CLUSTER_SERVICE/rollout" \
 	'{"steps": [10, 30, 60, 100], "interval": "3s"}' >/dev/null
 cluster_wait "$WAIT_S" "$lk" "s['step']" 2 || tap_fail "the rollout reaches step 2"
@@ -236,15 +243,11 @@ cluster_kanaryd "$lk" --config "$TOPO_TMP/node$lk.json" || tap_fail "node $lk re
 cluster_wait 10 "$lk" "s['phase']" promoted
 tap_is "the restarted node applies the cluster's state" \
 	"$(cluster_status "$lk" "s['phase'], [b['pool'] for b in s['backends']]")" "promoted ['stable']"
-for pid in "${loads[@]}"; do wait "$pid"; done
+wait_loads
 
 # ---- a canary failing for one node's traffic only -----------------------------
 restore_pools || tap_fail "the canary is back in its pool"
-loads=()
-for k in 1 2 3; do
-	cluster_load "$k" 20 "$TOPO_TMP/fail$k.json"
-	loads+=("$CLUSTER_LOAD_PID")
-done
+load_all 20 fail
 cluster_api 1 POST "/api/v1/services/$CLUSTER_SERVICE/rollout" '{"steps": [20, 50, 100], "interval": "30s"}' >/dev/null
 cluster_wait 10 1 "s['phase']" progressing
 # Node 3's path to the canary refuses connections; nodes 1 and 2 see none.
@@ -257,14 +260,10 @@ tap_is "every node at 0 %" "$(all_weights)" "0.0 0.0 0.0 "
 tap_check "node 3 decided it, on its own traffic" grep -q "service chat: rolled_back, canary 0.00 %: .*refused" "$TOPO_TMP/kanaryd3.log"
 ip netns exec "$(cluster_node_ns 3)" iptables -D FORWARD -d "$CLUSTER_CANARY_IP" -p tcp \
 	--syn -j REJECT --reject-with tcp-reset
-for pid in "${loads[@]}"; do wait "$pid"; done
+wait_loads
 
 # ---- etcd SIGKILLed under load --------------------------------------------------
-loads=()
-for k in 1 2 3; do
-	cluster_load "$k" 20 "$TOPO_TMP/etcd$k.json"
-	loads+=("$CLUSTER_LOAD_PID")
-done
+load_all 20 etcd
 cluster_api 1 POST "/api/v1/services/$CLUSTER_SERVICE/rollout" '{"steps": [10, 50, 100], "interval": "2s"}' >/dev/null
 cluster_wait 10 1 "s['phase']" progressing
 etcd_kill
@@ -278,7 +277,7 @@ cluster_etcd_start || tap_fail "etcd restarts on its data"
 for k in 1 2 3; do cluster_wait "$WAIT_S" "$k" "s['phase']" promoted; done
 tap_is "when it is back, the rollout goes on to promotion on every node" \
 	"$(for k in 1 2 3; do cluster_status "$k" "s['phase']"; done | tr '\n' ' ')" "promoted promoted promoted "
-for pid in "${loads[@]}"; do wait "$pid"; done
+wait_loads
 for k in 1 2 3; do
 	tap_is "no request through node $k failed while etcd was down" \
 		"$("$PYTHON" -c "import json; print(json.load(open('$TOPO_TMP/etcd$k.json'))['errors'])" 2>&1)" 0
@@ -286,11 +285,7 @@ done
 
 # ---- a node cut from etcd mid-rollout, then back --------------------------------
 restore_pools || tap_fail "the canary is back in its pool"
-loads=()
-for k in 1 2 3; do
-	cluster_load "$k" 25 "$TOPO_TMP/cut$k.json"
-	loads+=("$CLUSTER_LOAD_PID")
-done
+load_all 25 cut
 cluster_api 1 POST "/api/v1/services/$CLUSTER_SERVICE/rollout" '{"steps": [10, 50, 100], "interval": "3s"}' >/dev/null
 cluster_wait 10 2 "s['phase'], s['step']" "progressing 1"
 cluster_partition 2
@@ -311,5 +306,5 @@ tap_check "node 2 rejoins" wait_nodes "$WAIT_S" 3
 cluster_wait 10 2 "s['phase']" promoted
 tap_is "and applies the state it missed" \
 	"$(cluster_status 2 "s['phase'], s['canary_percent'], [b['pool'] for b in s['backends']]")" "promoted 0.0 ['stable']"
-for pid in "${loads[@]}"; do wait "$pid"; done
+wait_loads
 tap_done
