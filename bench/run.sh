@@ -165,6 +165,11 @@ part_agent() {
 part_notify() {
 	ROUNDS=$NOTIFY_ROUNDS TRIALS=$NOTIFY_TRIALS "$BENCH_DIR/notify.sh" \
 		"$OUT/notify.csv.tmp" && commit_files "$OUT/notify.csv"
+# Cluster mode (docs/cluster.md): propagation and failover on three nodes
+# and a real etcd. Not among the default parts: BENCH_PARTS=cluster.
+part_cluster() {
+	CHANGES=${CLUSTER_CHANGES:-100} KILLS=${CLUSTER_KILLS:-10} \
+		"$BENCH_DIR/cluster.sh" "$OUT/cluster.csv.tmp" && commit_files "$OUT/cluster.csv"
 }
 
 failed=0

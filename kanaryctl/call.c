@@ -63,6 +63,11 @@ static bool has_shape(const json_t *answer, enum answer_shape shape, char *why,
 			return true;
 		snprintf(why, why_len, "no \"decisions\" list");
 		return false;
+	case ANSWER_NODES:
+		if (json_is_array(json_object_get(answer, "nodes")))
+			return true;
+		snprintf(why, why_len, "no \"nodes\" list");
+		return false;
 	}
 	snprintf(why, why_len, "unknown shape");
 	return false;

@@ -119,6 +119,7 @@ enum answer_shape {
 	ANSWER_SERVICE,	  /* one service: {"name", "phase", ...} */
 	ANSWER_SERVICES,  /* {"services": [service, ...]} */
 	ANSWER_DECISIONS, /* {"name", "decisions": [...]} */
+	ANSWER_NODES,	  /* {"nodes": [...]} (cluster mode) */
 };
 
 /*
@@ -198,6 +199,7 @@ int do_set_weight(struct ctl *ctl, int argc, char **argv);
 int do_set_backends(struct ctl *ctl, int argc, char **argv);
 int do_set_affinity(struct ctl *ctl, int argc, char **argv);
 int do_inspect_metrics(struct ctl *ctl, int argc, char **argv);
+int do_nodes(struct ctl *ctl, int argc, char **argv);
 
 /* The positional of the commands that act on one service. */
 extern const char *const service_pos[];

@@ -199,6 +199,15 @@ static const struct command commands[] = {
 		"service's \"metrics\" object (JSON). Exits 1 when the\n"
 		"page cannot be read as kanary needs it.",
     },
+    {
+	.name = "nodes",
+	.run = do_nodes,
+	.synopsis = "",
+	.summary = "cluster mode: the nodes, the leader, what each applied",
+	.help = "Shows the nodes of the cluster as the agent sees them in\n"
+		"etcd: which leads, the generation of each service's state\n"
+		"each applied, when each was last seen.",
+    },
     {NULL},
 };
 

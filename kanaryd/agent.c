@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "agent_internal.h"
+#include "cluster.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/netaddr.h"
@@ -326,6 +327,11 @@ static void apply_actions(struct agent *a, struct service_rt *s,
 			 s->rollout.weight_bp / PERCENT, s->rollout.reason);
 	events_update(a, s);
 	a->state_dirty = true;
+	/* Cluster mode: a change made here goes to etcd (cluster.c). */
+	if (a->cluster && !a->cluster_adopting) {
+		s->cl_dirty = true;
+		cluster_wakeup(a->cluster);
+	}
 }
 
 /* The kernel follows the rollout's weight; a failed write is retried. */
@@ -654,6 +660,12 @@ int agent_create(const struct agent_config *cfg,
 		events_sync(s);
 	}
 	a->state_dirty = true;
+	if (cfg->cluster.enabled) {
+		ret = cluster_create(a, &cfg->cluster, cfg->listen, &a->cluster,
+				     err, err_len);
+		if (ret)
+			goto fail;
+	}
 	*out = a;
 	return 0;
 fail:
@@ -668,6 +680,8 @@ void agent_destroy(struct agent *a)
 
 	if (!a)
 		return;
+	cluster_destroy(a->cluster);
+	a->cluster = NULL;
 	if (a->dp && a->state_dirty)
 		statefile_save(a);
 	for (i = 0; i < a->service_count; i++)
@@ -863,6 +877,7 @@ static void evaluate(struct agent *a, struct service_rt *s, uint64_t mono,
 	struct analysis_input *in = calloc(1, sizeof(*in));
 	struct analysis_result res;
 	enum rollout_phase before = s->rollout.phase;
+	json_t *nodes_note = NULL;
 	uint32_t actions = 0;
 
 	if (!in)
@@ -874,11 +889,16 @@ static void evaluate(struct agent *a, struct service_rt *s, uint64_t mono,
 	in->http_observed = s->cfg.def.flags & KN_SVC_F_HTTP;
 	in->metrics_configured = s->cfg.has_metrics;
 	signals_kernel_window(s, in->kernel);
+	/* In a cluster, the leader judges every live node's traffic. */
+	if (a->cluster)
+		nodes_note = cluster_sum_windows(a->cluster, s, in->kernel);
 	if (s->cfg.has_metrics)
 		scrape_metrics_window(s, in->metrics);
 	stable_baseline(s, in);
 	analysis_evaluate(in, &res);
 	free(in);
+	if (nodes_note)
+		json_object_set_new(res.decision, "nodes", nodes_note);
 	s->evaluations[res.verdict]++;
 	rollout_evaluated(&s->rollout, res.verdict, res.reason, wall, &actions);
 	judged(a, s, before, actions, ROLLBACK_ANALYSIS, res.decision);
@@ -942,8 +962,10 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 	if (!active)
 		return;
 	check_immediate(a, s);
-	/* Also while a gate waits at a step: a failure still rolls back. */
-	if (rollout_due(&s->rollout, wall) && wall >= s->next_eval_wall_ms)
+	/* Also while a gate waits at a step: a failure still rolls back.
+	 * In a cluster, the leader alone judges steps (cluster.h). */
+	if (rollout_due(&s->rollout, wall) && wall >= s->next_eval_wall_ms &&
+	    (!a->cluster || cluster_may_judge(a->cluster, s)))
 		evaluate(a, s, mono, wall);
 	gates_tick(a, s, mono);
 }
@@ -1385,4 +1407,119 @@ int agent_set_backends(struct agent *a, const char *name,
 	};
 
 	return transition(a, name, do_backends, &ba, "backends set", out, err);
+}
+
+/* ---- cluster mode: etcd's state applied here (cluster.c) ----------------- */
+
+/* The kernel's pools made etcd's (a backends change made elsewhere). */
+static int adopt_pools(struct agent *a, struct service_rt *s,
+		       const struct dp_service_def *pools, uint32_t weight_bp)
+{
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+	char dp_err[DP_ERR_LEN];
+
+	if (!d || !pools || same_pools(d, pools))
+		return 0;
+	if (dp_service_update(a->dp, s->dp_index, pools->stable,
+			      pools->stable_count, pools->canary,
+			      pools->canary_count, weight_bp, dp_err,
+			      sizeof(dp_err))) {
+		log_error("service %s: cannot apply the cluster's pools: %s "
+			  "(keeping these)",
+			  s->cfg.def.name, dp_err);
+		return -EINVAL;
+	}
+	cfg_pools_from_kernel(a, s);
+	sync_backends(a, s);
+	log_info("service %s: applied the cluster's pools: %u stable, %u "
+		 "canary",
+		 s->cfg.def.name, pools->stable_count, pools->canary_count);
+	return 0;
+}
+
+void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
+				const struct state_record *rec,
+				const struct dp_service_def *pools,
+				uint64_t generation, int64_t mod_rev)
+{
+	const struct rollout_state before = s->rollout;
+	const struct rollout_state *r = &rec->rollout;
+	bool promotion =
+	    rollout_is_active(&before) && r->phase == PHASE_PROMOTED;
+	uint32_t actions = 0;
+
+	/* A promotion is made here as the leader made it (the canary pool
+	 * becomes the stable pool, its flows kept); other pool changes are
+	 * applied as they are. */
+	if (!promotion && adopt_pools(a, s, pools, r->weight_bp))
+		return;
+	s->rollout = *r;
+	if (rec->decisions) {
+		json_decref(s->decisions);
+		s->decisions = json_deep_copy(rec->decisions);
+		if (!s->decisions)
+			s->decisions = json_array();
+	}
+	s->evaluations[VERDICT_PASS] = rec->evaluations_pass;
+	s->evaluations[VERDICT_FAIL] = rec->evaluations_fail;
+	s->rollbacks = rec->rollbacks;
+	s->cl_generation = generation;
+	s->cl_mod_rev = mod_rev;
+	if (promotion)
+		actions |= ACTION_PROMOTE_POOLS;
+	else if (before.weight_bp != r->weight_bp)
+		actions |= ACTION_SET_WEIGHT;
+	if (before.step != r->step || before.phase != r->phase)
+		actions |= ACTION_NEW_WINDOW;
+	if (before.started_ms != r->started_ms && rollout_is_active(r)) {
+		actions |= ACTION_NEW_ROLLOUT;
+		s->next_eval_wall_ms = 0;
+		s->have_stable_baseline = false;
+	}
+	/* A rollback decided elsewhere cuts this node's canary flows too. */
+	if (rollout_is_active(&before) &&
+	    (r->phase == PHASE_ROLLED_BACK || r->phase == PHASE_ABORTED))
+		actions |= ACTION_CUT_CANARY;
+	a->cluster_adopting = true;
+	apply_actions(a, s, actions);
+	if (promotion)
+		adopt_pools(a, s, pools, r->weight_bp);
+	a->cluster_adopting = false;
+	if (actions)
+		log_info("service %s: applied the cluster's state, generation "
+			 "%llu",
+			 s->cfg.def.name, (unsigned long long)generation);
+}
+
+void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
+				 const char *diff)
+{
+	size_t i;
+
+	log_error("cluster: service %s: refused: etcd holds another "
+		  "definition of it (%s); this node serves the others",
+		  s->cfg.def.name, diff);
+	dp_service_remove(a->dp, s->dp_index);
+	for (i = 0; i < a->service_count; i++)
+		if (a->services[i] == s) {
+			memmove(&a->services[i], &a->services[i + 1],
+				(a->service_count - i - 1) *
+				    sizeof(a->services[0]));
+			a->service_count--;
+			break;
+		}
+	service_free(a, s);
+}
+
+int agent_nodes_json(struct agent *a, json_t **out, struct agent_error *err)
+{
+	*out = NULL;
+	if (!a->cluster) {
+		agent_set_error(err, AGENT_ERR_NOT_FOUND, "",
+				"kanaryd runs on its own: start it with "
+				"--cluster and --node for a cluster of nodes");
+		return -ENOENT;
+	}
+	*out = cluster_nodes_json(a->cluster);
+	return *out ? 0 : -ENOMEM;
 }

@@ -88,6 +88,9 @@ int agent_decisions_json(struct agent *a, const char *name, json_t **out,
  * "p99_ms"}, "canary": {...}}]} for the status page's charts */
 int agent_history_json(struct agent *a, const char *name, json_t **out,
 		       struct agent_error *err);
+/* Cluster mode's nodes (cluster.h cluster_nodes_json); a not-found error
+ * when kanaryd runs on its own. */
+int agent_nodes_json(struct agent *a, json_t **out, struct agent_error *err);
 /* Prometheus text format 0.0.4 for GET /metrics; free() the text. */
 int agent_prometheus_text(struct agent *a, char **text, size_t *len);
 

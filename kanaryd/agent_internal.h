@@ -234,6 +234,11 @@ struct service_rt {
 	bool configured_connection_affinity;
 	struct gate_wait gate_wait;
 	struct rollout_mark notified;
+	/* Cluster mode (cluster.c): this node's copy of etcd's state. */
+	bool cl_proposed; /* etcd holds this definition: state is shared */
+	bool cl_dirty;	  /* a change made here, to write to etcd */
+	uint64_t cl_generation; /* of the state applied here */
+	int64_t cl_mod_rev;	/* etcd's revision of that state (0: none) */
 };
 
 enum rollback_reason {
@@ -262,6 +267,8 @@ struct agent {
 	uint64_t scrape_errors_total;
 	uint64_t rollbacks_by_reason[ROLLBACK_REASON_COUNT];
 	struct notifier *notifier;
+	struct cluster *cluster; /* NULL: single node */
+	bool cluster_adopting;	 /* applying etcd's state: not a change here */
 };
 
 /* A loaded state file's record of one service (statefile_load). */
@@ -364,6 +371,21 @@ int statefile_load(const char *path, struct state_record **records,
 void statefile_records_free(struct state_record *records, size_t count);
 /* The form a config fingerprint has in the file. */
 void statefile_fingerprint(uint64_t fingerprint, char *buf, size_t len);
+/* A rollout as the file has it; and one service's record read back (the
+ * cluster's state in etcd has the same shape). */
+json_t *statefile_rollout_json(const struct rollout_state *r);
+void statefile_parse_record(const json_t *rec, struct state_record *r);
+
+/* agent.c, for cluster.c (under the lock): etcd's state of s is applied
+ * here - the rollout, the pools (when pools is not NULL) and the weight;
+ * a service whose definition etcd holds otherwise is dropped (diff says
+ * how they differ). */
+void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
+				const struct state_record *rec,
+				const struct dp_service_def *pools,
+				uint64_t generation, int64_t mod_rev);
+void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
+				 const char *diff);
 
 /* gates.c */
 /* Asks a waiting gate's URL when due (never waits for the answer). */

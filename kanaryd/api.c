@@ -50,6 +50,7 @@
 #include "watch.h"
 
 #define API_PREFIX		"/api/v1/services"
+#define API_NODES_PATH		"/api/v1/nodes"
 #define JSON_CONTENT_TYPE	"application/json"
 #define PROMETHEUS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define BEARER_SCHEME		"Bearer"
@@ -122,6 +123,7 @@ enum route_kind {
 	ROUTE_METRICS,
 	ROUTE_SERVICES,
 	ROUTE_SERVICE, /* one of service_routes */
+	ROUTE_NODES,   /* cluster mode's nodes */
 };
 
 struct api_server {
@@ -652,6 +654,8 @@ static void route_path(const char *url, struct api_request *req)
 		req->kind = ROUTE_METRICS;
 	else if (!strcmp(url, API_PREFIX))
 		req->kind = ROUTE_SERVICES;
+	else if (!strcmp(url, API_NODES_PATH))
+		req->kind = ROUTE_NODES;
 	if (req->kind != ROUTE_NONE ||
 	    strncmp(url, API_PREFIX "/", strlen(API_PREFIX "/")) != 0)
 		return;
@@ -1060,6 +1064,14 @@ static enum MHD_Result answer(struct api_server *srv,
 				 agent_services_json(srv->agent));
 	case ROUTE_SERVICE:
 		return answer_service(srv, conn, req);
+	case ROUTE_NODES: {
+		struct agent_error err = {0};
+		json_t *nodes;
+
+		if (agent_nodes_json(srv->agent, &nodes, &err))
+			return send_agent_error(conn, req, &err);
+		return send_json(conn, req, MHD_HTTP_OK, nodes);
+	}
 	case ROUTE_NONE:
 		break;
 	}

@@ -50,6 +50,8 @@ enum long_only {
 	OPT_CHECK_CONFIG,
 	OPT_TAKEOVER,
 	OPT_NO_REATTACH,
+	OPT_CLUSTER,
+	OPT_NODE,
 };
 
 static const struct option long_options[] = {
@@ -80,6 +82,8 @@ static const struct option long_options[] = {
     {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
+    {"cluster", required_argument, NULL, OPT_CLUSTER},
+    {"node", required_argument, NULL, OPT_NODE},
     {NULL, 0, NULL, 0},
 };
 
@@ -146,6 +150,11 @@ static void usage(FILE *f)
 	    "                          loopback)\n"
 	    "      --state-file FILE   rollout state (default\n"
 	    "                          /var/lib/kanary/<pin-dir name>.json)\n"
+	    "Cluster mode (docs/cluster.md):\n"
+	    "      --cluster URLS      etcd endpoints, "
+	    "http://HOST:PORT[,...]: one\n"
+	    "                          rollout across every node\n"
+	    "      --node NAME         this node's name in the cluster\n"
 	    "  -v, --verbose           debug logs, including libbpf's\n"
 	    "      --check-config FILE check FILE with the other flags as a "
 	    "start\n"
@@ -182,6 +191,8 @@ struct flags {
 	const char *max_backends;
 	const char *max_services;
 	const char *check_config; /* the file to check; nothing starts */
+	const char *cluster;	  /* etcd endpoints */
+	const char *node;
 	bool udp;
 	bool allow_local_backends;
 	bool no_http;
@@ -312,6 +323,29 @@ static int service_from_flags(const struct flags *f, struct agent_config *cfg)
 	return 0;
 }
 
+/* --cluster and --node over the file's "cluster" (the flags win). */
+static int cluster_from_flags(const struct flags *f, struct agent_config *cfg)
+{
+	char why[CONFIG_ERR_LEN], field[CONFIG_FIELD_LEN];
+
+	if (f->cluster) {
+		cfg->cluster.etcd_count = 0;
+		if (config_cluster_endpoints(f->cluster, &cfg->cluster, why,
+					     sizeof(why)))
+			return usage_error("--cluster: %s", why);
+	}
+	if (f->node)
+		snprintf(cfg->cluster.node, sizeof(cfg->cluster.node), "%s",
+			 f->node);
+	if (f->node && !cfg->cluster.enabled)
+		return usage_error("--node NAME is for cluster mode: give the "
+				   "etcd endpoints with --cluster too");
+	if (config_check_cluster(&cfg->cluster, field, sizeof(field), why,
+				 sizeof(why)))
+		return usage_error("--%s: %s", field, why);
+	return 0;
+}
+
 static int build_config(const struct flags *f, struct agent_config *cfg)
 {
 	char err[CONFIG_ERR_LEN], field[CONFIG_FIELD_LEN];
@@ -361,6 +395,9 @@ static int build_config(const struct flags *f, struct agent_config *cfg)
 		if (ret)
 			return ret;
 	}
+	ret = cluster_from_flags(f, cfg);
+	if (ret)
+		return ret;
 	/* Again after the flags: they may bring a service or lower a
 	 * limit. The same checks as the file's, so a start and
 	 * --check-config agree. */
@@ -445,6 +482,12 @@ static int on_flag(const struct opts_parser *p, int id, const char *arg)
 		return 0;
 	case OPT_NO_REATTACH:
 		f->no_reattach = true;
+		return 0;
+	case OPT_CLUSTER:
+		f->cluster = arg;
+		return 0;
+	case OPT_NODE:
+		f->node = arg;
 		return 0;
 	case OPT_LISTEN:
 		f->listen = arg;

@@ -31,7 +31,7 @@
 #define STATE_DECISIONS_KEPT 200
 #define STATE_TMP_SUFFIX     ".tmp."
 
-static json_t *rollout_json(const struct rollout_state *r)
+json_t *statefile_rollout_json(const struct rollout_state *r)
 {
 	json_t *obj = json_pack(
 	    "{s:s, s:s, s:o, s:i, s:i, s:I, s:I, s:I, s:i, s:i, "
@@ -82,8 +82,9 @@ static json_t *state_json(struct agent *a)
 		    services,
 		    json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I}", "name",
 			      s->cfg.def.name, "config_fingerprint",
-			      fingerprint, "rollout", rollout_json(&s->rollout),
-			      "decisions", decisions, "evaluations_pass",
+			      fingerprint, "rollout",
+			      statefile_rollout_json(&s->rollout), "decisions",
+			      decisions, "evaluations_pass",
 			      (json_int_t)s->evaluations[VERDICT_PASS],
 			      "evaluations_fail",
 			      (json_int_t)s->evaluations[VERDICT_FAIL],
@@ -241,6 +242,29 @@ static void read_rollout(struct state_record *rec, const json_t *r)
 		    "the state file's step or weight is out of range";
 }
 
+void statefile_parse_record(const json_t *rec, struct state_record *r)
+{
+	const char *fp =
+	    json_string_value(json_object_get(rec, "config_fingerprint"));
+	const json_t *decisions = json_object_get(rec, "decisions");
+
+	r->has_fingerprint = fp != NULL;
+	snprintf(r->config_fingerprint, sizeof(r->config_fingerprint), "%s",
+		 fp ? fp : "");
+	read_rollout(r, json_object_get(rec, "rollout"));
+	if (json_is_array(decisions)) {
+		r->decisions = json_deep_copy(decisions);
+		if (!r->decisions)
+			r->decisions = json_array();
+	}
+	r->evaluations_pass = (uint64_t)json_integer_value(
+	    json_object_get(rec, "evaluations_pass"));
+	r->evaluations_fail = (uint64_t)json_integer_value(
+	    json_object_get(rec, "evaluations_fail"));
+	r->rollbacks =
+	    (uint64_t)json_integer_value(json_object_get(rec, "rollbacks"));
+}
+
 void statefile_records_free(struct state_record *records, size_t count)
 {
 	size_t i;
@@ -283,32 +307,14 @@ int statefile_load(const char *path, struct state_record **records,
 	}
 	json_array_foreach(services, i, rec)
 	{
-		struct state_record *r = &out[n];
 		const char *name =
 		    json_string_value(json_object_get(rec, "name"));
-		const char *fp = json_string_value(
-		    json_object_get(rec, "config_fingerprint"));
-		const json_t *decisions = json_object_get(rec, "decisions");
 
 		/* A name too long for a service names none of them. */
-		if (!name || strlen(name) >= sizeof(r->name))
+		if (!name || strlen(name) >= sizeof(out[n].name))
 			continue;
-		snprintf(r->name, sizeof(r->name), "%s", name);
-		r->has_fingerprint = fp != NULL;
-		snprintf(r->config_fingerprint, sizeof(r->config_fingerprint),
-			 "%s", fp ? fp : "");
-		read_rollout(r, json_object_get(rec, "rollout"));
-		if (json_is_array(decisions)) {
-			r->decisions = json_deep_copy(decisions);
-			if (!r->decisions)
-				r->decisions = json_array();
-		}
-		r->evaluations_pass = (uint64_t)json_integer_value(
-		    json_object_get(rec, "evaluations_pass"));
-		r->evaluations_fail = (uint64_t)json_integer_value(
-		    json_object_get(rec, "evaluations_fail"));
-		r->rollbacks = (uint64_t)json_integer_value(
-		    json_object_get(rec, "rollbacks"));
+		statefile_parse_record(rec, &out[n]);
+		snprintf(out[n].name, sizeof(out[n].name), "%s", name);
 		n++;
 	}
 	json_decref(root);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "agent_internal.h"
+#include "cluster.h"
 #include "util/netaddr.h"
 #include "watch.h"
 
@@ -130,6 +131,9 @@ json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 		if (receivers)
 			json_object_set_new(obj, "notifications", receivers);
 	}
+	if (a->cluster)
+		json_object_set_new(obj, "cluster",
+				    cluster_service_json(a->cluster, s));
 	return obj;
 }
 

@@ -31,6 +31,9 @@ void config_init(struct agent_config *cfg)
 	snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), "%s", DP_DEFAULT_PIN_DIR);
 	snprintf(cfg->listen, sizeof(cfg->listen), "%s", CONFIG_DEFAULT_LISTEN);
 	cfg->tick_ms = CONFIG_DEFAULT_TICK_MS;
+	snprintf(cfg->cluster.prefix, sizeof(cfg->cluster.prefix), "%s",
+		 CONFIG_DEFAULT_CLUSTER_PREFIX);
+	cfg->cluster.lease_ms = CONFIG_DEFAULT_CLUSTER_LEASE_MS;
 }
 
 void config_free(struct agent_config *cfg)
@@ -339,8 +342,135 @@ static int service_from_json(struct jf_ctx *ctx, const json_t *obj,
 static const char *const top_fields[] = {
     "interface",    "mode",	     "pin_dir",	   "max_flows",	 "max_services",
     "max_backends", "listen",	     "token_file", "state_file", "tick",
-    "services",	    "notifications", NULL,
+    "services",	    "notifications", "cluster",	   NULL,
 };
+
+/* ---- cluster mode -------------------------------------------------------- */
+
+static int add_etcd_endpoint(struct cluster_config *cl, const char *url,
+			     size_t len, char *why, size_t why_len)
+{
+	if (cl->etcd_count >= CONFIG_CLUSTER_MAX_ETCD) {
+		snprintf(why, why_len, "at most %d etcd endpoints",
+			 CONFIG_CLUSTER_MAX_ETCD);
+		return -EINVAL;
+	}
+	if (len >= CONFIG_CLUSTER_URL_LEN ||
+	    (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) ||
+	    strcspn(url, " \t\r\n,") < len) {
+		snprintf(why, why_len,
+			 "'%.*s' is not an etcd endpoint: "
+			 "http://HOST:PORT (at most %d characters)",
+			 (int)(len > 64 ? 64 : len), url,
+			 CONFIG_CLUSTER_URL_LEN - 1);
+		return -EINVAL;
+	}
+	snprintf(cl->etcd[cl->etcd_count++], CONFIG_CLUSTER_URL_LEN, "%.*s",
+		 (int)len, url);
+	cl->enabled = true;
+	return 0;
+}
+
+int config_cluster_endpoints(const char *list, struct cluster_config *cl,
+			     char *why, size_t why_len)
+{
+	const char *p = list;
+
+	do {
+		size_t len = strcspn(p, ",");
+		int ret = add_etcd_endpoint(cl, p, len, why, why_len);
+
+		if (ret)
+			return ret;
+		p += len;
+	} while (*p++ == ',');
+	return 0;
+}
+
+int config_check_cluster(const struct cluster_config *cl, char *field,
+			 size_t field_len, char *why, size_t why_len)
+{
+	size_t plen = strlen(cl->prefix);
+
+	if (!cl->enabled)
+		return 0;
+	if (!cl->node[0] || config_check_service_name(cl->node, why, why_len)) {
+		snprintf(field, field_len, "node");
+		if (!cl->node[0])
+			snprintf(why, why_len,
+				 "cluster mode needs this node's name "
+				 "(--node NAME): 1-%d letters, digits, '-', "
+				 "'_' or '.'",
+				 KN_SERVICE_NAME_LEN - 1);
+		return -EINVAL;
+	}
+	if (plen < 2 || cl->prefix[0] != '/' || cl->prefix[plen - 1] != '/') {
+		snprintf(field, field_len, "prefix");
+		snprintf(why, why_len,
+			 "must start and end with '/' (like \"%s\")",
+			 CONFIG_DEFAULT_CLUSTER_PREFIX);
+		return -EINVAL;
+	}
+	if (cl->lease_ms < CONFIG_CLUSTER_LEASE_MIN_MS ||
+	    cl->lease_ms > CONFIG_CLUSTER_LEASE_MAX_MS || cl->lease_ms % 1000) {
+		snprintf(field, field_len, "lease");
+		snprintf(why, why_len,
+			 "must be whole seconds from %ds to %ds (etcd's leases "
+			 "count in seconds)",
+			 CONFIG_CLUSTER_LEASE_MIN_MS / 1000,
+			 CONFIG_CLUSTER_LEASE_MAX_MS / 1000);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const char *const cluster_fields[] = {
+    "etcd", "node", "prefix", "lease", NULL,
+};
+
+static int cluster_from_json(struct jf_ctx *ctx, const json_t *root,
+			     struct cluster_config *cl)
+{
+	const json_t *c = json_object_get(root, "cluster"), *etcd, *url;
+	char why[CONFIG_ERR_LEN], field[CONFIG_FIELD_LEN];
+	size_t i;
+	int ret;
+
+	if (!c)
+		return 0;
+	jf_push(ctx, "cluster");
+	ret = jf_check_object(ctx, c, cluster_fields);
+	etcd = json_object_get(c, "etcd");
+	if (!ret && (!json_is_array(etcd) || !json_array_size(etcd)))
+		ret = jf_fail(ctx, "etcd",
+			      "must be a list of etcd endpoints "
+			      "[\"http://HOST:PORT\", ...]");
+	json_array_foreach(etcd, i, url)
+	{
+		char segment[32];
+
+		if (ret)
+			break;
+		snprintf(segment, sizeof(segment), "etcd[%zu]", i);
+		if (!json_is_string(url))
+			ret = jf_fail(ctx, segment, "must be a string");
+		else if (add_etcd_endpoint(cl, json_string_value(url),
+					   json_string_length(url), why,
+					   sizeof(why)))
+			ret = jf_fail(ctx, segment, "%s", why);
+	}
+	ret =
+	    ret ?: jf_string(ctx, c, "node", false, cl->node, sizeof(cl->node));
+	ret = ret
+		  ?: jf_string(ctx, c, "prefix", false, cl->prefix,
+			       sizeof(cl->prefix));
+	ret = ret ?: jf_duration_ms(ctx, c, "lease", true, &cl->lease_ms);
+	if (!ret &&
+	    config_check_cluster(cl, field, sizeof(field), why, sizeof(why)))
+		ret = jf_fail(ctx, field, "%s", why);
+	jf_pop(ctx);
+	return ret;
+}
 
 static int config_from_json(struct jf_ctx *ctx, const json_t *root,
 			    struct agent_config *cfg,
@@ -383,6 +513,7 @@ static int config_from_json(struct jf_ctx *ctx, const json_t *root,
 			       sizeof(cfg->state_file));
 	ret = ret ?: jf_duration_ms(ctx, root, "tick", true, &cfg->tick_ms);
 	ret = ret ?: notify_config_from_json(ctx, root, &cfg->notifications);
+	ret = ret ?: cluster_from_json(ctx, root, &cfg->cluster);
 	if (ret)
 		return ret;
 	services = json_object_get(root, "services");

@@ -58,6 +58,26 @@ struct service_config {
 	struct notify_config notifications; /* this service's own receivers */
 };
 
+/* Cluster mode (docs/cluster.md): one rollout across every node, the
+ * desired state in etcd. Off unless etcd endpoints are given. */
+#define CONFIG_CLUSTER_MAX_ETCD		8
+#define CONFIG_CLUSTER_URL_LEN		128
+#define CONFIG_CLUSTER_NODE_LEN		64
+#define CONFIG_CLUSTER_PREFIX_LEN	64
+#define CONFIG_DEFAULT_CLUSTER_PREFIX	"/kanary/"
+#define CONFIG_DEFAULT_CLUSTER_LEASE_MS 3000
+#define CONFIG_CLUSTER_LEASE_MIN_MS	1000
+#define CONFIG_CLUSTER_LEASE_MAX_MS	60000
+
+struct cluster_config {
+	bool enabled;
+	char etcd[CONFIG_CLUSTER_MAX_ETCD][CONFIG_CLUSTER_URL_LEN];
+	size_t etcd_count;
+	char node[CONFIG_CLUSTER_NODE_LEN];
+	char prefix[CONFIG_CLUSTER_PREFIX_LEN];
+	uint64_t lease_ms; /* the node's lease: how soon its loss is seen */
+};
+
 struct agent_config {
 	char iface[IF_NAMESIZE];
 	enum dp_mode mode;
@@ -72,6 +92,7 @@ struct agent_config {
 	size_t service_count;
 	struct service_config *services;
 	struct notify_config notifications; /* told of every service */
+	struct cluster_config cluster;
 };
 
 /* Defaults for everything; no services. */
@@ -122,5 +143,14 @@ int config_check_backends(const struct dp_service_def *def, bool allow_local,
  */
 int config_validate(const struct agent_config *cfg, char *field,
 		    size_t field_len, char *err, size_t err_len);
+
+/* "http://H:P[,http://H:P...]" into cl->etcd (cluster mode on): 0, or
+ * -EINVAL with why (the bad entry named). */
+int config_cluster_endpoints(const char *list, struct cluster_config *cl,
+			     char *why, size_t why_len);
+/* The cluster settings' own checks (node name, prefix, lease): 0, or
+ * -EINVAL with the field in field and what is wrong in why. */
+int config_check_cluster(const struct cluster_config *cl, char *field,
+			 size_t field_len, char *why, size_t why_len);
 
 #endif /* KANARY_CONFIG_H */

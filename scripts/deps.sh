@@ -12,7 +12,8 @@ libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev"
 # clang-format for the style check (tests/static/format.sh).
 TEST="libcmocka-dev iproute2 iputils-ping ethtool curl iptables nftables procps psmisc
 libclang-rt-14-dev valgrind prometheus chromium chromium-driver python3 clang-format
-util-linux"
+util-linux etcd-server etcd-client"
+# (etcd-server and etcd-client: cluster mode's tests start their own etcd.)
 # Benchmarks: the peers kanary is measured against, the load generator, plots,
 # packet captures (bench/xdp_resets.sh; tests/e2e/ipv6.sh reads tcpdump's
 # checksum verdicts on IPv6).

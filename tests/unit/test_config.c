@@ -1056,6 +1056,83 @@ static void test_rollout_spec_json(void **state)
 			 -EINVAL);
 }
 
+/* Cluster mode's settings: off unless given, each field checked. */
+static void test_cluster(void **state)
+{
+	static const char on[] =
+	    "\"max_flows\": 65536, \"cluster\": {\"etcd\": "
+	    "[\"http://198.18.48.100:2379\", \"http://198.18.48.101:2379\"], "
+	    "\"node\": \"node-a\", \"lease\": \"5s\"}";
+	struct cluster_config cl;
+	struct agent_config cfg;
+	char why[CONFIG_ERR_LEN], field[CONFIG_FIELD_LEN];
+
+	(void)state;
+	expect_good("\"max_flows\": 65536", "\"max_flows\": 65536", &cfg);
+	assert_false(cfg.cluster.enabled);
+	config_free(&cfg);
+	expect_good("\"max_flows\": 65536", on, &cfg);
+	assert_true(cfg.cluster.enabled);
+	assert_int_equal(cfg.cluster.etcd_count, 2);
+	assert_string_equal(cfg.cluster.etcd[1], "http://198.18.48.101:2379");
+	assert_string_equal(cfg.cluster.node, "node-a");
+	assert_string_equal(cfg.cluster.prefix, CONFIG_DEFAULT_CLUSTER_PREFIX);
+	assert_int_equal(cfg.cluster.lease_ms, 5000);
+	config_free(&cfg);
+	expect_error(
+	    "\"max_flows\": 65536",
+	    "\"max_flows\": 65536, \"cluster\": {\"etcd\": []}",
+	    (const char *[]){"cluster.etcd", "list of etcd endpoints", NULL});
+	expect_error("\"max_flows\": 65536",
+		     "\"max_flows\": 65536, \"cluster\": {\"etcd\": "
+		     "[\"ftp://x\"], \"node\": \"a\"}",
+		     (const char *[]){"cluster.etcd[0]",
+				      "'ftp://x' is not an etcd "
+				      "endpoint",
+				      NULL});
+	expect_error("\"max_flows\": 65536",
+		     "\"max_flows\": 65536, \"cluster\": {\"etcd\": "
+		     "[\"http://h:2379\"]}",
+		     (const char *[]){"cluster.node", "--node NAME", NULL});
+	expect_error("\"max_flows\": 65536",
+		     "\"max_flows\": 65536, \"cluster\": {\"etcd\": "
+		     "[\"http://h:2379\"], \"node\": \"a\", \"lease\": "
+		     "\"1500ms\"}",
+		     (const char *[]){"cluster.lease", "whole seconds", NULL});
+	expect_error(
+	    "\"max_flows\": 65536",
+	    "\"max_flows\": 65536, \"cluster\": {\"etcd\": "
+	    "[\"http://h:2379\"], \"node\": \"a\", \"prefix\": "
+	    "\"kanary\"}",
+	    (const char *[]){"cluster.prefix", "start and end with '/'", NULL});
+	expect_error("\"max_flows\": 65536",
+		     "\"max_flows\": 65536, \"cluster\": {\"etcd\": "
+		     "[\"http://h:2379\"], \"node\": \"a\", \"peers\": 3}",
+		     (const char *[]){"cluster", "peers", NULL});
+
+	/* The flag's list: each entry checked, the bad one named. */
+	memset(&cl, 0, sizeof(cl));
+	assert_int_equal(config_cluster_endpoints(
+			     "http://198.18.48.1:2379,http://198.18.48.2:2379",
+			     &cl, why, sizeof(why)),
+			 0);
+	assert_int_equal(cl.etcd_count, 2);
+	memset(&cl, 0, sizeof(cl));
+	assert_int_equal(config_cluster_endpoints("http://a:1,,http://b:2", &cl,
+						  why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "'' is not an etcd endpoint"));
+	memset(&cl, 0, sizeof(cl));
+	cl.enabled = true;
+	snprintf(cl.prefix, sizeof(cl.prefix), "/kanary/");
+	cl.lease_ms = CONFIG_DEFAULT_CLUSTER_LEASE_MS;
+	snprintf(cl.node, sizeof(cl.node), "bad name");
+	assert_int_equal(
+	    config_check_cluster(&cl, field, sizeof(field), why, sizeof(why)),
+	    -EINVAL);
+	assert_string_equal(field, "node");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1077,6 +1154,7 @@ int main(void)
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_jpos_locate),
 	    cmocka_unit_test(test_rollout_spec_json),
+	    cmocka_unit_test(test_cluster),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
