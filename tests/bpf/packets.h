@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * packets.h - building IPv4 TCP/UDP frames field by field, and verifying
- * their checksums from scratch (RFC 1071), independently of the data path's
- * incremental updates. Shared by the BPF tests, the fuzzer and the benches.
+ * packets.h - building IPv4 TCP/UDP frames and ICMP errors quoting them
+ * field by field, and verifying their checksums from scratch (RFC 1071),
+ * independently of the data path's incremental updates. Shared by the BPF
+ * tests, the fuzzer and the benches.
  */
 #ifndef KANARY_TEST_PACKETS_H
 #define KANARY_TEST_PACKETS_H
@@ -18,6 +19,9 @@
 #include <string.h>
 
 #define PKT_MAX_LEN 2048
+
+#define PKT_ICMP_HDR_LEN  8
+#define PKT_ICMP_CSUM_OFF 2
 
 /* The frame starts 2 bytes into a 4-byte aligned struct, so that the IP
  * header after the 14-byte Ethernet header is aligned (NET_IP_ALIGN). */
@@ -181,6 +185,59 @@ static inline bool pkt_l4_partial_ok(const uint8_t *frame, uint32_t len)
 		    ? ((const struct tcphdr *)l4)->check
 		    : ((const struct udphdr *)l4)->check;
 	return ntohs(field) == csum_fold_host(csum_pseudo(ip, l4_len));
+}
+
+/* An ICMPv4 error from saddr to daddr (host order) of type and code, its
+ * 4-byte rest (next-hop MTU...) in host order, quoting the first quote_len
+ * bytes of the IP packet of `quoted` (from its IP header on); the ICMP
+ * checksum is computed over the whole message. */
+static inline void pkt_build_icmp_error(struct pkt *p, uint32_t saddr,
+					uint32_t daddr, uint8_t type,
+					uint8_t code, uint32_t rest,
+					const struct pkt *quoted,
+					uint32_t quote_len)
+{
+	struct ethhdr *eth = (struct ethhdr *)p->data;
+	struct iphdr *ip = pkt_ip(p);
+	uint8_t *icmp = (uint8_t *)(ip + 1);
+	uint32_t icmp_len = PKT_ICMP_HDR_LEN + quote_len;
+	uint32_t rest_be = htonl(rest);
+	uint16_t check;
+
+	memset(p, 0, sizeof(*p));
+	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
+	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_ICMP;
+	ip->tot_len = htons((uint16_t)(sizeof(*ip) + icmp_len));
+	ip->id = htons(0x4321);
+	ip->saddr = htonl(saddr);
+	ip->daddr = htonl(daddr);
+	ip->check = htons(
+	    (uint16_t)~csum_fold_host(csum_add_bytes(0, ip, sizeof(*ip))));
+	icmp[0] = type;
+	icmp[1] = code;
+	memcpy(icmp + 4, &rest_be, sizeof(rest_be));
+	memcpy(icmp + PKT_ICMP_HDR_LEN, quoted->data + ETH_HLEN, quote_len);
+	check =
+	    htons((uint16_t)~csum_fold_host(csum_add_bytes(0, icmp, icmp_len)));
+	memcpy(icmp + PKT_ICMP_CSUM_OFF, &check, sizeof(check));
+	p->len = ETH_HLEN + sizeof(*ip) + icmp_len;
+}
+
+/* True when an ICMPv4 message's checksum verifies over all of it. */
+static inline bool pkt_icmp_csum_ok(const uint8_t *frame, uint32_t len)
+{
+	const struct iphdr *ip = (const void *)(frame + ETH_HLEN);
+	uint32_t tot = ntohs(ip->tot_len);
+
+	if ((uint32_t)ETH_HLEN + tot > len || tot < ip->ihl * 4u)
+		return false;
+	return csum_fold_host(csum_add_bytes(0, frame + ETH_HLEN + ip->ihl * 4u,
+					     tot - ip->ihl * 4u)) == 0xffff;
 }
 
 #endif /* KANARY_TEST_PACKETS_H */

@@ -103,7 +103,7 @@ enum pkt_kind {
 	K_STRAY,	  /* TCP/UDP near the VIPs, backends and flows */
 	K_FRAGMENT,	  /* an IP fragment of a packet for a service */
 	K_NOT_IPV4,	  /* ARP, IPv6, VLAN-tagged, other ethertypes */
-	K_NOT_TCP_UDP,	  /* ICMP, GRE, SCTP... to the VIP */
+	K_NOT_TCP_UDP,	  /* ICMP (errors about flows too), GRE, SCTP... */
 	K_RANDOM,	  /* random bytes, some with an IPv4 header start */
 	K_COUNT,
 };
@@ -159,6 +159,11 @@ enum mutation {
 /* The oracle's word for a packet the programs must translate (or drop for
  * a documented reason): distinct from every enum kn_reason. */
 #define CANDIDATE KN_R_COUNT
+/* An ICMP error whose quote is well formed: translated when the maps hold
+ * its flow (classify() asks them). */
+#define ICMP_CANDIDATE (KN_R_COUNT + 1)
+/* What an ICMP error quotes at least: an IPv4 header and 8 bytes of L4. */
+#define ICMP_QUOTE_MIN_LEN (IPV4_MIN_HLEN + 8)
 
 /* What the oracle reads from a packet, host order. */
 struct view {
@@ -329,6 +334,8 @@ extern const char *const mutation_names[M_COUNT];
 /* ---- oracle.c ------------------------------------------------------ */
 
 extern int replies_fd;
+/* The pinned kn_flows, for the ICMP errors about a reply. */
+extern int flows_fd;
 
 void classify(enum kn_hook hook, const struct pkt *p, struct expect *e);
 

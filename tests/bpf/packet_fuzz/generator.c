@@ -349,6 +349,52 @@ static void frame_not_ipv4(struct pkt *p)
 	}
 }
 
+/*
+ * An ICMP message quoting a packet of a remembered flow: an error (or, now
+ * and then, an echo) about the client's packet to its backend sent to the
+ * client, or about a reply from the VIP sent to the VIP, from a router or
+ * the backend, quoting from the minimum 28 bytes up to the whole packet.
+ * Returns false when no flow is remembered yet.
+ */
+static bool frame_icmp_about_flow(struct pkt *p)
+{
+	static const uint8_t types[] = {3, 3, 11, 12, 0, 8};
+	const struct flow_rec *f =
+	    random_flow(chance(50) ? IPPROTO_TCP : IPPROTO_UDP);
+	const struct fz_service *svc =
+	    f ? service_of_backend(f->backend, f->bport, f->proto) : NULL;
+	struct gen g = {0};
+	struct pkt quoted;
+	uint32_t to, quote_max;
+
+	if (!svc)
+		return false;
+	g.proto = f->proto;
+	if (chance(50)) {
+		g.saddr = svc->vip.addr;
+		g.sport = svc->vip.port;
+		g.daddr = f->client;
+		g.dport = f->cport;
+		to = svc->vip.addr;
+	} else {
+		g.saddr = f->client;
+		g.sport = f->cport;
+		g.daddr = f->backend;
+		g.dport = f->bport;
+		to = f->client;
+	}
+	g.dont_fragment = true;
+	random_payload(&g, 64);
+	build(&quoted, &g);
+	quote_max = quoted.len - ETH_HLEN;
+	pkt_build_icmp_error(p, chance(50) ? random_addr() : f->backend, to,
+			     types[rnd_below(sizeof(types))],
+			     (uint8_t)rnd_below(16), (uint32_t)rnd(), &quoted,
+			     ICMP_QUOTE_MIN_LEN +
+				 rnd_below(quote_max - ICMP_QUOTE_MIN_LEN + 1));
+	return true;
+}
+
 static void frame_not_tcp_udp(struct pkt *p)
 {
 	static const uint8_t protos[] = {
@@ -356,6 +402,8 @@ static void frame_not_tcp_udp(struct pkt *p)
 	struct gen g = {0};
 	uint8_t proto;
 
+	if (chance(50) && frame_icmp_about_flow(p))
+		return;
 	to_service(&g, random_service(0));
 	g.proto = IPPROTO_UDP;
 	random_payload(&g, 64);

@@ -11,6 +11,75 @@
 /* Everything this run saw, counted by the judges and reported by main. */
 struct fuzz_stats st;
 
+/* Where an ICMP error's parts sit, and how many bytes are read of it. */
+#define ICMP_TYPE_OFF  L4_OFF
+#define ICMP_QUOTE_OFF (L4_OFF + 8)
+#define ICMP_READ_LEN  (8 + ICMP_QUOTE_MIN_LEN)
+#define ICMP_T_UNREACH 3
+#define ICMP_T_TIME    11
+#define ICMP_T_PARAM   12
+#define Q_TOT_LEN_OFF  (ICMP_QUOTE_OFF + 2)
+#define Q_FRAG_OFF     (ICMP_QUOTE_OFF + 6)
+#define Q_PROTO_OFF    (ICMP_QUOTE_OFF + 9)
+#define Q_SADDR_OFF    (ICMP_QUOTE_OFF + 12)
+#define Q_DADDR_OFF    (ICMP_QUOTE_OFF + 16)
+#define Q_L4_OFF       (ICMP_QUOTE_OFF + IPV4_MIN_HLEN)
+
+/*
+ * The documented ICMP rules (bpf/kanary_icmp.h), written again from the
+ * text, for an ICMP packet of IP total length tot: not an error (or no
+ * type byte) counts as not TCP/UDP; an error shorter than its 36 bytes or
+ * quoting a broken IPv4 header is malformed; one quoting options, a later
+ * fragment or another protocol, or not sent to the quoted packet's sender,
+ * passes; the rest depends on the maps (ICMP_CANDIDATE).
+ */
+static uint32_t oracle_icmp(const uint8_t *f, uint32_t tot)
+{
+	uint8_t type, vihl, qproto;
+
+	if (tot < IPV4_MIN_HLEN + 1)
+		return KN_R_NOT_TCP_UDP;
+	type = f[ICMP_TYPE_OFF];
+	if (type != ICMP_T_UNREACH && type != ICMP_T_TIME &&
+	    type != ICMP_T_PARAM)
+		return KN_R_NOT_TCP_UDP;
+	if (tot < IPV4_MIN_HLEN + ICMP_READ_LEN)
+		return KN_R_ICMP_MALFORMED;
+	vihl = f[ICMP_QUOTE_OFF];
+	if ((vihl >> 4) != 4 || (vihl & 0xf) < 5 ||
+	    get16(f + Q_TOT_LEN_OFF) < ICMP_QUOTE_MIN_LEN)
+		return KN_R_ICMP_MALFORMED;
+	qproto = f[Q_PROTO_OFF];
+	if ((vihl & 0xf) != 5 || (get16(f + Q_FRAG_OFF) & IP_OFFSET_MASK) ||
+	    (qproto != IPPROTO_TCP && qproto != IPPROTO_UDP))
+		return KN_R_ICMP_PASSED;
+	if (get32(f + Q_SADDR_OFF) != get32(f + IP_DADDR_OFF))
+		return KN_R_ICMP_PASSED;
+	return ICMP_CANDIDATE;
+}
+
+/* The flow an ICMP_CANDIDATE quotes, turned around, is in kn_flows
+ * (ingress) or kn_replies (egress): then it is translated. */
+static uint32_t oracle_icmp_flow(enum kn_hook hook, const struct pkt *p)
+{
+	const uint8_t *f = p->data;
+	struct kn_flow_key key = {
+	    .src.w[0] = htonl(get32(f + Q_DADDR_OFF)),
+	    .dst.w[0] = htonl(get32(f + Q_SADDR_OFF)),
+	    .sport = htons(get16(f + Q_L4_OFF + 2)),
+	    .dport = htons(get16(f + Q_L4_OFF)),
+	    .proto = f[Q_PROTO_OFF],
+	    .family = KN_AF_INET,
+	};
+	struct kn_reply reply;
+	struct kn_flow flow;
+	int err = hook == KN_HOOK_TC_EGRESS
+		      ? bpf_map_lookup_elem(replies_fd, &key, &reply)
+		      : bpf_map_lookup_elem(flows_fd, &key, &flow);
+
+	return err ? KN_R_ICMP_PASSED : KN_R_ICMP_TRANSLATED;
+}
+
 /*
  * The documented parse rules (bpf/kanary_parse.h), written again from the
  * text: Ethernet + IPv4 without options, not a fragment, a total length
@@ -60,6 +129,9 @@ static void oracle_parse(const struct pkt *p, struct view *v)
 		ulen = get16(f + L4_OFF + UDP_LEN_FIELD);
 		if (ulen < UDP_HLEN || ulen > tot - IPV4_MIN_HLEN)
 			return;
+	} else if (v->proto == IPPROTO_ICMP) {
+		v->reason = oracle_icmp(f, tot);
+		return;
 	} else {
 		v->reason = KN_R_NOT_TCP_UDP;
 		return;
@@ -83,12 +155,15 @@ static bool looks_partial(const struct pkt *p, const struct view *v)
 }
 
 int replies_fd = -1;
+int flows_fd = -1;
 
 void classify(enum kn_hook hook, const struct pkt *p, struct expect *e)
 {
 	memset(e, 0, sizeof(*e));
 	oracle_parse(p, &e->v);
 	e->reason = e->v.reason;
+	if (e->reason == ICMP_CANDIDATE)
+		e->reason = oracle_icmp_flow(hook, p);
 	if (e->reason != CANDIDATE)
 		return;
 	if (hook != KN_HOOK_TC_EGRESS) {
@@ -241,6 +316,33 @@ enum outcome attribute_drop(enum kn_hook hook, const struct fz_service *svc,
 	return O_FAILED;
 }
 
+/*
+ * An ICMP error the oracle expects translated: passed, its length kept,
+ * changed, and the outer IPv4 and ICMP checksums that verified still
+ * verify (the translation itself is checked field by field in
+ * tests/bpf/prog_tests/icmp.c).
+ */
+static enum outcome judge_icmp(enum kn_hook hook, const struct pkt *in,
+			       const struct pkt *out, __u32 verdict,
+			       const char **why)
+{
+	if (!is_pass(hook, verdict))
+		*why = "an ICMP error about a flow was not passed";
+	else if (out->len != in->len)
+		*why = "an ICMP error changed length";
+	else if (unchanged(in, out))
+		*why = "an ICMP error about a flow was not translated";
+	else if (pkt_ip_csum_ok(in->data, in->len) &&
+		 !pkt_ip_csum_ok(out->data, out->len))
+		*why = "the translated ICMP error's IPv4 checksum broke";
+	else if (pkt_icmp_csum_ok(in->data, in->len) &&
+		 !pkt_icmp_csum_ok(out->data, out->len))
+		*why = "the translated ICMP error's checksum broke";
+	else
+		return O_TRANSLATED;
+	return O_FAILED;
+}
+
 /* After a wrong drop, so that the next drop is attributed alone. */
 static void resync_drops(void)
 {
@@ -259,6 +361,8 @@ enum outcome judge_ingress(const struct expect *e, const struct pkt *in,
 	uint32_t addr;
 	uint16_t port;
 
+	if (e->reason == KN_R_ICMP_TRANSLATED)
+		return judge_icmp(drop_hook, in, out, verdict, why);
 	if (e->reason != CANDIDATE) {
 		if (!is_pass(drop_hook, verdict)) {
 			resync_drops();
@@ -307,6 +411,8 @@ enum outcome judge_egress(const struct expect *e, const struct pkt *in,
 	uint32_t addr;
 	uint16_t port;
 
+	if (e->reason == KN_R_ICMP_TRANSLATED)
+		return judge_icmp(KN_HOOK_TC_EGRESS, in, out, verdict, why);
 	if (e->reason != CANDIDATE) {
 		if (!is_pass(KN_HOOK_TC_EGRESS, verdict)) {
 			resync_drops();
