@@ -59,7 +59,7 @@
 #define ICMP_HDR_LEN		8
 #define ICMP_QUOTED_L4_LEN	8 /* what every error quotes at least */
 #define ICMP_CSUM_OFF		2 /* offsetof(struct icmphdr, checksum) */
-#define ICMP_UDP_CSUM_QUOTE_OFF 6 /* UDP's check within the quoted 8 bytes */
+#define KN_ADDR_WORDS		4 /* 32-bit words of a struct kn_addr */
 
 /* An ICMPv4 error's first bytes, as far as the translation reads them. */
 struct kn_icmp4_msg {
@@ -72,7 +72,12 @@ struct kn_icmp4_msg {
 	__be16 quoted_dport;
 	__be16 quoted_l4_word; /* UDP length, or TCP sequence (high) */
 	__u16 quoted_l4_check; /* UDP checksum, or TCP sequence (low) */
-} __attribute__((packed));
+};
+
+/* Every field sits at its natural alignment: no padding, the wire's size. */
+_Static_assert(sizeof(struct kn_icmp4_msg) ==
+		   ICMP_HDR_LEN + IPV4_HDR_MIN_LEN + ICMP_QUOTED_L4_LEN,
+	       "kn_icmp4_msg is the ICMPv4 header and a minimal quote");
 
 /* What the lookup found: the new face of the quoted side. */
 struct kn_icmp_target {
@@ -143,21 +148,41 @@ kn_icmp_find_flow(bool egress, __u8 family, const struct kn_addr *q_src,
 	return true;
 }
 
-/* A quoted TCP/UDP checksum after one address word and the port changed;
- * UDP's "no checksum" 0 stays, a computed 0 is sent as 0xffff. */
-static __always_inline __u16 kn_icmp_quoted_l4_check(__u16 check, __u8 proto,
-						     __u32 old_addr,
-						     __u32 new_addr,
-						     __u16 old_port,
-						     __u16 new_port)
+/*
+ * The part of the edit both families share: the quoted side's address
+ * (words 32-bit words of q_addr) and port become target's, the quoted
+ * UDP checksum (when the quote holds one, and it is not 0) follows both,
+ * and the ICMP checksum *icmp_check follows every word changed. What else
+ * covers the address (IPv4's quoted header checksum, ICMPv6's pseudo
+ * header) is the caller's.
+ */
+static __always_inline void
+kn_icmp_edit_quote(__u16 *icmp_check, __u32 *q_addr, __be16 *q_port,
+		   __u16 *q_l4_check, __u8 proto, const int words,
+		   const struct kn_icmp_target *target)
 {
-	if (proto == IPPROTO_UDP_NUM && check == 0)
-		return 0;
-	check = kn_csum_replace4(check, old_addr, new_addr);
-	check = kn_csum_replace2(check, old_port, new_port);
-	if (proto == IPPROTO_UDP_NUM && check == 0)
-		check = 0xffff;
-	return check;
+	__u16 check = *icmp_check;
+	__u16 old_l4 = *q_l4_check;
+	__u16 l4 = old_l4;
+	bool udp_sum = proto == IPPROTO_UDP_NUM && old_l4 != 0;
+	int i;
+
+	for (i = 0; i < words && i < KN_ADDR_WORDS; i++) {
+		check = kn_csum_replace4(check, q_addr[i], target->addr.w[i]);
+		l4 = kn_csum_replace4(l4, q_addr[i], target->addr.w[i]);
+		q_addr[i] = target->addr.w[i];
+	}
+	check = kn_csum_replace2(check, *q_port, target->port);
+	l4 = kn_csum_replace2(l4, *q_port, target->port);
+	*q_port = target->port;
+	if (udp_sum) {
+		/* UDP sends a computed 0 as 0xffff: 0 means "none". */
+		if (l4 == 0)
+			l4 = 0xffff;
+		*q_l4_check = l4;
+		check = kn_csum_replace2(check, old_l4, l4);
+	}
+	*icmp_check = check;
 }
 
 /*
@@ -170,32 +195,16 @@ static __always_inline __be32 kn_icmp4_edit(struct kn_icmp4_msg *m,
 					    bool quoted_dst,
 					    const struct kn_icmp_target *target)
 {
-	__be32 old_addr = quoted_dst ? m->quoted.daddr : m->quoted.saddr;
-	__be16 old_port = quoted_dst ? m->quoted_dport : m->quoted_sport;
-	__be32 new_addr = target->addr.w[0];
+	__be32 *addr = quoted_dst ? &m->quoted.daddr : &m->quoted.saddr;
+	__be16 *port = quoted_dst ? &m->quoted_dport : &m->quoted_sport;
+	__be32 old_addr = *addr;
 	__u16 old_ip_check = m->quoted.check;
-	__u16 old_l4_check = m->quoted_l4_check;
-	__u16 check = m->check;
 
-	if (quoted_dst) {
-		m->quoted.daddr = new_addr;
-		m->quoted_dport = target->port;
-	} else {
-		m->quoted.saddr = new_addr;
-		m->quoted_sport = target->port;
-	}
-	m->quoted.check = kn_csum_replace4(old_ip_check, old_addr, new_addr);
-	check = kn_csum_replace4(check, old_addr, new_addr);
-	check = kn_csum_replace2(check, old_ip_check, m->quoted.check);
-	check = kn_csum_replace2(check, old_port, target->port);
-	if (m->quoted.protocol == IPPROTO_UDP_NUM) {
-		m->quoted_l4_check = kn_icmp_quoted_l4_check(
-		    old_l4_check, IPPROTO_UDP_NUM, old_addr, new_addr, old_port,
-		    target->port);
-		check =
-		    kn_csum_replace2(check, old_l4_check, m->quoted_l4_check);
-	}
-	m->check = check;
+	m->quoted.check =
+	    kn_csum_replace4(old_ip_check, old_addr, target->addr.w[0]);
+	m->check = kn_csum_replace2(m->check, old_ip_check, m->quoted.check);
+	kn_icmp_edit_quote(&m->check, addr, port, &m->quoted_l4_check,
+			   m->quoted.protocol, 1, target);
 	return old_addr;
 }
 
