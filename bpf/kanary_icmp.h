@@ -291,13 +291,175 @@ static __always_inline __u32 kn_icmp4(void *ctx, const struct kn_pkt *p,
 	return KN_R_ICMP_TRANSLATED;
 }
 
-/* The hook the entry points call for what kn_parse() found not TCP/UDP. */
-static __always_inline __u32 kn_icmp(void *ctx, const struct kn_pkt *p,
-				     const bool is_xdp, bool egress)
+/* ---- ICMPv6 ----------------------------------------------------------- */
+
+/*
+ * ICMPv6 errors (RFC 4443) about IPv6 flows, by the same rule. Until the
+ * parser reads IPv6, this part reads the one header it needs itself: an
+ * IPv6 header whose next header is ICMPv6 (extension headers before it
+ * are not walked: such errors pass). What it does not translate keeps
+ * counting as KN_R_NOT_IPV4, neighbour discovery and echo included.
+ *
+ * ICMPv6's checksum covers a pseudo header with both outer addresses, and
+ * IPv6 has no header checksum: an outer address that follows the quoted
+ * side moves the ICMPv6 checksum too, which keeps the whole packet's sum
+ * (and a CHECKSUM_COMPLETE skb->csum) unchanged.
+ */
+#define ETH_P_IPV6_NUM		 0x86DD
+#define IPV6_HDR_LEN		 40
+#define IPV6_VERSION_SHIFT	 28
+#define IPPROTO_ICMPV6_NUM	 58
+#define ICMPV6_DEST_UNREACH_TYPE 1
+#define ICMPV6_PKT_TOOBIG_TYPE	 2
+#define ICMPV6_TIME_EXCEED_TYPE	 3
+#define ICMPV6_PARAMPROB_TYPE	 4
+
+/* An IPv6 header as the translation reads it. */
+struct kn_ip6 {
+	__be32 ver_class_flow;
+	__be16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u32 saddr[KN_ADDR_WORDS];
+	__u32 daddr[KN_ADDR_WORDS];
+};
+
+/* An ICMPv6 error's first bytes, as far as the translation reads them. */
+struct kn_icmp6_msg {
+	__u8 type;
+	__u8 code;
+	__u16 check;
+	__u32 rest; /* unused, MTU, or pointer: never changed */
+	struct kn_ip6 quoted;
+	__be16 quoted_sport;
+	__be16 quoted_dport;
+	__be16 quoted_l4_word;
+	__u16 quoted_l4_check;
+};
+
+_Static_assert(sizeof(struct kn_ip6) == IPV6_HDR_LEN,
+	       "kn_ip6 is the fixed IPv6 header");
+_Static_assert(sizeof(struct kn_icmp6_msg) ==
+		   ICMP_HDR_LEN + IPV6_HDR_LEN + ICMP_QUOTED_L4_LEN,
+	       "kn_icmp6_msg is the ICMPv6 header and a minimal quote");
+
+static __always_inline bool kn_icmp6_is_error(__u8 type)
 {
-	if (p->proto == IPPROTO_ICMP_NUM)
+	return type == ICMPV6_DEST_UNREACH_TYPE ||
+	       type == ICMPV6_PKT_TOOBIG_TYPE ||
+	       type == ICMPV6_TIME_EXCEED_TYPE || type == ICMPV6_PARAMPROB_TYPE;
+}
+
+static __always_inline __u32 kn_ip6_version(const struct kn_ip6 *ip6)
+{
+	return bpf_ntohl(ip6->ver_class_flow) >> IPV6_VERSION_SHIFT;
+}
+
+static __always_inline bool kn_addr6_eq(const __u32 *a, const __u32 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+static __always_inline void kn_addr6_copy(struct kn_addr *to, const __u32 *from)
+{
+	to->w[0] = from[0];
+	to->w[1] = from[1];
+	to->w[2] = from[2];
+	to->w[3] = from[3];
+}
+
+/*
+ * An ICMPv6 error in an IPv6 frame (the parser said "not IPv4"):
+ * translated when it is about a steered flow. Returns the enum kn_reason
+ * it is counted by.
+ */
+static __always_inline __u32 kn_icmp6(void *ctx, const struct kn_pkt *p,
+				      const bool is_xdp, bool egress)
+{
+	const __u32 l4_off = ETH_HLEN + IPV6_HDR_LEN;
+	const __u32 addr_off[2] = {ETH_HLEN + offsetof(struct kn_ip6, saddr),
+				   ETH_HLEN + offsetof(struct kn_ip6, daddr)};
+	struct kn_icmp_target target;
+	struct kn_addr q_src, q_dst, old;
+	struct kn_icmp6_msg m;
+	struct kn_ip6 outer;
+	bool moved[2] = {false, false};
+	__u32 l4_len;
+	__be16 h_proto;
+	__u8 type;
+	int side, i;
+
+	if (kn_load(ctx, is_xdp, offsetof(struct ethhdr, h_proto), &h_proto,
+		    sizeof(h_proto)) ||
+	    h_proto != bpf_htons(ETH_P_IPV6_NUM) ||
+	    kn_load(ctx, is_xdp, ETH_HLEN, &outer, sizeof(outer)) ||
+	    kn_ip6_version(&outer) != 6 || outer.nexthdr != IPPROTO_ICMPV6_NUM)
+		return KN_R_NOT_IPV4;
+	l4_len = bpf_ntohs(outer.payload_len);
+	/* A payload beyond the frame is the IPv6 parser's to judge. */
+	if (l4_off + l4_len > p->len || l4_len < 1 ||
+	    kn_load(ctx, is_xdp, l4_off, &type, 1) || !kn_icmp6_is_error(type))
+		return KN_R_NOT_IPV4;
+	if (l4_len < sizeof(m) || kn_load(ctx, is_xdp, l4_off, &m, sizeof(m)))
+		return KN_R_ICMP_MALFORMED;
+	if (kn_ip6_version(&m.quoted) != 6 ||
+	    bpf_ntohs(m.quoted.payload_len) < ICMP_QUOTED_L4_LEN)
+		return KN_R_ICMP_MALFORMED;
+	/* Extension headers in the quote are not walked: such flows pass. */
+	if (m.quoted.nexthdr != IPPROTO_TCP_NUM &&
+	    m.quoted.nexthdr != IPPROTO_UDP_NUM)
+		return KN_R_ICMP_PASSED;
+	if (!kn_addr6_eq(outer.daddr, m.quoted.saddr))
+		return KN_R_ICMP_PASSED;
+
+	kn_addr6_copy(&q_src, m.quoted.saddr);
+	kn_addr6_copy(&q_dst, m.quoted.daddr);
+	if (!kn_icmp_find_flow(egress, KN_AF_INET6, &q_src, m.quoted_sport,
+			       &q_dst, m.quoted_dport, m.quoted.nexthdr,
+			       &target))
+		return KN_R_ICMP_PASSED;
+
+	old = egress ? q_dst : q_src;
+	kn_icmp_edit_quote(&m.check, egress ? m.quoted.daddr : m.quoted.saddr,
+			   egress ? &m.quoted_dport : &m.quoted_sport,
+			   &m.quoted_l4_check, m.quoted.nexthdr, KN_ADDR_WORDS,
+			   &target);
+	for (side = 0; side < 2; side++) {
+		__u32 *addr = side ? outer.daddr : outer.saddr;
+
+		if (!kn_addr6_eq(addr, old.w))
+			continue;
+		for (i = 0; i < KN_ADDR_WORDS; i++) {
+			m.check = kn_csum_replace4(m.check, addr[i],
+						   target.addr.w[i]);
+			addr[i] = target.addr.w[i];
+		}
+		moved[side] = true;
+	}
+	if (kn_store(ctx, is_xdp, l4_off, &m, sizeof(m)))
+		return KN_R_REWRITE_FAILED;
+	for (side = 0; side < 2; side++)
+		if (moved[side] && kn_store(ctx, is_xdp, addr_off[side],
+					    side ? outer.daddr : outer.saddr,
+					    sizeof(outer.saddr)))
+			return KN_R_REWRITE_FAILED;
+	return KN_R_ICMP_TRANSLATED;
+}
+
+/*
+ * The hook every entry point calls when kn_parse() did not hand the packet
+ * to the splitter: ICMPv4 (not TCP/UDP) and ICMPv6 (not IPv4) errors about
+ * steered flows are translated; every other reason is returned as it came.
+ */
+static __always_inline __u32 kn_icmp(void *ctx, const struct kn_pkt *p,
+				     const bool is_xdp, bool egress,
+				     __u32 reason)
+{
+	if (reason == KN_R_NOT_TCP_UDP && p->proto == IPPROTO_ICMP_NUM)
 		return kn_icmp4(ctx, p, is_xdp, egress);
-	return KN_R_NOT_TCP_UDP;
+	if (reason == KN_R_NOT_IPV4)
+		return kn_icmp6(ctx, p, is_xdp, egress);
+	return reason;
 }
 
 #endif /* KANARY_ICMP_H */

@@ -240,4 +240,128 @@ static inline bool pkt_icmp_csum_ok(const uint8_t *frame, uint32_t len)
 					     tot - ip->ihl * 4u)) == 0xffff;
 }
 
+/* ---- IPv6 ------------------------------------------------------------ */
+
+#define PKT_IP6_HDR_LEN	 40
+#define PKT_ADDR6_BYTES	 16
+#define PKT_ICMPV6_PROTO 58
+
+struct pkt6_spec {
+	uint8_t saddr[PKT_ADDR6_BYTES], daddr[PKT_ADDR6_BYTES];
+	uint16_t sport, dport; /* host order */
+	uint8_t proto;	       /* IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t tcp_flags;
+	const void *payload;
+	uint32_t payload_len;
+};
+
+/* The IPv6 pseudo-header sum (RFC 8200 section 8.1). */
+static inline uint32_t csum_pseudo6(const uint8_t *saddr, const uint8_t *daddr,
+				    uint32_t len, uint8_t next)
+{
+	uint32_t sum = 0;
+
+	sum = csum_add_bytes(sum, saddr, PKT_ADDR6_BYTES);
+	sum = csum_add_bytes(sum, daddr, PKT_ADDR6_BYTES);
+	sum += len >> 16;
+	sum += len & 0xffff;
+	sum += next;
+	return sum;
+}
+
+/* Ethernet and an IPv6 header of payload_len carrying next; the payload
+ * starts at ETH_HLEN + PKT_IP6_HDR_LEN. */
+static inline uint8_t *pkt6_headers(struct pkt *p, const uint8_t *saddr,
+				    const uint8_t *daddr, uint8_t next,
+				    uint32_t payload_len)
+{
+	struct ethhdr *eth = (struct ethhdr *)p->data;
+	uint8_t *ip6 = p->data + ETH_HLEN;
+
+	memset(p, 0, sizeof(*p));
+	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
+	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IPV6);
+	ip6[0] = 0x60;
+	ip6[4] = (uint8_t)(payload_len >> 8);
+	ip6[5] = (uint8_t)payload_len;
+	ip6[6] = next;
+	ip6[7] = 64; /* hop limit */
+	memcpy(ip6 + 8, saddr, PKT_ADDR6_BYTES);
+	memcpy(ip6 + 24, daddr, PKT_ADDR6_BYTES);
+	p->len = ETH_HLEN + PKT_IP6_HDR_LEN + payload_len;
+	return ip6 + PKT_IP6_HDR_LEN;
+}
+
+/* An IPv6 TCP/UDP packet, its checksum computed from scratch. */
+static inline void pkt6_build(struct pkt *p, const struct pkt6_spec *s)
+{
+	uint32_t l4_len = (s->proto == IPPROTO_TCP ? sizeof(struct tcphdr)
+						   : sizeof(struct udphdr)) +
+			  s->payload_len;
+	uint8_t *l4 = pkt6_headers(p, s->saddr, s->daddr, s->proto, l4_len);
+	uint16_t check;
+
+	if (s->proto == IPPROTO_TCP) {
+		struct tcphdr *th = (struct tcphdr *)l4;
+
+		th->source = htons(s->sport);
+		th->dest = htons(s->dport);
+		th->seq = htonl(1000);
+		th->doff = 5;
+		((uint8_t *)th)[13] = s->tcp_flags;
+		th->window = htons(65535);
+		memcpy(th + 1, s->payload, s->payload_len);
+	} else {
+		struct udphdr *uh = (struct udphdr *)l4;
+
+		uh->source = htons(s->sport);
+		uh->dest = htons(s->dport);
+		uh->len = htons((uint16_t)l4_len);
+		memcpy(uh + 1, s->payload, s->payload_len);
+	}
+	check = htons((uint16_t)~csum_fold_host(csum_add_bytes(
+	    csum_pseudo6(s->saddr, s->daddr, l4_len, s->proto), l4, l4_len)));
+	if (s->proto == IPPROTO_UDP && check == 0)
+		check = 0xffff; /* mandatory in IPv6: 0 is never sent */
+	memcpy(l4 + (s->proto == IPPROTO_TCP ? 16 : 6), &check, sizeof(check));
+}
+
+/* An ICMPv6 error quoting the first quote_len bytes of the IPv6 packet of
+ * `quoted`, its checksum (pseudo header included) from scratch. */
+static inline void pkt6_build_icmp_error(struct pkt *p, const uint8_t *saddr,
+					 const uint8_t *daddr, uint8_t type,
+					 uint8_t code, uint32_t rest,
+					 const struct pkt *quoted,
+					 uint32_t quote_len)
+{
+	uint32_t icmp_len = PKT_ICMP_HDR_LEN + quote_len;
+	uint8_t *icmp =
+	    pkt6_headers(p, saddr, daddr, PKT_ICMPV6_PROTO, icmp_len);
+	uint32_t rest_be = htonl(rest);
+	uint16_t check;
+
+	icmp[0] = type;
+	icmp[1] = code;
+	memcpy(icmp + 4, &rest_be, sizeof(rest_be));
+	memcpy(icmp + PKT_ICMP_HDR_LEN, quoted->data + ETH_HLEN, quote_len);
+	check = htons((uint16_t)~csum_fold_host(csum_add_bytes(
+	    csum_pseudo6(saddr, daddr, icmp_len, PKT_ICMPV6_PROTO), icmp,
+	    icmp_len)));
+	memcpy(icmp + PKT_ICMP_CSUM_OFF, &check, sizeof(check));
+}
+
+/* True when an IPv6 packet's ICMPv6 or TCP/UDP checksum verifies. */
+static inline bool pkt6_l4_csum_ok(const uint8_t *frame, uint32_t len)
+{
+	const uint8_t *ip6 = frame + ETH_HLEN;
+	uint32_t l4_len = (uint32_t)(ip6[4] << 8 | ip6[5]);
+
+	if ((uint32_t)ETH_HLEN + PKT_IP6_HDR_LEN + l4_len > len)
+		return false;
+	return csum_fold_host(csum_add_bytes(
+		   csum_pseudo6(ip6 + 8, ip6 + 24, l4_len, ip6[6]),
+		   ip6 + PKT_IP6_HDR_LEN, l4_len)) == 0xffff;
+}
+
 #endif /* KANARY_TEST_PACKETS_H */

@@ -161,7 +161,8 @@ enum mutation {
 #define CANDIDATE KN_R_COUNT
 /* An ICMP error whose quote is well formed: translated when the maps hold
  * its flow (classify() asks them). */
-#define ICMP_CANDIDATE (KN_R_COUNT + 1)
+#define ICMP_CANDIDATE	(KN_R_COUNT + 1)
+#define ICMP6_CANDIDATE (KN_R_COUNT + 2) /* the same, ICMPv6 */
 /* What an ICMP error quotes at least: an IPv4 header and 8 bytes of L4. */
 #define ICMP_QUOTE_MIN_LEN (IPV4_MIN_HLEN + 8)
 

@@ -316,6 +316,36 @@ static bool reply_of_flow(struct gen *g, uint8_t proto)
 	return false;
 }
 
+/* An ICMPv6 message (mostly errors) quoting an IPv6 TCP/UDP packet between
+ * addresses of 2001:2::/112, sent to its source or elsewhere. */
+static void frame_icmp6(struct pkt *p)
+{
+	static const uint8_t types[] = {1, 2, 3, 4, 128, 135};
+	struct pkt6_spec s = {.proto = chance(50) ? IPPROTO_TCP : IPPROTO_UDP,
+			      .sport = random_port(),
+			      .dport = random_port()};
+	uint8_t payload[64], other[PKT_ADDR6_BYTES];
+	struct pkt quoted;
+	uint32_t quote_len;
+
+	s.payload = payload;
+	s.payload_len = rnd_below(sizeof(payload) + 1);
+	rnd_bytes(payload, s.payload_len);
+	s.saddr[0] = s.daddr[0] = other[0] = 0x20;
+	s.saddr[1] = s.daddr[1] = other[1] = 0x01;
+	s.saddr[3] = s.daddr[3] = other[3] = 0x02;
+	rnd_bytes(s.saddr + 14, 2);
+	rnd_bytes(s.daddr + 14, 2);
+	rnd_bytes(other + 14, 2);
+	pkt6_build(&quoted, &s);
+	quote_len = PKT_IP6_HDR_LEN + 8 +
+		    rnd_below(quoted.len - ETH_HLEN - PKT_IP6_HDR_LEN - 8 + 1);
+	pkt6_build_icmp_error(p, other, chance(80) ? s.saddr : other,
+			      types[rnd_below(sizeof(types))],
+			      (uint8_t)rnd_below(8), (uint32_t)rnd(), &quoted,
+			      quote_len);
+}
+
 static void frame_not_ipv4(struct pkt *p)
 {
 	struct gen g = {0};
@@ -328,7 +358,11 @@ static void frame_not_ipv4(struct pkt *p)
 		put16(p->data + ETH_TYPE_OFF, ETH_P_ARP);
 		p->len = ETH_HLEN + 28;
 		break;
-	case 1: /* IPv6 carrying the same bytes */
+	case 1: /* IPv6 carrying the same bytes, or ICMPv6 */
+		if (chance(50)) {
+			frame_icmp6(p);
+			break;
+		}
 		put16(p->data + ETH_TYPE_OFF, ETH_P_IPV6);
 		p->data[IP_OFF] = 0x60;
 		break;

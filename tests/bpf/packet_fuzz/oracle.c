@@ -12,18 +12,27 @@
 struct fuzz_stats st;
 
 /* Where an ICMP error's parts sit, and how many bytes are read of it. */
-#define ICMP_TYPE_OFF  L4_OFF
-#define ICMP_QUOTE_OFF (L4_OFF + 8)
-#define ICMP_READ_LEN  (8 + ICMP_QUOTE_MIN_LEN)
-#define ICMP_T_UNREACH 3
-#define ICMP_T_TIME    11
-#define ICMP_T_PARAM   12
-#define Q_TOT_LEN_OFF  (ICMP_QUOTE_OFF + 2)
-#define Q_FRAG_OFF     (ICMP_QUOTE_OFF + 6)
-#define Q_PROTO_OFF    (ICMP_QUOTE_OFF + 9)
-#define Q_SADDR_OFF    (ICMP_QUOTE_OFF + 12)
-#define Q_DADDR_OFF    (ICMP_QUOTE_OFF + 16)
-#define Q_L4_OFF       (ICMP_QUOTE_OFF + IPV4_MIN_HLEN)
+#define ICMP_TYPE_OFF	L4_OFF
+#define ICMP_QUOTE_OFF	(L4_OFF + 8)
+#define ICMP_READ_LEN	(8 + ICMP_QUOTE_MIN_LEN)
+#define ICMP_T_UNREACH	3
+#define ICMP_T_TIME	11
+#define ICMP_T_PARAM	12
+#define Q_TOT_LEN_OFF	(ICMP_QUOTE_OFF + 2)
+#define Q_FRAG_OFF	(ICMP_QUOTE_OFF + 6)
+#define Q_PROTO_OFF	(ICMP_QUOTE_OFF + 9)
+#define Q_SADDR_OFF	(ICMP_QUOTE_OFF + 12)
+#define Q_DADDR_OFF	(ICMP_QUOTE_OFF + 16)
+#define Q_L4_OFF	(ICMP_QUOTE_OFF + IPV4_MIN_HLEN)
+#define IP6_NEXT_OFF	(IP_OFF + 6)
+#define IP6_DADDR_OFF	(IP_OFF + 24)
+#define ICMP6_OFF	(IP_OFF + PKT_IP6_HDR_LEN)
+#define ICMP6_QUOTE_OFF (ICMP6_OFF + 8)
+#define ICMP6_READ_LEN	(8 + PKT_IP6_HDR_LEN + 8)
+#define Q6_NEXT_OFF	(ICMP6_QUOTE_OFF + 6)
+#define Q6_SADDR_OFF	(ICMP6_QUOTE_OFF + 8)
+#define Q6_DADDR_OFF	(ICMP6_QUOTE_OFF + 24)
+#define Q6_L4_OFF	(ICMP6_QUOTE_OFF + PKT_IP6_HDR_LEN)
 
 /*
  * The documented ICMP rules (bpf/kanary_icmp.h), written again from the
@@ -58,9 +67,10 @@ static uint32_t oracle_icmp(const uint8_t *f, uint32_t tot)
 	return ICMP_CANDIDATE;
 }
 
-/* The flow an ICMP_CANDIDATE quotes, turned around, is in kn_flows
- * (ingress) or kn_replies (egress): then it is translated. */
-static uint32_t oracle_icmp_flow(enum kn_hook hook, const struct pkt *p)
+/* The flow an ICMP_CANDIDATE (or ICMP6_CANDIDATE) quotes, turned around,
+ * is in kn_flows (ingress) or kn_replies (egress): then it is translated. */
+static uint32_t oracle_icmp_flow(enum kn_hook hook, const struct pkt *p,
+				 bool v6)
 {
 	const uint8_t *f = p->data;
 	struct kn_flow_key key = {
@@ -73,11 +83,51 @@ static uint32_t oracle_icmp_flow(enum kn_hook hook, const struct pkt *p)
 	};
 	struct kn_reply reply;
 	struct kn_flow flow;
-	int err = hook == KN_HOOK_TC_EGRESS
-		      ? bpf_map_lookup_elem(replies_fd, &key, &reply)
-		      : bpf_map_lookup_elem(flows_fd, &key, &flow);
+	int err;
+
+	if (v6) {
+		memcpy(&key.src, f + Q6_DADDR_OFF, PKT_ADDR6_BYTES);
+		memcpy(&key.dst, f + Q6_SADDR_OFF, PKT_ADDR6_BYTES);
+		key.sport = htons(get16(f + Q6_L4_OFF + 2));
+		key.dport = htons(get16(f + Q6_L4_OFF));
+		key.proto = f[Q6_NEXT_OFF];
+		key.family = KN_AF_INET6;
+	}
+	err = hook == KN_HOOK_TC_EGRESS
+		  ? bpf_map_lookup_elem(replies_fd, &key, &reply)
+		  : bpf_map_lookup_elem(flows_fd, &key, &flow);
 
 	return err ? KN_R_ICMP_PASSED : KN_R_ICMP_TRANSLATED;
+}
+
+/* The same rules for an ICMPv6 error right after an IPv6 header; what is
+ * not one stays "not IPv4". */
+static uint32_t oracle_icmp6(const struct pkt *p)
+{
+	const uint8_t *f = p->data;
+	uint32_t plen;
+	uint8_t type, qnext;
+
+	if (p->len < ICMP6_OFF || (f[IP_OFF] >> 4) != 6 ||
+	    f[IP6_NEXT_OFF] != PKT_ICMPV6_PROTO)
+		return KN_R_NOT_IPV4;
+	plen = get16(f + IP_OFF + 4);
+	if (ICMP6_OFF + plen > p->len || plen < 1)
+		return KN_R_NOT_IPV4;
+	type = f[ICMP6_OFF];
+	if (type < 1 || type > 4) /* unreachable ... parameter problem */
+		return KN_R_NOT_IPV4;
+	if (plen < ICMP6_READ_LEN)
+		return KN_R_ICMP_MALFORMED;
+	if ((f[ICMP6_QUOTE_OFF] >> 4) != 6 ||
+	    get16(f + ICMP6_QUOTE_OFF + 4) < 8)
+		return KN_R_ICMP_MALFORMED;
+	qnext = f[Q6_NEXT_OFF];
+	if (qnext != IPPROTO_TCP && qnext != IPPROTO_UDP)
+		return KN_R_ICMP_PASSED;
+	if (memcmp(f + IP6_DADDR_OFF, f + Q6_SADDR_OFF, PKT_ADDR6_BYTES))
+		return KN_R_ICMP_PASSED;
+	return ICMP6_CANDIDATE;
 }
 
 /*
@@ -95,6 +145,10 @@ static void oracle_parse(const struct pkt *p, struct view *v)
 	v->reason = KN_R_MALFORMED;
 	if (p->len < ETH_HLEN)
 		return;
+	if (get16(f + ETH_TYPE_OFF) == ETH_P_IPV6) {
+		v->reason = oracle_icmp6(p);
+		return;
+	}
 	if (get16(f + ETH_TYPE_OFF) != ETH_P_IP) {
 		v->reason = KN_R_NOT_IPV4;
 		return;
@@ -162,8 +216,9 @@ void classify(enum kn_hook hook, const struct pkt *p, struct expect *e)
 	memset(e, 0, sizeof(*e));
 	oracle_parse(p, &e->v);
 	e->reason = e->v.reason;
-	if (e->reason == ICMP_CANDIDATE)
-		e->reason = oracle_icmp_flow(hook, p);
+	if (e->reason == ICMP_CANDIDATE || e->reason == ICMP6_CANDIDATE)
+		e->reason =
+		    oracle_icmp_flow(hook, p, e->reason == ICMP6_CANDIDATE);
 	if (e->reason != CANDIDATE)
 		return;
 	if (hook != KN_HOOK_TC_EGRESS) {
@@ -332,8 +387,14 @@ static enum outcome judge_icmp(enum kn_hook hook, const struct pkt *in,
 		*why = "an ICMP error changed length";
 	else if (unchanged(in, out))
 		*why = "an ICMP error about a flow was not translated";
-	else if (pkt_ip_csum_ok(in->data, in->len) &&
-		 !pkt_ip_csum_ok(out->data, out->len))
+	else if (get16(in->data + ETH_TYPE_OFF) == ETH_P_IPV6) {
+		if (pkt6_l4_csum_ok(in->data, in->len) &&
+		    !pkt6_l4_csum_ok(out->data, out->len))
+			*why = "the translated ICMPv6 error's checksum broke";
+		else
+			return O_TRANSLATED;
+	} else if (pkt_ip_csum_ok(in->data, in->len) &&
+		   !pkt_ip_csum_ok(out->data, out->len))
 		*why = "the translated ICMP error's IPv4 checksum broke";
 	else if (pkt_icmp_csum_ok(in->data, in->len) &&
 		 !pkt_icmp_csum_ok(out->data, out->len))
