@@ -165,18 +165,10 @@ static void expect_translated(struct dataplane *dp, enum kn_hook hook,
 			      uint8_t proto, uint32_t quote_len,
 			      const char *what)
 {
-	/* XDP mode ends with the tc ingress program: its verdict is last. */
-	enum kn_hook last =
-	    hook == KN_HOOK_XDP_INGRESS ? KN_HOOK_TC_INGRESS : hook;
 	struct pkt out;
-	__u32 verdict;
 
-	if (!ASSERT_OK(run_ingress(dp, hook, in, &out, &verdict), "run"))
-		return;
-	if (!ASSERT_EQ(verdict, pass_verdict(last), "verdict") ||
-	    !ASSERT_EQ(out.len, want->len, "length unchanged") ||
-	    !ASSERT_MEM_EQ(out.data, want->data, want->len, what))
-		printf("# hook %d, %s, quote of %u bytes\n", hook,
+	if (!expect_output(dp, hook, in, want, &out, what))
+		printf("# %s, quote of %u bytes\n",
 		       proto == IPPROTO_TCP ? "TCP" : "UDP", quote_len);
 	ASSERT_TRUE(pkt_ip_csum_ok(out.data, out.len), "outer IPv4 checksum");
 	ASSERT_TRUE(pkt_icmp_csum_ok(out.data, out.len), "ICMP checksum");
@@ -333,25 +325,6 @@ void test_icmp_quoted_udp_without_checksum(void)
 			  QUOTE_MIN_LEN, "no checksum stays none");
 cleanup:
 	dp_close(dp, true);
-}
-
-/* Runs in through one hook alone: untouched, counted once as `reason`. */
-static void expect_untouched(struct dataplane *dp, enum kn_hook hook,
-			     const struct pkt *in, enum kn_reason reason,
-			     const char *what)
-{
-	uint64_t before = global_reason(dp, hook, reason);
-	struct pkt out;
-	__u32 verdict;
-
-	if (!ASSERT_OK(run_prog(dp, hook, in, &out, &verdict), "run"))
-		return;
-	if (!ASSERT_EQ(verdict, pass_verdict(hook), "passed on") ||
-	    !ASSERT_EQ(out.len, in->len, "length unchanged") ||
-	    !ASSERT_MEM_EQ(out.data, in->data, in->len, what) ||
-	    !ASSERT_EQ(global_reason(dp, hook, reason), before + 1,
-		       "counted by its reason"))
-		printf("# hook %d: %s\n", hook, what);
 }
 
 /* The error of direction `hook` about the steered flow f, quoting 28

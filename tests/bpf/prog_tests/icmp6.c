@@ -160,17 +160,10 @@ static void expect6_translated(struct dataplane *dp, enum kn_hook hook,
 			       uint8_t proto, uint32_t quote_len,
 			       const char *what)
 {
-	enum kn_hook last =
-	    hook == KN_HOOK_XDP_INGRESS ? KN_HOOK_TC_INGRESS : hook;
 	struct pkt out;
-	__u32 verdict;
 
-	if (!ASSERT_OK(run_ingress(dp, hook, in, &out, &verdict), "run"))
-		return;
-	if (!ASSERT_EQ(verdict, pass_verdict(last), "verdict") ||
-	    !ASSERT_EQ(out.len, want->len, "length unchanged") ||
-	    !ASSERT_MEM_EQ(out.data, want->data, want->len, what))
-		printf("# hook %d, %s, quote of %u bytes\n", hook,
+	if (!expect_output(dp, hook, in, want, &out, what))
+		printf("# %s, quote of %u bytes\n",
 		       proto == IPPROTO_TCP ? "TCP" : "UDP", quote_len);
 	ASSERT_TRUE(pkt6_l4_csum_ok(out.data, out.len),
 		    "ICMPv6 checksum with its pseudo header");
@@ -291,24 +284,6 @@ cleanup:
 	dp_close(dp, true);
 }
 
-static void expect6_untouched(struct dataplane *dp, enum kn_hook hook,
-			      const struct pkt *in, enum kn_reason reason,
-			      const char *what)
-{
-	uint64_t before = global_reason(dp, hook, reason);
-	struct pkt out;
-	__u32 verdict;
-
-	if (!ASSERT_OK(run_prog(dp, hook, in, &out, &verdict), "run"))
-		return;
-	if (!ASSERT_EQ(verdict, pass_verdict(hook), "passed on") ||
-	    !ASSERT_EQ(out.len, in->len, "length unchanged") ||
-	    !ASSERT_MEM_EQ(out.data, in->data, in->len, what) ||
-	    !ASSERT_EQ(global_reason(dp, hook, reason), before + 1,
-		       "counted by its reason"))
-		printf("# hook %d: %s\n", hook, what);
-}
-
 /* The error of the direction of hook about the UDP flow on port. */
 static void error6_about(enum kn_hook hook, uint16_t port, struct pkt *quoted,
 			 struct pkt *err)
@@ -336,37 +311,37 @@ void test_icmp6_other_messages_pass(void)
 		goto cleanup;
 	for (hook = KN_HOOK_XDP_INGRESS; hook < KN_HOOK_COUNT; hook++) {
 		error6_about(hook, (uint16_t)(port + 1), &quoted, &in);
-		expect6_untouched(dp, hook, &in, KN_R_ICMP_PASSED,
-				  "error about an unknown flow");
+		expect_untouched(dp, hook, &in, KN_R_ICMP_PASSED,
+				 "error about an unknown flow");
 
 		/* The flow's error, but to a host that did not send it. */
 		error6_about(hook, port, &quoted, &in);
 		pkt6_build_icmp_error(&in, router6, router6, ICMPV6_TOO_BIG, 0,
 				      TOO_BIG_MTU, &quoted, QUOTE6_MIN_LEN);
-		expect6_untouched(dp, hook, &in, KN_R_ICMP_PASSED,
-				  "error addressed to another host");
+		expect_untouched(dp, hook, &in, KN_R_ICMP_PASSED,
+				 "error addressed to another host");
 
 		/* Neighbour discovery and echo carrying the same bytes. */
 		error6_about(hook, port, &quoted, &in);
 		pkt6_build_icmp_error(&in, router6, vip6, ICMPV6_NEIGH_SOL, 0,
 				      0, &quoted, QUOTE6_MIN_LEN);
-		expect6_untouched(dp, hook, &in, KN_R_NOT_IPV4,
-				  "neighbour solicitation");
+		expect_untouched(dp, hook, &in, KN_R_NOT_IPV4,
+				 "neighbour solicitation");
 		pkt6_build_icmp_error(&in, router6, vip6, ICMPV6_ECHO, 0, 0,
 				      &quoted, QUOTE6_MIN_LEN);
-		expect6_untouched(dp, hook, &in, KN_R_NOT_IPV4, "echo request");
+		expect_untouched(dp, hook, &in, KN_R_NOT_IPV4, "echo request");
 
 		/* A quote with an extension header first: not walked. */
 		error6_about(hook, port, &quoted, &in);
 		in.data[ETH_HLEN + PKT_IP6_HDR_LEN + PKT_ICMP_HDR_LEN + 6] = 0;
-		expect6_untouched(dp, hook, &in, KN_R_ICMP_PASSED,
-				  "quote with a hop-by-hop header");
+		expect_untouched(dp, hook, &in, KN_R_ICMP_PASSED,
+				 "quote with a hop-by-hop header");
 
 		/* A quote that is not IPv6. */
 		error6_about(hook, port, &quoted, &in);
 		in.data[ETH_HLEN + PKT_IP6_HDR_LEN + PKT_ICMP_HDR_LEN] = 0x40;
-		expect6_untouched(dp, hook, &in, KN_R_ICMP_MALFORMED,
-				  "quoted version 4");
+		expect_untouched(dp, hook, &in, KN_R_ICMP_MALFORMED,
+				 "quoted version 4");
 	}
 cleanup:
 	dp_close(dp, true);
@@ -400,7 +375,7 @@ void test_icmp6_truncated_errors_pass(void)
 				if (!padded)
 					in.len =
 					    ETH_HLEN + PKT_IP6_HDR_LEN + cut;
-				expect6_untouched(
+				expect_untouched(
 				    dp, hook, &in, KN_R_ICMP_MALFORMED,
 				    padded ? "cut, padded frame" : "cut frame");
 			}
