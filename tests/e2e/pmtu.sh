@@ -19,11 +19,13 @@
 # the upload hangs.
 #
 # Every transfer is bounded by curl's --max-time: a hang is a failure.
+# PMTU_MODES="tc" runs one mode only (default: xdp tc).
 set -u
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/topology.sh"
 trap topo_destroy EXIT
 
+FULL_MTU=1500
 NARROW_MTU=1280
 FAR_NET=198.18.48
 FAR_ROUTER_IP=$FAR_NET.1
@@ -140,7 +142,7 @@ run_mode() {
 
 	# Response larger than the router's MTU, towards the far client.
 	forget_pmtu
-	topo_exec node ip link set br0 mtu 1500
+	topo_exec node ip link set br0 mtu "$FULL_MTU"
 	before=$(outcome_count "$ingress_hook" icmp_translated)
 	got=$(topo_exec far curl -sS -m "$TRANSFER_TIMEOUT_S" --interface "$far_ip" "http://$TOPO_VIP/bulk" 2>"$TOPO_TMP/far.err" |
 		sha256sum | cut -d' ' -f1)
@@ -166,7 +168,7 @@ run_mode() {
 	else
 		tap_fail "$mode: no ICMP error translated on tc_egress"
 	fi
-	topo_exec node ip link set br0 mtu 1500
+	topo_exec node ip link set br0 mtu "$FULL_MTU"
 	topo_kanaryd_stop
 	stop_bulk_servers
 }
