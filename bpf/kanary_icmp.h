@@ -245,7 +245,8 @@ static __always_inline int kn_icmp4_outer(void *ctx, const bool is_xdp,
 /*
  * An ICMPv4 packet that kn_parse() left as KN_R_NOT_TCP_UDP: translated
  * when it is an error about a steered flow. `egress` says which direction
- * (see the top of this file). Returns the enum kn_reason it is counted by.
+ * (see the top of this file). Returns the enum kn_reason it is counted by,
+ * or KN_CONTINUE when it is no ICMP error (the parser's reason stands).
  */
 static __always_inline __u32 kn_icmp4(void *ctx, const struct kn_pkt *p,
 				      const bool is_xdp, bool egress)
@@ -258,9 +259,9 @@ static __always_inline __u32 kn_icmp4(void *ctx, const struct kn_pkt *p,
 	__u8 type;
 
 	if (l4_len < 1 || kn_load(ctx, is_xdp, p->l4_off, &type, 1))
-		return KN_R_NOT_TCP_UDP;
+		return KN_CONTINUE;
 	if (!kn_icmp4_is_error(type))
-		return KN_R_NOT_TCP_UDP;
+		return KN_CONTINUE;
 	/* The quote must lie within the IP packet, not in frame padding. */
 	if (l4_len < sizeof(m) ||
 	    kn_load(ctx, is_xdp, p->l4_off, &m, sizeof(m)))
@@ -297,8 +298,8 @@ static __always_inline __u32 kn_icmp4(void *ctx, const struct kn_pkt *p,
  * ICMPv6 errors (RFC 4443) about IPv6 flows, by the same rule. Until the
  * parser reads IPv6, this part reads the one header it needs itself: an
  * IPv6 header whose next header is ICMPv6 (extension headers before it
- * are not walked: such errors pass). What it does not translate keeps
- * counting as KN_R_NOT_IPV4, neighbour discovery and echo included.
+ * are not walked: such errors pass). What is no ICMPv6 error keeps the
+ * parser's reason, neighbour discovery and echo included.
  *
  * ICMPv6's checksum covers a pseudo header with both outer addresses, and
  * IPv6 has no header checksum: an outer address that follows the quoted
@@ -369,9 +370,9 @@ static __always_inline void kn_addr6_copy(struct kn_addr *to, const __u32 *from)
 }
 
 /*
- * An ICMPv6 error in an IPv6 frame (the parser said "not IPv4"):
- * translated when it is about a steered flow. Returns the enum kn_reason
- * it is counted by.
+ * An ICMPv6 error in an IPv6 frame: translated when it is about a steered
+ * flow. Returns the enum kn_reason it is counted by, or KN_CONTINUE when
+ * the frame holds no ICMPv6 error (the parser's reason stands).
  */
 static __always_inline __u32 kn_icmp6(void *ctx, const struct kn_pkt *p,
 				      const bool is_xdp, bool egress)
@@ -394,12 +395,12 @@ static __always_inline __u32 kn_icmp6(void *ctx, const struct kn_pkt *p,
 	    h_proto != bpf_htons(ETH_P_IPV6_NUM) ||
 	    kn_load(ctx, is_xdp, ETH_HLEN, &outer, sizeof(outer)) ||
 	    kn_ip6_version(&outer) != 6 || outer.nexthdr != IPPROTO_ICMPV6_NUM)
-		return KN_R_NOT_IPV4;
+		return KN_CONTINUE;
 	l4_len = bpf_ntohs(outer.payload_len);
 	/* A payload beyond the frame is the IPv6 parser's to judge. */
 	if (l4_off + l4_len > p->len || l4_len < 1 ||
 	    kn_load(ctx, is_xdp, l4_off, &type, 1) || !kn_icmp6_is_error(type))
-		return KN_R_NOT_IPV4;
+		return KN_CONTINUE;
 	if (l4_len < sizeof(m) || kn_load(ctx, is_xdp, l4_off, &m, sizeof(m)))
 		return KN_R_ICMP_MALFORMED;
 	if (kn_ip6_version(&m.quoted) != 6 ||
@@ -448,18 +449,23 @@ static __always_inline __u32 kn_icmp6(void *ctx, const struct kn_pkt *p,
 
 /*
  * The hook every entry point calls when kn_parse() did not hand the packet
- * to the splitter: ICMPv4 (not TCP/UDP) and ICMPv6 (not IPv4) errors about
- * steered flows are translated; every other reason is returned as it came.
+ * to the splitter: an ICMP error in IPv4 (reason "not TCP/UDP") or an
+ * ICMPv6 error (today "not IPv4"; "not TCP/UDP" once the parser reads
+ * IPv6) is translated or counted as an ICMP error; for anything else the
+ * parser's reason stands.
  */
 static __always_inline __u32 kn_icmp(void *ctx, const struct kn_pkt *p,
 				     const bool is_xdp, bool egress,
 				     __u32 reason)
 {
+	__u32 verdict = KN_CONTINUE;
+
 	if (reason == KN_R_NOT_TCP_UDP && p->proto == IPPROTO_ICMP_NUM)
-		return kn_icmp4(ctx, p, is_xdp, egress);
-	if (reason == KN_R_NOT_IPV4)
-		return kn_icmp6(ctx, p, is_xdp, egress);
-	return reason;
+		verdict = kn_icmp4(ctx, p, is_xdp, egress);
+	else if (reason == KN_R_NOT_IPV4 ||
+		 (reason == KN_R_NOT_TCP_UDP && p->proto == IPPROTO_ICMPV6_NUM))
+		verdict = kn_icmp6(ctx, p, is_xdp, egress);
+	return verdict == KN_CONTINUE ? reason : verdict;
 }
 
 #endif /* KANARY_ICMP_H */
