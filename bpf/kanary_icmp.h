@@ -289,7 +289,7 @@ static __always_inline __u32 kn_icmp4(void *ctx, const struct kn_pkt *p,
 	if (kn_store(ctx, is_xdp, p->l4_off, &m, sizeof(m)) ||
 	    kn_icmp4_outer(ctx, is_xdp, p, old_addr, target.addr.w[0]))
 		return KN_R_REWRITE_FAILED;
-	return KN_R_ICMP_TRANSLATED;
+	return KN_R_ICMP_REWRITTEN;
 }
 
 /* ---- ICMPv6 ----------------------------------------------------------- */
@@ -444,7 +444,7 @@ static __always_inline __u32 kn_icmp6(void *ctx, const struct kn_pkt *p,
 					    side ? outer.daddr : outer.saddr,
 					    sizeof(outer.saddr)))
 			return KN_R_REWRITE_FAILED;
-	return KN_R_ICMP_TRANSLATED;
+	return KN_R_ICMP_REWRITTEN;
 }
 
 /*

@@ -216,20 +216,20 @@ struct kn_service_stats {
 
 /* Why a packet left a program as it did: index of kn_global_stats.reason[]. */
 enum kn_reason {
-	KN_R_TRANSLATED = 0,  /* rewritten to a backend or back to the VIP */
-	KN_R_NOT_IPV4,	      /* ARP, IPv6, VLAN-tagged, anything not IPv4 */
-	KN_R_NOT_FOR_US,      /* IPv4 but no service / no known reply flow */
-	KN_R_NOT_TCP_UDP,     /* ICMP and every other IP protocol */
-	KN_R_FRAGMENT,	      /* IP fragment (first or later) */
-	KN_R_IP_OPTIONS,      /* IPv4 header longer than 20 bytes */
-	KN_R_MALFORMED,	      /* truncated or inconsistent headers */
-	KN_R_PARTIAL_CSUM,    /* XDP: offloaded checksum, left to tc */
-	KN_R_NO_BACKEND,      /* new flow for a service with an empty pool */
-	KN_R_CONFIG_RACE,     /* slot generation mismatch (never expected) */
-	KN_R_REWRITE_FAILED,  /* a helper refused to rewrite the packet */
-	KN_R_ICMP_TRANSLATED, /* ICMP error about a steered flow, translated */
-	KN_R_ICMP_PASSED,     /* ICMP error about no steered flow: untouched */
-	KN_R_ICMP_MALFORMED,  /* ICMP error too short or with a broken quote */
+	KN_R_TRANSLATED = 0, /* rewritten to a backend or back to the VIP */
+	KN_R_NOT_IPV4,	     /* ARP, IPv6, VLAN-tagged, anything not IPv4 */
+	KN_R_NOT_FOR_US,     /* IPv4 but no service / no known reply flow */
+	KN_R_NOT_TCP_UDP,    /* ICMP and every other IP protocol */
+	KN_R_FRAGMENT,	     /* IP fragment (first or later) */
+	KN_R_IP_OPTIONS,     /* IPv4 header longer than 20 bytes */
+	KN_R_MALFORMED,	     /* truncated or inconsistent headers */
+	KN_R_PARTIAL_CSUM,   /* XDP: offloaded checksum, left to tc */
+	KN_R_NO_BACKEND,     /* new flow for a service with an empty pool */
+	KN_R_CONFIG_RACE,    /* slot generation mismatch (never expected) */
+	KN_R_REWRITE_FAILED, /* a helper refused to rewrite the packet */
+	KN_R_ICMP_REWRITTEN, /* ICMP error about a steered flow, translated */
+	KN_R_ICMP_PASSED,    /* ICMP error about no steered flow: untouched */
+	KN_R_ICMP_MALFORMED, /* ICMP error too short or with a broken quote */
 	KN_R_COUNT,
 };
 

@@ -368,7 +368,7 @@ static void agent_families(struct agent *a, struct page *b)
 	    [KN_R_NO_BACKEND] = "no_backend",
 	    [KN_R_CONFIG_RACE] = "config_race",
 	    [KN_R_REWRITE_FAILED] = "rewrite_failed",
-	    [KN_R_ICMP_TRANSLATED] = "icmp_translated",
+	    [KN_R_ICMP_REWRITTEN] = "icmp_translated",
 	    [KN_R_ICMP_PASSED] = "icmp_passed",
 	    [KN_R_ICMP_MALFORMED] = "icmp_malformed",
 	};

@@ -97,7 +97,7 @@ static uint32_t oracle_icmp_flow(enum kn_hook hook, const struct pkt *p,
 		  ? bpf_map_lookup_elem(replies_fd, &key, &reply)
 		  : bpf_map_lookup_elem(flows_fd, &key, &flow);
 
-	return err ? KN_R_ICMP_PASSED : KN_R_ICMP_TRANSLATED;
+	return err ? KN_R_ICMP_PASSED : KN_R_ICMP_REWRITTEN;
 }
 
 /* The same rules for an ICMPv6 error right after an IPv6 header; what is
@@ -422,7 +422,7 @@ enum outcome judge_ingress(const struct expect *e, const struct pkt *in,
 	uint32_t addr;
 	uint16_t port;
 
-	if (e->reason == KN_R_ICMP_TRANSLATED)
+	if (e->reason == KN_R_ICMP_REWRITTEN)
 		return judge_icmp(drop_hook, in, out, verdict, why);
 	if (e->reason != CANDIDATE) {
 		if (!is_pass(drop_hook, verdict)) {
@@ -472,7 +472,7 @@ enum outcome judge_egress(const struct expect *e, const struct pkt *in,
 	uint32_t addr;
 	uint16_t port;
 
-	if (e->reason == KN_R_ICMP_TRANSLATED)
+	if (e->reason == KN_R_ICMP_REWRITTEN)
 		return judge_icmp(KN_HOOK_TC_EGRESS, in, out, verdict, why);
 	if (e->reason != CANDIDATE) {
 		if (!is_pass(KN_HOOK_TC_EGRESS, verdict)) {

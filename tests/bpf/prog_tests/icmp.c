@@ -270,7 +270,7 @@ void test_icmp_errors_translated_to_client(void)
 			goto cleanup;
 		errors_to_client(dp, &f, &translated);
 	}
-	ASSERT_EQ(global_reason(dp, KN_HOOK_TC_EGRESS, KN_R_ICMP_TRANSLATED),
+	ASSERT_EQ(global_reason(dp, KN_HOOK_TC_EGRESS, KN_R_ICMP_REWRITTEN),
 		  translated, "every error counted as translated");
 cleanup:
 	dp_close(dp, true);
@@ -294,9 +294,9 @@ void test_icmp_errors_translated_to_backend(void)
 		for (h = 0; h < 2; h++)
 			errors_to_backend(dp, &f, hooks[h], &translated[h]);
 	}
-	ASSERT_EQ(global_reason(dp, KN_HOOK_XDP_INGRESS, KN_R_ICMP_TRANSLATED),
+	ASSERT_EQ(global_reason(dp, KN_HOOK_XDP_INGRESS, KN_R_ICMP_REWRITTEN),
 		  translated[0], "XDP counts every error as translated");
-	ASSERT_EQ(global_reason(dp, KN_HOOK_TC_INGRESS, KN_R_ICMP_TRANSLATED),
+	ASSERT_EQ(global_reason(dp, KN_HOOK_TC_INGRESS, KN_R_ICMP_REWRITTEN),
 		  translated[1], "tc counts only its own translations");
 cleanup:
 	dp_close(dp, true);
@@ -477,7 +477,7 @@ void test_icmp_truncated_quotes_pass(void)
 			__u32 verdict;
 
 			run_prog(dp, hook, &full, &out, &verdict);
-			ASSERT_EQ(global_reason(dp, hook, KN_R_ICMP_TRANSLATED),
+			ASSERT_EQ(global_reason(dp, hook, KN_R_ICMP_REWRITTEN),
 				  1, "the whole error is translated");
 		}
 		for (cut = 1; cut < ICMP_MSG_LEN; cut++)

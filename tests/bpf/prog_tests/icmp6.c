@@ -228,7 +228,7 @@ void test_icmp6_errors_translated_to_client(void)
 					translated++;
 				}
 	}
-	ASSERT_EQ(global_reason(dp, KN_HOOK_TC_EGRESS, KN_R_ICMP_TRANSLATED),
+	ASSERT_EQ(global_reason(dp, KN_HOOK_TC_EGRESS, KN_R_ICMP_REWRITTEN),
 		  translated, "every error counted as translated");
 cleanup:
 	dp_close(dp, true);
@@ -276,9 +276,9 @@ void test_icmp6_errors_translated_to_backend(void)
 					translated[h]++;
 				}
 	}
-	ASSERT_EQ(global_reason(dp, KN_HOOK_XDP_INGRESS, KN_R_ICMP_TRANSLATED),
+	ASSERT_EQ(global_reason(dp, KN_HOOK_XDP_INGRESS, KN_R_ICMP_REWRITTEN),
 		  translated[0], "XDP counts every error as translated");
-	ASSERT_EQ(global_reason(dp, KN_HOOK_TC_INGRESS, KN_R_ICMP_TRANSLATED),
+	ASSERT_EQ(global_reason(dp, KN_HOOK_TC_INGRESS, KN_R_ICMP_REWRITTEN),
 		  translated[1], "tc counts only its own translations");
 cleanup:
 	dp_close(dp, true);
@@ -365,7 +365,7 @@ void test_icmp6_truncated_errors_pass(void)
 
 		error6_about(hook, port, &quoted, &full);
 		run_prog(dp, hook, &full, &out, &verdict);
-		ASSERT_EQ(global_reason(dp, hook, KN_R_ICMP_TRANSLATED), 1,
+		ASSERT_EQ(global_reason(dp, hook, KN_R_ICMP_REWRITTEN), 1,
 			  "the whole error is translated");
 		for (cut = 1; cut < ICMP6_MSG_LEN; cut++)
 			for (padded = 0; padded < 2; padded++) {
