@@ -28,7 +28,8 @@ KANARY = ["kanary-xdp", "kanary-tc"]
 PEERS = ["iptables", "nftables", "nginx", "haproxy"]
 MODES = [("keepalive", "keep-alive (wrk, 1 client address)"),
          ("close", "a new connection per request (kn-load, 1,000 addresses)")]
-CASES = ["floor", "not_for_service", "new_flow", "established", "reply"]
+CASES = ["floor", "not_for_service", "new_flow", "established", "reply",
+         "not_for_service_ipv6", "new_flow_ipv6", "established_ipv6", "reply_ipv6"]
 HOOKS = ["xdp", "tc_ingress", "tc_egress"]
 # Goals of the figures, as ratios.
 GOAL_ESTABLISHED_X_FLOOR = 2.0
@@ -193,7 +194,7 @@ def pktcost_section(res, plot):
     script = ("set multiplot layout 1,2\nset style fill solid 0.8 border -1\n"
               "set ylabel 'ns per packet (median, min-max)'\nset xtics rotate by -20\n"
               "set grid ytics\nset key top left\nset yrange [0:*]\n"
-              "set xrange [-0.6:4.6]\n" + "\n".join(panels) + "\nunset multiplot")
+              "set xrange [-0.6:%g]\n" % (len(CASES) - 0.4) + "\n".join(panels) + "\nunset multiplot")
     return {"PKTCOST_TABLE": tab, "PKTCOST_GOALS": goal_tab,
             "PKTCOST_PLOT": plot.plot("pktcost", script)}
 

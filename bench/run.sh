@@ -12,6 +12,8 @@
 #   4 reaction  weight change -> first steered connection; failing canary
 #               -> weight 0
 #   5 agent     kanaryd's CPU and memory with 100 services
+#   notify      (not in the default run: BENCH_PARTS=notify) the rollback
+#               reaction with and without bad notification receivers
 #
 # Needs root (BPF, namespaces). Every part builds and removes its own
 # namespaces, rules and processes, also when it fails; a failed part is
@@ -42,6 +44,7 @@ if [ -n "$QUICK" ]; then
 	E2E_REPS=1 E2E_SECS=1 E2E_WARMUP=0
 	SCALE_SIZES="1 1000" SCALE_REPS=1 SCALE_SECS=1 SCALE_WARMUP=0
 	WEIGHT_TRIALS=4 FAULT_TRIALS=1
+	NOTIFY_ROUNDS=1 NOTIFY_TRIALS=1
 	AGENT_SECS=3
 else
 	OUT=$BENCH_DIR/results
@@ -52,6 +55,7 @@ else
 	E2E_REPS=5 E2E_SECS=10 E2E_WARMUP=1
 	SCALE_SIZES="1 100 1000 10000" SCALE_REPS=5 SCALE_SECS=5 SCALE_WARMUP=1
 	WEIGHT_TRIALS=20 FAULT_TRIALS=20
+	NOTIFY_ROUNDS=4 NOTIFY_TRIALS=4
 	AGENT_SECS=60
 fi
 
@@ -152,6 +156,11 @@ part_reaction() {
 
 part_agent() {
 	SECS=$AGENT_SECS "$BENCH_DIR/agent.sh" "$OUT/agent.csv.tmp" && commit_files "$OUT/agent.csv"
+}
+
+part_notify() {
+	ROUNDS=$NOTIFY_ROUNDS TRIALS=$NOTIFY_TRIALS "$BENCH_DIR/notify.sh" \
+		"$OUT/notify.csv.tmp" && commit_files "$OUT/notify.csv"
 }
 
 failed=0

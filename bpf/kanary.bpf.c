@@ -23,11 +23,13 @@
 #include "kanary_parse.h"
 #include "kanary_steer.h"
 
-/* Headers the tc programs read directly: Ethernet, IPv4 without options
- * and TCP's fixed 20 bytes (never its options; payload bytes are read with
- * bpf_skb_load_bytes). Almost every skb has them linear already: a pull is
- * a copy, paid only by the rare one that does not. */
-#define KN_TC_PULL_LEN (ETH_HLEN + IPV4_HDR_MIN_LEN + TCP_HDR_MIN_LEN)
+/* Headers the tc programs read directly: Ethernet, IPv4 without options or
+ * IPv6, and TCP's fixed 20 bytes (never its options; payload bytes are read
+ * with bpf_skb_load_bytes). Almost every skb has them linear already: a
+ * pull is a copy, paid only by the rare one that does not. IPv6 extension
+ * headers are not pulled: the stack that built or received the packet has
+ * its headers linear. */
+#define KN_TC_PULL_LEN (ETH_HLEN + IPV6_HDR_LEN + TCP_HDR_MIN_LEN)
 
 static __always_inline void kn_count(__u32 hook, __u32 reason)
 {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * kanary_csum.h - rewriting an address and port with correct checksums.
+ * kanary_csum.h - rewriting an address and port with correct checksums,
+ * IPv4 (header and L4 checksums) and IPv6 (L4 only, over 128-bit addresses).
  *
  * tc: the kernel's bpf_l3/l4_csum_replace helpers know the skb's checksum
  * state (full, CHECKSUM_PARTIAL, CHECKSUM_COMPLETE) and update it right.
@@ -46,66 +47,132 @@ static __always_inline __u16 kn_csum_replace2(__u16 check, __u16 from, __u16 to)
 	return (__u16)~kn_csum_fold(sum);
 }
 
+/* The sum of an address's 16-bit halves: one word for IPv4, four for
+ * IPv6 (IPv4 leaves w[1..3] zero, but need not add them). */
+static __always_inline __u32 kn_addr_sum(const struct kn_addr *a, __u8 family)
+{
+	__u32 sum = (a->w[0] & 0xffff) + (a->w[0] >> 16);
+	__u32 i;
+
+	if (family != KN_AF_INET6)
+		return sum;
+	for (i = 1; i < 4; i++)
+		sum += (a->w[i] & 0xffff) + (a->w[i] >> 16);
+	return sum;
+}
+
 /* The folded TCP/UDP pseudo-header sum: what CHECKSUM_PARTIAL leaves in the
- * checksum field for the hardware (or the stack) to finish. */
+ * checksum field for the hardware (or the stack) to finish. IPv6's (RFC
+ * 8200 8.1) holds a 32-bit length whose high half is zero here. */
 static __always_inline __u16 kn_pseudo_sum(const struct kn_pkt *p)
 {
-	__u32 l4_len = p->l3_len - IPV4_HDR_MIN_LEN;
 	__u32 sum = 0;
 
-	sum += (p->saddr & 0xffff) + (p->saddr >> 16);
-	sum += (p->daddr & 0xffff) + (p->daddr >> 16);
+	sum += kn_addr_sum(&p->saddr, p->family);
+	sum += kn_addr_sum(&p->daddr, p->family);
 	sum += bpf_htons((__u16)p->proto);
-	sum += bpf_htons((__u16)l4_len);
+	sum += bpf_htons((__u16)p->l4_len);
 	return kn_csum_fold(sum);
 }
 
 static __always_inline bool kn_csum_looks_partial(const struct kn_pkt *p)
 {
-	/* UDP 0 means "no checksum": kept as is, never partial. */
+	/* UDP 0 means "no checksum" (IPv4 only): kept as is, never partial. */
 	if (p->proto == IPPROTO_UDP_NUM && p->l4_csum == 0)
 		return false;
 	return p->l4_csum == kn_pseudo_sum(p);
 }
 
+/* XDP: where the TCP/UDP checksum and the port to rewrite are, within
+ * bounds; -1 when the headers are no longer (never after kn_parse). The
+ * caller passes l4_off: IPv4's is a constant. */
+static __always_inline int kn_xdp_l4_fields(const struct kn_pkt *p,
+					    __u32 l4_off, bool to_dst,
+					    __u16 **l4_csum, __be16 **port)
+{
+	void *l4;
+
+	if (l4_off > KN_L4_OFF_MAX)
+		return -1;
+	l4 = p->data + l4_off;
+	if (p->proto == IPPROTO_TCP_NUM) {
+		struct tcphdr *th = l4;
+
+		if ((void *)(th + 1) > p->data_end)
+			return -1;
+		*l4_csum = &th->check;
+		*port = to_dst ? &th->dest : &th->source;
+	} else {
+		struct udphdr *uh = l4;
+
+		if ((void *)(uh + 1) > p->data_end)
+			return -1;
+		*l4_csum = &uh->check;
+		*port = to_dst ? &uh->dest : &uh->source;
+	}
+	return 0;
+}
+
+/* XDP, IPv6: no header checksum; the L4 one covers all 16 bytes. */
+static __always_inline int kn_xdp_rewrite6(struct kn_pkt *p, bool to_dst,
+					   const struct kn_addr *new_addr,
+					   __be16 new_port)
+{
+	struct ipv6hdr *ip6 = p->data + ETH_HLEN;
+	__u32 *addr;
+	__u16 *l4_csum;
+	__be16 *port;
+	__u16 check;
+	__u32 i;
+
+	if ((void *)(ip6 + 1) > p->data_end)
+		return -1;
+	if (kn_xdp_l4_fields(p, p->l4_off, to_dst, &l4_csum, &port))
+		return -1;
+	addr = to_dst ? (__u32 *)&ip6->daddr : (__u32 *)&ip6->saddr;
+	check = *l4_csum;
+	for (i = 0; i < 4; i++) {
+		check = kn_csum_replace4(check, addr[i], new_addr->w[i]);
+		addr[i] = new_addr->w[i];
+	}
+	check = kn_csum_replace2(check, *port, new_port);
+	/* UDP sends a computed 0 as 0xffff: 0 is never valid in IPv6. */
+	if (p->proto == IPPROTO_UDP_NUM && check == 0)
+		check = 0xffff;
+	*l4_csum = check;
+	*port = new_port;
+	return 0;
+}
+
 /*
  * XDP: rewrite the destination (to_dst) or the source address and port of
- * a parsed IPv4 TCP/UDP packet, updating both checksums. Returns 0, or -1
- * when the headers are no longer within bounds (never after kn_parse).
+ * a parsed TCP/UDP packet, updating its checksums. Returns 0, or -1 when
+ * the headers are no longer within bounds (never after kn_parse).
  */
 static __always_inline int kn_xdp_rewrite(struct kn_pkt *p, bool to_dst,
-					  __be32 new_addr, __be16 new_port)
+					  const struct kn_addr *new_addr,
+					  __be16 new_port)
 {
-	void *data_end = p->data_end;
 	struct iphdr *ip = p->data + ETH_HLEN;
+	__be32 addr4 = new_addr->w[0];
 	__u16 *l4_csum;
 	__be16 *port;
 	__be32 old_addr;
 	__be16 old_port;
 
-	if ((void *)(ip + 1) > data_end)
+	if (p->family == KN_AF_INET6)
+		return kn_xdp_rewrite6(p, to_dst, new_addr, new_port);
+	if ((void *)(ip + 1) > p->data_end)
 		return -1;
-	if (p->proto == IPPROTO_TCP_NUM) {
-		struct tcphdr *th = (void *)(ip + 1);
-
-		if ((void *)(th + 1) > data_end)
-			return -1;
-		l4_csum = &th->check;
-		port = to_dst ? &th->dest : &th->source;
-	} else {
-		struct udphdr *uh = (void *)(ip + 1);
-
-		if ((void *)(uh + 1) > data_end)
-			return -1;
-		l4_csum = &uh->check;
-		port = to_dst ? &uh->dest : &uh->source;
-	}
+	if (kn_xdp_l4_fields(p, ETH_HLEN + IPV4_HDR_MIN_LEN, to_dst, &l4_csum,
+			     &port))
+		return -1;
 
 	old_addr = to_dst ? ip->daddr : ip->saddr;
 	old_port = *port;
-	ip->check = kn_csum_replace4(ip->check, old_addr, new_addr);
+	ip->check = kn_csum_replace4(ip->check, old_addr, addr4);
 	if (!(p->proto == IPPROTO_UDP_NUM && *l4_csum == 0)) {
-		__u16 check = kn_csum_replace4(*l4_csum, old_addr, new_addr);
+		__u16 check = kn_csum_replace4(*l4_csum, old_addr, addr4);
 
 		check = kn_csum_replace2(check, old_port, new_port);
 		/* UDP sends a computed 0 as 0xffff: 0 means "none". */
@@ -114,10 +181,64 @@ static __always_inline int kn_xdp_rewrite(struct kn_pkt *p, bool to_dst,
 		*l4_csum = check;
 	}
 	if (to_dst)
-		ip->daddr = new_addr;
+		ip->daddr = addr4;
 	else
-		ip->saddr = new_addr;
+		ip->saddr = addr4;
 	*port = new_port;
+	return 0;
+}
+
+/* tc, IPv6: the address's checksum difference in one helper call. The
+ * store also updates skb->csum for the new bytes (BPF_F_RECOMPUTE_CSUM):
+ * with CHECKSUM_COMPLETE, the L4 helper takes the pseudo-header's
+ * difference out of skb->csum as IPv4 needs (its header checksum moves the
+ * other way), and IPv6 has no such checksum. That pair is right on every
+ * kernel, with or without BPF_F_IPV6. */
+static __always_inline int kn_tc_rewrite_addr6(struct __sk_buff *skb,
+					       const struct kn_pkt *p,
+					       bool to_dst, __u32 l4_csum_off,
+					       __u64 mangled_0,
+					       const struct kn_addr *new_addr)
+{
+	__u32 addr_off = ETH_HLEN + (to_dst ? offsetof(struct ipv6hdr, daddr)
+					    : offsetof(struct ipv6hdr, saddr));
+	struct kn_addr old = to_dst ? p->daddr : p->saddr;
+	struct kn_addr new = *new_addr;
+	__s64 diff;
+
+	diff = bpf_csum_diff(old.w, sizeof(old), new.w, sizeof(new), 0);
+	if (diff < 0)
+		return -1;
+	if (bpf_l4_csum_replace(skb, l4_csum_off, 0, diff,
+				BPF_F_PSEUDO_HDR | mangled_0))
+		return -1;
+	if (bpf_skb_store_bytes(skb, addr_off, &new, sizeof(new),
+				BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	return 0;
+}
+
+/* tc, IPv4: the address through the L4 and the IP header checksums. */
+static __always_inline int kn_tc_rewrite_addr4(struct __sk_buff *skb,
+					       const struct kn_pkt *p,
+					       bool to_dst, __u32 l4_csum_off,
+					       __u64 mangled_0,
+					       const struct kn_addr *new_addr)
+{
+	__u32 addr_off = ETH_HLEN + (to_dst ? offsetof(struct iphdr, daddr)
+					    : offsetof(struct iphdr, saddr));
+	__u32 ip_csum_off = ETH_HLEN + offsetof(struct iphdr, check);
+	__be32 old_addr = to_dst ? p->daddr.w[0] : p->saddr.w[0];
+	__be32 addr4 = new_addr->w[0];
+
+	if (bpf_l4_csum_replace(skb, l4_csum_off, old_addr, addr4,
+				BPF_F_PSEUDO_HDR | mangled_0 | sizeof(addr4)))
+		return -1;
+	if (bpf_l3_csum_replace(skb, ip_csum_off, old_addr, addr4,
+				sizeof(addr4)))
+		return -1;
+	if (bpf_skb_store_bytes(skb, addr_off, &addr4, sizeof(addr4), 0))
+		return -1;
 	return 0;
 }
 
@@ -127,39 +248,36 @@ static __always_inline int kn_xdp_rewrite(struct kn_pkt *p, bool to_dst,
  */
 static __always_inline int kn_tc_rewrite(struct __sk_buff *skb,
 					 const struct kn_pkt *p, bool to_dst,
-					 __be32 new_addr, __be16 new_port)
+					 const struct kn_addr *new_addr,
+					 __be16 new_port)
 {
-	__u32 addr_off = ETH_HLEN + (to_dst ? offsetof(struct iphdr, daddr)
-					    : offsetof(struct iphdr, saddr));
-	__u32 ip_csum_off = ETH_HLEN + offsetof(struct iphdr, check);
 	__u32 l4_csum_off =
 	    p->l4_off +
 	    (p->proto == IPPROTO_TCP_NUM ? TCP_CSUM_OFF : UDP_CSUM_OFF);
 	/* source and dest are the first two 16-bit words of TCP and UDP */
 	__u32 port_off = p->l4_off + (to_dst ? sizeof(__be16) : 0);
-	__be32 old_addr = to_dst ? p->daddr : p->saddr;
 	__be16 old_port = to_dst ? p->dport : p->sport;
 	__u64 mangled_0 =
 	    p->proto == IPPROTO_UDP_NUM ? BPF_F_MARK_MANGLED_0 : 0;
-	/* A UDP datagram without checksum: the csum helpers leave it alone,
-	 * so nothing compensates the port's new bytes in skb->csum when the
-	 * skb carries CHECKSUM_COMPLETE; the store must update it. The
-	 * address needs none: the IP header checksum moves with it. */
+	/* A UDP datagram without checksum (IPv4 only): the csum helpers leave
+	 * it alone, so nothing compensates the port's new bytes in skb->csum
+	 * when the skb carries CHECKSUM_COMPLETE; the store must update it.
+	 * The address needs none: the IP header checksum moves with it. */
 	__u64 port_store_flags = p->proto == IPPROTO_UDP_NUM && p->l4_csum == 0
 				     ? BPF_F_RECOMPUTE_CSUM
 				     : 0;
+	int err;
 
-	if (bpf_l4_csum_replace(skb, l4_csum_off, old_addr, new_addr,
-				BPF_F_PSEUDO_HDR | mangled_0 |
-				    sizeof(new_addr)))
+	if (p->family == KN_AF_INET6)
+		err = kn_tc_rewrite_addr6(skb, p, to_dst, l4_csum_off,
+					  mangled_0, new_addr);
+	else
+		err = kn_tc_rewrite_addr4(skb, p, to_dst, l4_csum_off,
+					  mangled_0, new_addr);
+	if (err)
 		return -1;
 	if (bpf_l4_csum_replace(skb, l4_csum_off, old_port, new_port,
 				mangled_0 | sizeof(new_port)))
-		return -1;
-	if (bpf_l3_csum_replace(skb, ip_csum_off, old_addr, new_addr,
-				sizeof(new_addr)))
-		return -1;
-	if (bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0))
 		return -1;
 	if (bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port),
 				port_store_flags))

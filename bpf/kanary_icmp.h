@@ -220,7 +220,7 @@ static __always_inline int kn_icmp4_outer(void *ctx, const bool is_xdp,
 	const __u32 check_off = ETH_HLEN + offsetof(struct iphdr, check);
 	__u32 addr_off[2] = {ETH_HLEN + offsetof(struct iphdr, saddr),
 			     ETH_HLEN + offsetof(struct iphdr, daddr)};
-	__be32 outer[2] = {p->saddr, p->daddr};
+	__be32 outer[2] = {p->saddr.w[0], p->daddr.w[0]};
 	__u16 check;
 	int i;
 
@@ -254,7 +254,7 @@ static __always_inline __u32 kn_icmp4(void *ctx, const struct kn_pkt *p,
 	struct kn_icmp_target target;
 	struct kn_icmp4_msg m;
 	struct kn_addr q_src = {}, q_dst = {};
-	__u32 l4_len = p->l3_len - IPV4_HDR_MIN_LEN;
+	__u32 l4_len = p->l4_len;
 	__be32 old_addr;
 	__u8 type;
 
@@ -275,7 +275,7 @@ static __always_inline __u32 kn_icmp4(void *ctx, const struct kn_pkt *p,
 	     m.quoted.protocol != IPPROTO_UDP_NUM))
 		return KN_R_ICMP_PASSED;
 	/* The error must travel to the sender of the quoted packet. */
-	if (p->daddr != m.quoted.saddr)
+	if (p->daddr.w[0] != m.quoted.saddr)
 		return KN_R_ICMP_PASSED;
 
 	q_src.w[0] = m.quoted.saddr;
@@ -295,21 +295,21 @@ static __always_inline __u32 kn_icmp4(void *ctx, const struct kn_pkt *p,
 /* ---- ICMPv6 ----------------------------------------------------------- */
 
 /*
- * ICMPv6 errors (RFC 4443) about IPv6 flows, by the same rule. Until the
- * parser reads IPv6, this part reads the one header it needs itself: an
- * IPv6 header whose next header is ICMPv6 (extension headers before it
- * are not walked: such errors pass). What is no ICMPv6 error keeps the
- * parser's reason, neighbour discovery and echo included.
+ * ICMPv6 errors (RFC 4443) about IPv6 flows, by the same rule. The parser
+ * walks the outer packet's extension headers (kn_parse_ipv6, the one
+ * bounded walker) and reports ICMPv6 with its offset and addresses. The
+ * quoted packet is read as far as its fixed header: a quote whose next
+ * header is not TCP or UDP (extension headers included) passes untouched,
+ * as kanary's own flows never carry extension headers in practice. What
+ * is no ICMPv6 error (neighbour discovery, echo...) keeps the parser's
+ * reason.
  *
  * ICMPv6's checksum covers a pseudo header with both outer addresses, and
  * IPv6 has no header checksum: an outer address that follows the quoted
  * side moves the ICMPv6 checksum too, which keeps the whole packet's sum
  * (and a CHECKSUM_COMPLETE skb->csum) unchanged.
  */
-#define ETH_P_IPV6_NUM		 0x86DD
-#define IPV6_HDR_LEN		 40
 #define IPV6_VERSION_SHIFT	 28
-#define IPPROTO_ICMPV6_NUM	 58
 #define ICMPV6_DEST_UNREACH_TYPE 1
 #define ICMPV6_PKT_TOOBIG_TYPE	 2
 #define ICMPV6_TIME_EXCEED_TYPE	 3
@@ -370,47 +370,40 @@ static __always_inline void kn_addr6_copy(struct kn_addr *to, const __u32 *from)
 }
 
 /*
- * An ICMPv6 error in an IPv6 frame: translated when it is about a steered
- * flow. Returns the enum kn_reason it is counted by, or KN_CONTINUE when
- * the frame holds no ICMPv6 error (the parser's reason stands).
+ * An ICMPv6 packet that kn_parse() reported (KN_R_NOT_TCP_UDP, proto
+ * ICMPv6, its offset past the outer extension headers): translated when it
+ * is an error about a steered flow. Returns the enum kn_reason it is
+ * counted by, or KN_CONTINUE when it is no ICMPv6 error (the parser's
+ * reason stands).
  */
 static __always_inline __u32 kn_icmp6(void *ctx, const struct kn_pkt *p,
 				      const bool is_xdp, bool egress)
 {
-	const __u32 l4_off = ETH_HLEN + IPV6_HDR_LEN;
 	const __u32 addr_off[2] = {ETH_HLEN + offsetof(struct kn_ip6, saddr),
 				   ETH_HLEN + offsetof(struct kn_ip6, daddr)};
+	struct kn_addr outer[2] = {p->saddr, p->daddr};
 	struct kn_icmp_target target;
 	struct kn_addr q_src, q_dst, old;
 	struct kn_icmp6_msg m;
-	struct kn_ip6 outer;
 	bool moved[2] = {false, false};
-	__u32 l4_len;
-	__be16 h_proto;
 	__u8 type;
 	int side, i;
 
-	if (kn_load(ctx, is_xdp, offsetof(struct ethhdr, h_proto), &h_proto,
-		    sizeof(h_proto)) ||
-	    h_proto != bpf_htons(ETH_P_IPV6_NUM) ||
-	    kn_load(ctx, is_xdp, ETH_HLEN, &outer, sizeof(outer)) ||
-	    kn_ip6_version(&outer) != 6 || outer.nexthdr != IPPROTO_ICMPV6_NUM)
+	if (p->l4_len < 1 || kn_load(ctx, is_xdp, p->l4_off, &type, 1) ||
+	    !kn_icmp6_is_error(type))
 		return KN_CONTINUE;
-	l4_len = bpf_ntohs(outer.payload_len);
-	/* A payload beyond the frame is the IPv6 parser's to judge. */
-	if (l4_off + l4_len > p->len || l4_len < 1 ||
-	    kn_load(ctx, is_xdp, l4_off, &type, 1) || !kn_icmp6_is_error(type))
-		return KN_CONTINUE;
-	if (l4_len < sizeof(m) || kn_load(ctx, is_xdp, l4_off, &m, sizeof(m)))
+	/* The quote must lie within the payload, not in frame padding. */
+	if (p->l4_len < sizeof(m) ||
+	    kn_load(ctx, is_xdp, p->l4_off, &m, sizeof(m)))
 		return KN_R_ICMP_MALFORMED;
 	if (kn_ip6_version(&m.quoted) != 6 ||
 	    bpf_ntohs(m.quoted.payload_len) < ICMP_QUOTED_L4_LEN)
 		return KN_R_ICMP_MALFORMED;
-	/* Extension headers in the quote are not walked: such flows pass. */
+	/* Extension headers in the quote are not walked: such errors pass. */
 	if (m.quoted.nexthdr != IPPROTO_TCP_NUM &&
 	    m.quoted.nexthdr != IPPROTO_UDP_NUM)
 		return KN_R_ICMP_PASSED;
-	if (!kn_addr6_eq(outer.daddr, m.quoted.saddr))
+	if (!kn_addr6_eq(p->daddr.w, m.quoted.saddr))
 		return KN_R_ICMP_PASSED;
 
 	kn_addr6_copy(&q_src, m.quoted.saddr);
@@ -426,7 +419,7 @@ static __always_inline __u32 kn_icmp6(void *ctx, const struct kn_pkt *p,
 			   &m.quoted_l4_check, m.quoted.nexthdr, KN_ADDR_WORDS,
 			   &target);
 	for (side = 0; side < 2; side++) {
-		__u32 *addr = side ? outer.daddr : outer.saddr;
+		__u32 *addr = outer[side].w;
 
 		if (!kn_addr6_eq(addr, old.w))
 			continue;
@@ -437,22 +430,20 @@ static __always_inline __u32 kn_icmp6(void *ctx, const struct kn_pkt *p,
 		}
 		moved[side] = true;
 	}
-	if (kn_store(ctx, is_xdp, l4_off, &m, sizeof(m)))
+	if (kn_store(ctx, is_xdp, p->l4_off, &m, sizeof(m)))
 		return KN_R_REWRITE_FAILED;
 	for (side = 0; side < 2; side++)
 		if (moved[side] && kn_store(ctx, is_xdp, addr_off[side],
-					    side ? outer.daddr : outer.saddr,
-					    sizeof(outer.saddr)))
+					    &outer[side], sizeof(outer[side])))
 			return KN_R_REWRITE_FAILED;
 	return KN_R_ICMP_REWRITTEN;
 }
 
 /*
  * The hook every entry point calls when kn_parse() did not hand the packet
- * to the splitter: an ICMP error in IPv4 (reason "not TCP/UDP") or an
- * ICMPv6 error (today "not IPv4"; "not TCP/UDP" once the parser reads
- * IPv6) is translated or counted as an ICMP error; for anything else the
- * parser's reason stands.
+ * to the splitter: an ICMP error in IPv4 or an ICMPv6 error, both reported
+ * by the parser as "not TCP/UDP" with their protocol, is translated or
+ * counted as an ICMP error; for anything else the parser's reason stands.
  */
 static __always_inline __u32 kn_icmp(void *ctx, const struct kn_pkt *p,
 				     const bool is_xdp, bool egress,
@@ -460,10 +451,11 @@ static __always_inline __u32 kn_icmp(void *ctx, const struct kn_pkt *p,
 {
 	__u32 verdict = KN_CONTINUE;
 
-	if (reason == KN_R_NOT_TCP_UDP && p->proto == IPPROTO_ICMP_NUM)
+	if (reason != KN_R_NOT_TCP_UDP)
+		return reason;
+	if (p->family == KN_AF_INET && p->proto == IPPROTO_ICMP_NUM)
 		verdict = kn_icmp4(ctx, p, is_xdp, egress);
-	else if (reason == KN_R_NOT_IPV4 ||
-		 (reason == KN_R_NOT_TCP_UDP && p->proto == IPPROTO_ICMPV6_NUM))
+	else if (p->family == KN_AF_INET6 && p->proto == IPPROTO_ICMPV6_NUM)
 		verdict = kn_icmp6(ctx, p, is_xdp, egress);
 	return verdict == KN_CONTINUE ? reason : verdict;
 }

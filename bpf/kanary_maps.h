@@ -87,6 +87,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_latency SEC(".maps");
 
+/* Per-backend response timing histograms (per CPU, as kn_latency): first
+ * body byte, end, gaps between events. Written by egress; summed by the
+ * agent. Size: agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KN_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct kn_response_timing);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_response_timing SEC(".maps");
+
 /* Per-service counters (per CPU), by kn_service.index. Size: agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -95,6 +106,17 @@ struct {
 	__type(value, struct kn_service_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_service_ctr SEC(".maps");
+
+/* Per service (per CPU), by kn_service.index: which client addresses opened
+ * new flows (struct kn_client_seen). Set by ingress at every new flow; read
+ * and zeroed by the agent at each step. Size: agent (= kn_services). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KN_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct kn_client_seen);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_client_seen SEC(".maps");
 
 /* Why packets passed or were dropped, per program (enum kn_hook). */
 struct {

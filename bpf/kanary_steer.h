@@ -11,6 +11,9 @@
  *      0..9999, canary when below the weight in basis points. The bucket
  *      depends on the client address only, so a client keeps its version
  *      and raising the weight only moves clients from stable to canary.
+ *      With connection affinity (KN_SVC_F_CONNECTION_AFFINITY) the bucket
+ *      is hash(client IP, port, protocol) instead: no stickiness, but the
+ *      share follows the weight however few the client addresses are.
  *      Within the pool, the Maglev table at hash(client IP, port) names the
  *      replica, so adding or removing a replica remaps only its share.
  *   3. A TCP packet other than a SYN with no entry (the table lost it: LRU
@@ -20,6 +23,9 @@
  *   4. Destination VIP:port becomes backend IP:port; both directions of the
  *      flow are recorded, so that egress can turn replies back.
  * Egress, reply from a backend of a recorded flow: source becomes VIP:port.
+ * IPv4 and IPv6 take the same steps: a service, its pools and its flows
+ * are of one family, and the client hash reads all 16 address bytes (an
+ * IPv4 address's last 12 are zero, so IPv4 buckets are as before).
  */
 #ifndef KANARY_STEER_H
 #define KANARY_STEER_H
@@ -67,6 +73,35 @@ static __always_inline struct kn_service_stats *kn_service_stats(__u32 index)
 	return bpf_map_lookup_elem(&kn_service_ctr, &index);
 }
 
+/* The bucket that decides a new flow's version: its client's (stays with
+ * the client) or, with connection affinity, its connection's. */
+static __always_inline __u32 kn_version_bucket(const struct kn_service *svc,
+					       const __u32 client[4],
+					       const struct kn_pkt *p)
+{
+	if (svc->flags & KN_SVC_F_CONNECTION_AFFINITY)
+		return kn_connection_bucket(client, p->sport, p->proto,
+					    svc->seed, KN_WEIGHT_SCALE_BP);
+	return kn_client_bucket(client, svc->seed, KN_WEIGHT_SCALE_BP);
+}
+
+/* Marks the client address of a new flow in its service's bitmap, from
+ * which the agent estimates how many distinct clients the service has. */
+static __always_inline void kn_client_seen_mark(__u32 index,
+						const __u32 client[4])
+{
+	struct kn_client_seen *seen;
+	__u32 bit;
+
+	seen = bpf_map_lookup_elem(&kn_client_seen, &index);
+	if (!seen)
+		return;
+	bit = kn_client_seen_bit(client, KN_CLIENT_SEEN_BITS);
+	/* Per CPU: a plain OR, no atomics needed. */
+	seen->bits[(bit / 64) & (KN_CLIENT_SEEN_WORDS - 1)] |= 1ULL
+							       << (bit % 64);
+}
+
 /*
  * Picks the backend of a new flow from the service's active config slot.
  * The weight and the slot come from one 64-bit word (see struct kn_weight):
@@ -76,7 +111,7 @@ static __always_inline __u32 kn_choose_backend(const struct kn_service *svc,
 					       const struct kn_pkt *p,
 					       struct kn_flow *out)
 {
-	__u32 client[4] = {p->saddr, 0, 0, 0};
+	const __u32 *client = p->saddr.w; /* all 16 bytes, IPv4 zero-filled */
 	__u32 index = svc->index;
 	struct kn_weight weight;
 	struct kn_config *config;
@@ -99,8 +134,7 @@ static __always_inline __u32 kn_choose_backend(const struct kn_service *svc,
 	if (config->generation != weight.generation)
 		return KN_R_CONFIG_RACE;
 
-	pool_id = kn_client_bucket(client, svc->seed, KN_WEIGHT_SCALE_BP) <
-			  weight.canary_bp
+	pool_id = kn_version_bucket(svc, client, p) < weight.canary_bp
 		      ? KN_POOL_CANARY
 		      : KN_POOL_STABLE;
 	/* An empty pool hands its clients to the other one. */
@@ -126,6 +160,7 @@ static __always_inline __u32 kn_choose_backend(const struct kn_service *svc,
 	out->service_index = index;
 	out->pool = pool_id & 1;
 	out->flags = svc->flags;
+	kn_client_seen_mark(index, client);
 	return KN_CONTINUE;
 }
 
@@ -140,10 +175,10 @@ static __always_inline void kn_flow_record(const struct kn_flow_key *key,
 
 	bpf_map_update_elem(&kn_flows, key, flow, BPF_ANY);
 
-	kn_flow_key_from(&reply_key, flow->backend.w[0], flow->backend_port,
-			 p->saddr, p->sport, p->proto);
+	kn_flow_key_from(&reply_key, &flow->backend, flow->backend_port,
+			 &p->saddr, p->sport, p->proto, p->family);
 	__builtin_memset(&reply, 0, sizeof(reply));
-	reply.vip.w[0] = p->daddr;
+	reply.vip = p->daddr;
 	reply.vip_port = p->dport;
 	reply.state = flow->state;
 	reply.pool = flow->pool;
@@ -159,14 +194,14 @@ static __always_inline void kn_flow_forget_reply(const struct kn_flow *old,
 {
 	struct kn_flow_key reply_key;
 
-	kn_flow_key_from(&reply_key, old->backend.w[0], old->backend_port,
-			 p->saddr, p->sport, p->proto);
+	kn_flow_key_from(&reply_key, &old->backend, old->backend_port,
+			 &p->saddr, p->sport, p->proto, p->family);
 	bpf_map_delete_elem(&kn_replies, &reply_key);
 }
 
 static __always_inline __u32 kn_rewrite(void *ctx, struct kn_pkt *p,
 					const bool is_xdp, bool to_dst,
-					__be32 addr, __be16 port)
+					const struct kn_addr *addr, __be16 port)
 {
 	int err;
 
@@ -194,10 +229,10 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 	__u32 verdict;
 
 	__builtin_memset(&service_key, 0, sizeof(service_key));
-	service_key.vip.w[0] = p->daddr;
+	service_key.vip = p->daddr;
 	service_key.port = p->dport;
 	service_key.proto = p->proto;
-	service_key.family = KN_AF_INET;
+	service_key.family = p->family;
 	svc = bpf_map_lookup_elem(&kn_services, &service_key);
 	if (!svc)
 		return KN_R_NOT_FOR_US;
@@ -205,8 +240,8 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 		return KN_R_PARTIAL_CSUM;
 
 	now = bpf_ktime_get_coarse_ns();
-	kn_flow_key_from(&key, p->saddr, p->sport, p->daddr, p->dport,
-			 p->proto);
+	kn_flow_key_from(&key, &p->saddr, p->sport, &p->daddr, p->dport,
+			 p->proto, p->family);
 	flow = bpf_map_lookup_elem(&kn_flows, &key);
 	if (flow && kn_flow_expired(flow, p, svc->udp_idle_timeout_ms, now))
 		flow = NULL;
@@ -262,7 +297,7 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 	}
 
 	backend_stats = kn_backend_stats(flow->stats_index);
-	verdict = kn_rewrite(ctx, p, is_xdp, true, flow->backend.w[0],
+	verdict = kn_rewrite(ctx, p, is_xdp, true, &flow->backend,
 			     flow->backend_port);
 	if (verdict == KN_R_TRANSLATED && backend_stats) {
 		backend_stats->packets_to++;
@@ -280,8 +315,8 @@ static __always_inline __u32 kn_egress(struct __sk_buff *skb, struct kn_pkt *p)
 	__u64 now;
 	__u32 verdict;
 
-	kn_flow_key_from(&key, p->saddr, p->sport, p->daddr, p->dport,
-			 p->proto);
+	kn_flow_key_from(&key, &p->saddr, p->sport, &p->daddr, p->dport,
+			 p->proto, p->family);
 	reply = bpf_map_lookup_elem(&kn_replies, &key);
 	if (!reply)
 		return KN_R_NOT_FOR_US;
@@ -312,7 +347,7 @@ static __always_inline __u32 kn_egress(struct __sk_buff *skb, struct kn_pkt *p)
 	kn_http_observe_reply(skb, p, reply, stats);
 
 	verdict =
-	    kn_rewrite(skb, p, false, false, reply->vip.w[0], reply->vip_port);
+	    kn_rewrite(skb, p, false, false, &reply->vip, reply->vip_port);
 	if (verdict == KN_R_TRANSLATED && stats) {
 		stats->packets_from++;
 		stats->bytes_from += p->len - ETH_HLEN;

@@ -7,6 +7,13 @@
 #                             step 2 and is rolled back at once
 #   make demo SCENARIO=drift  the canary's predictions drift to "negative":
 #                             its error rate is fine, it is rolled back anyway
+#   make demo SCENARIO=llm-slow    streamed completions (an LLM server): the
+#                             canary's first token comes 400 ms later, every
+#                             answer a 200; no metrics configured, rolled
+#                             back on the time to first token the kernel saw
+#   make demo SCENARIO=llm-errors  streamed completions: 10 % of the canary's
+#                             streams end in an error event after their 200;
+#                             rolled back on the errors the kernel saw
 #
 # A client namespace sends prediction requests from 300 addresses to the
 # service VIP 198.18.32.1:80; kanaryd on the node splits them between two
@@ -22,11 +29,24 @@ DEMO_TIMEOUT_S=120
 
 case $SCENARIO in
 good | bad | drift) ;;
+llm-slow | llm-errors)
+	# Streamed completions: headers at once, the first token after
+	# LLM_TTFT_MS, then one every LLM_TOKEN_MS. No metrics: the kernel
+	# alone judges.
+	LLM_TTFT_MS=50
+	LLM_TOKEN_MS=10
+	LLM_TOKENS=8
+	LLM_SLOW_TTFT_MS=450
+	LOAD_RPS=${LLM_LOAD_RPS:-150}
+	;;
 *)
-	echo "demo: unknown scenario '$SCENARIO': use good, bad or drift" >&2
+	echo "demo: unknown scenario '$SCENARIO': use good, bad, drift," \
+		"llm-slow or llm-errors" >&2
 	exit 2
 	;;
 esac
+LLM=0
+case $SCENARIO in llm-*) LLM=1 ;; esac
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: kanary loads BPF programs and builds network namespaces:" \
 		"run it as root (sudo make demo)" >&2
@@ -44,7 +64,19 @@ bold() { printf '\033[1m%s\033[0m\n' "$*"; }
 bold "== kanary demo: scenario '$SCENARIO' =="
 echo "building the topology: 1 client (300 addresses), 1 node, 2 stable + 2 canary model servers"
 topo_create 2 2 300 || exit 1
-topo_backends || exit 1
+if [ "$LLM" = 1 ]; then
+	topo_backends --ttft-ms "$LLM_TTFT_MS" --token-ms "$LLM_TOKEN_MS" --tokens "$LLM_TOKENS" || exit 1
+	LOAD_PATH=/v1/completions
+	LOAD_BODY='{"model": "m", "prompt": "Tell me about canaries", "stream": true}'
+	WARMUP_BODY='{\"prompt\": \"warm up\"}'
+	METRICS_LINE=
+else
+	topo_backends || exit 1
+	LOAD_PATH=/predict
+	LOAD_BODY='{"text": "the new model answers quickly and well"}'
+	WARMUP_BODY='{\"text\": \"warm up\"}'
+	METRICS_LINE='"metrics": {"preset": "kanary-modelserver", "interval": "1s", "timeout": "800ms"},'
+fi
 
 cat >"$TOPO_TMP/kanary.json" <<EOF
 {
@@ -53,8 +85,8 @@ cat >"$TOPO_TMP/kanary.json" <<EOF
     "vip": "$TOPO_VIP:$TOPO_VIP_PORT",
     "stable": ["$(topo_backend_ip stable 1):8000", "$(topo_backend_ip stable 2):8000"],
     "canary": ["$(topo_backend_ip canary 1):8000", "$(topo_backend_ip canary 2):8000"],
-    "metrics": {"preset": "kanary-modelserver", "interval": "1s", "timeout": "800ms"},
-    "warmup": {"method": "POST", "path": "/predict", "body": "{\"text\": \"warm up\"}"},
+    $METRICS_LINE
+    "warmup": {"method": "POST", "path": "$LOAD_PATH", "body": "$WARMUP_BODY"},
     "rollout": {"steps": [10, 25, 50, 75, 100], "interval": "$STEP_INTERVAL",
                 "min_requests": 50, "warmup_requests": 20}
   }]
@@ -66,8 +98,8 @@ echo "kanaryd: $(grep -o 'attached to .*' "$TOPO_TMP/kanaryd.log" | head -1)"
 
 ip netns exec "$(topo_ns client)" "$KANARY_TOOLS/kn-load" --target "$TOPO_VIP:$TOPO_VIP_PORT" \
 	--sources "$(topo_sources)" --close --connections 32 --rate "$LOAD_RPS" \
-	--duration "$DEMO_TIMEOUT_S" --method POST --path /predict \
-	--body '{"text": "the new model answers quickly and well"}' \
+	--duration "$DEMO_TIMEOUT_S" --method POST --path "$LOAD_PATH" \
+	--body "$LOAD_BODY" \
 	--json >"$TOPO_TMP/load.json" 2>"$TOPO_TMP/load.err" &
 LOAD_PID=$!
 TOPO_PIDS+=("$LOAD_PID")
@@ -84,6 +116,15 @@ if [ "$SCENARIO" = drift ]; then
 	canary_faults '{"skew": 0.5, "skew_label": "negative"}'
 	echo "the canary model's predictions drift: half of them say 'negative'"
 fi
+if [ "$SCENARIO" = llm-slow ]; then
+	canary_faults "{\"ttft_ms\": $LLM_SLOW_TTFT_MS}"
+	echo "the canary's first token comes after $LLM_SLOW_TTFT_MS ms instead of $LLM_TTFT_MS ms;" \
+		"its headers as fast, every answer a 200; no metrics configured"
+fi
+if [ "$SCENARIO" = llm-errors ]; then
+	canary_faults '{"stream_error_rate": 0.1}'
+	echo "10 % of the canary's streams end in an error event, after their 200"
+fi
 
 bold "starting the rollout: 10 -> 25 -> 50 -> 75 -> 100 %, $STEP_INTERVAL per step"
 topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null ||
@@ -99,9 +140,9 @@ for b in s["backends"]:
     k = b["kernel"]["http"]
     p = pools[b["pool"]]
     p[0] += k["2xx"] + k["3xx"] + k["4xx"] + k["5xx"]
-    p[1] += k["5xx"]
+    p[1] += k["5xx"] + k["stream_errors"]
 a = s.get("analysis") or {}
-print("%-11s step %s/%s  canary %5.1f %%  | responses stable %6d (5xx %4d)  canary %6d (5xx %4d) | last verdict: %s" % (
+print("%-11s step %s/%s  canary %5.1f %%  | responses stable %6d (errors %4d)  canary %6d (errors %4d) | last verdict: %s" % (
     s["phase"], s["step"], s["steps"], s["canary_percent"],
     pools["stable"][0], pools["stable"][1], pools["canary"][0], pools["canary"][1],
     a.get("verdict", "-")))

@@ -18,6 +18,8 @@
 #define KN_HASH_FLOW   0x72792d66U /* flow -> replica within a pool */
 #define KN_HASH_OFFSET 0x6f666673U /* Maglev offset of a backend */
 #define KN_HASH_SKIP   0x736b6970U /* Maglev skip of a backend */
+#define KN_HASH_CONN   0x636f6e6eU /* connection -> version bucket */
+#define KN_HASH_SEEN   0x7365656eU /* client -> bit of the seen bitmap */
 
 static inline __u32 kn_rol32(__u32 word, unsigned int shift)
 {
@@ -88,6 +90,32 @@ static inline __u32 kn_flow_slot(const __u32 client[4], __u16 client_port,
 				 ((__u32)client_port << 16) | proto,
 				 service_seed ^ KN_HASH_FLOW);
 	return (__u32)(((__u64)h * ring_size) >> 32);
+}
+
+/*
+ * The version bucket of a connection, for services with connection
+ * affinity: the client's address, port and protocol (with the VIP:port the
+ * service names, the connection's 5-tuple), so that each connection of a
+ * client draws its version anew and a few clients' connections still split
+ * as the weight says. Independent of kn_flow_slot (another start).
+ */
+static inline __u32 kn_connection_bucket(const __u32 client[4],
+					 __u16 client_port, __u8 proto,
+					 __u32 service_seed, __u32 scale)
+{
+	__u32 h = kn_hash_words5(client[0], client[1], client[2], client[3],
+				 ((__u32)client_port << 16) | proto,
+				 service_seed ^ KN_HASH_CONN);
+	return (__u32)(((__u64)h * scale) >> 32);
+}
+
+/* Which bit of a bitmap of `bits` bits (a power of two) a client address
+ * sets when it opens a flow: the same for every service. */
+static inline __u32 kn_client_seen_bit(const __u32 client[4], __u32 bits)
+{
+	return kn_hash_words5(client[0], client[1], client[2], client[3], 0,
+			      KN_HASH_SEEN) &
+	       (bits - 1);
 }
 
 #endif /* KANARY_HASH_H */

@@ -9,8 +9,8 @@
  * nothing itself.
  *
  * Addresses: every address is a struct kn_addr of 16 bytes in network byte
- * order. IPv4 lives in w[0] with w[1..3] zero, so that IPv6 can be added by
- * filling all four words, without changing any key or value.
+ * order. IPv4 lives in w[0] with w[1..3] zero; IPv6 fills all four words.
+ * Each key and backend says which with its family byte (KN_AF_*).
  * Ports are kept in network byte order, as on the wire.
  *
  * Upgrades: a newer kanary reuses the maps a running data path has pinned,
@@ -64,7 +64,7 @@ struct kn_service_key {
 	struct kn_addr vip;
 	__u16 port;  /* network order */
 	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 family; /* KN_AF_INET */
+	__u8 family; /* KN_AF_INET or KN_AF_INET6 */
 };
 
 /* kn_services value: written once when the agent adds the service. */
@@ -77,6 +77,10 @@ struct kn_service {
 };
 
 #define KN_SVC_F_HTTP (1U << 0) /* observe HTTP/1.x status and latency */
+/* A new flow's version and replica come from its connection (client address,
+ * port and protocol), not from the client address alone: no stickiness, but
+ * the canary share follows the weight with only a few client addresses. */
+#define KN_SVC_F_CONNECTION_AFFINITY (1U << 1)
 
 /* One replica of a pool. */
 struct kn_backend {
@@ -167,6 +171,26 @@ struct kn_flow {
 #endif
 };
 
+/*
+ * Where the parse of an HTTP/1.x response stands (bpf/kanary_http.h): kept
+ * in the reply entry, which egress holds for every packet anyway. The byte
+ * parsers resume from here at the next packet, so that a response's headers,
+ * chunk framing and server-sent events may be split at any byte.
+ */
+struct kn_http_state {
+	__u64 request_ns;    /* the request's first byte: the times' origin */
+	__u64 last_event_ns; /* last packet carrying event data (SSE) */
+	__u64 remaining;     /* body bytes left (Content-Length) or chunk's */
+	__u8 phase;	     /* enum kn_http_phase */
+	__u8 step;	     /* where the phase's byte parser stands */
+	__u8 match;	     /* bytes of the awaited word matched so far */
+	__u8 flags;	     /* KN_HTTP_F_* */
+	__u8 sse;	     /* where the event-stream line parser stands */
+	__u8 sse_match;	     /* bytes of the awaited word matched so far */
+	__u8 header;	     /* header names still matching (bit mask) */
+	__u8 pad;
+};
+
 /* kn_replies value, keyed by (backend, client): how replies leave. */
 struct kn_reply {
 	struct kn_addr vip;
@@ -177,6 +201,7 @@ struct kn_reply {
 	__u32 service_index;
 	__u32 flags; /* KN_SVC_F_* of the service */
 	__u64 last_seen_ns;
+	struct kn_http_state http; /* the response being parsed */
 };
 
 /* ---- Counters ---------------------------------------------------------- */
@@ -193,6 +218,8 @@ struct kn_backend_stats {
 	__u64 syn_retries;    /* SYN retransmitted: backend did not answer */
 	__u64 http_status[5]; /* HTTP/1.x responses: 1xx, 2xx, 3xx, 4xx, 5xx */
 	__u64 http_responses_unparsed; /* "HTTP/1." with a bad status code */
+	__u64 http_streams; /* responses of Content-Type text/event-stream */
+	__u64 http_stream_errors; /* streams that carried an error event */
 };
 
 /*
@@ -206,6 +233,21 @@ struct kn_latency_hist {
 	__u64 buckets[KN_LATENCY_BUCKETS];
 };
 
+/*
+ * kn_response_timing value (per-CPU, summed by the agent), from the same
+ * origin as kn_latency (the request's first byte), in the same buckets:
+ * the first body byte after the headers (for an event stream: the first
+ * token's event), the response's end (the chunked terminator, the
+ * Content-Length reached, or the backend closing the connection), and, for
+ * event streams, the gap between two packets that carry event data (one
+ * sample per packet: inter-token latency, approximately).
+ */
+struct kn_response_timing {
+	struct kn_latency_hist first_body;
+	struct kn_latency_hist end;
+	struct kn_latency_hist event_gap;
+};
+
 /* kn_service_stats value (per-CPU). */
 struct kn_service_stats {
 	__u64 new_flows[KN_POOL_COUNT]; /* new connections per pool */
@@ -217,11 +259,14 @@ struct kn_service_stats {
 /* Why a packet left a program as it did: index of kn_global_stats.reason[]. */
 enum kn_reason {
 	KN_R_TRANSLATED = 0, /* rewritten to a backend or back to the VIP */
-	KN_R_NOT_IPV4,	     /* ARP, IPv6, VLAN-tagged, anything not IPv4 */
-	KN_R_NOT_FOR_US,     /* IPv4 but no service / no known reply flow */
-	KN_R_NOT_TCP_UDP,    /* ICMP and every other IP protocol */
+	KN_R_NOT_IPV4,	     /* ARP, VLAN-tagged: neither IPv4 nor IPv6 */
+	KN_R_NOT_FOR_US,     /* IP but no service / no known reply flow */
+	KN_R_NOT_TCP_UDP,    /* ICMP(v6), every other protocol or IPv6
+				header that is not walked (AH, ESP...) */
 	KN_R_FRAGMENT,	     /* IP fragment (first or later) */
-	KN_R_IP_OPTIONS,     /* IPv4 header longer than 20 bytes */
+	KN_R_IP_OPTIONS,     /* IPv4 header longer than 20 bytes; IPv6 with
+				more extension headers than are walked, or
+				a routing header with segments left */
 	KN_R_MALFORMED,	     /* truncated or inconsistent headers */
 	KN_R_PARTIAL_CSUM,   /* XDP: offloaded checksum, left to tc */
 	KN_R_NO_BACKEND,     /* new flow for a service with an empty pool */
@@ -245,6 +290,21 @@ enum kn_hook {
 struct kn_global_stats {
 	__u64 packets;
 	__u64 reason[KN_R_COUNT];
+};
+
+/* ---- Distinct clients ---------------------------------------------------- */
+
+/*
+ * kn_client_seen value (per-CPU), one per service: a bitmap with the bit
+ * kn_client_seen_bit() of every client address that opened a new flow. The
+ * agent ORs the CPUs' maps, estimates the distinct addresses by linear
+ * counting (lib/judge/clients.c) and zeroes it when a step starts.
+ */
+#define KN_CLIENT_SEEN_BITS  1024
+#define KN_CLIENT_SEEN_WORDS (KN_CLIENT_SEEN_BITS / 64)
+
+struct kn_client_seen {
+	__u64 bits[KN_CLIENT_SEEN_WORDS];
 };
 
 /* ---- Helpers both sides use ------------------------------------------- */

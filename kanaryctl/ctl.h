@@ -193,8 +193,10 @@ int do_pause(struct ctl *ctl, int argc, char **argv);
 int do_resume(struct ctl *ctl, int argc, char **argv);
 int do_promote(struct ctl *ctl, int argc, char **argv);
 int do_abort(struct ctl *ctl, int argc, char **argv);
+int do_approve(struct ctl *ctl, int argc, char **argv);
 int do_set_weight(struct ctl *ctl, int argc, char **argv);
 int do_set_backends(struct ctl *ctl, int argc, char **argv);
+int do_set_affinity(struct ctl *ctl, int argc, char **argv);
 int do_inspect_metrics(struct ctl *ctl, int argc, char **argv);
 
 /* The positional of the commands that act on one service. */

@@ -84,22 +84,31 @@ static const struct command commands[] = {
     {
 	.name = "rollout",
 	.run = do_rollout,
-	.synopsis = "SERVICE [--steps 10,25,50,75,100 | --step-count N "
-		    "--window 10m]\n"
-		    "        [--interval 30s] [--min-requests 100] "
-		    "[--warmup 50]\n"
-		    "        [--max-failures 2] [--spec FILE]",
+	.synopsis =
+	    "SERVICE [--steps 10,25,50,75,100 | --step-count N "
+	    "--window 10m]\n"
+	    "        [--interval 30s] [--min-requests 100] "
+	    "[--warmup 50]\n"
+	    "        [--max-failures 2] [--spec FILE]\n"
+	    "        [--gate-before-start URL] [--gate-before-step URL]\n"
+	    "        [--gate-before-promotion URL|manual]",
 	.summary = "start a rollout",
-	.help = "Starts a rollout of the service's canary pool. Without\n"
-		"flags the service's configured spec applies; --spec FILE\n"
-		"gives a whole rollout spec (JSON, docs/config.md), which\n"
-		"the other flags amend.\n"
-		"  --steps         canary percents, ascending, ending at 100\n"
-		"  --step-count    equal steps over --window\n"
-		"  --interval      minimum time per step\n"
-		"  --min-requests  requests per pool before a step is judged\n"
-		"  --warmup        warm-up requests per canary backend first\n"
-		"  --max-failures  failed evaluations in a row before rollback",
+	.help =
+	    "Starts a rollout of the service's canary pool. Without\n"
+	    "flags the service's configured spec applies; --spec FILE\n"
+	    "gives a whole rollout spec (JSON, docs/config.md), which\n"
+	    "the other flags amend.\n"
+	    "  --steps         canary percents, ascending, ending at 100\n"
+	    "  --step-count    equal steps over --window\n"
+	    "  --interval      minimum time per step\n"
+	    "  --min-requests  requests per pool before a step is judged\n"
+	    "  --warmup        warm-up requests per canary backend first\n"
+	    "  --max-failures  failed evaluations in a row before rollback\n"
+	    "  --gate-before-start, --gate-before-step,\n"
+	    "  --gate-before-promotion\n"
+	    "                  wait there for a URL's 200 (kanaryd POSTs\n"
+	    "                  the status) or, with 'manual', for\n"
+	    "                  'kanaryctl approve'",
     },
     {
 	.name = "pause",
@@ -132,6 +141,15 @@ static const struct command commands[] = {
 		"stable pool.",
     },
     {
+	.name = "approve",
+	.run = do_approve,
+	.synopsis = "SERVICE",
+	.summary = "let a rollout waiting for a gate go on",
+	.help = "Approves the gate the rollout waits for (phase\n"
+		"waiting_gate): a manual gate, or a URL's gate that holds.\n"
+		"The rollout goes on to its next step or to promotion.",
+    },
+    {
 	.name = "set-weight",
 	.run = do_set_weight,
 	.synopsis = "SERVICE PERCENT",
@@ -145,8 +163,20 @@ static const struct command commands[] = {
 	.synopsis = "SERVICE [--stable LIST] [--canary LIST]",
 	.summary = "replace a pool's backends",
 	.help = "Replaces a pool's backends: LIST is\n"
-		"IPv4:PORT,IPv4:PORT,... (--canary '' empties the canary\n"
-		"pool). Outside a rollout only.",
+		"IPv4:PORT,IPv4:PORT,... or [IPv6]:PORT,[IPv6]:PORT,...\n"
+		"(--canary '' empties the canary pool). Outside a rollout\n"
+		"only.",
+    },
+    {
+	.name = "set-affinity",
+	.run = do_set_affinity,
+	.synopsis = "SERVICE client|connection",
+	.summary = "how new connections pick their version",
+	.help = "client: a client address keeps its version (the default).\n"
+		"connection: each connection draws its version and replica,\n"
+		"so the share follows the weight with few clients (behind a\n"
+		"gateway or a NAT), without stickiness. Open connections\n"
+		"stay where they are; a rollout's step window starts over.",
     },
     {
 	.name = "decisions",

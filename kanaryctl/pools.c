@@ -2,11 +2,12 @@
 /*
  * pools.c - the commands that set a service's pools by hand, outside a
  * rollout: set-weight (the canary's share) and set-backends (a pool's
- * members).
+ * members); and set-affinity (what a new connection's version follows).
  */
 #include <linux/types.h> /* kanary_shared.h uses __u32 */
 #include <stdio.h>
 
+#include "affinity.h"
 #include "ctl.h"
 #include "kanary_shared.h"
 #include "util/netaddr.h"
@@ -67,8 +68,8 @@ int do_set_backends(struct ctl *ctl, int argc, char **argv)
 		return ret;
 	if (!stable && !canary)
 		return usage_error(ctl, "give --stable LIST and/or --canary "
-					"LIST (IPv4:PORT,...; '' empties the "
-					"canary pool)");
+					"LIST (IPv4:PORT,... or [IPv6]:PORT,"
+					"...; '' empties the canary pool)");
 	body = json_object();
 	if (stable) {
 		ret = endpoints_json(ctl, "stable", stable, &list);
@@ -84,4 +85,26 @@ int do_set_backends(struct ctl *ctl, int argc, char **argv)
 	ret = ret ?: call_agent(ctl, "PUT", path, body, ANSWER_SERVICE, &svc);
 	json_decref(body);
 	return ret ?: report_operation(ctl, pos[0], "backends set", svc);
+}
+
+static const char *const affinity_pos[] = {"SERVICE", "AFFINITY"};
+
+int do_set_affinity(struct ctl *ctl, int argc, char **argv)
+{
+	const char *pos[MAX_POSITIONALS] = {NULL};
+	char path[CTL_SERVER_LEN];
+	bool connection;
+	json_t *body, *svc;
+	int ret;
+
+	if (!begin(ctl, argc, argv, NULL, pos, affinity_pos, 2, 2, &ret))
+		return ret;
+	if (affinity_parse(pos[1], &connection))
+		return usage_error(ctl, "AFFINITY '%s': %s", pos[1],
+				   AFFINITY_EXPECTED);
+	body = json_pack("{s:s}", "affinity", pos[1]);
+	ret = service_path(ctl, pos[0], "affinity", path, sizeof(path));
+	ret = ret ?: call_agent(ctl, "PUT", path, body, ANSWER_SERVICE, &svc);
+	json_decref(body);
+	return ret ?: report_operation(ctl, pos[0], "affinity set", svc);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * rollout.c - the commands that drive a rollout: rollout (start one, with
- * a spec from flags or a file), pause, resume, promote and abort. Each
+ * a spec from flags or a file), pause, resume, promote, abort and approve
+ * (the gate a rollout waits for). Each
  * answer is the service's new status, printed by report_operation().
  */
 #include <errno.h>
@@ -42,6 +43,11 @@ int do_resume(struct ctl *ctl, int argc, char **argv)
 int do_abort(struct ctl *ctl, int argc, char **argv)
 {
 	return simple_operation(ctl, argc, argv, "abort", "aborted");
+}
+
+int do_approve(struct ctl *ctl, int argc, char **argv)
+{
+	return simple_operation(ctl, argc, argv, "approve", "gate approved");
 }
 
 int do_promote(struct ctl *ctl, int argc, char **argv)
@@ -127,12 +133,33 @@ static int duration_flag(struct ctl *ctl, const char *flag, const char *text,
 	return CTL_EXIT_OK;
 }
 
+/* --gate-before-step URL and the like: the spec's "gates" object, amended
+ * (docs/notifications.md). */
+static void gate_flags(json_t *body, const char *const urls[], size_t count)
+{
+	static const char *const keys[] = {"before_start", "before_step",
+					   "before_promotion"};
+	json_t *gates = json_object_get(body, "gates");
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		if (!urls[i])
+			continue;
+		if (!json_is_object(gates)) {
+			gates = json_object();
+			json_object_set_new(body, "gates", gates);
+		}
+		json_object_set_new(gates, keys[i], json_string(urls[i]));
+	}
+}
+
 int do_rollout(struct ctl *ctl, int argc, char **argv)
 {
 	const char *pos[MAX_POSITIONALS] = {NULL};
 	const char *steps = NULL, *count = NULL, *window = NULL,
 		   *interval = NULL, *min_requests = NULL, *warmup = NULL,
 		   *max_failures = NULL, *spec = NULL;
+	const char *gates[3] = {NULL};
 	const struct flag flags[] = {
 	    {"steps", &steps, NULL},
 	    {"step-count", &count, NULL},
@@ -142,6 +169,9 @@ int do_rollout(struct ctl *ctl, int argc, char **argv)
 	    {"warmup", &warmup, NULL},
 	    {"max-failures", &max_failures, NULL},
 	    {"spec", &spec, NULL},
+	    {"gate-before-start", &gates[0], NULL},
+	    {"gate-before-step", &gates[1], NULL},
+	    {"gate-before-promotion", &gates[2], NULL},
 	    {NULL, NULL, NULL},
 	};
 	char path[CTL_SERVER_LEN];
@@ -188,6 +218,8 @@ int do_rollout(struct ctl *ctl, int argc, char **argv)
 	if (!ret && max_failures)
 		ret = uint_flag(ctl, "max-failures", max_failures, body,
 				"max_failures");
+	if (!ret)
+		gate_flags(body, gates, sizeof(gates) / sizeof(gates[0]));
 	ret = ret ?: service_path(ctl, pos[0], "rollout", path, sizeof(path));
 	/* No flags: no body, and the agent applies the service's spec. */
 	ret = ret

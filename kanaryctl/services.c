@@ -143,8 +143,14 @@ int do_status(struct ctl *ctl, int argc, char **argv)
 		const char *reason =
 		    json_string_value(json_object_get(answer, "reason"));
 
+		const char *warning = json_string_value(json_object_get(
+		    json_object_get(answer, "clients"), "warning"));
+
 		if (reason && *reason)
 			printf("\nlast transition: %s\n", reason);
+		printf("affinity: %s\n", jstr(answer, "affinity"));
+		if (warning)
+			printf("warning: %s\n", warning);
 		print_backends(answer);
 	} else if (!json_array_size(json_object_get(answer, "services"))) {
 		printf("(no services: give kanaryd --service or a config "
@@ -218,6 +224,8 @@ static int watch_render(const json_t *svc, bool tty)
 	const json_t *stable = pool_signals(svc, "stable");
 	const json_t *canary = pool_signals(svc, "canary");
 	const char *reason = json_string_value(json_object_get(svc, "reason"));
+	const char *gate = json_string_value(
+	    json_object_get(json_object_get(svc, "gate"), "gate"));
 	char stamp[16];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -231,10 +239,11 @@ static int watch_render(const json_t *svc, bool tty)
 	percent_text(canary, "error_rate_pct", ce, sizeof(ce));
 	ms_text(canary, "p99_ms", cp, sizeof(cp));
 	if (!tty) {
+		/* gate=... only while one is waited for: other lines stay. */
 		printf("%s %s phase=%s step=%s canary=%s stable_err=%s "
-		       "stable_p99=%s canary_err=%s canary_p99=%s\n",
+		       "stable_p99=%s canary_err=%s canary_p99=%s%s%s\n",
 		       stamp, jstr(svc, "name"), jstr(svc, "phase"), step, pct,
-		       se, sp, ce, cp);
+		       se, sp, ce, cp, gate ? " gate=" : "", gate ? gate : "");
 		return 1;
 	}
 	progress_bar(svc, bar, sizeof(bar));

@@ -20,19 +20,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "agent_internal.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/netaddr.h"
-#include "util/text.h"
+#include "util/token.h"
 #include "watch.h"
 
 #define EVAL_RETRY_MS	  1000 /* after an inconclusive verdict */
@@ -75,6 +72,10 @@ static uint64_t config_fingerprint(const struct service_config *c)
 	for (i = 0; i < c->def.canary_count; i++)
 		h = hash_fnv1a64_add(h, &c->def.canary[i],
 				     sizeof(c->def.canary[i]));
+	/* Only when set, so that the fingerprints of client-affinity
+	 * services stay what state files written before hold. */
+	if (c->def.flags & KN_SVC_F_CONNECTION_AFFINITY)
+		h = hash_fnv1a64_add(h, "|connection", strlen("|connection"));
 	return h;
 }
 
@@ -97,6 +98,22 @@ static struct backend_rt *find_backend(struct service_rt *s,
 		if (!netaddr_endpoint_cmp(&s->backends[i]->ep, ep))
 			return s->backends[i];
 	return NULL;
+}
+
+/* A new analysis window: the kernel's and the scrapes' sums start over,
+ * and so does the count of distinct clients. */
+static void start_window(struct agent *a, struct service_rt *s,
+			 uint64_t mono_ms)
+{
+	int ret = dp_clear_clients(a->dp, s->dp_index);
+
+	if (ret)
+		log_warn("service %s: cannot clear the client bitmap: %s",
+			 s->cfg.def.name, strerror(-ret));
+	s->clients_estimate = 0;
+	s->few_clients_logged = false;
+	signals_new_window(s, mono_ms);
+	scrape_new_window(s);
 }
 
 /*
@@ -157,8 +174,7 @@ static int sync_backends(struct agent *a, struct service_rt *s)
 	/* Pool sums jump when pools change: restart what sums them. */
 	signals_reset_trail(s);
 	signals_read(a, s, clock_mono_ms());
-	signals_new_window(s, clock_mono_ms());
-	scrape_new_window(s);
+	start_window(a, s, clock_mono_ms());
 	return 0;
 }
 
@@ -183,6 +199,7 @@ static void service_free(struct agent *a, struct service_rt *s)
 			fetcher_cancel_owner(a->fetcher, s->backends[i]);
 		free(s->backends[i]);
 	}
+	gates_cancel(a, s);
 	free(s->backends);
 	json_decref(s->decisions);
 	free(s->history);
@@ -214,18 +231,38 @@ static void log_decision(struct service_rt *s, json_t *record)
 		json_array_remove(s->decisions, 0);
 }
 
-/* An operator's or the agent's own event, in the decision log. */
-static void log_event(struct service_rt *s, const char *event)
+/* An operator's or the agent's own event, in the decision log, with why. */
+static void log_event_because(struct service_rt *s, const char *event,
+			      const char *reason)
 {
 	json_t *record = json_pack(
 	    "{s:o, s:s, s:s, s:i, s:f, s:s}", "time",
 	    status_time_json(clock_wall_ms()), "event", event, "phase",
 	    rollout_phase_name(s->rollout.phase), "step",
 	    rollout_is_active(&s->rollout) ? (int)s->rollout.step + 1 : 0,
-	    "canary_percent", s->rollout.weight_bp / PERCENT, "reason",
-	    s->rollout.reason);
+	    "canary_percent", s->rollout.weight_bp / PERCENT, "reason", reason);
 
 	log_decision(s, record);
+}
+
+/* The same, the rollout's reason being why. */
+static void log_event(struct service_rt *s, const char *event)
+{
+	log_event_because(s, event, s->rollout.reason);
+}
+
+/* Once per window: the clients are too few for the weight (a warning, not
+ * a failure; the status says it for as long as it holds). */
+static void check_few_clients(struct service_rt *s)
+{
+	char text[SIGNALS_FEW_CLIENTS_TEXT_LEN];
+
+	if (s->few_clients_logged || !signals_few_clients(s))
+		return;
+	s->few_clients_logged = true;
+	signals_few_clients_text(s, text, sizeof(text));
+	log_warn("service %s: %s", s->cfg.def.name, text);
+	log_event_because(s, "few clients", text);
 }
 
 /* Carries out what a rollout transition asks for (enum rollout_action),
@@ -281,14 +318,13 @@ static void apply_actions(struct agent *a, struct service_rt *s,
 		signals_reset_trail(s);
 		scrape_reset_trails(s);
 	}
-	if (actions & ACTION_NEW_WINDOW) {
-		signals_new_window(s, mono);
-		scrape_new_window(s);
-	}
+	if (actions & ACTION_NEW_WINDOW)
+		start_window(a, s, mono);
 	if (actions)
 		log_info("service %s: %s, canary %.2f %%: %s", s->cfg.def.name,
 			 rollout_phase_name(s->rollout.phase),
 			 s->rollout.weight_bp / PERCENT, s->rollout.reason);
+	events_update(a, s);
 	a->state_dirty = true;
 }
 
@@ -306,47 +342,11 @@ static void reconcile_weight(struct agent *a, struct service_rt *s)
 static int read_token(struct agent *a, const char *path, char *err,
 		      size_t err_len)
 {
-	struct stat st;
-	ssize_t n;
-	int fd;
+	int ret =
+	    token_read_file(path, a->token, sizeof(a->token), err, err_len);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, err_len, "cannot read token file %s: %s", path,
-			 strerror(errno));
-		return -errno;
-	}
-	if (!fstat(fd, &st) && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		log_warn("token file %s is readable by others than its owner: "
-			 "chmod 600 it",
-			 path);
-	n = read(fd, a->token, sizeof(a->token) - 1);
-	close(fd);
-	if (n < 0) {
-		snprintf(err, err_len, "cannot read token file %s: %s", path,
-			 strerror(errno));
-		return -EIO;
-	}
-	a->token[n] = '\0';
-	while (n > 0 && (a->token[n - 1] == '\n' || a->token[n - 1] == '\r' ||
-			 a->token[n - 1] == ' '))
-		a->token[--n] = '\0';
-	if (n == 0 || (size_t)n >= sizeof(a->token) - 1) {
-		snprintf(err, err_len,
-			 "token file %s must hold one token of 1 to %d "
-			 "characters",
-			 path, AGENT_TOKEN_MAX - 2);
-		return -EINVAL;
-	}
-	if (text_control_at(a->token, (size_t)n, false) < (size_t)n) {
-		snprintf(err, err_len,
-			 "token file %s must hold one token on one line: a "
-			 "line break or another control character is inside",
-			 path);
-		return -EINVAL;
-	}
-	a->has_token = true;
-	return 0;
+	a->has_token = !ret;
+	return ret;
 }
 
 static struct service_rt *service_new(const struct service_config *cfg)
@@ -357,6 +357,8 @@ static struct service_rt *service_new(const struct service_config *cfg)
 		return NULL;
 	s->cfg = *cfg;
 	s->config_fingerprint = config_fingerprint(cfg);
+	s->configured_connection_affinity =
+	    cfg->def.flags & KN_SVC_F_CONNECTION_AFFINITY;
 	rollout_init(&s->rollout, cfg->def.canary_bp);
 	s->decisions = json_array();
 	s->history = calloc(AGENT_HISTORY_POINTS, sizeof(*s->history));
@@ -394,6 +396,27 @@ static bool same_pools(const struct dp_service *d,
 	return true;
 }
 
+/* The config copy says the affinity the kernel has (an operator may have
+ * set it through the API since the config was written). */
+static void affinity_from_kernel(struct service_rt *s,
+				 const struct dp_service *d)
+{
+	s->cfg.def.flags = (s->cfg.def.flags & ~KN_SVC_F_CONNECTION_AFFINITY) |
+			   (d->flags & KN_SVC_F_CONNECTION_AFFINITY);
+}
+
+/* Sets the kernel's and the config copy's affinity. */
+static int apply_affinity(struct agent *a, struct service_rt *s,
+			  bool connection)
+{
+	int ret = dp_service_set_affinity(a->dp, s->dp_index, connection);
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+
+	if (d)
+		affinity_from_kernel(s, d);
+	return ret;
+}
+
 /*
  * A configured service meets the kernel: added when new; replaced when its
  * VIP or protocol changed; otherwise adopted as the kernel has it (a
@@ -422,6 +445,7 @@ static int place_service(struct agent *a, struct service_rt *s, char *err,
 				 "data path has (a rollout changed them)",
 				 s->cfg.def.name);
 		cfg_pools_from_kernel(a, s);
+		affinity_from_kernel(s, d);
 		return 0;
 	}
 	ret = dp_service_add(a->dp, &s->cfg.def, &s->dp_index, dp_err,
@@ -433,37 +457,49 @@ static int place_service(struct agent *a, struct service_rt *s, char *err,
 }
 
 /* The config changed since the state file: its pools and weight win and
- * the rollout starts over, idle. */
-static void apply_config_pools(struct agent *a, struct service_rt *s)
+ * the rollout starts over, idle. `configured` is the service as the config
+ * file has it: place_service() replaced the pools of s->cfg with the
+ * kernel's when it adopted the service. */
+static void apply_config_pools(struct agent *a, struct service_rt *s,
+			       const struct service_config *configured)
 {
-	const struct service_config *c = &s->cfg;
+	const struct dp_service_def *def = &configured->def;
 	char dp_err[DP_ERR_LEN];
 
-	if (dp_service_update(a->dp, s->dp_index, c->def.stable,
-			      c->def.stable_count, c->def.canary,
-			      c->def.canary_count, c->def.canary_bp, dp_err,
-			      sizeof(dp_err)))
+	if (dp_service_update(a->dp, s->dp_index, def->stable,
+			      def->stable_count, def->canary, def->canary_count,
+			      def->canary_bp, dp_err, sizeof(dp_err)))
 		log_error("service %s: cannot apply the configured pools: %s",
-			  c->def.name, dp_err);
-	rollout_init(&s->rollout, c->def.canary_bp);
+			  def->name, dp_err);
+	cfg_pools_from_kernel(a, s);
+	if (apply_affinity(a, s, s->configured_connection_affinity))
+		log_error("service %s: cannot apply the configured affinity",
+			  def->name);
+	rollout_init(&s->rollout, def->canary_bp);
 }
 
 /* A state file's record meets its service: resumed when the config is what
  * it was when the record was written, else the config wins. */
-static void restore_service(struct agent *a, struct state_record *rec)
+static void restore_service(struct agent *a, const struct agent_config *cfg,
+			    struct state_record *rec)
 {
 	struct service_rt *s = agent_find_service(a, rec->name);
+	const struct service_config *configured = NULL;
 	char mine[STATE_FINGERPRINT_LEN];
+	size_t i;
 
 	if (!s || !rec->has_fingerprint)
 		return;
+	for (i = 0; i < cfg->service_count && !configured; i++)
+		if (!strcmp(cfg->services[i].def.name, rec->name))
+			configured = &cfg->services[i];
 	statefile_fingerprint(s->config_fingerprint, mine, sizeof(mine));
 	if (strcmp(mine, rec->config_fingerprint)) {
 		log_info("service %s: the config changed since the state file "
 			 "was written: applying the configured pools, the "
 			 "rollout starts idle",
 			 s->cfg.def.name);
-		apply_config_pools(a, s);
+		apply_config_pools(a, s, configured ? configured : &s->cfg);
 		return;
 	}
 	if (rec->rollout_error)
@@ -481,7 +517,7 @@ static void restore_service(struct agent *a, struct state_record *rec)
 	s->rollbacks = rec->rollbacks;
 }
 
-static int restore_state(struct agent *a)
+static int restore_state(struct agent *a, const struct agent_config *cfg)
 {
 	struct state_record *records;
 	size_t count, i;
@@ -491,7 +527,7 @@ static int restore_state(struct agent *a)
 	if (ret)
 		return ret;
 	for (i = 0; i < count; i++)
-		restore_service(a, &records[i]);
+		restore_service(a, cfg, &records[i]);
 	statefile_records_free(records, count);
 	return 0;
 }
@@ -557,6 +593,9 @@ int agent_create(const struct agent_config *cfg,
 		if (ret)
 			goto fail;
 	}
+	ret = notifier_create(cfg, &a->notifier, err, err_len);
+	if (ret)
+		goto fail;
 	ret = fetcher_create(AGENT_FETCH_IN_FLIGHT_MAX, &a->fetcher);
 	if (ret) {
 		snprintf(err, err_len, "cannot start the HTTP client: %s",
@@ -594,7 +633,7 @@ int agent_create(const struct agent_config *cfg,
 			goto fail;
 	}
 	remove_unconfigured(a);
-	ret = restore_state(a);
+	ret = restore_state(a, cfg);
 	if (ret)
 		log_warn("state file %s not used: %s (rollouts start idle)",
 			 a->cfg.state_file, strerror(-ret));
@@ -612,6 +651,7 @@ int agent_create(const struct agent_config *cfg,
 				 s->rollout.weight_bp / PERCENT);
 		if (s->rollout.phase == PHASE_WARMING)
 			s->warmup_pending = true;
+		events_sync(s);
 	}
 	a->state_dirty = true;
 	*out = a;
@@ -637,6 +677,7 @@ void agent_destroy(struct agent *a)
 		free_retired(a);
 	health_probes_destroy(a->probes, a->fetcher);
 	fetcher_destroy(a->fetcher);
+	notifier_destroy(a->notifier);
 	dp_close(a->dp, !a->opts.keep_attached);
 	pthread_mutex_destroy(&a->lock);
 	memset(a->token, 0, sizeof(a->token));
@@ -892,16 +933,19 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 	    mono - s->last_read_mono_ms >= AGENT_IDLE_READ_INTERVAL_MS)
 		signals_read(a, s, mono);
 	signals_history_tick(s, mono, wall);
+	check_few_clients(s);
 	check_health(a, s, mono);
 	scrape_tick(a, s, mono);
 	warmup_tick(a, s);
 	reconcile_weight(a, s);
+	events_targets(a, s);
 	if (!active)
 		return;
 	check_immediate(a, s);
-	if (s->rollout.phase == PHASE_PROGRESSING &&
-	    rollout_due(&s->rollout, wall) && wall >= s->next_eval_wall_ms)
+	/* Also while a gate waits at a step: a failure still rolls back. */
+	if (rollout_due(&s->rollout, wall) && wall >= s->next_eval_wall_ms)
 		evaluate(a, s, mono, wall);
+	gates_tick(a, s, mono);
 }
 
 /* The fetcher's callbacks may have ended warm-ups. */
@@ -913,6 +957,35 @@ static void take_warmup_outcomes(struct agent *a)
 	for (i = 0; i < a->service_count; i++)
 		if (warmup_take_outcome(a->services[i], &o))
 			warmup_ended(a, a->services[i], &o);
+}
+
+/* A gate's URL said yes (on to where the rollout was going) or refused
+ * explicitly (back); a holding answer stays with gates.c. */
+static void take_gate_answers(struct agent *a)
+{
+	char why[GATE_WHY_LEN];
+	enum gate_answer answer;
+	size_t i;
+
+	for (i = 0; i < a->service_count; i++) {
+		struct service_rt *s = a->services[i];
+		enum rollout_phase before = s->rollout.phase;
+		uint32_t actions = 0;
+
+		if (!gates_take_answer(s, &answer, why, sizeof(why)))
+			continue;
+		if (answer == GATE_REFUSE) {
+			rollout_gate_refused(&s->rollout, why, clock_wall_ms(),
+					     &actions);
+			log_event(s, "gate refused");
+			events_emit(a, s, NOTIFY_GATE_REFUSED, NULL);
+		} else {
+			rollout_gate_passed(&s->rollout, why, clock_wall_ms(),
+					    &actions);
+			log_event(s, "gate passed");
+		}
+		judged(a, s, before, actions, ROLLBACK_GATE, NULL);
+	}
 }
 
 /* The watch (watch.c) says whether the hooks were emptied; attaching
@@ -942,6 +1015,7 @@ int agent_run(struct agent *a)
 		pthread_mutex_lock(&a->lock);
 		fetcher_poll(a->fetcher);
 		take_warmup_outcomes(a);
+		take_gate_answers(a);
 		free_retired(a);
 		mono = clock_mono_ms();
 		if (mono >= next_tick) {
@@ -1128,6 +1202,22 @@ int agent_rollout_promote(struct agent *a, const char *name, bool full,
 			  err);
 }
 
+static int do_approve(struct agent *a, struct service_rt *s, const void *arg,
+		      uint32_t *actions, struct agent_error *err)
+{
+	int ret = rollout_gate_passed(&s->rollout, "approved by an operator",
+				      clock_wall_ms(), actions);
+
+	(void)a, (void)arg;
+	return ret ? refused(s, ret, err) : 0;
+}
+
+int agent_rollout_approve(struct agent *a, const char *name, json_t **out,
+			  struct agent_error *err)
+{
+	return transition(a, name, do_approve, NULL, "gate approved", out, err);
+}
+
 int agent_rollout_abort(struct agent *a, const char *name, json_t **out,
 			struct agent_error *err)
 {
@@ -1166,6 +1256,34 @@ int agent_set_weight(struct agent *a, const char *name, uint32_t canary_bp,
 {
 	return transition(a, name, do_weight, &canary_bp, "weight set", out,
 			  err);
+}
+
+static int do_affinity(struct agent *a, struct service_rt *s, const void *arg,
+		       uint32_t *actions, struct agent_error *err)
+{
+	const bool *connection = arg;
+	bool was = s->cfg.def.flags & KN_SVC_F_CONNECTION_AFFINITY;
+	int ret;
+
+	if (was == *connection)
+		return 0;
+	ret = apply_affinity(a, s, *connection);
+	if (ret)
+		return fail(err, AGENT_ERR_INTERNAL, "",
+			    "cannot write the affinity of service %s to the "
+			    "kernel: %s",
+			    s->cfg.def.name, strerror(-ret));
+	*actions |= ACTION_NEW_WINDOW;
+	return 0;
+}
+
+int agent_set_affinity(struct agent *a, const char *name, bool connection,
+		       json_t **out, struct agent_error *err)
+{
+	return transition(a, name, do_affinity, &connection,
+			  connection ? "affinity set: connection"
+				     : "affinity set: client",
+			  out, err);
 }
 
 /* agent_set_backends()'s arguments, through transition(). */

@@ -18,9 +18,11 @@
  *    "canary_percent", "step", "steps", "step_elapsed", "rollout" (spec or
  *    null), "backends": [{"address", "pool", "kernel": {...},
  *    "metrics": {...}}], "analysis" (latest per signal), "counters",
- *    "datapath" (attached or detached: watch.c)}
+ *    "datapath" (attached or detached: watch.c), "share", "affinity"
+ *    (client or connection), "clients" (the step's distinct client
+ *    addresses and the too-few warning)}
  *  phase is one of idle, warming, progressing, paused, promoted,
- *    rolled_back, aborted.
+ *    rolled_back, aborted, waiting_gate ("gate" then says which).
  */
 #ifndef KANARY_AGENT_H
 #define KANARY_AGENT_H
@@ -112,6 +114,10 @@ int agent_rollout_promote(struct agent *a, const char *name, bool full,
 			  json_t **out, struct agent_error *err);
 int agent_rollout_abort(struct agent *a, const char *name, json_t **out,
 			struct agent_error *err);
+/* The gate the rollout waits for says yes (any gate: an operator's word
+ * overrides a URL's hold); a conflict when no gate is waiting. */
+int agent_rollout_approve(struct agent *a, const char *name, json_t **out,
+			  struct agent_error *err);
 /* The canary's share of new connections, in basis points (0..10000);
  * outside a rollout only, and above 0 only with canary backends. */
 int agent_set_weight(struct agent *a, const char *name, uint32_t canary_bp,
@@ -124,5 +130,12 @@ int agent_set_backends(struct agent *a, const char *name,
 		       bool set_stable, const struct endpoint *canary,
 		       uint32_t canary_count, bool set_canary, json_t **out,
 		       struct agent_error *err);
+
+/* Connection affinity on (true) or client affinity; at any time, also
+ * during a rollout: recorded flows keep their backend, new connections
+ * follow the new rule, and the step's window starts over so that the
+ * analysis compares the pools under one rule. */
+int agent_set_affinity(struct agent *a, const char *name, bool connection,
+		       json_t **out, struct agent_error *err);
 
 #endif /* KANARY_AGENT_H */

@@ -13,6 +13,9 @@
  *   statefile.c      rollout state and decision log on disk (struct
  *                    state_record)
  *   prom_export.c    kanaryd's own /metrics
+ *   gates.c          asking a waiting gate's URL (its answer: struct
+ *                    gate_wait, taken by the core)
+ *   events.c         what the notifier is told after each transition
  * Everything here is guarded by agent.lock. The fetcher is used by the
  * control loop's thread only: API threads leave work for it (flags,
  * retired backends) and wake it up. tests/static/core_calls.sh checks that
@@ -29,7 +32,9 @@
 #include "datapath/dataplane.h"
 #include "fetcher.h"
 #include "metrics/metric_presets.h"
+#include "judge/gate.h"
 #include "judge/rollout.h"
+#include "notify.h"
 #include "util/clock.h"
 #include "util/ring.h"
 
@@ -113,6 +118,7 @@ struct backend_rt {
 	struct warmup_progress warmup;
 	struct backend_health health;
 	struct backend_rt *retired_next;
+	bool target_reported_down; /* events.c: target_down was sent */
 };
 
 /* One pool's second in the history chart: compact, so that the chart's 15
@@ -145,6 +151,26 @@ struct window_share {
 	struct pool_split new_connections;
 	bool requests_observed; /* HTTP: the kernel counts responses */
 	struct pool_split requests;
+};
+
+/* A waiting gate's asking (gates.c): one request at a time, again after
+ * the gate's interval while it holds. */
+struct gate_wait {
+	bool in_flight;
+	uint64_t wait_since_ms;	   /* rollout.gate_since_ms asked for */
+	uint64_t next_ask_mono_ms; /* 0: ask now */
+	uint64_t asked;		   /* in this wait */
+	bool answered;		   /* an answer for the core to take */
+	enum gate_answer answer;
+	char why[GATE_WHY_LEN]; /* the latest answer, for the status */
+};
+
+/* What the notifier was last told of a service (events.c). */
+struct rollout_mark {
+	enum rollout_phase phase;
+	uint32_t step;
+	enum gate_point gate;
+	const json_t *record; /* the decision log's newest, when told */
 };
 
 /* Aggregated kernel counters of one pool at one time. */
@@ -198,6 +224,24 @@ struct service_rt {
 	json_t *latest_analysis;
 	uint64_t evaluations[3]; /* by enum rollout_verdict */
 	uint64_t rollbacks;
+
+	/* Distinct client addresses of the window (judge/clients.h) and
+	 * whether the decision log has said they are too few. */
+	double clients_estimate;
+	bool few_clients_logged;
+	/* The config's affinity: wins over the kernel's when the config
+	 * changed since the state file (like the pools). */
+	bool configured_connection_affinity;
+	struct gate_wait gate_wait;
+	struct rollout_mark notified;
+};
+
+enum rollback_reason {
+	ROLLBACK_ERROR_RATE = 0,
+	ROLLBACK_REFUSED = 1,
+	ROLLBACK_ANALYSIS = 2,
+	ROLLBACK_GATE = 3, /* a gate refused */
+	ROLLBACK_REASON_COUNT,
 };
 
 struct agent {
@@ -216,13 +260,8 @@ struct agent {
 	bool state_dirty;
 	uint64_t started_wall_ms;
 	uint64_t scrape_errors_total;
-	uint64_t rollbacks_by_reason[3]; /* error rate, refused, analysis */
-};
-
-enum rollback_reason {
-	ROLLBACK_ERROR_RATE = 0,
-	ROLLBACK_REFUSED = 1,
-	ROLLBACK_ANALYSIS = 2,
+	uint64_t rollbacks_by_reason[ROLLBACK_REASON_COUNT];
+	struct notifier *notifier;
 };
 
 /* A loaded state file's record of one service (statefile_load). */
@@ -278,6 +317,15 @@ void signals_window_share(const struct service_rt *s, struct window_share *out);
 json_t *signals_window_share_json(const struct service_rt *s,
 				  uint64_t window_started_wall_ms);
 
+/* The warning's length: a sentence with three numbers. */
+#define SIGNALS_FEW_CLIENTS_TEXT_LEN 320
+void signals_read_clients(struct agent *a, struct service_rt *s);
+/* With client affinity, are the window's clients too few for the weight. */
+bool signals_few_clients(const struct service_rt *s);
+void signals_few_clients_text(const struct service_rt *s, char *buf,
+			      size_t len);
+json_t *signals_clients_json(const struct service_rt *s);
+
 /* scrape.c */
 void scrape_set_url(struct service_rt *s, struct backend_rt *b);
 void scrape_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms);
@@ -316,6 +364,27 @@ int statefile_load(const char *path, struct state_record **records,
 void statefile_records_free(struct state_record *records, size_t count);
 /* The form a config fingerprint has in the file. */
 void statefile_fingerprint(uint64_t fingerprint, char *buf, size_t len);
+
+/* gates.c */
+/* Asks a waiting gate's URL when due (never waits for the answer). */
+void gates_tick(struct agent *a, struct service_rt *s, uint64_t mono_ms);
+/* True once per answer that moves the rollout (proceed or refuse), with
+ * it and why; a hold is kept for the status and asked again later. */
+bool gates_take_answer(struct service_rt *s, enum gate_answer *answer,
+		       char *why, size_t why_len);
+void gates_cancel(struct agent *a, struct service_rt *s);
+/* {"gate", "url", "since", "asked", "last_answer"} while waiting, or NULL */
+json_t *gates_status_json(const struct service_rt *s);
+
+/* events.c */
+/* What the notifier knows of s is what s is now (start, restore). */
+void events_sync(struct service_rt *s);
+/* After a transition: the events between what was last told and now. */
+void events_update(struct agent *a, struct service_rt *s);
+void events_emit(struct agent *a, struct service_rt *s, enum notify_event kind,
+		 const char *target);
+/* A /metrics target went down or came back. */
+void events_targets(struct agent *a, struct service_rt *s);
 
 /* prom_export.c */
 int prom_export(struct agent *a, char **text, size_t *len);

@@ -462,6 +462,13 @@ static int call_abort(struct agent *a, const char *name, const json_t *body,
 	return agent_rollout_abort(a, name, out, err);
 }
 
+static int call_approve(struct agent *a, const char *name, const json_t *body,
+			json_t **out, struct agent_error *err)
+{
+	(void)body;
+	return agent_rollout_approve(a, name, out, err);
+}
+
 static const char *const weight_fields[] = {"canary_percent", NULL};
 
 /* {"canary_percent": 12.5} */
@@ -485,12 +492,37 @@ static int call_weight(struct agent *a, const char *name, const json_t *body,
 	return agent_set_weight(a, name, bp, out, err);
 }
 
+static const char *const affinity_fields[] = {"affinity", NULL};
+
+/* {"affinity": "connection"} or {"affinity": "client"} */
+static int call_affinity(struct agent *a, const char *name, const json_t *body,
+			 json_t **out, struct agent_error *err)
+{
+	struct jf_ctx ctx;
+	uint32_t flags = 0;
+
+	jf_init(&ctx, "", err->field, sizeof(err->field), err->message,
+		sizeof(err->message));
+	if (jf_check_object(&ctx, body, affinity_fields) ||
+	    affinity_field(&ctx, body, &flags))
+		return invalid_body(err);
+	if (!json_object_get(body, "affinity")) {
+		jf_fail(&ctx, "affinity",
+			"is required: \"client\" or \"connection\", like "
+			"{\"affinity\": \"connection\"}");
+		return invalid_body(err);
+	}
+	return agent_set_affinity(a, name, flags & KN_SVC_F_CONNECTION_AFFINITY,
+				  out, err);
+}
+
 static const char *const backends_fields[] = {"stable", "canary", NULL};
 
 /* Room for a list element's field name, "canary[63]" and the like. */
 #define API_FIELD_LEN 32
 
-/* One pool's list of "IPv4:PORT" strings (already known to be a list). */
+/* One pool's list of "IPv4:PORT" or "[IPv6]:PORT" strings (already known to
+ * be a list). */
 static int endpoints_from_json(struct jf_ctx *ctx, const json_t *list,
 			       const char *key, struct endpoint *out,
 			       uint32_t *count)
@@ -508,7 +540,8 @@ static int endpoints_from_json(struct jf_ctx *ctx, const json_t *list,
 		snprintf(field, sizeof(field), "%s[%zu]", key, i);
 		if (!json_is_string(v))
 			return jf_fail(ctx, field,
-				       "must be a string \"IPv4:PORT\"");
+				       "must be a string \"IPv4:PORT\" or "
+				       "\"[IPv6]:PORT\"");
 		if (netaddr_parse_endpoint(json_string_value(v), &out[i], why,
 					   sizeof(why)))
 			return jf_fail(ctx, field, "%s", why);
@@ -537,14 +570,15 @@ static int call_backends(struct agent *a, const char *name, const json_t *body,
 	if (!lists[KN_POOL_STABLE] && !lists[KN_POOL_CANARY]) {
 		jf_fail(&ctx, "",
 			"give \"stable\" and/or \"canary\", each a list of "
-			"\"IPv4:PORT\" strings");
+			"\"IPv4:PORT\" or \"[IPv6]:PORT\" strings");
 		return invalid_body(err);
 	}
 	for (p = 0; p < KN_POOL_COUNT; p++) {
 		if (lists[p] && !json_is_array(lists[p])) {
 			jf_fail(&ctx, backends_fields[p],
-				"must be a list of \"IPv4:PORT\" strings, "
-				"like [\"198.18.0.10:8000\"]");
+				"must be a list of \"IPv4:PORT\" or "
+				"\"[IPv6]:PORT\" strings, like "
+				"[\"198.18.0.10:8000\"]");
 			return invalid_body(err);
 		}
 	}
@@ -573,6 +607,8 @@ static const struct service_route service_routes[] = {
     {"abort", MHD_HTTP_METHOD_POST, BODY_EMPTY_OBJECT, call_abort},
     {"weight", MHD_HTTP_METHOD_PUT, BODY_REQUIRED, call_weight},
     {"backends", MHD_HTTP_METHOD_PUT, BODY_REQUIRED, call_backends},
+    {"affinity", MHD_HTTP_METHOD_PUT, BODY_REQUIRED, call_affinity},
+    {"approve", MHD_HTTP_METHOD_POST, BODY_EMPTY_OBJECT, call_approve},
 };
 
 #define SERVICE_ROUTE_COUNT (sizeof(service_routes) / sizeof(service_routes[0]))

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "agent_internal.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #define HEALTH_PROBE_INTERVAL_MS   1000
@@ -53,8 +54,11 @@ struct health_probes {
 static size_t bucket_of(const struct health_probes *hp,
 			const struct endpoint *ep)
 {
-	uint64_t h = ((uint64_t)ep->addr.s_addr << 16 | ep->port) *
-		     0x9e3779b97f4a7c15ull;
+	uint32_t addr_hash = endpoint_family(ep) == AF_INET6
+				 ? hash_fnv1a32(&ep->addr6, sizeof(ep->addr6))
+				 : ep->addr.s_addr;
+	uint64_t h =
+	    ((uint64_t)addr_hash << 16 | ep->port) * 0x9e3779b97f4a7c15ull;
 
 	return (size_t)(h >> 32) & (hp->bucket_count - 1);
 }
@@ -194,10 +198,10 @@ static void on_probe(void *owner, uint64_t tag, const struct fetch_result *r)
 static void probe(struct agent *a, struct endpoint_probe *e, uint64_t mono_ms)
 {
 	struct fetch_request req = {0};
-	char host[INET_ADDRSTRLEN];
+	char ep[NETADDR_ENDPOINT_STR_LEN];
 
-	inet_ntop(AF_INET, &e->ep.addr, host, sizeof(host));
-	snprintf(req.url, sizeof(req.url), "http://%s:%u/", host, e->ep.port);
+	netaddr_endpoint_str(&e->ep, ep, sizeof(ep));
+	snprintf(req.url, sizeof(req.url), "http://%s/", ep);
 	req.connect_only = 1;
 	req.timeout_ms = HEALTH_PROBE_TIMEOUT_MS;
 	req.max_body_bytes = 1;

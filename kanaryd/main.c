@@ -45,6 +45,7 @@ enum long_only {
 	OPT_ALLOW_LOCAL_BACKENDS,
 	OPT_METRICS_PRESET,
 	OPT_NO_HTTP,
+	OPT_AFFINITY,
 	OPT_VERSION,
 	OPT_CHECK_CONFIG,
 	OPT_TAKEOVER,
@@ -63,6 +64,7 @@ static const struct option long_options[] = {
     {"name", required_argument, NULL, OPT_NAME},
     {"udp", no_argument, NULL, OPT_UDP},
     {"no-http", no_argument, NULL, OPT_NO_HTTP},
+    {"affinity", required_argument, NULL, OPT_AFFINITY},
     {"metrics-preset", required_argument, NULL, OPT_METRICS_PRESET},
     {"keep-attached", no_argument, NULL, OPT_KEEP_ATTACHED},
     {"remove", no_argument, NULL, OPT_REMOVE},
@@ -119,6 +121,7 @@ static void usage(FILE *f)
 	    "                          them again\n"
 	    "One service from flags:\n"
 	    "      --service VIP:PORT  the service's virtual IP and port\n"
+	    "                          (IPv6 in brackets: [2001:2::1]:8000)\n"
 	    "      --stable LIST       stable backends, IP:PORT[,IP:PORT...]\n"
 	    "      --canary LIST       canary backends\n"
 	    "      --weight PERCENT    canary share, 0-100, two decimals "
@@ -126,6 +129,10 @@ static void usage(FILE *f)
 	    "      --name NAME         service name (default: default)\n"
 	    "      --udp               the service is UDP (default TCP)\n"
 	    "      --no-http           do not observe HTTP/1.x in the kernel\n"
+	    "      --affinity MODE     client (default: a client keeps its\n"
+	    "                          version) or connection (each "
+	    "connection\n"
+	    "                          draws it: for few clients, a gateway)\n"
 	    "      --metrics-preset P  scrape backends' /metrics with preset "
 	    "P\n"
 	    "      --allow-local-backends  loopback backends (127.0.0.0/8) "
@@ -167,6 +174,7 @@ struct flags {
 	const char *weight;
 	const char *name;
 	const char *metrics_preset;
+	const char *affinity;
 	const char *listen;
 	const char *token_file;
 	const char *state_file;
@@ -275,6 +283,15 @@ static int service_from_flags(const struct flags *f, struct agent_config *cfg)
 				   f->weight);
 	svc->def.proto = f->udp ? IPPROTO_UDP : IPPROTO_TCP;
 	svc->def.flags = f->udp || f->no_http ? 0 : KN_SVC_F_HTTP;
+	if (f->affinity) {
+		bool connection;
+
+		if (affinity_parse(f->affinity, &connection))
+			return usage_error("--affinity '%s': %s", f->affinity,
+					   AFFINITY_EXPECTED);
+		if (connection)
+			svc->def.flags |= KN_SVC_F_CONNECTION_AFFINITY;
+	}
 	svc->allow_local_backends = f->allow_local_backends;
 	if (f->metrics_preset) {
 		if (metric_spec_preset(f->metrics_preset, &svc->metrics)) {
@@ -411,6 +428,9 @@ static int on_flag(const struct opts_parser *p, int id, const char *arg)
 	case OPT_NO_HTTP:
 		f->no_http = true;
 		return 0;
+	case OPT_AFFINITY:
+		f->affinity = arg;
+		return 0;
 	case OPT_METRICS_PRESET:
 		f->metrics_preset = arg;
 		return 0;
@@ -479,6 +499,9 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		    "--stable, --canary, --weight, --name, --udp, "
 		    "--metrics-preset and --allow-local-backends describe a "
 		    "--service (in a config file: the service's fields)");
+	if (!f->service && f->affinity)
+		return usage_error("--affinity describes a --service (in a "
+				   "config file: the service's \"affinity\")");
 	if (f->remove && (f->takeover || f->no_reattach))
 		return usage_error("--takeover and --no-reattach are for a "
 				   "kanaryd that serves, not for --remove "

@@ -45,6 +45,20 @@ out(struct page *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* out() for the parts that write their own families (notify.c). */
+static void __attribute__((format(printf, 2, 3)))
+put_page(void *page, const char *fmt, ...)
+{
+	struct page *b = page;
+	va_list ap;
+
+	if (b->err)
+		return;
+	va_start(ap, fmt);
+	b->err = buf_vprintf(&b->text, fmt, ap);
+	va_end(ap);
+}
+
 static void family(struct page *b, const char *name, const char *type,
 		   const char *help)
 {
@@ -104,8 +118,9 @@ static void share_families(struct agent *a, struct page *b)
 static void service_families(struct agent *a, struct page *b)
 {
 	static const enum rollout_phase phases[] = {
-	    PHASE_IDLE,	    PHASE_WARMING,     PHASE_PROGRESSING, PHASE_PAUSED,
-	    PHASE_PROMOTED, PHASE_ROLLED_BACK, PHASE_ABORTED,
+	    PHASE_IDLE,	   PHASE_WARMING,      PHASE_PROGRESSING,
+	    PHASE_PAUSED,  PHASE_PROMOTED,     PHASE_ROLLED_BACK,
+	    PHASE_ABORTED, PHASE_WAITING_GATE,
 	};
 	size_t i, p;
 
@@ -182,6 +197,39 @@ static const struct counter_field backend_counters[] = {
 	  "Connections the backend refused (reset answering a SYN)."),
     FIELD("kanary_backend_syn_retries_total", syn_retries,
 	  "SYNs clients sent again because the backend did not answer."),
+    FIELD("kanary_backend_http_streams_total", http_streams,
+	  "HTTP responses of Content-Type text/event-stream."),
+    FIELD("kanary_backend_http_stream_errors_total", http_stream_errors,
+	  "Event streams that carried an error event (event: error, or "
+	  "data: {\"error\"...}): counted as errors beside the 5xx."),
+};
+
+/* A histogram of the kernel's, at its offset in struct dp_backend_counters.
+ */
+struct hist_field {
+	const char *name;
+	const char *help;
+	size_t offset;
+};
+
+static const struct hist_field backend_histograms[] = {
+    {"kanary_backend_http_latency_seconds",
+     "Time from a request's first byte to its response's first byte, seen "
+     "by the kernel.",
+     offsetof(struct dp_backend_counters, latency)},
+    {"kanary_backend_http_first_body_seconds",
+     "Time from a request's first byte to its response's first body byte "
+     "after the headers (for an event stream: the first token), seen by "
+     "the kernel.",
+     offsetof(struct dp_backend_counters, timing.first_body)},
+    {"kanary_backend_http_response_end_seconds",
+     "Time from a request's first byte to its response's end, seen by the "
+     "kernel.",
+     offsetof(struct dp_backend_counters, timing.end)},
+    {"kanary_backend_http_event_gap_seconds",
+     "Gaps between packets carrying event data in event streams "
+     "(inter-token latency, one sample per packet), seen by the kernel.",
+     offsetof(struct dp_backend_counters, timing.event_gap)},
 };
 
 /* A counter kept per direction: to the backend and back from it. */
@@ -276,40 +324,40 @@ static void backend_families(struct agent *a, struct page *b)
 			    LABEL_ARGS, classes[c],
 			    (unsigned long long)BE->now.totals.http_status[c]);
 	}
-	family(b, "kanary_backend_http_latency_seconds", "histogram",
-	       "Time from a request's first byte to its response's first "
-	       "byte, seen by the kernel.");
-	EACH_BACKEND
-	{
-		char ep[NETADDR_ENDPOINT_STR_LEN];
-		const struct kn_latency_hist *h = &BE->now.latency;
-		unsigned long long cumulative = 0;
-		unsigned bucket;
+	for (f = 0;
+	     f < sizeof(backend_histograms) / sizeof(backend_histograms[0]);
+	     f++) {
+		const struct hist_field *hf = &backend_histograms[f];
 
-		netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
-		for (bucket = 0; bucket < KN_LATENCY_BUCKETS - 1; bucket++) {
-			cumulative += h->buckets[bucket];
-			if ((bucket + 1) % LATENCY_BUCKETS_PER_EDGE)
-				continue;
-			out(b,
-			    "kanary_backend_http_latency_seconds_bucket{" LABELS
-			    ",le=\"%g\"} %llu\n",
-			    LABEL_ARGS,
-			    kn_latency_bucket_low_us(bucket + 1) / US_PER_S,
-			    cumulative);
+		family(b, hf->name, "histogram", hf->help);
+		EACH_BACKEND
+		{
+			char ep[NETADDR_ENDPOINT_STR_LEN];
+			const struct kn_latency_hist *h =
+			    (const void *)((const char *)&BE->now + hf->offset);
+			unsigned long long cumulative = 0;
+			unsigned bucket;
+
+			netaddr_endpoint_str(&BE->ep, ep, sizeof(ep));
+			for (bucket = 0; bucket < KN_LATENCY_BUCKETS - 1;
+			     bucket++) {
+				cumulative += h->buckets[bucket];
+				if ((bucket + 1) % LATENCY_BUCKETS_PER_EDGE)
+					continue;
+				out(b, "%s_bucket{" LABELS ",le=\"%g\"} %llu\n",
+				    hf->name, LABEL_ARGS,
+				    kn_latency_bucket_low_us(bucket + 1) /
+					US_PER_S,
+				    cumulative);
+			}
+			cumulative += h->buckets[KN_LATENCY_BUCKETS - 1];
+			out(b, "%s_bucket{" LABELS ",le=\"+Inf\"} %llu\n",
+			    hf->name, LABEL_ARGS, cumulative);
+			out(b, "%s_sum{" LABELS "} %g\n", hf->name, LABEL_ARGS,
+			    h->sum_us / US_PER_S);
+			out(b, "%s_count{" LABELS "} %llu\n", hf->name,
+			    LABEL_ARGS, cumulative);
 		}
-		cumulative += h->buckets[KN_LATENCY_BUCKETS - 1];
-		out(b,
-		    "kanary_backend_http_latency_seconds_bucket{" LABELS
-		    ",le=\"+Inf\"} %llu\n",
-		    LABEL_ARGS, cumulative);
-		out(b,
-		    "kanary_backend_http_latency_seconds_sum{" LABELS "} %g\n",
-		    LABEL_ARGS, h->sum_us / US_PER_S);
-		out(b,
-		    "kanary_backend_http_latency_seconds_count{" LABELS
-		    "} %llu\n",
-		    LABEL_ARGS, cumulative);
 	}
 	family(b, "kanary_backend_up", "gauge",
 	       "1 when the backend takes new connections, 0 when kanaryd "
@@ -352,8 +400,12 @@ static void backend_families(struct agent *a, struct page *b)
 
 static void agent_families(struct agent *a, struct page *b)
 {
-	static const char *const reasons[] = {"error_rate", "refused",
-					      "analysis"};
+	static const char *const reasons[ROLLBACK_REASON_COUNT] = {
+	    [ROLLBACK_ERROR_RATE] = "error_rate",
+	    [ROLLBACK_REFUSED] = "refused",
+	    [ROLLBACK_ANALYSIS] = "analysis",
+	    [ROLLBACK_GATE] = "gate",
+	};
 	static const char *const hooks[] = {"xdp_ingress", "tc_ingress",
 					    "tc_egress"};
 	static const char *const why[] = {
@@ -377,7 +429,7 @@ static void agent_families(struct agent *a, struct page *b)
 
 	family(b, "kanary_rollbacks_total", "counter",
 	       "Rollbacks by the rule that caused them.");
-	for (r = 0; r < 3; r++)
+	for (r = 0; r < ROLLBACK_REASON_COUNT; r++)
 		out(b, "kanary_rollbacks_total{reason=\"%s\"} %llu\n",
 		    reasons[r], (unsigned long long)a->rollbacks_by_reason[r]);
 	if (!dp_read_global(a->dp, stats)) {
@@ -419,6 +471,7 @@ int prom_export(struct agent *a, char **text, size_t *len)
 	service_families(a, &b);
 	backend_families(a, &b);
 	agent_families(a, &b);
+	notifier_prometheus(a->notifier, put_page, &b);
 	if (b.err) {
 		buf_free(&b.text);
 		return b.err;

@@ -27,10 +27,10 @@
 
 void scrape_set_url(struct service_rt *s, struct backend_rt *b)
 {
-	char host[INET_ADDRSTRLEN];
+	char host[NETADDR_ENDPOINT_STR_LEN];
 	uint16_t port = s->cfg.metrics_port ? s->cfg.metrics_port : b->ep.port;
 
-	inet_ntop(AF_INET, &b->ep.addr, host, sizeof(host));
+	netaddr_endpoint_host(&b->ep, host, sizeof(host));
 	snprintf(b->target.url, sizeof(b->target.url), "http://%s:%u%s", host,
 		 port, s->cfg.metrics_path);
 }
@@ -446,10 +446,10 @@ static void warmup_submit(struct agent *a, struct service_rt *s,
 			  struct backend_rt *b)
 {
 	struct fetch_request req = {0};
-	char host[INET_ADDRSTRLEN];
+	char ep[NETADDR_ENDPOINT_STR_LEN];
 
-	inet_ntop(AF_INET, &b->ep.addr, host, sizeof(host));
-	snprintf(req.url, sizeof(req.url), "http://%s:%u%s", host, b->ep.port,
+	netaddr_endpoint_str(&b->ep, ep, sizeof(ep));
+	snprintf(req.url, sizeof(req.url), "http://%s%s", ep,
 		 s->cfg.warmup_path);
 	req.method = s->cfg.warmup_method;
 	req.body =

@@ -4,16 +4,22 @@
  * counters read every tick, summed per pool over an analysis window, over
  * the trailing seconds for the immediate rules, and per second for the
  * history chart; and each pool's share of the window's new connections and
- * requests, beside the weight (the status's "share", /metrics' shares). No
+ * requests, beside the weight (the status's "share", /metrics' shares);
+ * the distinct client addresses of the window and whether they are too
+ * few for the weight (the status's "clients"). No
  * instrumentation in the model server is needed: the data path counts
  * connections, resets, refusals, HTTP status classes and request-to-response
- * latency itself.
+ * latency itself, and for event streams (LLM servers) the time to the first
+ * token, the gaps between tokens and the error events sent after a 200,
+ * which count as errors beside the 5xx.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent_internal.h"
 #include "util/log.h"
+#include "judge/clients.h"
 #include "judge/stats.h"
 
 #define HTTP_CLASS_2XX 1
@@ -38,6 +44,14 @@ static double responses(const struct kn_backend_stats *t)
 static double sub(__u64 now, __u64 then)
 {
 	return now >= then ? (double)(now - then) : 0;
+}
+
+/* Failed responses: 5xx, and event streams that carried an error event
+ * (the status was a 200 sent before the failure). */
+static double failed_responses(const struct kn_backend_stats *t)
+{
+	return (double)t->http_status[HTTP_CLASS_5XX] +
+	       (double)t->http_stream_errors;
 }
 
 static void latency_add_delta(struct kn_latency_hist *acc,
@@ -85,15 +99,30 @@ void signals_read(struct agent *a, struct service_rt *s, uint64_t mono_ms)
 		if (b->pool != KN_POOL_CANARY)
 			continue;
 		requests += responses(&b->now.totals);
-		errors += (double)b->now.totals.http_status[HTTP_CLASS_5XX];
+		errors += failed_responses(&b->now.totals);
 		refused += (double)b->now.totals.refused;
 	}
+	signals_read_clients(a, s);
 	slot = ring_push(&s->trail_ring);
 	s->trail[slot].t_ms = mono_ms;
 	s->trail[slot].requests = requests;
 	s->trail[slot].errors = errors;
 	s->trail[slot].refused = refused;
 	s->last_read_mono_ms = mono_ms;
+}
+
+/* The window's distinct clients, from the data path's bitmap. */
+void signals_read_clients(struct agent *a, struct service_rt *s)
+{
+	struct kn_client_seen seen;
+	int ret = dp_read_clients(a->dp, s->dp_index, &seen);
+
+	if (ret) {
+		log_warn("cannot read the client bitmap of %s: %s",
+			 s->cfg.def.name, strerror(-ret));
+		return;
+	}
+	s->clients_estimate = clients_estimate(&seen);
 }
 
 void signals_reset_trail(struct service_rt *s)
@@ -126,12 +155,14 @@ static double window_responses(const struct kn_backend_stats *now,
 void signals_kernel_window(const struct service_rt *s,
 			   struct kernel_window out[2])
 {
-	struct kn_latency_hist latency[2];
+	struct kn_latency_hist latency[2], ttft[2], itl[2];
 	uint32_t i;
 	int p;
 
 	memset(out, 0, 2 * sizeof(*out));
 	memset(latency, 0, sizeof(latency));
+	memset(ttft, 0, sizeof(ttft));
+	memset(itl, 0, sizeof(itl));
 	for (i = 0; i < s->backend_count; i++) {
 		const struct backend_rt *b = s->backends[i];
 		const struct kn_backend_stats *n = &b->now.totals;
@@ -140,16 +171,25 @@ void signals_kernel_window(const struct service_rt *s,
 
 		k->requests += window_responses(n, w);
 		k->errors += sub(n->http_status[HTTP_CLASS_5XX],
-				 w->http_status[HTTP_CLASS_5XX]);
+				 w->http_status[HTTP_CLASS_5XX]) +
+			     sub(n->http_stream_errors, w->http_stream_errors);
+		k->streams += sub(n->http_streams, w->http_streams);
 		k->new_flows += sub(n->new_flows, w->new_flows);
 		k->refused += sub(n->refused, w->refused);
 		k->resets += sub(n->resets_from, w->resets_from);
 		k->syn_retries += sub(n->syn_retries, w->syn_retries);
 		latency_add_delta(&latency[b->pool & 1], &b->now.latency,
 				  &b->window_start.latency);
+		latency_add_delta(&ttft[b->pool & 1], &b->now.timing.first_body,
+				  &b->window_start.timing.first_body);
+		latency_add_delta(&itl[b->pool & 1], &b->now.timing.event_gap,
+				  &b->window_start.timing.event_gap);
 	}
-	for (p = 0; p < 2; p++)
+	for (p = 0; p < 2; p++) {
 		stats_hist_from_kernel(&out[p].latency, &latency[p]);
+		stats_hist_from_kernel(&out[p].ttft, &ttft[p]);
+		stats_hist_from_kernel(&out[p].itl, &itl[p]);
+	}
 }
 
 void signals_trailing(const struct service_rt *s, uint32_t min_requests,
@@ -195,8 +235,7 @@ static void pool_totals(const struct service_rt *s, int pool,
 		if ((int)b->pool != pool)
 			continue;
 		snap->requests += responses(&b->now.totals);
-		snap->errors +=
-		    (double)b->now.totals.http_status[HTTP_CLASS_5XX];
+		snap->errors += failed_responses(&b->now.totals);
 		snap->refused += (double)b->now.totals.refused;
 		latency_add(&snap->latency, &b->now.latency);
 	}
@@ -298,16 +337,17 @@ json_t *signals_history_json(const struct service_rt *s)
 	return points;
 }
 
-json_t *signals_backend_json(const struct backend_rt *b)
+/* {"count", and when it has quantiles "p50_ms", "p90_ms", "p99_ms",
+ * "mean_ms"}: one of the kernel's histograms. */
+static json_t *kernel_hist_json(const struct kn_latency_hist *h)
 {
-	const struct kn_backend_stats *t = &b->now.totals;
 	struct stats_hist hist;
 	struct stats_hist_summary sum = {0};
 	json_t *latency;
 
-	if (!stats_hist_from_kernel(&hist, &b->now.latency))
+	if (!stats_hist_from_kernel(&hist, h))
 		stats_hist_summarize(&hist, &sum);
-	latency = json_pack("{s:I}", "count", (json_int_t)b->now.latency.count);
+	latency = json_pack("{s:I}", "count", (json_int_t)h->count);
 	if (sum.status == STATS_OK) {
 		json_object_set_new(latency, "p50_ms",
 				    json_real(MS_PER_S * sum.p50));
@@ -318,7 +358,15 @@ json_t *signals_backend_json(const struct backend_rt *b)
 		json_object_set_new(latency, "mean_ms",
 				    json_real(MS_PER_S * sum.mean));
 	}
-	return json_pack(
+	return latency;
+}
+
+json_t *signals_backend_json(const struct backend_rt *b)
+{
+	const struct kn_backend_stats *t = &b->now.totals;
+	json_t *json, *http;
+
+	json = json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
 	    "new_connections", (json_int_t)t->new_flows, "packets_to",
@@ -331,7 +379,20 @@ json_t *signals_backend_json(const struct backend_rt *b)
 	    "3xx", (json_int_t)t->http_status[2], "4xx",
 	    (json_int_t)t->http_status[3], "5xx", (json_int_t)t->http_status[4],
 	    "unparsed", (json_int_t)t->http_responses_unparsed, "latency",
-	    latency);
+	    kernel_hist_json(&b->now.latency));
+
+	http = json_object_get(json, "http");
+	/* Event streams (LLM servers), and every response's later times. */
+	json_object_set_new(http, "streams", json_integer(t->http_streams));
+	json_object_set_new(http, "stream_errors",
+			    json_integer(t->http_stream_errors));
+	json_object_set_new(
+	    json, "timing",
+	    json_pack("{s:o, s:o, s:o}", "first_body",
+		      kernel_hist_json(&b->now.timing.first_body), "end",
+		      kernel_hist_json(&b->now.timing.end), "event_gap",
+		      kernel_hist_json(&b->now.timing.event_gap)));
+	return json;
 }
 
 static void split_fractions(struct pool_split *split,
@@ -398,4 +459,50 @@ json_t *signals_window_share_json(const struct service_rt *s,
 	    pool_split_json(&share.new_connections), "requests",
 	    share.requests_observed ? pool_split_json(&share.requests)
 				    : json_null());
+}
+
+bool signals_few_clients(const struct service_rt *s)
+{
+	struct window_share share;
+
+	if (s->cfg.def.flags & KN_SVC_F_CONNECTION_AFFINITY)
+		return false;
+	signals_window_share(s, &share);
+	return clients_too_few(s->clients_estimate, s->rollout.weight_bp,
+			       share.new_connections.total);
+}
+
+void signals_few_clients_text(const struct service_rt *s, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "few clients: about %.0f distinct client addresses this "
+		 "step, so with client affinity the canary share moves in "
+		 "steps of about %.0f points and cannot follow a weight of "
+		 "%.2f %%; \"affinity\": \"connection\" lets it follow "
+		 "(without stickiness)",
+		 round(s->clients_estimate),
+		 clients_share_step_points(round(s->clients_estimate)),
+		 s->rollout.weight_bp / PERCENT);
+}
+
+/* {"distinct", "too_few", "share_step_points", "warning"}: the window's
+ * distinct client addresses, and the warning when they are too few. */
+json_t *signals_clients_json(const struct service_rt *s)
+{
+	char text[SIGNALS_FEW_CLIENTS_TEXT_LEN];
+	bool few = signals_few_clients(s);
+	/* Whole clients: the step of 3 clients reads 33.33, not 33.28. */
+	double distinct = round(s->clients_estimate);
+	json_t *step = json_null();
+
+	if (distinct >= 1)
+		step = json_real(round(clients_share_step_points(distinct) *
+				       SHARE_DECIMALS_SCALE) /
+				 SHARE_DECIMALS_SCALE);
+	if (few)
+		signals_few_clients_text(s, text, sizeof(text));
+	return json_pack("{s:I, s:b, s:o, s:o}", "distinct",
+			 (json_int_t)distinct, "too_few", few,
+			 "share_step_points", step, "warning",
+			 few ? json_string(text) : json_null());
 }

@@ -33,17 +33,26 @@
 
 static json_t *rollout_json(const struct rollout_state *r)
 {
-	return json_pack("{s:s, s:s, s:o, s:i, s:i, s:I, s:I, s:I, s:i, s:i, "
-			 "s:s}",
-			 "phase", rollout_phase_name(r->phase), "paused_from",
-			 rollout_phase_name(r->paused_from), "spec",
-			 rollout_spec_to_json(&r->spec), "step", (int)r->step,
-			 "weight_bp", (int)r->weight_bp, "started_ms",
-			 (json_int_t)r->started_ms, "step_started_ms",
-			 (json_int_t)r->step_started_ms, "ended_ms",
-			 (json_int_t)r->ended_ms, "consecutive_failures",
-			 (int)r->consecutive_failures, "evaluations",
-			 (int)r->evaluations, "reason", r->reason);
+	json_t *obj = json_pack(
+	    "{s:s, s:s, s:o, s:i, s:i, s:I, s:I, s:I, s:i, s:i, "
+	    "s:s}",
+	    "phase", rollout_phase_name(r->phase), "paused_from",
+	    rollout_phase_name(r->paused_from), "spec",
+	    rollout_spec_to_json(&r->spec), "step", (int)r->step, "weight_bp",
+	    (int)r->weight_bp, "started_ms", (json_int_t)r->started_ms,
+	    "step_started_ms", (json_int_t)r->step_started_ms, "ended_ms",
+	    (json_int_t)r->ended_ms, "consecutive_failures",
+	    (int)r->consecutive_failures, "evaluations", (int)r->evaluations,
+	    "reason", r->reason);
+
+	/* Only while waiting: other records read as they always did. */
+	if (obj && r->phase == PHASE_WAITING_GATE) {
+		json_object_set_new(obj, "gate",
+				    json_string(gate_point_name(r->gate)));
+		json_object_set_new(obj, "gate_since_ms",
+				    json_integer((json_int_t)r->gate_since_ms));
+	}
+	return obj;
 }
 
 void statefile_fingerprint(uint64_t fingerprint, char *buf, size_t len)
@@ -217,6 +226,15 @@ static void read_rollout(struct state_record *rec, const json_t *r)
 	st->evaluations =
 	    (uint32_t)json_integer_value(json_object_get(r, "evaluations"));
 	snprintf(st->reason, sizeof(st->reason), "%s", reason ? reason : "");
+	st->gate = GATE_NONE;
+	if (st->phase == PHASE_WAITING_GATE &&
+	    gate_point_parse(json_string_value(json_object_get(r, "gate")),
+			     &st->gate)) {
+		rec->rollout_error = "the state file's gate is unreadable";
+		return;
+	}
+	st->gate_since_ms =
+	    (uint64_t)json_integer_value(json_object_get(r, "gate_since_ms"));
 	if (st->step >= st->spec.step_count ||
 	    st->weight_bp > KN_WEIGHT_SCALE_BP)
 		rec->rollout_error =

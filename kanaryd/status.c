@@ -116,6 +116,20 @@ json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 	json_object_set_new(
 	    obj, "share",
 	    signals_window_share_json(s, window_started_wall_ms(s)));
+	json_object_set_new(obj, "affinity",
+			    json_string(affinity_name(s->cfg.def.flags)));
+	json_object_set_new(obj, "clients", signals_clients_json(s));
+	/* Present only when they apply: other answers stay as they were. */
+	{
+		json_t *gate = gates_status_json(s);
+		json_t *receivers =
+		    notifier_status_json(a->notifier, s->cfg.def.name);
+
+		if (gate)
+			json_object_set_new(obj, "gate", gate);
+		if (receivers)
+			json_object_set_new(obj, "notifications", receivers);
+	}
 	return obj;
 }
 

@@ -78,8 +78,8 @@ static int endpoint_field(struct jf_ctx *ctx, const json_t *v,
 
 	if (!json_is_string(v))
 		return jf_fail(ctx, field,
-			       "must be a string \"IPv4:PORT\", like "
-			       "\"198.18.0.10:8000\"");
+			       "must be a string \"IPv4:PORT\" or "
+			       "\"[IPv6]:PORT\", like \"198.18.0.10:8000\"");
 	if (netaddr_parse_endpoint(json_string_value(v), out, why, sizeof(why)))
 		return jf_fail(ctx, field, "%s", why);
 	return 0;
@@ -96,7 +96,8 @@ static int pool_field(struct jf_ctx *ctx, const json_t *obj, const char *key,
 		return 0;
 	if (!json_is_array(list))
 		return jf_fail(ctx, key,
-			       "must be a list of \"IPv4:PORT\" strings");
+			       "must be a list of \"IPv4:PORT\" or "
+			       "\"[IPv6]:PORT\" strings");
 	if (json_array_size(list) > KN_MAX_POOL_BACKENDS)
 		return jf_fail(ctx, key, "has %zu backends; at most %d",
 			       json_array_size(list), KN_MAX_POOL_BACKENDS);
@@ -244,6 +245,8 @@ static const char *const service_fields[] = {
     "rollout",
     "warmup",
     "allow_local_backends",
+    "affinity",
+    "notifications",
     NULL,
 };
 
@@ -267,7 +270,8 @@ static int service_from_json(struct jf_ctx *ctx, const json_t *obj,
 		return ret;
 	if (!json_object_get(obj, "vip"))
 		return jf_fail(ctx, "vip",
-			       "is required: the service's \"IPv4:PORT\"");
+			       "is required: the service's \"IPv4:PORT\" or "
+			       "\"[IPv6]:PORT\"");
 	ret = endpoint_field(ctx, json_object_get(obj, "vip"), "vip",
 			     &svc->def.vip);
 	ret = ret
@@ -284,6 +288,7 @@ static int service_from_json(struct jf_ctx *ctx, const json_t *obj,
 		ret = jf_fail(ctx, "http", "HTTP is observed on TCP only");
 	svc->def.flags =
 	    http && svc->def.proto == IPPROTO_TCP ? KN_SVC_F_HTTP : 0;
+	ret = ret ?: affinity_field(ctx, obj, &svc->def.flags);
 	ret = ret
 		  ?: pool_field(ctx, obj, "stable", svc->def.stable,
 				&svc->def.stable_count);
@@ -293,9 +298,9 @@ static int service_from_json(struct jf_ctx *ctx, const json_t *obj,
 	if (ret)
 		return ret;
 	if (!svc->def.stable_count)
-		return jf_fail(
-		    ctx, "stable",
-		    "is required: at least one \"IPv4:PORT\" backend");
+		return jf_fail(ctx, "stable",
+			       "is required: at least one \"IPv4:PORT\" or "
+			       "\"[IPv6]:PORT\" backend");
 	ret = jf_bool(ctx, obj, "allow_local_backends",
 		      &svc->allow_local_backends);
 	if (ret)
@@ -312,6 +317,7 @@ static int service_from_json(struct jf_ctx *ctx, const json_t *obj,
 	svc->def.udp_idle_timeout_ms = (uint32_t)udp_idle_ms;
 	ret = metrics_field(ctx, obj, svc);
 	ret = ret ?: warmup_field(ctx, obj, svc);
+	ret = ret ?: notify_config_from_json(ctx, obj, &svc->notifications);
 	if (ret)
 		return ret;
 	rollout = json_object_get(obj, "rollout");
@@ -331,9 +337,9 @@ static int service_from_json(struct jf_ctx *ctx, const json_t *obj,
 /* ---- the whole file ----------------------------------------------------- */
 
 static const char *const top_fields[] = {
-    "interface",    "mode",	    "pin_dir",	"max_flows",
-    "max_services", "max_backends", "listen",	"token_file",
-    "state_file",   "tick",	    "services", NULL,
+    "interface",    "mode",	     "pin_dir",	   "max_flows",	 "max_services",
+    "max_backends", "listen",	     "token_file", "state_file", "tick",
+    "services",	    "notifications", NULL,
 };
 
 static int config_from_json(struct jf_ctx *ctx, const json_t *root,
@@ -376,6 +382,7 @@ static int config_from_json(struct jf_ctx *ctx, const json_t *root,
 		  ?: jf_string(ctx, root, "state_file", false, cfg->state_file,
 			       sizeof(cfg->state_file));
 	ret = ret ?: jf_duration_ms(ctx, root, "tick", true, &cfg->tick_ms);
+	ret = ret ?: notify_config_from_json(ctx, root, &cfg->notifications);
 	if (ret)
 		return ret;
 	services = json_object_get(root, "services");
@@ -432,7 +439,7 @@ static const char *backend_problem(const struct endpoint *ep, uint8_t proto,
 				   config_vip_owner_fn vip_owner,
 				   const void *arg, char *buf, size_t len)
 {
-	enum netaddr_class class = netaddr_classify(ep->addr);
+	enum netaddr_class class = netaddr_classify_endpoint(ep);
 	const char *owner;
 
 	if (class == NETADDR_LOOPBACK && !allow_local) {
@@ -441,12 +448,12 @@ static const char *backend_problem(const struct endpoint *ep, uint8_t proto,
 			 "needs \"allow_local_backends\": true in the "
 			 "service's config (--allow-local-backends with "
 			 "--service)",
-			 netaddr_class_describe(class));
+			 netaddr_class_describe_endpoint(ep));
 		return buf;
 	}
 	if (class != NETADDR_UNICAST && class != NETADDR_LOOPBACK) {
 		snprintf(buf, len, "is %s: a backend is one host",
-			 netaddr_class_describe(class));
+			 netaddr_class_describe_endpoint(ep));
 		return buf;
 	}
 	owner = vip_owner ? vip_owner(arg, proto, ep) : NULL;
@@ -487,6 +494,18 @@ int config_check_backends(const struct dp_service_def *def, bool allow_local,
 
 			snprintf(field, field_len, "%s[%u]", pool_names[p], i);
 			netaddr_endpoint_str(ep, text, sizeof(text));
+			/* One family per service: the data path rewrites
+			 * addresses of the packet's family only. */
+			if (endpoint_family(ep) != endpoint_family(&def->vip)) {
+				snprintf(why, why_len,
+					 "%s is %s but the service's VIP is "
+					 "%s: a service's backends are of its "
+					 "VIP's family (dual stack is two "
+					 "services)",
+					 text, endpoint_family_name(ep),
+					 endpoint_family_name(&def->vip));
+				return -EINVAL;
+			}
 			bad = backend_problem(ep, def->proto, allow_local,
 					      vip_owner, arg, problem,
 					      sizeof(problem));

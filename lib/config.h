@@ -16,9 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "affinity.h"
 #include "datapath/dataplane.h"
 #include "metrics/metric_presets.h"
 #include "judge/rollout_spec.h"
+#include "notify_config.h"
 
 #define CONFIG_ERR_LEN		 512
 #define CONFIG_PATH_LEN		 256
@@ -53,6 +55,7 @@ struct service_config {
 	/* Loopback backends (127.0.0.0/8) are meant: a model server on the
 	 * node itself. Off, they are refused as a mistake. */
 	bool allow_local_backends;
+	struct notify_config notifications; /* this service's own receivers */
 };
 
 struct agent_config {
@@ -68,6 +71,7 @@ struct agent_config {
 	uint64_t tick_ms;
 	size_t service_count;
 	struct service_config *services;
+	struct notify_config notifications; /* told of every service */
 };
 
 /* Defaults for everything; no services. */

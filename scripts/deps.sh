@@ -14,7 +14,8 @@ TEST="libcmocka-dev iproute2 iputils-ping ethtool curl iptables nftables procps 
 libclang-rt-14-dev valgrind prometheus chromium chromium-driver python3 clang-format
 util-linux"
 # Benchmarks: the peers kanary is measured against, the load generator, plots,
-# packet captures (bench/xdp_resets.sh).
+# packet captures (bench/xdp_resets.sh; tests/e2e/ipv6.sh reads tcpdump's
+# checksum verdicts on IPv6).
 BENCH="wrk nginx haproxy gnuplot-nox tcpdump"
 
 missing=""

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * counters.c - reads the kernel's counters (per backend with its latency
- * histogram, per service, per hook), summed over CPUs, and forgets the flows
- * steered to one backend.
+ * and response timing histograms, per service, per hook), summed over CPUs, and
+ * forgets the flows steered to one backend.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,6 +64,10 @@ int dp_read_backend(struct dataplane *dp, uint32_t stats_index,
 	if (!ret)
 		ret = read_summed(dp, dp->skel->maps.kn_latency, stats_index,
 				  sizeof(out->latency), &out->latency);
+	if (!ret)
+		ret =
+		    read_summed(dp, dp->skel->maps.kn_response_timing,
+				stats_index, sizeof(out->timing), &out->timing);
 	return ret;
 }
 
@@ -87,6 +91,45 @@ int dp_read_global(struct dataplane *dp,
 	for (hook = 0; hook < KN_HOOK_COUNT && !ret; hook++)
 		ret = read_summed(dp, dp->skel->maps.kn_global_ctr, hook,
 				  sizeof(*out), &out[hook]);
+	return ret;
+}
+
+int dp_read_clients(struct dataplane *dp, uint32_t index,
+		    struct kn_client_seen *out)
+{
+	struct kn_client_seen *per_cpu;
+	int cpu, w, ret;
+
+	memset(out, 0, sizeof(*out));
+	if (index >= dp->max_services)
+		return -EINVAL;
+	per_cpu = calloc(dp->ncpus, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	ret = bpf_map__lookup_elem(dp->skel->maps.kn_client_seen, &index,
+				   sizeof(index), per_cpu,
+				   dp->ncpus * sizeof(*per_cpu), 0);
+	for (cpu = 0; !ret && cpu < dp->ncpus; cpu++)
+		for (w = 0; w < KN_CLIENT_SEEN_WORDS; w++)
+			out->bits[w] |= per_cpu[cpu].bits[w];
+	free(per_cpu);
+	return ret;
+}
+
+int dp_clear_clients(struct dataplane *dp, uint32_t index)
+{
+	struct kn_client_seen *zeros;
+	int ret;
+
+	if (index >= dp->max_services)
+		return -EINVAL;
+	zeros = calloc(dp->ncpus, sizeof(*zeros));
+	if (!zeros)
+		return -ENOMEM;
+	ret = bpf_map__update_elem(dp->skel->maps.kn_client_seen, &index,
+				   sizeof(index), zeros,
+				   dp->ncpus * sizeof(*zeros), BPF_ANY);
+	free(zeros);
 	return ret;
 }
 

@@ -14,10 +14,38 @@
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "datapath/dataplane.h"
 #include "kanary.skel.h"
 #include "util/ring.h"
+
+/* An endpoint's address as the maps keep it (include/kanary_shared.h):
+ * IPv4 in w[0] with the rest zero, IPv6 in all four words. */
+static inline __u8 dp_addr_to_kernel(struct kn_addr *a,
+				     const struct endpoint *ep)
+{
+	memset(a, 0, sizeof(*a));
+	if (endpoint_family(ep) == AF_INET6) {
+		memcpy(a->w, &ep->addr6, sizeof(a->w));
+		return KN_AF_INET6;
+	}
+	a->w[0] = ep->addr.s_addr;
+	return KN_AF_INET;
+}
+
+static inline void dp_addr_from_kernel(struct endpoint *ep,
+				       const struct kn_addr *a, __u8 family)
+{
+	memset(ep, 0, sizeof(*ep));
+	if (family == KN_AF_INET6) {
+		ep->family = AF_INET6;
+		memcpy(&ep->addr6, a->w, sizeof(ep->addr6));
+	} else {
+		ep->family = AF_INET;
+		ep->addr.s_addr = a->w[0];
+	}
+}
 
 /* tc filter identity: kanary's filters replace only themselves. */
 #define DP_TC_HANDLE   0x4b4e

@@ -86,10 +86,12 @@ struct dp_service {
 	uint32_t generation;
 };
 
-/* One backend's counters, summed over CPUs, with its latency histogram. */
+/* One backend's counters, summed over CPUs, with its latency histogram
+ * (to the response's first byte) and its response timing histograms. */
 struct dp_backend_counters {
 	struct kn_backend_stats totals;
 	struct kn_latency_hist latency;
+	struct kn_response_timing timing;
 };
 
 struct dataplane;
@@ -143,6 +145,13 @@ int dp_service_set_weight(struct dataplane *dp, uint32_t index,
 int dp_service_promote(struct dataplane *dp, uint32_t index);
 int dp_service_remove(struct dataplane *dp, uint32_t index);
 /*
+ * Sets or clears a service's KN_SVC_F_CONNECTION_AFFINITY: rewrites its
+ * kn_services entry in place (readers see the old or the new entry, never
+ * a mix). New flows follow at once; recorded flows keep their backend.
+ */
+int dp_service_set_affinity(struct dataplane *dp, uint32_t index,
+			    bool connection);
+/*
  * Marks one backend of a service down (no new flows; its established flows
  * stay) or up again, in one commit. A pool whose backends are all down
  * keeps all of them in its table: there is nothing better to send to.
@@ -157,6 +166,12 @@ int dp_read_service(struct dataplane *dp, uint32_t index,
 		    struct kn_service_stats *out);
 int dp_read_global(struct dataplane *dp,
 		   struct kn_global_stats out[KN_HOOK_COUNT]);
+/* The client addresses a service's new flows came from since the last
+ * dp_clear_clients: the CPUs' bitmaps ORed (struct kn_client_seen). */
+int dp_read_clients(struct dataplane *dp, uint32_t index,
+		    struct kn_client_seen *out);
+/* Starts a service's bitmap of client addresses over (every CPU's). */
+int dp_clear_clients(struct dataplane *dp, uint32_t index);
 
 /*
  * Forgets the flows steered to one backend of a service (both directions),

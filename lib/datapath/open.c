@@ -276,8 +276,10 @@ static int size_maps(struct dataplane *dp)
 	    {s->maps.kn_weights, dp->max_services},
 	    {s->maps.kn_configs, 2 * dp->max_services},
 	    {s->maps.kn_service_ctr, dp->max_services},
+	    {s->maps.kn_client_seen, dp->max_services},
 	    {s->maps.kn_backend_ctr, dp->max_backends},
 	    {s->maps.kn_latency, dp->max_backends},
+	    {s->maps.kn_response_timing, dp->max_backends},
 	};
 	size_t i;
 	int err = 0;
@@ -554,9 +556,9 @@ static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 /* ---- adoption of a running data path ----------------------------------- */
 
 static void endpoint_from_kernel(struct endpoint *ep, const struct kn_addr *a,
-				 __u16 port_be)
+				 __u8 family, __u16 port_be)
 {
-	ep->addr.s_addr = a->w[0];
+	dp_addr_from_kernel(ep, a, family);
 	ep->port = ntohs(port_be);
 }
 
@@ -628,7 +630,7 @@ static int adopt_services(struct dataplane *dp)
 		svc->index = value.index;
 		memcpy(svc->name, value.name, sizeof(svc->name));
 		svc->name[KN_SERVICE_NAME_LEN - 1] = '\0';
-		endpoint_from_kernel(&svc->vip, &key.vip, key.port);
+		endpoint_from_kernel(&svc->vip, &key.vip, key.family, key.port);
 		svc->proto = key.proto;
 		svc->flags = value.flags;
 		svc->seed = value.seed;
@@ -650,7 +652,7 @@ static int adopt_services(struct dataplane *dp)
 				    &svc->pools[p].backends[b];
 
 				endpoint_from_kernel(&db->ep, &kb->addr,
-						     kb->port);
+						     kb->family, kb->port);
 				db->stats_index = kb->stats_index;
 				db->down = kb->flags & KN_BACKEND_F_DOWN;
 				if (kb->stats_index < dp->max_backends)

@@ -65,8 +65,10 @@ static int slot_reset_counters(struct dataplane *dp, uint32_t index)
 {
 	size_t stats_size = (size_t)dp->ncpus * sizeof(struct kn_backend_stats);
 	size_t hist_size = (size_t)dp->ncpus * sizeof(struct kn_latency_hist);
-	void *zeros =
-	    calloc(1, stats_size > hist_size ? stats_size : hist_size);
+	size_t timing_size =
+	    (size_t)dp->ncpus * sizeof(struct kn_response_timing);
+	/* The timing histograms are the largest of the three values. */
+	void *zeros = calloc(1, timing_size);
 	int ret;
 
 	if (!zeros)
@@ -77,6 +79,10 @@ static int slot_reset_counters(struct dataplane *dp, uint32_t index)
 		ret = bpf_map__update_elem(dp->skel->maps.kn_latency, &index,
 					   sizeof(index), zeros, hist_size,
 					   BPF_ANY);
+	if (!ret)
+		ret = bpf_map__update_elem(dp->skel->maps.kn_response_timing,
+					   &index, sizeof(index), zeros,
+					   timing_size, BPF_ANY);
 	free(zeros);
 	return ret;
 }
@@ -130,9 +136,8 @@ static uint32_t name_seed(const char *name)
 static void kernel_backend(struct kn_backend *kb, const struct dp_backend *db)
 {
 	memset(kb, 0, sizeof(*kb));
-	kb->addr.w[0] = db->ep.addr.s_addr;
+	kb->family = dp_addr_to_kernel(&kb->addr, &db->ep);
 	kb->port = htons(db->ep.port);
-	kb->family = KN_AF_INET;
 	kb->flags = db->down ? KN_BACKEND_F_DOWN : 0;
 	kb->stats_index = db->stats_index;
 }
@@ -396,6 +401,22 @@ static int check_weight(uint32_t canary_bp, char *err, size_t err_len)
 	return 0;
 }
 
+/* A service's kn_services entry: its key and its value. */
+static void service_entry(const struct dp_service *svc,
+			  struct kn_service_key *key, struct kn_service *value)
+{
+	memset(key, 0, sizeof(*key));
+	memset(value, 0, sizeof(*value));
+	key->family = dp_addr_to_kernel(&key->vip, &svc->vip);
+	key->port = htons(svc->vip.port);
+	key->proto = svc->proto;
+	value->index = svc->index;
+	value->seed = svc->seed;
+	value->flags = svc->flags;
+	value->udp_idle_timeout_ms = svc->udp_idle_timeout_ms;
+	memcpy(value->name, svc->name, sizeof(value->name));
+}
+
 int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 		   uint32_t *index_out, char *err, size_t err_len)
 {
@@ -403,8 +424,8 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 						       def->canary};
 	const uint32_t counts[KN_POOL_COUNT] = {def->stable_count,
 						def->canary_count};
-	struct kn_service_key key = {};
-	struct kn_service value = {};
+	struct kn_service_key key;
+	struct kn_service value;
 	struct dp_service *svc = NULL;
 	struct dp_pool pools[KN_POOL_COUNT];
 	uint32_t i;
@@ -467,15 +488,8 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 			       "cannot write service '%s' to the kernel: %s",
 			       def->name, strerror(-ret));
 	}
-	key.vip.w[0] = def->vip.addr.s_addr;
-	key.port = htons(def->vip.port);
-	key.proto = def->proto;
-	key.family = KN_AF_INET;
-	value.index = svc->index;
-	value.seed = svc->seed;
-	value.flags = svc->flags;
-	value.udp_idle_timeout_ms = svc->udp_idle_timeout_ms;
-	memcpy(value.name, svc->name, sizeof(value.name));
+	service_entry(svc, &key, &value);
+	dp_clear_clients(dp, svc->index); /* the slot's former service's */
 	ret =
 	    bpf_map__update_elem(dp->skel->maps.kn_services, &key, sizeof(key),
 				 &value, sizeof(value), BPF_NOEXIST);
@@ -601,16 +615,14 @@ int dp_service_set_down(struct dataplane *dp, uint32_t index,
 int dp_service_remove(struct dataplane *dp, uint32_t index)
 {
 	struct dp_service *svc = service_mut(dp, index);
-	struct kn_service_key key = {};
+	struct kn_service_key key;
+	struct kn_service value;
 	struct dp_pool none[KN_POOL_COUNT] = {};
 	int ret;
 
 	if (!svc)
 		return -ENOENT;
-	key.vip.w[0] = svc->vip.addr.s_addr;
-	key.port = htons(svc->vip.port);
-	key.proto = svc->proto;
-	key.family = KN_AF_INET;
+	service_entry(svc, &key, &value);
 	ret = bpf_map__delete_elem(dp->skel->maps.kn_services, &key,
 				   sizeof(key), 0);
 	if (ret && ret != -ENOENT)
@@ -620,4 +632,29 @@ int dp_service_remove(struct dataplane *dp, uint32_t index)
 	release_departed(dp, svc, none);
 	memset(svc, 0, sizeof(*svc));
 	return 0;
+}
+
+int dp_service_set_affinity(struct dataplane *dp, uint32_t index,
+			    bool connection)
+{
+	struct dp_service *svc = service_mut(dp, index);
+	struct kn_service_key key;
+	struct kn_service value;
+	uint32_t flags;
+	int ret;
+
+	if (!svc)
+		return -ENOENT;
+	flags = connection ? svc->flags | KN_SVC_F_CONNECTION_AFFINITY
+			   : svc->flags & ~KN_SVC_F_CONNECTION_AFFINITY;
+	if (flags == svc->flags)
+		return 0;
+	service_entry(svc, &key, &value);
+	value.flags = flags;
+	ret =
+	    bpf_map__update_elem(dp->skel->maps.kn_services, &key, sizeof(key),
+				 &value, sizeof(value), BPF_EXIST);
+	if (!ret)
+		svc->flags = flags;
+	return ret;
 }

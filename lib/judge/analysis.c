@@ -12,8 +12,9 @@
 
 #define PERCENT	 100.0
 #define MS_PER_S 1000.0
-/* kernel: 2; metrics: errors, latency, TTFT, ITL, predictions */
-#define ANALYSIS_CHECKS_MAX 8
+/* kernel: errors, latency, TTFT, ITL; metrics: errors, latency, TTFT, ITL,
+ * predictions */
+#define ANALYSIS_CHECKS_MAX 10
 
 struct check {
 	const char *signal;
@@ -198,6 +199,28 @@ static void latency_check(struct check *c, const struct analysis_spec *a,
 		  (unsigned long long)limit->max_increase_ms, mwu.p_value);
 }
 
+static struct latency_limit ttft_limit(const struct analysis_spec *a)
+{
+	return (struct latency_limit){
+	    .threshold_key = "max_ttft_p99_increase_ms",
+	    .max_increase_ms = a->max_ttft_p99_increase_ms,
+	    .quantity = "TTFT p99",
+	    .noun = "TTFT",
+	    .counted = "first tokens",
+	};
+}
+
+static struct latency_limit itl_limit(const struct analysis_spec *a)
+{
+	return (struct latency_limit){
+	    .threshold_key = "max_itl_p99_increase_ms",
+	    .max_increase_ms = a->max_itl_p99_increase_ms,
+	    .quantity = "ITL p99",
+	    .noun = "ITL",
+	    .counted = "token gaps",
+	};
+}
+
 /* An LLM server's own time to first token and inter-token latency. */
 static void token_timing_checks(struct check *checks, size_t *n,
 				const struct analysis_spec *a,
@@ -205,20 +228,8 @@ static void token_timing_checks(struct check *checks, size_t *n,
 				const struct metrics_window *s,
 				const struct metrics_window *k)
 {
-	const struct latency_limit ttft = {
-	    .threshold_key = "max_ttft_p99_increase_ms",
-	    .max_increase_ms = a->max_ttft_p99_increase_ms,
-	    .quantity = "TTFT p99",
-	    .noun = "TTFT",
-	    .counted = "first tokens",
-	};
-	const struct latency_limit itl = {
-	    .threshold_key = "max_itl_p99_increase_ms",
-	    .max_increase_ms = a->max_itl_p99_increase_ms,
-	    .quantity = "ITL p99",
-	    .noun = "ITL",
-	    .counted = "token gaps",
-	};
+	const struct latency_limit ttft = ttft_limit(a);
+	const struct latency_limit itl = itl_limit(a);
 
 	if (s->has_ttft && k->has_ttft) {
 		checks[*n].signal = "metrics.ttft";
@@ -425,6 +436,21 @@ void analysis_evaluate(const struct analysis_input *in,
 		checks[n].signal = "kernel.latency";
 		latency_check(&checks[n++], a, &request_latency, min_req,
 			      &ks->latency, &kc->latency);
+		/* Event streams (LLM servers): the headers come before the
+		 * model has produced anything, so the first body byte is
+		 * the time to first token. Plain responses are judged as
+		 * before. */
+		if (ks->streams > 0 || kc->streams > 0) {
+			const struct latency_limit ttft = ttft_limit(a);
+			const struct latency_limit itl = itl_limit(a);
+
+			checks[n].signal = "kernel.ttft";
+			latency_check(&checks[n++], a, &ttft, min_req,
+				      &ks->ttft, &kc->ttft);
+			checks[n].signal = "kernel.itl";
+			latency_check(&checks[n++], a, &itl, min_req, &ks->itl,
+				      &kc->itl);
+		}
 	} else {
 		checks[n].signal = "kernel.connections";
 		connections_check(&checks[n++], a, min_req, ks, kc);

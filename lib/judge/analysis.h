@@ -33,12 +33,15 @@ enum analysis_pool { ANALYSIS_STABLE = 0, ANALYSIS_CANARY = 1 };
 /* What the kernel saw for one pool over the window. */
 struct kernel_window {
 	double requests; /* HTTP responses, 1xx excluded */
-	double errors;	 /* 5xx */
+	double errors;	 /* 5xx, and event streams with an error event */
 	struct stats_hist latency;
 	double new_flows;
 	double refused;
 	double resets;
 	double syn_retries;
+	double streams;		/* event-stream responses */
+	struct stats_hist ttft; /* request to first body byte (first token) */
+	struct stats_hist itl;	/* gaps between packets of event data */
 };
 
 /* What the pool's backends' /metrics pages say over the window. */

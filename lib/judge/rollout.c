@@ -21,6 +21,7 @@ static const char *const phase_names[] = {
     [PHASE_PROMOTED] = "promoted",
     [PHASE_ROLLED_BACK] = "rolled_back",
     [PHASE_ABORTED] = "aborted",
+    [PHASE_WAITING_GATE] = "waiting_gate",
 };
 
 static const char *const verdict_names[] = {
@@ -55,7 +56,7 @@ const char *rollout_verdict_name(enum rollout_verdict verdict)
 bool rollout_is_active(const struct rollout_state *s)
 {
 	return s->phase == PHASE_WARMING || s->phase == PHASE_PROGRESSING ||
-	       s->phase == PHASE_PAUSED;
+	       s->phase == PHASE_PAUSED || s->phase == PHASE_WAITING_GATE;
 }
 
 static void __attribute__((format(printf, 2, 3)))
@@ -85,13 +86,37 @@ void rollout_init(struct rollout_state *s, uint32_t weight_bp)
 	memset(s, 0, sizeof(*s));
 	s->phase = PHASE_IDLE;
 	s->weight_bp = weight_bp;
+	s->gate = GATE_NONE;
 	rollout_spec_defaults(&s->spec);
+}
+
+/* Stops at gate p when the spec sets it: true, the phase waiting_gate
+ * (the weight stays where it is: a gate holds traffic, never moves it). */
+static bool wait_gate(struct rollout_state *s, enum gate_point p,
+		      uint64_t now_ms, const char *why)
+{
+	if (!gate_is_set(&s->spec.gates, p))
+		return false;
+	s->phase = PHASE_WAITING_GATE;
+	s->gate = p;
+	s->gate_since_ms = now_ms;
+	set_reason(s, "%s; waiting for the %s gate (%s)", why,
+		   gate_point_name(p),
+		   gate_is_manual(&s->spec.gates, p) ? "an operator's approval"
+						     : "its URL's 200");
+	return true;
+}
+
+static bool waiting_before_start(const struct rollout_state *s)
+{
+	return s->phase == PHASE_WAITING_GATE && s->gate == GATE_BEFORE_START;
 }
 
 static void enter_step(struct rollout_state *s, uint32_t step, uint64_t now_ms,
 		       uint32_t *actions)
 {
 	s->phase = PHASE_PROGRESSING;
+	s->gate = GATE_NONE;
 	s->step = step;
 	s->weight_bp = s->spec.steps_bp[step];
 	s->step_started_ms = now_ms;
@@ -103,7 +128,26 @@ static void finish(struct rollout_state *s, enum rollout_phase phase,
 		   uint64_t now_ms)
 {
 	s->phase = phase;
+	s->gate = GATE_NONE;
 	s->ended_ms = now_ms;
+}
+
+/* The start's own work, once no gate holds it: warm-up or the first step. */
+static void begin(struct rollout_state *s, uint64_t now_ms, uint32_t *actions,
+		  const char *why)
+{
+	s->gate = GATE_NONE;
+	if (s->spec.warmup_requests) {
+		s->phase = PHASE_WARMING;
+		s->weight_bp = 0;
+		s->step_started_ms = now_ms;
+		*actions |= ACTION_SET_WEIGHT | ACTION_START_WARMUP;
+		set_reason(s, "warming up: %u requests to each canary backend",
+			   s->spec.warmup_requests);
+		return;
+	}
+	enter_step(s, 0, now_ms, actions);
+	set_reason(s, "%s", why);
 }
 
 int rollout_start(struct rollout_state *s, const struct rollout_spec *spec,
@@ -129,17 +173,14 @@ int rollout_start(struct rollout_state *s, const struct rollout_spec *spec,
 	/* Errors seen before this rollout (a failed one just before, a canary
 	 * since redeployed) are not evidence against it. */
 	*actions |= ACTION_NEW_ROLLOUT;
-	if (spec->warmup_requests) {
-		s->phase = PHASE_WARMING;
+	if (wait_gate(s, GATE_BEFORE_START, now_ms, "rollout started")) {
+		/* No traffic moves before the gate says yes. */
 		s->weight_bp = 0;
 		s->step_started_ms = now_ms;
-		*actions |= ACTION_SET_WEIGHT | ACTION_START_WARMUP;
-		set_reason(s, "warming up: %u requests to each canary backend",
-			   spec->warmup_requests);
+		*actions |= ACTION_SET_WEIGHT;
 		return 0;
 	}
-	enter_step(s, 0, now_ms, actions);
-	set_reason(s, "rollout started");
+	begin(s, now_ms, actions, "rollout started");
 	return 0;
 }
 
@@ -192,15 +233,15 @@ int rollout_promote(struct rollout_state *s, bool full, uint64_t now_ms,
 			      "cannot promote: no rollout is running (the "
 			      "service is %s)",
 			      rollout_phase_name(s->phase));
-	if (full ||
-	    (s->phase != PHASE_WARMING && s->step + 1 >= s->spec.step_count)) {
+	if (full || (s->phase != PHASE_WARMING && !waiting_before_start(s) &&
+		     s->step + 1 >= s->spec.step_count)) {
 		s->weight_bp = FULL_BP;
 		finish(s, PHASE_PROMOTED, now_ms);
 		*actions |= ACTION_SET_WEIGHT | ACTION_PROMOTE_POOLS;
 		set_reason(s, "promoted by an operator");
 		return 0;
 	}
-	if (s->phase == PHASE_WARMING ||
+	if (s->phase == PHASE_WARMING || waiting_before_start(s) ||
 	    (s->phase == PHASE_PAUSED && s->paused_from == PHASE_WARMING))
 		enter_step(s, 0, now_ms, actions);
 	else
@@ -245,21 +286,57 @@ int rollout_set_weight(struct rollout_state *s, uint32_t weight_bp,
 	return 0;
 }
 
+/* Waiting at a step, the step is still judged: a gate never holds back a
+ * rollback. Before the start there is no canary traffic to judge. */
+static bool step_judged(const struct rollout_state *s)
+{
+	return s->phase == PHASE_PROGRESSING ||
+	       (s->phase == PHASE_WAITING_GATE && !waiting_before_start(s));
+}
+
 bool rollout_due(const struct rollout_state *s, uint64_t now_ms)
 {
-	return s->phase == PHASE_PROGRESSING &&
+	return step_judged(s) &&
 	       now_ms >= s->step_started_ms + s->spec.interval_ms;
+}
+
+/* A step's pass while its gate waits: judge fresh data next time. */
+static int passed_while_waiting(struct rollout_state *s, const char *why,
+				uint64_t now_ms, uint32_t *actions)
+{
+	s->step_started_ms = now_ms;
+	s->consecutive_failures = 0;
+	*actions |= ACTION_NEW_WINDOW;
+	set_reason(s, "waiting for the %s gate; the step still passes (%s)",
+		   gate_point_name(s->gate), why);
+	return 0;
 }
 
 int rollout_evaluated(struct rollout_state *s, enum rollout_verdict verdict,
 		      const char *why, uint64_t now_ms, uint32_t *actions)
 {
+	bool waiting = s->phase == PHASE_WAITING_GATE;
+	char passed[ROLLOUT_REASON_LEN];
+
 	*actions = 0;
-	if (s->phase != PHASE_PROGRESSING)
+	if (!step_judged(s))
 		return refuse(s, -EBUSY, "not progressing");
 	s->evaluations++;
 	switch (verdict) {
 	case VERDICT_PASS:
+		if (waiting)
+			return passed_while_waiting(s, why, now_ms, actions);
+		snprintf(passed, sizeof(passed), "step passed (%s)", why);
+		if (wait_gate(s,
+			      s->step + 1 >= s->spec.step_count
+				  ? GATE_BEFORE_PROMOTION
+				  : GATE_BEFORE_STEP,
+			      now_ms, passed)) {
+			s->step_started_ms = now_ms;
+			s->consecutive_failures = 0;
+			*actions |= ACTION_NEW_WINDOW;
+			return 0;
+		}
 		if (s->step + 1 >= s->spec.step_count) {
 			s->weight_bp = FULL_BP;
 			finish(s, PHASE_PROMOTED, now_ms);
@@ -283,6 +360,8 @@ int rollout_evaluated(struct rollout_state *s, enum rollout_verdict verdict,
 		return 0;
 	case VERDICT_INCONCLUSIVE:
 		/* Hold: keep the window, gather more data. */
+		if (waiting)
+			return 0; /* the gate's wait stays the reason */
 		set_reason(s, "holding: %s", why);
 		return 0;
 	}
@@ -302,4 +381,49 @@ int rollout_rollback(struct rollout_state *s, const char *why, uint64_t now_ms,
 		*actions |= ACTION_CUT_CANARY;
 	set_reason(s, "rolled back: %s", why);
 	return 0;
+}
+
+int rollout_gate_passed(struct rollout_state *s, const char *why,
+			uint64_t now_ms, uint32_t *actions)
+{
+	char passed[ROLLOUT_REASON_LEN];
+
+	*actions = 0;
+	if (s->phase != PHASE_WAITING_GATE)
+		return refuse(s, -EBUSY,
+			      "no gate is waiting: the service is %s",
+			      rollout_phase_name(s->phase));
+	snprintf(passed, sizeof(passed), "the %s gate passed: %s",
+		 gate_point_name(s->gate), why);
+	switch (s->gate) {
+	case GATE_BEFORE_START:
+		begin(s, now_ms, actions, passed);
+		return 0;
+	case GATE_BEFORE_STEP:
+		enter_step(s, s->step + 1, now_ms, actions);
+		break;
+	case GATE_BEFORE_PROMOTION:
+	case GATE_NONE:
+		s->weight_bp = FULL_BP;
+		finish(s, PHASE_PROMOTED, now_ms);
+		*actions |= ACTION_SET_WEIGHT | ACTION_PROMOTE_POOLS;
+		break;
+	}
+	set_reason(s, "%s", passed);
+	return 0;
+}
+
+int rollout_gate_refused(struct rollout_state *s, const char *why,
+			 uint64_t now_ms, uint32_t *actions)
+{
+	char refused[ROLLOUT_REASON_LEN];
+
+	*actions = 0;
+	if (s->phase != PHASE_WAITING_GATE)
+		return refuse(s, -EBUSY,
+			      "no gate is waiting: the service is %s",
+			      rollout_phase_name(s->phase));
+	snprintf(refused, sizeof(refused), "the %s gate %s",
+		 gate_point_name(s->gate), why);
+	return rollout_rollback(s, refused, now_ms, actions);
 }

@@ -11,6 +11,9 @@
  *   progressing --fail x max_failures / immediate rule--> rolled_back
  *   warming|progressing --pause--> paused --resume--> (where it was)
  *   any active --abort--> aborted;  --promote--> next step / promoted
+ *   start / a passed step / the last step --gate set--> waiting_gate
+ *   waiting_gate --gate passed--> where it was going; --refused--> rolled_back
+ *   (waiting at a step, the step is still judged: a failure rolls back)
  */
 #ifndef KANARY_ROLLOUT_H
 #define KANARY_ROLLOUT_H
@@ -30,6 +33,7 @@ enum rollout_phase {
 	PHASE_PROMOTED,
 	PHASE_ROLLED_BACK,
 	PHASE_ABORTED,
+	PHASE_WAITING_GATE, /* for a gate's yes (judge/gate.h) */
 };
 
 enum rollout_verdict {
@@ -60,6 +64,8 @@ struct rollout_state {
 	uint32_t consecutive_failures;
 	uint32_t evaluations;
 	char reason[ROLLOUT_REASON_LEN]; /* why the last transition */
+	enum gate_point gate;		 /* waiting_gate: which one */
+	uint64_t gate_since_ms;		 /* waiting_gate: since when */
 };
 
 const char *rollout_phase_name(enum rollout_phase phase);
@@ -95,5 +101,13 @@ int rollout_evaluated(struct rollout_state *s, enum rollout_verdict verdict,
 /* An immediate rollback rule fired. */
 int rollout_rollback(struct rollout_state *s, const char *why, uint64_t now_ms,
 		     uint32_t *actions);
+
+/* The gate waited for said yes (an answer of 200, or an operator's
+ * approval, who says so in why): on to where the rollout was going. */
+int rollout_gate_passed(struct rollout_state *s, const char *why,
+			uint64_t now_ms, uint32_t *actions);
+/* The gate refused explicitly: the rollout rolls back. */
+int rollout_gate_refused(struct rollout_state *s, const char *why,
+			 uint64_t now_ms, uint32_t *actions);
 
 #endif /* KANARY_ROLLOUT_H */

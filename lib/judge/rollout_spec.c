@@ -59,6 +59,7 @@ void rollout_spec_defaults(struct rollout_spec *spec)
 	spec->analysis.rollback_error_rate_pct = 10.0;
 	spec->analysis.rollback_min_requests = 20;
 	spec->analysis.rollback_refused = 3;
+	gate_spec_defaults(&spec->gates);
 }
 
 /* How an analysis field is written in JSON. */
@@ -184,7 +185,8 @@ static const char *const spec_fields[] = {
     "window",	    "interval",
     "min_requests", "warmup_requests",
     "max_failures", "cut_connections_on_rollback",
-    "analysis",	    NULL,
+    "analysis",	    "gates",
+    NULL,
 };
 
 static int steps_from_json(const json_t *steps, struct jf_ctx *ctx,
@@ -313,6 +315,14 @@ int rollout_spec_from_json(const json_t *obj, const struct rollout_spec *base,
 		if (ret)
 			return ret;
 	}
+	if (json_object_get(obj, "gates")) {
+		jf_push(&ctx, "gates");
+		ret = gates_from_json(&ctx, json_object_get(obj, "gates"),
+				      &spec.gates);
+		jf_pop(&ctx);
+		if (ret)
+			return ret;
+	}
 	*out = spec;
 	return 0;
 }
@@ -359,5 +369,8 @@ json_t *rollout_spec_to_json(const struct rollout_spec *spec)
 	json_object_set_new(obj, "cut_connections_on_rollback",
 			    json_boolean(spec->cut_connections_on_rollback));
 	json_object_set_new(obj, "analysis", analysis_to_json(&spec->analysis));
+	/* Only when set: a spec without gates reads as it always did. */
+	if (gates_any(&spec->gates))
+		json_object_set_new(obj, "gates", gates_to_json(&spec->gates));
 	return obj;
 }

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "judge/gate.h"
+
 #define ROLLOUT_MAX_STEPS 100
 #define ROLLOUT_FIELD_LEN 96
 #define ROLLOUT_ERR_LEN	  256
@@ -43,6 +45,7 @@ struct rollout_spec {
 	uint32_t max_failures;	  /* consecutive failed evaluations */
 	bool cut_connections_on_rollback;
 	struct analysis_spec analysis;
+	struct gate_spec gates; /* where it waits for a yes (judge/gate.h) */
 };
 
 /* Where a spec error is: the JSON field (dotted path) and what is wrong. */

@@ -133,36 +133,117 @@ int netaddr_parse_port(const char *text, uint16_t *out, char *err,
 	return 0;
 }
 
+int netaddr_parse_ipv6(const char *text, struct in6_addr *out, char *err,
+		       size_t err_len)
+{
+	if (!text || !*text)
+		return fail(err, err_len, "empty IPv6 address");
+	if (refuse_control(text, "IPv6 address", err, err_len))
+		return -EINVAL;
+	/* A zone names an interface of one host: a VIP or a backend is
+	 * reached by routing, never through a zone. */
+	if (strchr(text, '%'))
+		return fail(err, err_len,
+			    "'%s' has a zone id ('%%...'): kanary takes "
+			    "routable IPv6 addresses without zones",
+			    text);
+	if (inet_pton(AF_INET6, text, out) != 1)
+		return fail(err, err_len,
+			    "'%s' is not an IPv6 address (like 2001:2::10)",
+			    text);
+	if (IN6_IS_ADDR_V4MAPPED(out))
+		return fail(err, err_len,
+			    "'%s' is an IPv4-mapped IPv6 address: write the "
+			    "IPv4 address itself",
+			    text);
+	return 0;
+}
+
+#define ENDPOINT_FORMS "IPv4:PORT or [IPv6]:PORT, like 198.18.0.10:8000"
+
+/* A problem with the address or the port inside an endpoint. */
+static int bad_part(char *err, size_t err_len, const char *text,
+		    const char *inner)
+{
+	return fail(err, err_len, "bad endpoint '%s': %s", text, inner);
+}
+
+/* "[IPv6]:PORT": the host between the brackets, the port after "]:". */
+static int parse_endpoint6(const char *text, struct endpoint *out, char *err,
+			   size_t err_len)
+{
+	char host[INET6_ADDRSTRLEN + 1], inner[NETADDR_ERR_LEN];
+	const char *close = strchr(text, ']');
+	size_t host_len;
+
+	if (!close)
+		return fail(err, err_len,
+			    "'%s' has no ']' closing its IPv6 address (%s)",
+			    text, ENDPOINT_FORMS);
+	if (close[1] != ':')
+		return fail(err, err_len,
+			    "'%s' has no ':PORT' after its ']' (%s)", text,
+			    ENDPOINT_FORMS);
+	host_len = (size_t)(close - text - 1);
+	if (host_len >= sizeof(host))
+		return fail(err, err_len,
+			    "'%s' is not an endpoint: the address between "
+			    "the brackets is too long",
+			    text);
+	memcpy(host, text + 1, host_len);
+	host[host_len] = '\0';
+	out->family = AF_INET6;
+	if (netaddr_parse_ipv6(host, &out->addr6, inner, sizeof(inner)) ||
+	    netaddr_parse_port(close + 2, &out->port, inner, sizeof(inner)))
+		return bad_part(err, err_len, text, inner);
+	return 0;
+}
+
+static int parse_endpoint4(const char *text, struct endpoint *out, char *err,
+			   size_t err_len)
+{
+	char host[INET_ADDRSTRLEN + 8], inner[NETADDR_ERR_LEN];
+	const char *colon = strrchr(text, ':');
+	size_t host_len;
+
+	if (!colon)
+		return fail(err, err_len, "'%s' is not an endpoint (%s)", text,
+			    ENDPOINT_FORMS);
+	if (strchr(text, ':') != colon)
+		return fail(err, err_len,
+			    "'%s' is not an endpoint: an IPv6 address goes in "
+			    "brackets, like [2001:2::10]:8000",
+			    text);
+	host_len = (size_t)(colon - text);
+	if (host_len >= sizeof(host))
+		return fail(err, err_len, "'%s' is not an endpoint (%s)", text,
+			    ENDPOINT_FORMS);
+	memcpy(host, text, host_len);
+	host[host_len] = '\0';
+	out->family = AF_INET;
+	if (netaddr_parse_ipv4(host, &out->addr, inner, sizeof(inner)) ||
+	    netaddr_parse_port(colon + 1, &out->port, inner, sizeof(inner)))
+		return bad_part(err, err_len, text, inner);
+	return 0;
+}
+
 int netaddr_parse_endpoint(const char *text, struct endpoint *out, char *err,
 			   size_t err_len)
 {
-	char host[INET_ADDRSTRLEN + 8];
-	const char *colon = text ? strrchr(text, ':') : NULL;
-	size_t host_len;
-	char inner[NETADDR_ERR_LEN];
+	struct endpoint parsed;
 	int ret;
 
 	if (refuse_control(text, "endpoint", err, err_len))
 		return -EINVAL;
-	if (!colon)
-		return fail(err, err_len,
-			    "'%s' is not an endpoint (IPv4:PORT, like "
-			    "198.18.0.10:8000)",
-			    text ? text : "");
-	host_len = (size_t)(colon - text);
-	if (host_len >= sizeof(host))
-		return fail(err, err_len,
-			    "'%s' is not an endpoint (IPv4:PORT, like "
-			    "198.18.0.10:8000)",
-			    text);
-	memcpy(host, text, host_len);
-	host[host_len] = '\0';
-	ret = netaddr_parse_ipv4(host, &out->addr, inner, sizeof(inner));
+	if (!text)
+		text = "";
+	memset(&parsed, 0, sizeof(parsed));
+	if (text[0] == '[')
+		ret = parse_endpoint6(text, &parsed, err, err_len);
+	else
+		ret = parse_endpoint4(text, &parsed, err, err_len);
 	if (!ret)
-		ret = netaddr_parse_port(colon + 1, &out->port, inner,
-					 sizeof(inner));
-	if (ret && err && err_len)
-		snprintf(err, err_len, "bad endpoint '%s': %s", text, inner);
+		*out = parsed;
 	return ret;
 }
 
@@ -175,13 +256,14 @@ int netaddr_parse_endpoint_list(const char *text, struct endpoint *out,
 
 	if (!text || !*text)
 		return fail(err, err_len,
-			    "empty endpoint list (IPv4:PORT[,IPv4:PORT...])");
+			    "empty endpoint list (IPv4:PORT[,IPv4:PORT...], "
+			    "IPv6 as [IPv6]:PORT)");
 	if (refuse_control(text, "endpoint list", err, err_len))
 		return -EINVAL;
 	for (;;) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		char item[64];
+		char item[NETADDR_ENDPOINT_STR_LEN + 16];
 		size_t i;
 		int ret;
 
@@ -272,6 +354,17 @@ enum netaddr_class netaddr_classify(struct in_addr addr)
 	return NETADDR_UNICAST;
 }
 
+const char *netaddr_class_describe_endpoint(const struct endpoint *ep)
+{
+	enum netaddr_class c = netaddr_classify_endpoint(ep);
+
+	if (endpoint_family(ep) == AF_INET6 && c == NETADDR_LOOPBACK)
+		return "the IPv6 loopback address (::1)";
+	if (endpoint_family(ep) == AF_INET6 && c == NETADDR_MULTICAST)
+		return "a multicast IPv6 address (ff00::/8)";
+	return netaddr_class_describe(c);
+}
+
 const char *netaddr_class_describe(enum netaddr_class c)
 {
 	switch (c) {
@@ -288,26 +381,96 @@ const char *netaddr_class_describe(enum netaddr_class c)
 		return "a reserved address (240.0.0.0/4)";
 	case NETADDR_BROADCAST:
 		return "the broadcast address";
+	case NETADDR_UNSPECIFIED6:
+		return "the unspecified IPv6 address (::), never a destination";
+	case NETADDR_LINK_LOCAL6:
+		return "a link-local IPv6 address (fe80::/10), reachable on "
+		       "one link only";
 	}
 	return "an unknown kind of address";
+}
+
+enum netaddr_class netaddr_classify_endpoint(const struct endpoint *ep)
+{
+	const struct in6_addr *a = &ep->addr6;
+
+	if (endpoint_family(ep) != AF_INET6)
+		return netaddr_classify(ep->addr);
+	if (IN6_IS_ADDR_UNSPECIFIED(a))
+		return NETADDR_UNSPECIFIED6;
+	if (IN6_IS_ADDR_LOOPBACK(a))
+		return NETADDR_LOOPBACK;
+	if (IN6_IS_ADDR_MULTICAST(a))
+		return NETADDR_MULTICAST;
+	if (IN6_IS_ADDR_LINKLOCAL(a))
+		return NETADDR_LINK_LOCAL6;
+	return NETADDR_UNICAST;
+}
+
+const char *netaddr_endpoint_host(const struct endpoint *ep, char *buf,
+				  size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (endpoint_family(ep) == AF_INET6) {
+		inet_ntop(AF_INET6, &ep->addr6, host, sizeof(host));
+		snprintf(buf, len, "[%s]", host);
+	} else {
+		inet_ntop(AF_INET, &ep->addr, host, sizeof(host));
+		snprintf(buf, len, "%s", host);
+	}
+	return buf;
 }
 
 const char *netaddr_endpoint_str(const struct endpoint *ep, char *buf,
 				 size_t len)
 {
-	char host[INET_ADDRSTRLEN];
+	char host[NETADDR_ENDPOINT_STR_LEN];
 
-	inet_ntop(AF_INET, &ep->addr, host, sizeof(host));
+	netaddr_endpoint_host(ep, host, sizeof(host));
 	snprintf(buf, len, "%s:%u", host, ep->port);
 	return buf;
 }
 
+socklen_t netaddr_endpoint_sockaddr(const struct endpoint *ep,
+				    struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (endpoint_family(ep) == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = ep->addr6;
+		sin6->sin6_port = htons(ep->port);
+		return sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)out;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr = ep->addr;
+		sin->sin_port = htons(ep->port);
+		return sizeof(*sin);
+	}
+}
+
 int netaddr_endpoint_cmp(const struct endpoint *a, const struct endpoint *b)
 {
-	uint32_t ha = ntohl(a->addr.s_addr), hb = ntohl(b->addr.s_addr);
+	int fa = endpoint_family(a), fb = endpoint_family(b);
+	uint32_t ha, hb;
+	int c;
 
-	if (ha != hb)
-		return ha < hb ? -1 : 1;
+	if (fa != fb)
+		return fa == AF_INET ? -1 : 1;
+	if (fa == AF_INET6) {
+		c = memcmp(&a->addr6, &b->addr6, sizeof(a->addr6));
+		if (c)
+			return c < 0 ? -1 : 1;
+	} else {
+		ha = ntohl(a->addr.s_addr);
+		hb = ntohl(b->addr.s_addr);
+		if (ha != hb)
+			return ha < hb ? -1 : 1;
+	}
 	if (a->port != b->port)
 		return a->port < b->port ? -1 : 1;
 	return 0;

@@ -12,6 +12,23 @@
 #include "harness.h"
 
 char harness_pin_dir[HARNESS_PIN_DIR_BYTES];
+int harness_family = AF_INET;
+
+struct endpoint ep(uint32_t host_addr, uint16_t port)
+{
+	return ep_of(harness_family, host_addr, port);
+}
+
+void client_words(uint32_t client, __u32 words[4])
+{
+	struct endpoint e = ep(client, 0);
+
+	memset(words, 0, 4 * sizeof(words[0]));
+	if (harness_family == AF_INET6)
+		memcpy(words, &e.addr6, sizeof(e.addr6));
+	else
+		words[0] = e.addr.s_addr;
+}
 
 struct dataplane *open_dp(const struct dp_options *extra)
 {
@@ -95,24 +112,59 @@ __u32 drop_verdict(enum kn_hook hook)
 void syn_spec(struct pkt_spec *s, uint32_t client, uint16_t port)
 {
 	tcp_spec(s, client, port, VIP, VIP_PORT, TCPF_SYN);
+	s->family = (uint8_t)harness_family;
 }
 
 void reply_spec(struct pkt_spec *s, uint32_t backend, uint32_t client,
 		uint16_t port, uint8_t flags)
 {
 	tcp_spec(s, backend, BACKEND_PORT, client, port, flags);
+	s->family = (uint8_t)harness_family;
+}
+
+static uint32_t out_addr(const struct pkt *out, bool dst)
+{
+	if (pkt_is_ipv6(out->data)) {
+		const struct ipv6hdr *ip6 =
+		    (const void *)(out->data + ETH_HLEN);
+
+		return pkt6_host(dst ? &ip6->daddr : &ip6->saddr);
+	}
+	return ntohl(
+	    dst ? ((const struct iphdr *)(out->data + ETH_HLEN))->daddr
+		: ((const struct iphdr *)(out->data + ETH_HLEN))->saddr);
+}
+
+/* The L4 header of a frame of either family (TCP and UDP start alike). */
+static const struct udphdr *out_l4(const struct pkt *out)
+{
+	uint32_t off = ETH_HLEN + sizeof(struct iphdr);
+	uint8_t proto;
+
+	if (pkt_is_ipv6(out->data) &&
+	    !pkt6_l4(out->data, out->len, &off, &proto))
+		off = ETH_HLEN + PKT6_HDR_LEN;
+	return (const struct udphdr *)(out->data + off);
 }
 
 uint32_t out_daddr(const struct pkt *out)
 {
-	return ntohl(((const struct iphdr *)(out->data + ETH_HLEN))->daddr);
+	return out_addr(out, true);
+}
+
+uint32_t out_saddr(const struct pkt *out)
+{
+	return out_addr(out, false);
 }
 
 uint16_t out_dport(const struct pkt *out)
 {
-	return ntohs(((const struct tcphdr *)(out->data + ETH_HLEN +
-					      sizeof(struct iphdr)))
-			 ->dest);
+	return ntohs(out_l4(out)->dest);
+}
+
+uint16_t out_sport(const struct pkt *out)
+{
+	return ntohs(out_l4(out)->source);
 }
 
 uint64_t global_reason(struct dataplane *dp, enum kn_hook hook,
@@ -130,16 +182,28 @@ bool same_except_translation(const struct pkt *in, const struct pkt *out,
 			     bool dst_side)
 {
 	struct pkt a = *in, b = *out;
-	struct iphdr *ia = pkt_ip(&a), *ib = pkt_ip(&b);
-	struct tcphdr *ta = (void *)(ia + 1), *tb = (void *)(ib + 1);
+	struct tcphdr *ta, *tb;
 
 	if (in->len != out->len)
 		return false;
-	if (dst_side)
-		ia->daddr = ib->daddr;
-	else
-		ia->saddr = ib->saddr;
-	ia->check = ib->check;
+	if (pkt_is_ipv6(a.data)) {
+		struct ipv6hdr *ia = pkt_ip6(&a), *ib = pkt_ip6(&b);
+
+		if (dst_side)
+			ia->daddr = ib->daddr;
+		else
+			ia->saddr = ib->saddr;
+	} else {
+		struct iphdr *ia = pkt_ip(&a), *ib = pkt_ip(&b);
+
+		if (dst_side)
+			ia->daddr = ib->daddr;
+		else
+			ia->saddr = ib->saddr;
+		ia->check = ib->check;
+	}
+	ta = (struct tcphdr *)out_l4(&a);
+	tb = (struct tcphdr *)out_l4(&b);
 	if (dst_side)
 		ta->dest = tb->dest;
 	else

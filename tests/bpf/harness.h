@@ -45,11 +45,34 @@
 /* Where each data path of this run pins its maps (set by main). */
 extern char harness_pin_dir[HARNESS_PIN_DIR_BYTES];
 
+/*
+ * The family of the test service, its backends and the packets built by
+ * syn_spec/reply_spec: AF_INET, or AF_INET6 while an IPv6 twin of a test
+ * runs (its addresses are the same numbers in 2001:2::/96, packets.h).
+ * Every test that does not depend on the family has a twin,
+ * test_ipv6_<name>, that runs it through IN_IPV6.
+ */
+extern int harness_family;
+
+#define IN_IPV6(test)                                                          \
+	do {                                                                   \
+		harness_family = AF_INET6;                                     \
+		test;                                                          \
+		harness_family = AF_INET;                                      \
+	} while (0)
+
+/* An endpoint of the harness family (see ep_of). */
+struct endpoint ep(uint32_t host_addr, uint16_t port);
+
+/* A client's address words as the hash reads them (kn_client_bucket). */
+void client_words(uint32_t client, __u32 words[4]);
+
 /* A fresh data path pinned under harness_pin_dir, the extra options
  * (NULL: none) being only its timeouts; NULL, the reason printed, on error. */
 struct dataplane *open_dp(const struct dp_options *extra);
 
-/* A TCP service 198.18.100.1:80 with two stable and one canary replica. */
+/* A TCP service 198.18.100.1:80 (IPv6: [2001:2::c612:6401]:80) with two
+ * stable and one canary replica. */
 int add_service(struct dataplane *dp, uint32_t canary_bp, uint32_t *index);
 
 /* Runs one program once on `in`: the output packet and the verdict. */
@@ -79,9 +102,12 @@ void syn_spec(struct pkt_spec *s, uint32_t client, uint16_t port);
 void reply_spec(struct pkt_spec *s, uint32_t backend, uint32_t client,
 		uint16_t port, uint8_t flags);
 
-/* The output's IPv4 destination and TCP destination port, host order. */
+/* The output's destination and source address (the number of an IPv6
+ * one, 0 outside 2001:2::/96) and TCP/UDP ports, host order. */
 uint32_t out_daddr(const struct pkt *out);
+uint32_t out_saddr(const struct pkt *out);
 uint16_t out_dport(const struct pkt *out);
+uint16_t out_sport(const struct pkt *out);
 
 /* A hook's counter of one reason; UINT64_MAX when unreadable. */
 uint64_t global_reason(struct dataplane *dp, enum kn_hook hook,

@@ -19,16 +19,33 @@
 #include "datapath/dataplane.h"
 #include "packets.h"
 
-/* An endpoint from a host-order address. */
-static inline struct endpoint ep(uint32_t host_addr, uint16_t port)
+/* An endpoint of either family from a host-order address (IPv6: that
+ * number in 2001:2::/96, as tests/bpf/packets.h builds frames). */
+static inline struct endpoint ep_of(int family, uint32_t host_addr,
+				    uint16_t port)
 {
-	struct endpoint e = {.addr.s_addr = htonl(host_addr), .port = port};
+	struct endpoint e = {.port = port, .family = AF_INET};
 
+	if (family == AF_INET6) {
+		e.family = AF_INET6;
+		pkt6_addr(host_addr, &e.addr6);
+	} else {
+		e.addr.s_addr = htonl(host_addr);
+	}
 	return e;
 }
 
+/* The host-order number of an endpoint built by ep_of. */
+static inline uint32_t ep_host(const struct endpoint *e)
+{
+	if (endpoint_family(e) == AF_INET6)
+		return pkt6_host(&e->addr6);
+	return ntohl(e->addr.s_addr);
+}
+
 /* A TCP HTTP service def: two stable backends and one canary, all on
- * backend_port, the canary's share canary_bp (host-order addresses). */
+ * backend_port, the canary's share canary_bp (host-order addresses, of
+ * the VIP's family). */
 static inline struct dp_service_def
 split_service_def(const char *name, struct endpoint vip,
 		  const uint32_t stable[2], uint32_t canary,
@@ -44,9 +61,9 @@ split_service_def(const char *name, struct endpoint vip,
 	};
 
 	snprintf(def.name, sizeof(def.name), "%s", name);
-	def.stable[0] = ep(stable[0], backend_port);
-	def.stable[1] = ep(stable[1], backend_port);
-	def.canary[0] = ep(canary, backend_port);
+	def.stable[0] = ep_of(endpoint_family(&vip), stable[0], backend_port);
+	def.stable[1] = ep_of(endpoint_family(&vip), stable[1], backend_port);
+	def.canary[0] = ep_of(endpoint_family(&vip), canary, backend_port);
 	return def;
 }
 

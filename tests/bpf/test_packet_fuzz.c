@@ -36,8 +36,11 @@
  * same PACKETS and SEED. Failing packets are printed in hex.
  * The loop also stops at a time limit, below tests/run's own, and then says
  * how far it got and fails: a slow machine shows as such, not as a kill.
- * Usage: test_packet_fuzz [PACKETS [SEED [SECONDS]]]   (prints TAP; default
- * 10M packets, 600 s)
+ * Packets are IPv4 and IPv6 (2001:2::/96 addresses, walked and unwalked
+ * extension headers, fragment headers) half each, against twin services of
+ * each family, unless FAMILY says 4 or 6.
+ * Usage: test_packet_fuzz [PACKETS [SEED [SECONDS [FAMILY]]]]   (prints TAP;
+ * default 10M packets, 600 s, both families)
  *
  * The parts: packet_fuzz/services.c, frame.c, generator.c, mutator.c and
  * oracle.c (shared declarations in packet_fuzz/fuzz.h); this file runs the
@@ -68,6 +71,24 @@
 #define WARMUP_CLIENTS	    256
 
 struct fuzz_run fz;
+
+/* Which families the run makes packets of (FAMILY: 4, 6 or both). */
+#define FAMILY_IPV4 1U
+#define FAMILY_IPV6 2U
+
+static bool family_in_run(int family)
+{
+	return fz.families & (family == AF_INET6 ? FAMILY_IPV6 : FAMILY_IPV4);
+}
+
+/* The family of the next packet: either of the run's, at random. */
+static void pick_family(void)
+{
+	if (fz.families == (FAMILY_IPV4 | FAMILY_IPV6))
+		fz_family = chance(50) ? AF_INET6 : AF_INET;
+	else
+		fz_family = fz.families == FAMILY_IPV6 ? AF_INET6 : AF_INET;
+}
 
 /* ---- running the programs ----------------------------------------------- */
 
@@ -175,9 +196,10 @@ static void remember(const struct expect *e, const struct pkt *out)
 	struct flow_rec f = {
 	    .client = e->v.saddr,
 	    .cport = e->v.sport,
-	    .backend = get32(out->data + IP_DADDR_OFF),
-	    .bport = get16(out->data + L4_OFF + 2),
+	    .backend = get_addr(out, true),
+	    .bport = get16(out->data + e->v.l4_off + 2),
 	    .proto = e->v.proto,
+	    .family = e->v.family,
 	};
 
 	flow_remember(&f);
@@ -296,13 +318,21 @@ static enum pkt_kind pick_kind(enum mode mode)
 
 /* ---- setup --------------------------------------------------------------- */
 
+/* An endpoint of the family being made (IPv6: the number in 2001:2::/96). */
 static struct endpoint ep_of(const struct fz_endpoint *e)
 {
-	struct endpoint out = {.addr.s_addr = htonl(e->addr), .port = e->port};
+	struct endpoint out = {.port = e->port, .family = AF_INET};
 
+	if (fz_family == AF_INET6) {
+		out.family = AF_INET6;
+		pkt6_addr(e->addr, &out.addr6);
+	} else {
+		out.addr.s_addr = htonl(e->addr);
+	}
 	return out;
 }
 
+/* Every service in the family being made (fz_family). */
 static int add_services(void)
 {
 	char err[DP_ERR_LEN];
@@ -319,7 +349,8 @@ static int add_services(void)
 		    .canary_bp = s->canary_bp,
 		};
 
-		snprintf(def.name, sizeof(def.name), "%s", s->name);
+		snprintf(def.name, sizeof(def.name), "%s%s", s->name,
+			 fz_family == AF_INET6 ? "6" : "");
 		def.vip = ep_of(&s->vip);
 		for (b = 0; b < s->stable_count; b++)
 			def.stable[b] = ep_of(&s->stable[b]);
@@ -380,7 +411,7 @@ static void test_setup(void)
 	    .max_backends = FUZZ_MAX_BACKENDS,
 	};
 	char err[DP_ERR_LEN], path[sizeof(fz.pin_dir) + 16];
-	int ret;
+	int ret, i;
 
 	ret = dp_open(&opts, &fz.dp, err, sizeof(err));
 	if (!ASSERT_OK(ret, "dp_open")) {
@@ -393,10 +424,17 @@ static void test_setup(void)
 	snprintf(path, sizeof(path), "%s/kn_flows", fz.pin_dir);
 	flows_fd = bpf_obj_get(path);
 	if (!ASSERT_TRUE(replies_fd >= 0, "open the pinned kn_replies") ||
-	    !ASSERT_TRUE(flows_fd >= 0, "open the pinned kn_flows") ||
-	    add_services())
+	    !ASSERT_TRUE(flows_fd >= 0, "open the pinned kn_flows"))
 		goto fail;
-	warm_up();
+	/* The services and their first flows in each family of the run. */
+	for (i = 0; i < 2; i++) {
+		if (!family_in_run(i ? AF_INET6 : AF_INET))
+			continue;
+		fz_family = i ? AF_INET6 : AF_INET;
+		if (add_services())
+			goto fail;
+		warm_up();
+	}
 	if (!ASSERT_OK(dp_read_global(fz.dp, fz.base), "read counters"))
 		goto fail;
 	memcpy(fz.last, fz.base, sizeof(fz.base));
@@ -420,7 +458,7 @@ static bool have_dp(void)
  * from a real translation, and expects each one refused: a check that
  * cannot fail would prove nothing.
  */
-static void test_checker_rejects_mistranslations(void)
+static void checker_rejects_mistranslations(void)
 {
 	const struct fz_service *svc = &services[0];
 	struct pkt in, out, bad, reply_in, reply_out;
@@ -443,40 +481,41 @@ static void test_checker_rejects_mistranslations(void)
 		  O_TRANSLATED, "a real translation passes the judge");
 
 	bad = out; /* a destination that is no backend, checksums right */
-	put32(bad.data + IP_DADDR_OFF, STABLE(99));
+	put_addr(&bad, true, STABLE(99));
 	fix_checksums(&bad, false);
 	ASSERT_EQ(judge_ingress(&e, &in, &bad, KN_HOOK_TC_INGRESS, verdict,
 				false, &why),
 		  O_FAILED, "refuses a destination outside the pools");
 	bad = out; /* the backend of another port */
-	put16(bad.data + L4_OFF + 2, 9000);
+	put16(bad.data + e.v.l4_off + 2, 9000);
 	fix_checksums(&bad, false);
 	ASSERT_EQ(judge_ingress(&e, &in, &bad, KN_HOOK_TC_INGRESS, verdict,
 				false, &why),
 		  O_FAILED, "refuses a backend address with a wrong port");
-	bad = out; /* the TTL changed too */
-	bad.data[IP_OFF + 8]--;
+	bad = out; /* the TTL (hop limit) changed too */
+	bad.data[is_ipv6_frame(&bad) ? IP6_HLIM_OFF : IP_OFF + 8]--;
 	fix_checksums(&bad, false);
 	ASSERT_EQ(judge_ingress(&e, &in, &bad, KN_HOOK_TC_INGRESS, verdict,
 				false, &why),
 		  O_FAILED, "refuses any other byte changed");
 	bad = out; /* an off-by-one TCP checksum */
-	bad.data[L4_OFF + TCP_CSUM_FIELD + 1]++;
+	bad.data[e.v.l4_off + TCP_CSUM_FIELD + 1]++;
 	ASSERT_EQ(judge_ingress(&e, &in, &bad, KN_HOOK_TC_INGRESS, verdict,
 				false, &why),
 		  O_FAILED, "refuses a broken TCP checksum");
-	bad = out; /* an off-by-one IP checksum */
-	bad.data[IP_CSUM_OFF + 1]++;
+	bad = out; /* an off-by-one IP checksum, or an IPv6 address byte */
+	bad.data[is_ipv6_frame(&bad) ? IP6_DADDR_OFF : IP_CSUM_OFF + 1]++;
 	ASSERT_EQ(judge_ingress(&e, &in, &bad, KN_HOOK_TC_INGRESS, verdict,
 				false, &why),
-		  O_FAILED, "refuses a broken IPv4 checksum");
+		  O_FAILED,
+		  "refuses a broken IPv4 checksum (IPv6: a wrong prefix)");
 	ASSERT_EQ(judge_ingress(&e, &in, &in, KN_HOOK_TC_INGRESS, verdict,
 				false, &why),
 		  O_FAILED, "refuses a service packet passed untranslated");
 
 	/* Not for a service: any change, or a drop, is refused. */
 	bad = in;
-	put16(bad.data + L4_OFF + 2, (uint16_t)(svc->vip.port + 1));
+	put16(bad.data + e.v.l4_off + 2, (uint16_t)(svc->vip.port + 1));
 	fix_checksums(&bad, false);
 	classify(KN_HOOK_TC_INGRESS, &bad, &er);
 	ASSERT_EQ(judge_ingress(&er, &bad, &out, KN_HOOK_TC_INGRESS, verdict,
@@ -489,8 +528,8 @@ static void test_checker_rejects_mistranslations(void)
 	/* Egress: the reply must leave as the VIP:port. */
 	memset(&g, 0, sizeof(g));
 	g.proto = IPPROTO_TCP;
-	g.saddr = get32(out.data + IP_DADDR_OFF);
-	g.sport = get16(out.data + L4_OFF + 2);
+	g.saddr = get_addr(&out, true);
+	g.sport = get16(out.data + e.v.l4_off + 2);
 	g.daddr = e.v.saddr;
 	g.dport = e.v.sport;
 	g.flags = TCPF_SYN | TCPF_ACK;
@@ -503,7 +542,7 @@ static void test_checker_rejects_mistranslations(void)
 	ASSERT_EQ(judge_egress(&er, &reply_in, &reply_out, verdict, &why),
 		  O_TRANSLATED, "a real reply translation passes the judge");
 	bad = reply_out;
-	put16(bad.data + L4_OFF, (uint16_t)(svc->vip.port + 1));
+	put16(bad.data + er.v.l4_off, (uint16_t)(svc->vip.port + 1));
 	fix_checksums(&bad, false);
 	ASSERT_EQ(judge_egress(&er, &reply_in, &bad, verdict, &why), O_FAILED,
 		  "refuses a reply leaving from the wrong port");
@@ -516,7 +555,19 @@ static void test_checker_rejects_mistranslations(void)
 					 .cport = e.v.sport,
 					 .backend = g.saddr,
 					 .bport = g.sport,
-					 .proto = IPPROTO_TCP});
+					 .proto = IPPROTO_TCP,
+					 .family = e.v.family});
+}
+
+static void test_checker_rejects_mistranslations(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		fz_family = i ? AF_INET6 : AF_INET;
+		if (family_in_run(fz_family))
+			checker_rejects_mistranslations();
+	}
 }
 
 /* ---- the run ------------------------------------------------------------- */
@@ -529,6 +580,17 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static const char *const family_names[] = {
+    [FAMILY_IPV4] = "IPv4",
+    [FAMILY_IPV6] = "IPv6",
+    [FAMILY_IPV4 | FAMILY_IPV6] = "IPv4 and IPv6, half each",
+};
+static const char *const family_args[] = {
+    [FAMILY_IPV4] = "4",
+    [FAMILY_IPV6] = "6",
+    [FAMILY_IPV4 | FAMILY_IPV6] = "both",
+};
+
 static void test_fuzz_run(void)
 {
 	uint64_t i;
@@ -536,9 +598,10 @@ static void test_fuzz_run(void)
 
 	if (!have_dp())
 		return;
-	printf("# %" PRIu64 " packets, seed %" PRIu64
-	       " (rerun: test_packet_fuzz %" PRIu64 " %" PRIu64 ")\n",
-	       fz.packets, fz.seed, fz.packets, fz.seed);
+	printf("# %" PRIu64 " packets (%s), seed %" PRIu64
+	       " (rerun: test_packet_fuzz %" PRIu64 " %" PRIu64 " %.0f %s)\n",
+	       fz.packets, family_names[fz.families], fz.seed, fz.packets,
+	       fz.seed, fz.time_limit_s, family_args[fz.families]);
 	rng_state = fz.seed ? fz.seed : 1;
 	start = now_s();
 	for (i = 0; i < fz.packets; i++) {
@@ -549,6 +612,7 @@ static void test_fuzz_run(void)
 		enum outcome o;
 		uint32_t mask;
 
+		pick_family();
 		generate(kind, &in);
 		mask = mutate(&in);
 		st.tried[mode][kind]++;
@@ -718,8 +782,8 @@ int main(int argc, char **argv)
 		fz.packets = strtoull(argv[1], &end, 10);
 		if (*end || !fz.packets) {
 			fprintf(stderr,
-				"usage: %s [PACKETS [SEED [SECONDS]]] "
-				"(PACKETS > 0)\n",
+				"usage: %s [PACKETS [SEED [SECONDS [FAMILY]]]] "
+				"(PACKETS > 0; FAMILY 4, 6 or both)\n",
 				argv[0]);
 			return 2;
 		}
@@ -736,6 +800,18 @@ int main(int argc, char **argv)
 		fz.time_limit_s = strtod(argv[3], &end);
 		if (*end || fz.time_limit_s <= 0) {
 			fprintf(stderr, "%s: SECONDS must be positive\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	fz.families = FAMILY_IPV4 | FAMILY_IPV6;
+	if (argc > 4) {
+		if (!strcmp(argv[4], "4"))
+			fz.families = FAMILY_IPV4;
+		else if (!strcmp(argv[4], "6"))
+			fz.families = FAMILY_IPV6;
+		else if (strcmp(argv[4], "both")) {
+			fprintf(stderr, "%s: FAMILY must be 4, 6 or both\n",
 				argv[0]);
 			return 2;
 		}

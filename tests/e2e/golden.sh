@@ -255,6 +255,8 @@ api backends-not-list PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d '{"canar
 api backends-empty PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d '{}'
 api backends-empty-stable PUT "$SVC/demo/backends" -H "$AUTH" -H "$JSON" -d '{"stable": []}'
 api get-with-body GET "$SVC" -H "$JSON" --data-binary '{"x": 1}'
+api affinity-sticky PUT "$SVC/demo/affinity" -H "$AUTH" -H "$JSON" -d '{"affinity": "sticky"}'
+api affinity-no-field PUT "$SVC/demo/affinity" -H "$AUTH" -H "$JSON" -d '{}'
 
 # ---- API: the operations ---------------------------------------------------
 api rollout-start POST "$SVC/demo/rollout" -H "$AUTH" -H "$JSON" -d '{"steps": [10, 25, 50, 100], "interval": "10m"}'
@@ -276,12 +278,14 @@ api service-demo-after GET "$SVC/demo"
 wait_history_point
 api history-after GET "$SVC/demo/history"
 api metrics-after GET /metrics
+api affinity PUT "$SVC/solo/affinity" -H "$AUTH" -H "$JSON" -d '{"affinity": "connection"}'
+api affinity-client PUT "$SVC/solo/affinity" -H "$AUTH" -H "$JSON" -d '{"affinity": "client"}'
 
 # ---- kanaryctl: the command line and the connection --------------------------
 nctl help --help
 nctl version --version
 for c in status watch rollout pause resume promote abort set-weight \
-	set-backends decisions inspect-metrics; do
+	set-backends set-affinity decisions inspect-metrics; do
 	nctl "help-$c" "$c" --help
 done
 nctl no-command
@@ -290,6 +294,7 @@ nctl unknown-option status --frob
 nctl missing-service pause
 nctl extra-argument pause demo extra
 nctl weight-three-decimals set-weight demo 12.345
+nctl affinity-sticky set-affinity demo sticky
 nctl steps-not-numbers rollout demo --steps 10,abc,100
 nctl step-count-without-window rollout demo --step-count 4
 nctl interval-bad rollout demo --interval 5x
@@ -318,6 +323,8 @@ ctl weight set-weight demo 5
 ctl weight-json --json set-weight demo 7.5
 ctl weight-no-canary set-weight solo 5
 ctl weight-no-canary-json --json set-weight solo 5
+ctl affinity set-affinity solo connection
+ctl affinity-json --json set-affinity solo client
 ctl rollout-steps-down rollout demo --steps 50,25,100
 ctl rollout rollout demo --steps 10,50,100 --interval 10m
 ctl rollout-again rollout demo

@@ -18,7 +18,7 @@ WATCH_POLL=200ms
 WATCH_LIMIT=20s
 PREDICTIONS=25
 COMMANDS=(status watch rollout pause resume promote abort set-weight
-	set-backends decisions inspect-metrics)
+	set-backends set-affinity decisions inspect-metrics)
 # The last kanaryctl run (ctl), and a command left running.
 RC='' OUT='' ERR='' BG_PID=''
 

@@ -126,6 +126,31 @@ report_loads "$KILLS kills"
 tap_check "no temporary state file was left behind" \
 	bash -c "! ls '$TOPO_TMP' | grep -q 'state.json.tmp'"
 
+# ---- the config changed while kanaryd was down: the config wins ---------------
+restart_with() { # CONFIG
+	kill -KILL "$TOPO_KANARYD_PID"
+	wait "$TOPO_KANARYD_PID" 2>/dev/null
+	TOPO_KANARYD_PID=
+	topo_kanaryd --config "$1"
+}
+stable_pool() {
+	status "' '.join(b['address'] for b in s['backends'] if b['pool'] == 'stable')"
+}
+"$PYTHON" -c "
+import json, sys
+c = json.load(open(sys.argv[1]))
+c['services'][0]['stable'] = c['services'][0]['stable'][:1]
+json.dump(c, open(sys.argv[2], 'w'))" "$TOPO_TMP/kanary.json" "$TOPO_TMP/kanary-one-stable.json"
+restart_with "$TOPO_TMP/kanary-one-stable.json" || tap_fail "kanaryd starts on a changed config"
+tap_is "a config changed while kanaryd was down: its stable pool is applied" \
+	"$(stable_pool)" "$(topo_backend_ip stable 1):8000"
+tap_is "and the rollout starts idle" "$(status "s['phase']")" "idle"
+restart_with "$TOPO_TMP/kanary.json" || tap_fail "kanaryd starts on the first config again"
+tap_is "the first config back: both stable replicas again" "$(stable_pool)" \
+	"$(topo_backend_ip stable 1):8000 $(topo_backend_ip stable 2):8000"
+topo_api POST /api/v1/services/sentiment/rollout '{}' >/dev/null
+topo_api POST /api/v1/services/sentiment/promote '{}' >/dev/null # step 2 again
+
 # ---- upgrade to a build with another flow-table layout -------------------------
 old_prog=$(bpftool net show dev nc0 2>/dev/null; topo_node bpftool net show dev nc0 | grep -o 'id [0-9]*' | head -1)
 old_value=$(bpftool map show pinned "$TOPO_PIN_DIR/kn_flows" | grep -o 'value [0-9]*B')

@@ -9,30 +9,40 @@
 #   ROLLOUT_PRESET        its metrics preset
 #   ROLLOUT_EXTRA         more service fields, one JSON line ending with a
 #                         comma (none when unset)
+#   ROLLOUT_TOP           more top-level fields, the same way
 #   ROLLOUT_BACKEND_ARGS  an array: kanary-modelserver flags for both pools
 #                         (none when unset)
+#   ROLLOUT_METRICS       the service's "metrics" field, one JSON line ending
+#                         with a comma (the preset's when unset; empty: no
+#                         metrics, the kernel alone judges)
+#   ROLLOUT_KANARYD_ARGS  an array: more kanaryd flags, e.g. --mode tc
 #   LOAD_CONNECTIONS, LOAD_RPS, LOAD_PATH, LOAD_BODY   the clients' requests
 # Needs tests/lib/tap.sh and tests/lib/topology.sh, and topo_create run.
 
 ROLLOUT_CONFIG=$TOPO_TMP/kanary.json
 ROLLOUT_EXTRA=${ROLLOUT_EXTRA:-}
+ROLLOUT_TOP=${ROLLOUT_TOP:-}
 [ -n "${ROLLOUT_BACKEND_ARGS+set}" ] || ROLLOUT_BACKEND_ARGS=()
+[ -n "${ROLLOUT_KANARYD_ARGS+set}" ] || ROLLOUT_KANARYD_ARGS=()
 CANARY_IP=$(topo_backend_ip canary 1)
 LOAD=$KANARY_TOOLS/kn-load
 [ -x "$LOAD" ] || tap_bail "kn-load is not built (make test-build)"
 LOAD_PID=
 
 rollout_write_config() { # STEPS INTERVAL
+	local metrics="\"metrics\": {\"preset\": \"$ROLLOUT_PRESET\", \"interval\": \"500ms\", \"timeout\": \"400ms\"},"
+
+	[ -n "${ROLLOUT_METRICS+set}" ] && metrics=$ROLLOUT_METRICS
 	cat >"$ROLLOUT_CONFIG" <<-EOF
 	{
 	  "tick": "50ms",
+	  $ROLLOUT_TOP
 	  "services": [{
 	    "name": "$ROLLOUT_SERVICE",
 	    "vip": "$TOPO_VIP:$TOPO_VIP_PORT",
 	    "stable": ["$(topo_backend_ip stable 1):$TOPO_BACKEND_PORT"],
 	    "canary": ["$CANARY_IP:$TOPO_BACKEND_PORT"],
-	    "metrics": {"preset": "$ROLLOUT_PRESET", "interval": "500ms",
-	                "timeout": "400ms"},
+	    $metrics
 	    $ROLLOUT_EXTRA
 	    "rollout": {"steps": $1, "interval": "$2", "min_requests": 30,
 	                "max_failures": 2}
@@ -53,7 +63,7 @@ start_case() { # STEPS INTERVAL [canary faults JSON]
 	topo_backend stable 1 --model v1 "${ROLLOUT_BACKEND_ARGS[@]}" || return 1
 	topo_backend canary 1 --model v2 "${ROLLOUT_BACKEND_ARGS[@]}" || return 1
 	rollout_write_config "$1" "$2"
-	topo_kanaryd --config "$ROLLOUT_CONFIG" || return 1
+	topo_kanaryd --config "$ROLLOUT_CONFIG" "${ROLLOUT_KANARYD_ARGS[@]}" || return 1
 	[ -n "${3:-}" ] && canary_faults "$3"
 	return 0
 }

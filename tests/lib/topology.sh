@@ -255,3 +255,77 @@ topo_destroy() {
 	TOPO_NAMESPACES=()
 	TOPO_PIN_DIRS=()
 }
+
+# ---- IPv6 beside IPv4 (2001:2::/48, RFC 5180's twin of 198.18.0.0/15) ----
+#   client 2001:2::2 + sources 2001:2::1:0 ...     backends 2001:2:16::10+i
+#        eth0 ---- nc0 [node] br0 ---------- eth0
+#             2001:2::1   2001:2:16::1
+#   VIP6 [2001:2:32::1]:80 is routed to the node. Addresses skip duplicate
+#   address detection (nodad): they are usable at once.
+TOPO_VIP6=2001:2:32::1
+TOPO_NODE_CLIENT_IP6=2001:2::1
+TOPO_CLIENT_IP6=2001:2::2
+TOPO_NODE_BACKEND_IP6=2001:2:16::1
+TOPO_SOURCE6_PREFIX=2001:2::1:
+
+# topo_add_ipv6 [CLIENT_SOURCES]: after topo_create, the same hosts in IPv6.
+topo_add_ipv6() {
+	local sources=${1:-0} role i n
+	topo_exec node sysctl -qw net.ipv6.conf.all.forwarding=1
+	topo_exec node ip addr add "$TOPO_NODE_CLIENT_IP6/64" dev nc0 nodad || return 1
+	topo_exec node ip addr add "$TOPO_NODE_BACKEND_IP6/64" dev br0 nodad || return 1
+	topo_exec client ip addr add "$TOPO_CLIENT_IP6/64" dev eth0 nodad || return 1
+	topo_exec client ip -6 route add default via "$TOPO_NODE_CLIENT_IP6" || return 1
+	for ((i = 0; i < sources; i++)); do
+		echo "addr add $(topo_source_ip6 "$i")/64 dev eth0 nodad"
+	done | topo_exec client ip -batch - || return 1
+	for role in stable canary; do
+		n=$TOPO_STABLE_COUNT
+		[ "$role" = canary ] && n=$TOPO_CANARY_COUNT
+		for ((i = 1; i <= n; i++)); do
+			topo_exec "$role$i" ip addr add "$(topo_backend_ip6 "$role" "$i")/64" dev eth0 nodad || return 1
+			topo_exec "$role$i" ip -6 route add default via "$TOPO_NODE_BACKEND_IP6" || return 1
+		done
+	done
+	TOPO_SOURCE6_COUNT=$sources
+}
+
+topo_backend_ip6() { # ROLE INDEX(1-based)
+	if [ "$1" = stable ]; then echo "2001:2:16::$((9 + $2))"; else echo "2001:2:16::$((19 + $2))"; fi
+}
+
+# "[IP]:PORT,[IP]:PORT" of a pool
+topo_pool6() {
+	local role=$1 n i out=""
+	n=$TOPO_STABLE_COUNT
+	[ "$role" = canary ] && n=$TOPO_CANARY_COUNT
+	for ((i = 1; i <= n; i++)); do
+		out+="${out:+,}[$(topo_backend_ip6 "$role" "$i")]:$TOPO_BACKEND_PORT"
+	done
+	echo "$out"
+}
+
+topo_source_ip6() { printf '%s%x\n' "$TOPO_SOURCE6_PREFIX" "$1"; }
+# "2001:2::1:0-2001:2::1:c7" for kn-load --sources.
+topo_sources6() {
+	local n=${1:-$TOPO_SOURCE6_COUNT}
+	echo "$(topo_source_ip6 0)-$(topo_source_ip6 $((n - 1)))"
+}
+
+# A second model server in each backend's namespace, on its IPv6 address,
+# with the model of its pool (v1 stable, v2 canary).
+topo_backends6() {
+	local role i n ip model
+	for role in stable canary; do
+		n=$TOPO_STABLE_COUNT model=v1
+		[ "$role" = canary ] && n=$TOPO_CANARY_COUNT model=v2
+		for ((i = 1; i <= n; i++)); do
+			ip=$(topo_backend_ip6 "$role" "$i")
+			ip netns exec "$(topo_ns "$role$i")" "$KANARY_BIN/kanary-modelserver" \
+				--listen "[$ip]:$TOPO_BACKEND_PORT" --model "$model" "$@" \
+				>"$TOPO_TMP/${role}${i}-v6.log" 2>&1 &
+			TOPO_PIDS+=($!)
+			topo_wait_port "$role$i" "$ip" "$TOPO_BACKEND_PORT" || return 1
+		done
+	done
+}

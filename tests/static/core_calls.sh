@@ -5,7 +5,8 @@
 #     function of lib/judge/rollout.h that takes a struct rollout_state to
 #     change) or a data-path writer (dp_service_add, ..._update,
 #     ..._set_weight, ..._promote, ..._set_down, ..._remove,
-#     dp_flush_backend_flows, dp_reattach); the other parts hand back
+#     ..._set_affinity, dp_clear_clients, dp_flush_backend_flows,
+#     dp_reattach); the other parts hand back
 #     outcomes;
 #   - in lib/, the transitions are called by lib/judge/ alone and the
 #     writers by lib/datapath/ alone; kanaryctl/ and modelserver/ call
@@ -34,7 +35,8 @@ CORE = {"kanaryd/agent.c"}
 ROLLOUT_H = "lib/judge/rollout.h"
 DP_WRITERS = ["dp_service_add", "dp_service_update", "dp_service_set_weight",
               "dp_service_promote", "dp_service_set_down", "dp_service_remove",
-              "dp_flush_backend_flows", "dp_reattach"]
+              "dp_flush_backend_flows", "dp_reattach",
+              "dp_service_set_affinity", "dp_clear_clients"]
 # Transitions that must be among those read off rollout.h: a checker that
 # found none would pass anything.
 TRANSITIONS_EXPECTED = {"rollout_start", "rollout_rollback",

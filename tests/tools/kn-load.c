@@ -97,7 +97,7 @@
 #define MAX_HOST_BYTES	    1024
 #define MAX_BODY_ARG_BYTES  (1 << 20)
 #define HTTP_DEFAULT_PORT   80
-#define IPV4_TEXT_BYTES	    16
+#define IPV4_TEXT_BYTES	    INET6_ADDRSTRLEN /* either family's text */
 #define IPV4_BITS	    32
 /* Prefixes up to /30 have a network and a broadcast address to skip. */
 #define CIDR_HOSTS_FROM_BITS 30
@@ -164,14 +164,20 @@ static const char *const stop_names[] = {
 };
 
 struct options {
-	struct sockaddr_in target;
+	struct sockaddr_storage target;
+	socklen_t target_len;
 	const char *target_text;
+	/* AF_INET, or AF_INET6: then every source shares the first 96 bits
+	 * src_prefix holds, and sources[] holds their last 32. */
+	int family;
+	struct in6_addr src_prefix;
+	int sources_family; /* 0 until --sources */
 	const char *path;
 	const char *method;
 	const char *body;
 	const char *host;
 	const char *tag_field;
-	uint32_t *sources; /* network order */
+	uint32_t *sources; /* network order; IPv6: the last 32 bits */
 	size_t n_sources;
 	enum mode mode;
 	uint32_t connections;
@@ -223,6 +229,46 @@ static const char *ipv4_text(uint32_t addr_be, char *buf, size_t len)
 	if (!inet_ntop(AF_INET, &a, buf, (socklen_t)len))
 		snprintf(buf, len, "?");
 	return buf;
+}
+
+/* An IPv6 source: the shared prefix and its own last 32 bits. */
+static struct in6_addr source6(const struct in6_addr *prefix, uint32_t low_be)
+{
+	struct in6_addr a = *prefix;
+
+	memcpy(&a.s6_addr[12], &low_be, sizeof(low_be));
+	return a;
+}
+
+/* A source address's text, in the family of the sources. */
+static const char *source_text(const struct options *o, uint32_t addr_be,
+			       char *buf, size_t len)
+{
+	struct in6_addr a;
+
+	if (o->sources_family != AF_INET6)
+		return ipv4_text(addr_be, buf, len);
+	a = source6(&o->src_prefix, addr_be);
+	if (!inet_ntop(AF_INET6, &a, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* The socket address of source i (port 0), and its length. */
+static socklen_t source_sockaddr(const struct options *o, size_t i,
+				 struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (o->sources_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = source6(&o->src_prefix, o->sources[i]);
+		return sizeof(*sin6);
+	}
+	((struct sockaddr_in *)ss)->sin_family = AF_INET;
+	((struct sockaddr_in *)ss)->sin_addr.s_addr = o->sources[i];
+	return sizeof(struct sockaddr_in);
 }
 
 /* ---- latency samples ------------------------------------------------ */
@@ -1092,7 +1138,8 @@ static void open_connection(struct run *r, struct conn *c)
 	const int one = 1;
 	int fd;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd =
+	    socket(r->o->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		connect_failed(r, c, errno);
 		return;
@@ -1103,17 +1150,18 @@ static void open_connection(struct run *r, struct conn *c)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->src = 0;
 	if (r->o->n_sources) {
-		struct sockaddr_in sa = {.sin_family = AF_INET};
+		struct sockaddr_storage sa;
+		socklen_t sa_len;
 
 		c->src = r->next_src++ % r->o->n_sources;
-		sa.sin_addr.s_addr = r->o->sources[c->src];
+		sa_len = source_sockaddr(r->o, c->src, &sa);
 		/*
 		 * Port chosen at connect(), per destination: otherwise every
 		 * source would be limited to one ephemeral range for all.
 		 */
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
 			   sizeof(one));
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (bind(fd, (struct sockaddr *)&sa, sa_len) < 0) {
 			connect_failed(r, c, errno);
 			return;
 		}
@@ -1124,7 +1172,7 @@ static void open_connection(struct run *r, struct conn *c)
 	}
 	c->events = EPOLLOUT;
 	if (connect(fd, (const struct sockaddr *)&r->o->target,
-		    sizeof(r->o->target)) == 0 ||
+		    r->o->target_len) == 0 ||
 	    errno == EINPROGRESS)
 		return;
 	connect_failed(r, c, errno);
@@ -1538,7 +1586,7 @@ static const char *src_name(const struct run *r, size_t i, char *buf,
 {
 	if (!r->o->n_sources)
 		return UNBOUND_SOURCE_NAME;
-	return ipv4_text(r->src[i].addr, buf, len);
+	return source_text(r->o, r->src[i].addr, buf, len);
 }
 
 static void print_src_tags(FILE *out, const struct run *r, uint64_t mask,
@@ -1821,7 +1869,8 @@ static void usage(FILE *out)
 	    "by status and by the tag their JSON body carries.\n"
 	    "\n"
 	    "What to send:\n"
-	    "  --target IP:PORT         where (required)\n"
+	    "  --target IP:PORT         where (required; IPv6 as\n"
+	    "                           [2001:2::1]:80)\n"
 	    "  --path PATH              request path (default /)\n"
 	    "  --method GET|POST        default GET, or POST with --body\n"
 	    "  --body STRING            POST body, sent as application/json\n"
@@ -1830,7 +1879,9 @@ static void usage(FILE *out)
 	    "  --sources LIST           bind connections to these local\n"
 	    "                           addresses, round-robin; items are\n"
 	    "                           A.B.C.D, A.B.C.D-A.B.C.E or A.B.C.D/N\n"
-	    "                           (host addresses), comma-separated,\n"
+	    "                           (host addresses), or IPv6 X or X-Y\n"
+	    "                           (the same first 96 bits),\n"
+	    "                           comma-separated,\n"
 	    "                           at most %d; default: no bind\n"
 	    "  --keepalive              N persistent connections (default);\n"
 	    "                           each keeps its source address\n"
@@ -1886,28 +1937,87 @@ static bool ipv4_of(const char *text, size_t len, uint32_t *host_order)
 	return true;
 }
 
+static bool ipv6_of(const char *text, size_t len, struct in6_addr *out)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	return inet_pton(AF_INET6, buf, out) == 1;
+}
+
 static int parse_target(const struct opts_parser *cli, const char *text,
 			struct options *o)
 {
 	static const char want[] =
-	    "want IP:PORT, an IPv4 address and a port from 1 to 65535";
+	    "want IP:PORT, an IPv4 address or an IPv6 one in brackets "
+	    "([2001:2::1]:80) and a port from 1 to 65535";
 	const char *colon = strrchr(text, ':');
+	struct in6_addr ip6 = IN6ADDR_ANY_INIT;
 	uint64_t port;
-	uint32_t ip;
+	uint32_t ip = 0;
 	char *end;
+	bool v6 = text[0] == '[';
 
-	if (!colon || !ipv4_of(text, (size_t)(colon - text), &ip) ||
-	    colon[1] < '0' || colon[1] > '9')
+	if (!colon || colon[1] < '0' || colon[1] > '9')
+		return opts_bad_value(cli, OPT_TARGET, text, want);
+	if (v6 ? colon < text + 2 || colon[-1] != ']' ||
+		     !ipv6_of(text + 1, (size_t)(colon - text - 2), &ip6)
+	       : !ipv4_of(text, (size_t)(colon - text), &ip))
 		return opts_bad_value(cli, OPT_TARGET, text, want);
 	errno = 0;
 	port = strtoull(colon + 1, &end, 10);
 	if (errno || *end || port == 0 || port > UINT16_MAX)
 		return opts_bad_value(cli, OPT_TARGET, text, want);
-	o->target.sin_family = AF_INET;
-	o->target.sin_addr.s_addr = htonl(ip);
-	o->target.sin_port = htons((uint16_t)port);
+	memset(&o->target, 0, sizeof(o->target));
+	if (v6) {
+		struct sockaddr_in6 *t = (struct sockaddr_in6 *)&o->target;
+
+		t->sin6_family = AF_INET6;
+		t->sin6_addr = ip6;
+		t->sin6_port = htons((uint16_t)port);
+		o->target_len = sizeof(*t);
+		o->family = AF_INET6;
+	} else {
+		struct sockaddr_in *t = (struct sockaddr_in *)&o->target;
+
+		t->sin_family = AF_INET;
+		t->sin_addr.s_addr = htonl(ip);
+		t->sin_port = htons((uint16_t)port);
+		o->target_len = sizeof(*t);
+		o->family = AF_INET;
+	}
 	o->target_text = text;
 	return 0;
+}
+
+/* One IPv6 source item, "X" or "X-Y" (X and Y differing in their last 32
+ * bits only): its first and last low words, host order. */
+static bool ipv6_source_range(struct options *o, const char *p, size_t len,
+			      bool first_item, uint64_t *first, uint64_t *last)
+{
+	const char *dash = memchr(p, '-', len);
+	struct in6_addr a, b;
+
+	if (dash ? !ipv6_of(p, (size_t)(dash - p), &a) ||
+		       !ipv6_of(dash + 1, len - (size_t)(dash - p) - 1, &b)
+		 : !ipv6_of(p, len, &a))
+		return false;
+	if (!dash)
+		b = a;
+	if (memcmp(&a, &b, 12))
+		return false;
+	if (!first_item && memcmp(&a, &o->src_prefix, 12))
+		return false;
+	o->src_prefix = a;
+	memset(&o->src_prefix.s6_addr[12], 0, 4);
+	*first = ((uint32_t)a.s6_addr[12] << 24) | (a.s6_addr[13] << 16) |
+		 (a.s6_addr[14] << 8) | a.s6_addr[15];
+	*last = ((uint32_t)b.s6_addr[12] << 24) | (b.s6_addr[13] << 16) |
+		(b.s6_addr[14] << 8) | b.s6_addr[15];
+	return *first <= *last;
 }
 
 /* "A.B.C.D", "A.B.C.D-A.B.C.E" or "A.B.C.D/N", comma-separated. */
@@ -1915,7 +2025,8 @@ static int parse_sources(const struct opts_parser *cli, const char *list,
 			 struct options *o)
 {
 	static const char want[] =
-	    "want comma-separated A.B.C.D, A.B.C.D-A.B.C.E or A.B.C.D/N";
+	    "want comma-separated A.B.C.D, A.B.C.D-A.B.C.E or A.B.C.D/N, or "
+	    "IPv6 X or X-Y sharing their first 96 bits";
 	uint32_t *addrs = xcalloc(MAX_SOURCES, sizeof(*addrs)), *sorted;
 	const char *p = list;
 	size_t n = 0;
@@ -1927,8 +2038,17 @@ static int parse_sources(const struct opts_parser *cli, const char *list,
 		const char *slash = memchr(p, '/', len);
 		uint64_t first, last;
 		uint32_t a, b;
+		bool v6 = memchr(p, ':', len) != NULL;
 
-		if (dash) {
+		if (o->sources_family &&
+		    o->sources_family != (v6 ? AF_INET6 : AF_INET))
+			goto bad; /* one family for all */
+		o->sources_family = v6 ? AF_INET6 : AF_INET;
+		if (v6) {
+			if (!ipv6_source_range(o, p, len, p == list, &first,
+					       &last))
+				goto bad;
+		} else if (dash) {
 			if (!ipv4_of(p, (size_t)(dash - p), &a) ||
 			    !ipv4_of(dash + 1, len - (size_t)(dash - p) - 1,
 				     &b) ||
@@ -1988,7 +2108,7 @@ static int parse_sources(const struct opts_parser *cli, const char *list,
 			char buf[IPV4_TEXT_BYTES], what[64];
 
 			snprintf(what, sizeof(what), "%s is listed twice",
-				 ipv4_text(sorted[i], buf, sizeof(buf)));
+				 source_text(o, sorted[i], buf, sizeof(buf)));
 			free(sorted);
 			free(addrs);
 			return opts_bad_value(cli, OPT_SOURCES, list, what);
@@ -2148,6 +2268,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if (!o->target_text)
 		return opts_error(&cli,
 				  "missing --target IP:PORT (where to send)");
+	if (o->n_sources && o->sources_family != o->family)
+		return opts_error(&cli,
+				  "--sources are %s but --target is %s: one "
+				  "family for both",
+				  o->sources_family == AF_INET6 ? "IPv6"
+								: "IPv4",
+				  o->family == AF_INET6 ? "IPv6" : "IPv4");
 	if (!o->have_requests && !o->have_duration)
 		return opts_error(&cli,
 				  "missing --requests N or --duration SECONDS "
@@ -2178,10 +2305,24 @@ static int build_request(struct run *r)
 	if (o->host) {
 		snprintf(host, sizeof(host), "%s", o->host);
 	} else {
-		char ip[IPV4_TEXT_BYTES];
-		uint16_t port = ntohs(o->target.sin_port);
+		char ip[IPV4_TEXT_BYTES + 2];
+		uint16_t port;
 
-		ipv4_text(o->target.sin_addr.s_addr, ip, sizeof(ip));
+		if (o->family == AF_INET6) {
+			const struct sockaddr_in6 *t =
+			    (const struct sockaddr_in6 *)&o->target;
+			char bare[IPV4_TEXT_BYTES];
+
+			inet_ntop(AF_INET6, &t->sin6_addr, bare, sizeof(bare));
+			snprintf(ip, sizeof(ip), "[%s]", bare);
+			port = ntohs(t->sin6_port);
+		} else {
+			const struct sockaddr_in *t =
+			    (const struct sockaddr_in *)&o->target;
+
+			ipv4_text(t->sin_addr.s_addr, ip, sizeof(ip));
+			port = ntohs(t->sin_port);
+		}
 		if (port == HTTP_DEFAULT_PORT)
 			snprintf(host, sizeof(host), "%s", ip);
 		else
@@ -2216,10 +2357,10 @@ static int check_sources(const struct options *o)
 	const int one = 1;
 
 	for (size_t i = 0; i < o->n_sources; i++) {
-		struct sockaddr_in sa = {.sin_family = AF_INET,
-					 .sin_addr.s_addr = o->sources[i]};
+		struct sockaddr_storage sa;
+		socklen_t sa_len = source_sockaddr(o, i, &sa);
 		char buf[IPV4_TEXT_BYTES];
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int fd = socket(o->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 		if (fd < 0) {
 			fail_msg("socket: %s", strerror(errno));
@@ -2227,14 +2368,15 @@ static int check_sources(const struct options *o)
 		}
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
 			   sizeof(one));
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			fail_msg("source address %s (from --sources) cannot be "
-				 "used: %s%s",
-				 ipv4_text(o->sources[i], buf, sizeof(buf)),
-				 strerror(errno),
-				 errno == EADDRNOTAVAIL
-				     ? " (it is not an address of this host)"
-				     : "");
+		if (bind(fd, (struct sockaddr *)&sa, sa_len) < 0) {
+			fail_msg(
+			    "source address %s (from --sources) cannot be "
+			    "used: %s%s",
+			    source_text(o, o->sources[i], buf, sizeof(buf)),
+			    strerror(errno),
+			    errno == EADDRNOTAVAIL
+				? " (it is not an address of this host)"
+				: "");
 			close(fd);
 			return -1;
 		}

@@ -493,6 +493,62 @@ static void test_no_token_timing_no_check(void **state)
 	json_decref(res.decision);
 }
 
+/* The kernel's own view of event streams: no metrics configured, the
+ * headers as fast in both pools, the first token 400 ms later. */
+static void kernel_stream_input(struct analysis_input *in, double ttft_ms,
+				double itl_ms)
+{
+	http_input(in, 1000, 0, 300, 0);
+	in->kernel[ANALYSIS_STABLE].streams = 1000;
+	in->kernel[ANALYSIS_CANARY].streams = 300;
+	kernel_latency(&in->kernel[ANALYSIS_STABLE].ttft, 1000, 150, 20);
+	kernel_latency(&in->kernel[ANALYSIS_CANARY].ttft, 300, ttft_ms, 20);
+	kernel_latency(&in->kernel[ANALYSIS_STABLE].itl, 20000, 20, 4);
+	kernel_latency(&in->kernel[ANALYSIS_CANARY].itl, 6000, itl_ms, 4);
+}
+
+static void test_kernel_ttft_400ms_later_fails(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	kernel_stream_input(&in, 550, 20);
+	analysis_evaluate(&in, &res);
+	assert_int_equal(res.verdict, VERDICT_FAIL);
+	assert_string_equal(check_verdict(res.decision, "kernel.latency"),
+			    "pass");
+	assert_string_equal(check_verdict(res.decision, "kernel.ttft"), "fail");
+	assert_string_equal(check_verdict(res.decision, "kernel.itl"), "pass");
+	assert_int_equal(threshold_of(res.decision, "kernel.ttft",
+				      "max_ttft_p99_increase_ms"),
+			 200);
+	json_decref(res.decision);
+}
+
+static void test_kernel_itl_and_plain_responses(void **state)
+{
+	struct analysis_input in;
+	struct analysis_result res;
+
+	(void)state;
+	kernel_stream_input(&in, 150, 60);
+	analysis_evaluate(&in, &res);
+	assert_string_equal(check_verdict(res.decision, "kernel.ttft"), "pass");
+	assert_string_equal(check_verdict(res.decision, "kernel.itl"), "fail");
+	json_decref(res.decision);
+	/* No stream in either pool: judged as before, no token checks. */
+	in.kernel[ANALYSIS_STABLE].streams = 0;
+	in.kernel[ANALYSIS_CANARY].streams = 0;
+	analysis_evaluate(&in, &res);
+	assert_string_equal(check_verdict(res.decision, "kernel.ttft"),
+			    "absent");
+	assert_string_equal(check_verdict(res.decision, "kernel.itl"),
+			    "absent");
+	assert_int_equal(res.verdict, VERDICT_PASS);
+	json_decref(res.decision);
+}
+
 static void test_token_thresholds_in_the_spec(void **state)
 {
 	struct rollout_spec base, out;
@@ -643,6 +699,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_slower_tokens_fail_on_itl, setup),
 	    cmocka_unit_test_setup(test_too_few_first_tokens_hold, setup),
 	    cmocka_unit_test_setup(test_no_token_timing_no_check, setup),
+	    cmocka_unit_test_setup(test_kernel_ttft_400ms_later_fails, setup),
+	    cmocka_unit_test_setup(test_kernel_itl_and_plain_responses, setup),
 	    cmocka_unit_test_setup(test_token_thresholds_in_the_spec, setup),
 	    cmocka_unit_test_setup(test_metrics_target_down_holds, setup),
 	    cmocka_unit_test_setup(test_not_http_uses_refused_connections,

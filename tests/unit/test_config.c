@@ -238,6 +238,52 @@ static void test_errors_name_file_line_field(void **state)
 }
 
 /* Backends that cannot be right, named with their line and column. */
+/* "affinity": "client" (the default, as before) or "connection"; anything
+ * else is refused with the field named. */
+static void test_affinity(void **state)
+{
+	struct agent_config cfg;
+	bool connection = false;
+
+	(void)state;
+	expect_good("\"canary_percent\": 12.5",
+		    "\"canary_percent\": 12.5, \"affinity\": \"connection\"",
+		    &cfg);
+	assert_true(cfg.services[0].def.flags & KN_SVC_F_CONNECTION_AFFINITY);
+	assert_true(cfg.services[0].def.flags & KN_SVC_F_HTTP);
+	assert_false(cfg.services[1].def.flags & KN_SVC_F_CONNECTION_AFFINITY);
+	assert_string_equal(affinity_name(cfg.services[0].def.flags),
+			    "connection");
+	assert_string_equal(affinity_name(cfg.services[1].def.flags), "client");
+	config_free(&cfg);
+	expect_good("\"canary_percent\": 12.5",
+		    "\"canary_percent\": 12.5, \"affinity\": \"client\"", &cfg);
+	assert_int_equal(cfg.services[0].def.flags, KN_SVC_F_HTTP);
+	config_free(&cfg);
+
+	expect_error("\"canary_percent\": 12.5",
+		     "\"canary_percent\": 12.5, \"affinity\": \"sticky\"",
+		     (const char *[]){"node.json:12:",
+				      "services[0].affinity: must be "
+				      "\"client\" or \"connection\"",
+				      NULL});
+	expect_error(
+	    "\"canary_percent\": 12.5",
+	    "\"canary_percent\": 12.5, \"affinity\": true",
+	    (const char *[]){"services[0].affinity", "\"connection\"", NULL});
+	expect_error("\"canary_percent\": 12.5",
+		     "\"canary_percent\": 12.5, "
+		     "\"affinity\": \"client\\u0000x\"",
+		     (const char *[]){"node.json:12:", "\\u0000 (NUL)", NULL});
+
+	assert_int_equal(affinity_parse("connection", &connection), 0);
+	assert_true(connection);
+	assert_int_equal(affinity_parse("client", &connection), 0);
+	assert_false(connection);
+	assert_int_equal(affinity_parse("Client", &connection), -EINVAL);
+	assert_int_equal(affinity_parse("", &connection), -EINVAL);
+}
+
 static void test_backends_that_cannot_be_right(void **state)
 {
 	static const struct {
@@ -643,6 +689,151 @@ static void test_endpoints(void **state)
 			 -EINVAL);
 }
 
+/* IPv6 endpoints: brackets, printing, and every way to get them wrong. */
+static void test_endpoints_ipv6(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *why; /* NULL: good, printed back as text */
+	} cases[] = {
+	    {"[2001:2::10]:8000", NULL},
+	    {"[2001:2:0:0:0:0:0:10]:8000", "[2001:2::10]:8000"},
+	    {"[2001:2::1]:1", NULL},
+	    {"[::1]:80", NULL},
+	    {"2001:2::10:8000", "an IPv6 address goes in brackets"},
+	    {"[2001:2::10:8000", "has no ']' closing its IPv6 address"},
+	    {"[2001:2::10]", "has no ':PORT' after its ']'"},
+	    {"[2001:2::10]8000", "has no ':PORT' after its ']'"},
+	    {"[2001:2::10]:", "is not a port"},
+	    {"[2001:2::10]:65536", "'65536' is not a port"},
+	    {"[2001:2::10]:0", "'0' is not a port"},
+	    {"[2001:2::10]:080", "without leading zeros"},
+	    {"[fe80::1%eth0]:8000", "has a zone id"},
+	    {"[::ffff:198.18.0.1]:8000", "is an IPv4-mapped IPv6 address"},
+	    {"[2001:2::g]:8000", "'2001:2::g' is not an IPv6 address"},
+	    {"[]:8000", "empty IPv6 address"},
+	    {"[198.18.0.1]:8000", "is not an IPv6 address"},
+	};
+	struct endpoint ep, list[4];
+	char err[NETADDR_ERR_LEN], out[NETADDR_ENDPOINT_STR_LEN];
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ret = netaddr_parse_endpoint(cases[i].text, &ep, err,
+						 sizeof(err));
+		const char *want = cases[i].why;
+
+		if (!want || want[0] == '[') {
+			if (ret)
+				fail_msg("%s: refused: %s", cases[i].text, err);
+			assert_int_equal(ep.family, AF_INET6);
+			netaddr_endpoint_str(&ep, out, sizeof(out));
+			assert_string_equal(out, want ? want : cases[i].text);
+			continue;
+		}
+		if (ret != -EINVAL || !strstr(err, want))
+			fail_msg("%s: %d '%s', expected '%s'", cases[i].text,
+				 ret, err, want);
+	}
+	/* the host alone, as a URL needs it */
+	assert_int_equal(
+	    netaddr_parse_endpoint("[2001:2::10]:8000", &ep, err, sizeof(err)),
+	    0);
+	assert_string_equal(netaddr_endpoint_host(&ep, out, sizeof(out)),
+			    "[2001:2::10]");
+	/* the longest address fits the printed form */
+	assert_int_equal(netaddr_parse_endpoint(
+			     "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe]:65535",
+			     &ep, err, sizeof(err)),
+			 0);
+	assert_string_equal(netaddr_endpoint_str(&ep, out, sizeof(out)),
+			    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe]:65535");
+	/* lists mix nothing up; duplicates are found in either family */
+	assert_int_equal(
+	    netaddr_parse_endpoint_list("[2001:2::10]:8000,[2001:2::11]:8000",
+					list, 4, &n, err, sizeof(err)),
+	    0);
+	assert_int_equal(n, 2);
+	assert_int_equal(
+	    netaddr_parse_endpoint_list("[2001:2::10]:8000,[2001:2:0::10]:8000",
+					list, 4, &n, err, sizeof(err)),
+	    -EINVAL);
+	assert_non_null(strstr(err, "twice"));
+	/* an IPv4 and an IPv6 endpoint differ, whatever their bytes */
+	assert_int_equal(
+	    netaddr_parse_endpoint("198.18.0.1:80", &list[0], err, sizeof(err)),
+	    0);
+	assert_int_equal(
+	    netaddr_parse_endpoint("[c612:1::]:80", &list[1], err, sizeof(err)),
+	    0);
+	assert_int_not_equal(netaddr_endpoint_cmp(&list[0], &list[1]), 0);
+	/* address classes a backend cannot have */
+	assert_int_equal(
+	    netaddr_parse_endpoint("[::]:80", &ep, err, sizeof(err)), 0);
+	assert_int_equal(netaddr_classify_endpoint(&ep), NETADDR_UNSPECIFIED6);
+	assert_int_equal(
+	    netaddr_parse_endpoint("[ff02::1]:80", &ep, err, sizeof(err)), 0);
+	assert_int_equal(netaddr_classify_endpoint(&ep), NETADDR_MULTICAST);
+	assert_int_equal(
+	    netaddr_parse_endpoint("[fe80::1]:80", &ep, err, sizeof(err)), 0);
+	assert_int_equal(netaddr_classify_endpoint(&ep), NETADDR_LINK_LOCAL6);
+	assert_int_equal(
+	    netaddr_parse_endpoint("[::1]:80", &ep, err, sizeof(err)), 0);
+	assert_int_equal(netaddr_classify_endpoint(&ep), NETADDR_LOOPBACK);
+}
+
+/* A service is one family; a v4 and a v6 service may share a port. */
+static void test_dual_stack_services(void **state)
+{
+	struct agent_config cfg;
+
+	(void)state;
+	expect_error("\"198.18.16.11:8000\"]", "\"[2001:2::11]:8000\"]",
+		     (const char *[]){"services[0].stable[1]: "
+				      "[2001:2::11]:8000 is IPv6 but the "
+				      "service's VIP is IPv4",
+				      NULL});
+	expect_error("\"vip\": \"198.18.32.1:80\"",
+		     "\"vip\": \"[2001:2::1]:80\"",
+		     (const char *[]){"services[0].stable[0]: "
+				      "198.18.16.10:8000 is IPv4 but the "
+				      "service's VIP is IPv6",
+				      NULL});
+	/* the same port on an IPv6 VIP beside the IPv4 one */
+	expect_good("\"dns-model\", \"vip\": \"198.18.32.2:53\",\n"
+		    "      \"protocol\": \"udp\", \"stable\": "
+		    "[\"198.18.16.12:5353\"]",
+		    "\"dns-model\", \"vip\": \"[2001:2::1]:80\",\n"
+		    "      \"stable\": [\"[2001:2::10]:8000\", "
+		    "\"[2001:2::11]:8000\"], \"canary\": "
+		    "[\"[2001:2::20]:8000\"]",
+		    &cfg);
+	assert_int_equal(cfg.services[1].def.vip.family, AF_INET6);
+	assert_int_equal(cfg.services[1].def.vip.port, 80);
+	assert_int_equal(cfg.services[1].def.stable_count, 2);
+	assert_int_equal(cfg.services[0].def.vip.port, 80);
+	config_free(&cfg);
+	/* the VIP of the IPv6 service is a loop as a backend of itself */
+	expect_error("\"dns-model\", \"vip\": \"198.18.32.2:53\",\n"
+		     "      \"protocol\": \"udp\", \"stable\": "
+		     "[\"198.18.16.12:5353\"]",
+		     "\"dns-model\", \"vip\": \"[2001:2::1]:80\",\n"
+		     "      \"stable\": [\"[2001:2::1]:80\"]",
+		     (const char *[]){"services[1].stable[0]",
+				      "is the VIP of service 'dns-model'",
+				      NULL});
+	expect_error("\"dns-model\", \"vip\": \"198.18.32.2:53\",\n"
+		     "      \"protocol\": \"udp\", \"stable\": "
+		     "[\"198.18.16.12:5353\"]",
+		     "\"dns-model\", \"vip\": \"[2001:2::1]:80\",\n"
+		     "      \"stable\": [\"[::1]:8000\"]",
+		     (const char *[]){"services[1].stable[0]",
+				      "the IPv6 loopback address (::1), the "
+				      "node itself",
+				      NULL});
+}
+
 static void test_address_classes(void **state)
 {
 	static const struct {
@@ -871,6 +1062,7 @@ int main(void)
 	    cmocka_unit_test(test_good_config),
 	    cmocka_unit_test(test_errors_name_file_line_field),
 	    cmocka_unit_test(test_backends_that_cannot_be_right),
+	    cmocka_unit_test(test_affinity),
 	    cmocka_unit_test(test_control_characters),
 	    cmocka_unit_test(test_service_names),
 	    cmocka_unit_test(test_limits),
@@ -879,6 +1071,8 @@ int main(void)
 	    cmocka_unit_test(test_address_classes),
 	    cmocka_unit_test(test_text_control),
 	    cmocka_unit_test(test_endpoints),
+	    cmocka_unit_test(test_endpoints_ipv6),
+	    cmocka_unit_test(test_dual_stack_services),
 	    cmocka_unit_test(test_percent),
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_jpos_locate),

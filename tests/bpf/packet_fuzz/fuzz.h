@@ -65,9 +65,28 @@
 #define IP_MF_BIT      0x2000
 #define IP_OFFSET_MASK 0x1fff
 #define VLAN_TAG_LEN   4
-#define TCPF_URG       0x20
-#define TCPF_ECE       0x40
-#define TCPF_CWR       0x80
+/* IPv6 (packets.h puts every address number into 2001:2::/96). */
+#define IPV6_HLEN	    40
+#define IP6_PLEN_OFF	    (IP_OFF + 4)
+#define IP6_NEXT_OFF	    (IP_OFF + 6)
+#define IP6_HLIM_OFF	    (IP_OFF + 7)
+#define IP6_SADDR_OFF	    (IP_OFF + 8)
+#define IP6_DADDR_OFF	    (IP_OFF + 24)
+#define IP6_ADDR_LEN	    16
+#define IP6_EXT_UNIT	    8
+#define IP6_EXT_WALKED_MAX  4 /* KN_IPV6_MAX_EXT_HDRS, from its doc */
+#define IP6_RT_SEG_LEFT_OFF 3
+#define NEXTHDR_HOP	    0
+#define NEXTHDR_ROUTING	    43
+#define NEXTHDR_FRAGMENT    44
+#define NEXTHDR_ESP	    50
+#define NEXTHDR_AUTH	    51
+#define NEXTHDR_ICMP6	    58
+#define NEXTHDR_NONE	    59
+#define NEXTHDR_DEST	    60
+#define TCPF_URG	    0x20
+#define TCPF_ECE	    0x40
+#define TCPF_CWR	    0x80
 
 #define PAYLOAD_MAX	 512
 #define RANDOM_FRAME_MAX 256
@@ -102,9 +121,10 @@ enum pkt_kind {
 	K_REPLY_UDP_EDGE, /* the same, backend to client */
 	K_STRAY,	  /* TCP/UDP near the VIPs, backends and flows */
 	K_FRAGMENT,	  /* an IP fragment of a packet for a service */
-	K_NOT_IPV4,	  /* ARP, IPv6, VLAN-tagged, other ethertypes */
-	K_NOT_TCP_UDP,	  /* ICMP (errors about flows too), GRE, SCTP... */
-	K_RANDOM,	  /* random bytes, some with an IPv4 header start */
+	K_NOT_IPV4,	  /* ARP, VLAN-tagged, other ethertypes; the other
+			     family's ethertype on a frame */
+	K_NOT_TCP_UDP,	  /* ICMP(v6) (errors about flows too), GRE, SCTP... */
+	K_RANDOM,	  /* random bytes, some with an IP header start */
 	K_COUNT,
 };
 
@@ -113,6 +133,7 @@ struct flow_rec {
 	uint32_t client, backend;
 	uint16_t cport, bport;
 	uint8_t proto;
+	uint8_t family; /* AF_INET or AF_INET6 */
 };
 
 struct l4_opts {
@@ -130,6 +151,9 @@ struct gen {
 	bool partial;	    /* checksum as an offloading sender leaves it */
 	bool udp_no_csum;   /* UDP checksum 0: none */
 	bool dont_fragment; /* DF, as most stacks send: not a fragment */
+	/* IPv6: walked extension headers before TCP/UDP (hop-by-hop,
+	 * destination options, routing with no segments left). */
+	uint8_t ext_count;
 };
 
 enum mutation {
@@ -159,19 +183,22 @@ enum mutation {
 /* The oracle's word for a packet the programs must translate (or drop for
  * a documented reason): distinct from every enum kn_reason. */
 #define CANDIDATE KN_R_COUNT
-/* An ICMP error whose quote is well formed: translated when the maps hold
- * its flow (classify() asks them). */
-#define ICMP_CANDIDATE	(KN_R_COUNT + 1)
-#define ICMP6_CANDIDATE (KN_R_COUNT + 2) /* the same, ICMPv6 */
-/* What an ICMP error quotes at least: an IPv4 header and 8 bytes of L4. */
-#define ICMP_QUOTE_MIN_LEN (IPV4_MIN_HLEN + 8)
+/* An ICMP or ICMPv6 error whose quote is well formed: translated when the
+ * maps hold its flow (classify() asks them). */
+#define ICMP_CANDIDATE (KN_R_COUNT + 1)
+/* What an ICMP error quotes at least: an IP header and 8 bytes of L4. */
+#define ICMP_QUOTED_L4_LEN 8
+#define ICMP_QUOTE_MIN_LEN (IPV4_MIN_HLEN + ICMP_QUOTED_L4_LEN)
 
-/* What the oracle reads from a packet, host order. */
+/* What the oracle reads from a packet, host order; an IPv6 address is its
+ * number in 2001:2::/96, 0 outside it (no service, backend or client). */
 struct view {
 	uint32_t reason; /* CANDIDATE: a candidate; else enum kn_reason */
 	uint8_t proto;
+	uint8_t family;
 	uint32_t saddr, daddr;
 	uint16_t sport, dport;
+	uint32_t l4_off;
 };
 
 /* What one program should do with one packet. */
@@ -225,7 +252,8 @@ struct fuzz_run {
 	uint64_t packets;
 	uint64_t seed;
 	double time_limit_s;
-	uint64_t ran;				    /* packets actually tried */
+	unsigned int families; /* FAMILY_IPV4 | FAMILY_IPV6 */
+	uint64_t ran;	       /* packets actually tried */
 	struct kn_global_stats base[KN_HOOK_COUNT]; /* after the warm-up */
 	struct kn_global_stats last[KN_HOOK_COUNT]; /* at the last drop */
 	double seconds;
@@ -257,7 +285,42 @@ uint32_t get32(const uint8_t *p);
 
 void put32(uint8_t *p, uint32_t v);
 
+/* The family of the packets being made: AF_INET or AF_INET6, chosen per
+ * packet by the run. */
+extern int fz_family;
+
 bool is_ipv4_frame(const struct pkt *p);
+
+bool is_ipv6_frame(const struct pkt *p);
+
+/*
+ * Where an IP frame's upper-layer header is: past the IPv4 header, or past
+ * every IPv6 hop-by-hop, routing and destination-options header that fits
+ * the frame. *proto is its protocol, *proto_at the offset of the byte that
+ * names it. False for a frame with no IP header.
+ */
+bool frame_l4(const struct pkt *p, uint32_t *off, uint8_t *proto,
+	      uint32_t *proto_at);
+
+/* The source or destination address's offset, and its number (IPv6: 0
+ * outside 2001:2::/96). */
+uint32_t addr_off(const struct pkt *p, bool dst);
+
+uint32_t get_addr(const struct pkt *p, bool dst);
+
+void put_addr(struct pkt *p, bool dst, uint32_t number);
+
+uint32_t addr_len(const struct pkt *p);
+
+/* Inserts an IPv6 extension header of type and len bytes (a multiple of
+ * 8) right after the IPv6 header, keeping the chain and the payload length;
+ * false when the frame has no room. */
+bool insert_ext(struct pkt *p, uint8_t type, uint32_t len,
+		uint8_t segments_left);
+
+/* The folded sum of the pseudo-header and the TCP/UDP bytes, the checksum
+ * field read as zero (either family); false when the headers say no. */
+bool l4_sum(const struct pkt *p, uint16_t *sum, uint32_t *csum_off);
 
 uint32_t ip_hlen(const struct pkt *p);
 

@@ -104,7 +104,7 @@ void flow_remember(const struct flow_rec *f)
 		flow_ring_len++;
 }
 
-/* A remembered flow of proto, or NULL. */
+/* A remembered flow of proto in the family being made, or NULL. */
 static const struct flow_rec *random_flow(uint8_t proto)
 {
 	uint32_t tries;
@@ -114,7 +114,7 @@ static const struct flow_rec *random_flow(uint8_t proto)
 	for (tries = 0; tries < 8; tries++) {
 		const struct flow_rec *f = &flow_ring[rnd_below(flow_ring_len)];
 
-		if (f->proto == proto)
+		if (f->proto == proto && f->family == fz_family)
 			return f;
 	}
 	return NULL;
@@ -151,6 +151,17 @@ static void random_tcp_options(struct l4_opts *o)
 	}
 }
 
+/* IPv6: a walked extension header, as a sender would put one: hop-by-hop
+ * first, then destination options or routing with no segments left. */
+static void random_walked_ext(struct pkt *p, bool first)
+{
+	static const uint8_t types[] = {NEXTHDR_DEST, NEXTHDR_ROUTING};
+	uint8_t type =
+	    first && chance(50) ? NEXTHDR_HOP : types[rnd_below(sizeof(types))];
+
+	insert_ext(p, type, IP6_EXT_UNIT * (1 + rnd_below(3)), 0);
+}
+
 void build(struct pkt *p, const struct gen *g)
 {
 	uint8_t body[sizeof(g->opts.bytes) + PAYLOAD_MAX];
@@ -162,8 +173,11 @@ void build(struct pkt *p, const struct gen *g)
 	    .proto = g->proto,
 	    .tcp_flags = g->flags,
 	    .payload = body,
+	    .family = (uint8_t)fz_family,
 	};
 	uint32_t opt_len = g->proto == IPPROTO_TCP ? g->opts.len : 0;
+	uint32_t l4_off, proto_at, i;
+	uint8_t proto;
 
 	/* TCP options sit right after the 20-byte header, where pkt_build
 	 * puts the payload: build them as payload, then claim them. */
@@ -171,16 +185,20 @@ void build(struct pkt *p, const struct gen *g)
 	memcpy(body + opt_len, g->payload, g->payload_len);
 	s.payload_len = opt_len + g->payload_len;
 	pkt_build(p, &s);
+	/* Inserted in front of each other: the last one is first. */
+	for (i = 0; i < g->ext_count; i++)
+		random_walked_ext(p, i + 1 == g->ext_count);
+	frame_l4(p, &l4_off, &proto, &proto_at);
 	if (g->proto == IPPROTO_TCP)
-		p->data[L4_OFF + TCP_DOFF_BYTE] =
+		p->data[l4_off + TCP_DOFF_BYTE] =
 		    (uint8_t)(((TCP_MIN_HLEN + opt_len) / 4) << 4);
-	if (g->dont_fragment) {
+	if (g->dont_fragment && is_ipv4_frame(p)) {
 		put16(p->data + IP_FRAG_OFF, IP_DF_BIT);
 		fix_ip_csum(p);
 	}
 	fix_l4_csum(p, g->partial);
 	if (g->proto == IPPROTO_UDP && g->udp_no_csum)
-		put16(p->data + L4_OFF + UDP_CSUM_FIELD, 0);
+		put16(p->data + l4_off + UDP_CSUM_FIELD, 0);
 }
 
 /*
@@ -194,13 +212,14 @@ static void udp_checksum_zero_after(struct gen *g, bool dst_side, uint32_t addr,
 {
 	struct gen t;
 	struct pkt tp;
-	uint32_t l4_len;
-	uint16_t sum;
+	uint32_t csum_off;
+	uint16_t sum = 0;
 
 	if (g->payload_len < 2)
 		g->payload_len = 2;
 	g->payload[0] = g->payload[1] = 0;
 	t = *g;
+	t.ext_count = 0; /* the headers the sum does not cover */
 	if (dst_side) {
 		t.daddr = addr;
 		t.dport = port;
@@ -209,10 +228,7 @@ static void udp_checksum_zero_after(struct gen *g, bool dst_side, uint32_t addr,
 		t.sport = port;
 	}
 	build(&tp, &t);
-	l4_len = tp.len - L4_OFF;
-	put16(tp.data + L4_OFF + UDP_CSUM_FIELD, 0);
-	sum = csum_fold_host(csum_add_bytes(csum_pseudo(pkt_ip(&tp), l4_len),
-					    tp.data + L4_OFF, l4_len));
+	l4_sum(&tp, &sum, &csum_off);
 	/* The word at payload offset 0 (even) adds to the sum as is. */
 	put16(g->payload, (uint16_t)(0xffff - sum));
 }
@@ -316,36 +332,6 @@ static bool reply_of_flow(struct gen *g, uint8_t proto)
 	return false;
 }
 
-/* An ICMPv6 message (mostly errors) quoting an IPv6 TCP/UDP packet between
- * addresses of 2001:2::/112, sent to its source or elsewhere. */
-static void frame_icmp6(struct pkt *p)
-{
-	static const uint8_t types[] = {1, 2, 3, 4, 128, 135};
-	struct pkt6_spec s = {.proto = chance(50) ? IPPROTO_TCP : IPPROTO_UDP,
-			      .sport = random_port(),
-			      .dport = random_port()};
-	uint8_t payload[64], other[PKT_ADDR6_BYTES];
-	struct pkt quoted;
-	uint32_t quote_len;
-
-	s.payload = payload;
-	s.payload_len = rnd_below(sizeof(payload) + 1);
-	rnd_bytes(payload, s.payload_len);
-	s.saddr[0] = s.daddr[0] = other[0] = 0x20;
-	s.saddr[1] = s.daddr[1] = other[1] = 0x01;
-	s.saddr[3] = s.daddr[3] = other[3] = 0x02;
-	rnd_bytes(s.saddr + 14, 2);
-	rnd_bytes(s.daddr + 14, 2);
-	rnd_bytes(other + 14, 2);
-	pkt6_build(&quoted, &s);
-	quote_len = PKT_IP6_HDR_LEN + 8 +
-		    rnd_below(quoted.len - ETH_HLEN - PKT_IP6_HDR_LEN - 8 + 1);
-	pkt6_build_icmp_error(p, other, chance(80) ? s.saddr : other,
-			      types[rnd_below(sizeof(types))],
-			      (uint8_t)rnd_below(8), (uint32_t)rnd(), &quoted,
-			      quote_len);
-}
-
 static void frame_not_ipv4(struct pkt *p)
 {
 	struct gen g = {0};
@@ -358,13 +344,9 @@ static void frame_not_ipv4(struct pkt *p)
 		put16(p->data + ETH_TYPE_OFF, ETH_P_ARP);
 		p->len = ETH_HLEN + 28;
 		break;
-	case 1: /* IPv6 carrying the same bytes, or ICMPv6 */
-		if (chance(50)) {
-			frame_icmp6(p);
-			break;
-		}
-		put16(p->data + ETH_TYPE_OFF, ETH_P_IPV6);
-		p->data[IP_OFF] = 0x60;
+	case 1: /* the other family's ethertype on the same bytes */
+		put16(p->data + ETH_TYPE_OFF,
+		      is_ipv6_frame(p) ? ETH_P_IP : ETH_P_IPV6);
 		break;
 	case 2: /* 802.1Q and 802.1ad tags before a valid IPv4 SYN */
 	case 3:
@@ -377,29 +359,38 @@ static void frame_not_ipv4(struct pkt *p)
 		break;
 	default: /* any other ethertype, 802.3 lengths included */
 		put16(p->data + ETH_TYPE_OFF, (uint16_t)rnd());
-		if (get16(p->data + ETH_TYPE_OFF) == ETH_P_IP)
+		if (get16(p->data + ETH_TYPE_OFF) == ETH_P_IP ||
+		    get16(p->data + ETH_TYPE_OFF) == ETH_P_IPV6)
 			put16(p->data + ETH_TYPE_OFF, ETH_P_IP + 1);
 		break;
 	}
 }
 
 /*
- * An ICMP message quoting a packet of a remembered flow: an error (or, now
- * and then, an echo) about the client's packet to its backend sent to the
+ * An ICMP or ICMPv6 message quoting a packet of a remembered flow of the
+ * family being made: an error (or, now and then, an echo or a neighbour
+ * solicitation) about the client's packet to its backend sent to the
  * client, or about a reply from the VIP sent to the VIP, from a router or
- * the backend, quoting from the minimum 28 bytes up to the whole packet.
- * Returns false when no flow is remembered yet.
+ * the backend, quoting from the minimum (IP header and 8 bytes) up to the
+ * whole packet. IPv6 now and then carries extension headers before the
+ * ICMPv6 header (walked) or in the quote (not walked). Returns false when
+ * no flow is remembered yet.
  */
 static bool frame_icmp_about_flow(struct pkt *p)
 {
-	static const uint8_t types[] = {3, 3, 11, 12, 0, 8};
+	static const uint8_t types4[] = {3, 3, 11, 12, 0, 8};
+	static const uint8_t types6[] = {1, 2, 2, 3, 4, 128, 135};
 	const struct flow_rec *f =
 	    random_flow(chance(50) ? IPPROTO_TCP : IPPROTO_UDP);
 	const struct fz_service *svc =
 	    f ? service_of_backend(f->backend, f->bport, f->proto) : NULL;
+	bool v6 = fz_family == AF_INET6;
+	uint32_t quote_min =
+	    v6 ? IPV6_HLEN + ICMP_QUOTED_L4_LEN : ICMP_QUOTE_MIN_LEN;
 	struct gen g = {0};
 	struct pkt quoted;
 	uint32_t to, quote_max;
+	uint8_t type;
 
 	if (!svc)
 		return false;
@@ -418,14 +409,18 @@ static bool frame_icmp_about_flow(struct pkt *p)
 		to = f->client;
 	}
 	g.dont_fragment = true;
+	g.ext_count = v6 && chance(10) ? 1 : 0;
 	random_payload(&g, 64);
 	build(&quoted, &g);
 	quote_max = quoted.len - ETH_HLEN;
+	type = v6 ? types6[rnd_below(sizeof(types6))]
+		  : types4[rnd_below(sizeof(types4))];
 	pkt_build_icmp_error(p, chance(50) ? random_addr() : f->backend, to,
-			     types[rnd_below(sizeof(types))],
-			     (uint8_t)rnd_below(16), (uint32_t)rnd(), &quoted,
-			     ICMP_QUOTE_MIN_LEN +
-				 rnd_below(quote_max - ICMP_QUOTE_MIN_LEN + 1));
+			     type, (uint8_t)rnd_below(16), (uint32_t)rnd(),
+			     &quoted,
+			     quote_min + rnd_below(quote_max - quote_min + 1));
+	if (v6 && chance(20))
+		random_walked_ext(p, true);
 	return true;
 }
 
@@ -433,19 +428,30 @@ static void frame_not_tcp_udp(struct pkt *p)
 {
 	static const uint8_t protos[] = {
 	    IPPROTO_ICMP, IPPROTO_GRE, IPPROTO_SCTP, IPPROTO_IPIP, 0, 255};
+	static const uint8_t protos6[] = {NEXTHDR_ICMP6, NEXTHDR_AUTH,
+					  NEXTHDR_ESP,	 NEXTHDR_NONE,
+					  IPPROTO_SCTP,	 NEXTHDR_HOP};
 	struct gen g = {0};
-	uint8_t proto;
+	uint32_t l4_off, proto_at;
+	uint8_t proto, old;
 
 	if (chance(50) && frame_icmp_about_flow(p))
 		return;
 	to_service(&g, random_service(0));
 	g.proto = IPPROTO_UDP;
+	g.ext_count = fz_family == AF_INET6 ? (uint8_t)rnd_below(2) : 0;
 	random_payload(&g, 64);
 	build(p, &g);
-	proto = chance(70) ? protos[rnd_below(sizeof(protos))] : (uint8_t)rnd();
+	if (fz_family == AF_INET6)
+		proto = chance(70) ? protos6[rnd_below(sizeof(protos6))]
+				   : (uint8_t)rnd();
+	else
+		proto = chance(70) ? protos[rnd_below(sizeof(protos))]
+				   : (uint8_t)rnd();
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
 		proto = IPPROTO_ICMP;
-	p->data[IP_PROTO_OFF] = proto;
+	frame_l4(p, &l4_off, &old, &proto_at);
+	p->data[proto_at] = proto;
 	fix_ip_csum(p);
 }
 
@@ -454,7 +460,19 @@ static void frame_random(struct pkt *p)
 	memset(p, 0, sizeof(*p));
 	p->len = ETH_HLEN + rnd_below(RANDOM_FRAME_MAX);
 	rnd_bytes(p->data, p->len);
-	if (chance(50) && p->len >= IP_OFF + IPV4_MIN_HLEN) {
+	if (fz_family == AF_INET6 && chance(50) &&
+	    p->len >= IP_OFF + IPV6_HLEN) {
+		put16(p->data + ETH_TYPE_OFF, ETH_P_IPV6);
+		p->data[IP_OFF] = 0x60;
+		if (chance(50))
+			p->data[IP6_NEXT_OFF] =
+			    chance(50) ? IPPROTO_TCP : IPPROTO_UDP;
+		if (chance(50))
+			put_addr(p, true, random_addr());
+		if (chance(50))
+			put16(p->data + IP6_PLEN_OFF,
+			      (uint16_t)(p->len - IP_OFF - IPV6_HLEN));
+	} else if (chance(50) && p->len >= IP_OFF + IPV4_MIN_HLEN) {
 		put16(p->data + ETH_TYPE_OFF, ETH_P_IP);
 		p->data[IP_OFF] = 0x45;
 		if (chance(50))
@@ -472,6 +490,9 @@ void generate(enum pkt_kind kind, struct pkt *p)
 	memset(&g, 0, sizeof(g));
 	g.partial = chance(10);
 	g.dont_fragment = chance(50);
+	/* IPv6: now and then the extension headers a sender may put. */
+	if (fz_family == AF_INET6 && chance(20))
+		g.ext_count = (uint8_t)(1 + rnd_below(IP6_EXT_WALKED_MAX));
 	switch (kind) {
 	case K_SYN:
 		to_service(&g, random_service(IPPROTO_TCP));
@@ -577,6 +598,13 @@ void generate(enum pkt_kind kind, struct pkt *p)
 		g.flags = TCPF_SYN;
 		random_payload(&g, 64);
 		build(p, &g);
+		if (is_ipv6_frame(p)) {
+			/* A fragment header, before or after a walked one. */
+			insert_ext(p, NEXTHDR_FRAGMENT, IP6_EXT_UNIT, 0);
+			if (chance(30))
+				random_walked_ext(p, true);
+			return;
+		}
 		put16(p->data + IP_FRAG_OFF,
 		      chance(50) ? IP_MF_BIT
 				 : (uint16_t)(1 + rnd_below(IP_OFFSET_MASK)) |

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * mutator.c - mutations that make a packet odd or broken
+ * mutator.c - mutations that make a packet odd or broken, IPv4 or IPv6
  *
  * A part of the packet fuzzer (tests/bpf/test_packet_fuzz.c); what the
  * parts share is in fuzz.h.
@@ -16,17 +16,76 @@ const char *const mutation_names[M_COUNT] = {
 
 static uint8_t l4_proto(const struct pkt *p)
 {
-	return is_ipv4_frame(p) ? p->data[IP_PROTO_OFF] : 0;
+	uint32_t off, proto_at;
+	uint8_t proto;
+
+	return frame_l4(p, &off, &proto, &proto_at) ? proto : 0;
 }
 
 static uint8_t *l4_at(struct pkt *p, uint32_t need)
 {
-	uint32_t off;
+	uint32_t off, proto_at;
+	uint8_t proto;
 
-	if (!is_ipv4_frame(p) || ip_hlen(p) < IPV4_MIN_HLEN)
+	if (!frame_l4(p, &off, &proto, &proto_at))
 		return NULL;
-	off = IP_OFF + ip_hlen(p);
 	return off + need <= p->len ? p->data + off : NULL;
+}
+
+/* The IPv6 twins of the IPv4 header mutations (see mutate_one). */
+static void mutate_ipv6(struct pkt *p, enum mutation m)
+{
+	static const uint8_t walked[] = {NEXTHDR_HOP, NEXTHDR_DEST,
+					 NEXTHDR_ROUTING};
+	uint32_t off, proto_at, i, n;
+	uint8_t proto;
+
+	switch (m) {
+	case M_TOT_LEN:
+		put16(p->data + IP6_PLEN_OFF,
+		      (uint16_t)(chance(20) ? 0
+					    : get16(p->data + IP6_PLEN_OFF) +
+						  (chance(50) ? 8 : -8)));
+		break;
+	case M_IHL: /* an extension header's length */
+		if (p->data[IP6_NEXT_OFF] == IPPROTO_TCP ||
+		    p->data[IP6_NEXT_OFF] == IPPROTO_UDP)
+			insert_ext(p, walked[rnd_below(sizeof(walked))],
+				   IP6_EXT_UNIT, 0);
+		if (p->len > IP_OFF + IPV6_HLEN + 1)
+			p->data[IP_OFF + IPV6_HLEN + 1] =
+			    chance(50) ? (uint8_t)rnd_below(4) : (uint8_t)rnd();
+		break;
+	case M_IP_OPTIONS: /* more headers, maybe more than are walked */
+		n = 1 + rnd_below(IP6_EXT_WALKED_MAX);
+		for (i = 0; i < n; i++)
+			insert_ext(p, walked[rnd_below(sizeof(walked))],
+				   IP6_EXT_UNIT * (1 + rnd_below(2)),
+				   chance(20) ? (uint8_t)(1 + rnd_below(4))
+					      : 0);
+		break;
+	case M_FRAG:
+		insert_ext(p, NEXTHDR_FRAGMENT, IP6_EXT_UNIT, 0);
+		break;
+	case M_PROTO:
+		if (frame_l4(p, &off, &proto, &proto_at))
+			p->data[proto_at] =
+			    chance(60) ? (proto == IPPROTO_TCP ? IPPROTO_UDP
+							       : IPPROTO_TCP)
+				       : (uint8_t)rnd();
+		break;
+	case M_SADDR:
+	case M_DADDR:
+		put_addr(p, m == M_DADDR, random_addr());
+		/* Now and then the same number in another prefix: all 16
+		 * bytes must match, not the last 4. */
+		if (chance(20))
+			p->data[addr_off(p, m == M_DADDR) + rnd_below(12)] ^=
+			    (uint8_t)(1 + rnd_below(255));
+		break;
+	default:
+		break;
+	}
 }
 
 static uint16_t odd_length(uint16_t actual)
@@ -45,9 +104,11 @@ static uint16_t odd_length(uint16_t actual)
 	}
 }
 
+static void mutate_ipv4(struct pkt *p, enum mutation m);
+static void mutate_l4(struct pkt *p, enum mutation m);
+
 static void mutate_one(struct pkt *p, enum mutation m)
 {
-	uint8_t *l4;
 	uint32_t i, n;
 
 	switch (m) {
@@ -75,6 +136,38 @@ static void mutate_one(struct pkt *p, enum mutation m)
 	case M_RANDOM_BYTE:
 		p->data[rnd_below(p->len)] = (uint8_t)rnd();
 		break;
+	case M_TOT_LEN:
+	case M_IHL:
+	case M_IP_OPTIONS:
+	case M_FRAG:
+	case M_PROTO:
+	case M_SADDR:
+	case M_DADDR:
+		if (is_ipv6_frame(p)) {
+			mutate_ipv6(p, m);
+			break;
+		}
+		mutate_ipv4(p, m);
+		break;
+	case M_VERSION:
+		if (is_ipv4_frame(p) || is_ipv6_frame(p))
+			p->data[IP_OFF] = (uint8_t)((rnd_below(16) << 4) |
+						    (p->data[IP_OFF] & 0xf));
+		break;
+	case M_COUNT:
+		break;
+	default:
+		mutate_l4(p, m);
+		break;
+	}
+}
+
+/* The IPv4 header's mutations. */
+static void mutate_ipv4(struct pkt *p, enum mutation m)
+{
+	uint32_t n;
+
+	switch (m) {
 	case M_TOT_LEN:
 		if (is_ipv4_frame(p))
 			put16(p->data + IP_TOT_LEN_OFF,
@@ -104,11 +197,6 @@ static void mutate_one(struct pkt *p, enum mutation m)
 			p->len += n;
 		}
 		break;
-	case M_VERSION:
-		if (is_ipv4_frame(p))
-			p->data[IP_OFF] = (uint8_t)((rnd_below(16) << 4) |
-						    (p->data[IP_OFF] & 0xf));
-		break;
 	case M_FRAG:
 		if (is_ipv4_frame(p))
 			put16(p->data + IP_FRAG_OFF, (uint16_t)rnd());
@@ -121,6 +209,24 @@ static void mutate_one(struct pkt *p, enum mutation m)
 							      : IPPROTO_TCP)
 				: (uint8_t)rnd();
 		break;
+	case M_SADDR:
+	case M_DADDR:
+		if (is_ipv4_frame(p))
+			put32(p->data +
+				  (m == M_SADDR ? IP_SADDR_OFF : IP_DADDR_OFF),
+			      random_addr());
+		break;
+	default:
+		break;
+	}
+}
+
+/* The mutations of other layers, of either family. */
+static void mutate_l4(struct pkt *p, enum mutation m)
+{
+	uint8_t *l4;
+
+	switch (m) {
 	case M_ETHERTYPE:
 		if (p->len >= ETH_HLEN)
 			put16(p->data + ETH_TYPE_OFF,
@@ -157,13 +263,6 @@ static void mutate_one(struct pkt *p, enum mutation m)
 			put16(l4 + UDP_LEN_FIELD,
 			      odd_length(get16(l4 + UDP_LEN_FIELD)));
 		break;
-	case M_SADDR:
-	case M_DADDR:
-		if (is_ipv4_frame(p))
-			put32(p->data +
-				  (m == M_SADDR ? IP_SADDR_OFF : IP_DADDR_OFF),
-			      random_addr());
-		break;
 	case M_SPORT:
 	case M_DPORT:
 		l4 = l4_at(p, UDP_HLEN);
@@ -174,19 +273,15 @@ static void mutate_one(struct pkt *p, enum mutation m)
 		fix_l4_csum(p, true);
 		break;
 	case M_CSUM_BROKEN:
-		if (is_ipv4_frame(p)) {
-			l4 = l4_at(p, TCP_MIN_HLEN);
-			if (chance(50) || !l4)
-				p->data[IP_CSUM_OFF] ^=
-				    (uint8_t)(1 + rnd_below(255));
-			else
-				l4[l4_proto(p) == IPPROTO_TCP
-				       ? TCP_CSUM_FIELD
-				       : UDP_CSUM_FIELD] ^=
-				    (uint8_t)(1 + rnd_below(255));
-		}
+		l4 = l4_at(p, TCP_MIN_HLEN);
+		if (is_ipv4_frame(p) && (chance(50) || !l4))
+			p->data[IP_CSUM_OFF] ^= (uint8_t)(1 + rnd_below(255));
+		else if (l4)
+			l4[l4_proto(p) == IPPROTO_TCP ? TCP_CSUM_FIELD
+						      : UDP_CSUM_FIELD] ^=
+			    (uint8_t)(1 + rnd_below(255));
 		break;
-	case M_COUNT:
+	default:
 		break;
 	}
 }

@@ -11,88 +11,101 @@
 /* Everything this run saw, counted by the judges and reported by main. */
 struct fuzz_stats st;
 
-/* Where an ICMP error's parts sit, and how many bytes are read of it. */
-#define ICMP_TYPE_OFF	L4_OFF
-#define ICMP_QUOTE_OFF	(L4_OFF + 8)
-#define ICMP_READ_LEN	(8 + ICMP_QUOTE_MIN_LEN)
+/* ICMP and ICMPv6 error types (RFC 792, RFC 4443) that quote a packet. */
+#define ICMP_HDR_LEN	8
 #define ICMP_T_UNREACH	3
 #define ICMP_T_TIME	11
 #define ICMP_T_PARAM	12
-#define Q_TOT_LEN_OFF	(ICMP_QUOTE_OFF + 2)
-#define Q_FRAG_OFF	(ICMP_QUOTE_OFF + 6)
-#define Q_PROTO_OFF	(ICMP_QUOTE_OFF + 9)
-#define Q_SADDR_OFF	(ICMP_QUOTE_OFF + 12)
-#define Q_DADDR_OFF	(ICMP_QUOTE_OFF + 16)
-#define Q_L4_OFF	(ICMP_QUOTE_OFF + IPV4_MIN_HLEN)
-#define IP6_NEXT_OFF	(IP_OFF + 6)
-#define IP6_DADDR_OFF	(IP_OFF + 24)
-#define ICMP6_OFF	(IP_OFF + PKT_IP6_HDR_LEN)
-#define ICMP6_QUOTE_OFF (ICMP6_OFF + 8)
-#define ICMP6_READ_LEN	(8 + PKT_IP6_HDR_LEN + 8)
-#define Q6_NEXT_OFF	(ICMP6_QUOTE_OFF + 6)
-#define Q6_SADDR_OFF	(ICMP6_QUOTE_OFF + 8)
-#define Q6_DADDR_OFF	(ICMP6_QUOTE_OFF + 24)
-#define Q6_L4_OFF	(ICMP6_QUOTE_OFF + PKT_IP6_HDR_LEN)
+#define ICMP6_T_UNREACH 1
+#define ICMP6_T_PARAM	4 /* 1..4: unreachable ... parameter problem */
+/* Where a quoted IPv4 header's fields sit, from the quote's start. */
+#define Q4_TOT_LEN 2
+#define Q4_FRAG	   6
+#define Q4_PROTO   9
+#define Q4_SADDR   12
+#define Q4_DADDR   16
+/* The same for a quoted IPv6 header. */
+#define Q6_PLEN	 4
+#define Q6_NEXT	 6
+#define Q6_SADDR 8
+#define Q6_DADDR 24
+
+static bool is_icmp_error(bool v6, uint8_t type)
+{
+	if (v6)
+		return type >= ICMP6_T_UNREACH && type <= ICMP6_T_PARAM;
+	return type == ICMP_T_UNREACH || type == ICMP_T_TIME ||
+	       type == ICMP_T_PARAM;
+}
 
 /*
  * The documented ICMP rules (bpf/kanary_icmp.h), written again from the
- * text, for an ICMP packet of IP total length tot: not an error (or no
- * type byte) counts as not TCP/UDP; an error shorter than its 36 bytes or
- * quoting a broken IPv4 header is malformed; one quoting options, a later
- * fragment or another protocol, or not sent to the quoted packet's sender,
+ * text, for an ICMP or ICMPv6 message of l4_len bytes at v->l4_off (IPv6:
+ * past the walked extension headers): not an error (or no type byte)
+ * counts as not TCP/UDP; an error shorter than its header, the quoted IP
+ * header and 8 bytes, or quoting a broken IP header, is malformed; one
+ * quoting IPv4 options, a later fragment, another protocol (IPv6: an
+ * extension header too), or not sent to the quoted packet's sender,
  * passes; the rest depends on the maps (ICMP_CANDIDATE).
  */
-static uint32_t oracle_icmp(const uint8_t *f, uint32_t tot)
+static uint32_t oracle_icmp(const struct pkt *p, const struct view *v,
+			    uint32_t l4_len)
 {
-	uint8_t type, vihl, qproto;
+	const uint8_t *f = p->data;
+	bool v6 = v->family == AF_INET6;
+	uint32_t q = v->l4_off + ICMP_HDR_LEN;
+	uint32_t q_hlen = v6 ? IPV6_HLEN : IPV4_MIN_HLEN;
+	uint8_t vihl, qproto;
 
-	if (tot < IPV4_MIN_HLEN + 1)
+	if (l4_len < 1 || !is_icmp_error(v6, f[v->l4_off]))
 		return KN_R_NOT_TCP_UDP;
-	type = f[ICMP_TYPE_OFF];
-	if (type != ICMP_T_UNREACH && type != ICMP_T_TIME &&
-	    type != ICMP_T_PARAM)
-		return KN_R_NOT_TCP_UDP;
-	if (tot < IPV4_MIN_HLEN + ICMP_READ_LEN)
+	if (l4_len < ICMP_HDR_LEN + q_hlen + ICMP_QUOTED_L4_LEN)
 		return KN_R_ICMP_MALFORMED;
-	vihl = f[ICMP_QUOTE_OFF];
-	if ((vihl >> 4) != 4 || (vihl & 0xf) < 5 ||
-	    get16(f + Q_TOT_LEN_OFF) < ICMP_QUOTE_MIN_LEN)
-		return KN_R_ICMP_MALFORMED;
-	qproto = f[Q_PROTO_OFF];
-	if ((vihl & 0xf) != 5 || (get16(f + Q_FRAG_OFF) & IP_OFFSET_MASK) ||
-	    (qproto != IPPROTO_TCP && qproto != IPPROTO_UDP))
+	vihl = f[q];
+	if (v6) {
+		if ((vihl >> 4) != 6 ||
+		    get16(f + q + Q6_PLEN) < ICMP_QUOTED_L4_LEN)
+			return KN_R_ICMP_MALFORMED;
+		qproto = f[q + Q6_NEXT];
+	} else {
+		if ((vihl >> 4) != 4 || (vihl & 0xf) < 5 ||
+		    get16(f + q + Q4_TOT_LEN) < ICMP_QUOTE_MIN_LEN)
+			return KN_R_ICMP_MALFORMED;
+		qproto = f[q + Q4_PROTO];
+		if ((vihl & 0xf) != 5 ||
+		    (get16(f + q + Q4_FRAG) & IP_OFFSET_MASK))
+			return KN_R_ICMP_PASSED;
+	}
+	if (qproto != IPPROTO_TCP && qproto != IPPROTO_UDP)
 		return KN_R_ICMP_PASSED;
-	if (get32(f + Q_SADDR_OFF) != get32(f + IP_DADDR_OFF))
+	if (memcmp(f + addr_off(p, true), f + q + (v6 ? Q6_SADDR : Q4_SADDR),
+		   addr_len(p)))
 		return KN_R_ICMP_PASSED;
 	return ICMP_CANDIDATE;
 }
 
-/* The flow an ICMP_CANDIDATE (or ICMP6_CANDIDATE) quotes, turned around,
- * is in kn_flows (ingress) or kn_replies (egress): then it is translated. */
+/* The flow an ICMP_CANDIDATE quotes, turned around, is in kn_flows
+ * (ingress) or kn_replies (egress): then it is translated. */
 static uint32_t oracle_icmp_flow(enum kn_hook hook, const struct pkt *p,
-				 bool v6)
+				 const struct view *v)
 {
 	const uint8_t *f = p->data;
+	bool v6 = v->family == AF_INET6;
+	uint32_t q = v->l4_off + ICMP_HDR_LEN;
+	uint32_t q_l4 = q + (v6 ? IPV6_HLEN : IPV4_MIN_HLEN);
 	struct kn_flow_key key = {
-	    .src.w[0] = htonl(get32(f + Q_DADDR_OFF)),
-	    .dst.w[0] = htonl(get32(f + Q_SADDR_OFF)),
-	    .sport = htons(get16(f + Q_L4_OFF + 2)),
-	    .dport = htons(get16(f + Q_L4_OFF)),
-	    .proto = f[Q_PROTO_OFF],
-	    .family = KN_AF_INET,
+	    .sport = htons(get16(f + q_l4 + 2)),
+	    .dport = htons(get16(f + q_l4)),
+	    .proto = f[q + (v6 ? Q6_NEXT : Q4_PROTO)],
+	    .family = v6 ? KN_AF_INET6 : KN_AF_INET,
 	};
 	struct kn_reply reply;
 	struct kn_flow flow;
 	int err;
 
-	if (v6) {
-		memcpy(&key.src, f + Q6_DADDR_OFF, PKT_ADDR6_BYTES);
-		memcpy(&key.dst, f + Q6_SADDR_OFF, PKT_ADDR6_BYTES);
-		key.sport = htons(get16(f + Q6_L4_OFF + 2));
-		key.dport = htons(get16(f + Q6_L4_OFF));
-		key.proto = f[Q6_NEXT_OFF];
-		key.family = KN_AF_INET6;
-	}
+	/* The key holds the quote's own address bytes, all of them. */
+	memcpy(key.src.w, f + q + (v6 ? Q6_DADDR : Q4_DADDR), addr_len(p));
+	memcpy(key.dst.w, f + q + (v6 ? Q6_SADDR : Q4_SADDR), addr_len(p));
 	err = hook == KN_HOOK_TC_EGRESS
 		  ? bpf_map_lookup_elem(replies_fd, &key, &reply)
 		  : bpf_map_lookup_elem(flows_fd, &key, &flow);
@@ -100,53 +113,130 @@ static uint32_t oracle_icmp_flow(enum kn_hook hook, const struct pkt *p,
 	return err ? KN_R_ICMP_PASSED : KN_R_ICMP_REWRITTEN;
 }
 
-/* The same rules for an ICMPv6 error right after an IPv6 header; what is
- * not one stays "not IPv4". */
-static uint32_t oracle_icmp6(const struct pkt *p)
+/*
+ * The documented parse rules (bpf/kanary_parse.h), written again from the
+ * text: Ethernet + IPv4 without options (or IPv6, above), not a fragment, a
+ * total length within the frame, TCP with a data offset within the total
+ * length or UDP with a length within it. The first rule broken names the
+ * reason.
+ */
+/* The TCP or UDP header at v->l4_off, l4_len bytes to the end of the IP
+ * payload, of either family. */
+static void oracle_l4(const struct pkt *p, struct view *v, uint32_t l4_len)
 {
 	const uint8_t *f = p->data;
-	uint32_t plen;
-	uint8_t type, qnext;
+	uint32_t off = v->l4_off, doff, ulen;
 
-	if (p->len < ICMP6_OFF || (f[IP_OFF] >> 4) != 6 ||
-	    f[IP6_NEXT_OFF] != PKT_ICMPV6_PROTO)
-		return KN_R_NOT_IPV4;
-	plen = get16(f + IP_OFF + 4);
-	if (ICMP6_OFF + plen > p->len || plen < 1)
-		return KN_R_NOT_IPV4;
-	type = f[ICMP6_OFF];
-	if (type < 1 || type > 4) /* unreachable ... parameter problem */
-		return KN_R_NOT_IPV4;
-	if (plen < ICMP6_READ_LEN)
-		return KN_R_ICMP_MALFORMED;
-	if ((f[ICMP6_QUOTE_OFF] >> 4) != 6 ||
-	    get16(f + ICMP6_QUOTE_OFF + 4) < 8)
-		return KN_R_ICMP_MALFORMED;
-	qnext = f[Q6_NEXT_OFF];
-	if (qnext != IPPROTO_TCP && qnext != IPPROTO_UDP)
-		return KN_R_ICMP_PASSED;
-	if (memcmp(f + IP6_DADDR_OFF, f + Q6_SADDR_OFF, PKT_ADDR6_BYTES))
-		return KN_R_ICMP_PASSED;
-	return ICMP6_CANDIDATE;
+	if (v->proto == IPPROTO_TCP) {
+		if (p->len < off + TCP_MIN_HLEN)
+			return;
+		doff = (f[off + TCP_DOFF_BYTE] >> 4) * 4u;
+		if (doff < TCP_MIN_HLEN || doff > l4_len)
+			return;
+	} else if (v->proto == IPPROTO_UDP) {
+		if (p->len < off + UDP_HLEN)
+			return;
+		ulen = get16(f + off + UDP_LEN_FIELD);
+		if (ulen < UDP_HLEN || ulen > l4_len)
+			return;
+		/* IPv6 has no "no checksum": such a datagram is malformed. */
+		if (v->family == AF_INET6 &&
+		    get16(f + off + UDP_CSUM_FIELD) == 0)
+			return;
+	} else if (v->proto ==
+		   (v->family == AF_INET6 ? NEXTHDR_ICMP6 : IPPROTO_ICMP)) {
+		v->reason = oracle_icmp(p, v, l4_len);
+		return;
+	} else {
+		v->reason = KN_R_NOT_TCP_UDP;
+		return;
+	}
+	v->sport = get16(f + off);
+	v->dport = get16(f + off + 2);
+	v->reason = CANDIDATE;
+}
+
+/* The upper layers the IPv6 walk stops at: TCP and UDP for steering,
+ * ICMPv6 for the ICMP rules. */
+static bool ipv6_upper(uint8_t next)
+{
+	return next == IPPROTO_TCP || next == IPPROTO_UDP ||
+	       next == NEXTHDR_ICMP6;
+}
+
+/* Why the IPv6 walk stops at next, when next is not TCP or UDP. */
+static uint32_t ipv6_stop_reason(uint8_t next)
+{
+	if (next == NEXTHDR_FRAGMENT)
+		return KN_R_FRAGMENT;
+	if (next == NEXTHDR_HOP || next == NEXTHDR_ROUTING ||
+	    next == NEXTHDR_DEST)
+		return KN_R_IP_OPTIONS;
+	return KN_R_NOT_TCP_UDP;
 }
 
 /*
- * The documented parse rules (bpf/kanary_parse.h), written again from the
- * text: Ethernet + IPv4 without options, not a fragment, a total length
- * within the frame, TCP with a data offset within the total length or UDP
- * with a length within it. The first rule broken names the reason.
+ * The documented IPv6 rules (bpf/kanary_parse.h): version 6, a payload
+ * length within the frame, at most IP6_EXT_WALKED_MAX hop-by-hop, routing
+ * (no segments left) and destination-options headers, each whole in the
+ * frame and within the payload, then TCP or UDP (or ICMPv6, for the ICMP
+ * rules above).
  */
+static void oracle_parse6(const struct pkt *p, struct view *v)
+{
+	const uint8_t *f = p->data;
+	uint32_t end, off = IP_OFF + IPV6_HLEN, i;
+	uint8_t next;
+
+	if (p->len < IP_OFF + IPV6_HLEN || (f[IP_OFF] >> 4) != 6)
+		return;
+	end = IP_OFF + IPV6_HLEN + get16(f + IP6_PLEN_OFF);
+	if (end > p->len)
+		return;
+	next = f[IP6_NEXT_OFF];
+	for (i = 0; i < IP6_EXT_WALKED_MAX; i++) {
+		if (ipv6_upper(next))
+			break;
+		if (next != NEXTHDR_HOP && next != NEXTHDR_ROUTING &&
+		    next != NEXTHDR_DEST) {
+			v->reason = ipv6_stop_reason(next);
+			return;
+		}
+		if (off + IP6_EXT_UNIT > p->len)
+			return;
+		if (next == NEXTHDR_ROUTING &&
+		    f[off + IP6_RT_SEG_LEFT_OFF] != 0) {
+			v->reason = KN_R_IP_OPTIONS;
+			return;
+		}
+		next = f[off];
+		off += (f[off + 1] + 1u) * IP6_EXT_UNIT;
+		if (off > end)
+			return;
+	}
+	if (!ipv6_upper(next)) {
+		v->reason = ipv6_stop_reason(next);
+		return;
+	}
+	v->family = AF_INET6;
+	v->proto = next;
+	v->saddr = get_addr(p, false);
+	v->daddr = get_addr(p, true);
+	v->l4_off = off;
+	oracle_l4(p, v, end - off);
+}
+
 static void oracle_parse(const struct pkt *p, struct view *v)
 {
 	const uint8_t *f = p->data;
-	uint32_t tot, doff, ulen;
+	uint32_t tot;
 
 	memset(v, 0, sizeof(*v));
 	v->reason = KN_R_MALFORMED;
 	if (p->len < ETH_HLEN)
 		return;
 	if (get16(f + ETH_TYPE_OFF) == ETH_P_IPV6) {
-		v->reason = oracle_icmp6(p);
+		oracle_parse6(p, v);
 		return;
 	}
 	if (get16(f + ETH_TYPE_OFF) != ETH_P_IP) {
@@ -168,31 +258,12 @@ static void oracle_parse(const struct pkt *p, struct view *v)
 		v->reason = KN_R_FRAGMENT;
 		return;
 	}
+	v->family = AF_INET;
 	v->proto = f[IP_PROTO_OFF];
 	v->saddr = get32(f + IP_SADDR_OFF);
 	v->daddr = get32(f + IP_DADDR_OFF);
-	if (v->proto == IPPROTO_TCP) {
-		if (p->len < L4_OFF + TCP_MIN_HLEN)
-			return;
-		doff = (f[L4_OFF + TCP_DOFF_BYTE] >> 4) * 4u;
-		if (doff < TCP_MIN_HLEN || IPV4_MIN_HLEN + doff > tot)
-			return;
-	} else if (v->proto == IPPROTO_UDP) {
-		if (p->len < L4_OFF + UDP_HLEN)
-			return;
-		ulen = get16(f + L4_OFF + UDP_LEN_FIELD);
-		if (ulen < UDP_HLEN || ulen > tot - IPV4_MIN_HLEN)
-			return;
-	} else if (v->proto == IPPROTO_ICMP) {
-		v->reason = oracle_icmp(f, tot);
-		return;
-	} else {
-		v->reason = KN_R_NOT_TCP_UDP;
-		return;
-	}
-	v->sport = get16(f + L4_OFF);
-	v->dport = get16(f + L4_OFF + 2);
-	v->reason = CANDIDATE;
+	v->l4_off = L4_OFF;
+	oracle_l4(p, v, tot - IPV4_MIN_HLEN);
 }
 
 /* XDP leaves to tc a packet whose checksum field holds the pseudo-header
@@ -200,7 +271,7 @@ static void oracle_parse(const struct pkt *p, struct view *v)
 static bool looks_partial(const struct pkt *p, const struct view *v)
 {
 	uint16_t field =
-	    get16(p->data + L4_OFF +
+	    get16(p->data + v->l4_off +
 		  (v->proto == IPPROTO_TCP ? TCP_CSUM_FIELD : UDP_CSUM_FIELD));
 
 	if (v->proto == IPPROTO_UDP && field == 0)
@@ -216,9 +287,8 @@ void classify(enum kn_hook hook, const struct pkt *p, struct expect *e)
 	memset(e, 0, sizeof(*e));
 	oracle_parse(p, &e->v);
 	e->reason = e->v.reason;
-	if (e->reason == ICMP_CANDIDATE || e->reason == ICMP6_CANDIDATE)
-		e->reason =
-		    oracle_icmp_flow(hook, p, e->reason == ICMP6_CANDIDATE);
+	if (e->reason == ICMP_CANDIDATE)
+		e->reason = oracle_icmp_flow(hook, p, &e->v);
 	if (e->reason != CANDIDATE)
 		return;
 	if (hook != KN_HOOK_TC_EGRESS) {
@@ -229,21 +299,27 @@ void classify(enum kn_hook hook, const struct pkt *p, struct expect *e)
 			e->reason = KN_R_PARTIAL_CSUM;
 	} else {
 		struct kn_flow_key key = {
-		    .src.w[0] = htonl(e->v.saddr),
-		    .dst.w[0] = htonl(e->v.daddr),
 		    .sport = htons(e->v.sport),
 		    .dport = htons(e->v.dport),
 		    .proto = e->v.proto,
-		    .family = KN_AF_INET,
+		    .family =
+			e->v.family == AF_INET6 ? KN_AF_INET6 : KN_AF_INET,
 		};
+		struct in6_addr vip6;
 
+		/* The key holds the frame's own address bytes, all of them. */
+		memcpy(key.src.w, p->data + addr_off(p, false), addr_len(p));
+		memcpy(key.dst.w, p->data + addr_off(p, true), addr_len(p));
 		/* A reply is what kn_replies holds: asked just before the
 		 * run, in this one thread, so the answer is exact. */
 		if (bpf_map_lookup_elem(replies_fd, &key, &e->reply)) {
 			e->reason = KN_R_NOT_FOR_US;
 			return;
 		}
-		e->svc = find_service(ntohl(e->reply.vip.w[0]),
+		memcpy(&vip6, e->reply.vip.w, sizeof(vip6));
+		e->svc = find_service(e->v.family == AF_INET6
+					  ? pkt6_host(&vip6)
+					  : ntohl(e->reply.vip.w[0]),
 				      ntohs(e->reply.vip_port), e->v.proto);
 		e->bad_reply =
 		    !e->svc || !is_backend_of(e->svc, e->v.saddr, e->v.sport);
@@ -263,26 +339,28 @@ bool unchanged(const struct pkt *in, const struct pkt *out)
  * or what is wrong; the new address and port go to *addr and *port.
  */
 static const char *check_rewrite(const struct pkt *in, const struct pkt *out,
-				 uint8_t proto, bool dst_side, uint32_t *addr,
-				 uint16_t *port)
+				 const struct view *v, bool dst_side,
+				 uint32_t *addr, uint16_t *port)
 {
-	uint32_t addr_off = dst_side ? IP_DADDR_OFF : IP_SADDR_OFF;
-	uint32_t port_off = L4_OFF + (dst_side ? 2 : 0);
-	uint32_t csum_off =
-	    L4_OFF + (proto == IPPROTO_TCP ? TCP_CSUM_FIELD : UDP_CSUM_FIELD);
+	uint8_t proto = v->proto;
+	uint32_t a_off = addr_off(in, dst_side), a_len = addr_len(in);
+	uint32_t port_off = v->l4_off + (dst_side ? 2 : 0);
+	uint32_t csum_off = v->l4_off + (proto == IPPROTO_TCP ? TCP_CSUM_FIELD
+							      : UDP_CSUM_FIELD);
 	struct pkt expected;
 
 	if (out->len != in->len)
 		return "the length changed";
 	expected = *in;
-	memcpy(expected.data + addr_off, out->data + addr_off, 4);
+	memcpy(expected.data + a_off, out->data + a_off, a_len);
 	memcpy(expected.data + port_off, out->data + port_off, 2);
-	memcpy(expected.data + IP_CSUM_OFF, out->data + IP_CSUM_OFF, 2);
+	if (v->family == AF_INET)
+		memcpy(expected.data + IP_CSUM_OFF, out->data + IP_CSUM_OFF, 2);
 	memcpy(expected.data + csum_off, out->data + csum_off, 2);
 	if (memcmp(expected.data, out->data, in->len))
 		return "bytes other than the address, port and checksums "
 		       "changed";
-	*addr = get32(out->data + addr_off);
+	*addr = get_addr(out, dst_side);
 	*port = get16(out->data + port_off);
 	if (pkt_ip_csum_ok(in->data, in->len) &&
 	    !pkt_ip_csum_ok(out->data, out->len))
@@ -372,10 +450,10 @@ enum outcome attribute_drop(enum kn_hook hook, const struct fz_service *svc,
 }
 
 /*
- * An ICMP error the oracle expects translated: passed, its length kept,
- * changed, and the outer IPv4 and ICMP checksums that verified still
- * verify (the translation itself is checked field by field in
- * tests/bpf/prog_tests/icmp.c).
+ * An ICMP or ICMPv6 error the oracle expects translated: passed, its
+ * length kept, changed, and the outer IPv4 and ICMP(v6) checksums that
+ * verified still verify (the translation itself is checked field by field
+ * in tests/bpf/prog_tests/icmp.c and icmp6.c).
  */
 static enum outcome judge_icmp(enum kn_hook hook, const struct pkt *in,
 			       const struct pkt *out, __u32 verdict,
@@ -387,18 +465,12 @@ static enum outcome judge_icmp(enum kn_hook hook, const struct pkt *in,
 		*why = "an ICMP error changed length";
 	else if (unchanged(in, out))
 		*why = "an ICMP error about a flow was not translated";
-	else if (get16(in->data + ETH_TYPE_OFF) == ETH_P_IPV6) {
-		if (pkt6_l4_csum_ok(in->data, in->len) &&
-		    !pkt6_l4_csum_ok(out->data, out->len))
-			*why = "the translated ICMPv6 error's checksum broke";
-		else
-			return O_TRANSLATED;
-	} else if (pkt_ip_csum_ok(in->data, in->len) &&
-		   !pkt_ip_csum_ok(out->data, out->len))
+	else if (pkt_ip_csum_ok(in->data, in->len) &&
+		 !pkt_ip_csum_ok(out->data, out->len))
 		*why = "the translated ICMP error's IPv4 checksum broke";
 	else if (pkt_icmp_csum_ok(in->data, in->len) &&
 		 !pkt_icmp_csum_ok(out->data, out->len))
-		*why = "the translated ICMP error's checksum broke";
+		*why = "the translated ICMP(v6) error's checksum broke";
 	else
 		return O_TRANSLATED;
 	return O_FAILED;
@@ -455,7 +527,7 @@ enum outcome judge_ingress(const struct expect *e, const struct pkt *in,
 		       "untranslated";
 		return O_FAILED;
 	}
-	*why = check_rewrite(in, out, e->v.proto, true, &addr, &port);
+	*why = check_rewrite(in, out, &e->v, true, &addr, &port);
 	if (*why)
 		return O_FAILED;
 	if (!is_backend_of(e->svc, addr, port)) {
@@ -497,7 +569,7 @@ enum outcome judge_egress(const struct expect *e, const struct pkt *in,
 		*why = "a verdict other than pass or drop";
 		return O_FAILED;
 	}
-	*why = check_rewrite(in, out, e->v.proto, false, &addr, &port);
+	*why = check_rewrite(in, out, &e->v, false, &addr, &port);
 	if (*why)
 		return O_FAILED;
 	if (addr != e->svc->vip.addr || port != e->svc->vip.port) {

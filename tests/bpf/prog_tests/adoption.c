@@ -46,3 +46,8 @@ cleanup:
 	dp_close(dp, true);
 	dp_close(dp2, true);
 }
+
+void test_ipv6_adoption_keeps_state(void)
+{
+	IN_IPV6(test_adoption_keeps_state());
+}

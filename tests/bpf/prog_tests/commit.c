@@ -142,3 +142,13 @@ void test_flush_backend_flows(void)
 cleanup:
 	dp_close(dp, true);
 }
+
+void test_ipv6_commit_is_atomic(void)
+{
+	IN_IPV6(test_commit_is_atomic());
+}
+
+void test_ipv6_flush_backend_flows(void)
+{
+	IN_IPV6(test_flush_backend_flows());
+}

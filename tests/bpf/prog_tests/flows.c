@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * flows.c - flows keep their backend across weight changes; retransmitted
- * SYNs, misses and reused tuples.
+ * SYNs, misses and reused tuples; each in both families.
  *
  * Part of test_datapath (tests/bpf/test_datapath.c runs every test_*()
  * here); the data path and the packets come from tests/bpf/harness.h.
@@ -107,7 +107,7 @@ void test_syn_retransmit_keeps_backend(void)
 		uint32_t b;
 
 		for (b = 0; b < pool->count; b++) {
-			if (ntohl(pool->backends[b].ep.addr.s_addr) != first)
+			if (ep_host(&pool->backends[b].ep) != first)
 				continue;
 			dp_read_backend(dp, pool->backends[b].stats_index,
 					&counters);
@@ -196,4 +196,24 @@ void test_closed_tuple_reused_is_new_flow(void)
 		  "SYN, re-derived ACK, SYN on a reused tuple: 3 new flows");
 cleanup:
 	dp_close(dp, true);
+}
+
+void test_ipv6_established_flow_keeps_backend(void)
+{
+	IN_IPV6(test_established_flow_keeps_backend());
+}
+
+void test_ipv6_syn_retransmit_keeps_backend(void)
+{
+	IN_IPV6(test_syn_retransmit_keeps_backend());
+}
+
+void test_ipv6_non_syn_miss_rederived(void)
+{
+	IN_IPV6(test_non_syn_miss_rederived());
+}
+
+void test_ipv6_closed_tuple_reused_is_new_flow(void)
+{
+	IN_IPV6(test_closed_tuple_reused_is_new_flow());
 }

@@ -18,7 +18,7 @@
 #include "harness.h"
 
 #define QUOTED_PAYLOAD_LEN 100
-#define QUOTE6_MIN_LEN	   (PKT_IP6_HDR_LEN + 8) /* RFC 4443: as much as fits */
+#define QUOTE6_MIN_LEN	   (PKT6_HDR_LEN + 8) /* RFC 4443: as much as fits */
 #define ICMP6_MSG_LEN	   (PKT_ICMP_HDR_LEN + QUOTE6_MIN_LEN)
 #define ICMPV6_UNREACH	   1
 #define ICMPV6_TOO_BIG	   2
@@ -31,15 +31,11 @@
 #define PARAM_POINTER_HOP  7 /* the quoted hop limit */
 #define FLOW_PATH_BYTES	   (HARNESS_PIN_DIR_BYTES + 16)
 
-/* 2001:2::/48, the IPv6 benchmarking range. */
-static const uint8_t client6[PKT_ADDR6_BYTES] = {
-    0x20, 0x01, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x10};
-static const uint8_t vip6[PKT_ADDR6_BYTES] = {
-    0x20, 0x01, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00};
-static const uint8_t backend6[PKT_ADDR6_BYTES] = {
-    0x20, 0x01, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x01};
-static const uint8_t router6[PKT_ADDR6_BYTES] = {
-    0x20, 0x01, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x09, 0x09};
+/* Hosts as numbers in 2001:2::/96 (packets.h), the benchmarking range. */
+#define CLIENT6	 CLIENT_1
+#define VIP6	 VIP
+#define BACKEND6 STABLE_1
+#define ROUTER6	 OTHER_HOST
 
 struct error6_kind {
 	const char *what;
@@ -58,11 +54,13 @@ static const struct error6_kind error6_kinds[] = {
 
 static uint8_t payload6[QUOTED_PAYLOAD_LEN];
 
-static struct kn_addr addr6(const uint8_t *bytes)
+static struct kn_addr addr6(uint32_t host)
 {
+	struct in6_addr in6;
 	struct kn_addr a;
 
-	memcpy(&a, bytes, sizeof(a));
+	pkt6_addr(host, &in6);
+	memcpy(&a, &in6, sizeof(a));
 	return a;
 }
 
@@ -74,25 +72,25 @@ static int pinned_map(const char *name)
 	return bpf_obj_get(path);
 }
 
-/* Records client6:port -> vip6:VIP_PORT on backend6:BACKEND_PORT, both
+/* Records CLIENT6:port -> VIP6:VIP_PORT on BACKEND6:BACKEND_PORT, both
  * directions, as ingress would. */
 static bool record_flow6(uint8_t proto, uint16_t port)
 {
 	struct kn_flow_key key = {
-	    .src = addr6(client6),
-	    .dst = addr6(vip6),
+	    .src = addr6(CLIENT6),
+	    .dst = addr6(VIP6),
 	    .sport = htons(port),
 	    .dport = htons(VIP_PORT),
 	    .proto = proto,
 	    .family = KN_AF_INET6,
 	};
 	struct kn_flow flow = {
-	    .backend = addr6(backend6),
+	    .backend = addr6(BACKEND6),
 	    .backend_port = htons(BACKEND_PORT),
 	    .state = KN_FLOW_ESTABLISHED,
 	};
 	struct kn_reply reply = {
-	    .vip = addr6(vip6),
+	    .vip = addr6(VIP6),
 	    .vip_port = htons(VIP_PORT),
 	    .state = KN_FLOW_ESTABLISHED,
 	};
@@ -102,9 +100,9 @@ static bool record_flow6(uint8_t proto, uint16_t port)
 	if (ok)
 		ok = ASSERT_OK(bpf_map_update_elem(flows, &key, &flow, BPF_ANY),
 			       "record the flow");
-	key.src = addr6(backend6);
+	key.src = addr6(BACKEND6);
 	key.sport = htons(BACKEND_PORT);
-	key.dst = addr6(client6);
+	key.dst = addr6(CLIENT6);
 	key.dport = htons(port);
 	if (ok)
 		ok = ASSERT_OK(
@@ -117,10 +115,13 @@ static bool record_flow6(uint8_t proto, uint16_t port)
 	return ok;
 }
 
-static void packet6(struct pkt *p, uint8_t proto, const uint8_t *saddr,
-		    uint16_t sport, const uint8_t *daddr, uint16_t dport)
+static void packet6(struct pkt *p, uint8_t proto, uint32_t saddr,
+		    uint16_t sport, uint32_t daddr, uint16_t dport)
 {
-	struct pkt6_spec s = {
+	struct pkt_spec s = {
+	    .saddr = saddr,
+	    .daddr = daddr,
+	    .family = AF_INET6,
 	    .sport = sport,
 	    .dport = dport,
 	    .proto = proto,
@@ -129,14 +130,12 @@ static void packet6(struct pkt *p, uint8_t proto, const uint8_t *saddr,
 	    .payload_len = QUOTED_PAYLOAD_LEN,
 	};
 
-	memcpy(s.saddr, saddr, PKT_ADDR6_BYTES);
-	memcpy(s.daddr, daddr, PKT_ADDR6_BYTES);
-	pkt6_build(p, &s);
+	pkt_build(p, &s);
 }
 
 static void keep_tcp6_check(struct pkt *translated, const struct pkt *sent)
 {
-	const uint32_t off = ETH_HLEN + PKT_IP6_HDR_LEN + 16;
+	const uint32_t off = ETH_HLEN + PKT6_HDR_LEN + 16;
 
 	memcpy(translated->data + off, sent->data + off, 2);
 }
@@ -149,10 +148,9 @@ static bool quoted6_csum_ok(const struct pkt *p, uint32_t quote_len)
 	memset(&quoted, 0, sizeof(quoted));
 	memcpy(quoted.data, p->data, ETH_HLEN);
 	memcpy(quoted.data + ETH_HLEN,
-	       p->data + ETH_HLEN + PKT_IP6_HDR_LEN + PKT_ICMP_HDR_LEN,
-	       quote_len);
+	       p->data + ETH_HLEN + PKT6_HDR_LEN + PKT_ICMP_HDR_LEN, quote_len);
 	quoted.len = ETH_HLEN + quote_len;
-	return pkt6_l4_csum_ok(quoted.data, quoted.len);
+	return pkt_l4_csum_ok(quoted.data, quoted.len);
 }
 
 static void expect6_translated(struct dataplane *dp, enum kn_hook hook,
@@ -165,7 +163,7 @@ static void expect6_translated(struct dataplane *dp, enum kn_hook hook,
 	if (!expect_output(dp, hook, in, want, &out, what))
 		printf("# %s, quote of %u bytes\n",
 		       proto == IPPROTO_TCP ? "TCP" : "UDP", quote_len);
-	ASSERT_TRUE(pkt6_l4_csum_ok(out.data, out.len),
+	ASSERT_TRUE(pkt_icmp_csum_ok(out.data, out.len),
 		    "ICMPv6 checksum with its pseudo header");
 	if (proto == IPPROTO_UDP && quote_len > QUOTE6_MIN_LEN)
 		ASSERT_TRUE(quoted6_csum_ok(&out, quote_len),
@@ -201,9 +199,9 @@ void test_icmp6_errors_translated_to_client(void)
 
 		if (!record_flow6(protos6[pr], port))
 			goto cleanup;
-		packet6(&sent, protos6[pr], client6, port, backend6,
+		packet6(&sent, protos6[pr], CLIENT6, port, BACKEND6,
 			BACKEND_PORT);
-		packet6(&known, protos6[pr], client6, port, vip6, VIP_PORT);
+		packet6(&known, protos6[pr], CLIENT6, port, VIP6, VIP_PORT);
 		if (protos6[pr] == IPPROTO_TCP)
 			keep_tcp6_check(&known, &sent);
 		for (k = 0; k < ERROR6_KINDS; k++)
@@ -211,15 +209,15 @@ void test_icmp6_errors_translated_to_client(void)
 				for (q = 0; q < 2; q++) {
 					const struct error6_kind *e =
 					    &error6_kinds[k];
-					const uint8_t *from =
-					    s ? backend6 : router6;
+					const uint32_t from =
+					    s ? BACKEND6 : ROUTER6;
 
-					pkt6_build_icmp_error(
-					    &in, from, client6, e->type,
-					    e->code, e->rest, &sent,
-					    quotes6[q]);
-					pkt6_build_icmp_error(
-					    &want, s ? vip6 : router6, client6,
+					pkt_build_icmp_error(&in, from, CLIENT6,
+							     e->type, e->code,
+							     e->rest, &sent,
+							     quotes6[q]);
+					pkt_build_icmp_error(
+					    &want, s ? VIP6 : ROUTER6, CLIENT6,
 					    e->type, e->code, e->rest, &known,
 					    quotes6[q]);
 					expect6_translated(
@@ -251,8 +249,8 @@ void test_icmp6_errors_translated_to_backend(void)
 
 		if (!record_flow6(protos6[pr], port))
 			goto cleanup;
-		packet6(&sent, protos6[pr], vip6, VIP_PORT, client6, port);
-		packet6(&known, protos6[pr], backend6, BACKEND_PORT, client6,
+		packet6(&sent, protos6[pr], VIP6, VIP_PORT, CLIENT6, port);
+		packet6(&known, protos6[pr], BACKEND6, BACKEND_PORT, CLIENT6,
 			port);
 		if (protos6[pr] == IPPROTO_TCP)
 			keep_tcp6_check(&known, &sent);
@@ -262,12 +260,12 @@ void test_icmp6_errors_translated_to_backend(void)
 					const struct error6_kind *e =
 					    &error6_kinds[k];
 
-					pkt6_build_icmp_error(
-					    &in, router6, vip6, e->type,
-					    e->code, e->rest, &sent,
-					    quotes6[q]);
-					pkt6_build_icmp_error(
-					    &want, router6, backend6, e->type,
+					pkt_build_icmp_error(&in, ROUTER6, VIP6,
+							     e->type, e->code,
+							     e->rest, &sent,
+							     quotes6[q]);
+					pkt_build_icmp_error(
+					    &want, ROUTER6, BACKEND6, e->type,
 					    e->code, e->rest, &known,
 					    quotes6[q]);
 					expect6_translated(dp, hooks[h], &in,
@@ -289,14 +287,14 @@ static void error6_about(enum kn_hook hook, uint16_t port, struct pkt *quoted,
 			 struct pkt *err)
 {
 	if (hook == KN_HOOK_TC_EGRESS) {
-		packet6(quoted, IPPROTO_UDP, client6, port, backend6,
+		packet6(quoted, IPPROTO_UDP, CLIENT6, port, BACKEND6,
 			BACKEND_PORT);
-		pkt6_build_icmp_error(err, router6, client6, ICMPV6_TOO_BIG, 0,
-				      TOO_BIG_MTU, quoted, QUOTE6_MIN_LEN);
+		pkt_build_icmp_error(err, ROUTER6, CLIENT6, ICMPV6_TOO_BIG, 0,
+				     TOO_BIG_MTU, quoted, QUOTE6_MIN_LEN);
 	} else {
-		packet6(quoted, IPPROTO_UDP, vip6, VIP_PORT, client6, port);
-		pkt6_build_icmp_error(err, router6, vip6, ICMPV6_TOO_BIG, 0,
-				      TOO_BIG_MTU, quoted, QUOTE6_MIN_LEN);
+		packet6(quoted, IPPROTO_UDP, VIP6, VIP_PORT, CLIENT6, port);
+		pkt_build_icmp_error(err, ROUTER6, VIP6, ICMPV6_TOO_BIG, 0,
+				     TOO_BIG_MTU, quoted, QUOTE6_MIN_LEN);
 	}
 }
 
@@ -316,32 +314,90 @@ void test_icmp6_other_messages_pass(void)
 
 		/* The flow's error, but to a host that did not send it. */
 		error6_about(hook, port, &quoted, &in);
-		pkt6_build_icmp_error(&in, router6, router6, ICMPV6_TOO_BIG, 0,
-				      TOO_BIG_MTU, &quoted, QUOTE6_MIN_LEN);
+		pkt_build_icmp_error(&in, ROUTER6, ROUTER6, ICMPV6_TOO_BIG, 0,
+				     TOO_BIG_MTU, &quoted, QUOTE6_MIN_LEN);
 		expect_untouched(dp, hook, &in, KN_R_ICMP_PASSED,
 				 "error addressed to another host");
 
 		/* Neighbour discovery and echo carrying the same bytes. */
 		error6_about(hook, port, &quoted, &in);
-		pkt6_build_icmp_error(&in, router6, vip6, ICMPV6_NEIGH_SOL, 0,
-				      0, &quoted, QUOTE6_MIN_LEN);
-		expect_untouched(dp, hook, &in, KN_R_NOT_IPV4,
+		pkt_build_icmp_error(&in, ROUTER6, VIP6, ICMPV6_NEIGH_SOL, 0, 0,
+				     &quoted, QUOTE6_MIN_LEN);
+		expect_untouched(dp, hook, &in, KN_R_NOT_TCP_UDP,
 				 "neighbour solicitation");
-		pkt6_build_icmp_error(&in, router6, vip6, ICMPV6_ECHO, 0, 0,
-				      &quoted, QUOTE6_MIN_LEN);
-		expect_untouched(dp, hook, &in, KN_R_NOT_IPV4, "echo request");
+		pkt_build_icmp_error(&in, ROUTER6, VIP6, ICMPV6_ECHO, 0, 0,
+				     &quoted, QUOTE6_MIN_LEN);
+		expect_untouched(dp, hook, &in, KN_R_NOT_TCP_UDP,
+				 "echo request");
 
 		/* A quote with an extension header first: not walked. */
 		error6_about(hook, port, &quoted, &in);
-		in.data[ETH_HLEN + PKT_IP6_HDR_LEN + PKT_ICMP_HDR_LEN + 6] = 0;
+		in.data[ETH_HLEN + PKT6_HDR_LEN + PKT_ICMP_HDR_LEN + 6] = 0;
 		expect_untouched(dp, hook, &in, KN_R_ICMP_PASSED,
 				 "quote with a hop-by-hop header");
 
 		/* A quote that is not IPv6. */
 		error6_about(hook, port, &quoted, &in);
-		in.data[ETH_HLEN + PKT_IP6_HDR_LEN + PKT_ICMP_HDR_LEN] = 0x40;
+		in.data[ETH_HLEN + PKT6_HDR_LEN + PKT_ICMP_HDR_LEN] = 0x40;
 		expect_untouched(dp, hook, &in, KN_R_ICMP_MALFORMED,
 				 "quoted version 4");
+	}
+cleanup:
+	dp_close(dp, true);
+}
+
+/* Extension headers before the outer ICMPv6 header, walked by the parser:
+ * the error is translated where it lies, the headers left as they were. */
+void test_icmp6_errors_after_extension_headers(void)
+{
+	static const struct pkt6_ext chains[][2] = {
+	    {{IPPROTO_HOPOPTS, PKT6_EXT_UNIT_BYTES, 0}},
+	    {{IPPROTO_HOPOPTS, PKT6_EXT_UNIT_BYTES, 0},
+	     {IPPROTO_DSTOPTS, 3 * PKT6_EXT_UNIT_BYTES, 0}},
+	    {{IPPROTO_ROUTING, 3 * PKT6_EXT_UNIT_BYTES, 0},
+	     {IPPROTO_DSTOPTS, PKT6_EXT_UNIT_BYTES, 0}},
+	};
+	static const uint32_t chain_len[] = {1, 2, 2};
+	const uint16_t port = 55000;
+	struct dataplane *dp = open_dp6();
+	struct pkt sent, known, in, want;
+	enum kn_hook hook;
+	size_t c, i;
+
+	if (!dp || !record_flow6(IPPROTO_UDP, port))
+		goto cleanup;
+	for (hook = KN_HOOK_XDP_INGRESS; hook < KN_HOOK_COUNT; hook++) {
+		bool egress = hook == KN_HOOK_TC_EGRESS;
+
+		if (egress) {
+			packet6(&sent, IPPROTO_UDP, CLIENT6, port, BACKEND6,
+				BACKEND_PORT);
+			packet6(&known, IPPROTO_UDP, CLIENT6, port, VIP6,
+				VIP_PORT);
+		} else {
+			packet6(&sent, IPPROTO_UDP, VIP6, VIP_PORT, CLIENT6,
+				port);
+			packet6(&known, IPPROTO_UDP, BACKEND6, BACKEND_PORT,
+				CLIENT6, port);
+		}
+		for (c = 0; c < sizeof(chain_len) / sizeof(chain_len[0]); c++) {
+			pkt_build_icmp_error(&in, ROUTER6,
+					     egress ? CLIENT6 : VIP6,
+					     ICMPV6_TOO_BIG, 0, TOO_BIG_MTU,
+					     &sent, QUOTE6_MIN_LEN);
+			pkt_build_icmp_error(&want, ROUTER6,
+					     egress ? CLIENT6 : BACKEND6,
+					     ICMPV6_TOO_BIG, 0, TOO_BIG_MTU,
+					     &known, QUOTE6_MIN_LEN);
+			for (i = chain_len[c]; i > 0; i--) {
+				pkt6_insert_ext(&in, &chains[c][i - 1]);
+				pkt6_insert_ext(&want, &chains[c][i - 1]);
+			}
+			expect6_translated(dp, hook, &in, &want, IPPROTO_UDP,
+					   QUOTE6_MIN_LEN,
+					   "packet too big after extension "
+					   "headers");
+		}
 	}
 cleanup:
 	dp_close(dp, true);
@@ -373,8 +429,7 @@ void test_icmp6_truncated_errors_pass(void)
 				in.data[ETH_HLEN + 4] = (uint8_t)(cut >> 8);
 				in.data[ETH_HLEN + 5] = (uint8_t)cut;
 				if (!padded)
-					in.len =
-					    ETH_HLEN + PKT_IP6_HDR_LEN + cut;
+					in.len = ETH_HLEN + PKT6_HDR_LEN + cut;
 				expect_untouched(
 				    dp, hook, &in, KN_R_ICMP_MALFORMED,
 				    padded ? "cut, padded frame" : "cut frame");

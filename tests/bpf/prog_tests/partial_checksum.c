@@ -42,3 +42,8 @@ void test_xdp_leaves_partial_checksum_to_tc(void)
 cleanup:
 	dp_close(dp, true);
 }
+
+void test_ipv6_xdp_leaves_partial_checksum_to_tc(void)
+{
+	IN_IPV6(test_xdp_leaves_partial_checksum_to_tc());
+}

@@ -20,10 +20,18 @@ static void mutate_arp(struct pkt *p)
 	p->len = ETH_HLEN + 28;
 }
 
+/* The IPv4 VIP's twin in 2001:2::/96: an IPv4 service serves no IPv6. */
 static void mutate_ipv6(struct pkt *p)
 {
-	((struct ethhdr *)p->data)->h_proto = htons(ETH_P_IPV6);
-	p->data[ETH_HLEN] = 0x60;
+	struct pkt_spec s = {.saddr = CLIENT_1,
+			     .daddr = VIP,
+			     .sport = 1234,
+			     .dport = VIP_PORT,
+			     .proto = IPPROTO_TCP,
+			     .tcp_flags = TCPF_SYN,
+			     .family = AF_INET6};
+
+	pkt_build(p, &s);
 }
 
 static void mutate_vlan(struct pkt *p)
@@ -146,7 +154,7 @@ static void mutate_udp_len_bad(struct pkt *p)
 
 static const struct passing_case passing_cases[] = {
     {"ARP", KN_R_NOT_IPV4, mutate_arp},
-    {"IPv6", KN_R_NOT_IPV4, mutate_ipv6},
+    {"IPv6 to the IPv4 VIP's twin", KN_R_NOT_FOR_US, mutate_ipv6},
     {"VLAN-tagged", KN_R_NOT_IPV4, mutate_vlan},
     {"ICMP to the VIP", KN_R_NOT_TCP_UDP, mutate_icmp},
     {"GRE to the VIP", KN_R_NOT_TCP_UDP, mutate_gre},
@@ -260,4 +268,9 @@ void test_truncation_at_every_length(void)
 	}
 cleanup:
 	dp_close(dp, true);
+}
+
+void test_ipv6_truncation_at_every_length(void)
+{
+	IN_IPV6(test_truncation_at_every_length());
 }

@@ -85,3 +85,13 @@ void test_promote_keeps_counters(void)
 cleanup:
 	dp_close(dp, true);
 }
+
+void test_ipv6_empty_pools(void)
+{
+	IN_IPV6(test_empty_pools());
+}
+
+void test_ipv6_promote_keeps_counters(void)
+{
+	IN_IPV6(test_promote_keeps_counters());
+}

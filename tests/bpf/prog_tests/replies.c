@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * replies.c - a backend's replies rewritten back to the VIP.
+ * replies.c - a backend's replies rewritten back to the VIP, in both
+ * families.
  *
  * Part of test_datapath (tests/bpf/test_datapath.c runs every test_*()
  * here); the data path and the packets come from tests/bpf/harness.h.
@@ -34,10 +35,10 @@ void test_reply_rewritten_to_vip(void)
 		"egress run"))
 		goto cleanup;
 	ASSERT_EQ(verdict, TC_OK_VERDICT, "egress verdict");
-	ASSERT_EQ(ntohl(pkt_ip(&reply_out)->saddr), VIP,
+	ASSERT_EQ(out_saddr(&reply_out), VIP,
 		  "reply leaves with the VIP as source");
-	ASSERT_EQ(ntohs(((struct tcphdr *)(pkt_ip(&reply_out) + 1))->source),
-		  VIP_PORT, "reply leaves with the VIP port as source");
+	ASSERT_EQ(out_sport(&reply_out), VIP_PORT,
+		  "reply leaves with the VIP port as source");
 	ASSERT_TRUE(pkt_ip_csum_ok(reply_out.data, reply_out.len) &&
 			pkt_l4_csum_ok(reply_out.data, reply_out.len),
 		    "reply checksums");
@@ -62,9 +63,8 @@ void test_reply_rewritten_to_vip(void)
 
 	svc = dp_service_at(dp, index);
 	for (b = 0; b < svc->pools[KN_POOL_STABLE].count; b++)
-		if (ntohl(svc->pools[KN_POOL_STABLE]
-			      .backends[b]
-			      .ep.addr.s_addr) == backend)
+		if (ep_host(&svc->pools[KN_POOL_STABLE].backends[b].ep) ==
+		    backend)
 			stats_index =
 			    svc->pools[KN_POOL_STABLE].backends[b].stats_index;
 	dp_read_backend(dp, stats_index, &counters);
@@ -85,9 +85,8 @@ void test_reply_rewritten_to_vip(void)
 	pkt_build(&in, &spec);
 	run_prog(dp, KN_HOOK_TC_EGRESS, &in, &reply_out, &verdict);
 	for (b = 0; b < svc->pools[KN_POOL_STABLE].count; b++)
-		if (ntohl(svc->pools[KN_POOL_STABLE]
-			      .backends[b]
-			      .ep.addr.s_addr) == spec.saddr)
+		if (ep_host(&svc->pools[KN_POOL_STABLE].backends[b].ep) ==
+		    spec.saddr)
 			stats_index =
 			    svc->pools[KN_POOL_STABLE].backends[b].stats_index;
 	dp_read_backend(dp, stats_index, &counters);
@@ -102,4 +101,9 @@ void test_reply_rewritten_to_vip(void)
 		      "unknown reply untouched");
 cleanup:
 	dp_close(dp, true);
+}
+
+void test_ipv6_reply_rewritten_to_vip(void)
+{
+	IN_IPV6(test_reply_rewritten_to_vip());
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * split.c - the weighted split between the pools, consistent hashing across
- * replicas, a backend marked down leaving the table.
+ * replicas, a backend marked down leaving the table; each in both
+ * families (IPv6 clients differ in their last 32 bits, the hash reads all
+ * 128).
  *
  * Part of test_datapath (tests/bpf/test_datapath.c runs every test_*()
  * here); the data path and the packets come from tests/bpf/harness.h.
@@ -32,11 +34,13 @@ static int run_split(struct dataplane *dp, enum kn_hook hook, uint32_t clients,
 	svc = dp_service_find(dp, "sentiment");
 	for (i = 0; i < clients; i++) {
 		uint32_t client = CLIENT_BASE + i;
-		__u32 addr[4] = {htonl(client), 0, 0, 0};
-		bool predicted =
-		    kn_client_bucket(addr, svc->seed, KN_WEIGHT_SCALE_BP) <
-		    weight_bp;
+		__u32 addr[4];
+		bool predicted;
 		uint32_t daddr;
+
+		client_words(client, addr);
+		predicted = kn_client_bucket(addr, svc->seed,
+					     KN_WEIGHT_SCALE_BP) < weight_bp;
 
 		syn_spec(&spec, client, port);
 		pkt_build(&in, &spec);
@@ -264,4 +268,24 @@ void test_down_backend_leaves_the_table(void)
 cleanup:
 	free(before);
 	dp_close(dp, true);
+}
+
+void test_ipv6_xdp_split_matches_weight(void)
+{
+	IN_IPV6(test_xdp_split_matches_weight());
+}
+
+void test_ipv6_tc_split_matches_weight(void)
+{
+	IN_IPV6(test_tc_split_matches_weight());
+}
+
+void test_ipv6_replicas_consistent_hashing(void)
+{
+	IN_IPV6(test_replicas_consistent_hashing());
+}
+
+void test_ipv6_down_backend_leaves_the_table(void)
+{
+	IN_IPV6(test_down_backend_leaves_the_table());
 }

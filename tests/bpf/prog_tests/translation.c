@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * translation.c - a client packet to a service rewritten to a backend: TCP on
- * both hooks, every payload length, UDP.
+ * both hooks, every payload length, UDP; each in both families.
  *
  * Part of test_datapath (tests/bpf/test_datapath.c runs every test_*()
  * here); the data path and the packets come from tests/bpf/harness.h.
@@ -27,7 +27,7 @@ static void syn_rewritten(enum kn_hook hook)
 	ASSERT_TRUE(daddr == STABLE_1 || daddr == STABLE_2,
 		    "weight 0 sends the SYN to a stable replica");
 	ASSERT_EQ(out_dport(&out), BACKEND_PORT, "destination port");
-	ASSERT_TRUE(pkt_ip_csum_ok(out.data, out.len), "IPv4 checksum");
+	ASSERT_TRUE(pkt_ip_csum_ok(out.data, out.len), "IPv4 header checksum");
 	ASSERT_TRUE(pkt_l4_csum_ok(out.data, out.len), "TCP checksum");
 	ASSERT_TRUE(same_except_translation(&in, &out, true),
 		    "nothing else changed");
@@ -82,6 +82,13 @@ cleanup:
 	dp_close(dp, true);
 }
 
+static struct udphdr *udp_of(struct pkt *p)
+{
+	if (pkt_is_ipv6(p->data))
+		return (struct udphdr *)(pkt_ip6(p) + 1);
+	return (struct udphdr *)(pkt_ip(p) + 1);
+}
+
 void test_udp_flow_rewritten(void)
 {
 	struct dp_service_def def = {
@@ -100,6 +107,7 @@ void test_udp_flow_rewritten(void)
 	    .proto = IPPROTO_UDP,
 	    .payload = "query",
 	    .payload_len = 5,
+	    .family = (uint8_t)harness_family,
 	};
 	char err[DP_ERR_LEN];
 	struct pkt in, out;
@@ -124,15 +132,41 @@ void test_udp_flow_rewritten(void)
 				pkt_l4_csum_ok(out.data, out.len),
 			    "UDP checksums");
 
-		/* A UDP datagram without checksum keeps "no checksum". */
+		/* A UDP datagram without checksum keeps "no checksum" in
+		 * IPv4; in IPv6, where 0 is not valid, it passes untouched. */
 		pkt_build(&in, &spec);
-		((struct udphdr *)(pkt_ip(&in) + 1))->check = 0;
+		udp_of(&in)->check = 0;
 		if (!ASSERT_OK(run_prog(dp, hook, &in, &out, &verdict), "run"))
 			break;
-		ASSERT_EQ(((struct udphdr *)(pkt_ip(&out) + 1))->check, 0,
+		if (harness_family == AF_INET6) {
+			ASSERT_MEM_EQ(out.data, in.data, in.len,
+				      "IPv6 UDP without checksum untouched");
+			continue;
+		}
+		ASSERT_EQ(udp_of(&out)->check, 0,
 			  "UDP zero checksum stays zero");
 		ASSERT_EQ(out_daddr(&out), STABLE_1, "same flow, same backend");
 	}
 cleanup:
 	dp_close(dp, true);
+}
+
+void test_ipv6_xdp_syn_rewritten(void)
+{
+	IN_IPV6(test_xdp_syn_rewritten());
+}
+
+void test_ipv6_tc_syn_rewritten(void)
+{
+	IN_IPV6(test_tc_syn_rewritten());
+}
+
+void test_ipv6_checksums_for_every_payload_length(void)
+{
+	IN_IPV6(test_checksums_for_every_payload_length());
+}
+
+void test_ipv6_udp_flow_rewritten(void)
+{
+	IN_IPV6(test_udp_flow_rewritten());
 }
