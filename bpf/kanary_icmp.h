@@ -50,8 +50,6 @@
 #include "kanary_maps.h"
 #include "kanary_parse.h"
 
-#define IPPROTO_ICMP_NUM 1
-
 /* ICMPv4 error types (RFC 792) that quote the packet they are about. */
 #define ICMP_DEST_UNREACH_TYPE	3 /* code 4: fragmentation needed */
 #define ICMP_TIME_EXCEEDED_TYPE 11

@@ -2,9 +2,10 @@
 /*
  * icmp6.c - ICMPv6 errors (packet too big, unreachable, time exceeded,
  * parameter problem) about IPv6 flows translated in both directions, every
- * checksum checked from scratch (the pseudo header included); errors about
- * unknown flows, neighbour discovery and echo, and errors cut at every
- * length pass untouched and are counted.
+ * checksum checked from scratch (the pseudo header included), also behind
+ * outer extension headers (walked by the parser); errors about unknown
+ * flows or quoting extension headers, neighbour discovery and echo, and
+ * errors cut at every length pass untouched and are counted.
  *
  * The IPv6 flows are written straight into the connection tables, in the
  * layout ingress records them (both directions, 16-byte addresses,
