@@ -78,10 +78,13 @@
 #define ICMP_FRAG_NEEDED_CODE 4
 #define ICMP_NEXT_HOP_MTU     1280
 #define ICMP_QUOTE_MAX_BYTES  548
-#define CLIENT_BASE	      0xc6124000 /* 198.18.64.0: clients of new flows */
-#define CLIENT_ADDRS	      16384	 /* 198.18.64.0 - 198.18.127.255 */
-#define CLIENT_PORT_BASE      1024
-#define CANARY_BP	      1000 /* the 10 % split of the end-to-end figures */
+/* ICMPv6 "packet too big" (RFC 4443), quoting as much as fits in 1280. */
+#define ICMPV6_TOO_BIG_TYPE    2
+#define ICMPV6_QUOTE_MAX_BYTES 1232
+#define CLIENT_BASE	       0xc6124000 /* 198.18.64.0: clients of new flows */
+#define CLIENT_ADDRS	       16384	  /* 198.18.64.0 - 198.18.127.255 */
+#define CLIENT_PORT_BASE       1024
+#define CANARY_BP	       1000 /* the 10 % split of the end-to-end figures */
 
 #define XDP_PASS_VERDICT  2
 #define TC_OK_VERDICT	  0
@@ -106,13 +109,14 @@ enum pc_case {
 	CASE_SYN,	   /* a new connection: a flow is created */
 	CASE_ESTABLISHED,  /* an ACK of an established flow */
 	CASE_REPLY,	   /* a backend's data segment, back to the VIP */
+	CASE_ICMP_ERROR,   /* "fragmentation needed" about a flow, translated */
 	CASE_STREAM_EVENT, /* a token's event in an event-stream response */
 	CASE_BODY,	   /* a segment of a long Content-Length body */
-	CASE_ICMP_ERROR,   /* "fragmentation needed" about a flow, translated */
 	CASE_OTHER6,
 	CASE_SYN6,
 	CASE_ESTABLISHED6,
 	CASE_REPLY6,
+	CASE_ICMP_ERROR6, /* "packet too big" about an IPv6 flow */
 	CASE_COUNT
 };
 
@@ -121,13 +125,14 @@ static const char *const case_names[CASE_COUNT] = {"floor",
 						   "new_flow",
 						   "established",
 						   "reply",
+						   "icmp_error",
 						   "stream_event",
 						   "body",
-						   "icmp_error",
 						   "not_for_service_ipv6",
 						   "new_flow_ipv6",
 						   "established_ipv6",
-						   "reply_ipv6"};
+						   "reply_ipv6",
+						   "icmp_error_ipv6"};
 
 static bool case_is_ipv6(enum pc_case c)
 {
@@ -315,15 +320,18 @@ struct pc_stream {
 };
 
 /*
- * An ICMP "fragmentation needed" about an established flow, quoting as much
- * of the packet as a router does: at ingress from a router towards the VIP
- * about a reply, at egress towards the client about its packet to the
- * backend. With SELF_VIP the translation writes what was there, so the
- * repeat method measures it too.
+ * An ICMP "fragmentation needed" (ICMPv6: "packet too big") about an
+ * established flow, quoting as much of the packet as a router does: at ingress
+ * from a router towards the VIP about a reply, at egress towards the client
+ * about its packet to the backend. With SELF_VIP the translation writes what
+ * was there, so the repeat method measures it too.
  */
 static int icmp_error_init(struct pc_stream *st, uint32_t vip, uint16_t port,
 			   const char *body, uint32_t body_len)
 {
+	bool v6 = case_is_ipv6(st->c);
+	uint32_t quote_max = v6 ? ICMPV6_QUOTE_MAX_BYTES : ICMP_QUOTE_MAX_BYTES;
+	uint32_t to = st->h == HOOK_TC_EG ? FIXED_CLIENT : vip;
 	struct pkt_spec s;
 	struct pkt quoted;
 	uint32_t quote_len;
@@ -343,23 +351,31 @@ static int icmp_error_init(struct pc_stream *st, uint32_t vip, uint16_t port,
 	s.payload_len = body_len;
 	pkt_build(&quoted, &s);
 	quote_len = quoted.len - ETH_HLEN;
-	if (quote_len > ICMP_QUOTE_MAX_BYTES)
-		quote_len = ICMP_QUOTE_MAX_BYTES;
-	pkt_build_icmp_error(&st->pkt, OTHER_HOST,
-			     st->h == HOOK_TC_EG ? FIXED_CLIENT : vip,
-			     ICMP_UNREACH_TYPE, ICMP_FRAG_NEEDED_CODE,
-			     ICMP_NEXT_HOP_MTU, &quoted, quote_len);
+	if (quote_len > quote_max)
+		quote_len = quote_max;
+	if (v6)
+		pkt_build_icmp_error(&st->pkt, OTHER_HOST, to,
+				     ICMPV6_TOO_BIG_TYPE, 0, ICMP_NEXT_HOP_MTU,
+				     &quoted, quote_len);
+	else
+		pkt_build_icmp_error(&st->pkt, OTHER_HOST, to,
+				     ICMP_UNREACH_TYPE, ICMP_FRAG_NEEDED_CODE,
+				     ICMP_NEXT_HOP_MTU, &quoted, quote_len);
 	return 0;
 }
 
 /* The quoted destination of an ICMP error built by icmp_error_init(). */
 static uint32_t icmp_quoted_daddr(const struct pkt *p)
 {
-	const struct iphdr *q =
-	    (const void *)(p->data + ETH_HLEN + sizeof(struct iphdr) +
-			   PKT_ICMP_HDR_LEN);
+	uint32_t outer_hlen =
+	    pkt_is_ipv6(p->data) ? PKT6_HDR_LEN : sizeof(struct iphdr);
+	uint32_t quote_off = ETH_HLEN + outer_hlen + PKT_ICMP_HDR_LEN;
+	struct pkt quoted = {.len = ETH_HLEN + p->len - quote_off};
 
-	return ntohl(q->daddr);
+	/* The quote as a frame of its own, behind the same Ethernet header. */
+	memcpy(quoted.data, p->data, ETH_HLEN);
+	memcpy(quoted.data + ETH_HLEN, p->data + quote_off, p->len - quote_off);
+	return pkt_daddr(&quoted);
 }
 
 static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
