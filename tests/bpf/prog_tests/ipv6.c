@@ -17,7 +17,6 @@
 #define EXT_MAX_IN_CASE	 5
 #define IPPROTO_AH_NUM	 51
 #define IPPROTO_NONE_NUM 59
-#define IPPROTO_ICMP6	 58
 
 struct ext_case {
 	const char *name;
@@ -185,7 +184,7 @@ static void mutate_ext_beyond_payload(struct pkt *p)
 
 static void mutate_icmp6(struct pkt *p)
 {
-	pkt_ip6(p)->nexthdr = IPPROTO_ICMP6;
+	pkt_ip6(p)->nexthdr = PKT_ICMPV6_PROTO;
 }
 
 static void mutate_other_address6(struct pkt *p)
