@@ -63,19 +63,28 @@
 #include "prog_run.h"
 
 /* Addresses from 198.18.0.0/15; nothing is ever sent on a wire here. */
-#define VIP		 0xc6122001 /* 198.18.32.1 */
-#define SELF_VIP	 0xc6122002 /* 198.18.32.2: its backend is itself */
-#define VIP_PORT	 80
-#define STABLE_1	 0xc612100a /* 198.18.16.10 */
-#define STABLE_2	 0xc612100b /* 198.18.16.11 */
-#define CANARY_1	 0xc6121014 /* 198.18.16.20 */
-#define BACKEND_PORT	 8000
-#define OTHER_HOST	 0xc6120909 /* 198.18.9.9: no service */
-#define FIXED_CLIENT	 0xc6120a0a /* 198.18.10.10 */
-#define CLIENT_BASE	 0xc6124000 /* 198.18.64.0: clients of new flows */
-#define CLIENT_ADDRS	 16384	    /* 198.18.64.0 - 198.18.127.255 */
-#define CLIENT_PORT_BASE 1024
-#define CANARY_BP	 1000 /* the 10 % split of the end-to-end figures */
+#define VIP	     0xc6122001 /* 198.18.32.1 */
+#define SELF_VIP     0xc6122002 /* 198.18.32.2: its backend is itself */
+#define VIP_PORT     80
+#define STABLE_1     0xc612100a /* 198.18.16.10 */
+#define STABLE_2     0xc612100b /* 198.18.16.11 */
+#define CANARY_1     0xc6121014 /* 198.18.16.20 */
+#define BACKEND_PORT 8000
+#define OTHER_HOST   0xc6120909 /* 198.18.9.9: no service */
+#define FIXED_CLIENT 0xc6120a0a /* 198.18.10.10 */
+/* The ICMP error case: what a router sends about a too-big packet, quoting
+ * as much as fits in 576 bytes (RFC 1812). */
+#define ICMP_UNREACH_TYPE     3
+#define ICMP_FRAG_NEEDED_CODE 4
+#define ICMP_NEXT_HOP_MTU     1280
+#define ICMP_QUOTE_MAX_BYTES  548
+/* ICMPv6 "packet too big" (RFC 4443), quoting as much as fits in 1280. */
+#define ICMPV6_TOO_BIG_TYPE    2
+#define ICMPV6_QUOTE_MAX_BYTES 1232
+#define CLIENT_BASE	       0xc6124000 /* 198.18.64.0: clients of new flows */
+#define CLIENT_ADDRS	       16384	  /* 198.18.64.0 - 198.18.127.255 */
+#define CLIENT_PORT_BASE       1024
+#define CANARY_BP	       1000 /* the 10 % split of the end-to-end figures */
 
 #define XDP_PASS_VERDICT  2
 #define TC_OK_VERDICT	  0
@@ -100,19 +109,30 @@ enum pc_case {
 	CASE_SYN,	   /* a new connection: a flow is created */
 	CASE_ESTABLISHED,  /* an ACK of an established flow */
 	CASE_REPLY,	   /* a backend's data segment, back to the VIP */
+	CASE_ICMP_ERROR,   /* "fragmentation needed" about a flow, translated */
 	CASE_STREAM_EVENT, /* a token's event in an event-stream response */
 	CASE_BODY,	   /* a segment of a long Content-Length body */
 	CASE_OTHER6,
 	CASE_SYN6,
 	CASE_ESTABLISHED6,
 	CASE_REPLY6,
+	CASE_ICMP_ERROR6, /* "packet too big" about an IPv6 flow */
 	CASE_COUNT
 };
 
-static const char *const case_names[CASE_COUNT] = {
-    "floor",	     "not_for_service",	 "new_flow",  "established",
-    "reply",	     "stream_event",	 "body",      "not_for_service_ipv6",
-    "new_flow_ipv6", "established_ipv6", "reply_ipv6"};
+static const char *const case_names[CASE_COUNT] = {"floor",
+						   "not_for_service",
+						   "new_flow",
+						   "established",
+						   "reply",
+						   "icmp_error",
+						   "stream_event",
+						   "body",
+						   "not_for_service_ipv6",
+						   "new_flow_ipv6",
+						   "established_ipv6",
+						   "reply_ipv6",
+						   "icmp_error_ipv6"};
 
 static bool case_is_ipv6(enum pc_case c)
 {
@@ -299,6 +319,65 @@ struct pc_stream {
 	uint32_t backend; /* established and reply: where the flow goes */
 };
 
+/*
+ * An ICMP "fragmentation needed" (ICMPv6: "packet too big") about an
+ * established flow, quoting as much of the packet as a router does: at ingress
+ * from a router towards the VIP about a reply, at egress towards the client
+ * about its packet to the backend. With SELF_VIP the translation writes what
+ * was there, so the repeat method measures it too.
+ */
+static int icmp_error_init(struct pc_stream *st, uint32_t vip, uint16_t port,
+			   const char *body, uint32_t body_len)
+{
+	bool v6 = case_is_ipv6(st->c);
+	uint32_t quote_max = v6 ? ICMPV6_QUOTE_MAX_BYTES : ICMP_QUOTE_MAX_BYTES;
+	uint32_t to = st->h == HOOK_TC_EG ? FIXED_CLIENT : vip;
+	struct pkt_spec s;
+	struct pkt quoted;
+	uint32_t quote_len;
+
+	st->backend =
+	    establish(st->c, st->h == HOOK_XDP ? HOOK_XDP : HOOK_TC_IN,
+		      FIXED_CLIENT, port, vip);
+	if (!st->backend)
+		return -1;
+	if (st->h == HOOK_TC_EG)
+		case_spec(&s, st->c, FIXED_CLIENT, port, st->backend,
+			  vip == SELF_VIP ? VIP_PORT : BACKEND_PORT, TCPF_ACK);
+	else
+		case_spec(&s, st->c, vip, VIP_PORT, FIXED_CLIENT, port,
+			  TCPF_ACK | TCPF_PSH);
+	s.payload = body;
+	s.payload_len = body_len;
+	pkt_build(&quoted, &s);
+	quote_len = quoted.len - ETH_HLEN;
+	if (quote_len > quote_max)
+		quote_len = quote_max;
+	if (v6)
+		pkt_build_icmp_error(&st->pkt, OTHER_HOST, to,
+				     ICMPV6_TOO_BIG_TYPE, 0, ICMP_NEXT_HOP_MTU,
+				     &quoted, quote_len);
+	else
+		pkt_build_icmp_error(&st->pkt, OTHER_HOST, to,
+				     ICMP_UNREACH_TYPE, ICMP_FRAG_NEEDED_CODE,
+				     ICMP_NEXT_HOP_MTU, &quoted, quote_len);
+	return 0;
+}
+
+/* The quoted destination of an ICMP error built by icmp_error_init(). */
+static uint32_t icmp_quoted_daddr(const struct pkt *p)
+{
+	uint32_t outer_hlen =
+	    pkt_is_ipv6(p->data) ? PKT6_HDR_LEN : sizeof(struct iphdr);
+	uint32_t quote_off = ETH_HLEN + outer_hlen + PKT_ICMP_HDR_LEN;
+	struct pkt quoted = {.len = ETH_HLEN + p->len - quote_off};
+
+	/* The quote as a frame of its own, behind the same Ethernet header. */
+	memcpy(quoted.data, p->data, ETH_HLEN);
+	memcpy(quoted.data + ETH_HLEN, p->data + quote_off, p->len - quote_off);
+	return pkt_daddr(&quoted);
+}
+
 static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 		       uint32_t vip, uint16_t port)
 {
@@ -339,6 +418,8 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 		break;
 	case CASE_SYN:
 		return 0; /* built per call */
+	case CASE_ICMP_ERROR:
+		return icmp_error_init(st, vip, port, body, sizeof(body));
 	case CASE_ESTABLISHED:
 	case CASE_REPLY:
 	case CASE_STREAM_EVENT:
@@ -422,6 +503,11 @@ static bool stream_check(const struct pc_stream *st, const struct pkt *in,
 	case CASE_STREAM_EVENT:
 	case CASE_BODY:
 		return pkt_saddr(out) == VIP || pkt_saddr(out) == SELF_VIP;
+	case CASE_ICMP_ERROR:
+		if (st->h == HOOK_TC_EG)
+			return icmp_quoted_daddr(out) == VIP ||
+			       icmp_quoted_daddr(out) == SELF_VIP;
+		return pkt_daddr(out) == st->backend;
 	default:
 		return false;
 	}
@@ -512,8 +598,10 @@ static bool case_on_hook(enum pc_case c, enum pc_hook h)
 		return false;
 	c = case_path(c);
 	/* Replies exist on egress only, everything else on ingress only
-	 * (but the floor and the packet for no service, on both). */
-	if (c == CASE_FLOOR || c == CASE_OTHER)
+	 * (but the floor, the packet for no service and the ICMP error,
+	 * about a reply at ingress and about a request at egress, on
+	 * both). */
+	if (c == CASE_FLOOR || c == CASE_OTHER || c == CASE_ICMP_ERROR)
 		return true;
 	return (h == HOOK_TC_EG) ==
 	       (c == CASE_REPLY || c == CASE_STREAM_EVENT || c == CASE_BODY);

@@ -8,12 +8,17 @@
  *   kanary_tc_ingress   tc ingress: client packets in tc mode; in XDP mode,
  *                       the packets XDP cannot rewrite (offloaded checksums)
  *   kanary_tc_egress    tc egress: replies from backends, back to the VIP
+ *
+ * What kn_parse() does not hand to the splitter goes to kn_icmp()
+ * (kanary_icmp.h): ICMP and ICMPv6 errors about steered flows are
+ * translated there, in both directions.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "kanary_defs.h"
+#include "kanary_icmp.h"
 #include "kanary_maps.h"
 #include "kanary_parse.h"
 #include "kanary_steer.h"
@@ -59,6 +64,8 @@ int kanary_xdp_ingress(struct xdp_md *ctx)
 	reason = kn_parse(&p);
 	if (reason == KN_CONTINUE)
 		reason = kn_ingress(ctx, &p, true);
+	else
+		reason = kn_icmp(ctx, &p, true, false, reason);
 	kn_count(KN_HOOK_XDP_INGRESS, reason);
 	return kn_reason_drops(reason) ? XDP_DROP : XDP_PASS;
 }
@@ -88,6 +95,8 @@ int kanary_tc_ingress(struct __sk_buff *skb)
 	reason = kn_parse(&p);
 	if (reason == KN_CONTINUE)
 		reason = kn_ingress(skb, &p, false);
+	else
+		reason = kn_icmp(skb, &p, false, false, reason);
 	kn_count(KN_HOOK_TC_INGRESS, reason);
 	return kn_reason_drops(reason) ? TC_ACT_SHOT : TC_ACT_OK;
 }
@@ -102,6 +111,8 @@ int kanary_tc_egress(struct __sk_buff *skb)
 	reason = kn_parse(&p);
 	if (reason == KN_CONTINUE)
 		reason = kn_egress(skb, &p);
+	else
+		reason = kn_icmp(skb, &p, false, true, reason);
 	kn_count(KN_HOOK_TC_EGRESS, reason);
 	return kn_reason_drops(reason) ? TC_ACT_SHOT : TC_ACT_OK;
 }

@@ -53,8 +53,10 @@
 #define TCP_FLAG_RST 0x04
 #define TCP_FLAG_ACK 0x10
 
-#define IPPROTO_TCP_NUM 6
-#define IPPROTO_UDP_NUM 17
+#define IPPROTO_ICMP_NUM   1
+#define IPPROTO_TCP_NUM	   6
+#define IPPROTO_UDP_NUM	   17
+#define IPPROTO_ICMPV6_NUM 58
 
 /* bpf_l4_csum_replace flags (uapi enum values are in vmlinux.h, the size
  * mask is not). */

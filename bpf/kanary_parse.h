@@ -8,6 +8,11 @@
  * IPv4 options or more IPv6 extension headers than are walked, another
  * protocol, or malformed (truncated, impossible lengths).
  * Such packets are passed untouched by the callers, and counted.
+ *
+ * ICMP (IPv4) and ICMPv6 (after the same extension-header walk) come back
+ * as KN_R_NOT_TCP_UDP with the IP part of struct kn_pkt filled (family,
+ * addresses, proto, l4_off, l4_len), so that kanary_icmp.h can translate
+ * errors about steered flows without parsing the outer packet again.
  */
 #ifndef KANARY_PARSE_H
 #define KANARY_PARSE_H
@@ -94,6 +99,14 @@ static __always_inline bool kn_ipv6_ext_walked(__u8 next)
 	       next == IPV6_NEXTHDR_DEST;
 }
 
+/* The upper-layer headers the walk stops at with the packet's IP part
+ * filled: TCP and UDP for the splitter, ICMPv6 for kanary_icmp.h. */
+static __always_inline bool kn_ipv6_upper(__u8 next)
+{
+	return next == IPPROTO_TCP_NUM || next == IPPROTO_UDP_NUM ||
+	       next == IPPROTO_ICMPV6_NUM;
+}
+
 /* Why the extension-header walk stopped before TCP or UDP. */
 static __always_inline __u32 kn_ipv6_stop_reason(__u8 next)
 {
@@ -101,7 +114,7 @@ static __always_inline __u32 kn_ipv6_stop_reason(__u8 next)
 		return KN_R_FRAGMENT;
 	if (kn_ipv6_ext_walked(next))
 		return KN_R_IP_OPTIONS; /* more than KN_IPV6_MAX_EXT_HDRS */
-	return KN_R_NOT_TCP_UDP;	/* ICMPv6, AH, ESP, no next header... */
+	return KN_R_NOT_TCP_UDP;	/* AH, ESP, no next header... */
 }
 
 /* The IPv6 header and its extension headers (hop-by-hop, routing,
@@ -127,7 +140,7 @@ static __always_inline __u32 kn_parse_ipv6(struct kn_pkt *p)
 	for (i = 0; i < KN_IPV6_MAX_EXT_HDRS; i++) {
 		struct ipv6_opt_hdr *ext;
 
-		if (next == IPPROTO_TCP_NUM || next == IPPROTO_UDP_NUM)
+		if (kn_ipv6_upper(next))
 			break;
 		if (!kn_ipv6_ext_walked(next))
 			return kn_ipv6_stop_reason(next);
@@ -145,7 +158,7 @@ static __always_inline __u32 kn_parse_ipv6(struct kn_pkt *p)
 		if (off > end)
 			return KN_R_MALFORMED;
 	}
-	if (next != IPPROTO_TCP_NUM && next != IPPROTO_UDP_NUM)
+	if (!kn_ipv6_upper(next))
 		return kn_ipv6_stop_reason(next);
 
 	p->family = KN_AF_INET6;
@@ -155,7 +168,8 @@ static __always_inline __u32 kn_parse_ipv6(struct kn_pkt *p)
 	__builtin_memcpy(&p->saddr, &ip6->saddr, sizeof(p->saddr));
 	__builtin_memcpy(&p->daddr, &ip6->daddr, sizeof(p->daddr));
 	p->proto = next;
-	return KN_CONTINUE;
+	/* ICMPv6 is no TCP/UDP: reported with its offsets (see the top). */
+	return next == IPPROTO_ICMPV6_NUM ? KN_R_NOT_TCP_UDP : KN_CONTINUE;
 }
 
 /* TCP or UDP at l4_off (p->l4_off), for both families: IPv4 passes its

@@ -272,6 +272,9 @@ enum kn_reason {
 	KN_R_NO_BACKEND,     /* new flow for a service with an empty pool */
 	KN_R_CONFIG_RACE,    /* slot generation mismatch (never expected) */
 	KN_R_REWRITE_FAILED, /* a helper refused to rewrite the packet */
+	KN_R_ICMP_REWRITTEN, /* ICMP error about a steered flow, translated */
+	KN_R_ICMP_PASSED,    /* ICMP error about no steered flow: untouched */
+	KN_R_ICMP_MALFORMED, /* ICMP error too short or with a broken quote */
 	KN_R_COUNT,
 };
 

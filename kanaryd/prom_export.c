@@ -420,6 +420,9 @@ static void agent_families(struct agent *a, struct page *b)
 	    [KN_R_NO_BACKEND] = "no_backend",
 	    [KN_R_CONFIG_RACE] = "config_race",
 	    [KN_R_REWRITE_FAILED] = "rewrite_failed",
+	    [KN_R_ICMP_REWRITTEN] = "icmp_translated",
+	    [KN_R_ICMP_PASSED] = "icmp_passed",
+	    [KN_R_ICMP_MALFORMED] = "icmp_malformed",
 	};
 	struct kn_global_stats stats[KN_HOOK_COUNT];
 	size_t r, h;

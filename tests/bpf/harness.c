@@ -211,3 +211,40 @@ bool same_except_translation(const struct pkt *in, const struct pkt *out,
 	ta->check = tb->check; /* UDP's check sits elsewhere: see callers */
 	return !memcmp(a.data, b.data, a.len);
 }
+
+void expect_untouched(struct dataplane *dp, enum kn_hook hook,
+		      const struct pkt *in, enum kn_reason reason,
+		      const char *what)
+{
+	uint64_t before = global_reason(dp, hook, reason);
+	struct pkt out;
+	__u32 verdict;
+
+	if (!ASSERT_OK(run_prog(dp, hook, in, &out, &verdict), "run"))
+		return;
+	if (!ASSERT_EQ(verdict, pass_verdict(hook), "passed on") ||
+	    !ASSERT_EQ(out.len, in->len, "length unchanged") ||
+	    !ASSERT_MEM_EQ(out.data, in->data, in->len, what) ||
+	    !ASSERT_EQ(global_reason(dp, hook, reason), before + 1,
+		       "counted by its reason"))
+		printf("# hook %d: %s\n", hook, what);
+}
+
+bool expect_output(struct dataplane *dp, enum kn_hook hook,
+		   const struct pkt *in, const struct pkt *want,
+		   struct pkt *out, const char *what)
+{
+	/* XDP mode ends with the tc ingress program: its verdict is last. */
+	enum kn_hook last =
+	    hook == KN_HOOK_XDP_INGRESS ? KN_HOOK_TC_INGRESS : hook;
+	__u32 verdict;
+
+	if (!ASSERT_OK(run_ingress(dp, hook, in, out, &verdict), "run"))
+		return false;
+	if (ASSERT_EQ(verdict, pass_verdict(last), "verdict") &&
+	    ASSERT_EQ(out->len, want->len, "length unchanged") &&
+	    ASSERT_MEM_EQ(out->data, want->data, want->len, what))
+		return true;
+	printf("# hook %d: %s\n", hook, what);
+	return false;
+}

@@ -117,4 +117,16 @@ uint64_t global_reason(struct dataplane *dp, enum kn_hook hook,
 bool same_except_translation(const struct pkt *in, const struct pkt *out,
 			     bool dst_side);
 
+/* Runs in through one hook alone: passed, byte for byte as it came, and
+ * counted once more under reason. */
+void expect_untouched(struct dataplane *dp, enum kn_hook hook,
+		      const struct pkt *in, enum kn_reason reason,
+		      const char *what);
+
+/* Runs in through run_ingress(): passed, and byte for byte `want`; the
+ * output goes to *out for further checks. False (printed) otherwise. */
+bool expect_output(struct dataplane *dp, enum kn_hook hook,
+		   const struct pkt *in, const struct pkt *want,
+		   struct pkt *out, const char *what);
+
 #endif /* KANARY_BPF_HARNESS_H */

@@ -421,7 +421,10 @@ static void test_setup(void)
 	}
 	snprintf(path, sizeof(path), "%s/kn_replies", fz.pin_dir);
 	replies_fd = bpf_obj_get(path);
-	if (!ASSERT_TRUE(replies_fd >= 0, "open the pinned kn_replies"))
+	snprintf(path, sizeof(path), "%s/kn_flows", fz.pin_dir);
+	flows_fd = bpf_obj_get(path);
+	if (!ASSERT_TRUE(replies_fd >= 0, "open the pinned kn_replies") ||
+	    !ASSERT_TRUE(flows_fd >= 0, "open the pinned kn_flows"))
 		goto fail;
 	/* The services and their first flows in each family of the run. */
 	for (i = 0; i < 2; i++) {
@@ -707,9 +710,10 @@ static void test_tc_egress(void)
 }
 
 static const char *const reason_names[KN_R_COUNT] = {
-    "translated", "not-ipv4",	 "not-for-us",	   "not-tcp/udp",
-    "fragment",	  "ip-options",	 "malformed",	   "partial-csum",
-    "no-backend", "config-race", "rewrite-failed",
+    "translated",  "not-ipv4",	     "not-for-us",     "not-tcp/udp",
+    "fragment",	   "ip-options",     "malformed",      "partial-csum",
+    "no-backend",  "config-race",    "rewrite-failed", "icmp-translated",
+    "icmp-passed", "icmp-malformed",
 };
 
 /* The programs' own counters, per hook and reason, equal the oracle's. */
@@ -818,6 +822,8 @@ int main(int argc, char **argv)
 	ret = bpf_test_main(tests, sizeof(tests) / sizeof(tests[0]), NULL);
 	if (replies_fd >= 0)
 		close(replies_fd);
+	if (flows_fd >= 0)
+		close(flows_fd);
 	dp_close(fz.dp, true);
 	return ret;
 }

@@ -112,21 +112,9 @@ void put_addr(struct pkt *p, bool dst, uint32_t number)
 bool insert_ext(struct pkt *p, uint8_t type, uint32_t len,
 		uint8_t segments_left)
 {
-	uint8_t *at = p->data + IP_OFF + IPV6_HLEN;
+	const struct pkt6_ext h = {type, (uint8_t)len, segments_left};
 
-	if (!is_ipv6_frame(p) || p->len + len > PKT_MAX_LEN)
-		return false;
-	memmove(at + len, at, p->len - (IP_OFF + IPV6_HLEN));
-	memset(at, 0, len);
-	at[0] = p->data[IP6_NEXT_OFF];
-	at[1] = (uint8_t)(len / IP6_EXT_UNIT - 1);
-	if (type == NEXTHDR_ROUTING)
-		at[IP6_RT_SEG_LEFT_OFF] = segments_left;
-	p->data[IP6_NEXT_OFF] = type;
-	put16(p->data + IP6_PLEN_OFF,
-	      (uint16_t)(get16(p->data + IP6_PLEN_OFF) + len));
-	p->len += len;
-	return true;
+	return is_ipv6_frame(p) && len <= UINT8_MAX && pkt6_insert_ext(p, &h);
 }
 
 bool l4_sum(const struct pkt *p, uint16_t *sum, uint32_t *csum_off)

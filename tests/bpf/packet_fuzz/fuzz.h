@@ -123,7 +123,7 @@ enum pkt_kind {
 	K_FRAGMENT,	  /* an IP fragment of a packet for a service */
 	K_NOT_IPV4,	  /* ARP, VLAN-tagged, other ethertypes; the other
 			     family's ethertype on a frame */
-	K_NOT_TCP_UDP,	  /* ICMP, GRE, SCTP... to the VIP */
+	K_NOT_TCP_UDP,	  /* ICMP(v6) (errors about flows too), GRE, SCTP... */
 	K_RANDOM,	  /* random bytes, some with an IP header start */
 	K_COUNT,
 };
@@ -183,6 +183,12 @@ enum mutation {
 /* The oracle's word for a packet the programs must translate (or drop for
  * a documented reason): distinct from every enum kn_reason. */
 #define CANDIDATE KN_R_COUNT
+/* An ICMP or ICMPv6 error whose quote is well formed: translated when the
+ * maps hold its flow (classify() asks them). */
+#define ICMP_CANDIDATE (KN_R_COUNT + 1)
+/* What an ICMP error quotes at least: an IP header and 8 bytes of L4. */
+#define ICMP_QUOTED_L4_LEN 8
+#define ICMP_QUOTE_MIN_LEN (IPV4_MIN_HLEN + ICMP_QUOTED_L4_LEN)
 
 /* What the oracle reads from a packet, host order; an IPv6 address is its
  * number in 2001:2::/96, 0 outside it (no service, backend or client). */
@@ -392,6 +398,8 @@ extern const char *const mutation_names[M_COUNT];
 /* ---- oracle.c ------------------------------------------------------ */
 
 extern int replies_fd;
+/* The pinned kn_flows, for the ICMP errors about a reply. */
+extern int flows_fd;
 
 void classify(enum kn_hook hook, const struct pkt *p, struct expect *e);
 

@@ -366,6 +366,64 @@ static void frame_not_ipv4(struct pkt *p)
 	}
 }
 
+/*
+ * An ICMP or ICMPv6 message quoting a packet of a remembered flow of the
+ * family being made: an error (or, now and then, an echo or a neighbour
+ * solicitation) about the client's packet to its backend sent to the
+ * client, or about a reply from the VIP sent to the VIP, from a router or
+ * the backend, quoting from the minimum (IP header and 8 bytes) up to the
+ * whole packet. IPv6 now and then carries extension headers before the
+ * ICMPv6 header (walked) or in the quote (not walked). Returns false when
+ * no flow is remembered yet.
+ */
+static bool frame_icmp_about_flow(struct pkt *p)
+{
+	static const uint8_t types4[] = {3, 3, 11, 12, 0, 8};
+	static const uint8_t types6[] = {1, 2, 2, 3, 4, 128, 135};
+	const struct flow_rec *f =
+	    random_flow(chance(50) ? IPPROTO_TCP : IPPROTO_UDP);
+	const struct fz_service *svc =
+	    f ? service_of_backend(f->backend, f->bport, f->proto) : NULL;
+	bool v6 = fz_family == AF_INET6;
+	uint32_t quote_min =
+	    v6 ? IPV6_HLEN + ICMP_QUOTED_L4_LEN : ICMP_QUOTE_MIN_LEN;
+	struct gen g = {0};
+	struct pkt quoted;
+	uint32_t to, quote_max;
+	uint8_t type;
+
+	if (!svc)
+		return false;
+	g.proto = f->proto;
+	if (chance(50)) {
+		g.saddr = svc->vip.addr;
+		g.sport = svc->vip.port;
+		g.daddr = f->client;
+		g.dport = f->cport;
+		to = svc->vip.addr;
+	} else {
+		g.saddr = f->client;
+		g.sport = f->cport;
+		g.daddr = f->backend;
+		g.dport = f->bport;
+		to = f->client;
+	}
+	g.dont_fragment = true;
+	g.ext_count = v6 && chance(10) ? 1 : 0;
+	random_payload(&g, 64);
+	build(&quoted, &g);
+	quote_max = quoted.len - ETH_HLEN;
+	type = v6 ? types6[rnd_below(sizeof(types6))]
+		  : types4[rnd_below(sizeof(types4))];
+	pkt_build_icmp_error(p, chance(50) ? random_addr() : f->backend, to,
+			     type, (uint8_t)rnd_below(16), (uint32_t)rnd(),
+			     &quoted,
+			     quote_min + rnd_below(quote_max - quote_min + 1));
+	if (v6 && chance(20))
+		random_walked_ext(p, true);
+	return true;
+}
+
 static void frame_not_tcp_udp(struct pkt *p)
 {
 	static const uint8_t protos[] = {
@@ -377,6 +435,8 @@ static void frame_not_tcp_udp(struct pkt *p)
 	uint32_t l4_off, proto_at;
 	uint8_t proto, old;
 
+	if (chance(50) && frame_icmp_about_flow(p))
+		return;
 	to_service(&g, random_service(0));
 	g.proto = IPPROTO_UDP;
 	g.ext_count = fz_family == AF_INET6 ? (uint8_t)rnd_below(2) : 0;

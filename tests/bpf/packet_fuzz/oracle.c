@@ -11,6 +11,108 @@
 /* Everything this run saw, counted by the judges and reported by main. */
 struct fuzz_stats st;
 
+/* ICMP and ICMPv6 error types (RFC 792, RFC 4443) that quote a packet. */
+#define ICMP_HDR_LEN	8
+#define ICMP_T_UNREACH	3
+#define ICMP_T_TIME	11
+#define ICMP_T_PARAM	12
+#define ICMP6_T_UNREACH 1
+#define ICMP6_T_PARAM	4 /* 1..4: unreachable ... parameter problem */
+/* Where a quoted IPv4 header's fields sit, from the quote's start. */
+#define Q4_TOT_LEN 2
+#define Q4_FRAG	   6
+#define Q4_PROTO   9
+#define Q4_SADDR   12
+#define Q4_DADDR   16
+/* The same for a quoted IPv6 header. */
+#define Q6_PLEN	 4
+#define Q6_NEXT	 6
+#define Q6_SADDR 8
+#define Q6_DADDR 24
+
+static bool is_icmp_error(bool v6, uint8_t type)
+{
+	if (v6)
+		return type >= ICMP6_T_UNREACH && type <= ICMP6_T_PARAM;
+	return type == ICMP_T_UNREACH || type == ICMP_T_TIME ||
+	       type == ICMP_T_PARAM;
+}
+
+/*
+ * The documented ICMP rules (bpf/kanary_icmp.h), written again from the
+ * text, for an ICMP or ICMPv6 message of l4_len bytes at v->l4_off (IPv6:
+ * past the walked extension headers): not an error (or no type byte)
+ * counts as not TCP/UDP; an error shorter than its header, the quoted IP
+ * header and 8 bytes, or quoting a broken IP header, is malformed; one
+ * quoting IPv4 options, a later fragment, another protocol (IPv6: an
+ * extension header too), or not sent to the quoted packet's sender,
+ * passes; the rest depends on the maps (ICMP_CANDIDATE).
+ */
+static uint32_t oracle_icmp(const struct pkt *p, const struct view *v,
+			    uint32_t l4_len)
+{
+	const uint8_t *f = p->data;
+	bool v6 = v->family == AF_INET6;
+	uint32_t q = v->l4_off + ICMP_HDR_LEN;
+	uint32_t q_hlen = v6 ? IPV6_HLEN : IPV4_MIN_HLEN;
+	uint8_t vihl, qproto;
+
+	if (l4_len < 1 || !is_icmp_error(v6, f[v->l4_off]))
+		return KN_R_NOT_TCP_UDP;
+	if (l4_len < ICMP_HDR_LEN + q_hlen + ICMP_QUOTED_L4_LEN)
+		return KN_R_ICMP_MALFORMED;
+	vihl = f[q];
+	if (v6) {
+		if ((vihl >> 4) != 6 ||
+		    get16(f + q + Q6_PLEN) < ICMP_QUOTED_L4_LEN)
+			return KN_R_ICMP_MALFORMED;
+		qproto = f[q + Q6_NEXT];
+	} else {
+		if ((vihl >> 4) != 4 || (vihl & 0xf) < 5 ||
+		    get16(f + q + Q4_TOT_LEN) < ICMP_QUOTE_MIN_LEN)
+			return KN_R_ICMP_MALFORMED;
+		qproto = f[q + Q4_PROTO];
+		if ((vihl & 0xf) != 5 ||
+		    (get16(f + q + Q4_FRAG) & IP_OFFSET_MASK))
+			return KN_R_ICMP_PASSED;
+	}
+	if (qproto != IPPROTO_TCP && qproto != IPPROTO_UDP)
+		return KN_R_ICMP_PASSED;
+	if (memcmp(f + addr_off(p, true), f + q + (v6 ? Q6_SADDR : Q4_SADDR),
+		   addr_len(p)))
+		return KN_R_ICMP_PASSED;
+	return ICMP_CANDIDATE;
+}
+
+/* The flow an ICMP_CANDIDATE quotes, turned around, is in kn_flows
+ * (ingress) or kn_replies (egress): then it is translated. */
+static uint32_t oracle_icmp_flow(enum kn_hook hook, const struct pkt *p,
+				 const struct view *v)
+{
+	const uint8_t *f = p->data;
+	bool v6 = v->family == AF_INET6;
+	uint32_t q = v->l4_off + ICMP_HDR_LEN;
+	uint32_t q_l4 = q + (v6 ? IPV6_HLEN : IPV4_MIN_HLEN);
+	struct kn_flow_key key = {
+	    .sport = htons(get16(f + q_l4 + 2)),
+	    .dport = htons(get16(f + q_l4)),
+	    .proto = f[q + (v6 ? Q6_NEXT : Q4_PROTO)],
+	    .family = v6 ? KN_AF_INET6 : KN_AF_INET,
+	};
+	struct kn_reply reply;
+	struct kn_flow flow;
+	int err;
+
+	/* The key holds the quote's own address bytes, all of them. */
+	memcpy(key.src.w, f + q + (v6 ? Q6_DADDR : Q4_DADDR), addr_len(p));
+	memcpy(key.dst.w, f + q + (v6 ? Q6_SADDR : Q4_SADDR), addr_len(p));
+	err = hook == KN_HOOK_TC_EGRESS
+		  ? bpf_map_lookup_elem(replies_fd, &key, &reply)
+		  : bpf_map_lookup_elem(flows_fd, &key, &flow);
+
+	return err ? KN_R_ICMP_PASSED : KN_R_ICMP_REWRITTEN;
+}
+
 /*
  * The documented parse rules (bpf/kanary_parse.h), written again from the
  * text: Ethernet + IPv4 without options (or IPv6, above), not a fragment, a
@@ -41,6 +143,10 @@ static void oracle_l4(const struct pkt *p, struct view *v, uint32_t l4_len)
 		if (v->family == AF_INET6 &&
 		    get16(f + off + UDP_CSUM_FIELD) == 0)
 			return;
+	} else if (v->proto ==
+		   (v->family == AF_INET6 ? NEXTHDR_ICMP6 : IPPROTO_ICMP)) {
+		v->reason = oracle_icmp(p, v, l4_len);
+		return;
 	} else {
 		v->reason = KN_R_NOT_TCP_UDP;
 		return;
@@ -48,6 +154,14 @@ static void oracle_l4(const struct pkt *p, struct view *v, uint32_t l4_len)
 	v->sport = get16(f + off);
 	v->dport = get16(f + off + 2);
 	v->reason = CANDIDATE;
+}
+
+/* The upper layers the IPv6 walk stops at: TCP and UDP for steering,
+ * ICMPv6 for the ICMP rules. */
+static bool ipv6_upper(uint8_t next)
+{
+	return next == IPPROTO_TCP || next == IPPROTO_UDP ||
+	       next == NEXTHDR_ICMP6;
 }
 
 /* Why the IPv6 walk stops at next, when next is not TCP or UDP. */
@@ -65,7 +179,8 @@ static uint32_t ipv6_stop_reason(uint8_t next)
  * The documented IPv6 rules (bpf/kanary_parse.h): version 6, a payload
  * length within the frame, at most IP6_EXT_WALKED_MAX hop-by-hop, routing
  * (no segments left) and destination-options headers, each whole in the
- * frame and within the payload, then TCP or UDP.
+ * frame and within the payload, then TCP or UDP (or ICMPv6, for the ICMP
+ * rules above).
  */
 static void oracle_parse6(const struct pkt *p, struct view *v)
 {
@@ -80,7 +195,7 @@ static void oracle_parse6(const struct pkt *p, struct view *v)
 		return;
 	next = f[IP6_NEXT_OFF];
 	for (i = 0; i < IP6_EXT_WALKED_MAX; i++) {
-		if (next == IPPROTO_TCP || next == IPPROTO_UDP)
+		if (ipv6_upper(next))
 			break;
 		if (next != NEXTHDR_HOP && next != NEXTHDR_ROUTING &&
 		    next != NEXTHDR_DEST) {
@@ -99,7 +214,7 @@ static void oracle_parse6(const struct pkt *p, struct view *v)
 		if (off > end)
 			return;
 	}
-	if (next != IPPROTO_TCP && next != IPPROTO_UDP) {
+	if (!ipv6_upper(next)) {
 		v->reason = ipv6_stop_reason(next);
 		return;
 	}
@@ -165,12 +280,15 @@ static bool looks_partial(const struct pkt *p, const struct view *v)
 }
 
 int replies_fd = -1;
+int flows_fd = -1;
 
 void classify(enum kn_hook hook, const struct pkt *p, struct expect *e)
 {
 	memset(e, 0, sizeof(*e));
 	oracle_parse(p, &e->v);
 	e->reason = e->v.reason;
+	if (e->reason == ICMP_CANDIDATE)
+		e->reason = oracle_icmp_flow(hook, p, &e->v);
 	if (e->reason != CANDIDATE)
 		return;
 	if (hook != KN_HOOK_TC_EGRESS) {
@@ -331,6 +449,33 @@ enum outcome attribute_drop(enum kn_hook hook, const struct fz_service *svc,
 	return O_FAILED;
 }
 
+/*
+ * An ICMP or ICMPv6 error the oracle expects translated: passed, its
+ * length kept, changed, and the outer IPv4 and ICMP(v6) checksums that
+ * verified still verify (the translation itself is checked field by field
+ * in tests/bpf/prog_tests/icmp.c and icmp6.c).
+ */
+static enum outcome judge_icmp(enum kn_hook hook, const struct pkt *in,
+			       const struct pkt *out, __u32 verdict,
+			       const char **why)
+{
+	if (!is_pass(hook, verdict))
+		*why = "an ICMP error about a flow was not passed";
+	else if (out->len != in->len)
+		*why = "an ICMP error changed length";
+	else if (unchanged(in, out))
+		*why = "an ICMP error about a flow was not translated";
+	else if (pkt_ip_csum_ok(in->data, in->len) &&
+		 !pkt_ip_csum_ok(out->data, out->len))
+		*why = "the translated ICMP error's IPv4 checksum broke";
+	else if (pkt_icmp_csum_ok(in->data, in->len) &&
+		 !pkt_icmp_csum_ok(out->data, out->len))
+		*why = "the translated ICMP(v6) error's checksum broke";
+	else
+		return O_TRANSLATED;
+	return O_FAILED;
+}
+
 /* After a wrong drop, so that the next drop is attributed alone. */
 static void resync_drops(void)
 {
@@ -349,6 +494,8 @@ enum outcome judge_ingress(const struct expect *e, const struct pkt *in,
 	uint32_t addr;
 	uint16_t port;
 
+	if (e->reason == KN_R_ICMP_REWRITTEN)
+		return judge_icmp(drop_hook, in, out, verdict, why);
 	if (e->reason != CANDIDATE) {
 		if (!is_pass(drop_hook, verdict)) {
 			resync_drops();
@@ -397,6 +544,8 @@ enum outcome judge_egress(const struct expect *e, const struct pkt *in,
 	uint32_t addr;
 	uint16_t port;
 
+	if (e->reason == KN_R_ICMP_REWRITTEN)
+		return judge_icmp(KN_HOOK_TC_EGRESS, in, out, verdict, why);
 	if (e->reason != CANDIDATE) {
 		if (!is_pass(KN_HOOK_TC_EGRESS, verdict)) {
 			resync_drops();

@@ -12,53 +12,19 @@
  */
 #include "harness.h"
 
-#define EXT_MIN_BYTES	 8  /* every walked header: 8-byte units */
+#define EXT_MIN_BYTES	 PKT6_EXT_UNIT_BYTES
 #define EXT_LONG_BYTES	 24 /* hdrlen 2 */
 #define EXT_MAX_IN_CASE	 5
-#define PADN_OPTION	 1
-#define ROUTING_TYPE_SRH 4
 #define IPPROTO_AH_NUM	 51
 #define IPPROTO_NONE_NUM 59
-#define IPPROTO_ICMP6	 58
-
-struct ext_hdr {
-	uint8_t type;
-	uint8_t len_bytes;
-	uint8_t segments_left; /* routing header only */
-};
 
 struct ext_case {
 	const char *name;
-	struct ext_hdr hdrs[EXT_MAX_IN_CASE]; /* in packet order */
+	struct pkt6_ext hdrs[EXT_MAX_IN_CASE]; /* in packet order */
 	uint32_t count;
 	/* KN_R_TRANSLATED: steered; any other: passed untouched, counted. */
 	enum kn_reason reason;
 };
-
-/* Inserts one extension header right after the IPv6 header; the chain and
- * the payload length follow. The L4 checksum covers neither. */
-static void insert_ext(struct pkt *p, const struct ext_hdr *h)
-{
-	struct ipv6hdr *ip6 = pkt_ip6(p);
-	uint8_t *at = (uint8_t *)(ip6 + 1);
-	uint32_t after = p->len - (ETH_HLEN + PKT6_HDR_LEN);
-
-	memmove(at + h->len_bytes, at, after);
-	memset(at, 0, h->len_bytes);
-	at[0] = ip6->nexthdr;
-	at[1] = (uint8_t)(h->len_bytes / EXT_MIN_BYTES - 1);
-	if (h->type == IPPROTO_ROUTING) {
-		at[2] = ROUTING_TYPE_SRH;
-		at[3] = h->segments_left;
-	} else if (h->type == IPPROTO_HOPOPTS || h->type == IPPROTO_DSTOPTS) {
-		at[2] = PADN_OPTION;
-		at[3] = (uint8_t)(h->len_bytes - 4);
-	}
-	ip6->nexthdr = h->type;
-	ip6->payload_len =
-	    htons((uint16_t)(ntohs(ip6->payload_len) + h->len_bytes));
-	p->len += h->len_bytes;
-}
 
 /* A SYN from CLIENT_1:port to the IPv6 VIP with the case's headers. */
 static void ext_syn(struct pkt *p, const struct ext_case *c, uint16_t port)
@@ -71,7 +37,7 @@ static void ext_syn(struct pkt *p, const struct ext_case *c, uint16_t port)
 	spec.payload_len = 18;
 	pkt_build(p, &spec);
 	for (i = c->count; i > 0; i--)
-		insert_ext(p, &c->hdrs[i - 1]);
+		pkt6_insert_ext(p, &c->hdrs[i - 1]);
 }
 
 #define HBH(n)                                                                 \
@@ -209,16 +175,16 @@ static void mutate_payload_zero(struct pkt *p)
 
 static void mutate_ext_beyond_payload(struct pkt *p)
 {
-	static const struct ext_hdr hbh = HBH(EXT_MIN_BYTES);
+	static const struct pkt6_ext hbh = HBH(EXT_MIN_BYTES);
 
-	insert_ext(p, &hbh);
+	pkt6_insert_ext(p, &hbh);
 	/* claims 2048 bytes: past the payload */
 	((uint8_t *)(pkt_ip6(p) + 1))[1] = 255;
 }
 
 static void mutate_icmp6(struct pkt *p)
 {
-	pkt_ip6(p)->nexthdr = IPPROTO_ICMP6;
+	pkt_ip6(p)->nexthdr = PKT_ICMPV6_PROTO;
 }
 
 static void mutate_other_address6(struct pkt *p)
