@@ -37,7 +37,8 @@ MODES = [("keepalive", "keep-alive (wrk, 1 client address)"),
 CASES = ["floor", "not_for_service", "new_flow", "established", "reply",
          "stream_event", "body", "icmp_error"]
 # The cases pktcost also measures through an IPv6 service, as CASE_ipv6.
-IPV6_CASES = ["not_for_service", "new_flow", "established", "reply"]
+IPV6_CASES = ["not_for_service", "new_flow", "established", "reply",
+              "icmp_error"]
 IPV6_SUFFIX = "_ipv6"
 PKT_METHODS = [("call", "call (one packet per call, cold caches)"),
                ("repeat", "repeat (N runs on one unchanging packet, warm caches)")]
