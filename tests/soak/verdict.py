@@ -1,0 +1,439 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""tests/soak/verdict.py - the soak's verdict, from its output folder
+(tests/soak/soak.sh): does anything grow, did any request fail that the
+injected faults do not explain, did every rollout end as its scenario says.
+
+- Growth: each series' least-squares slope over the samples after warm-up,
+  against a bound stated per series (SERIES below, with the reason). The
+  agent's own figures (memory, descriptors, threads, CPU) restart with each
+  kanaryd: their slope is fitted within each life (one intercept per
+  kanaryd, one common slope), so a restart neither hides nor fakes growth.
+  Series with a cap by design (the LRU connection table, the decision log,
+  the history) are checked against that cap.
+- Failures: every kn-load per-second line with a failure (a 5xx answer, or
+  no answer: reset, timeout, refused, closed) is given a cause from the
+  run's events: a canary's injected error rate (5xx only, on that service,
+  while the fault was on), or a kanaryd restart window (which must explain
+  nothing: the data path forwards without its agent), or none.
+- Rollouts: each one's phase against its scenario's.
+
+Prints the verdict (and writes verdict.txt); with --report writes SOAK.md
+and its plots (gnuplot, through bench/report.py's Plotter). Exit status 0
+when everything passed, 1 when something did not.
+
+Usage: verdict.py OUT_DIR [--report SOAK.md --plots DIR]
+"""
+import argparse
+import csv
+import importlib.util
+import json
+import os
+import sys
+from collections import Counter, defaultdict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+_spec = importlib.util.spec_from_file_location(
+    "bench_report", os.path.join(HERE, "..", "..", "bench", "report.py"))
+bench_report = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_report)
+fmt, table, Plotter = bench_report.fmt, bench_report.table, bench_report.Plotter
+
+S_PER_H = 3600.0
+# Warm-up: the first WARMUP_SHARE of the run (at least WARMUP_MIN_S): the
+# state file fills to its 200 decisions per service, the connection table
+# to its steady number of live flows.
+WARMUP_SHARE = 0.15
+WARMUP_MIN_S = 60
+# Each kanaryd's first seconds: it loads, adopts, reads every backend.
+LIFE_WARMUP_S = 30
+# A failure line this close after a fault was switched off still belongs
+# to it (kn-load reports once a second; an answer in flight finishes).
+FAULT_SLACK_S = 3.0
+# A kanaryd restart window: from the kill to this long after the new one
+# serves its API.
+RESTART_SLACK_S = 3.0
+SERVICES_CONFIGURED = 3
+BACKENDS_PER_SERVICE = 3
+DECISIONS_CAP = 1000  # per service, kanaryd/agent_internal.h
+HISTORY_CAP = 900  # per service, one point a second for 15 minutes
+
+# column, label, unit, fit ("life": within each kanaryd; "run": over the
+# run), bound kind and value, why that bound.
+#   "abs": |slope| per hour at most the value (in the unit)
+#   "rel": |slope| per hour at most the value x the post-warm-up mean
+#   "cap": every sample at most the value (growth until a cap is the design)
+SERIES = [
+    ("rss_kib", "kanaryd RSS", "KiB", "life", "abs", 1024,
+     "1 MiB/h: 8 % of kanaryd's ~13 MiB an hour; a leak of 2 KiB per rollout (~500/h) passes it"),
+    ("fds", "kanaryd open descriptors", "fds", "life", "abs", 5,
+     "5/h: one leaked descriptor per rollout or per restart would be ~500/h or ~15/h; "
+     "API and scrape sockets come and go (±3 per sample)"),
+    ("threads", "kanaryd threads", "threads", "life", "abs", 1,
+     "1/h: the thread count is fixed by design"),
+    ("cpu_pct", "kanaryd CPU", "% of a core", "life", "abs", 1.0,
+     "1 point/h: kanaryd uses ~1 % of a core; work that grows with history would double it"),
+    ("flows_live", "live connection-table entries", "entries", "run", "rel", 0.10,
+     "10 % of the mean per hour: the live flows follow the steady load (closing ones expire in 10 s)"),
+    ("replies_live", "live reply-table entries", "entries", "run", "rel", 0.10,
+     "as for the connection table"),
+    ("flows", "connection-table entries (LRU)", "entries", "run", "cap", None,
+     "at most max_entries: expired entries stay until the LRU reclaims them (docs/design.md), "
+     "in memory allocated up front"),
+    ("replies", "reply-table entries (LRU)", "entries", "run", "cap", None, "as for the connection table"),
+    ("services_entries", "kn_services entries", "entries", "run", "cap", SERVICES_CONFIGURED,
+     "exactly the configured services"),
+    ("backend_slots", "backend counter slots in use", "slots", "run", "cap",
+     SERVICES_CONFIGURED * BACKENDS_PER_SERVICE,
+     "at most the backends that exist (3 per service): a slot not freed would be one more"),
+    ("decisions", "decision-log records (all services)", "records", "run", "cap",
+     SERVICES_CONFIGURED * DECISIONS_CAP, "the log keeps the last 1000 per service"),
+    ("history_points", "history points (all services)", "points", "run", "cap",
+     SERVICES_CONFIGURED * HISTORY_CAP, "one a second for the last 15 minutes"),
+    ("state_file_bytes", "state-file size", "bytes", "run", "rel", 0.10,
+     "10 % of the mean per hour: it keeps the last 200 decisions per service"),
+    ("api_ms", "API answer time (status, decisions, history)", "ms", "run", "abs", 20,
+     "20 ms/h: an answer that grows with the run's age would be a log not trimmed"),
+    ("responses_per_s", "client answers per second", "1/s", "run", "rel", 0.05,
+     "5 % of the mean per hour: the load is fixed, its answers must not fall off"),
+]
+
+
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def slope(points):
+    """Least-squares slope of [(t, y)], and the number of points."""
+    n = len(points)
+    if n < 3:
+        return None
+    mt = sum(t for t, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((t - mt) ** 2 for t, _ in points)
+    if sxx == 0:
+        return None
+    return sum((t - mt) * (y - my) for t, y in points) / sxx
+
+
+def pooled_slope(groups):
+    """One slope over several groups, each with its own intercept."""
+    sxy = sxx = 0.0
+    for pts in groups:
+        if len(pts) < 3:
+            continue
+        mt = sum(t for t, _ in pts) / len(pts)
+        my = sum(y for _, y in pts) / len(pts)
+        sxx += sum((t - mt) ** 2 for t, _ in pts)
+        sxy += sum((t - mt) * (y - my) for t, y in pts)
+    return sxy / sxx if sxx else None
+
+
+def load_lines(folder):
+    """Every kn-load per-second line as (load name, end time, interval, line)."""
+    out = []
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".log"):
+            continue
+        start = None
+        with open(os.path.join(folder, name)) as f:
+            for line in f:
+                try:
+                    d = json.loads(line)
+                except ValueError:
+                    continue
+                if "chunk_start" in d:
+                    start = d["chunk_start"]
+                elif "t_s" in d and start is not None:
+                    out.append((name[:-4], start + d["t_s"], d["interval_s"], d))
+    return out
+
+
+def windows(events, on, off, match):
+    """[(service, start, end, what)] from pairs of events."""
+    opened, out = {}, []
+    for e in events:
+        key = (e["service"], e["detail"].split()[0] if e["detail"] else "")
+        if e["event"] == on and match(e):
+            opened[key] = float(e["time"])
+        elif e["event"] == off and key in opened:
+            out.append((key[0], opened.pop(key), float(e["time"]), key[1]))
+    return out
+
+
+def restart_windows(events):
+    out, kill_t = [], None
+    for e in events:
+        if e["event"] == "kill":
+            kill_t = float(e["time"])
+        elif e["event"] == "started" and kill_t is not None:
+            out.append((kill_t, float(e["time"]) + RESTART_SLACK_S))
+            kill_t = None
+    return out
+
+
+def failures_by_cause(lines, events):
+    errors_on = windows(events, "fault_on", "fault_off", lambda e: e["detail"] == "errors")
+    restarts = restart_windows(events)
+    causes = Counter()
+    for name, t_end, span, d in lines:
+        svc = "soak" + name[-1]
+        t0 = t_end - span
+        fivexx = d.get("5xx", 0)
+        lost = d.get("errors", 0)
+        if fivexx:
+            injected = any(s == svc and a <= t_end and t0 <= b + FAULT_SLACK_S
+                           for s, a, b, _ in errors_on)
+            causes["HTTP 5xx while the canary's error rate was injected" if injected
+                   else "HTTP 5xx with no fault injected (finding)"] += fivexx
+        if lost:
+            in_restart = any(a <= t_end and t0 <= b for a, b in restarts)
+            causes["no answer during a kanaryd restart (finding: the data path must forward)"
+                   if in_restart else "no answer, no fault to explain it (finding)"] += lost
+    return causes
+
+
+def series_values(samples):
+    """Adds responses_per_s (from the cumulative responses) to each sample."""
+    prev = None
+    for r in samples:
+        r["responses_per_s"] = ""
+        t, resp = num(r["time"]), num(r["responses"])
+        if prev and t and resp is not None and t > prev[0]:
+            r["responses_per_s"] = (resp - prev[1]) / (t - prev[0])
+        if t and resp is not None:
+            prev = (t, resp)
+    return samples
+
+
+def judge_series(samples, warmup_end_s, max_entries):
+    results = []
+    for col, label, unit, fit, kind, bound, why in SERIES:
+        pts = [(num(r["elapsed_s"]), num(r[col]), r["kanaryd_pid"]) for r in samples]
+        pts = [p for p in pts if p[0] is not None and p[1] is not None]
+        if not pts:
+            results.append(dict(col=col, label=label, ok=False, why=why, note="no samples"))
+            continue
+        after = [p for p in pts if p[0] >= warmup_end_s]
+        if fit == "life":
+            lives = defaultdict(list)
+            for t, y, pid in pts:
+                lives[pid].append((t, y))
+            groups = []
+            for life in lives.values():
+                t_first = life[0][0]
+                groups.append([(t / S_PER_H, y) for t, y in life if t - t_first >= LIFE_WARMUP_S])
+            s = pooled_slope(groups)
+            fitted = sum(len(g) for g in groups)
+        else:
+            s = slope([(t / S_PER_H, y) for t, y, _ in after])
+            fitted = len(after)
+        mean = sum(y for _, y, _ in after) / len(after) if after else None
+        top = max(y for _, y, _ in pts)
+        if kind == "cap":
+            cap = bound if bound is not None else max_entries.get(col)
+            ok = cap is not None and top <= cap
+            rule = "max %s ≤ %s" % (fmt(top), fmt(cap))
+        elif kind == "rel":
+            limit = bound * abs(mean) if mean else None
+            ok = s is not None and limit is not None and abs(s) <= limit
+            rule = "|slope| ≤ %s/h (%.0f %% of the mean %s)" % (
+                fmt(limit, 2) if limit is not None else "–", bound * 100, fmt(mean, 1))
+        else:
+            ok = s is not None and abs(s) <= bound
+            rule = "|slope| ≤ %s %s/h" % (fmt(bound, 2), unit)
+        results.append(dict(col=col, label=label, unit=unit, ok=ok, slope=s, rule=rule, why=why,
+                            first=pts[0][1], last=pts[-1][1], top=top, fitted=fitted,
+                            fit=fit))
+    return results
+
+
+def rollout_summary(rollouts):
+    by = Counter((r["scenario"], r["expected"], r["actual"]) for r in rollouts)
+    wrong = [r for r in rollouts if r["expected"] != r["actual"]]
+    return by, wrong
+
+
+def run_figures(out, samples, lines, events):
+    run = dict(kv.split("=") for kv in open(os.path.join(out, "run.txt")).read().split())
+    last = samples[-1]
+    summaries = defaultdict(int)
+    for name in os.listdir(os.path.join(out, "loads")):
+        if not name.endswith(".summary"):
+            continue
+        text = open(os.path.join(out, "loads", name)).read()
+        # one JSON object per chunk, one after the other
+        dec, i = json.JSONDecoder(), 0
+        while i < len(text):
+            while i < len(text) and text[i].isspace():
+                i += 1
+            if i >= len(text):
+                break
+            d, i = dec.raw_decode(text, i)
+            summaries["connections"] += d.get("connections_opened", 0)
+            summaries["attempts"] += d.get("attempts", 0)
+            summaries["responses"] += d.get("responses", 0)
+            summaries["unfinished"] += d.get("unfinished", 0)
+    kills = Counter(e["detail"].split()[0] for e in events if e["event"] == "kill")
+    return dict(duration_s=int(run["end"]) - int(run["start"]), sample_s=run["sample_s"],
+                samples=len(samples), kills=kills, load=summaries,
+                requests=int(num(last["requests"]) or 0),
+                responses=int(num(last["responses"]) or 0),
+                findings=[e for e in events if e["event"] == "finding"])
+
+
+def report_text(out, figures, results, causes, by, wrong, plots, warmup_s):
+    d = figures
+    L = ["# SOAK: a month of rollouts in an hour", "",
+         "Generated by `tests/soak/verdict.py` from the run in `%s` (`make soak SOAK_REPORT=1`); "
+         "do not edit by hand. What the soak does and how it judges is in "
+         "`tests/soak/soak.sh` and `tests/soak/verdict.py`." % os.path.relpath(out, ROOT),
+         "", "## The run", ""]
+    rollouts = sum(by.values())
+    L.append(table(["figure", "value"], [
+        ["duration", "%s s (%.1f h)" % (fmt(d["duration_s"]), d["duration_s"] / S_PER_H)],
+        ["samples", "%s, every %s s" % (fmt(d["samples"]), d["sample_s"])],
+        ["rollouts", fmt(rollouts)],
+        ["kanaryd SIGKILLs + restarts", fmt(d["kills"].get("sigkill", 0))],
+        ["kanaryd upgrades (SIGKILL, then the other build over the running data path)",
+         fmt(d["kills"].get("upgrade", 0))],
+        ["client connections opened", fmt(d["load"]["connections"])],
+        ["client requests", fmt(d["load"]["attempts"])],
+        ["answers", fmt(d["load"]["responses"])],
+        ["requests in flight when a load chunk ended (not failures)", fmt(d["load"]["unfinished"])],
+    ]))
+    L += ["", "## Rollouts", ""]
+    L.append(table(["scenario", "expected", "ended", "count"],
+                   [[s, e, a, fmt(n)] for (s, e, a), n in sorted(by.items())]))
+    L.append("")
+    L.append("**Every rollout ended in its scenario's phase.**" if not wrong else
+             "**%d rollouts did not end as their scenario expects.**" % len(wrong))
+    L += ["", "## Failed requests, by cause", ""]
+    L.append(table(["cause", "requests"], [[c, fmt(n)] for c, n in sorted(causes.items())])
+             if causes else "No request failed.")
+    L += ["", "## Does anything grow?", "",
+          "Warm-up: the first %s s of the run; for kanaryd's own figures also the first %d s of "
+          "each kanaryd (they are fitted within each life: one intercept per kanaryd, one slope). "
+          "Slopes are least squares over the samples after warm-up." % (fmt(warmup_s), LIFE_WARMUP_S), ""]
+    rows = []
+    for r in results:
+        if "slope" not in r:
+            rows.append([r["label"], "–", "–", "–", r.get("note", ""), "**fail**", r["why"]])
+            continue
+        rows.append([r["label"], "%s → %s" % (fmt(r["first"], 1), fmt(r["last"], 1)),
+                     fmt(r["top"], 1), "%s %s/h" % (fmt(r["slope"], 2) if r["slope"] is not None
+                                                     else "–", r["unit"]),
+                     r["rule"], "pass" if r["ok"] else "**fail**", r["why"]])
+    L.append(table(["series", "start → end", "max", "fitted slope", "bound", "verdict", "why this bound"],
+                   rows))
+    if d["findings"]:
+        L += ["", "## Findings the drivers logged", ""]
+        L += ["- %s: %s" % (e["service"], e["detail"]) for e in d["findings"]]
+    L += ["", "## Plots", ""] + plots
+    return "\n".join(L) + "\n"
+
+
+def draw(plot, samples, kills_at):
+    def data(name, cols, scale=1.0):
+        rows = []
+        for r in samples:
+            t = num(r["elapsed_s"])
+            vals = [num(r[c]) for c in cols]
+            rows.append([t / 60.0] + [("%g" % (v / scale)) if v is not None else "NaN" for v in vals])
+        return plot.data(name, rows)
+
+    marks = "".join("set arrow from %g, graph 0 to %g, graph 1 nohead dt 3 lc rgb '#999999'\n"
+                    % (k / 60.0, k / 60.0) for k in kills_at)
+    panels = [
+        ("agent", "kanaryd (dotted: SIGKILL / upgrade)", [
+            ("rss_kib", "RSS (MiB)", 1024.0), ("fds", "open descriptors", 1.0),
+            ("cpu_pct", "CPU (% of a core)", 1.0)]),
+        ("maps", "pinned maps", [
+            ("flows", "kn_flows entries", 1.0), ("flows_live", "kn_flows live", 1.0),
+            ("replies_live", "kn_replies live", 1.0), ("backend_slots", "backend slots x1000", 0.001)]),
+        ("logs", "decision log, history, state file", [
+            ("decisions", "decisions", 1.0), ("history_points", "history points", 1.0),
+            ("state_file_bytes", "state file (KiB)", 1024.0)]),
+        ("traffic", "clients", [
+            ("responses_per_s", "answers/s", 1.0), ("http_5xx", "5xx (cumulative)", 1.0),
+            ("errors", "no answer (cumulative)", 1.0)]),
+    ]
+    out = []
+    for name, title, cols in panels:
+        lines = []
+        for i, (c, label, scale) in enumerate(cols):
+            f = data("%s_%d" % (name, i), [c], scale)
+            lines.append("'%s' using 1:2 with lines lw 2 title '%s'" % (f, label))
+        script = ("set title '%s'\nset xlabel 'minutes'\nset key outside bottom center horizontal\n"
+                  "set grid\n%splot %s" % (title, marks, ", ".join(lines)))
+        out.append(plot.plot("soak_" + name, script, height=350))
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("out")
+    p.add_argument("--report")
+    p.add_argument("--plots")
+    a = p.parse_args()
+    out = a.out
+    samples = series_values(read_csv(os.path.join(out, "samples.csv")))
+    events = read_csv(os.path.join(out, "events.csv"))
+    rollouts = read_csv(os.path.join(out, "rollouts.csv"))
+    lines = load_lines(os.path.join(out, "loads"))
+    figures = run_figures(out, samples, lines, events)
+    warmup_s = max(WARMUP_MIN_S, WARMUP_SHARE * figures["duration_s"])
+    mapstat = os.path.join(out, "max_entries.json")
+    max_entries = json.load(open(mapstat)) if os.path.exists(mapstat) else {}
+    results = judge_series(samples, warmup_s, max_entries)
+    causes = failures_by_cause(lines, events)
+    by, wrong = rollout_summary(rollouts)
+    unexplained = sum(n for c, n in causes.items() if "finding" in c)
+    grew = [r for r in results if not r["ok"]]
+
+    v = ["soak verdict for %s" % out,
+         "  rollouts: %d, %d not in their scenario's phase" % (len(rollouts), len(wrong))]
+    v += ["    %s ended %s, expected %s (started %s)" % (r["service"], r["actual"], r["expected"],
+                                                        r["time"]) for r in wrong]
+    v.append("  failed requests by cause:" + ("" if causes else " none"))
+    v += ["    %8d  %s" % (n, c) for c, n in sorted(causes.items())]
+    v.append("  series (slope per hour after warm-up; bound):")
+    for r in results:
+        if "slope" not in r:
+            v.append("    FAIL %-45s %s" % (r["label"], r.get("note", "")))
+            continue
+        v.append("    %s %-45s %12s -> %-12s slope %s  [%s]" % (
+            "ok  " if r["ok"] else "FAIL", r["label"], fmt(r["first"], 1), fmt(r["last"], 1),
+            fmt(r["slope"], 3) if r["slope"] is not None else "–", r["rule"]))
+    v += ["  finding: %s %s" % (e["service"], e["detail"]) for e in figures["findings"]]
+    passed = not wrong and not unexplained and not grew and not figures["findings"]
+    v.append("VERDICT: %s" % ("PASS" if passed else "FAIL"))
+    text = "\n".join(v) + "\n"
+    print(text, end="")
+    with open(os.path.join(out, "verdict.txt"), "w") as f:
+        f.write(text)
+
+    if a.report:
+        os.makedirs(a.plots, exist_ok=True)
+        plot = Plotter(a.plots, os.path.dirname(os.path.abspath(a.report)))
+        start = float(samples[0]["time"])
+        kills_at = [float(e["time"]) - start for e in events if e["event"] == "kill"]
+        plots = draw(plot, samples, kills_at)
+        body = report_text(out, figures, results, causes, by, wrong, plots, warmup_s)
+        body += "\n## Verdict\n\n```\n%s```\n" % text
+        with open(a.report, "w") as f:
+            f.write(body)
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
