@@ -55,11 +55,17 @@ KILL_EVERY=$(duration_s "${KILL_EVERY:-$((SOAK_S >= 1800 ? 180 : 60))}")
 QUIET_TAIL=$(duration_s "${QUIET_TAIL:-$((SOAK_S >= 1800 ? SOAK_S * 7 / 12 : SOAK_S / 3))}")
 # Weights set by hand between rollouts (each one a decision-log record).
 HAND_WEIGHTS="30 0 60 0 10 0 90 0 45 0 5 0"
-SERVICES=3
+SERVICES=3             # with rollouts; and soakhold, below
 BACKENDS_PER_SERVICE=3 # A, B, and a spare
-SOURCES=240            # client addresses, 80 per service
+SOURCES=240            # client addresses, 80 per service with rollouts
+HOLD_SOURCES=24        # and soakhold's, after them
 NEW_RPS=25             # per service, a new connection per request
-HOLD_CONNECTIONS=8     # per service, keep-alive
+# Keep-alive connections go to a service of their own, soakhold (one
+# backend, no canary, no rollout): they live through every kill and the
+# upgrade. On a service with rollouts they would stay on the stable pool
+# (connections keep their pool) and make it look faster than the canary,
+# which sees only new connections.
+HOLD_CONNECTIONS=24
 HOLD_INTERVAL_MS=500   # a request every 0.5 s on each
 LOAD_CHUNK_S=600       # each kn-load runs at most this long, then another
 LOAD_TIMEOUT_MS=3000
@@ -77,7 +83,7 @@ mkdir -p "$SOAK_OUT/loads"
 EVENTS=$SOAK_OUT/events.csv
 ROLLOUTS=$SOAK_OUT/rollouts.csv
 echo "time,service,event,detail" >"$EVENTS"
-echo "time,service,scenario,expected,actual,seconds" >"$ROLLOUTS"
+echo "time,service,scenario,expected,actual,seconds,reason" >"$ROLLOUTS"
 event() { # SERVICE EVENT DETAIL
 	printf '%s,%s,%s,%s\n' "$(date +%s.%N)" "$1" "$2" "${3:-}" >>"$EVENTS"
 }
@@ -100,8 +106,8 @@ trap 'exit 130' INT TERM
 set -m # each background job its own process group: the cleanup ends it whole
 
 # ---- topology: service k has backends stable(3k+1 .. 3k+3) -------------------
-topo_create $((SERVICES * BACKENDS_PER_SERVICE)) 0 "$SOURCES" || { echo "soak: cannot build the topology" >&2; exit 1; }
-for ((i = 1; i <= SERVICES * BACKENDS_PER_SERVICE; i++)); do
+topo_create $((SERVICES * BACKENDS_PER_SERVICE + 1)) 0 $((SOURCES + HOLD_SOURCES)) || { echo "soak: cannot build the topology" >&2; exit 1; }
+for ((i = 1; i <= SERVICES * BACKENDS_PER_SERVICE + 1; i++)); do
 	# A and the spare answer as model v1, B as v2: the tag says who answered.
 	model=v1
 	[ $(((i - 1) % BACKENDS_PER_SERVICE)) -eq 1 ] && model=v2
@@ -111,6 +117,7 @@ done
 svc_name() { echo "soak$1"; }
 svc_port() { echo $((TOPO_VIP_PORT + $1)); }
 backend_ip() { topo_backend_ip stable $(($1 * BACKENDS_PER_SERVICE + $2)); } # SVC 1..3
+HOLD_BACKEND=$(backend_ip "$SERVICES" 1)
 backend_ns() { echo "stable$(($1 * BACKENDS_PER_SERVICE + $2))"; }
 
 config=$SOAK_OUT/kanary.json
@@ -123,10 +130,13 @@ config=$SOAK_OUT/kanary.json
 		     "stable": ["$(backend_ip $k 1):$TOPO_BACKEND_PORT"],
 		     "canary": ["$(backend_ip $k 2):$TOPO_BACKEND_PORT"],
 		     "metrics": {"preset": "kanary-modelserver", "interval": "1s", "timeout": "800ms"},
+		     "warmup": {"method": "POST", "path": "/predict", "body": "{\"text\": \"warming up\"}"},
 		     "rollout": {"steps": [25, 50, 100], "interval": "$STEP_INTERVAL",
-		                 "min_requests": 30, "max_failures": 2}}
+		                 "min_requests": 30, "max_failures": 2, "warmup_requests": 20}}
 		EOF
 	done
+	printf ',\n    {"name": "soakhold", "vip": "%s", "stable": ["%s"]}\n' \
+		"$TOPO_VIP:$(svc_port "$SERVICES")" "$HOLD_BACKEND:$TOPO_BACKEND_PORT"
 	printf '  ]\n}\n'
 } >"$config"
 
@@ -202,7 +212,7 @@ expected_phase() {
 }
 
 drive_service() { # SVC END_EPOCH
-	local k=$1 end=$2 svc stable=1 canary=2 spare=3 n=0 scenario expected actual t0 tmp
+	local k=$1 end=$2 svc stable=1 canary=2 spare=3 n=0 scenario expected actual t0 tmp reason
 	svc=$(svc_name "$k")
 	while (($(date +%s) < end - 30)); do
 		scenario=${SCENARIOS[$((n % ${#SCENARIOS[@]}))]}
@@ -238,8 +248,10 @@ drive_service() { # SVC END_EPOCH
 		}
 		faults "$k" "$canary" "$CLEAR_FAULTS"
 		case $scenario in errors | latency | drift) event "$svc" fault_off "$scenario" ;; esac
-		printf '%s,%s,%s,%s,%s,%s\n' "$t0" "$svc" "$scenario" "$expected" "$actual" \
-			$(($(date +%s) - t0)) >>"$ROLLOUTS"
+		# the last transition's reason, as one CSV cell
+		reason=$(field "$svc" reason | tr -d '",\n' | cut -c1-300)
+		printf '%s,%s,%s,%s,%s,%s,"%s"\n' "$t0" "$svc" "$scenario" "$expected" "$actual" \
+			$(($(date +%s) - t0)) "$reason" >>"$ROLLOUTS"
 		# After a promotion the canary is the stable pool: the old stable
 		# backend becomes the next canary (removed, then added back).
 		if [ "$actual" = promoted ]; then
@@ -297,10 +309,12 @@ for ((k = 0; k < SERVICES; k++)); do
 	load_loop "new$k" "$END" "${common[@]}" --sources "$sources" --close \
 		--connections 4 --rate "$NEW_RPS" &
 	CHILDREN+=($!)
-	load_loop "hold$k" "$END" "${common[@]}" --sources "$sources" --keepalive \
-		--connections "$HOLD_CONNECTIONS" --interval-ms "$HOLD_INTERVAL_MS" &
-	CHILDREN+=($!)
 done
+load_loop hold "$END" --target "$TOPO_VIP:$(svc_port "$SERVICES")" --method POST --path /predict \
+	--body '{"text": "great product, works well"}' \
+	--sources "$(topo_source_ip "$SOURCES")-$(topo_source_ip $((SOURCES + HOLD_SOURCES - 1)))" \
+	--keepalive --connections "$HOLD_CONNECTIONS" --interval-ms "$HOLD_INTERVAL_MS" &
+CHILDREN+=($!)
 
 nsenter --net=/run/netns/"$(topo_ns node)" "$PYTHON" "$SOAK_DIR/sample.py" \
 	--out "$SOAK_OUT/samples.csv" --interval "$SAMPLE_S" --until "$END" \

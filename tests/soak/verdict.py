@@ -33,9 +33,9 @@ import sys
 from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+ROOT = os.environ.get("KANARY_ROOT") or os.path.abspath(os.path.join(HERE, "..", ".."))
 _spec = importlib.util.spec_from_file_location(
-    "bench_report", os.path.join(HERE, "..", "..", "bench", "report.py"))
+    "bench_report", os.path.join(ROOT, "bench", "report.py"))
 bench_report = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_report)
 fmt, table, Plotter = bench_report.fmt, bench_report.table, bench_report.Plotter
@@ -54,25 +54,34 @@ FAULT_SLACK_S = 3.0
 # A kanaryd restart window: from the kill to this long after the new one
 # serves its API.
 RESTART_SLACK_S = 3.0
-SERVICES_CONFIGURED = 3
-BACKENDS_PER_SERVICE = 3
+ROLLOUT_SERVICES = 3  # soak0..2, with three backends each
+HOLD_SERVICES = 1  # soakhold: one backend, the keep-alive clients
+SERVICES_CONFIGURED = ROLLOUT_SERVICES + HOLD_SERVICES
+BACKENDS = ROLLOUT_SERVICES * 3 + HOLD_SERVICES
 DECISIONS_CAP = 1000  # per service, kanaryd/agent_internal.h
 HISTORY_CAP = 900  # per service, one point a second for 15 minutes
 
-# column, label, unit, fit ("life": within each kanaryd; "run": over the
-# run), bound kind and value, why that bound.
+# column, label, unit, fit, bound kind and value, why that bound. Fits:
+#   "run": over the run after warm-up (what outlives kanaryd: the maps, the
+#          state file, the clients);
+#   "steady": kanaryd's own figures, over its steady stretch: the last
+#          kanaryd's life (the quiet tail, no kill) from when every decision
+#          log is at its cap (its memory, and the cost of serving it, grow
+#          until then by design), or after that life's warm-up when the
+#          logs never got there. The slope within each life (one intercept
+#          per kanaryd) over the whole run is shown beside it.
 #   "abs": |slope| per hour at most the value (in the unit)
 #   "rel": |slope| per hour at most the value x the post-warm-up mean
 #   "cap": every sample at most the value (growth until a cap is the design)
 SERIES = [
-    ("rss_kib", "kanaryd RSS", "KiB", "life", "abs", 1024,
+    ("rss_kib", "kanaryd RSS", "KiB", "steady", "abs", 1024,
      "1 MiB/h: 8 % of kanaryd's ~13 MiB an hour; a leak of 2 KiB per rollout (~500/h) passes it"),
-    ("fds", "kanaryd open descriptors", "fds", "life", "abs", 5,
+    ("fds", "kanaryd open descriptors", "fds", "steady", "abs", 5,
      "5/h: one leaked descriptor per rollout or per restart would be ~500/h or ~15/h; "
      "API and scrape sockets come and go (±3 per sample)"),
-    ("threads", "kanaryd threads", "threads", "life", "abs", 1,
+    ("threads", "kanaryd threads", "threads", "steady", "abs", 1,
      "1/h: the thread count is fixed by design"),
-    ("cpu_pct", "kanaryd CPU", "% of a core", "life", "abs", 1.0,
+    ("cpu_pct", "kanaryd CPU", "% of a core", "steady", "abs", 1.0,
      "1 point/h: kanaryd uses ~1 % of a core; work that grows with history would double it"),
     ("flows_live", "live connection-table entries", "entries", "run", "rel", 0.10,
      "10 % of the mean per hour: the live flows follow the steady load (closing ones expire in 10 s)"),
@@ -85,15 +94,14 @@ SERIES = [
     ("services_entries", "kn_services entries", "entries", "run", "cap", SERVICES_CONFIGURED,
      "exactly the configured services"),
     ("backend_slots", "backend counter slots in use", "slots", "run", "cap",
-     SERVICES_CONFIGURED * BACKENDS_PER_SERVICE,
-     "at most the backends that exist (3 per service): a slot not freed would be one more"),
+     BACKENDS, "at most the backends that exist: a slot not freed would be one more"),
     ("decisions", "decision-log records (all services)", "records", "run", "cap",
      SERVICES_CONFIGURED * DECISIONS_CAP, "the log keeps the last 1000 per service"),
     ("history_points", "history points (all services)", "points", "run", "cap",
      SERVICES_CONFIGURED * HISTORY_CAP, "one a second for the last 15 minutes"),
     ("state_file_bytes", "state-file size", "bytes", "run", "rel", 0.10,
      "10 % of the mean per hour: it keeps the last 200 decisions per service"),
-    ("api_ms", "API answer time (status, decisions, history)", "ms", "run", "abs", 20,
+    ("api_ms", "API answer time (status, decisions, history)", "ms", "steady", "abs", 20,
      "20 ms/h: an answer that grows with the run's age would be a log not trimmed"),
     ("responses_per_s", "client answers per second", "1/s", "run", "rel", 0.05,
      "5 % of the mean per hour: the load is fixed, its answers must not fall off"),
@@ -186,7 +194,7 @@ def failures_by_cause(lines, events):
     restarts = restart_windows(events)
     causes = Counter()
     for name, t_end, span, d in lines:
-        svc = "soak" + name[-1]
+        svc = "soak" + name[-1] if name.startswith("new") else "soakhold"
         t0 = t_end - span
         fivexx = d.get("5xx", 0)
         lost = d.get("errors", 0)
@@ -215,8 +223,20 @@ def series_values(samples):
     return samples
 
 
+def steady_start(samples):
+    """Elapsed seconds where the last kanaryd's steady stretch begins, and
+    whether its decision logs reached their cap."""
+    pid = samples[-1]["kanaryd_pid"]
+    life = [r for r in samples if r["kanaryd_pid"] == pid and num(r["elapsed_s"]) is not None]
+    start = num(life[0]["elapsed_s"]) + LIFE_WARMUP_S if life else 0.0
+    cap = ROLLOUT_SERVICES * DECISIONS_CAP  # soakhold logs next to nothing
+    full = [num(r["elapsed_s"]) for r in life if (num(r["decisions"]) or 0) >= cap]
+    return (max(start, full[0]), True) if full else (start, False)
+
+
 def judge_series(samples, warmup_end_s, max_entries):
     results = []
+    steady_from, _ = steady_start(samples)
     for col, label, unit, fit, kind, bound, why in SERIES:
         pts = [(num(r["elapsed_s"]), num(r[col]), r["kanaryd_pid"]) for r in samples]
         pts = [p for p in pts if p[0] is not None and p[1] is not None]
@@ -224,7 +244,8 @@ def judge_series(samples, warmup_end_s, max_entries):
             results.append(dict(col=col, label=label, ok=False, why=why, note="no samples"))
             continue
         after = [p for p in pts if p[0] >= warmup_end_s]
-        if fit == "life":
+        lives_slope = None
+        if fit == "steady":
             lives = defaultdict(list)
             for t, y, pid in pts:
                 lives[pid].append((t, y))
@@ -232,8 +253,11 @@ def judge_series(samples, warmup_end_s, max_entries):
             for life in lives.values():
                 t_first = life[0][0]
                 groups.append([(t / S_PER_H, y) for t, y in life if t - t_first >= LIFE_WARMUP_S])
-            s = pooled_slope(groups)
-            fitted = sum(len(g) for g in groups)
+            lives_slope = pooled_slope(groups)
+            steady = [(t / S_PER_H, y) for t, y, pid in pts if pid == pts[-1][2] and t >= steady_from]
+            s = slope(steady)
+            fitted = len(steady)
+            after = [p for p in pts if p[2] == pts[-1][2] and p[0] >= steady_from]
         else:
             s = slope([(t / S_PER_H, y) for t, y, _ in after])
             fitted = len(after)
@@ -253,7 +277,7 @@ def judge_series(samples, warmup_end_s, max_entries):
             rule = "|slope| ≤ %s %s/h" % (fmt(bound, 2), unit)
         results.append(dict(col=col, label=label, unit=unit, ok=ok, slope=s, rule=rule, why=why,
                             first=pts[0][1], last=pts[-1][1], top=top, fitted=fitted,
-                            fit=fit))
+                            fit=fit, lives_slope=lives_slope))
     return results
 
 
