@@ -19,7 +19,6 @@
  *   kn-mapstat --pin-dir /sys/fs/bpf/kanary
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,6 +30,7 @@
 #include <bpf/libbpf.h>
 
 #include "kanary_shared.h"
+#include "util/opts.h"
 
 #define PROGRAM_NAME "kn-mapstat"
 
@@ -66,7 +66,8 @@ static int open_pinned(const char *dir, const char *name, struct map_fd *m)
 	}
 	m->fd = bpf_obj_get(path);
 	if (m->fd < 0) {
-		fail_msg("cannot open pinned map %s: %s", path, strerror(errno));
+		fail_msg("cannot open pinned map %s: %s", path,
+			 strerror(errno));
 		return -errno;
 	}
 	memset(&m->info, 0, sizeof(m->info));
@@ -153,9 +154,9 @@ static int walk_hash(const struct map_fd *m, enum table_kind kind,
 	}
 	for (;;) {
 		__u32 n = BATCH_ENTRIES;
-		int err = bpf_map_lookup_batch(m->fd, first ? NULL : &in_batch,
-					       &out_batch, keys, values, &n,
-					       NULL);
+		int err =
+		    bpf_map_lookup_batch(m->fd, first ? NULL : &in_batch,
+					 &out_batch, keys, values, &n, NULL);
 
 		if (err && errno != ENOENT) {
 			ret = -errno;
@@ -218,8 +219,8 @@ static int slots_in_use(const struct map_fd *services,
 			if (n > KN_MAX_POOL_BACKENDS)
 				n = 0;
 			for (uint32_t b = 0; b < n; b++) {
-				uint32_t s = config->pools[p].backends[b]
-						 .stats_index;
+				uint32_t s =
+				    config->pools[p].backends[b].stats_index;
 				if (s < max_slots && !used[s]) {
 					used[s] = true;
 					count++;
@@ -243,11 +244,21 @@ static void usage(FILE *out)
 	      out);
 }
 
+enum { OPT_PIN_DIR = 'p' };
+
+static int parse_option(const struct opts_parser *cli, int id, const char *arg)
+{
+	const char **dir = cli->ctx;
+
+	(void)id; /* --pin-dir is the only option */
+	*dir = arg;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"pin-dir", required_argument, NULL, 'p'},
-	    {"help", no_argument, NULL, 'h'},
+	static const struct option long_options[] = {
+	    {"pin-dir", required_argument, NULL, OPT_PIN_DIR},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char *const names[] = {"kn_services", "kn_flows",
@@ -256,24 +267,20 @@ int main(int argc, char **argv)
 						TABLE_REPLIES};
 	struct map_fd maps[3], weights, configs;
 	const char *dir = NULL;
+	const struct opts_parser cli =
+	    OPTS_PARSER(PROGRAM_NAME, long_options, parse_option, usage, &dir);
 	uint64_t entries, live, slots;
-	int c, ret;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (c == 'p') {
-			dir = optarg;
-		} else if (c == 'h') {
-			usage(stdout);
-			return EXIT_READ;
-		} else {
-			usage(stderr);
-			return EXIT_SETUP;
-		}
-	}
-	if (!dir || optind != argc) {
-		fail_msg("needs --pin-dir DIR and nothing else");
-		usage(stderr);
-		return EXIT_SETUP;
+	ret = opts_parse(&cli, argc, argv);
+	if (ret == OPTS_HELP)
+		return EXIT_READ;
+	if (ret)
+		return OPTS_EXIT_USAGE;
+	if (!dir) {
+		opts_error(&cli,
+			   "missing --pin-dir DIR (kanaryd's pin folder)");
+		return OPTS_EXIT_USAGE;
 	}
 	for (int i = 0; i < 3; i++)
 		if (open_pinned(dir, names[i], &maps[i]))
