@@ -24,8 +24,9 @@
 # Output: $SOAK_OUT (tests/soak/out/<utc time>/ by default): samples.csv,
 # events.csv (what the drivers did, with times), rollouts.csv (each
 # rollout's scenario, expected and actual phase), loads/*.log (kn-load's
-# per-second lines), kanaryd.log; verdict.txt, and with SOAK_REPORT=1 the
-# committed SOAK.md and tests/soak/plots/.
+# per-second lines), kanaryd.log; failures.csv and verdict.txt, and with
+# SOAK_REPORT=1 the committed SOAK.md, tests/soak/plots/ and
+# tests/soak/results/ (the run's CSVs).
 set -u
 SOAK_DIR=$(cd "$(dirname "$0")" && pwd)
 export KANARY_ROOT=${KANARY_ROOT:-$(cd "$SOAK_DIR/../.." && pwd)}
@@ -363,4 +364,4 @@ for pid in "${CHILDREN[@]}"; do
 done
 CHILDREN=()
 cp "$TOPO_TMP/kanaryd.log" "$SOAK_OUT/"
-"$PYTHON" "$SOAK_DIR/verdict.py" "$SOAK_OUT" ${SOAK_REPORT:+--report "$KANARY_ROOT/SOAK.md" --plots "$SOAK_DIR/plots"}
+"$PYTHON" "$SOAK_DIR/verdict.py" "$SOAK_OUT" ${SOAK_REPORT:+--report "$KANARY_ROOT/SOAK.md" --plots "$SOAK_DIR/plots" --results "$SOAK_DIR/results"}
