@@ -23,7 +23,7 @@ COLUMNS = [
     "flows", "flows_live", "replies", "replies_live", "services_entries",
     "backend_slots", "decisions", "history_points", "state_file_bytes",
     "requests", "responses", "http_5xx", "errors", "resets", "timeouts",
-    "connections_new", "api_ms",
+    "connections_new", "api_ms", "bpf_programs",
 ]
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -56,6 +56,21 @@ def proc_figures(pid):
     ticks = int(rest[11]) + int(rest[12])  # utime, stime
     threads = int(rest[17])
     return rss_pages * PAGE_BYTES // KIB, fds, threads, ticks
+
+
+def bpf_programs(pin_dir):
+    """BPF programs that hold any of the pinned maps: the attached ones, and
+    any a restart or an upgrade left loaded."""
+    ids = set()
+    for name in os.listdir(pin_dir):
+        if name.startswith("kn_"):
+            out = subprocess.run(["bpftool", "-j", "map", "show", "pinned",
+                                  os.path.join(pin_dir, name)],
+                                 capture_output=True, text=True, timeout=10, check=True).stdout
+            ids.add(json.loads(out)["id"])
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                         timeout=10, check=True).stdout
+    return sum(1 for p in json.loads(out) if ids & set(p.get("map_ids", [])))
 
 
 def get_json(api, path):
@@ -126,6 +141,10 @@ def sample(args, loads, started, last_cpu):
                    backend_slots=m["backend_slots_in_use"])
     except (OSError, subprocess.SubprocessError, ValueError, KeyError) as e:
         warn(f"kn-mapstat: {e}")
+    try:
+        row["bpf_programs"] = bpf_programs(args.pin_dir)
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError) as e:
+        warn(f"bpftool: {e}")
     try:
         t0 = time.monotonic()
         services = get_json(args.api, "/api/v1/services")["services"]

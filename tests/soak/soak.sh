@@ -80,6 +80,7 @@ for tool in "$KANARY_BIN/kanaryd" "$KANARY_BIN/kanary-modelserver" "$KANARY_TOOL
 	"$KANARY_TOOLS/kn-mapstat" "$UPGRADED_KANARYD"; do
 	[ -x "$tool" ] || { echo "soak: $tool is not built: run 'make soak'" >&2; exit 2; }
 done
+command -v bpftool >/dev/null || { echo "soak: bpftool is missing: run 'make deps'" >&2; exit 2; }
 mkdir -p "$SOAK_OUT/loads"
 EVENTS=$SOAK_OUT/events.csv
 ROLLOUTS=$SOAK_OUT/rollouts.csv
