@@ -86,8 +86,9 @@ SERIES = [
      "API and scrape sockets come and go (±3 per sample)"),
     ("threads", "kanaryd threads", "threads", "steady", "abs", 1,
      "1/h: the thread count is fixed by design"),
-    ("cpu_pct", "kanaryd CPU", "% of a core", "steady", "abs", 1.0,
-     "1 point/h: kanaryd uses ~1 % of a core; work that grows with history would double it"),
+    ("cpu_pct", "kanaryd CPU", "% of a core", "steady", "abs", 2.0,
+     "2 points/h (48 a day): kanaryd uses 1-4 % of a core; a sample's CPU varies by about "
+     "±0.5 point, so a 12-minute stretch fits a slope to about ±1 point/h"),
     ("flows_live", "live connection-table entries", "entries", "run", "rel", 0.10,
      "10 % of the mean per hour: the live flows follow the steady load (closing ones expire in 10 s)"),
     ("replies_live", "live reply-table entries", "entries", "run", "rel", 0.10,
@@ -128,22 +129,12 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-def slope(points):
-    """Least-squares slope of [(t, y)], and the number of points."""
-    n = len(points)
-    if n < 3:
-        return None
-    mt = sum(t for t, _ in points) / n
-    my = sum(y for _, y in points) / n
-    sxx = sum((t - mt) ** 2 for t, _ in points)
-    if sxx == 0:
-        return None
-    return sum((t - mt) * (y - my) for t, y in points) / sxx
-
-
-def pooled_slope(groups):
-    """One slope over several groups, each with its own intercept."""
+def pooled_fit(groups):
+    """Least squares over several groups of [(t, y)], each with its own
+    intercept and one common slope: (slope, its standard error), or
+    (None, None) with too few points."""
     sxy = sxx = 0.0
+    fitted = []
     for pts in groups:
         if len(pts) < 3:
             continue
@@ -151,7 +142,23 @@ def pooled_slope(groups):
         my = sum(y for _, y in pts) / len(pts)
         sxx += sum((t - mt) ** 2 for t, _ in pts)
         sxy += sum((t - mt) * (y - my) for t, y in pts)
-    return sxy / sxx if sxx else None
+        fitted.append((pts, mt, my))
+    n = sum(len(p) for p, _, _ in fitted)
+    if not sxx or n <= len(fitted) + 1:
+        return None, None
+    b = sxy / sxx
+    rss = sum((y - my - b * (t - mt)) ** 2 for pts, mt, my in fitted for t, y in pts)
+    return b, (rss / (n - len(fitted) - 1) / sxx) ** 0.5
+
+
+def slope(points):
+    """Least-squares slope of [(t, y)] and its standard error."""
+    return pooled_fit([points])
+
+
+def pooled_slope(groups):
+    """One slope over several groups, each with its own intercept."""
+    return pooled_fit(groups)[0]
 
 
 def load_lines(folder):
@@ -270,11 +277,11 @@ def judge_series(samples, warmup_end_s, max_entries):
                 groups.append([(t / S_PER_H, y) for t, y in life if t - t_first >= LIFE_WARMUP_S])
             lives_slope = pooled_slope(groups)
             steady = [(t / S_PER_H, y) for t, y, pid in pts if pid == pts[-1][2] and t >= steady_from]
-            s = slope(steady)
+            s, se = slope(steady)
             fitted = len(steady)
             after = [p for p in pts if p[2] == pts[-1][2] and p[0] >= steady_from]
         else:
-            s = slope([(t / S_PER_H, y) for t, y, _ in after])
+            s, se = slope([(t / S_PER_H, y) for t, y, _ in after])
             fitted = len(after)
         mean = sum(y for _, y, _ in after) / len(after) if after else None
         top = max(y for _, y, _ in pts)
@@ -292,8 +299,14 @@ def judge_series(samples, warmup_end_s, max_entries):
             rule = "|slope| ≤ %s %s/h" % (fmt(bound, 2), unit)
         results.append(dict(col=col, label=label, unit=unit, ok=ok, slope=s, rule=rule, why=why,
                             first=pts[0][1], last=pts[-1][1], top=top, fitted=fitted,
-                            fit=fit, lives_slope=lives_slope))
+                            fit=fit, lives_slope=lives_slope, se=se))
     return results
+
+
+def slope_text(r, digits):
+    if r["slope"] is None:
+        return "–"
+    return "%s ± %s %s/h" % (fmt(r["slope"], digits), fmt(r["se"], digits), r["unit"])
 
 
 def rss_per_record(samples):
@@ -410,11 +423,10 @@ def report_text(out, samples, figures, results, causes, by, wrong, plots, warmup
             rows.append([r["label"], "–", "–", "–", r.get("note", ""), "**fail**", r["why"]])
             continue
         rows.append([r["label"], "%s → %s" % (fmt(r["first"], 1), fmt(r["last"], 1)),
-                     fmt(r["top"], 1), "%s %s/h" % (fmt(r["slope"], 2) if r["slope"] is not None
-                                                     else "–", r["unit"]),
-                     r["rule"], "pass" if r["ok"] else "**fail**", r["why"]])
-    L.append(table(["series", "start → end", "max", "fitted slope", "bound", "verdict", "why this bound"],
-                   rows))
+                     fmt(r["top"], 1), slope_text(r, 2), r["rule"],
+                     "pass" if r["ok"] else "**fail**", r["why"]])
+    L.append(table(["series", "start → end", "max", "fitted slope ± standard error", "bound",
+                    "verdict", "why this bound"], rows))
     per_record = rss_per_record(samples)
     if per_record is not None:
         L += ["", "kanaryd's memory per decision-log record (RSS against the log's length within "
@@ -514,7 +526,7 @@ def main():
             continue
         v.append("    %s %-45s %12s -> %-12s slope %s  [%s]" % (
             "ok  " if r["ok"] else "FAIL", r["label"], fmt(r["first"], 1), fmt(r["last"], 1),
-            fmt(r["slope"], 3) if r["slope"] is not None else "–", r["rule"]))
+            slope_text(r, 3), r["rule"]))
     v += ["  finding: %s %s" % (e["service"], e["detail"]) for e in figures["findings"]]
     passed = not wrong and not unexplained and not grew and not figures["findings"]
     v.append("VERDICT: %s" % ("PASS" if passed else "FAIL"))
