@@ -133,9 +133,26 @@ stop_load
 # with a restarted kanaryd, or the rollout would wait forever.
 run_case "[50, 100]" "6s" 60
 wait_step 30 2 || tap_fail "the rollout reaches its last step"
-kill -KILL "$TOPO_KANARYD_PID"
-wait "$TOPO_KANARYD_PID" 2>/dev/null
-TOPO_KANARYD_PID=
+kill_kanaryd() {
+	kill -KILL "$TOPO_KANARYD_PID"
+	wait "$TOPO_KANARYD_PID" 2>/dev/null
+	TOPO_KANARYD_PID=
+}
+kill_kanaryd
+# First with the baseline spoilt in the state file: said, left out, no harm.
+cp "$TOPO_STATE_FILE" "$TOPO_TMP/state.good"
+"$PYTHON" -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+for s in d['services']:
+    s['stable_baseline']['kernel']['latency'] = 'spoilt'
+json.dump(d, open(sys.argv[1], 'w'))" "$TOPO_STATE_FILE"
+topo_kanaryd --config "$TOPO_TMP/kanary.json" || tap_fail "kanaryd starts on a spoilt baseline"
+tap_check "a state file's unreadable baseline is named and left out" \
+	grep -q "service sentiment: the stable pool's baseline is unreadable: left out" "$TOPO_TMP/kanaryd.log"
+tap_is "the rollout still resumes at its last step" "$(status_field step)" 2
+kill_kanaryd
+cp "$TOPO_TMP/state.good" "$TOPO_STATE_FILE"
 topo_kanaryd --config "$TOPO_TMP/kanary.json" || tap_fail "kanaryd restarts at the last step"
 tap_check "the restarted kanaryd brings back the stable pool's baseline of step 1" \
 	grep -q "the stable pool's baseline from step 1 comes back" "$TOPO_TMP/kanaryd.log"
