@@ -31,6 +31,20 @@ KIB = 1024
 API_TIMEOUT_S = 3
 
 
+def load_line(text):
+    """A line of a load's log (tests/soak/soak.sh load_loop): its JSON and the
+    wall-clock time it was written at (None in logs without stamps)."""
+    wall, _, rest = text.partition(" ")
+    try:
+        return json.loads(rest), float(wall)
+    except ValueError:
+        pass
+    try:
+        return json.loads(text), None
+    except ValueError:
+        return None, None
+
+
 def warn(msg):
     print(f"sample.py: {msg}", file=sys.stderr, flush=True)
 
@@ -102,11 +116,8 @@ class Loads:
                     if not line.endswith("\n"):
                         break  # half a line: read it next time
                     self.offsets[path] = f.tell()
-                    try:
-                        d = json.loads(line)
-                    except ValueError:
-                        continue  # kn-load's own messages
-                    if "requests" not in d:
+                    d, _ = load_line(line)
+                    if not isinstance(d, dict) or "requests" not in d:
                         continue
                     for k in self.FIELDS:
                         self.totals[k] += d.get(k, 0)

@@ -281,7 +281,17 @@ drive_service() { # SVC END_EPOCH
 
 # ---- client load, in chunks -----------------------------------------------------
 # One file per load: a {"chunk_start": EPOCH} line before each kn-load, then
-# its per-second lines (t_s counts from that start).
+# its per-second lines, each after the wall-clock time it was written at
+# ("1796423369.123456 {...}"): the events carry the same clock. (kn-load's
+# own t_s counts on the monotonic clock, which the wall clock of a VM can
+# drift or step away from by seconds within a chunk.)
+stamp_lines() {
+	local line
+	while IFS= read -r line; do
+		printf '%s %s\n' "$EPOCHREALTIME" "$line"
+	done
+}
+
 load_loop() { # NAME END_EPOCH kn-load ARGS...
 	local name=$1 end=$2 left file=$SOAK_OUT/loads/$1.log
 	shift 2
@@ -290,7 +300,7 @@ load_loop() { # NAME END_EPOCH kn-load ARGS...
 		printf '{"chunk_start": %s}\n' "$(date +%s.%N)" >>"$file"
 		ip netns exec "$(topo_ns client)" "$KANARY_TOOLS/kn-load" "$@" --duration "$left" \
 			--timeout-ms "$LOAD_TIMEOUT_MS" --report-interval-ms 1000 --json \
-			>>"$SOAK_OUT/loads/$name.summary" 2>>"$file"
+			>>"$SOAK_OUT/loads/$name.summary" 2> >(stamp_lines >>"$file")
 	done
 }
 

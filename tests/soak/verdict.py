@@ -39,6 +39,8 @@ _spec = importlib.util.spec_from_file_location(
     "bench_report", os.path.join(ROOT, "bench", "report.py"))
 bench_report = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_report)
+sys.path.insert(0, HERE)
+import sample  # noqa: E402  (tests/soak/sample.py: how a load's line reads)
 fmt, table, Plotter = bench_report.fmt, bench_report.table, bench_report.Plotter
 
 S_PER_H = 3600.0
@@ -162,7 +164,10 @@ def pooled_slope(groups):
 
 
 def load_lines(folder):
-    """Every kn-load per-second line as (load name, end time, interval, line)."""
+    """Every kn-load per-second line as [load name, end time, interval,
+    line, stamped]: the end time is the wall-clock stamp the line was
+    written with, or (logs without stamps) its chunk's start plus its t_s,
+    on kn-load's monotonic clock (align_unstamped() corrects it)."""
     out = []
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".log"):
@@ -170,15 +175,39 @@ def load_lines(folder):
         start = None
         with open(os.path.join(folder, name)) as f:
             for line in f:
-                try:
-                    d = json.loads(line)
-                except ValueError:
+                d, wall = sample.load_line(line)
+                if not isinstance(d, dict):
                     continue
                 if "chunk_start" in d:
                     start = d["chunk_start"]
+                elif "t_s" in d and wall is not None:
+                    out.append([name[:-4], wall, d["interval_s"], d, True])
                 elif "t_s" in d and start is not None:
-                    out.append((name[:-4], start + d["t_s"], d["interval_s"], d))
+                    out.append([name[:-4], start + d["t_s"], d["interval_s"], d, False])
     return out
+
+
+def align_unstamped(lines, samples):
+    """Lines without a wall-clock stamp: a chunk's start plus t_s drifts
+    from the wall clock (the VM's wall clock is slewed and stepped: seconds
+    within a 10-minute chunk). The sampler read the logs as they grew, at
+    known wall-clock times, with the requests counted so far: the wall time
+    of the first sample that counted a line, minus the computed time of the
+    last line it counted, is the offset (plus that line's wait to be read,
+    0 to 1 s); the line is moved by it."""
+    todo = sorted((ln for ln in lines if not ln[4]), key=lambda ln: ln[1])
+    marks = [(num(r["time"]), num(r["requests"])) for r in samples]
+    marks = [m for m in marks if None not in m]
+    k, counted = 0, 0
+    for wall, seen in marks:
+        first = k
+        while k < len(todo) and counted + todo[k][3].get("requests", 0) <= seen:
+            counted += todo[k][3].get("requests", 0)
+            k += 1
+        if k > first:
+            shift = max(wall - todo[k - 1][1], 0.0)
+            for ln in todo[first:k]:
+                ln[1] += shift
 
 
 def windows(events, on, off, match):
@@ -211,7 +240,7 @@ def failures_by_cause(lines, events):
     errors_on = windows(events, "fault_on", "fault_off", lambda e: e["detail"] == "errors")
     restarts = restart_windows(events)
     causes, rows = Counter(), []
-    for name, t_end, span, d in lines:
+    for name, t_end, span, d, _ in lines:
         svc = "soak" + name[-1] if name.startswith("new") else "soakhold"
         t0 = t_end - span
         fivexx = d.get("5xx", 0)
@@ -499,6 +528,7 @@ def main():
     events = read_csv(os.path.join(out, "events.csv"))
     rollouts = read_csv(os.path.join(out, "rollouts.csv"))
     lines = load_lines(os.path.join(out, "loads"))
+    align_unstamped(lines, samples)
     figures = run_figures(out, samples, lines, events)
     warmup_s = max(WARMUP_MIN_S, WARMUP_SHARE * figures["duration_s"])
     mapstat = os.path.join(out, "max_entries.json")
