@@ -45,6 +45,9 @@ tap_is "kn_flows: as many as bpftool counts" "$flows" "$(bpftool_entries kn_flow
 tap_is "kn_replies: as many as bpftool counts" "$(mapstat "m['kn_replies']['entries']")" \
 	"$(bpftool_entries kn_replies)"
 tap_is "every closed flow is live for its closing time yet" "$(mapstat "m['kn_flows']['live']")" "$CONNECTIONS"
+tap_is "all of them closing, none established or idle" \
+	"$(mapstat "m['kn_flows']['live_closing'], m['kn_flows']['live_established'], m['kn_flows']['live_established_idle_60s']")" \
+	"$CONNECTIONS 0 0"
 tap_is "max_entries is the table's size" "$(mapstat "m['kn_flows']['max_entries']")" \
 	"$(bpftool -j map show pinned "$TOPO_PIN_DIR/kn_flows" | "$PYTHON" -c "import json, sys; print(json.load(sys.stdin)['max_entries'])")"
 

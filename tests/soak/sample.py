@@ -23,7 +23,8 @@ COLUMNS = [
     "flows", "flows_live", "replies", "replies_live", "services_entries",
     "backend_slots", "decisions", "history_points", "state_file_bytes",
     "requests", "responses", "http_5xx", "errors", "resets", "timeouts",
-    "connections_new", "api_ms", "bpf_programs",
+    "connections_new", "api_ms", "bpf_programs", "flows_established",
+    "flows_idle_established",
 ]
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -149,7 +150,9 @@ def sample(args, loads, started, last_cpu):
         row.update(flows=m["kn_flows"]["entries"], flows_live=m["kn_flows"]["live"],
                    replies=m["kn_replies"]["entries"], replies_live=m["kn_replies"]["live"],
                    services_entries=m["kn_services"]["entries"],
-                   backend_slots=m["backend_slots_in_use"])
+                   backend_slots=m["backend_slots_in_use"],
+                   flows_established=m["kn_flows"]["live_established"],
+                   flows_idle_established=m["kn_flows"]["live_established_idle_60s"])
     except (OSError, subprocess.SubprocessError, ValueError, KeyError) as e:
         warn(f"kn-mapstat: {e}")
     try:

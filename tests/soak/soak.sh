@@ -375,4 +375,5 @@ for pid in "${CHILDREN[@]}"; do
 done
 CHILDREN=()
 cp "$TOPO_TMP/kanaryd.log" "$SOAK_OUT/"
-"$PYTHON" "$SOAK_DIR/verdict.py" "$SOAK_OUT" ${SOAK_REPORT:+--report "$KANARY_ROOT/SOAK.md" --plots "$SOAK_DIR/plots" --results "$SOAK_DIR/results"}
+"$PYTHON" "$SOAK_DIR/verdict.py" "$SOAK_OUT" ${SOAK_REPORT:+--report "$KANARY_ROOT/SOAK.md" --plots "$SOAK_DIR/plots" --results "$SOAK_DIR/results"} \
+	${SOAK_NOTES:+--notes "$SOAK_NOTES"}

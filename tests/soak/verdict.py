@@ -95,6 +95,9 @@ SERIES = [
      "10 % of the mean per hour: the live flows follow the steady load (closing ones expire in 10 s)"),
     ("replies_live", "live reply-table entries", "entries", "run", "rel", 0.10,
      "as for the connection table"),
+    ("flows_idle_established", "live established entries idle over a minute", "entries", "run",
+     "abs", 30, "30/h (720 a day): the keep-alive clients are never idle a minute, so these are "
+     "connections whose end the programs missed, each live for 24 h"),
     ("flows", "connection-table entries (LRU)", "entries", "run", "cap", None,
      "at most max_entries: expired entries stay until the LRU reclaims them (docs/design.md), "
      "in memory allocated up front"),
@@ -522,6 +525,7 @@ def main():
     p.add_argument("--report")
     p.add_argument("--plots")
     p.add_argument("--results", help="where the run's CSVs are copied for the report")
+    p.add_argument("--notes", help="a Markdown file: what was found and done, for the report")
     a = p.parse_args()
     out = a.out
     samples = series_values(read_csv(os.path.join(out, "samples.csv")))
@@ -579,6 +583,8 @@ def main():
         plots = draw(plot, samples, kills_at, steady_start(samples)[0], warmup_s)
         body = report_text(out, samples, figures, results, causes, by, wrong, plots, warmup_s)
         body += "\n## Verdict\n\n```\n%s```\n" % text
+        if a.notes:
+            body += "\n## Findings, and what was done\n\n" + open(a.notes).read()
         with open(a.report, "w") as f:
             f.write(body)
     return 0 if passed else 1

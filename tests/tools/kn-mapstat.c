@@ -9,7 +9,8 @@
  *     its max_entries;
  *   - of the connection table's entries, the live ones: those the programs
  *     would still use (bpf/kanary_steer.h kn_flow_expired() with the default
- *     timeouts); expired ones stay until the LRU reclaims them;
+ *     timeouts), by state, and the established ones idle for a minute;
+ *     expired ones stay until the LRU reclaims them;
  *   - the backend counter slots in use: the distinct stats_index of every
  *     backend in each service's active configuration (kn_weights picks the
  *     slot of kn_configs).
@@ -110,34 +111,51 @@ enum table_kind { TABLE_PLAIN, TABLE_FLOWS, TABLE_REPLIES };
  * seconds beside the load it measures). */
 #define BATCH_ENTRIES 4096
 
-static int count_live(const unsigned char *keys, const unsigned char *values,
-		      const struct map_fd *m, enum table_kind kind, __u32 n,
-		      uint64_t now)
-{
-	int live = 0;
+/* An established entry this long without a packet is counted apart: a
+ * connection whose end the programs never saw stays live for 24 h. */
+#define IDLE_NS	    (60ULL * TOOL_NS_PER_S)
+#define STATE_SLOTS (KN_FLOW_CLOSING + 1)
 
-	for (__u32 i = 0; i < n; i++) {
+/* The live entries of a connection table: all of them, by state, and the
+ * established ones idle for over IDLE_NS. */
+struct live_counts {
+	uint64_t total;
+	uint64_t by_state[STATE_SLOTS];
+	uint64_t idle_established;
+};
+
+static void count_live(const unsigned char *keys, const unsigned char *values,
+		       const struct map_fd *m, enum table_kind kind, __u32 n,
+		       uint64_t now, struct live_counts *out)
+{
+	for (__u32 i = 0; i < n && kind != TABLE_PLAIN; i++) {
 		const struct kn_flow_key *k =
 		    (const void *)(keys + (size_t)i * m->info.key_size);
 		const void *v = values + (size_t)i * m->info.value_size;
+		/* kn_flow and kn_reply share these two fields' meaning */
+		uint8_t state = kind == TABLE_FLOWS
+				    ? ((const struct kn_flow *)v)->state
+				    : ((const struct kn_reply *)v)->state;
+		uint64_t seen =
+		    kind == TABLE_FLOWS
+			? ((const struct kn_flow *)v)->last_seen_ns
+			: ((const struct kn_reply *)v)->last_seen_ns;
 
-		if (kind == TABLE_FLOWS) {
-			const struct kn_flow *f = v;
-			live += entry_live(k->proto, f->state, f->last_seen_ns,
-					   now);
-		} else if (kind == TABLE_REPLIES) {
-			const struct kn_reply *r = v;
-			live += entry_live(k->proto, r->state, r->last_seen_ns,
-					   now);
-		}
+		if (!entry_live(k->proto, state, seen, now))
+			continue;
+		out->total++;
+		if (state < STATE_SLOTS)
+			out->by_state[state]++;
+		if (state == KN_FLOW_ESTABLISHED && now > seen &&
+		    now - seen > IDLE_NS)
+			out->idle_established++;
 	}
-	return live;
 }
 
 /* Reads a hash map in batches: its entries, and for the connection tables
  * the live ones. */
 static int walk_hash(const struct map_fd *m, enum table_kind kind,
-		     uint64_t *entries, uint64_t *live)
+		     uint64_t *entries, struct live_counts *live)
 {
 	unsigned char *keys = malloc((size_t)BATCH_ENTRIES * m->info.key_size);
 	unsigned char *values =
@@ -147,7 +165,8 @@ static int walk_hash(const struct map_fd *m, enum table_kind kind,
 	bool first = true;
 	int ret = 0;
 
-	*entries = *live = 0;
+	*entries = 0;
+	memset(live, 0, sizeof(*live));
 	if (!keys || !values) {
 		ret = -ENOMEM;
 		goto out;
@@ -163,7 +182,7 @@ static int walk_hash(const struct map_fd *m, enum table_kind kind,
 			break;
 		}
 		*entries += n;
-		*live += count_live(keys, values, m, kind, n, now);
+		count_live(keys, values, m, kind, n, now, live);
 		if (err) /* ENOENT: that was the last batch */
 			break;
 		in_batch = out_batch;
@@ -269,7 +288,8 @@ int main(int argc, char **argv)
 	const char *dir = NULL;
 	const struct opts_parser cli =
 	    OPTS_PARSER(PROGRAM_NAME, long_options, parse_option, usage, &dir);
-	uint64_t entries, live, slots;
+	struct live_counts live;
+	uint64_t entries, slots;
 	int ret;
 
 	ret = opts_parse(&cli, argc, argv);
@@ -301,7 +321,15 @@ int main(int argc, char **argv)
 		printf(":{\"entries\":%" PRIu64 ",\"max_entries\":%u", entries,
 		       maps[i].info.max_entries);
 		if (kinds[i] != TABLE_PLAIN)
-			printf(",\"live\":%" PRIu64, live);
+			printf(",\"live\":%" PRIu64
+			       ",\"live_syn_sent\":%" PRIu64
+			       ",\"live_established\":%" PRIu64
+			       ",\"live_closing\":%" PRIu64
+			       ",\"live_established_idle_60s\":%" PRIu64,
+			       live.total, live.by_state[KN_FLOW_SYN_SENT],
+			       live.by_state[KN_FLOW_ESTABLISHED],
+			       live.by_state[KN_FLOW_CLOSING],
+			       live.idle_established);
 		fputs("},", stdout);
 	}
 	ret = slots_in_use(&maps[0], &weights, &configs, &slots);
