@@ -98,7 +98,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 PROGRAMS := $(BIN)/kanaryd $(BIN)/kanaryctl $(BIN)/kanary-modelserver
 
 .PHONY: all deps test test-build demo bench install uninstall clean format \
-	check-format print-format-files vmlinux upgrade-build
+	check-format print-format-files vmlinux upgrade-build soak
 .DELETE_ON_ERROR:
 # Intermediate files make would delete: keeping them saves rebuilding the
 # skeleton and every object that includes it.
@@ -134,6 +134,14 @@ bench: deps
 	$(Q)QUICK=$(QUICK) KANARY_BIN=$(abspath $(BIN)) \
 		KANARY_TOOLS=$(abspath $(OUTPUT))/tests \
 		BENCH_OUTPUT=$(abspath $(OUTPUT)) bench/run.sh
+
+# The soak (tests/soak/soak.sh): rollouts, restarts and load for SOAK (one
+# hour by default, SOAK=10m for a short run); not part of `make test`.
+# SOAK_REPORT=1 writes SOAK.md and tests/soak/plots/.
+soak: deps
+	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)SOAK=$(SOAK) SOAK_REPORT=$(SOAK_REPORT) KANARY_BIN=$(abspath $(BIN)) \
+		KANARY_TOOLS=$(abspath $(OUTPUT))/tests tests/soak/soak.sh
 
 $(OUTPUT) $(OUTPUT)/tests $(BIN):
 	$(Q)mkdir -p $@

@@ -484,6 +484,22 @@ static void apply_config_pools(struct agent *a, struct service_rt *s,
 	rollout_init(&s->rollout, def->canary_bp);
 }
 
+/* The stable pool's baseline comes back with an active rollout: the last
+ * steps (no traffic to the stable pool) are judged against it. */
+static void restore_baseline(struct service_rt *s,
+			     const struct state_record *rec)
+{
+	if (!rec->has_stable_baseline || !rollout_is_active(&s->rollout))
+		return;
+	s->have_stable_baseline = true;
+	s->stable_baseline_step = rec->stable_baseline_step;
+	s->stable_baseline_kernel = rec->stable_baseline_kernel;
+	s->stable_baseline_metrics = rec->stable_baseline_metrics;
+	log_info("service %s: the stable pool's baseline from step %u comes "
+		 "back with the rollout",
+		 s->cfg.def.name, s->stable_baseline_step);
+}
+
 /* A state file's record meets its service: resumed when the config is what
  * it was when the record was written, else the config wins. */
 static void restore_service(struct agent *a, const struct agent_config *cfg,
@@ -508,11 +524,13 @@ static void restore_service(struct agent *a, const struct agent_config *cfg,
 		apply_config_pools(a, s, configured ? configured : &s->cfg);
 		return;
 	}
-	if (rec->rollout_error)
+	if (rec->rollout_error) {
 		log_warn("service %s: %s: starting idle", s->cfg.def.name,
 			 rec->rollout_error);
-	else
+	} else {
 		s->rollout = rec->rollout;
+		restore_baseline(s, rec);
+	}
 	if (rec->decisions) {
 		json_decref(s->decisions);
 		s->decisions = rec->decisions;

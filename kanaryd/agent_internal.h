@@ -284,6 +284,11 @@ struct state_record {
 	uint64_t evaluations_pass;
 	uint64_t evaluations_fail;
 	uint64_t rollbacks;
+	/* the stable pool's baseline for the last steps (agent.c) */
+	bool has_stable_baseline;
+	uint32_t stable_baseline_step; /* 1-based */
+	struct kernel_window stable_baseline_kernel;
+	struct metrics_window stable_baseline_metrics;
 };
 
 /* agent.c */

@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,246 @@ json_t *statefile_rollout_json(const struct rollout_state *r)
 	return obj;
 }
 
+/* ---- the stable pool's baseline ------------------------------------------
+ * At the last steps the stable pool gets no new connections, and the
+ * analysis compares the canary with the stable pool's window from the last
+ * step that had enough traffic (agent.c stable_baseline()). A kanaryd
+ * restarted at such a step has no other way to get it back: without it the
+ * step could never be judged and the rollout would wait forever. */
+
+enum field_kind { FIELD_DOUBLE, FIELD_BOOL, FIELD_HIST };
+
+struct window_field {
+	const char *name;
+	enum field_kind kind;
+	size_t offset;
+};
+
+#define KERNEL_FIELD(kind, f)                                                  \
+	{                                                                      \
+#f, kind, offsetof(struct kernel_window, f)                    \
+	}
+#define METRICS_FIELD(kind, f)                                                 \
+	{                                                                      \
+#f, kind, offsetof(struct metrics_window, f)                   \
+	}
+
+static const struct window_field kernel_fields[] = {
+    KERNEL_FIELD(FIELD_DOUBLE, requests),
+    KERNEL_FIELD(FIELD_DOUBLE, errors),
+    KERNEL_FIELD(FIELD_HIST, latency),
+    KERNEL_FIELD(FIELD_DOUBLE, new_flows),
+    KERNEL_FIELD(FIELD_DOUBLE, refused),
+    KERNEL_FIELD(FIELD_DOUBLE, resets),
+    KERNEL_FIELD(FIELD_DOUBLE, syn_retries),
+    KERNEL_FIELD(FIELD_DOUBLE, streams),
+    KERNEL_FIELD(FIELD_HIST, ttft),
+    KERNEL_FIELD(FIELD_HIST, itl),
+};
+
+static const struct window_field metrics_fields[] = {
+    METRICS_FIELD(FIELD_BOOL, complete),
+    METRICS_FIELD(FIELD_DOUBLE, requests),
+    METRICS_FIELD(FIELD_DOUBLE, errors),
+    METRICS_FIELD(FIELD_BOOL, has_histogram),
+    METRICS_FIELD(FIELD_HIST, latency),
+    METRICS_FIELD(FIELD_BOOL, has_mean),
+    METRICS_FIELD(FIELD_DOUBLE, latency_sum_s),
+    METRICS_FIELD(FIELD_DOUBLE, latency_count),
+    METRICS_FIELD(FIELD_BOOL, has_ttft),
+    METRICS_FIELD(FIELD_HIST, ttft),
+    METRICS_FIELD(FIELD_BOOL, has_itl),
+    METRICS_FIELD(FIELD_HIST, itl),
+    METRICS_FIELD(FIELD_BOOL, has_predictions),
+};
+
+#define FIELD_COUNT(t) (sizeof(t) / sizeof((t)[0]))
+
+static json_t *doubles_json(const double *v, size_t n)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_real(v[i]));
+	return arr;
+}
+
+/* n numbers from a JSON array of exactly n; -EINVAL otherwise. */
+static int read_doubles(const json_t *arr, double *v, size_t n)
+{
+	size_t i;
+
+	if (!json_is_array(arr) || json_array_size(arr) != n)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		const json_t *x = json_array_get(arr, i);
+
+		if (!json_is_number(x))
+			return -EINVAL;
+		v[i] = json_number_value(x);
+	}
+	return 0;
+}
+
+static json_t *hist_json(const struct stats_hist *h)
+{
+	return json_pack("{s:o, s:o, s:f, s:b, s:f}", "upper",
+			 doubles_json(h->upper, h->nbounds), "counts",
+			 doubles_json(h->counts, h->nbounds + 1), "total",
+			 h->total, "has_sum", h->has_sum, "sum", h->sum);
+}
+
+static int read_hist(const json_t *j, struct stats_hist *h)
+{
+	const json_t *upper = json_object_get(j, "upper");
+	const json_t *total = json_object_get(j, "total");
+	const json_t *sum = json_object_get(j, "sum");
+	const json_t *has_sum = json_object_get(j, "has_sum");
+
+	memset(h, 0, sizeof(*h));
+	if (!json_is_array(upper) ||
+	    json_array_size(upper) > STATS_HIST_MAX_BOUNDS ||
+	    !json_is_number(total) || !json_is_number(sum) ||
+	    !json_is_boolean(has_sum))
+		return -EINVAL;
+	h->nbounds = json_array_size(upper);
+	h->total = json_number_value(total);
+	h->sum = json_number_value(sum);
+	h->has_sum = json_is_true(has_sum);
+	if (read_doubles(upper, h->upper, h->nbounds) ||
+	    read_doubles(json_object_get(j, "counts"), h->counts,
+			 h->nbounds + 1))
+		return -EINVAL;
+	return 0;
+}
+
+static json_t *window_json(const struct window_field *fields, size_t n,
+			   const void *window)
+{
+	const char *base = window;
+	json_t *obj = json_object();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const void *at = base + fields[i].offset;
+
+		json_object_set_new(obj, fields[i].name,
+				    fields[i].kind == FIELD_DOUBLE
+					? json_real(*(const double *)at)
+				    : fields[i].kind == FIELD_BOOL
+					? json_boolean(*(const bool *)at)
+					: hist_json(at));
+	}
+	return obj;
+}
+
+static int read_window(const struct window_field *fields, size_t n,
+		       const json_t *obj, void *window)
+{
+	char *base = window;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const json_t *x = json_object_get(obj, fields[i].name);
+		void *at = base + fields[i].offset;
+
+		if (fields[i].kind == FIELD_HIST) {
+			if (read_hist(x, at))
+				return -EINVAL;
+		} else if (fields[i].kind == FIELD_BOOL) {
+			if (!json_is_boolean(x))
+				return -EINVAL;
+			*(bool *)at = json_is_true(x);
+		} else {
+			if (!json_is_number(x))
+				return -EINVAL;
+			*(double *)at = json_number_value(x);
+		}
+	}
+	return 0;
+}
+
+/* The metrics window: its fields, what was missing, the predictions. */
+static json_t *metrics_window_json(const struct metrics_window *m)
+{
+	json_t *obj =
+	    window_json(metrics_fields, FIELD_COUNT(metrics_fields), m);
+	json_t *classes = json_array();
+	unsigned i;
+
+	for (i = 0; i < m->class_count && i < ANALYSIS_CLASSES_MAX; i++)
+		json_array_append_new(classes, json_pack("{s:s, s:f}", "class",
+							 m->classes[i], "count",
+							 m->class_counts[i]));
+	json_object_set_new(obj, "missing", json_string(m->missing));
+	json_object_set_new(obj, "classes", classes);
+	return obj;
+}
+
+static int read_metrics_window(const json_t *obj, struct metrics_window *m)
+{
+	const json_t *classes = json_object_get(obj, "classes");
+	const char *missing =
+	    json_string_value(json_object_get(obj, "missing"));
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	if (read_window(metrics_fields, FIELD_COUNT(metrics_fields), obj, m) ||
+	    !missing || strlen(missing) >= sizeof(m->missing) ||
+	    !json_is_array(classes) ||
+	    json_array_size(classes) > ANALYSIS_CLASSES_MAX)
+		return -EINVAL;
+	snprintf(m->missing, sizeof(m->missing), "%s", missing);
+	for (i = 0; i < json_array_size(classes); i++) {
+		const json_t *c = json_array_get(classes, i);
+		const char *name =
+		    json_string_value(json_object_get(c, "class"));
+		const json_t *count = json_object_get(c, "count");
+
+		if (!name || strlen(name) >= ANALYSIS_CLASS_LEN ||
+		    !json_is_number(count))
+			return -EINVAL;
+		snprintf(m->classes[i], ANALYSIS_CLASS_LEN, "%s", name);
+		m->class_counts[i] = json_number_value(count);
+	}
+	m->class_count = (unsigned)json_array_size(classes);
+	return 0;
+}
+
+static json_t *baseline_json(const struct service_rt *s)
+{
+	return json_pack(
+	    "{s:i, s:o, s:o}", "step", (int)s->stable_baseline_step, "kernel",
+	    window_json(kernel_fields, FIELD_COUNT(kernel_fields),
+			&s->stable_baseline_kernel),
+	    "metrics", metrics_window_json(&s->stable_baseline_metrics));
+}
+
+/* A record's baseline, when it has a readable one; a bad one is left out
+ * (its rollout then waits at a last step, as it would without it). */
+static void read_baseline(struct state_record *rec, const json_t *b)
+{
+	const json_t *step = json_object_get(b, "step");
+
+	rec->has_stable_baseline = false;
+	if (!b)
+		return;
+	if (!json_is_integer(step) || json_integer_value(step) < 1 ||
+	    read_window(kernel_fields, FIELD_COUNT(kernel_fields),
+			json_object_get(b, "kernel"),
+			&rec->stable_baseline_kernel) ||
+	    read_metrics_window(json_object_get(b, "metrics"),
+				&rec->stable_baseline_metrics)) {
+		log_warn("state file: service %s: the stable pool's baseline "
+			 "is unreadable: left out",
+			 rec->name);
+		return;
+	}
+	rec->stable_baseline_step = (uint32_t)json_integer_value(step);
+	rec->has_stable_baseline = true;
+}
+
 void statefile_fingerprint(uint64_t fingerprint, char *buf, size_t len)
 {
 	snprintf(buf, len, "%016llx", (unsigned long long)fingerprint);
@@ -69,7 +311,7 @@ static json_t *state_json(struct agent *a)
 	for (i = 0; i < a->service_count; i++) {
 		struct service_rt *s = a->services[i];
 		size_t n = json_array_size(s->decisions), from;
-		json_t *decisions = json_array();
+		json_t *decisions = json_array(), *record;
 		char fingerprint[STATE_FINGERPRINT_LEN];
 
 		from = n > STATE_DECISIONS_KEPT ? n - STATE_DECISIONS_KEPT : 0;
@@ -78,17 +320,19 @@ static json_t *state_json(struct agent *a)
 					  json_array_get(s->decisions, from));
 		statefile_fingerprint(s->config_fingerprint, fingerprint,
 				      sizeof(fingerprint));
-		json_array_append_new(
-		    services,
-		    json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I}", "name",
-			      s->cfg.def.name, "config_fingerprint",
-			      fingerprint, "rollout",
-			      statefile_rollout_json(&s->rollout), "decisions",
-			      decisions, "evaluations_pass",
-			      (json_int_t)s->evaluations[VERDICT_PASS],
-			      "evaluations_fail",
-			      (json_int_t)s->evaluations[VERDICT_FAIL],
-			      "rollbacks", (json_int_t)s->rollbacks));
+		record = json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I}",
+				   "name", s->cfg.def.name,
+				   "config_fingerprint", fingerprint, "rollout",
+				   statefile_rollout_json(&s->rollout),
+				   "decisions", decisions, "evaluations_pass",
+				   (json_int_t)s->evaluations[VERDICT_PASS],
+				   "evaluations_fail",
+				   (json_int_t)s->evaluations[VERDICT_FAIL],
+				   "rollbacks", (json_int_t)s->rollbacks);
+		if (record && s->have_stable_baseline)
+			json_object_set_new(record, "stable_baseline",
+					    baseline_json(s));
+		json_array_append_new(services, record);
 	}
 	clock_format_rfc3339(clock_wall_ms(), written, sizeof(written));
 	return json_pack("{s:i, s:s, s:o}", "version", STATE_VERSION, "written",
@@ -252,6 +496,7 @@ void statefile_parse_record(const json_t *rec, struct state_record *r)
 	snprintf(r->config_fingerprint, sizeof(r->config_fingerprint), "%s",
 		 fp ? fp : "");
 	read_rollout(r, json_object_get(rec, "rollout"));
+	read_baseline(r, json_object_get(rec, "stable_baseline"));
 	if (json_is_array(decisions)) {
 		r->decisions = json_deep_copy(decisions);
 		if (!r->decisions)
@@ -313,8 +558,8 @@ int statefile_load(const char *path, struct state_record **records,
 		/* A name too long for a service names none of them. */
 		if (!name || strlen(name) >= sizeof(out[n].name))
 			continue;
-		statefile_parse_record(rec, &out[n]);
 		snprintf(out[n].name, sizeof(out[n].name), "%s", name);
+		statefile_parse_record(rec, &out[n]);
 		n++;
 	}
 	json_decref(root);

@@ -9,7 +9,9 @@
 #   a canary 100 ms slower is rolled back by the latency analysis;
 #   a canary whose predictions shifted is rolled back;
 #   a canary whose /metrics is down is held, never promoted;
-#   kanaryd killed mid-rollout resumes at the same step with its log.
+#   kanaryd killed mid-rollout resumes at the same step with its log;
+#   kanaryd killed at the last step (100 %, no traffic to the stable pool)
+#     judges it against the stable pool's baseline it kept on disk.
 set -u
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/topology.sh"
@@ -123,6 +125,40 @@ tap_check "and its decision log ($decisions_before records before, $decisions_af
 	test "$decisions_after" -ge "$decisions_before"
 phase=$(wait_phase "$PHASE_WAIT_S" promoted rolled_back)
 tap_is "and finishes the rollout" "$phase" promoted
+stop_load
+
+# ---- restart at the last step -------------------------------------------------
+# At 100 % the stable pool gets no new connection: the last step is judged
+# against the stable pool's window of the step before, which must come back
+# with a restarted kanaryd, or the rollout would wait forever.
+run_case "[50, 100]" "6s" 60
+wait_step 30 2 || tap_fail "the rollout reaches its last step"
+kill_kanaryd() {
+	kill -KILL "$TOPO_KANARYD_PID"
+	wait "$TOPO_KANARYD_PID" 2>/dev/null
+	TOPO_KANARYD_PID=
+}
+kill_kanaryd
+# First with the baseline spoilt in the state file: said, left out, no harm.
+cp "$TOPO_STATE_FILE" "$TOPO_TMP/state.good"
+"$PYTHON" -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+for s in d['services']:
+    s['stable_baseline']['kernel']['latency'] = 'spoilt'
+json.dump(d, open(sys.argv[1], 'w'))" "$TOPO_STATE_FILE"
+topo_kanaryd --config "$TOPO_TMP/kanary.json" || tap_fail "kanaryd starts on a spoilt baseline"
+tap_check "a state file's unreadable baseline is named and left out" \
+	grep -q "service sentiment: the stable pool's baseline is unreadable: left out" "$TOPO_TMP/kanaryd.log"
+tap_is "the rollout still resumes at its last step" "$(status_field step)" 2
+kill_kanaryd
+cp "$TOPO_TMP/state.good" "$TOPO_STATE_FILE"
+topo_kanaryd --config "$TOPO_TMP/kanary.json" || tap_fail "kanaryd restarts at the last step"
+tap_check "the restarted kanaryd brings back the stable pool's baseline of step 1" \
+	grep -q "the stable pool's baseline from step 1 comes back" "$TOPO_TMP/kanaryd.log"
+phase=$(wait_phase "$PHASE_WAIT_S" promoted rolled_back)
+tap_is "and judges the last step against it: promoted" "$phase" promoted
+tap_is "saying so in the decision" "$(decisions "d.get('stable_baseline', {}).get('step')")" 1
 stop_load
 
 tap_done
