@@ -3,8 +3,9 @@
  * test_listen.c - where kanaryd's API listens (--listen, config "listen"):
  * IPv4 ADDR:PORT or IPv6 [ADDR]:PORT with port 0 allowed
  * (netaddr_parse_listen), and the daemon's rule over it (api_check_listen):
- * a token off loopback in either family, and a trial bind that finds a
- * port already held.
+ * a token off loopback in either family, a trial bind that finds a port
+ * already held, and the config file's "listen" holding the longest IPv6
+ * address.
  */
 #include "unit.h"
 
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "kanaryd/api.h"
 #include "util/netaddr.h"
 
@@ -128,12 +130,45 @@ static void test_listen_port_in_use(void **state)
 			 0);
 }
 
+/* The config's "listen" keeps an IPv6 address whole, the longest too. */
+static void test_listen_from_config(void **state)
+{
+	/* As long as an IPv6 endpoint's text gets (every group written in
+	 * four digits), in the benchmarking range, not this host's. */
+	static const char longest[] =
+	    "[2001:0002:0000:ffff:ffff:ffff:ffff:fffe]:65535";
+	char text[CONFIG_ERR_LEN], err[CONFIG_ERR_LEN];
+	struct agent_config cfg;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "{\"listen\": \"%s\", \"services\": [{\"name\": \"a\", "
+		 "\"vip\": \"[2001:2:32::1]:80\", \"stable\": "
+		 "[\"[2001:2:16::10]:8000\"]}]}",
+		 longest);
+	config_init(&cfg);
+	if (config_parse(text, strlen(text), "node.json", &cfg, err,
+			 sizeof(err)))
+		fail_msg("refused: %s", err);
+	assert_string_equal(cfg.listen, longest);
+	/* Off loopback: a token, and then a trial bind that finds the
+	 * address is not this host's. */
+	assert_int_equal(api_check_listen(cfg.listen, false, err, sizeof(err)),
+			 -EPERM);
+	assert_int_equal(api_check_listen(cfg.listen, true, err, sizeof(err)),
+			 -EADDRNOTAVAIL);
+	assert_non_null(strstr(err,
+			       "could not serve the API on "
+			       "[2001:2:0:ffff:ffff:ffff:ffff:fffe]:65535"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_listen_addresses),
 	    cmocka_unit_test(test_listen_rule),
 	    cmocka_unit_test(test_listen_port_in_use),
+	    cmocka_unit_test(test_listen_from_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
