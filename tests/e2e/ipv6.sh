@@ -254,6 +254,13 @@ tap_check "the API answers a client on its IPv6 address" \
 out=$(topo_client "$KANARY_BIN/kanaryctl" --server "$TOPO_API" status sentiment6 2>&1)
 tap_check "kanaryctl --server with an IPv6 URL reads the status from the client" \
 	grep -qF "[$TOPO_VIP6]:$TOPO_VIP_PORT" <<<"$out"
+for bad in "http://[$TOPO_NODE_CLIENT_IP6:$TOPO_API_PORT|has no closing ']'" \
+	"http://[$TOPO_NODE_CLIENT_IP6]$TOPO_API_PORT|after ']' comes ':PORT' or the path"; do
+	out=$("$KANARY_BIN/kanaryctl" --server "${bad%%|*}" status 2>&1)
+	rc=$?
+	tap_check "kanaryctl --server ${bad%%|*}: a bad command line (exit 2), saying what is wrong" \
+		bash -c '[ "$1" = 2 ] && grep -qF "$2" <<<"$3"' _ "$rc" "${bad#*|}" "$out"
+done
 ip netns exec "$(topo_ns client)" "$LOAD" --target "$VIP6_TARGET" --sources "$(topo_sources6 "$SOURCES6")" \
 	--close --connections 32 --rate 300 --duration 60 \
 	--method POST --path /predict --body '{"text": "great product, works well"}' \
