@@ -34,6 +34,10 @@ BENCH_SOURCES=1000    # client addresses: kanary splits by client
 BENCH_CANARY_PCT=10   # every splitter's canary share
 BENCH_STABLE_IP=198.18.16.10
 BENCH_CANARY_IP=198.18.16.20
+# Their IPv6 addresses (topo_add_ipv6), served by the same nginx when
+# BENCH_IPV6 is set: the IPv6 figure compares the families on one server.
+BENCH_STABLE_IP6=2001:2:16::10
+BENCH_CANARY_IP6=2001:2:16::20
 BENCH_PORT=8000
 BENCH_SPLITTERS="direct floor-xdp kanary-xdp floor-tc kanary-tc iptables nftables nginx haproxy"
 BENCH_PROXY_WORKERS=2     # nginx workers / HAProxy threads: both cores
@@ -90,9 +94,10 @@ bench_nginx_conf_head() { # DIR WORKERS
 
 # nginx serving one small static JSON answer, the one kn-load counts by its
 # "model" member: v1 on stable, v2 on canary. A static answer keeps the
-# backends far from being the bottleneck of what is measured.
-bench_backend_nginx() { # ROLE IP MODEL
-	local role=$1 ip=$2 model=$3 dir=$BENCH_TMP/nginx-$1
+# backends far from being the bottleneck of what is measured. With IP6, the
+# same server listens on that IPv6 address too.
+bench_backend_nginx() { # ROLE IP MODEL [IP6]
+	local role=$1 ip=$2 model=$3 ip6=${4:-} dir=$BENCH_TMP/nginx-$1
 	mkdir -p "$dir/www"
 	printf '{"model": "%s", "label": "positive", "score": 0.97}\n' \
 		"$model" >"$dir/www/index.json"
@@ -102,6 +107,7 @@ bench_backend_nginx() { # ROLE IP MODEL
 	    default_type application/json;
 	    server {
 	        listen $ip:$BENCH_PORT reuseport backlog=8192;
+	        ${ip6:+listen [$ip6]:$BENCH_PORT reuseport backlog=8192;}
 	        root $dir/www;
 	        location / { try_files /index.json =404; }
 	    }
@@ -110,7 +116,8 @@ bench_backend_nginx() { # ROLE IP MODEL
 	} >"$dir/nginx.conf"
 	topo_exec "$role" nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/out.log" 2>&1 &
 	TOPO_PIDS+=($!)
-	topo_wait_port "$role" "$ip" "$BENCH_PORT"
+	topo_wait_port "$role" "$ip" "$BENCH_PORT" || return 1
+	[ -z "$ip6" ] || topo_wait_port "$role" "$ip6" "$BENCH_PORT"
 }
 
 # The topology of every end-to-end figure: 1 stable and 1 canary backend
@@ -162,11 +169,17 @@ bench_topology() {
 	for ((k = 1; k <= (BENCH_SOURCES - 1) / 256 + 1; k++)); do
 		topo_node ip route add "198.18.$k.0/24" via "$TOPO_CLIENT_IP" dev nc0 || return 1
 	done
+	# BENCH_IPV6: the same hosts in IPv6 too, BENCH_SOURCES client
+	# addresses in each family (topo_add_ipv6 routes them as in IPv4).
+	if [ -n "${BENCH_IPV6:-}" ]; then
+		topo_add_ipv6 "$BENCH_SOURCES" || return 1
+	fi
 	if [ "${BENCH_BACKEND:-nginx}" = modelserver ]; then
 		topo_backends || return 1
+		[ -z "${BENCH_IPV6:-}" ] || topo_backends6 || return 1
 	else
-		bench_backend_nginx stable1 "$BENCH_STABLE_IP" v1 || return 1
-		bench_backend_nginx canary1 "$BENCH_CANARY_IP" v2 || return 1
+		bench_backend_nginx stable1 "$BENCH_STABLE_IP" v1 ${BENCH_IPV6:+"$BENCH_STABLE_IP6"} || return 1
+		bench_backend_nginx canary1 "$BENCH_CANARY_IP" v2 ${BENCH_IPV6:+"$BENCH_CANARY_IP6"} || return 1
 	fi
 }
 
@@ -486,12 +499,13 @@ load_wrk() { # TARGET SECONDS [extra wrk args...]
 	"$BENCH_PYTHON" "$BENCH_DIR/parse_load.py" wrk "$out"
 }
 
-# kn-load from BENCH_SOURCES addresses; MODE is --close or --keepalive.
+# kn-load from BENCH_SOURCES addresses (IPv4, or BENCH_LOAD_SOURCES, a
+# kn-load --sources range: the IPv6 ones); MODE is --close or --keepalive.
 load_kn() { # TARGET SECONDS MODE [extra kn-load args...]
 	local target=$1 secs=$2 mode=$3 out=$BENCH_TMP/kn-load.json
 	shift 3
 	timeout $((secs + 30)) ip netns exec "$(topo_ns client)" "$KANARY_TOOLS/kn-load" \
-		--target "$target" --sources "$(topo_sources "$BENCH_SOURCES")" "$mode" \
+		--target "$target" --sources "${BENCH_LOAD_SOURCES:-$(topo_sources "$BENCH_SOURCES")}" "$mode" \
 		--connections "$BENCH_LOAD_CONNECTIONS" --duration "$secs" --json "$@" \
 		>"$out" 2>"$out.err"
 	bench_note_load_errors "$out"

@@ -57,7 +57,11 @@ NS_PER_MS = 1e6
 HOOKS = ["xdp", "tc_ingress", "tc_egress"]
 # bench/run.sh's parts in the order a full run takes them (notify only when
 # asked for).
-PART_ORDER = ["pktcost", "e2e", "scale", "reaction", "notify", "agent"]
+PART_ORDER = ["pktcost", "e2e", "ipv6", "scale", "reaction", "notify",
+              "agent"]
+# bench/ipv6.sh: the systems in the report's order and the two families.
+IPV6_SYSTEMS = ["direct", "kanary-xdp", "kanary-tc"]
+FAMILIES = ("ipv4", "ipv6")
 # bench/notify.sh's two configurations.
 NOTIFY_RECEIVERS = ("none", "bad")
 NOTIFY_LABELS = {"none": "none",
@@ -106,6 +110,11 @@ SCHEMAS = {
     "agent.csv": {"phase": "text", "services": "num", "seconds": "num",
                   "cpu_pct": "num", "rss_kib_median": "num",
                   "rss_kib_max": "num", "scrapes_per_s": "num"},
+    "ipv6_http.csv": {"rep": "num", "system": tuple(IPV6_SYSTEMS),
+                      "family": FAMILIES,
+                      "mode": tuple(m for m, _ in MODES), "tool": "text",
+                      "rps": "num", "p50_ms": "num", "p99_ms": "num",
+                      "errors": "num", "canary_share": "num?"},
     "notify.csv": {"receivers": NOTIFY_RECEIVERS, "trial": "num",
                    "decided_ms": "num?", "weight_zero_seen_ms": "num",
                    "reason": "text"},
@@ -570,6 +579,63 @@ def e2e_section(res, plot):
             "E2E_INSITU": insitu_tab, "E2E_ERRORS": errors}
 
 
+# ---- 2b. IPv6 against IPv4 -------------------------------------------------
+
+def ipv6_http_section(res):
+    """bench/ipv6.sh: the same systems through an IPv6 and an IPv4 VIP (and
+    directly) in the same rounds: each family against its own direct run,
+    and IPv6 against IPv4 system by system."""
+    rows = read_csv(os.path.join(res, "ipv6_http.csv"))
+    if not rows:
+        return {"IPV6_HTTP_TABLES": NOT_MEASURED, "IPV6_HTTP_REPS": "–"}
+    data = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        d = data[(r["mode"], r["system"], r["family"])]
+        for k in ["rps", "p50_ms", "p99_ms", "errors", "canary_share"]:
+            d[k].append(num(r[k]))
+    reps = max(len(d["rps"]) for d in data.values())
+    tables, missing = [], []
+    for mode, title in MODES:
+        out = []
+        for system in IPV6_SYSTEMS:
+            cells = {f: data.get((mode, system, f)) for f in FAMILIES}
+            if not any(cells.values()):
+                missing.append("%s %s" % (system, mode))
+                continue
+            row = [system]
+            for f in FAMILIES:
+                d, direct = cells[f], data.get((mode, "direct", f))
+                if not d:
+                    row += ["not measured", "–", "–"]
+                    missing.append("%s %s %s" % (system, f, mode))
+                    continue
+                row += ["%s (%s–%s)" % (fmt(med(d["rps"])), fmt(min(d["rps"])),
+                                        fmt(max(d["rps"]))),
+                        fmt(med(d["rps"]) / med(direct["rps"]), 3) + "×"
+                        if direct else "–",
+                        fmt(med(d["p99_ms"]), 2)]
+            v4, v6 = cells["ipv4"], cells["ipv6"]
+            row.append(fmt(med(v6["rps"]) / med(v4["rps"]), 3) + "×"
+                       if v4 and v6 else "–")
+            shares = [med(cells[f]["canary_share"]) if cells[f] else
+                      float("nan") for f in FAMILIES]
+            row.append(" / ".join("–" if math.isnan(x) else
+                                  "%.1f %%" % (100 * x) for x in shares))
+            row.append(" / ".join(fmt(sum(cells[f]["errors"])) if cells[f]
+                                  else "–" for f in FAMILIES))
+            out.append(row)
+        if out:
+            tables.append("**%s**\n\n" % title + table(
+                ["system", "IPv4 requests/s, median (min–max)", "× direct",
+                 "IPv4 p99 ms", "IPv6 requests/s, median (min–max)",
+                 "× direct", "IPv6 p99 ms", "IPv6 / IPv4",
+                 "canary share IPv4 / IPv6", "errors IPv4 / IPv6"], out))
+    text = "\n\n".join(tables) if tables else NOT_MEASURED
+    if missing and tables:
+        text += "\n\nNot measured in this run: %s." % ", ".join(missing)
+    return {"IPV6_HTTP_TABLES": text, "IPV6_HTTP_REPS": str(reps)}
+
+
 # ---- 3. scale -------------------------------------------------------------------
 
 def scale_section(res, plot):
@@ -878,6 +944,7 @@ def main():
         values.update(pktcost_section(a.results, plot))
         values.update(stream_section(a.results))
         values.update(e2e_section(a.results, plot))
+        values.update(ipv6_http_section(a.results))
         values.update(scale_section(a.results, plot))
         values.update(reaction_section(a.results, plot))
         values.update(notify_section(a.results))

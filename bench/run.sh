@@ -8,6 +8,8 @@
 #
 #   1 pktcost   per-packet cost through bpf_prog_test_run_opts
 #   2 e2e       HTTP through the VIP: kanary and the other splitters
+#   ipv6        HTTP through an IPv6 VIP against direct, IPv4 twins in the
+#               same rounds
 #   3 scale     1 to 10,000 services; the connection table up to 1,000,000
 #   4 reaction  weight change -> first steered connection; failing canary
 #               -> weight 0
@@ -25,7 +27,7 @@ cd "$ROOT" || exit 1
 
 QUICK=${QUICK:-}
 [ "$QUICK" = 0 ] && QUICK=
-PARTS=${BENCH_PARTS:-"pktcost e2e scale reaction agent"}
+PARTS=${BENCH_PARTS:-"pktcost e2e ipv6 scale reaction agent"}
 export KANARY_ROOT=$ROOT
 export KANARY_BIN=${KANARY_BIN:-$ROOT/bin}
 export KANARY_TOOLS=${KANARY_TOOLS:-$ROOT/.output/tests}
@@ -42,6 +44,7 @@ if [ -n "$QUICK" ]; then
 	PLOTS=$OUT/plots
 	PKT_ROUNDS=3 PKT_BATCH=1000 PKT_REPEAT=20000 FLOW_SIZES=1000,100000
 	E2E_REPS=1 E2E_SECS=1 E2E_WARMUP=0
+	IPV6_REPS=1 IPV6_SECS=1 IPV6_WARMUP=0
 	SCALE_SIZES="1 1000" SCALE_REPS=1 SCALE_SECS=1 SCALE_WARMUP=0
 	WEIGHT_TRIALS=4 FAULT_TRIALS=1
 	NOTIFY_ROUNDS=1 NOTIFY_TRIALS=1
@@ -53,6 +56,7 @@ else
 	PKT_ROUNDS=21 PKT_BATCH=4000 PKT_REPEAT=100000
 	FLOW_SIZES=1000,10000,100000,1000000
 	E2E_REPS=5 E2E_SECS=10 E2E_WARMUP=1
+	IPV6_REPS=3 IPV6_SECS=3 IPV6_WARMUP=1
 	SCALE_SIZES="1 100 1000 10000" SCALE_REPS=5 SCALE_SECS=5 SCALE_WARMUP=1
 	WEIGHT_TRIALS=20 FAULT_TRIALS=20
 	NOTIFY_ROUNDS=4 NOTIFY_TRIALS=4
@@ -136,6 +140,11 @@ part_e2e() {
 		"$BENCH_DIR/e2e.sh" "$OUT/e2e.csv.tmp" && commit_files "$OUT/e2e.csv"
 }
 
+part_ipv6() {
+	REPS=$IPV6_REPS SECS=$IPV6_SECS WARMUP_SECS=$IPV6_WARMUP \
+		"$BENCH_DIR/ipv6.sh" "$OUT/ipv6_http.csv.tmp" && commit_files "$OUT/ipv6_http.csv"
+}
+
 part_scale() {
 	local maxsvc=""
 	if [ -z "$QUICK" ]; then
@@ -165,6 +174,8 @@ part_agent() {
 part_notify() {
 	ROUNDS=$NOTIFY_ROUNDS TRIALS=$NOTIFY_TRIALS "$BENCH_DIR/notify.sh" \
 		"$OUT/notify.csv.tmp" && commit_files "$OUT/notify.csv"
+}
+
 # Cluster mode (docs/cluster.md): propagation and failover on three nodes
 # and a real etcd. Not among the default parts: BENCH_PARTS=cluster.
 part_cluster() {

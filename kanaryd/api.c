@@ -132,7 +132,7 @@ struct api_server {
 	struct agent *agent;
 	char *token; /* NULL: mutating calls need no token */
 	size_t token_len;
-	struct sockaddr_in addr;
+	struct endpoint addr; /* where it listens, either family */
 	unsigned int port;
 };
 
@@ -1185,58 +1185,35 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start and stop ----------------------------------------------------- */
 
-/* "ADDR:PORT" with port 0 allowed (netaddr refuses it for backends). */
-static int parse_listen(const char *listen, struct sockaddr_in *out, char *err,
-			size_t err_len)
-{
-	char host[INET_ADDRSTRLEN + 1], why[NETADDR_ERR_LEN];
-	const char *colon = strrchr(listen, ':');
-	uint16_t port = 0;
-	size_t host_len;
-
-	if (!colon || (size_t)(colon - listen) >= sizeof(host)) {
-		snprintf(err, err_len,
-			 "API listen address '%s' is not IPv4 ADDR:PORT, like "
-			 "127.0.0.1:9090",
-			 listen);
-		return -EINVAL;
-	}
-	host_len = (size_t)(colon - listen);
-	memcpy(host, listen, host_len);
-	host[host_len] = '\0';
-	memset(out, 0, sizeof(*out));
-	out->sin_family = AF_INET;
-	if (netaddr_parse_ipv4(host, &out->sin_addr, why, sizeof(why)) ||
-	    (strcmp(colon + 1, "0") != 0 &&
-	     netaddr_parse_port(colon + 1, &port, why, sizeof(why)))) {
-		snprintf(err, err_len, "API listen address '%s': %s", listen,
-			 why);
-		return -EINVAL;
-	}
-	out->sin_port = htons(port);
-	return 0;
-}
-
-/* The address parses, and off loopback a token is required. */
+/*
+ * The address parses ("A.B.C.D:PORT" or "[IPv6]:PORT", port 0 allowed),
+ * and off loopback a token is required. addr_text is the address alone, as
+ * a URL's host ("127.0.0.1", "[::1]").
+ */
 static int listen_rule(const char *listen, bool has_token,
-		       struct sockaddr_in *addr,
-		       char addr_text[INET_ADDRSTRLEN], char *err,
+		       struct endpoint *addr,
+		       char addr_text[NETADDR_ENDPOINT_STR_LEN], char *err,
 		       size_t err_len)
 {
-	int ret = parse_listen(listen ? listen : CONFIG_DEFAULT_LISTEN, addr,
-			       err, err_len);
+	char why[NETADDR_ERR_LEN];
 
-	if (ret)
-		return ret;
-	inet_ntop(AF_INET, &addr->sin_addr, addr_text, INET_ADDRSTRLEN);
-	if (!has_token &&
-	    (ntohl(addr->sin_addr.s_addr) >> 24) != IN_LOOPBACKNET) {
+	if (netaddr_parse_listen(listen ? listen : CONFIG_DEFAULT_LISTEN, addr,
+				 why, sizeof(why))) {
+		snprintf(err, err_len,
+			 "API listen address: %s (the default is %s)", why,
+			 CONFIG_DEFAULT_LISTEN);
+		return -EINVAL;
+	}
+	netaddr_endpoint_host(addr, addr_text, NETADDR_ENDPOINT_STR_LEN);
+	if (!has_token && netaddr_classify_endpoint(addr) != NETADDR_LOOPBACK) {
 		snprintf(err, err_len,
 			 "refusing to serve the API on %s without a token: "
 			 "anyone who reaches that address could steer "
 			 "traffic; give --token-file, or listen on "
-			 "127.0.0.1",
-			 addr_text);
+			 "%s",
+			 addr_text,
+			 endpoint_family(addr) == AF_INET6 ? "[::1]"
+							   : "127.0.0.1");
 		return -EPERM;
 	}
 	return 0;
@@ -1245,26 +1222,29 @@ static int listen_rule(const char *listen, bool has_token,
 int api_check_listen(const char *listen, bool has_token, char *err,
 		     size_t err_len)
 {
-	char addr_text[INET_ADDRSTRLEN];
-	struct sockaddr_in addr;
-	int fd, ret, one = 1;
+	char addr_text[NETADDR_ENDPOINT_STR_LEN];
+	struct sockaddr_storage sa;
+	struct endpoint addr;
+	socklen_t sa_len;
+	int fd, ret;
 
 	ret = listen_rule(listen, has_token, &addr, addr_text, err, err_len);
-	if (ret || !addr.sin_port)
+	if (ret || !addr.port)
 		return ret;
-	/* A trial bind, as the API's own (SO_REUSEADDR) will be: a port
-	 * another server listens on fails now, before anything is attached. */
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* A trial bind, as the API's own will be (http_front_socket()): a
+	 * port another server listens on fails now, before anything is
+	 * attached. */
+	sa_len = netaddr_endpoint_sockaddr(&addr, &sa);
+	fd = http_front_socket(sa.ss_family, 0);
 	if (fd < 0)
 		return 0;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+	if (bind(fd, (struct sockaddr *)&sa, sa_len)) {
 		ret = -errno;
 		snprintf(err, err_len,
 			 "could not serve the API on %s:%u (%s; is the port "
 			 "in use by another kanaryd? 'ss -ltnp' shows who has "
 			 "it); choose another with --listen",
-			 addr_text, ntohs(addr.sin_port), strerror(-ret));
+			 addr_text, addr.port, strerror(-ret));
 	}
 	close(fd);
 	return ret;
@@ -1281,7 +1261,9 @@ int api_start(struct agent *a, const char *listen, const char *token,
 	    .timeout_s = API_CONNECTION_TIMEOUT_S,
 	};
 	struct api_server *srv;
-	char addr_text[INET_ADDRSTRLEN], why[API_ERR_LEN];
+	char addr_text[NETADDR_ENDPOINT_STR_LEN], why[API_ERR_LEN];
+	struct sockaddr_storage sa;
+	socklen_t sa_len;
 	int ret;
 
 	*out = NULL;
@@ -1313,13 +1295,15 @@ int api_start(struct agent *a, const char *listen, const char *token,
 	}
 
 	/* The front door owns the socket (http_front.c says why). */
-	ret = http_front_listen(&srv->addr, &srv->front, why, sizeof(why));
+	sa_len = netaddr_endpoint_sockaddr(&srv->addr, &sa);
+	ret = http_front_listen((const struct sockaddr *)&sa, sa_len,
+				&srv->front, why, sizeof(why));
 	if (ret) {
 		snprintf(err, err_len,
 			 "could not serve the API on %s:%u: %s (is the port in "
 			 "use by another kanaryd? 'ss -ltnp' shows who has "
 			 "it); choose another with --listen",
-			 addr_text, ntohs(srv->addr.sin_port), why);
+			 addr_text, srv->addr.port, why);
 		goto fail;
 	}
 	srv->daemon = MHD_start_daemon(

@@ -26,7 +26,7 @@ struct api_server;
 #define API_ERR_LEN 512
 
 /*
- * Starts serving on listen ("127.0.0.1:9090": IPv4 ADDR:PORT; port 0 picks a
+ * Starts serving on listen ("127.0.0.1:9090" or "[::1]:9090"; port 0 picks a
  * free one, which is logged). token is the bearer token that mutating calls
  * must carry, or NULL for none, which is allowed on a loopback address only.
  * The token is copied. Returns 0 and sets *out, or a negative errno with a

@@ -34,6 +34,7 @@
 #include "http_front.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -74,7 +75,7 @@ enum {
 /* A connection whose head is being looked at, or that is being closed. */
 struct pending {
 	int fd;
-	struct sockaddr_in peer;
+	struct sockaddr_storage peer; /* either family */
 	socklen_t peer_len;
 	uint64_t deadline_ms;
 	bool closing; /* answered: draining before the close */
@@ -100,13 +101,41 @@ struct http_front {
 	uint64_t accept_paused_until_ms;
 };
 
-int http_front_listen(const struct sockaddr_in *addr, struct http_front **out,
-		      char *err, size_t err_len)
+int http_front_socket(int family, int flags)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+	int one = 1;
+
+	if (fd < 0)
+		return -errno;
+	/* An IPv6 address serves IPv6 alone, "[::]" included: the address
+	 * an operator gave is the only one the API answers on. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* The port of a bound IPv4 or IPv6 socket address, host order. */
+static unsigned int sockaddr_port(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
+int http_front_listen(const struct sockaddr *addr, socklen_t addr_len,
+		      struct http_front **out, char *err, size_t err_len)
 {
 	struct http_front *front;
-	struct sockaddr_in bound;
+	struct sockaddr_storage bound;
 	socklen_t len = sizeof(bound);
-	int one = 1, ret;
+	int ret;
 
 	*out = NULL;
 	front = calloc(1, sizeof(*front));
@@ -116,23 +145,23 @@ int http_front_listen(const struct sockaddr_in *addr, struct http_front **out,
 	}
 	front->wake_fd = -1;
 	front->slot_fd = -1;
-	front->listen_fd =
-	    socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (front->listen_fd < 0 ||
-	    setsockopt(front->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
-		       sizeof(one)) ||
-	    bind(front->listen_fd, (const struct sockaddr *)addr,
-		 sizeof(*addr)) ||
+	front->listen_fd = http_front_socket(addr->sa_family, SOCK_NONBLOCK);
+	if (front->listen_fd < 0) {
+		ret = front->listen_fd;
+		snprintf(err, err_len, "%s", strerror(-ret));
+		free(front);
+		return ret;
+	}
+	if (bind(front->listen_fd, addr, addr_len) ||
 	    listen(front->listen_fd, FRONT_LISTEN_BACKLOG) ||
 	    getsockname(front->listen_fd, (struct sockaddr *)&bound, &len)) {
 		ret = -errno;
 		snprintf(err, err_len, "%s", strerror(-ret));
-		if (front->listen_fd >= 0)
-			close(front->listen_fd);
+		close(front->listen_fd);
 		free(front);
 		return ret;
 	}
-	front->port = ntohs(bound.sin_port);
+	front->port = sockaddr_port(&bound);
 	*out = front;
 	return 0;
 }

@@ -24,11 +24,18 @@ struct http_front;
 typedef char *(*http_error_render)(const struct http_error *err, size_t *len);
 
 /*
- * Binds and listens on addr (port 0 picks one). Returns 0 and sets *out,
- * or a negative errno with a message in err.
+ * A TCP socket of family (AF_INET or AF_INET6) as the API listens on it:
+ * SO_REUSEADDR, and an IPv6 one for IPv6 only. flags are more SOCK_ flags.
+ * Returns the descriptor or a negative errno.
  */
-int http_front_listen(const struct sockaddr_in *addr, struct http_front **out,
-		      char *err, size_t err_len);
+int http_front_socket(int family, int flags);
+
+/*
+ * Binds and listens on addr, IPv4 or IPv6 (port 0 picks one). Returns 0
+ * and sets *out, or a negative errno with a message in err.
+ */
+int http_front_listen(const struct sockaddr *addr, socklen_t addr_len,
+		      struct http_front **out, char *err, size_t err_len);
 
 /* The port bound. */
 unsigned int http_front_port(const struct http_front *front);

@@ -160,6 +160,19 @@ int netaddr_parse_ipv6(const char *text, struct in6_addr *out, char *err,
 }
 
 #define ENDPOINT_FORMS "IPv4:PORT or [IPv6]:PORT, like 198.18.0.10:8000"
+/* A listening socket's port 0: the kernel picks a free one. */
+#define ANY_PORT_TEXT "0"
+
+/* The port of an endpoint; 0 only where any_port allows it. */
+static int parse_endpoint_port(const char *text, bool any_port, uint16_t *out,
+			       char *err, size_t err_len)
+{
+	if (any_port && !strcmp(text, ANY_PORT_TEXT)) {
+		*out = 0;
+		return 0;
+	}
+	return netaddr_parse_port(text, out, err, err_len);
+}
 
 /* A problem with the address or the port inside an endpoint. */
 static int bad_part(char *err, size_t err_len, const char *text,
@@ -169,8 +182,8 @@ static int bad_part(char *err, size_t err_len, const char *text,
 }
 
 /* "[IPv6]:PORT": the host between the brackets, the port after "]:". */
-static int parse_endpoint6(const char *text, struct endpoint *out, char *err,
-			   size_t err_len)
+static int parse_endpoint6(const char *text, bool any_port,
+			   struct endpoint *out, char *err, size_t err_len)
 {
 	char host[INET6_ADDRSTRLEN + 1], inner[NETADDR_ERR_LEN];
 	const char *close = strchr(text, ']');
@@ -194,13 +207,14 @@ static int parse_endpoint6(const char *text, struct endpoint *out, char *err,
 	host[host_len] = '\0';
 	out->family = AF_INET6;
 	if (netaddr_parse_ipv6(host, &out->addr6, inner, sizeof(inner)) ||
-	    netaddr_parse_port(close + 2, &out->port, inner, sizeof(inner)))
+	    parse_endpoint_port(close + 2, any_port, &out->port, inner,
+				sizeof(inner)))
 		return bad_part(err, err_len, text, inner);
 	return 0;
 }
 
-static int parse_endpoint4(const char *text, struct endpoint *out, char *err,
-			   size_t err_len)
+static int parse_endpoint4(const char *text, bool any_port,
+			   struct endpoint *out, char *err, size_t err_len)
 {
 	char host[INET_ADDRSTRLEN + 8], inner[NETADDR_ERR_LEN];
 	const char *colon = strrchr(text, ':');
@@ -222,13 +236,14 @@ static int parse_endpoint4(const char *text, struct endpoint *out, char *err,
 	host[host_len] = '\0';
 	out->family = AF_INET;
 	if (netaddr_parse_ipv4(host, &out->addr, inner, sizeof(inner)) ||
-	    netaddr_parse_port(colon + 1, &out->port, inner, sizeof(inner)))
+	    parse_endpoint_port(colon + 1, any_port, &out->port, inner,
+				sizeof(inner)))
 		return bad_part(err, err_len, text, inner);
 	return 0;
 }
 
-int netaddr_parse_endpoint(const char *text, struct endpoint *out, char *err,
-			   size_t err_len)
+static int parse_endpoint(const char *text, bool any_port, struct endpoint *out,
+			  char *err, size_t err_len)
 {
 	struct endpoint parsed;
 	int ret;
@@ -239,12 +254,24 @@ int netaddr_parse_endpoint(const char *text, struct endpoint *out, char *err,
 		text = "";
 	memset(&parsed, 0, sizeof(parsed));
 	if (text[0] == '[')
-		ret = parse_endpoint6(text, &parsed, err, err_len);
+		ret = parse_endpoint6(text, any_port, &parsed, err, err_len);
 	else
-		ret = parse_endpoint4(text, &parsed, err, err_len);
+		ret = parse_endpoint4(text, any_port, &parsed, err, err_len);
 	if (!ret)
 		*out = parsed;
 	return ret;
+}
+
+int netaddr_parse_endpoint(const char *text, struct endpoint *out, char *err,
+			   size_t err_len)
+{
+	return parse_endpoint(text, false, out, err, err_len);
+}
+
+int netaddr_parse_listen(const char *text, struct endpoint *out, char *err,
+			 size_t err_len)
+{
+	return parse_endpoint(text, true, out, err, err_len);
 }
 
 int netaddr_parse_endpoint_list(const char *text, struct endpoint *out,

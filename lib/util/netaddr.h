@@ -76,6 +76,10 @@ int netaddr_parse_ipv6(const char *text, struct in6_addr *out, char *err,
 /* "A.B.C.D:PORT" or "[IPv6]:PORT" */
 int netaddr_parse_endpoint(const char *text, struct endpoint *out, char *err,
 			   size_t err_len);
+/* Where a server listens: an endpoint whose port may be 0 (the kernel
+ * picks a free one). */
+int netaddr_parse_listen(const char *text, struct endpoint *out, char *err,
+			 size_t err_len);
 /* "A.B.C.D:PORT[,[IPv6]:PORT...]"; refuses duplicates and more than max. */
 int netaddr_parse_endpoint_list(const char *text, struct endpoint *out,
 				size_t max, size_t *count, char *err,

@@ -9,7 +9,9 @@
 # wire (tcpdump, with the client's checksum offload off), traffic that is
 # not for a service, long-lived connections across weight flips, the IPv4
 # twin still served, bpftool showing the IPv6 keys (as docs/design.md
-# says), the /metrics labels, and a whole rollout on the IPv6 service.
+# says), the /metrics labels, and a whole rollout on the IPv6 service,
+# driven through the API on the node's IPv6 address (--listen [ADDR]:PORT,
+# with a token; refused without one) and read by kanaryctl from the client.
 set -u
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/topology.sh"
@@ -223,7 +225,42 @@ status6() { # EXPRESSION over the IPv6 service's status s
 rm -f "$TOPO_STATE_FILE"
 write_config '"warmup": {"method": "POST", "path": "/predict", "body": "{\"text\": \"warming up\"}"},
 	    "rollout": {"steps": [10, 50, 100], "interval": "3s", "min_requests": 30, "max_failures": 2}'
-topo_kanaryd --mode tc --config "$CONFIG" || tap_bail "kanaryd with the rollout starts"
+
+# The API on the node's IPv6 address, as the rollout's API: off loopback it
+# needs a token, and without one kanaryd refuses to start, naming it.
+API6_LISTEN="[$TOPO_NODE_CLIENT_IP6]:$TOPO_API_PORT"
+timeout 30 nsenter --net=/run/netns/"$(topo_ns node)" "$KANARY_BIN/kanaryd" --iface nc0 --pin-dir "$TOPO_PIN_DIR" \
+	--state-file "$TOPO_TMP/refused-state.json" --config "$CONFIG" \
+	--listen "$API6_LISTEN" >"$TOPO_TMP/refused.log" 2>&1
+rc=$?
+tap_check "kanaryd refuses an IPv6 API address off loopback without a token" \
+	test "$rc" -ne 0 -a "$rc" -ne 124
+if grep -qF "refusing to serve the API on [$TOPO_NODE_CLIENT_IP6] without a token" "$TOPO_TMP/refused.log" &&
+	grep -qF -- "--token-file" "$TOPO_TMP/refused.log"; then
+	tap_ok "... naming the address in brackets and what to do"
+else
+	tap_fail "... naming the address in brackets and what to do; kanaryd said:"
+	sed 's/^/#   /' "$TOPO_TMP/refused.log" >&2
+fi
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TOPO_TMP/token"
+TOPO_TOKEN_FILE=$TOPO_TMP/token
+TOPO_API="http://$API6_LISTEN"
+topo_kanaryd --mode tc --config "$CONFIG" --listen "$API6_LISTEN" --token-file "$TOPO_TOKEN_FILE" ||
+	tap_bail "kanaryd with the rollout and the API on $API6_LISTEN starts"
+tap_check "kanaryd says where its API listens, in brackets" \
+	grep -qF "API listening on $TOPO_API/" "$TOPO_TMP/kanaryd.log"
+tap_check "the API answers a client on its IPv6 address" \
+	topo_client curl -fsS -m 3 -o /dev/null "$TOPO_API/healthz"
+out=$(topo_client "$KANARY_BIN/kanaryctl" --server "$TOPO_API" status sentiment6 2>&1)
+tap_check "kanaryctl --server with an IPv6 URL reads the status from the client" \
+	grep -qF "[$TOPO_VIP6]:$TOPO_VIP_PORT" <<<"$out"
+for bad in "http://[$TOPO_NODE_CLIENT_IP6:$TOPO_API_PORT|has no closing ']'" \
+	"http://[$TOPO_NODE_CLIENT_IP6]$TOPO_API_PORT|after ']' comes ':PORT' or the path"; do
+	out=$("$KANARY_BIN/kanaryctl" --server "${bad%%|*}" status 2>&1)
+	rc=$?
+	tap_check "kanaryctl --server ${bad%%|*}: a bad command line (exit 2), saying what is wrong" \
+		bash -c '[ "$1" = 2 ] && grep -qF "$2" <<<"$3"' _ "$rc" "${bad#*|}" "$out"
+done
 ip netns exec "$(topo_ns client)" "$LOAD" --target "$VIP6_TARGET" --sources "$(topo_sources6 "$SOURCES6")" \
 	--close --connections 32 --rate 300 --duration 60 \
 	--method POST --path /predict --body '{"text": "great product, works well"}' \

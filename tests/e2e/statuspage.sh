@@ -6,7 +6,8 @@
 # during a rollout. The page must show the live weight and phase, follow a
 # step made through the API, draw both pools' error rate and p99, load
 # nothing from anywhere else, refuse a wrong token, and an Abort pressed on
-# the page must reach the agent. Screenshots go to tests/out/
+# the page must reach the agent. An IPv6 service beside it shows its VIP
+# and its pools' backends in brackets. Screenshots go to tests/out/
 # (KANARY_UPDATE_DOCS=1 also copies the live one to docs/statuspage.png).
 # Needs: chromium, chromium-driver, curl, python3.
 set -u
@@ -46,16 +47,22 @@ trap 'exit 130' INT TERM
 mkdir -p "$OUT_DIR"
 
 topo_create 1 1 "$SOURCES" || tap_bail "cannot build the topology"
+topo_add_ipv6 0 || tap_bail "cannot add IPv6 to the topology"
 # The canary answers a little slower and fails a little more often: the
 # charts then have two visibly different lines.
 topo_backend stable 1 --model v1 --latency-ms 4 ||
 	tap_bail "cannot start the stable model server"
 topo_backend canary 1 --model v2 --latency-ms 9 --error-rate 0.03 ||
 	tap_bail "cannot start the canary model server"
+topo_backends6 || tap_bail "cannot start the IPv6 model servers"
 demo_token "$TOKEN"
 # Long steps, and rollback only on a very high error rate: the rollout must
 # still be running when the page aborts it.
-demo_config '{"steps": [25, 50, 100], "interval": "10m", "analysis": {"rollback_error_rate": 60}}'
+VIP6="[$TOPO_VIP6]:$TOPO_VIP_PORT"
+STABLE6=$(topo_pool6 stable)
+CANARY6=$(topo_pool6 canary)
+demo_config '{"steps": [25, 50, 100], "interval": "10m", "analysis": {"rollback_error_rate": 60}}' \
+	"{\"name\": \"demo6\", \"vip\": \"$VIP6\", \"stable\": [\"$STABLE6\"], \"canary\": [\"$CANARY6\"]}"
 demo_kanaryd
 
 api_phase() {
@@ -226,6 +233,20 @@ check "the token is kept for this tab's session only" \
 screenshot "$OUT_DIR/statuspage-aborted.png"
 check "screenshot after the abort: $OUT_DIR/statuspage-aborted.png" test -s "$OUT_DIR/statuspage-aborted.png"
 check "kanaryd logged the page's abort" grep -q "api: POST /api/v1/services/demo/abort: 200" "$WORK/kanaryd.log"
+
+# ---- an IPv6 service ------------------------------------------------------------
+check "the table shows the IPv6 service's VIP in brackets" \
+	test "$(js 'return document.querySelector("#service-table tbody tr[data-service=demo6]").children[1].textContent')" = "$VIP6"
+check "demo's detail lists its IPv4 backends" \
+	test "$(js 'return document.getElementById("detail-backends").textContent')" = \
+	"stable $(topo_pool stable) · canary $(topo_pool canary)"
+click "#service-table tbody tr[data-service=demo6]"
+shown=$(wait_js 'return document.getElementById("detail-name").textContent' "demo6 ($VIP6, tcp)" "$PAGE_WAIT_S")
+check "the IPv6 service's detail names its VIP in brackets (shown: '$shown')" test "$shown" = "demo6 ($VIP6, tcp)"
+shown=$(js 'return document.getElementById("detail-backends").textContent')
+check "... and its backends in brackets (shown: '$shown')" test "$shown" = "stable $STABLE6 · canary $CANARY6"
+screenshot "$OUT_DIR/statuspage-ipv6.png"
+check "screenshot of the IPv6 service: $OUT_DIR/statuspage-ipv6.png" test -s "$OUT_DIR/statuspage-ipv6.png"
 
 touch "$WORK/load.stop"
 wait "$LOAD_PID"
