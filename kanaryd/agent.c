@@ -266,6 +266,32 @@ static void check_few_clients(struct service_rt *s)
 	log_event_because(s, "few clients", text);
 }
 
+/* Cluster mode: a change made here that raises the canary (a promotion,
+ * a higher weight than the kernel's) waits for etcd: it is held, and
+ * agent_cluster_release_locked() applies it once the fenced write landed.
+ * A lowering applies at once and drops a raise still held. Returns the
+ * actions to carry out now. */
+static uint32_t hold_raise(struct agent *a, struct service_rt *s,
+			   uint32_t actions)
+{
+	const uint32_t raise =
+	    actions & (ACTION_PROMOTE_POOLS | ACTION_SET_WEIGHT);
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+
+	if (!a->cluster || a->cluster_adopting || !s->cl_proposed || !raise)
+		return actions;
+	if (!(raise & ACTION_PROMOTE_POOLS) && d &&
+	    s->rollout.weight_bp <= d->canary_bp) {
+		s->cl_held = 0;
+		return actions;
+	}
+	s->cl_held = raise;
+	log_info("service %s: canary %.2f %% waits for etcd before it reaches "
+		 "the data path",
+		 s->cfg.def.name, s->rollout.weight_bp / PERCENT);
+	return actions & ~raise;
+}
+
 /* Carries out what a rollout transition asks for (enum rollout_action),
  * logs it and marks the state file for writing. */
 static void apply_actions(struct agent *a, struct service_rt *s,
@@ -274,6 +300,7 @@ static void apply_actions(struct agent *a, struct service_rt *s,
 	uint64_t mono = clock_mono_ms();
 	int ret;
 
+	actions = hold_raise(a, s, actions);
 	if (actions & ACTION_PROMOTE_POOLS) {
 		ret = dp_service_promote(a->dp, s->dp_index);
 		if (ret) {
@@ -339,6 +366,8 @@ static void reconcile_weight(struct agent *a, struct service_rt *s)
 {
 	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
 
+	if (s->cl_held)
+		return; /* a raise waiting for etcd (hold_raise) */
 	if (d && d->canary_bp != s->rollout.weight_bp)
 		dp_service_set_weight(a->dp, s->dp_index, s->rollout.weight_bp);
 }
@@ -1485,8 +1514,9 @@ void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 	s->cl_mod_rev = mod_rev;
 	if (promotion)
 		actions |= ACTION_PROMOTE_POOLS;
-	else if (before.weight_bp != r->weight_bp)
-		actions |= ACTION_SET_WEIGHT;
+	else if (before.weight_bp != r->weight_bp || s->cl_held)
+		actions |= ACTION_SET_WEIGHT; /* a raise held here is dropped */
+	s->cl_held = 0;
 	if (before.step != r->step || before.phase != r->phase)
 		actions |= ACTION_NEW_WINDOW;
 	if (before.started_ms != r->started_ms && rollout_is_active(r)) {
@@ -1507,6 +1537,18 @@ void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 		log_info("service %s: applied the cluster's state, generation "
 			 "%llu",
 			 s->cfg.def.name, (unsigned long long)generation);
+}
+
+void agent_cluster_release_locked(struct agent *a, struct service_rt *s)
+{
+	uint32_t actions = s->cl_held;
+
+	if (!actions)
+		return;
+	s->cl_held = 0;
+	a->cluster_adopting = true;
+	apply_actions(a, s, actions);
+	a->cluster_adopting = false;
 }
 
 void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,

@@ -239,6 +239,10 @@ struct service_rt {
 	bool cl_dirty;	  /* a change made here, to write to etcd */
 	uint64_t cl_generation; /* of the state applied here */
 	int64_t cl_mod_rev;	/* etcd's revision of that state (0: none) */
+	/* A raise made here (ACTION_PROMOTE_POOLS or ACTION_SET_WEIGHT),
+	 * kept off the data path until etcd holds it: a node lowers the
+	 * canary on its own, never raises it without etcd. */
+	uint32_t cl_held;
 };
 
 enum rollback_reason {
@@ -391,6 +395,9 @@ void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 				uint64_t generation, int64_t mod_rev);
 void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
 				 const char *diff);
+/* etcd now holds the change made here: a raise it held (cl_held) reaches
+ * the data path. */
+void agent_cluster_release_locked(struct agent *a, struct service_rt *s);
 
 /* gates.c */
 /* Asks a waiting gate's URL when due (never waits for the answer). */

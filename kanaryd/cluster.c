@@ -179,13 +179,14 @@ json_t *cluster_service_json(struct cluster *c, const struct service_rt *s)
 					  : lagging,
 				      json_string(name ? name : "?"));
 	}
-	out = json_pack("{s:s, s:b, s:I, s:s?, s:o, s:o, s:b, s:s?}", "node",
-			c->cfg.node, "shared", s->cl_proposed, "generation",
-			(json_int_t)s->cl_generation, "leader",
-			c->leader_name[0] ? c->leader_name : NULL, "applied_by",
-			applied, "lagging", lagging, "etcd_connected",
-			c->connected, "etcd_error",
-			c->error[0] ? c->error : NULL);
+	out =
+	    json_pack("{s:s, s:b, s:I, s:s?, s:o, s:o, s:b, s:s?, s:b}", "node",
+		      c->cfg.node, "shared", s->cl_proposed, "generation",
+		      (json_int_t)s->cl_generation, "leader",
+		      c->leader_name[0] ? c->leader_name : NULL, "applied_by",
+		      applied, "lagging", lagging, "etcd_connected",
+		      c->connected, "etcd_error", c->error[0] ? c->error : NULL,
+		      "raise_waits_for_etcd", s->cl_held != 0);
 	pthread_mutex_unlock(&c->mu);
 	return out;
 }
@@ -304,12 +305,19 @@ static void definition_diff(const json_t *theirs, const json_t *mine, char *buf,
 }
 
 /* The state of s as this node has it: the rollout, the last decisions,
- * the pools. */
+ * the pools. A promotion held until etcd has it (cl_held) is written as
+ * it will be once applied: the canary pool stable, no canary, weight 0. */
 static json_t *state_json(const struct cluster *c, const struct service_rt *s,
 			  uint64_t generation)
 {
 	size_t n = json_array_size(s->decisions), from;
 	json_t *decisions = json_array();
+	const bool promoting = s->cl_held & ACTION_PROMOTE_POOLS;
+	const struct dp_service_def *def = &s->cfg.def;
+	struct rollout_state rollout = s->rollout;
+
+	if (promoting)
+		rollout.weight_bp = 0;
 
 	from = n > CLUSTER_DECISIONS_KEPT ? n - CLUSTER_DECISIONS_KEPT : 0;
 	for (; from < n; from++)
@@ -318,13 +326,15 @@ static json_t *state_json(const struct cluster *c, const struct service_rt *s,
 	return json_pack(
 	    "{s:I, s:s, s:o, s:o, s:I, s:I, s:I, s:o, s:o}", "generation",
 	    (json_int_t)generation, "writer", c->cfg.node, "rollout",
-	    statefile_rollout_json(&s->rollout), "decisions", decisions,
+	    statefile_rollout_json(&rollout), "decisions", decisions,
 	    "evaluations_pass", (json_int_t)s->evaluations[VERDICT_PASS],
 	    "evaluations_fail", (json_int_t)s->evaluations[VERDICT_FAIL],
 	    "rollbacks", (json_int_t)s->rollbacks, "stable",
-	    endpoints_json(s->cfg.def.stable, s->cfg.def.stable_count),
+	    promoting ? endpoints_json(def->canary, def->canary_count)
+		      : endpoints_json(def->stable, def->stable_count),
 	    "canary",
-	    endpoints_json(s->cfg.def.canary, s->cfg.def.canary_count));
+	    promoting ? json_array()
+		      : endpoints_json(def->canary, def->canary_count));
 }
 
 static int pool_from_json(const json_t *list, struct endpoint *out,
@@ -613,6 +623,10 @@ static int publish(struct cluster *c, size_t index)
 		s->cl_generation = generation;
 		s->cl_mod_rev = rev;
 		c->applied_changed = true;
+		/* A newer change made meanwhile is written (and released)
+		 * next: what is released is what etcd holds. */
+		if (!s->cl_dirty)
+			agent_cluster_release_locked(a, s);
 	} else if (!kvs.count ||
 		   parse_state(&kvs.kv[0], &st, why, sizeof(why))) {
 		/* This node's valid state repairs it: written over it next. */

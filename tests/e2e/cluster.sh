@@ -307,4 +307,26 @@ cluster_wait 10 2 "s['phase']" promoted
 tap_is "and applies the state it missed" \
 	"$(cluster_status 2 "s['phase'], s['canary_percent'], [b['pool'] for b in s['backends']]")" "promoted 0.0 ['stable']"
 wait_loads
+
+# ---- a node cut from etcd lowers its canary alone, never raises it -------------
+restore_pools || tap_fail "the canary is back in its pool"
+cluster_api 1 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 20}' >/dev/null
+for k in 1 2 3; do cluster_wait 10 "$k" "s['canary_percent']" 20.0; done
+cluster_partition 2
+cluster_wait "$WAIT_S" 2 "s['cluster']['etcd_connected']" False
+cluster_api 2 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 60}' >/dev/null
+tap_is "a raise made on a node cut from etcd does not reach its kernel" "$(cluster_kernel_percent 2)" 20.0
+tap_is "its status says the raise waits for etcd" \
+	"$(cluster_status 2 "s['canary_percent'], s['cluster']['raise_waits_for_etcd']")" "60.0 True"
+tap_is "nor the other nodes" "$(cluster_status 1 "s['canary_percent']") $(cluster_status 3 "s['canary_percent']")" "20.0 20.0"
+cluster_api 2 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 5}' >/dev/null
+tap_is "a lowering made there reaches its kernel at once" "$(cluster_kernel_percent 2)" 5.0
+cluster_heal 2
+for k in 1 2 3; do cluster_wait "$WAIT_S" "$k" "s['canary_percent']" 5.0; done
+tap_is "back, it writes the lowering and every node applies it" \
+	"$(for k in 1 2 3; do cluster_kernel_percent "$k"; done | tr '\n' ' ')" "5.0 5.0 5.0 "
+cluster_api 2 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 30}' >/dev/null
+for k in 1 2 3; do cluster_wait 10 "$k" "s['canary_percent'], s['cluster']['raise_waits_for_etcd']" "30.0 False"; done
+tap_is "a raise made with etcd there reaches every kernel once etcd holds it" \
+	"$(for k in 1 2 3; do cluster_kernel_percent "$k"; done | tr '\n' ' ')" "30.0 30.0 30.0 "
 tap_done
