@@ -1551,14 +1551,42 @@ void agent_cluster_release_locked(struct agent *a, struct service_rt *s)
 	a->cluster_adopting = false;
 }
 
-void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
-				 const char *diff)
+int agent_cluster_create_locked(struct agent *a,
+				const struct service_config *cfg, char *err,
+				size_t err_len)
+{
+	struct service_rt **grown, *s;
+	int ret;
+
+	grown = realloc(a->services, (a->service_count + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	a->services = grown;
+	s = service_new(cfg);
+	if (!s)
+		return -ENOMEM;
+	ret = place_service(a, s, err, err_len);
+	if (ret) {
+		service_free(a, s);
+		return ret;
+	}
+	s->cl_proposed = true;
+	s->cl_from_etcd = true;
+	a->services[a->service_count++] = s;
+	sync_backends(a, s);
+	reconcile_weight(a, s);
+	events_sync(s);
+	a->state_dirty = true;
+	log_info("cluster: service %s: created from etcd's definition (this "
+		 "node's config does not name it)",
+		 s->cfg.def.name);
+	return 0;
+}
+
+static void remove_service_locked(struct agent *a, struct service_rt *s)
 {
 	size_t i;
 
-	log_error("cluster: service %s: refused: etcd holds another "
-		  "definition of it (%s); this node serves the others",
-		  s->cfg.def.name, diff);
 	dp_service_remove(a->dp, s->dp_index);
 	for (i = 0; i < a->service_count; i++)
 		if (a->services[i] == s) {
@@ -1569,6 +1597,24 @@ void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
 			break;
 		}
 	service_free(a, s);
+}
+
+void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
+				 const char *diff)
+{
+	log_error("cluster: service %s: refused: etcd holds another "
+		  "definition of it (%s); this node serves the others",
+		  s->cfg.def.name, diff);
+	remove_service_locked(a, s);
+}
+
+void agent_cluster_drop_locked(struct agent *a, struct service_rt *s)
+{
+	log_info("cluster: service %s: its definition went from etcd: "
+		 "removing it from this node",
+		 s->cfg.def.name);
+	remove_service_locked(a, s);
+	a->state_dirty = true;
 }
 
 int agent_nodes_json(struct agent *a, json_t **out, struct agent_error *err)

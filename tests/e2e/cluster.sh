@@ -329,4 +329,28 @@ cluster_api 2 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent":
 for k in 1 2 3; do cluster_wait 10 "$k" "s['canary_percent'], s['cluster']['raise_waits_for_etcd']" "30.0 False"; done
 tap_is "a raise made with etcd there reaches every kernel once etcd holds it" \
 	"$(for k in 1 2 3; do cluster_kernel_percent "$k"; done | tr '\n' ' ')" "30.0 30.0 30.0 "
+
+# ---- a node whose config names no service serves the cluster's -----------------
+kill -TERM "${CLUSTER_PID[3]}"
+wait "${CLUSTER_PID[3]}"
+"$PYTHON" -c "import json; c = json.load(open('$TOPO_TMP/node3.json')); c['services'] = []
+json.dump(c, open('$TOPO_TMP/bare3.json', 'w'))"
+cluster_kanaryd 3 --config "$TOPO_TMP/bare3.json" || tap_fail "node 3 restarts without services"
+cluster_wait 10 3 "s['canary_percent'], s['cluster']['shared']" "30.0 True"
+tap_check "node 3, its config naming no service, creates the one etcd holds" \
+	grep -q "service chat: created from etcd's definition" "$TOPO_TMP/kanaryd3.log"
+tap_is "and applies the cluster's weight in its kernel" "$(cluster_kernel_percent 3)" 30.0
+cluster_load 3 2 "$TOPO_TMP/bare3-load.json"
+wait "$CLUSTER_LOAD_PID"
+tap_is "clients through node 3 are answered" "$("$PYTHON" -c "import json; d = json.load(open('$TOPO_TMP/bare3-load.json'))
+print(d['errors'], sum(s['answered'] for s in d['per_source']) > 0)" 2>&1)" "0 True"
+cluster_etcdctl del --prefix "/kanary/services/$CLUSTER_SERVICE/" >/dev/null
+services_of() { cluster_api "$1" GET /api/v1/services | "$PYTHON" -c "import json, sys
+print(len(json.load(sys.stdin)['services']))" 2>/dev/null; }
+for ((i = 0; i < 100; i++)); do
+	[ "$(services_of 3)" = 0 ] && break
+	sleep 0.1
+done
+tap_is "deleted from etcd, the service goes from node 3 (its config never named it)" "$(services_of 3)" 0
+tap_is "nodes 1 and 2 keep theirs (their configs name it)" "$(services_of 1) $(services_of 2)" "1 1"
 tap_done
