@@ -1003,6 +1003,16 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 	check_few_clients(s);
 	check_health(a, s, mono);
 	scrape_tick(a, s, mono);
+	/* In a cluster, a warm-up runs on the node that started the rollout;
+	 * the leader runs it again when it runs nowhere here (that node
+	 * died, or the leader changed): WARMING never stays for good. */
+	if (a->cluster && s->rollout.phase == PHASE_WARMING &&
+	    !s->warmup_running && !s->warmup_pending &&
+	    cluster_may_judge(a->cluster, s)) {
+		log_info("service %s: the leader takes the warm-up over",
+			 s->cfg.def.name);
+		s->warmup_pending = true;
+	}
 	warmup_tick(a, s);
 	reconcile_weight(a, s);
 	events_targets(a, s);
@@ -1528,6 +1538,10 @@ void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 	if (rollout_is_active(&before) &&
 	    (r->phase == PHASE_ROLLED_BACK || r->phase == PHASE_ABORTED))
 		actions |= ACTION_CUT_CANARY;
+	/* A warm-up of this node's is moot once etcd's rollout left it (its
+	 * outstanding answers stop at on_warmup's phase check). */
+	if (r->phase != PHASE_WARMING)
+		s->warmup_running = false;
 	a->cluster_adopting = true;
 	apply_actions(a, s, actions);
 	if (promotion)

@@ -330,16 +330,38 @@ for k in 1 2 3; do cluster_wait 10 "$k" "s['canary_percent'], s['cluster']['rais
 tap_is "a raise made with etcd there reaches every kernel once etcd holds it" \
 	"$(for k in 1 2 3; do cluster_kernel_percent "$k"; done | tr '\n' ' ')" "30.0 30.0 30.0 "
 
+# ---- a warm-up whose node died: the leader runs it ------------------------------
+leader=$(cluster_leader 1)
+lk=${leader#node}
+wk=1
+[ "$wk" = "$lk" ] && wk=2
+# Node wk's warm-up requests to the canary go nowhere: it stays warming
+# until it is killed (clients' traffic is forwarded, not sent from it).
+ip netns exec "$(cluster_node_ns "$wk")" iptables -I OUTPUT -d "$CLUSTER_CANARY_IP" -p tcp -j DROP
+cluster_api "$wk" POST "/api/v1/services/$CLUSTER_SERVICE/rollout" \
+	'{"steps": [10, 100], "interval": "30s", "warmup_requests": 5}' >/dev/null
+cluster_wait 10 "$wk" "s['phase']" warming
+cluster_kill "$wk"
+ip netns exec "$(cluster_node_ns "$wk")" iptables -D OUTPUT -d "$CLUSTER_CANARY_IP" -p tcp -j DROP
+cluster_wait "$WAIT_S" "$lk" "s['phase'], s['step']" "progressing 1"
+tap_is "node $wk killed while warming up, the leader ($leader) warms up and goes on to the first step" \
+	"$(cluster_status "$lk" "s['phase'], s['step'], s['canary_percent']")" "progressing 1 10.0"
+tap_check "the leader says it took the warm-up over" \
+	grep -q "service chat: the leader takes the warm-up over" "$TOPO_TMP/kanaryd$lk.log"
+cluster_api "$lk" POST "/api/v1/services/$CLUSTER_SERVICE/abort" >/dev/null
+cluster_kanaryd "$wk" --config "$TOPO_TMP/node$wk.json" || tap_fail "node $wk restarts"
+for k in 1 2 3; do cluster_wait 10 "$k" "s['phase'], s['canary_percent']" "aborted 0.0"; done
+
 # ---- a node whose config names no service serves the cluster's -----------------
 kill -TERM "${CLUSTER_PID[3]}"
 wait "${CLUSTER_PID[3]}"
 "$PYTHON" -c "import json; c = json.load(open('$TOPO_TMP/node3.json')); c['services'] = []
 json.dump(c, open('$TOPO_TMP/bare3.json', 'w'))"
 cluster_kanaryd 3 --config "$TOPO_TMP/bare3.json" || tap_fail "node 3 restarts without services"
-cluster_wait 10 3 "s['canary_percent'], s['cluster']['shared']" "30.0 True"
+cluster_wait 10 3 "s['canary_percent'], s['cluster']['shared']" "0.0 True"
 tap_check "node 3, its config naming no service, creates the one etcd holds" \
 	grep -q "service chat: created from etcd's definition" "$TOPO_TMP/kanaryd3.log"
-tap_is "and applies the cluster's weight in its kernel" "$(cluster_kernel_percent 3)" 30.0
+tap_is "and applies the cluster's state in its kernel" "$(cluster_status 3 "s['phase']") $(cluster_kernel_percent 3)" "aborted 0.0"
 cluster_load 3 2 "$TOPO_TMP/bare3-load.json"
 wait "$CLUSTER_LOAD_PID"
 tap_is "clients through node 3 are answered" "$("$PYTHON" -c "import json; d = json.load(open('$TOPO_TMP/bare3-load.json'))
