@@ -278,7 +278,7 @@ static uint32_t hold_raise(struct agent *a, struct service_rt *s,
 	    actions & (ACTION_PROMOTE_POOLS | ACTION_SET_WEIGHT);
 	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
 
-	if (!a->cluster || a->cluster_adopting || !s->cl_proposed || !raise)
+	if (!a->cluster || a->cluster_adopting || !raise)
 		return actions;
 	if (!(raise & ACTION_PROMOTE_POOLS) && d &&
 	    s->rollout.weight_bp <= d->canary_bp) {
@@ -370,6 +370,17 @@ static void reconcile_weight(struct agent *a, struct service_rt *s)
 		return; /* a raise waiting for etcd (hold_raise) */
 	if (d && d->canary_bp != s->rollout.weight_bp)
 		dp_service_set_weight(a->dp, s->dp_index, s->rollout.weight_bp);
+}
+
+/* Cluster mode, at start: a weight the state file has above the kernel's
+ * (a raise that waited for etcd when the node stopped) waits for etcd like
+ * any raise; etcd's state, read first, replaces it. */
+static void hold_restored_raise(struct agent *a, struct service_rt *s)
+{
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+
+	if (d && s->rollout.weight_bp > d->canary_bp)
+		s->cl_held = ACTION_SET_WEIGHT;
 }
 
 /* ---- creating the agent -------------------------------------------------- */
@@ -694,6 +705,8 @@ int agent_create(const struct agent_config *cfg,
 		struct service_rt *s = a->services[i];
 
 		sync_backends(a, s);
+		if (cfg->cluster.enabled)
+			hold_restored_raise(a, s);
 		reconcile_weight(a, s);
 		if (rollout_is_active(&s->rollout))
 			log_info("service %s: resuming the rollout at step %u "

@@ -496,6 +496,7 @@ static int propose(struct cluster *c, struct service_rt *s)
 			s->cl_generation = 1;
 			s->cl_mod_rev = rev;
 			c->applied_changed = true;
+			agent_cluster_release_locked(a, s); /* etcd holds it */
 			log_info("cluster: service %s: proposed to etcd",
 				 s->cfg.def.name);
 		}

@@ -335,6 +335,19 @@ cluster_heal 2
 for k in 1 2 3; do cluster_wait "$WAIT_S" "$k" "s['canary_percent']" 5.0; done
 tap_is "back, it writes the lowering and every node applies it" \
 	"$(for k in 1 2 3; do cluster_kernel_percent "$k"; done | tr '\n' ' ')" "5.0 5.0 5.0 "
+# Cut again with a raise waiting, restarted: its state file has the raise.
+cluster_partition 2
+cluster_wait "$WAIT_S" 2 "s['cluster']['etcd_connected']" False
+cluster_api 2 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 60}' >/dev/null
+sleep 0.5
+cluster_kill 2
+cluster_kanaryd 2 --config "$TOPO_TMP/node2.json" || tap_fail "node 2 restarts"
+tap_is "restarted still cut from etcd, its state file's raise does not reach its kernel" \
+	"$(cluster_status 2 "s['canary_percent'], s['cluster']['raise_waits_for_etcd']") $(cluster_kernel_percent 2)" "60.0 True 5.0"
+cluster_heal 2
+cluster_wait "$WAIT_S" 2 "s['canary_percent'], s['cluster']['raise_waits_for_etcd']" "5.0 False"
+tap_is "back, it takes etcd's state and drops the raise" \
+	"$(for k in 1 2 3; do cluster_kernel_percent "$k"; done | tr '\n' ' ')" "5.0 5.0 5.0 "
 cluster_api 2 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 30}' >/dev/null
 for k in 1 2 3; do cluster_wait 10 "$k" "s['canary_percent'], s['cluster']['raise_waits_for_etcd']" "30.0 False"; done
 tap_is "a raise made with etcd there reaches every kernel once etcd holds it" \
