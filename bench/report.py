@@ -58,7 +58,7 @@ HOOKS = ["xdp", "tc_ingress", "tc_egress"]
 # bench/run.sh's parts in the order a full run takes them (notify only when
 # asked for).
 PART_ORDER = ["pktcost", "e2e", "ipv6", "scale", "reaction", "notify",
-              "agent"]
+              "agent", "cluster"]
 # bench/ipv6.sh: the systems in the report's order and the two families.
 IPV6_SYSTEMS = ["direct", "kanary-xdp", "kanary-tc"]
 FAMILIES = ("ipv4", "ipv6")
@@ -72,6 +72,17 @@ GOAL_NEW_FLOW_X_FLOOR = 4.0
 GOAL_X_DIRECT = 0.97
 GOAL_X_KERNEL_PEERS = 1.0   # iptables, nftables
 GOAL_X_PROXIES = 2.0        # nginx, HAProxy
+# Cluster mode's goals (issue: docs/cluster.md), on this machine.
+GOAL_PROPAGATION_P99_MS = 100.0
+GOAL_FAILOVER_WORST_MS = 5000.0
+GOAL_FAILOVER_MEDIAN_MS = 3500.0
+KIB_PER_MIB = 1024
+# bench/cluster.sh's kinds of row: the figures, then the per-node costs
+# ("cpu_pct_cluster_node1", "rss_kb_single_node1").
+CLUSTER_KINDS = ("propagation", "failover", "etcd_writes_per_s",
+                 "etcd_bytes_per_s")
+CLUSTER_NODE_COSTS = ("cpu_pct", "rss_kb")
+CLUSTER_MODES = ("cluster", "single")
 FLAGGER_MIN_INTERVAL_S = 10
 FLAGGER_DEFAULT_INTERVAL_S = 60
 
@@ -118,6 +129,7 @@ SCHEMAS = {
     "notify.csv": {"receivers": NOTIFY_RECEIVERS, "trial": "num",
                    "decided_ms": "num?", "weight_zero_seen_ms": "num",
                    "reason": "text"},
+    "cluster.csv": {"kind": "text", "trial": "num", "ms": "num"},
 }
 
 
@@ -853,6 +865,93 @@ def notify_section(res):
     return {"NOTIFY_TABLE": tab}
 
 
+# ---- 6. cluster mode -------------------------------------------------------------
+
+def p99(values):
+    """The 99th percentile, nearest rank (bench/cluster.sh prints the same)."""
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]
+
+
+def cluster_node_cost(path, line, kind):
+    """("cpu_pct", "cluster", "node1") of a per-node cost row, or None."""
+    for cost in CLUSTER_NODE_COSTS:
+        for mode in CLUSTER_MODES:
+            prefix = "%s_%s_" % (cost, mode)
+            if kind.startswith(prefix) and len(kind) > len(prefix):
+                return cost, mode, kind[len(prefix):]
+    raise ResultsError("%s, line %d: kind %r is none of %s, nor "
+                       "{%s}_{%s}_NODE" % (path, line, kind,
+                                           ", ".join(CLUSTER_KINDS),
+                                           ",".join(CLUSTER_NODE_COSTS),
+                                           ",".join(CLUSTER_MODES)))
+
+
+def cluster_section(res):
+    """bench/cluster.sh (BENCH_PARTS=cluster, not in the default run):
+    propagation and failover on three nodes and a real etcd, and what
+    cluster mode costs against single-node mode. Its "ms" column holds
+    each kind's own unit (the kind names it)."""
+    path = os.path.join(res, "cluster.csv")
+    rows = read_csv(path)
+    if not rows:
+        return {"CLUSTER_TABLE": NOT_MEASURED, "CLUSTER_COST": ""}
+    figures = defaultdict(list)
+    costs = defaultdict(dict)   # node -> {(cost, mode): value}
+    for line, r in enumerate(rows, start=2):
+        if r["kind"] in CLUSTER_KINDS:
+            figures[r["kind"]].append(num(r["ms"]))
+        else:
+            cost, mode, node = cluster_node_cost(path, line, r["kind"])
+            costs[node][(cost, mode)] = num(r["ms"])
+    out = []
+    prop, fail = figures.get("propagation"), figures.get("failover")
+    if prop:
+        out.append(["propagation: the leader's write of a new weight → every "
+                    "node applied it", "%d changes" % len(prop),
+                    "%s ms" % fmt(med(prop), 1),
+                    "p99 %s ms, max %s ms" % (fmt(p99(prop), 1),
+                                              fmt(max(prop), 1)),
+                    "p99 ≤ %s ms" % fmt(GOAL_PROPAGATION_P99_MS),
+                    verdict(p99(prop) <= GOAL_PROPAGATION_P99_MS)])
+    if fail:
+        out.append(["failover: SIGKILL of the leader → another node leads",
+                    "%d kills" % len(fail),
+                    "%s s" % fmt(med(fail) / MS_PER_S, 2),
+                    "worst %s s" % fmt(max(fail) / MS_PER_S, 2),
+                    "worst ≤ %s s, median ≤ %s s" % (
+                        fmt(GOAL_FAILOVER_WORST_MS / MS_PER_S),
+                        fmt(GOAL_FAILOVER_MEDIAN_MS / MS_PER_S, 1)),
+                    verdict(max(fail) <= GOAL_FAILOVER_WORST_MS and
+                            med(fail) <= GOAL_FAILOVER_MEDIAN_MS)])
+    tab = table(["figure", "trials", "median", "tail", "goal", ""], out) \
+        if out else NOT_MEASURED
+    missing = [k for k in ("propagation", "failover") if not figures.get(k)]
+    if out and missing:
+        tab += "\n\nNot measured in this run: %s." % ", ".join(missing)
+    cost = []
+    if figures.get("etcd_writes_per_s") or figures.get("etcd_bytes_per_s"):
+        cost.append("etcd traffic, the idle services on three nodes: "
+                    "%s writes/s, %s bytes/s (the events of one watch on "
+                    "the prefix)." % (
+                        fmt(med(figures.get("etcd_writes_per_s", [])), 1),
+                        fmt(med(figures.get("etcd_bytes_per_s", [])))))
+    if costs:
+        per_node = []
+        for node in sorted(costs):
+            c = costs[node]
+            per_node.append([node] + [
+                "%s %% / %s MiB" % (
+                    fmt(c.get(("cpu_pct", mode), float("nan")), 2),
+                    fmt(c.get(("rss_kb", mode), float("nan")) / KIB_PER_MIB,
+                        1))
+                if ("cpu_pct", mode) in c or ("rss_kb", mode) in c else "–"
+                for mode in CLUSTER_MODES])
+        cost.append(table(["kanaryd", "cluster mode: CPU (% of one core) / "
+                           "RSS", "single-node mode: CPU / RSS"], per_node))
+    return {"CLUSTER_TABLE": tab, "CLUSTER_COST": "\n\n".join(cost)}
+
+
 # ---- 5. the agent ------------------------------------------------------------------
 
 def agent_section(res, plot):
@@ -949,6 +1048,7 @@ def main():
         values.update(reaction_section(a.results, plot))
         values.update(notify_section(a.results))
         values.update(agent_section(a.results, plot))
+        values.update(cluster_section(a.results))
     except ResultsError as e:
         print("report: %s; %s left as it was" % (e, a.report), file=sys.stderr)
         return 1

@@ -266,6 +266,32 @@ static void check_few_clients(struct service_rt *s)
 	log_event_because(s, "few clients", text);
 }
 
+/* Cluster mode: a change made here that raises the canary (a promotion,
+ * a higher weight than the kernel's) waits for etcd: it is held, and
+ * agent_cluster_release_locked() applies it once the fenced write landed.
+ * A lowering applies at once and drops a raise still held. Returns the
+ * actions to carry out now. */
+static uint32_t hold_raise(struct agent *a, struct service_rt *s,
+			   uint32_t actions)
+{
+	const uint32_t raise =
+	    actions & (ACTION_PROMOTE_POOLS | ACTION_SET_WEIGHT);
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+
+	if (!a->cluster || a->cluster_adopting || !raise)
+		return actions;
+	if (!(raise & ACTION_PROMOTE_POOLS) && d &&
+	    s->rollout.weight_bp <= d->canary_bp) {
+		s->cl_held = 0;
+		return actions;
+	}
+	s->cl_held = raise;
+	log_info("service %s: canary %.2f %% waits for etcd before it reaches "
+		 "the data path",
+		 s->cfg.def.name, s->rollout.weight_bp / PERCENT);
+	return actions & ~raise;
+}
+
 /* Carries out what a rollout transition asks for (enum rollout_action),
  * logs it and marks the state file for writing. */
 static void apply_actions(struct agent *a, struct service_rt *s,
@@ -274,6 +300,7 @@ static void apply_actions(struct agent *a, struct service_rt *s,
 	uint64_t mono = clock_mono_ms();
 	int ret;
 
+	actions = hold_raise(a, s, actions);
 	if (actions & ACTION_PROMOTE_POOLS) {
 		ret = dp_service_promote(a->dp, s->dp_index);
 		if (ret) {
@@ -339,8 +366,21 @@ static void reconcile_weight(struct agent *a, struct service_rt *s)
 {
 	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
 
+	if (s->cl_held)
+		return; /* a raise waiting for etcd (hold_raise) */
 	if (d && d->canary_bp != s->rollout.weight_bp)
 		dp_service_set_weight(a->dp, s->dp_index, s->rollout.weight_bp);
+}
+
+/* Cluster mode, at start: a weight the state file has above the kernel's
+ * (a raise that waited for etcd when the node stopped) waits for etcd like
+ * any raise; etcd's state, read first, replaces it. */
+static void hold_restored_raise(struct agent *a, struct service_rt *s)
+{
+	const struct dp_service *d = dp_service_at(a->dp, s->dp_index);
+
+	if (d && s->rollout.weight_bp > d->canary_bp)
+		s->cl_held = ACTION_SET_WEIGHT;
 }
 
 /* ---- creating the agent -------------------------------------------------- */
@@ -665,6 +705,8 @@ int agent_create(const struct agent_config *cfg,
 		struct service_rt *s = a->services[i];
 
 		sync_backends(a, s);
+		if (cfg->cluster.enabled)
+			hold_restored_raise(a, s);
 		reconcile_weight(a, s);
 		if (rollout_is_active(&s->rollout))
 			log_info("service %s: resuming the rollout at step %u "
@@ -974,6 +1016,16 @@ static void service_tick(struct agent *a, struct service_rt *s, uint64_t mono,
 	check_few_clients(s);
 	check_health(a, s, mono);
 	scrape_tick(a, s, mono);
+	/* In a cluster, a warm-up runs on the node that started the rollout;
+	 * the leader runs it again when it runs nowhere here (that node
+	 * died, or the leader changed): WARMING never stays for good. */
+	if (a->cluster && s->rollout.phase == PHASE_WARMING &&
+	    !s->warmup_running && !s->warmup_pending &&
+	    cluster_may_judge(a->cluster, s)) {
+		log_info("service %s: the leader takes the warm-up over",
+			 s->cfg.def.name);
+		s->warmup_pending = true;
+	}
 	warmup_tick(a, s);
 	reconcile_weight(a, s);
 	events_targets(a, s);
@@ -1485,8 +1537,9 @@ void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 	s->cl_mod_rev = mod_rev;
 	if (promotion)
 		actions |= ACTION_PROMOTE_POOLS;
-	else if (before.weight_bp != r->weight_bp)
-		actions |= ACTION_SET_WEIGHT;
+	else if (before.weight_bp != r->weight_bp || s->cl_held)
+		actions |= ACTION_SET_WEIGHT; /* a raise held here is dropped */
+	s->cl_held = 0;
 	if (before.step != r->step || before.phase != r->phase)
 		actions |= ACTION_NEW_WINDOW;
 	if (before.started_ms != r->started_ms && rollout_is_active(r)) {
@@ -1498,6 +1551,10 @@ void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 	if (rollout_is_active(&before) &&
 	    (r->phase == PHASE_ROLLED_BACK || r->phase == PHASE_ABORTED))
 		actions |= ACTION_CUT_CANARY;
+	/* A warm-up of this node's is moot once etcd's rollout left it (its
+	 * outstanding answers stop at on_warmup's phase check). */
+	if (r->phase != PHASE_WARMING)
+		s->warmup_running = false;
 	a->cluster_adopting = true;
 	apply_actions(a, s, actions);
 	if (promotion)
@@ -1509,14 +1566,54 @@ void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 			 s->cfg.def.name, (unsigned long long)generation);
 }
 
-void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
-				 const char *diff)
+void agent_cluster_release_locked(struct agent *a, struct service_rt *s)
+{
+	uint32_t actions = s->cl_held;
+
+	if (!actions)
+		return;
+	s->cl_held = 0;
+	a->cluster_adopting = true;
+	apply_actions(a, s, actions);
+	a->cluster_adopting = false;
+}
+
+int agent_cluster_create_locked(struct agent *a,
+				const struct service_config *cfg, char *err,
+				size_t err_len)
+{
+	struct service_rt **grown, *s;
+	int ret;
+
+	grown = realloc(a->services, (a->service_count + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	a->services = grown;
+	s = service_new(cfg);
+	if (!s)
+		return -ENOMEM;
+	ret = place_service(a, s, err, err_len);
+	if (ret) {
+		service_free(a, s);
+		return ret;
+	}
+	s->cl_proposed = true;
+	s->cl_from_etcd = true;
+	a->services[a->service_count++] = s;
+	sync_backends(a, s);
+	reconcile_weight(a, s);
+	events_sync(s);
+	a->state_dirty = true;
+	log_info("cluster: service %s: created from etcd's definition (this "
+		 "node's config does not name it)",
+		 s->cfg.def.name);
+	return 0;
+}
+
+static void remove_service_locked(struct agent *a, struct service_rt *s)
 {
 	size_t i;
 
-	log_error("cluster: service %s: refused: etcd holds another "
-		  "definition of it (%s); this node serves the others",
-		  s->cfg.def.name, diff);
 	dp_service_remove(a->dp, s->dp_index);
 	for (i = 0; i < a->service_count; i++)
 		if (a->services[i] == s) {
@@ -1527,6 +1624,24 @@ void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
 			break;
 		}
 	service_free(a, s);
+}
+
+void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
+				 const char *diff)
+{
+	log_error("cluster: service %s: refused: etcd holds another "
+		  "definition of it (%s); this node serves the others",
+		  s->cfg.def.name, diff);
+	remove_service_locked(a, s);
+}
+
+void agent_cluster_drop_locked(struct agent *a, struct service_rt *s)
+{
+	log_info("cluster: service %s: its definition went from etcd: "
+		 "removing it from this node",
+		 s->cfg.def.name);
+	remove_service_locked(a, s);
+	a->state_dirty = true;
 }
 
 int agent_nodes_json(struct agent *a, json_t **out, struct agent_error *err)

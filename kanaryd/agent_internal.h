@@ -239,6 +239,13 @@ struct service_rt {
 	bool cl_dirty;	  /* a change made here, to write to etcd */
 	uint64_t cl_generation; /* of the state applied here */
 	int64_t cl_mod_rev;	/* etcd's revision of that state (0: none) */
+	/* A raise made here (ACTION_PROMOTE_POOLS or ACTION_SET_WEIGHT),
+	 * kept off the data path until etcd holds it: a node lowers the
+	 * canary on its own, never raises it without etcd. */
+	uint32_t cl_held;
+	/* Created from etcd's definition (no config of this node names
+	 * it): removed when etcd's definition goes. */
+	bool cl_from_etcd;
 };
 
 enum rollback_reason {
@@ -391,6 +398,17 @@ void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 				uint64_t generation, int64_t mod_rev);
 void agent_cluster_refuse_locked(struct agent *a, struct service_rt *s,
 				 const char *diff);
+/* etcd now holds the change made here: a raise it held (cl_held) reaches
+ * the data path. */
+void agent_cluster_release_locked(struct agent *a, struct service_rt *s);
+/* A service etcd holds that this node's config does not name: added to
+ * this node (cl_proposed, cl_from_etcd; etcd's state is applied at the
+ * next read). 0, or a negative errno with why in err. */
+int agent_cluster_create_locked(struct agent *a,
+				const struct service_config *cfg, char *err,
+				size_t err_len);
+/* Such a service whose definition went from etcd: removed here. */
+void agent_cluster_drop_locked(struct agent *a, struct service_rt *s);
 
 /* gates.c */
 /* Asks a waiting gate's URL when due (never waits for the answer). */

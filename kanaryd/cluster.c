@@ -74,6 +74,12 @@ struct cluster {
 	json_t *nodes; /* the registry as last read: array of objects */
 	json_t *gone;  /* {name: wall ms} of nodes whose entry went away */
 
+	/* The loop's: services refused here (another definition in this
+	 * node's config), never made from etcd's; {name: revision} of the
+	 * definitions that could not be made a service, said once each. */
+	json_t *refused;
+	json_t *unmade;
+
 	/* The loop's own. */
 	int64_t lease;
 	uint64_t next_keepalive_ms;
@@ -179,13 +185,14 @@ json_t *cluster_service_json(struct cluster *c, const struct service_rt *s)
 					  : lagging,
 				      json_string(name ? name : "?"));
 	}
-	out = json_pack("{s:s, s:b, s:I, s:s?, s:o, s:o, s:b, s:s?}", "node",
-			c->cfg.node, "shared", s->cl_proposed, "generation",
-			(json_int_t)s->cl_generation, "leader",
-			c->leader_name[0] ? c->leader_name : NULL, "applied_by",
-			applied, "lagging", lagging, "etcd_connected",
-			c->connected, "etcd_error",
-			c->error[0] ? c->error : NULL);
+	out =
+	    json_pack("{s:s, s:b, s:I, s:s?, s:o, s:o, s:b, s:s?, s:b}", "node",
+		      c->cfg.node, "shared", s->cl_proposed, "generation",
+		      (json_int_t)s->cl_generation, "leader",
+		      c->leader_name[0] ? c->leader_name : NULL, "applied_by",
+		      applied, "lagging", lagging, "etcd_connected",
+		      c->connected, "etcd_error", c->error[0] ? c->error : NULL,
+		      "raise_waits_for_etcd", s->cl_held != 0);
 	pthread_mutex_unlock(&c->mu);
 	return out;
 }
@@ -304,12 +311,19 @@ static void definition_diff(const json_t *theirs, const json_t *mine, char *buf,
 }
 
 /* The state of s as this node has it: the rollout, the last decisions,
- * the pools. */
+ * the pools. A promotion held until etcd has it (cl_held) is written as
+ * it will be once applied: the canary pool stable, no canary, weight 0. */
 static json_t *state_json(const struct cluster *c, const struct service_rt *s,
 			  uint64_t generation)
 {
 	size_t n = json_array_size(s->decisions), from;
 	json_t *decisions = json_array();
+	const bool promoting = s->cl_held & ACTION_PROMOTE_POOLS;
+	const struct dp_service_def *def = &s->cfg.def;
+	struct rollout_state rollout = s->rollout;
+
+	if (promoting)
+		rollout.weight_bp = 0;
 
 	from = n > CLUSTER_DECISIONS_KEPT ? n - CLUSTER_DECISIONS_KEPT : 0;
 	for (; from < n; from++)
@@ -318,13 +332,15 @@ static json_t *state_json(const struct cluster *c, const struct service_rt *s,
 	return json_pack(
 	    "{s:I, s:s, s:o, s:o, s:I, s:I, s:I, s:o, s:o}", "generation",
 	    (json_int_t)generation, "writer", c->cfg.node, "rollout",
-	    statefile_rollout_json(&s->rollout), "decisions", decisions,
+	    statefile_rollout_json(&rollout), "decisions", decisions,
 	    "evaluations_pass", (json_int_t)s->evaluations[VERDICT_PASS],
 	    "evaluations_fail", (json_int_t)s->evaluations[VERDICT_FAIL],
 	    "rollbacks", (json_int_t)s->rollbacks, "stable",
-	    endpoints_json(s->cfg.def.stable, s->cfg.def.stable_count),
+	    promoting ? endpoints_json(def->canary, def->canary_count)
+		      : endpoints_json(def->stable, def->stable_count),
 	    "canary",
-	    endpoints_json(s->cfg.def.canary, s->cfg.def.canary_count));
+	    promoting ? json_array()
+		      : endpoints_json(def->canary, def->canary_count));
 }
 
 static int pool_from_json(const json_t *list, struct endpoint *out,
@@ -480,6 +496,7 @@ static int propose(struct cluster *c, struct service_rt *s)
 			s->cl_generation = 1;
 			s->cl_mod_rev = rev;
 			c->applied_changed = true;
+			agent_cluster_release_locked(a, s); /* etcd holds it */
 			log_info("cluster: service %s: proposed to etcd",
 				 s->cfg.def.name);
 		}
@@ -509,6 +526,7 @@ static int propose(struct cluster *c, struct service_rt *s)
 			snprintf(diff, sizeof(diff),
 				 "etcd's definition at %s is not JSON",
 				 def_key);
+		json_object_set_new(c->refused, s->cfg.def.name, json_true());
 		agent_cluster_refuse_locked(a, s, diff);
 	}
 	json_decref(theirs);
@@ -613,6 +631,10 @@ static int publish(struct cluster *c, size_t index)
 		s->cl_generation = generation;
 		s->cl_mod_rev = rev;
 		c->applied_changed = true;
+		/* A newer change made meanwhile is written (and released)
+		 * next: what is released is what etcd holds. */
+		if (!s->cl_dirty)
+			agent_cluster_release_locked(a, s);
 	} else if (!kvs.count ||
 		   parse_state(&kvs.kv[0], &st, why, sizeof(why))) {
 		/* This node's valid state repairs it: written over it next. */
@@ -695,11 +717,166 @@ static int elect(struct cluster *c, const struct etcd_kv *leader_kv)
 	return 0;
 }
 
+/* A service of this node from etcd's definition (definition_json's
+ * shape): 0, or -EPROTO with why. Only what the definition carries is
+ * set; the rest keeps the defaults of a configured service. */
+static int service_from_definition(const char *name, const struct etcd_kv *kv,
+				   struct service_config *out, char *why,
+				   size_t why_len)
+{
+	json_t *d = json_loadb(kv->value, kv->value_len, 0, NULL);
+	const char *vip = json_string_value(json_object_get(d, "vip"));
+	const char *proto = json_string_value(json_object_get(d, "protocol"));
+	const char *preset =
+	    json_string_value(json_object_get(d, "metrics_preset"));
+	const char *path =
+	    json_string_value(json_object_get(d, "metrics_path"));
+	const json_t *seed = json_object_get(d, "seed");
+	const json_t *port = json_object_get(d, "metrics_port");
+	const json_t *http = json_object_get(d, "http");
+	const json_t *metrics = json_object_get(d, "metrics");
+	struct spec_error serr;
+	char err[AGENT_ERR_MSG_LEN];
+	int ret = -EPROTO;
+
+	config_service_defaults(out);
+	snprintf(out->def.name, sizeof(out->def.name), "%s", name);
+	if (!json_is_object(d))
+		snprintf(why, why_len, "not a JSON object");
+	else if (!vip ||
+		 netaddr_parse_endpoint(vip, &out->def.vip, err, sizeof(err)))
+		snprintf(why, why_len, "vip is not an IP:PORT");
+	else if (!proto || (strcmp(proto, "tcp") && strcmp(proto, "udp")))
+		snprintf(why, why_len, "protocol is neither tcp nor udp");
+	else if (!json_is_integer(seed) || json_integer_value(seed) < 0 ||
+		 json_integer_value(seed) > UINT32_MAX)
+		snprintf(why, why_len, "seed is not a 32-bit number");
+	else if (!json_is_boolean(http) || !json_is_boolean(metrics))
+		snprintf(why, why_len,
+			 "http and metrics must be true or false");
+	else if (pool_from_json(json_object_get(d, "stable"), out->def.stable,
+				&out->def.stable_count) ||
+		 pool_from_json(json_object_get(d, "canary"), out->def.canary,
+				&out->def.canary_count) ||
+		 !out->def.stable_count)
+		snprintf(why, why_len,
+			 "stable and canary must be lists of at most %d "
+			 "IP:PORT, stable not empty",
+			 KN_MAX_POOL_BACKENDS);
+	else if (json_is_true(metrics) &&
+		 (!preset || metric_spec_preset(preset, &out->metrics)))
+		snprintf(why, why_len,
+			 "its metrics are not a preset (a custom metrics "
+			 "specification is not in the definition)");
+	else if (!path || strlen(path) >= sizeof(out->metrics_path) ||
+		 !json_is_integer(port) || json_integer_value(port) < 0 ||
+		 json_integer_value(port) > UINT16_MAX)
+		snprintf(why, why_len,
+			 "metrics_path or metrics_port is not one");
+	else if (rollout_spec_from_json(json_object_get(d, "rollout"),
+					&out->rollout, "rollout", &out->rollout,
+					&serr))
+		snprintf(why, why_len, "%s", serr.message);
+	else
+		ret = 0;
+	if (!ret) {
+		out->def.proto =
+		    !strcmp(proto, "udp") ? IPPROTO_UDP : IPPROTO_TCP;
+		out->def.flags = json_is_true(http) ? KN_SVC_F_HTTP : 0;
+		out->def.seed = (uint32_t)json_integer_value(seed);
+		out->has_metrics = json_is_true(metrics);
+		snprintf(out->metrics_path, sizeof(out->metrics_path), "%s",
+			 path);
+		out->metrics_port = (uint16_t)json_integer_value(port);
+	}
+	json_decref(d);
+	return ret;
+}
+
+/* The service name of a key "PREFIX services/NAME/LEAF", or NULL. */
+static const char *service_key(const struct cluster *c, const char *key,
+			       const char *leaf, char name[KN_SERVICE_NAME_LEN])
+{
+	const char *tail = key + strlen(c->cfg.prefix), *slash;
+
+	if (strncmp(tail, "services/", 9))
+		return NULL;
+	tail += 9;
+	slash = strchr(tail, '/');
+	if (!slash || strcmp(slash, leaf) ||
+	    (size_t)(slash - tail) >= KN_SERVICE_NAME_LEN)
+		return NULL;
+	snprintf(name, KN_SERVICE_NAME_LEN, "%.*s", (int)(slash - tail), tail);
+	return name;
+}
+
+static bool holds_definition(const struct cluster *c,
+			     const struct etcd_kvs *kvs, const char *service)
+{
+	char name[KN_SERVICE_NAME_LEN];
+	size_t i;
+
+	for (i = 0; i < kvs->count; i++)
+		if (service_key(c, kvs->kv[i].key, "/def", name) &&
+		    !strcmp(name, service))
+			return true;
+	return false;
+}
+
+/* Every node reconciles to etcd: a definition no service here has becomes
+ * one; a service made that way goes when its definition goes. */
+static void take_definitions(struct cluster *c, const struct etcd_kvs *kvs)
+{
+	struct agent *a = c->agent;
+	char name[KN_SERVICE_NAME_LEN], why[AGENT_ERR_MSG_LEN];
+	struct service_config *cfg = malloc(sizeof(*cfg));
+	size_t i;
+
+	if (!cfg)
+		return; /* the next read tries again */
+	pthread_mutex_lock(&a->lock);
+	for (i = 0; i < a->service_count; i++) {
+		struct service_rt *s = a->services[i];
+
+		if (s->cl_from_etcd &&
+		    !holds_definition(c, kvs, s->cfg.def.name)) {
+			agent_cluster_drop_locked(a, s);
+			i--; /* the next one moved here */
+		}
+	}
+	for (i = 0; i < kvs->count; i++) {
+		const struct etcd_kv *kv = &kvs->kv[i];
+		const json_t *said;
+
+		if (!service_key(c, kv->key, "/def", name) ||
+		    agent_find_service(a, name) ||
+		    json_object_get(c->refused, name))
+			continue;
+		said = json_object_get(c->unmade, name);
+		if (said && json_integer_value(said) == kv->mod_revision)
+			continue;
+		if (service_from_definition(name, kv, cfg, why, sizeof(why)) ||
+		    agent_cluster_create_locked(a, cfg, why, sizeof(why))) {
+			log_error("cluster: service %s: etcd's definition (%s, "
+				  "revision %" PRId64 ") cannot be served "
+				  "here: %s",
+				  name, kv->key, kv->mod_revision, why);
+			json_object_set_new(c->unmade, name,
+					    json_integer(kv->mod_revision));
+			continue;
+		}
+		json_object_del(c->unmade, name);
+		c->applied_changed = true;
+	}
+	pthread_mutex_unlock(&a->lock);
+	free(cfg);
+}
+
 /* etcd's states applied here; the registry cached for the queries. */
 static void take_states(struct cluster *c, const struct etcd_kvs *kvs)
 {
 	struct agent *a = c->agent;
-	size_t plen = strlen(c->cfg.prefix), i;
+	size_t i;
 	char why[AGENT_ERR_MSG_LEN];
 
 	pthread_mutex_lock(&a->lock);
@@ -708,16 +885,9 @@ static void take_states(struct cluster *c, const struct etcd_kvs *kvs)
 		char name[KN_SERVICE_NAME_LEN];
 		struct shared_state st;
 		struct service_rt *s;
-		const char *tail = kv->key + plen, *slash;
 
-		if (strncmp(tail, "services/", 9))
+		if (!service_key(c, kv->key, "/state", name))
 			continue;
-		tail += 9;
-		slash = strchr(tail, '/');
-		if (!slash || strcmp(slash, "/state") ||
-		    (size_t)(slash - tail) >= sizeof(name))
-			continue;
-		snprintf(name, sizeof(name), "%.*s", (int)(slash - tail), tail);
 		s = agent_find_service(a, name);
 		if (!s || !s->cl_proposed || s->cl_dirty ||
 		    kv->mod_revision == s->cl_mod_rev)
@@ -825,6 +995,7 @@ static int read_all(struct cluster *c)
 			leader_kv = &kvs.kv[i];
 	ret = elect(c, leader_kv);
 	take_nodes(c, &kvs);
+	take_definitions(c, &kvs);
 	take_states(c, &kvs);
 	etcd_kvs_free(&kvs);
 	return ret;
@@ -1138,6 +1309,8 @@ int cluster_create(struct agent *a, const struct cluster_config *cfg,
 	pthread_cond_init(&c->wake, NULL);
 	c->nodes = json_array();
 	c->gone = json_object();
+	c->refused = json_object();
+	c->unmade = json_object();
 	c->connected = true; /* until a call says otherwise */
 	for (i = 0; i < cfg->etcd_count; i++)
 		urls[i] = cfg->etcd[i];
@@ -1187,6 +1360,8 @@ void cluster_destroy(struct cluster *c)
 	etcd_client_destroy(c->watcher);
 	json_decref(c->nodes);
 	json_decref(c->gone);
+	json_decref(c->refused);
+	json_decref(c->unmade);
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->mu);
 	free(c);

@@ -13,9 +13,14 @@
 #     is down, the rollout goes on when it is back;
 #   a node cut from etcd mid-rollout (its control link down) keeps its
 #     weight, the others promote, the decisions name it as left out; it
-#     rejoins and applies the state;
+#     rejoins and applies the state (etcd's history compacted meanwhile);
 #   a hostile state in etcd: said in the log, the weight kept;
-#   200 clients moved from node 1 to node 2 keep their pool.
+#   200 clients moved from node 1 to node 2 keep their pool;
+#   a node cut from etcd lowers its canary at once, raises it only once
+#     etcd holds the raise (its kernel's weight read with bpftool);
+#   a warm-up whose node died is run by the leader, the rollout goes on;
+#   a node whose config names no service serves the one etcd holds, and
+#     drops it when it goes from etcd.
 set -u
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/topology.sh"
@@ -301,10 +306,96 @@ log = json.load(sys.stdin)['decisions']
 start = max(i for i, d in enumerate(log) if d.get('event') == 'rollout started')
 print(sorted(set(o['node'] for d in log[start:] if d.get('verdict') == 'pass' for o in d['nodes']['left_out'])))")" \
 	"['node2']"
+# What node 2 missed is compacted away: it must read the state whole.
+rev=$(cluster_etcdctl get /kanary/leader -w json | "$PYTHON" -c "import json, sys
+print(json.load(sys.stdin)['header']['revision'])")
+tap_check "etcd compacts its history up to revision $rev, past what node 2 saw" \
+	cluster_etcdctl compact "$rev"
 cluster_heal 2
 tap_check "node 2 rejoins" wait_nodes "$WAIT_S" 3
 cluster_wait 10 2 "s['phase']" promoted
 tap_is "and applies the state it missed" \
 	"$(cluster_status 2 "s['phase'], s['canary_percent'], [b['pool'] for b in s['backends']]")" "promoted 0.0 ['stable']"
 wait_loads
+
+# ---- a node cut from etcd lowers its canary alone, never raises it -------------
+restore_pools || tap_fail "the canary is back in its pool"
+cluster_api 1 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 20}' >/dev/null
+for k in 1 2 3; do cluster_wait 10 "$k" "s['canary_percent']" 20.0; done
+cluster_partition 2
+cluster_wait "$WAIT_S" 2 "s['cluster']['etcd_connected']" False
+cluster_api 2 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 60}' >/dev/null
+tap_is "a raise made on a node cut from etcd does not reach its kernel" "$(cluster_kernel_percent 2)" 20.0
+tap_is "its status says the raise waits for etcd" \
+	"$(cluster_status 2 "s['canary_percent'], s['cluster']['raise_waits_for_etcd']")" "60.0 True"
+tap_is "nor the other nodes" "$(cluster_status 1 "s['canary_percent']") $(cluster_status 3 "s['canary_percent']")" "20.0 20.0"
+cluster_api 2 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 5}' >/dev/null
+tap_is "a lowering made there reaches its kernel at once" "$(cluster_kernel_percent 2)" 5.0
+cluster_heal 2
+for k in 1 2 3; do cluster_wait "$WAIT_S" "$k" "s['canary_percent']" 5.0; done
+tap_is "back, it writes the lowering and every node applies it" \
+	"$(for k in 1 2 3; do cluster_kernel_percent "$k"; done | tr '\n' ' ')" "5.0 5.0 5.0 "
+# Cut again with a raise waiting, restarted: its state file has the raise.
+cluster_partition 2
+cluster_wait "$WAIT_S" 2 "s['cluster']['etcd_connected']" False
+cluster_api 2 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 60}' >/dev/null
+sleep 0.5
+cluster_kill 2
+cluster_kanaryd 2 --config "$TOPO_TMP/node2.json" || tap_fail "node 2 restarts"
+tap_is "restarted still cut from etcd, its state file's raise does not reach its kernel" \
+	"$(cluster_status 2 "s['canary_percent'], s['cluster']['raise_waits_for_etcd']") $(cluster_kernel_percent 2)" "60.0 True 5.0"
+cluster_heal 2
+cluster_wait "$WAIT_S" 2 "s['canary_percent'], s['cluster']['raise_waits_for_etcd']" "5.0 False"
+tap_is "back, it takes etcd's state and drops the raise" \
+	"$(for k in 1 2 3; do cluster_kernel_percent "$k"; done | tr '\n' ' ')" "5.0 5.0 5.0 "
+cluster_api 2 PUT "/api/v1/services/$CLUSTER_SERVICE/weight" '{"canary_percent": 30}' >/dev/null
+for k in 1 2 3; do cluster_wait 10 "$k" "s['canary_percent'], s['cluster']['raise_waits_for_etcd']" "30.0 False"; done
+tap_is "a raise made with etcd there reaches every kernel once etcd holds it" \
+	"$(for k in 1 2 3; do cluster_kernel_percent "$k"; done | tr '\n' ' ')" "30.0 30.0 30.0 "
+
+# ---- a warm-up whose node died: the leader runs it ------------------------------
+leader=$(cluster_leader 1)
+lk=${leader#node}
+wk=1
+[ "$wk" = "$lk" ] && wk=2
+# Node wk's warm-up requests to the canary go nowhere: it stays warming
+# until it is killed (clients' traffic is forwarded, not sent from it).
+ip netns exec "$(cluster_node_ns "$wk")" iptables -I OUTPUT -d "$CLUSTER_CANARY_IP" -p tcp -j DROP
+cluster_api "$wk" POST "/api/v1/services/$CLUSTER_SERVICE/rollout" \
+	'{"steps": [10, 100], "interval": "30s", "warmup_requests": 5}' >/dev/null
+cluster_wait 10 "$wk" "s['phase']" warming
+cluster_kill "$wk"
+ip netns exec "$(cluster_node_ns "$wk")" iptables -D OUTPUT -d "$CLUSTER_CANARY_IP" -p tcp -j DROP
+cluster_wait "$WAIT_S" "$lk" "s['phase'], s['step']" "progressing 1"
+tap_is "node $wk killed while warming up, the leader ($leader) warms up and goes on to the first step" \
+	"$(cluster_status "$lk" "s['phase'], s['step'], s['canary_percent']")" "progressing 1 10.0"
+tap_check "the leader says it took the warm-up over" \
+	grep -q "service chat: the leader takes the warm-up over" "$TOPO_TMP/kanaryd$lk.log"
+cluster_api "$lk" POST "/api/v1/services/$CLUSTER_SERVICE/abort" >/dev/null
+cluster_kanaryd "$wk" --config "$TOPO_TMP/node$wk.json" || tap_fail "node $wk restarts"
+for k in 1 2 3; do cluster_wait 10 "$k" "s['phase'], s['canary_percent']" "aborted 0.0"; done
+
+# ---- a node whose config names no service serves the cluster's -----------------
+kill -TERM "${CLUSTER_PID[3]}"
+wait "${CLUSTER_PID[3]}"
+"$PYTHON" -c "import json; c = json.load(open('$TOPO_TMP/node3.json')); c['services'] = []
+json.dump(c, open('$TOPO_TMP/bare3.json', 'w'))"
+cluster_kanaryd 3 --config "$TOPO_TMP/bare3.json" || tap_fail "node 3 restarts without services"
+cluster_wait 10 3 "s['canary_percent'], s['cluster']['shared']" "0.0 True"
+tap_check "node 3, its config naming no service, creates the one etcd holds" \
+	grep -q "service chat: created from etcd's definition" "$TOPO_TMP/kanaryd3.log"
+tap_is "and applies the cluster's state in its kernel" "$(cluster_status 3 "s['phase']") $(cluster_kernel_percent 3)" "aborted 0.0"
+cluster_load 3 2 "$TOPO_TMP/bare3-load.json"
+wait "$CLUSTER_LOAD_PID"
+tap_is "clients through node 3 are answered" "$("$PYTHON" -c "import json; d = json.load(open('$TOPO_TMP/bare3-load.json'))
+print(d['errors'], sum(s['answered'] for s in d['per_source']) > 0)" 2>&1)" "0 True"
+cluster_etcdctl del --prefix "/kanary/services/$CLUSTER_SERVICE/" >/dev/null
+services_of() { cluster_api "$1" GET /api/v1/services | "$PYTHON" -c "import json, sys
+print(len(json.load(sys.stdin)['services']))" 2>/dev/null; }
+for ((i = 0; i < 100; i++)); do
+	[ "$(services_of 3)" = 0 ] && break
+	sleep 0.1
+done
+tap_is "deleted from etcd, the service goes from node 3 (its config never named it)" "$(services_of 3)" 0
+tap_is "nodes 1 and 2 keep theirs (their configs name it)" "$(services_of 1) $(services_of 2)" "1 1"
 tap_done

@@ -196,3 +196,17 @@ cluster_load() {
 
 cluster_partition() { ip -n "$(cluster_node_ns "$1")" link set ctl0 down; }
 cluster_heal() { ip -n "$(cluster_node_ns "$1")" link set ctl0 up; }
+
+# cluster_kernel_percent K: the canary weight node K's kernel applies (the
+# kn_weights map read with bpftool, not the status), in percent.
+cluster_kernel_percent() {
+	bpftool -j map dump pinned "/sys/fs/bpf/kn-$TOPO_SFX-node$1/kn_weights" |
+		"$PYTHON" -c "import json, sys
+best = 0
+for e in json.load(sys.stdin):
+    for v in e.get('formatted', e)['values']:
+        w = v['value']
+        bp = w['canary_bp'] if isinstance(w, dict) else int(w[0], 16) | int(w[1], 16) << 8
+        best = max(best, bp)
+print(best / 100.0)"
+}
