@@ -160,6 +160,7 @@ static void test_listen_from_config(void **state)
 	assert_non_null(strstr(err,
 			       "could not serve the API on "
 			       "[2001:2:0:ffff:ffff:ffff:ffff:fffe]:65535"));
+	config_free(&cfg);
 }
 
 int main(void)
