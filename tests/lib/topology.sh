@@ -128,13 +128,18 @@ topo_backend_ip() { # ROLE INDEX(1-based)
 	if [ "$1" = stable ]; then echo "198.18.16.$((9 + $2))"; else echo "198.18.16.$((19 + $2))"; fi
 }
 
-# "IP:PORT,IP:PORT" of a pool
-topo_pool() {
-	local role=$1 n i out=""
+# "IP:PORT,IP:PORT" of a pool; with ipv6, "[IP]:PORT,..." of its IPv6 twin
+topo_pool() { # ROLE [ipv6]
+	local role=$1 family=${2:-ipv4} n i ip out=""
 	n=$TOPO_STABLE_COUNT
 	[ "$role" = canary ] && n=$TOPO_CANARY_COUNT
 	for ((i = 1; i <= n; i++)); do
-		out+="${out:+,}$(topo_backend_ip "$role" "$i"):$TOPO_BACKEND_PORT"
+		if [ "$family" = ipv6 ]; then
+			ip="[$(topo_backend_ip6 "$role" "$i")]"
+		else
+			ip=$(topo_backend_ip "$role" "$i")
+		fi
+		out+="${out:+,}$ip:$TOPO_BACKEND_PORT"
 	done
 	echo "$out"
 }
@@ -307,15 +312,7 @@ topo_backend_ip6() { # ROLE INDEX(1-based)
 }
 
 # "[IP]:PORT,[IP]:PORT" of a pool
-topo_pool6() {
-	local role=$1 n i out=""
-	n=$TOPO_STABLE_COUNT
-	[ "$role" = canary ] && n=$TOPO_CANARY_COUNT
-	for ((i = 1; i <= n; i++)); do
-		out+="${out:+,}[$(topo_backend_ip6 "$role" "$i")]:$TOPO_BACKEND_PORT"
-	done
-	echo "$out"
-}
+topo_pool6() { topo_pool "$1" ipv6; }
 
 topo_source_ip6() { printf '%s%x\n' "$TOPO_SOURCE6_PREFIX" "$1"; }
 # "2001:2::1:0-2001:2::1:c7" for kn-load --sources.
