@@ -202,7 +202,7 @@ static void service_free(struct agent *a, struct service_rt *s)
 	}
 	gates_cancel(a, s);
 	free(s->backends);
-	json_decref(s->decisions);
+	decision_log_free(&s->decisions);
 	free(s->history);
 	json_decref(s->latest_analysis);
 	free(s);
@@ -227,9 +227,7 @@ static void cfg_pools_from_kernel(struct agent *a, struct service_rt *s)
 
 static void log_decision(struct service_rt *s, json_t *record)
 {
-	json_array_append_new(s->decisions, record);
-	while (json_array_size(s->decisions) > AGENT_DECISIONS_MAX)
-		json_array_remove(s->decisions, 0);
+	decision_log_append(&s->decisions, record);
 }
 
 /* An operator's or the agent's own event, in the decision log, with why. */
@@ -406,10 +404,10 @@ static struct service_rt *service_new(const struct service_config *cfg)
 	s->configured_connection_affinity =
 	    cfg->def.flags & KN_SVC_F_CONNECTION_AFFINITY;
 	rollout_init(&s->rollout, cfg->def.canary_bp);
-	s->decisions = json_array();
 	s->history = calloc(AGENT_HISTORY_POINTS, sizeof(*s->history));
-	if (!s->decisions || !s->history) {
-		json_decref(s->decisions);
+	if (decision_log_init(&s->decisions, AGENT_DECISIONS_MAX) ||
+	    !s->history) {
+		decision_log_free(&s->decisions);
 		free(s->history);
 		free(s);
 		return NULL;
@@ -571,11 +569,8 @@ static void restore_service(struct agent *a, const struct agent_config *cfg,
 		s->rollout = rec->rollout;
 		restore_baseline(s, rec);
 	}
-	if (rec->decisions) {
-		json_decref(s->decisions);
-		s->decisions = rec->decisions;
-		rec->decisions = NULL;
-	}
+	if (rec->decisions)
+		decision_log_load(&s->decisions, rec->decisions);
 	s->evaluations[VERDICT_PASS] = rec->evaluations_pass;
 	s->evaluations[VERDICT_FAIL] = rec->evaluations_fail;
 	s->rollbacks = rec->rollbacks;
@@ -774,8 +769,7 @@ const char *agent_token(const struct agent *a)
 /* The last record, when it held the same step undecided. */
 static json_t *held_record(struct service_rt *s, json_t *decision)
 {
-	size_t n = json_array_size(s->decisions);
-	json_t *last = n ? json_array_get(s->decisions, n - 1) : NULL;
+	json_t *last = decision_log_newest(&s->decisions);
 	const char *v = json_string_value(json_object_get(decision, "verdict"));
 	const char *lv = json_string_value(json_object_get(last, "verdict"));
 
@@ -815,8 +809,7 @@ static void record_evaluation(struct service_rt *s, json_t *decision,
 				    : json_object_get(held, "time"));
 		json_object_set_new(decision, "evaluations",
 				    json_integer(times ? times + 1 : 2));
-		json_array_set_new(s->decisions,
-				   json_array_size(s->decisions) - 1, decision);
+		decision_log_replace_newest(&s->decisions, decision);
 		return;
 	}
 	log_decision(s, decision);
@@ -1524,12 +1517,8 @@ void agent_cluster_adopt_locked(struct agent *a, struct service_rt *s,
 	if (!promotion && adopt_pools(a, s, pools, r->weight_bp))
 		return;
 	s->rollout = *r;
-	if (rec->decisions) {
-		json_decref(s->decisions);
-		s->decisions = json_deep_copy(rec->decisions);
-		if (!s->decisions)
-			s->decisions = json_array();
-	}
+	if (rec->decisions)
+		decision_log_load(&s->decisions, rec->decisions);
 	s->evaluations[VERDICT_PASS] = rec->evaluations_pass;
 	s->evaluations[VERDICT_FAIL] = rec->evaluations_fail;
 	s->rollbacks = rec->rollbacks;

@@ -16,6 +16,7 @@
  *   gates.c          asking a waiting gate's URL (its answer: struct
  *                    gate_wait, taken by the core)
  *   events.c         what the notifier is told after each transition
+ *   decision_log.c   the decision log (struct decision_log)
  * Everything here is guarded by agent.lock. The fetcher is used by the
  * control loop's thread only: API threads leave work for it (flags,
  * retired backends) and wake it up. tests/static/core_calls.sh checks that
@@ -28,6 +29,7 @@
 #include <signal.h>
 
 #include "agent.h"
+#include "decision_log.h"
 #include "judge/analysis.h"
 #include "datapath/dataplane.h"
 #include "fetcher.h"
@@ -220,7 +222,7 @@ struct service_rt {
 	struct kernel_window stable_baseline_kernel;
 	struct metrics_window stable_baseline_metrics;
 
-	json_t *decisions; /* array, oldest first, capped */
+	struct decision_log decisions; /* the last AGENT_DECISIONS_MAX */
 	json_t *latest_analysis;
 	uint64_t evaluations[3]; /* by enum rollout_verdict */
 	uint64_t rollbacks;

@@ -316,8 +316,8 @@ static void definition_diff(const json_t *theirs, const json_t *mine, char *buf,
 static json_t *state_json(const struct cluster *c, const struct service_rt *s,
 			  uint64_t generation)
 {
-	size_t n = json_array_size(s->decisions), from;
-	json_t *decisions = json_array();
+	json_t *decisions =
+	    decision_log_json(&s->decisions, CLUSTER_DECISIONS_KEPT);
 	const bool promoting = s->cl_held & ACTION_PROMOTE_POOLS;
 	const struct dp_service_def *def = &s->cfg.def;
 	struct rollout_state rollout = s->rollout;
@@ -325,10 +325,6 @@ static json_t *state_json(const struct cluster *c, const struct service_rt *s,
 	if (promoting)
 		rollout.weight_bp = 0;
 
-	from = n > CLUSTER_DECISIONS_KEPT ? n - CLUSTER_DECISIONS_KEPT : 0;
-	for (; from < n; from++)
-		json_array_append(decisions,
-				  json_array_get(s->decisions, from));
 	return json_pack(
 	    "{s:I, s:s, s:o, s:o, s:I, s:I, s:I, s:o, s:o}", "generation",
 	    (json_int_t)generation, "writer", c->cfg.node, "rollout",

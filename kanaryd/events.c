@@ -12,9 +12,7 @@
 
 static const json_t *last_decision(const struct service_rt *s)
 {
-	size_t n = json_array_size(s->decisions);
-
-	return n ? json_array_get(s->decisions, n - 1) : NULL;
+	return decision_log_newest(&s->decisions);
 }
 
 void events_emit(struct agent *a, struct service_rt *s, enum notify_event kind,

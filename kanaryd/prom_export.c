@@ -8,6 +8,7 @@
  * the health probes, whether the data path is still attached.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -425,6 +426,7 @@ static void agent_families(struct agent *a, struct page *b)
 	    [KN_R_ICMP_MALFORMED] = "icmp_malformed",
 	};
 	struct kn_global_stats stats[KN_HOOK_COUNT];
+	struct mallinfo2 heap;
 	size_t r, h;
 
 	family(b, "kanary_rollbacks_total", "counter",
@@ -457,6 +459,14 @@ static void agent_families(struct agent *a, struct page *b)
 	       "Distinct backend addresses probed.");
 	out(b, "kanary_health_probe_addresses %zu\n",
 	    health_probes_addresses(a->probes));
+	heap = mallinfo2();
+	family(b, "kanary_process_heap_bytes", "gauge",
+	       "kanaryd's heap (glibc malloc): bytes in use, and bytes "
+	       "freed but still held by the allocator (what fragments).");
+	out(b, "kanary_process_heap_bytes{state=\"in_use\"} %zu\n",
+	    heap.uordblks + heap.hblkhd);
+	out(b, "kanary_process_heap_bytes{state=\"free\"} %zu\n",
+	    heap.fordblks);
 	family(b, "kanary_agent_start_time_seconds", "gauge",
 	       "When this kanaryd started, in seconds since the epoch.");
 	out(b, "kanary_agent_start_time_seconds %.3f\n",

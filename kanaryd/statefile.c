@@ -310,14 +310,11 @@ static json_t *state_json(struct agent *a)
 
 	for (i = 0; i < a->service_count; i++) {
 		struct service_rt *s = a->services[i];
-		size_t n = json_array_size(s->decisions), from;
-		json_t *decisions = json_array(), *record;
+		json_t *decisions = decision_log_json(&s->decisions,
+						      STATE_DECISIONS_KEPT),
+		       *record;
 		char fingerprint[STATE_FINGERPRINT_LEN];
 
-		from = n > STATE_DECISIONS_KEPT ? n - STATE_DECISIONS_KEPT : 0;
-		for (; from < n; from++)
-			json_array_append(decisions,
-					  json_array_get(s->decisions, from));
 		statefile_fingerprint(s->config_fingerprint, fingerprint,
 				      sizeof(fingerprint));
 		record = json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I}",

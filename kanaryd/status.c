@@ -164,10 +164,11 @@ int agent_service_json(struct agent *a, const char *name, json_t **out,
 static void decisions_of(struct agent *a, struct service_rt *s, void *out)
 {
 	(void)a;
-	/* A copy of the array, taken under the lock: the loop goes on
-	 * appending to the original while the caller serializes. */
-	*(json_t **)out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
-				    "decisions", json_copy(s->decisions));
+	/* A copy, taken under the lock: the loop goes on appending to the
+	 * log while the caller serializes. */
+	*(json_t **)out =
+	    json_pack("{s:s, s:o}", "name", s->cfg.def.name, "decisions",
+		      decision_log_json(&s->decisions, AGENT_DECISIONS_MAX));
 }
 
 int agent_decisions_json(struct agent *a, const char *name, json_t **out,

@@ -24,7 +24,7 @@ COLUMNS = [
     "backend_slots", "decisions", "history_points", "state_file_bytes",
     "requests", "responses", "http_5xx", "errors", "resets", "timeouts",
     "connections_new", "api_ms", "bpf_programs", "flows_established",
-    "flows_idle_established",
+    "flows_idle_established", "heap_in_use_kib", "heap_free_kib",
 ]
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -86,6 +86,18 @@ def bpf_programs(pin_dir):
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
                          timeout=10, check=True).stdout
     return sum(1 for p in json.loads(out) if ids & set(p.get("map_ids", [])))
+
+
+def heap_kib(api):
+    """kanaryd's heap in use and held free (KiB), from its /metrics."""
+    with urllib.request.urlopen(api + "/metrics", timeout=API_TIMEOUT_S) as r:
+        page = r.read().decode()
+    heap = {}
+    for line in page.splitlines():
+        if line.startswith("kanary_process_heap_bytes{"):
+            state = line.split('state="', 1)[1].split('"', 1)[0]
+            heap[state] = int(float(line.rsplit(" ", 1)[1])) // KIB
+    return heap["in_use"], heap["free"]
 
 
 def get_json(api, path):
@@ -170,6 +182,10 @@ def sample(args, loads, started, last_cpu):
                    api_ms=f"{(time.monotonic() - t0) * 1000:.1f}")
     except (OSError, ValueError, KeyError) as e:
         warn(f"API: {e}")
+    try:
+        row["heap_in_use_kib"], row["heap_free_kib"] = heap_kib(args.api)
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        warn(f"heap from /metrics: {e}")
     try:
         row["state_file_bytes"] = os.path.getsize(args.state_file)
     except OSError as e:

@@ -83,6 +83,9 @@ HISTORY_CAP = 900  # per service, one point a second for 15 minutes
 SERIES = [
     ("rss_kib", "kanaryd RSS", "KiB", "steady", "abs", 1024,
      "1 MiB/h (24 MiB a day): a leak of 2 KiB per rollout (~500 an hour) would pass it, 5 KiB would not"),
+    ("heap_in_use_kib", "kanaryd heap in use (malloc)", "KiB", "steady", "abs", 512,
+     "512 KiB/h: what kanaryd holds allocated; a leak grows it whatever the allocator "
+     "does with the pages (RSS also counts freed memory the allocator keeps)"),
     ("fds", "kanaryd open descriptors", "fds", "steady", "abs", 5,
      "5/h: one leaked descriptor per rollout or per restart would be ~500/h or ~15/h; "
      "API and scrape sockets come and go (±3 per sample)"),
@@ -502,7 +505,8 @@ def draw(plot, samples, kills_at, steady_from_s, warmup_s):
     end_min = max(num(r["elapsed_s"]) or 0 for r in samples) / 60.0
     panels = [
         ("agent", "kanaryd (dotted: a SIGKILL or the upgrade; green: its steady stretch begins)", [
-            ("rss_kib", "RSS (MiB)", 1024.0), ("fds", "open descriptors", 1.0),
+            ("rss_kib", "RSS (MiB)", 1024.0), ("heap_in_use_kib", "heap in use (MiB)", 1024.0),
+            ("fds", "open descriptors", 1.0),
             ("threads", "threads", 1.0), ("cpu_pct", "CPU (% of a core)", 1.0),
             ("api_ms", "API answer time (ms)", 1.0)]),
         ("maps", "pinned maps", [
