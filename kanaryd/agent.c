@@ -19,6 +19,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
@@ -1090,6 +1091,7 @@ static void reattach_if_due(struct agent *a)
 int agent_run(struct agent *a)
 {
 	uint64_t next_tick = clock_mono_ms();
+	uint64_t next_trim = next_tick + AGENT_HEAP_TRIM_INTERVAL_MS;
 
 	while (!a->stop) {
 		uint64_t mono = clock_mono_ms(), wall;
@@ -1114,6 +1116,14 @@ int agent_run(struct agent *a)
 		if (a->state_dirty && !statefile_save(a))
 			a->state_dirty = false;
 		pthread_mutex_unlock(&a->lock);
+		if (mono >= next_trim) {
+			/* Answers and state writes build large transient
+			 * trees; glibc keeps their freed pages in each
+			 * thread's arena, and RSS climbs with the largest
+			 * answer ever built (tests/soak). */
+			malloc_trim(0);
+			next_trim = mono + AGENT_HEAP_TRIM_INTERVAL_MS;
+		}
 	}
 	return 0;
 }

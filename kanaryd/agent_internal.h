@@ -52,6 +52,7 @@
 #define AGENT_WARMUP_CONCURRENCY     4
 #define AGENT_TOKEN_MAX		     256
 #define AGENT_FETCH_IN_FLIGHT_MAX    64
+#define AGENT_HEAP_TRIM_INTERVAL_MS  60000 /* freed pages back to the system */
 
 /* One backend's /metrics target. */
 struct scrape_target {
