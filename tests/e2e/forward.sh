@@ -43,6 +43,12 @@ cat >"$CONFIG" <<EOF
 }
 EOF
 
+# The same with "forward": "redirect" in the file instead of the flag.
+"$PYTHON" -c "
+import json, sys
+d = json.load(open(sys.argv[1])); d['forward'] = 'redirect'
+json.dump(d, open(sys.argv[2], 'w'))" "$CONFIG" "$TOPO_TMP/forward-redirect.json"
+
 # How many of N requests (one new connection each) to the VIP of FAMILY
 # were answered by the model server.
 answered() { # ipv4|ipv6 N
@@ -69,8 +75,12 @@ block_forward() { # -I|-D: the node's FORWARD chain drops traffic to the backend
 
 run_redirect() { # MODE
 	local mode=$1 before after family
-	topo_kanaryd --mode "$mode" --forward redirect --config "$CONFIG" ||
-		{ tap_fail "$mode: kanaryd starts with --forward redirect"; return; }
+	# xdp: the flag; tc: the config file's "forward".
+	if [ "$mode" = xdp ]; then
+		topo_kanaryd --mode "$mode" --forward redirect --config "$CONFIG"
+	else
+		topo_kanaryd --mode "$mode" --config "$TOPO_TMP/forward-redirect.json"
+	fi || { tap_fail "$mode: kanaryd starts in forward redirect mode"; return; }
 	tap_check "$mode: kanaryd says it forwards by redirect" \
 		grep -q "attached to nc0 in $mode mode.*forward: redirect" "$TOPO_TMP/kanaryd.log"
 	# With the client's checksum offload on, XDP leaves the packets to tc
