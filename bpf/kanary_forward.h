@@ -92,8 +92,7 @@ static __always_inline __u32 kn_forward_fib_reason(long rc)
  * (GSO packets are larger than the MTU and still fit once segmented).
  * Returns KN_CONTINUE, or the reason to leave the packet to the stack.
  */
-static __always_inline __u32 kn_forward_fib(struct __sk_buff *skb,
-					    __u8 family,
+static __always_inline __u32 kn_forward_fib(struct __sk_buff *skb, __u8 family,
 					    struct bpf_fib_lookup *fib,
 					    long *rc)
 {
@@ -131,8 +130,7 @@ static __always_inline __u32 kn_forward_fib(struct __sk_buff *skb,
 		fib->ipv4_dst = ip->daddr;
 	}
 	*rc = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
-	if (*rc == BPF_FIB_LKUP_RET_SUCCESS ||
-	    *rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+	if (*rc == BPF_FIB_LKUP_RET_SUCCESS || *rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return KN_CONTINUE;
 	return kn_forward_fib_reason(*rc);
 }
@@ -196,8 +194,8 @@ static __always_inline bool kn_forward_from_xdp(struct __sk_buff *skb)
  * service) is forwarded; everything else keeps `verdict`.
  */
 static __always_inline int kn_forward_tc(struct __sk_buff *skb,
-					 const struct kn_pkt *p,
-					 __u32 reason, int verdict)
+					 const struct kn_pkt *p, __u32 reason,
+					 int verdict)
 {
 	struct bpf_fib_lookup fib = {};
 	struct bpf_redir_neigh nh = {};
@@ -250,8 +248,7 @@ static __always_inline int kn_forward_xdp(struct xdp_md *ctx, __u32 reason,
 {
 	void *data, *meta;
 
-	if (kn_forward_mode != KN_FORWARD_REDIRECT ||
-	    reason != KN_R_TRANSLATED)
+	if (kn_forward_mode != KN_FORWARD_REDIRECT || reason != KN_R_TRANSLATED)
 		return verdict;
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32))) {
 		kn_forward_count(KN_HOOK_XDP_INGRESS, KN_FWD_FAILED);

@@ -115,10 +115,11 @@ static void print_forward(const json_t *answer)
 		return;
 	json_object_foreach((json_t *)fallback, reason, n) fell +=
 	    json_integer_value(n);
-	printf("forward: %s, %lld packets redirected, %lld left to the stack",
-	       jstr(fwd, "mode"),
-	       (long long)json_integer_value(json_object_get(fwd, "redirected")),
-	       (long long)fell);
+	printf(
+	    "forward: %s, %lld packets redirected, %lld left to the stack",
+	    jstr(fwd, "mode"),
+	    (long long)json_integer_value(json_object_get(fwd, "redirected")),
+	    (long long)fell);
 	json_object_foreach((json_t *)fallback, reason, n)
 	    printf(" %s=%lld", reason, (long long)json_integer_value(n));
 	printf("\n");

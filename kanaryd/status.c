@@ -64,16 +64,14 @@ static json_t *forward_status_json(struct agent *a)
 		else if (r == KN_FWD_XDP_TO_TC)
 			to_tc = n;
 		else if (n)
-			json_object_set_new(fallback,
-					    dp_forward_reason_name(r),
+			json_object_set_new(fallback, dp_forward_reason_name(r),
 					    json_integer(n));
 	}
 	/* xdp_to_tc: the XDP program's packets that tc forwarded (and
 	 * counted in redirected or fallback). */
 	return json_pack("{s:s, s:I, s:I, s:o}", "mode",
 			 dp_forward_name(KN_FORWARD_REDIRECT), "redirected",
-			 redirected, "xdp_to_tc", to_tc, "fallback",
-			 fallback);
+			 redirected, "xdp_to_tc", to_tc, "fallback", fallback);
 }
 
 json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)

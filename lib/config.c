@@ -491,10 +491,12 @@ static int config_from_json(struct jf_ctx *ctx, const json_t *root,
 		ret = jf_fail(ctx, "mode",
 			      "must be \"auto\", \"xdp\", \"xdp-generic\" or "
 			      "\"tc\"");
-	ret = ret ?: jf_string(ctx, root, "forward", false, forward,
+	ret = ret
+		  ?: jf_string(ctx, root, "forward", false, forward,
 			       sizeof(forward));
 	if (!ret && forward[0] && dp_parse_forward(forward, &cfg->forward))
-		ret = jf_fail(ctx, "forward", "must be \"stack\" or \"redirect\"");
+		ret = jf_fail(ctx, "forward",
+			      "must be \"stack\" or \"redirect\"");
 	ret = ret
 		  ?: jf_string(ctx, root, "pin_dir", false, cfg->pin_dir,
 			       sizeof(cfg->pin_dir));

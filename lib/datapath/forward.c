@@ -57,8 +57,8 @@ const char *dp_forward_name(enum kn_forward_mode mode)
 int dp_parse_forward(const char *text, enum kn_forward_mode *out)
 {
 	size_t mode;
-	int ret = names_find(forward_names, NAMES_COUNT(forward_names), text,
-			     &mode);
+	int ret =
+	    names_find(forward_names, NAMES_COUNT(forward_names), text, &mode);
 
 	if (!ret)
 		*out = (enum kn_forward_mode)mode;
@@ -77,8 +77,7 @@ const char *dp_forward_reason_name(enum kn_forward_result result)
 
 bool dp_forward_is_redirected(enum kn_forward_result result)
 {
-	return result == KN_FWD_REDIRECTED ||
-	       result == KN_FWD_REDIRECTED_NEIGH;
+	return result == KN_FWD_REDIRECTED || result == KN_FWD_REDIRECTED_NEIGH;
 }
 
 enum kn_forward_mode dp_forward_mode(const struct dataplane *dp)

@@ -1155,8 +1155,7 @@ static void test_forward(void **state)
 		     "\"mode\": \"tc\", \"forward\": \"bypass\"",
 		     (const char *[]){"node.json:3:", "forward", "\"stack\"",
 				      "\"redirect\"", NULL});
-	expect_error("\"mode\": \"tc\"",
-		     "\"mode\": \"tc\", \"forward\": true",
+	expect_error("\"mode\": \"tc\"", "\"mode\": \"tc\", \"forward\": true",
 		     (const char *[]){"node.json:3:", "forward", NULL});
 }
 
