@@ -137,7 +137,10 @@ static __always_inline __u32 kn_forward_fib(struct __sk_buff *skb, __u8 family,
 
 /* What a router does to a packet it forwards: the TTL (IPv4, with its
  * header checksum, RFC 1624) or the hop limit goes down by one; and, when
- * the FIB knew the neighbour, the Ethernet addresses of the next hop. */
+ * the FIB knew the neighbour, the Ethernet addresses of the next hop.
+ * IPv4's header sum stays the same (the checksum field compensates), so a
+ * CHECKSUM_COMPLETE skb->csum stays right; IPv6 has no header checksum:
+ * the store updates skb->csum for the changed byte. */
 static __always_inline void kn_forward_mangle(struct __sk_buff *skb,
 					      __u8 family,
 					      const struct bpf_fib_lookup *fib,
@@ -149,16 +152,20 @@ static __always_inline void kn_forward_mangle(struct __sk_buff *skb,
 	asm volatile("" : "+r"(skb)); /* as in kn_forward_fib */
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
-	eth = data;
-	if ((void *)(eth + 1) > data_end)
-		return;
-
 	if (family == KN_AF_INET6) {
 		struct ipv6hdr *ip6 = data + ETH_HLEN;
+		__u8 hop_limit;
 
 		if ((void *)(ip6 + 1) > data_end)
 			return;
-		ip6->hop_limit--;
+		hop_limit = ip6->hop_limit - 1;
+		bpf_skb_store_bytes(
+		    skb, ETH_HLEN + offsetof(struct ipv6hdr, hop_limit),
+		    &hop_limit, sizeof(hop_limit), BPF_F_RECOMPUTE_CSUM);
+		/* The store moved the packet: read its pointers again. */
+		asm volatile("" : "+r"(skb));
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
 	} else {
 		struct iphdr *ip = data + ETH_HLEN;
 		__u32 check;
@@ -170,7 +177,8 @@ static __always_inline void kn_forward_mangle(struct __sk_buff *skb,
 		ip->check = (__u16)(check + (check >= 0xFFFF));
 		ip->ttl--;
 	}
-	if (macs) {
+	eth = data;
+	if (macs && (void *)(eth + 1) <= data_end) {
 		__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
 		__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
 	}

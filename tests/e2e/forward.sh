@@ -5,7 +5,8 @@
 # through the VIP works; a DROP rule in the node's FORWARD chain for
 # traffic to the backends stops requests in stack mode but not steered
 # flows in redirect mode (the bypass is real); kanary_forward_total counts
-# the redirected packets, and a fallback provoked on purpose (an unreachable
+# the redirected packets (and those whose neighbour had to be resolved
+# first), and a fallback provoked on purpose (an unreachable
 # route to a backend: the FIB answers "unreachable") is counted with its
 # reason; kanaryctl status shows the counts; long-lived connections survive
 # a change of mode (a kanaryd restart with the other --forward).
@@ -112,6 +113,16 @@ run_redirect() { # MODE
 		bash -c "[ \"\$(nsenter --net=/run/netns/$(topo_ns node) iptables -L FORWARD -v -n -x |
 			awk '/DROP/ { print \$1; exit }')\" = 0 ]"
 	block_forward -D
+
+	# The backend's neighbour unknown: bpf_redirect_neigh() resolves it.
+	before=$(forward_total 'reason="neigh"')
+	topo_exec node ip neigh flush dev br0
+	topo_exec node ip -6 neigh flush dev br0
+	tap_is "$mode: served with the node's neighbour entries flushed" \
+		"$(answered ipv4 1)$(answered ipv6 1)" 11
+	after=$(forward_total 'reason="neigh"')
+	tap_check "$mode: packets to unresolved neighbours went by bpf_redirect_neigh ($before -> $after)" \
+		test "$after" -ge $((before + 2))
 
 	# A fallback on purpose: the FIB answers unreachable for the backend.
 	before=$(forward_total 'reason="unreachable"')
