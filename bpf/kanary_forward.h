@@ -130,9 +130,20 @@ static __always_inline __u32 kn_forward_fib(struct __sk_buff *skb, __u8 family,
 		fib->ipv4_dst = ip->daddr;
 	}
 	*rc = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
-	if (*rc == BPF_FIB_LKUP_RET_SUCCESS || *rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return KN_CONTINUE;
-	return kn_forward_fib_reason(*rc);
+	if (*rc != BPF_FIB_LKUP_RET_SUCCESS && *rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return kn_forward_fib_reason(*rc);
+	/* The lookup checks the MTU only when it found the neighbour, and
+	 * lets every GSO packet pass; the stack checks a GSO packet's
+	 * segments. So does this. */
+	asm volatile("" : "+r"(skb));
+	if (*rc == BPF_FIB_LKUP_RET_NO_NEIGH || skb->gso_size) {
+		__u32 mtu_len = 0; /* 0: measure the skb itself */
+
+		if (bpf_check_mtu(skb, fib->ifindex, &mtu_len, 0,
+				  BPF_MTU_CHK_SEGS))
+			return KN_FWD_FRAG_NEEDED;
+	}
+	return KN_CONTINUE;
 }
 
 /* What a router does to a packet it forwards: the TTL (IPv4, with its
