@@ -237,6 +237,7 @@ for mode in xdp tc; do
 	run_redirect "$mode"
 	run_stack "$mode"
 done
+run_mode_change xdp
 run_mode_change tc
 
 topo_kanaryd --forward sideways --config "$CONFIG" 2>/dev/null
