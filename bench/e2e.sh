@@ -19,7 +19,8 @@ OUT=$1
 REPS=${REPS:-5}
 SECS=${SECS:-10}
 WARMUP_SECS=${WARMUP_SECS:-1}
-SPLITTERS=${SPLITTERS:-$BENCH_SPLITTERS}
+# With the forwarding fast path's rows (--forward redirect) after the rest.
+SPLITTERS=${SPLITTERS:-$BENCH_SPLITTERS kanary-xdp-redirect kanary-tc-redirect}
 MODES=${MODES:-"keepalive close"}
 STATS_SLACK_S=10 # the statistics outlive the run by at most this
 

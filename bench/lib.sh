@@ -14,6 +14,9 @@
 #               (what the hook itself costs on veth, kanary's floor)
 #   kanary-xdp  kanaryd, native XDP on nc0 (+ tc egress for replies)
 #   kanary-tc   kanaryd, tc ingress + egress on nc0
+#   kanary-xdp-redirect, kanary-tc-redirect
+#               the same with --forward redirect: steered packets leave
+#               by bpf_fib_lookup + redirect (docs/forwarding.md)
 #   iptables    DNAT chains with -m statistic --mode random (kube-proxy)
 #   nftables    DNAT through a verdict map and numgen random mod 100
 #               (kube-proxy's nftables mode)
@@ -328,14 +331,14 @@ bench_proxy_stop() {
 }
 
 # kanaryd with one service at the benchmark's split (or BENCH_KANARYD_ARGS).
-bench_kanaryd() { # MODE
+bench_kanaryd() { # MODE [KANARYD FLAGS...]
 	local args=("${BENCH_KANARYD_ARGS[@]}")
 	if [ ${#args[@]} -eq 0 ]; then
 		args=(--service "$TOPO_VIP:$TOPO_VIP_PORT" --name bench
 			--stable "$BENCH_STABLE_IP:$BENCH_PORT"
 			--canary "$BENCH_CANARY_IP:$BENCH_PORT" --weight "$BENCH_CANARY_PCT")
 	fi
-	topo_kanaryd --mode "$1" "${args[@]}"
+	topo_kanaryd --mode "$1" "${args[@]}" "${@:2}"
 }
 
 # The kanaryd process itself (TOPO_KANARYD_PID may be the shell that
@@ -395,6 +398,8 @@ split_up() { # NAME
 	floor-tc) topo_node "$BENCH_PKTCOST" attach nc0 tc ;;
 	kanary-xdp) bench_kanaryd xdp ;;
 	kanary-tc) bench_kanaryd tc ;;
+	kanary-xdp-redirect) bench_kanaryd xdp --forward redirect ;;
+	kanary-tc-redirect) bench_kanaryd tc --forward redirect ;;
 	iptables) bench_iptables_rules </dev/null ;;
 	nftables) bench_nft_rules ;;
 	nginx) bench_vip_local && bench_nginx_proxy && topo_wait_port node "$TOPO_VIP" "$TOPO_VIP_PORT" ;;

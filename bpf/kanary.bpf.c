@@ -12,12 +12,16 @@
  * What kn_parse() does not hand to the splitter goes to kn_icmp()
  * (kanary_icmp.h): ICMP and ICMPv6 errors about steered flows are
  * translated there, in both directions.
+ *
+ * With "forward": "redirect", the ingress programs' verdict for a steered
+ * packet comes from kanary_forward.h (bpf_fib_lookup and a redirect).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "kanary_defs.h"
+#include "kanary_forward.h"
 #include "kanary_icmp.h"
 #include "kanary_maps.h"
 #include "kanary_parse.h"
@@ -67,7 +71,8 @@ int kanary_xdp_ingress(struct xdp_md *ctx)
 	else
 		reason = kn_icmp(ctx, &p, true, false, reason);
 	kn_count(KN_HOOK_XDP_INGRESS, reason);
-	return kn_reason_drops(reason) ? XDP_DROP : XDP_PASS;
+	return kn_forward_xdp(ctx, reason,
+			      kn_reason_drops(reason) ? XDP_DROP : XDP_PASS);
 }
 
 static __always_inline void kn_tc_load(struct __sk_buff *skb, struct kn_pkt *p)
@@ -98,7 +103,8 @@ int kanary_tc_ingress(struct __sk_buff *skb)
 	else
 		reason = kn_icmp(skb, &p, false, false, reason);
 	kn_count(KN_HOOK_TC_INGRESS, reason);
-	return kn_reason_drops(reason) ? TC_ACT_SHOT : TC_ACT_OK;
+	return kn_forward_tc(skb, &p, reason,
+			     kn_reason_drops(reason) ? TC_ACT_SHOT : TC_ACT_OK);
 }
 
 SEC("tc")

@@ -358,4 +358,38 @@ static inline __u64 kn_latency_bucket_low_us(__u32 b)
 	return (__u64)(4 + b % 4) << (b / 4 - 1);
 }
 
+/* ---- Forwarding fast path (bpf/kanary_forward.h, docs/forwarding.md) -- */
+
+/* How steered client packets leave the node, chosen per node at load. */
+enum kn_forward_mode {
+	KN_FORWARD_STACK = 0,	 /* XDP_PASS / TC_ACT_OK: routing, netfilter */
+	KN_FORWARD_REDIRECT = 1, /* bpf_fib_lookup + redirect, stack skipped */
+};
+
+/* What became of a steered packet in redirect mode: index of
+ * kn_forward_stats.result[]. Everything but the first two fell back to
+ * the stack (XDP: to tc ingress, which counts the packet again). */
+enum kn_forward_result {
+	KN_FWD_REDIRECTED = 0,	 /* FIB knew the neighbour: MACs written */
+	KN_FWD_REDIRECTED_NEIGH, /* tc: neighbour not known yet, resolved by
+				    bpf_redirect_neigh() */
+	KN_FWD_XDP_TO_TC,	 /* XDP: handed to tc ingress (XDP_PASS) */
+	KN_FWD_NO_NEIGH,	 /* FIB: no neighbour entry (XDP only) */
+	KN_FWD_FRAG_NEEDED,	 /* larger than the output device's MTU */
+	KN_FWD_BLACKHOLE,	 /* FIB: blackhole route */
+	KN_FWD_UNREACHABLE,	 /* FIB: unreachable route */
+	KN_FWD_PROHIBIT,	 /* FIB: prohibit route */
+	KN_FWD_NOT_FORWARDED,	 /* FIB: no route, or a local address */
+	KN_FWD_FWD_DISABLED,	 /* forwarding off on the ingress device */
+	KN_FWD_UNSUPPORTED,	 /* FIB: lwt encap, no source address... */
+	KN_FWD_TTL,		 /* TTL / hop limit expires here */
+	KN_FWD_FAILED,		 /* a helper refused (never expected) */
+	KN_FWD_COUNT,
+};
+
+/* kn_forward_ctr value (per-CPU), one per hook (enum kn_hook). */
+struct kn_forward_stats {
+	__u64 result[KN_FWD_COUNT];
+};
+
 #endif /* KANARY_SHARED_H */

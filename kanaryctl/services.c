@@ -102,6 +102,29 @@ static void print_backends(const json_t *svc)
 	free(t);
 }
 
+/* The node's forwarding fast path, when it runs ("forward": "redirect"). */
+static void print_forward(const json_t *answer)
+{
+	const json_t *fwd = json_object_get(answer, "forward");
+	const json_t *fallback = json_object_get(fwd, "fallback");
+	const char *reason;
+	json_int_t fell = 0;
+	json_t *n;
+
+	if (!json_is_object(fwd))
+		return;
+	json_object_foreach((json_t *)fallback, reason, n) fell +=
+	    json_integer_value(n);
+	printf(
+	    "forward: %s, %lld packets redirected, %lld left to the stack",
+	    jstr(fwd, "mode"),
+	    (long long)json_integer_value(json_object_get(fwd, "redirected")),
+	    (long long)fell);
+	json_object_foreach((json_t *)fallback, reason, n)
+	    printf(" %s=%lld", reason, (long long)json_integer_value(n));
+	printf("\n");
+}
+
 int do_status(struct ctl *ctl, int argc, char **argv)
 {
 	const char *pos[MAX_POSITIONALS] = {NULL};
@@ -149,6 +172,7 @@ int do_status(struct ctl *ctl, int argc, char **argv)
 		if (reason && *reason)
 			printf("\nlast transition: %s\n", reason);
 		printf("affinity: %s\n", jstr(answer, "affinity"));
+		print_forward(answer);
 		if (warning)
 			printf("warning: %s\n", warning);
 		print_backends(answer);

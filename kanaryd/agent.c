@@ -630,6 +630,7 @@ int agent_create(const struct agent_config *cfg,
 	    .max_services = cfg->max_services,
 	    .max_backends = cfg->max_backends,
 	    .takeover = opts->takeover,
+	    .forward = cfg->forward,
 	};
 	char dp_err[DP_ERR_LEN];
 	struct agent *a;

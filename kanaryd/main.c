@@ -52,6 +52,7 @@ enum long_only {
 	OPT_NO_REATTACH,
 	OPT_CLUSTER,
 	OPT_NODE,
+	OPT_FORWARD,
 };
 
 static const struct option long_options[] = {
@@ -84,6 +85,7 @@ static const struct option long_options[] = {
     {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
     {"cluster", required_argument, NULL, OPT_CLUSTER},
     {"node", required_argument, NULL, OPT_NODE},
+    {"forward", required_argument, NULL, OPT_FORWARD},
     {NULL, 0, NULL, 0},
 };
 
@@ -107,6 +109,10 @@ static void usage(FILE *f)
 	    "      --mode MODE         xdp (native), xdp-generic, tc; "
 	    "default:\n"
 	    "                          native XDP, else tc (logged)\n"
+	    "      --forward MODE      stack (default) or redirect: steered\n"
+	    "                          packets leave by bpf_fib_lookup and\n"
+	    "                          a redirect, skipping netfilter\n"
+	    "                          (docs/forwarding.md)\n"
 	    "      --pin-dir DIR       maps pinned here (default "
 	    "/sys/fs/bpf/kanary)\n"
 	    "      --max-flows N       connection table size (default "
@@ -195,6 +201,7 @@ struct flags {
 	const char *check_config; /* the file to check; nothing starts */
 	const char *cluster;	  /* etcd endpoints */
 	const char *node;
+	const char *forward;
 	bool udp;
 	bool allow_local_backends;
 	bool no_http;
@@ -369,6 +376,9 @@ static int build_config(const struct flags *f, struct agent_config *cfg)
 	if (f->mode && dp_parse_mode(f->mode, &cfg->mode))
 		return usage_error(
 		    "--mode '%s': expected xdp, xdp-generic or tc", f->mode);
+	if (f->forward && dp_parse_forward(f->forward, &cfg->forward))
+		return usage_error("--forward '%s': expected stack or redirect",
+				   f->forward);
 	if (f->pin_dir)
 		snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), "%s", f->pin_dir);
 	if (f->listen)
@@ -442,6 +452,9 @@ static int on_flag(const struct opts_parser *p, int id, const char *arg)
 		return 0;
 	case OPT_MODE:
 		f->mode = arg;
+		return 0;
+	case OPT_FORWARD:
+		f->forward = arg;
 		return 0;
 	case OPT_PIN_DIR:
 		f->pin_dir = arg;

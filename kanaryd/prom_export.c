@@ -399,6 +399,30 @@ static void backend_families(struct agent *a, struct page *b)
 #undef LABEL_ARGS
 }
 
+/* The forwarding fast path's counters: only on a node that runs it, so
+ * that a stack-mode node's page stays as it was. */
+static void forward_families(struct agent *a, struct page *b)
+{
+	static const char *const hooks[] = {"xdp_ingress", "tc_ingress"};
+	struct kn_forward_stats stats[KN_HOOK_COUNT];
+	size_t r, h;
+
+	if (dp_forward_mode(a->dp) != KN_FORWARD_REDIRECT ||
+	    dp_read_forward(a->dp, stats))
+		return;
+	family(b, "kanary_forward_total", "counter",
+	       "Steered client packets in forward redirect mode: redirected "
+	       "past the stack, or left to it (fallback), and why.");
+	for (h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++)
+		for (r = 0; r < KN_FWD_COUNT; r++)
+			out(b,
+			    "kanary_forward_total{hook=\"%s\",result=\"%s\","
+			    "reason=\"%s\"} %llu\n",
+			    hooks[h], dp_forward_result_name(r),
+			    dp_forward_reason_name(r),
+			    (unsigned long long)stats[h].result[r]);
+}
+
 static void agent_families(struct agent *a, struct page *b)
 {
 	static const char *const reasons[ROLLBACK_REASON_COUNT] = {
@@ -445,6 +469,7 @@ static void agent_families(struct agent *a, struct page *b)
 				    hooks[h], why[r],
 				    (unsigned long long)stats[h].reason[r]);
 	}
+	forward_families(a, b);
 	family(b, "kanary_datapath_attached", "gauge",
 	       "1 while the interface's hooks run this kanaryd's programs, 0 "
 	       "when another program replaced them or they were removed.");

@@ -41,6 +41,39 @@ static uint64_t window_started_wall_ms(const struct service_rt *s)
 	return wall - age_ms;
 }
 
+/* The node's forwarding fast path, node-wide (both ingress hooks), when it
+ * runs in redirect mode; NULL otherwise (the answer stays as it was). */
+static json_t *forward_status_json(struct agent *a)
+{
+	struct kn_forward_stats stats[KN_HOOK_COUNT];
+	json_int_t redirected = 0, to_tc = 0;
+	json_t *fallback;
+	size_t h, r;
+
+	if (dp_forward_mode(a->dp) != KN_FORWARD_REDIRECT ||
+	    dp_read_forward(a->dp, stats))
+		return NULL;
+	fallback = json_object();
+	for (r = 0; r < KN_FWD_COUNT; r++) {
+		json_int_t n = 0;
+
+		for (h = 0; h < KN_HOOK_COUNT; h++)
+			n += (json_int_t)stats[h].result[r];
+		if (dp_forward_is_redirected(r))
+			redirected += n;
+		else if (r == KN_FWD_XDP_TO_TC)
+			to_tc = n;
+		else if (n)
+			json_object_set_new(fallback, dp_forward_reason_name(r),
+					    json_integer(n));
+	}
+	/* xdp_to_tc: the XDP program's packets that tc forwarded (and
+	 * counted in redirected or fallback). */
+	return json_pack("{s:s, s:I, s:I, s:o}", "mode",
+			 dp_forward_name(KN_FORWARD_REDIRECT), "redirected",
+			 redirected, "xdp_to_tc", to_tc, "fallback", fallback);
+}
+
 json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 {
 	const struct rollout_state *r = &s->rollout;
@@ -126,6 +159,10 @@ json_t *agent_service_status_locked(struct agent *a, struct service_rt *s)
 		json_t *receivers =
 		    notifier_status_json(a->notifier, s->cfg.def.name);
 
+		json_t *forward = forward_status_json(a);
+
+		if (forward)
+			json_object_set_new(obj, "forward", forward);
 		if (gate)
 			json_object_set_new(obj, "gate", gate);
 		if (receivers)

@@ -342,7 +342,7 @@ static int service_from_json(struct jf_ctx *ctx, const json_t *obj,
 static const char *const top_fields[] = {
     "interface",    "mode",	     "pin_dir",	   "max_flows",	 "max_services",
     "max_backends", "listen",	     "token_file", "state_file", "tick",
-    "services",	    "notifications", "cluster",	   NULL,
+    "services",	    "notifications", "cluster",	   "forward",	 NULL,
 };
 
 /* ---- cluster mode -------------------------------------------------------- */
@@ -477,6 +477,7 @@ static int config_from_json(struct jf_ctx *ctx, const json_t *root,
 			    struct spec_error *spec_err)
 {
 	char mode[16] = "";
+	char forward[16] = "";
 	const json_t *services;
 	size_t i;
 	int ret;
@@ -490,6 +491,12 @@ static int config_from_json(struct jf_ctx *ctx, const json_t *root,
 		ret = jf_fail(ctx, "mode",
 			      "must be \"auto\", \"xdp\", \"xdp-generic\" or "
 			      "\"tc\"");
+	ret = ret
+		  ?: jf_string(ctx, root, "forward", false, forward,
+			       sizeof(forward));
+	if (!ret && forward[0] && dp_parse_forward(forward, &cfg->forward))
+		ret = jf_fail(ctx, "forward",
+			      "must be \"stack\" or \"redirect\"");
 	ret = ret
 		  ?: jf_string(ctx, root, "pin_dir", false, cfg->pin_dir,
 			       sizeof(cfg->pin_dir));

@@ -93,6 +93,8 @@ struct agent_config {
 	struct service_config *services;
 	struct notify_config notifications; /* told of every service */
 	struct cluster_config cluster;
+	/* "forward": how steered packets leave (docs/forwarding.md). */
+	enum kn_forward_mode forward;
 };
 
 /* Defaults for everything; no services. */

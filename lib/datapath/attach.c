@@ -267,8 +267,9 @@ int dp_attach_all(struct dataplane *dp, enum dp_mode mode, char *err,
 	dp_pin_programs(dp);
 	dp->attached = true;
 	dp->detached_detail[0] = '\0';
-	log_info("attached to %s in %s mode (pins in %s)", dp->ifname,
-		 dp_mode_name(dp->mode), dp->pin_dir);
+	log_info("attached to %s in %s mode (pins in %s), forward: %s",
+		 dp->ifname, dp_mode_name(dp->mode), dp->pin_dir,
+		 dp_forward_name(dp_forward_mode(dp)));
 	return 0;
 }
 

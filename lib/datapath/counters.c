@@ -94,6 +94,19 @@ int dp_read_global(struct dataplane *dp,
 	return ret;
 }
 
+int dp_read_forward(struct dataplane *dp,
+		    struct kn_forward_stats out[KN_HOOK_COUNT])
+{
+	__u32 hook;
+	int ret = 0;
+
+	memset(out, 0, KN_HOOK_COUNT * sizeof(*out));
+	for (hook = 0; hook < KN_HOOK_COUNT && !ret; hook++)
+		ret = read_summed(dp, dp->skel->maps.kn_forward_ctr, hook,
+				  sizeof(*out), &out[hook]);
+	return ret;
+}
+
 int dp_read_clients(struct dataplane *dp, uint32_t index,
 		    struct kn_client_seen *out)
 {

@@ -42,6 +42,9 @@ struct dp_options {
 	/* Replace what another kanaryd (another pin directory) or anything
 	 * else attached to the interface's hooks; otherwise that is refused. */
 	bool takeover;
+	/* How steered client packets leave (docs/forwarding.md): a load-time
+	 * constant of the programs. 0: KN_FORWARD_STACK. */
+	enum kn_forward_mode forward;
 };
 
 struct dp_backend {
@@ -211,6 +214,20 @@ int dp_reattach(struct dataplane *dp, char *err, size_t err_len);
  */
 int dp_remove(const struct dp_options *opts, unsigned int *detached, char *err,
 	      size_t err_len);
+
+/* The forwarding fast path (lib/datapath/forward.c): the modes' names
+ * ("stack", "redirect"), the mode the loaded programs run, and what became
+ * of steered packets in redirect mode, per hook, summed over CPUs. Each
+ * result has a label pair in kanary_forward_total: result ("redirected"
+ * or "fallback") and reason ("fib", "neigh", "no_neigh", "ttl"...). */
+const char *dp_forward_name(enum kn_forward_mode mode);
+int dp_parse_forward(const char *text, enum kn_forward_mode *out);
+enum kn_forward_mode dp_forward_mode(const struct dataplane *dp);
+const char *dp_forward_result_name(enum kn_forward_result result);
+const char *dp_forward_reason_name(enum kn_forward_result result);
+bool dp_forward_is_redirected(enum kn_forward_result result);
+int dp_read_forward(struct dataplane *dp,
+		    struct kn_forward_stats out[KN_HOOK_COUNT]);
 
 /* File descriptors for tests and tools that drive the programs directly. */
 int dp_prog_fd(const struct dataplane *dp, enum kn_hook hook);

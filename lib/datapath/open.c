@@ -524,6 +524,7 @@ static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 		return set_err(err, err_len, ret, "cannot size the maps: %s",
 			       strerror(-ret));
 	set_timeouts(dp, opts);
+	dp->skel->rodata->kn_forward_mode = opts->forward;
 	ret = find_changed_pins(dp, err, err_len);
 	if (ret)
 		return ret;

@@ -1133,10 +1133,37 @@ static void test_cluster(void **state)
 	assert_string_equal(field, "node");
 }
 
+/* "forward": stack by default, "redirect" opts in, anything else is refused
+ * with the field named (docs/forwarding.md). */
+static void test_forward(void **state)
+{
+	struct agent_config cfg;
+
+	(void)state;
+	expect_good("\"mode\": \"tc\"", "\"mode\": \"tc\"", &cfg);
+	assert_int_equal(cfg.forward, KN_FORWARD_STACK);
+	config_free(&cfg);
+	expect_good("\"mode\": \"tc\"",
+		    "\"mode\": \"tc\", \"forward\": \"redirect\"", &cfg);
+	assert_int_equal(cfg.forward, KN_FORWARD_REDIRECT);
+	config_free(&cfg);
+	expect_good("\"mode\": \"tc\"",
+		    "\"mode\": \"tc\", \"forward\": \"stack\"", &cfg);
+	assert_int_equal(cfg.forward, KN_FORWARD_STACK);
+	config_free(&cfg);
+	expect_error("\"mode\": \"tc\"",
+		     "\"mode\": \"tc\", \"forward\": \"bypass\"",
+		     (const char *[]){"node.json:3:", "forward", "\"stack\"",
+				      "\"redirect\"", NULL});
+	expect_error("\"mode\": \"tc\"", "\"mode\": \"tc\", \"forward\": true",
+		     (const char *[]){"node.json:3:", "forward", NULL});
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good_config),
+	    cmocka_unit_test(test_forward),
 	    cmocka_unit_test(test_errors_name_file_line_field),
 	    cmocka_unit_test(test_backends_that_cannot_be_right),
 	    cmocka_unit_test(test_affinity),
