@@ -203,15 +203,74 @@ static __always_inline __u32 kn_addr_diff(const struct kn_addr *old,
 	return kn_csum_fold(sum);
 }
 
-/* tc, IPv6: the address's checksum difference in one helper call. The
- * store also updates skb->csum for the new bytes (BPF_F_RECOMPUTE_CSUM):
- * with CHECKSUM_COMPLETE, the L4 helper takes the pseudo-header's
- * difference out of skb->csum as IPv4 needs (its header checksum moves the
- * other way), and IPv6 has no such checksum. That pair is right on every
- * kernel, with or without BPF_F_IPV6. */
+/* The checksum difference of a port's change, to add to kn_addr_diff's. */
+static __always_inline __u32 kn_port_diff(__be16 old, __be16 new)
+{
+	return (__u16)~old + (__u32) new;
+}
+
+/*
+ * tc, how the L4 checksum moves. Its field either holds a full checksum or,
+ * under CHECKSUM_PARTIAL, only the pseudo-header's sum for an offload to
+ * finish: then the address's change (pseudo-header) goes into it and the
+ * port's does not. A field that does not look partial is a full one (the
+ * premise XDP translates by, see kn_csum_looks_partial): one helper call
+ * hands it the whole difference, address and port, as a pseudo-header
+ * change, and the store then puts the port's difference back into
+ * skb->csum under CHECKSUM_COMPLETE (BPF_F_RECOMPUTE_CSUM), which the
+ * helper took out with the rest. A field that looks partial takes two
+ * calls, the port's without BPF_F_PSEUDO_HDR: the helper knows the skb's
+ * state and does what each needs. Returns the store's flags (for the
+ * bytes of the port; the address's are the caller's), or -1.
+ */
+static __always_inline __s64 kn_tc_l4_csum(struct __sk_buff *skb,
+					   const struct kn_pkt *p,
+					   __u32 l4_csum_off, __u32 addr_diff,
+					   __be16 old_port, __be16 new_port)
+{
+	__u64 mangled_0 =
+	    p->proto == IPPROTO_UDP_NUM ? BPF_F_MARK_MANGLED_0 : 0;
+
+	if (!kn_csum_looks_partial(p)) {
+		__u32 diff =
+		    kn_csum_fold(addr_diff + kn_port_diff(old_port, new_port));
+
+		if (bpf_l4_csum_replace(skb, l4_csum_off, 0, diff,
+					BPF_F_PSEUDO_HDR | mangled_0))
+			return -1;
+		return BPF_F_RECOMPUTE_CSUM;
+	}
+	if (bpf_l4_csum_replace(skb, l4_csum_off, 0, addr_diff,
+				BPF_F_PSEUDO_HDR | mangled_0))
+		return -1;
+	if (bpf_l4_csum_replace(skb, l4_csum_off, old_port, new_port,
+				mangled_0 | sizeof(new_port)))
+		return -1;
+	return 0;
+}
+
+/* IPv6 without extension headers: both addresses and both ports are 36
+ * bytes in a row, from the source address on. */
+struct kn_ip6_tuple {
+	struct kn_addr saddr;
+	struct kn_addr daddr;
+	__be16 sport;
+	__be16 dport;
+};
+
+/*
+ * tc, IPv6: no header checksum. The address is stored with
+ * BPF_F_RECOMPUTE_CSUM: under CHECKSUM_COMPLETE the L4 helper takes the
+ * pseudo-header's difference out of skb->csum as IPv4 needs (its header
+ * checksum moves the other way), and the store puts the new bytes'
+ * difference back, which is right on every kernel, with or without
+ * BPF_F_IPV6. When the port's store takes the same flag (see
+ * kn_tc_l4_csum) and no extension header lies between, one store writes
+ * addresses and ports.
+ */
 static __always_inline int kn_tc_rewrite6(struct __sk_buff *skb,
 					  const struct kn_pkt *p, bool to_dst,
-					  __u32 l4_csum_off, __u64 mangled_0,
+					  __u32 l4_csum_off,
 					  const struct kn_addr *new_addr,
 					  __be16 new_port)
 {
@@ -222,17 +281,30 @@ static __always_inline int kn_tc_rewrite6(struct __sk_buff *skb,
 	__be16 old_port = to_dst ? p->dport : p->sport;
 	struct kn_addr old = to_dst ? p->daddr : p->saddr;
 	struct kn_addr new = *new_addr;
+	struct kn_ip6_tuple t;
+	__s64 port_flags;
 
-	if (bpf_l4_csum_replace(skb, l4_csum_off, 0, kn_addr_diff(&old, &new),
-				BPF_F_PSEUDO_HDR | mangled_0))
+	port_flags = kn_tc_l4_csum(
+	    skb, p, l4_csum_off, kn_addr_diff(&old, &new), old_port, new_port);
+	if (port_flags < 0)
 		return -1;
+	if (port_flags == BPF_F_RECOMPUTE_CSUM &&
+	    p->l4_off == ETH_HLEN + IPV6_HDR_LEN) {
+		t.saddr = to_dst ? p->saddr : new;
+		t.daddr = to_dst ? new : p->daddr;
+		t.sport = to_dst ? p->sport : new_port;
+		t.dport = to_dst ? new_port : p->dport;
+		return bpf_skb_store_bytes(
+			   skb, ETH_HLEN + offsetof(struct ipv6hdr, saddr), &t,
+			   sizeof(t), BPF_F_RECOMPUTE_CSUM)
+			   ? -1
+			   : 0;
+	}
 	if (bpf_skb_store_bytes(skb, addr_off, &new, sizeof(new),
 				BPF_F_RECOMPUTE_CSUM))
 		return -1;
-	if (bpf_l4_csum_replace(skb, l4_csum_off, old_port, new_port,
-				mangled_0 | sizeof(new_port)))
-		return -1;
-	if (bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
+	if (bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port),
+				port_flags))
 		return -1;
 	return 0;
 }
@@ -251,21 +323,19 @@ struct kn_ip4_tuple {
  * tc, IPv4: one store writes the address, the port and the header checksum,
  * computed here as XDP does: the IPv4 header checksum is always complete
  * (never offloaded), and a header whose checksum moves with its address
- * sums as before, so skb->csum (CHECKSUM_COMPLETE) needs nothing for it.
- * The L4 checksum goes through the helpers, which know the skb's checksum
- * state. A UDP datagram without checksum: the helpers leave it alone, so
- * nothing compensates the port's new bytes in skb->csum; the store must
- * (BPF_F_RECOMPUTE_CSUM: of the 14 bytes, only the port's change counts).
+ * sums as before, so that of the 14 bytes only the port's change counts
+ * for skb->csum (CHECKSUM_COMPLETE). The L4 checksum: kn_tc_l4_csum. A
+ * UDP datagram without checksum: the helpers leave it alone, so nothing
+ * compensates the port's new bytes in skb->csum; the store must
+ * (BPF_F_RECOMPUTE_CSUM, which kn_tc_l4_csum returns for it: a zero
+ * field never looks partial).
  */
 static __always_inline int kn_tc_rewrite4(struct __sk_buff *skb,
 					  const struct kn_pkt *p, bool to_dst,
-					  __u32 l4_csum_off, __u64 mangled_0,
+					  __u32 l4_csum_off,
 					  const struct kn_addr *new_addr,
 					  __be16 new_port)
 {
-	__u64 store_flags = p->proto == IPPROTO_UDP_NUM && p->l4_csum == 0
-				? BPF_F_RECOMPUTE_CSUM
-				: 0;
 	__be32 old_addr = to_dst ? p->daddr.w[0] : p->saddr.w[0];
 	__be16 old_port = to_dst ? p->dport : p->sport;
 	__be32 addr4 = new_addr->w[0];
@@ -276,12 +346,13 @@ static __always_inline int kn_tc_rewrite4(struct __sk_buff *skb,
 	    .sport = to_dst ? p->sport : new_port,
 	    .dport = to_dst ? new_port : p->dport,
 	};
+	__u32 addr_diff = (~old_addr & 0xffff) + (~old_addr >> 16) +
+			  (addr4 & 0xffff) + (addr4 >> 16);
+	__s64 store_flags;
 
-	if (bpf_l4_csum_replace(skb, l4_csum_off, old_addr, addr4,
-				BPF_F_PSEUDO_HDR | mangled_0 | sizeof(addr4)))
-		return -1;
-	if (bpf_l4_csum_replace(skb, l4_csum_off, old_port, new_port,
-				mangled_0 | sizeof(new_port)))
+	store_flags = kn_tc_l4_csum(
+	    skb, p, l4_csum_off, kn_csum_fold(addr_diff), old_port, new_port);
+	if (store_flags < 0)
 		return -1;
 	if (bpf_skb_store_bytes(skb, ETH_HLEN + offsetof(struct iphdr, check),
 				&t, sizeof(t), store_flags))
@@ -301,14 +372,11 @@ static __always_inline int kn_tc_rewrite(struct __sk_buff *skb,
 	__u32 l4_csum_off =
 	    p->l4_off +
 	    (p->proto == IPPROTO_TCP_NUM ? TCP_CSUM_OFF : UDP_CSUM_OFF);
-	__u64 mangled_0 =
-	    p->proto == IPPROTO_UDP_NUM ? BPF_F_MARK_MANGLED_0 : 0;
 
 	if (p->family == KN_AF_INET6)
-		return kn_tc_rewrite6(skb, p, to_dst, l4_csum_off, mangled_0,
-				      new_addr, new_port);
-	return kn_tc_rewrite4(skb, p, to_dst, l4_csum_off, mangled_0, new_addr,
-			      new_port);
+		return kn_tc_rewrite6(skb, p, to_dst, l4_csum_off, new_addr,
+				      new_port);
+	return kn_tc_rewrite4(skb, p, to_dst, l4_csum_off, new_addr, new_port);
 }
 
 #endif /* KANARY_CSUM_H */
