@@ -134,6 +134,9 @@ SCHEMAS = {
                    "decided_ms": "num?", "weight_zero_seen_ms": "num",
                    "reason": "text"},
     "cluster.csv": {"kind": "text", "trial": "num", "ms": "num"},
+    "speed_changes.csv": {"change": "text", "packet": "text",
+                          "hook": tuple(HOOKS), "family": FAMILIES,
+                          "before_ns": "num", "after_ns": "num"},
 }
 
 
@@ -471,6 +474,40 @@ def stream_section(res):
                     STREAM_TOKEN_INTERVAL_MS, fmt(STREAM_CONCURRENT), fmt(pps),
                     fmt(d[0], 0), fmt(cpu_ms, 0), fmt(100 * cpu_ms / MS_PER_S, 1)))
     return {"STREAM_TABLE": tab, "STREAM_COST": cost}
+
+
+# ---- 1c. what each change bought ----------------------------------------------
+
+def read_commented_csv(path):
+    """read_csv for a file whose lines starting with '#' are notes."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        lines = [l for l in f if not l.startswith("#")]
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, os.path.basename(path))
+        with open(copy, "w") as f:
+            f.writelines(lines)
+        try:
+            return read_csv(copy)
+        except ResultsError as e:
+            raise ResultsError(str(e).replace(copy, path))
+
+
+def speed_changes_section(res):
+    rows = read_commented_csv(os.path.join(res, "speed_changes.csv"))
+    if not rows:
+        return {"SPEED_CHANGES_TABLE": NOT_MEASURED}
+    out = []
+    for r in rows:
+        before, after = num(r["before_ns"]), num(r["after_ns"])
+        out.append([r["change"], case_label(r["packet"]), r["hook"],
+                    r["family"].replace("ipv", "IPv"), fmt(before, 1),
+                    fmt(after, 1), fmt(after - before, 1),
+                    fmt(100 * (after - before) / before, 1) + " %"])
+    return {"SPEED_CHANGES_TABLE": table(
+        ["change", "packet", "hook", "family", "before, ns", "after, ns",
+         "difference, ns", "difference"], out)}
 
 
 # ---- 2. end to end ------------------------------------------------------------
@@ -1055,6 +1092,7 @@ def main():
         values.update(machine_section(a.results))
         values.update(pktcost_section(a.results, plot))
         values.update(stream_section(a.results))
+        values.update(speed_changes_section(a.results))
         values.update(e2e_section(a.results, plot))
         values.update(ipv6_http_section(a.results))
         values.update(scale_section(a.results, plot))

@@ -177,6 +177,34 @@ static __always_inline void kn_http_mark_request(struct kn_flow *flow,
 	flow->request_start_ns = bpf_ktime_get_ns();
 }
 
+/* The largest payload offset kn_parse can give: the L4 header's largest
+ * offset and TCP's longest header (60 bytes). */
+#define KN_PAYLOAD_OFF_MAX (KN_L4_OFF_MAX + 60)
+
+/*
+ * The first KN_HTTP_STATUS_PEEK payload bytes of a reply (the caller checked
+ * there are as many): read in place when they lie in the skb's linear part,
+ * as they almost always do; bpf_skb_load_bytes (a helper call) otherwise.
+ * p->data is still valid: nothing between kn_parse and here changes the
+ * packet. Returns 0 or negative.
+ */
+static __always_inline long kn_http_peek(struct __sk_buff *skb,
+					 const struct kn_pkt *p,
+					 char peek[KN_HTTP_STATUS_PEEK])
+{
+	__u32 off = p->payload_off;
+	const char *b;
+
+	if (off <= KN_PAYLOAD_OFF_MAX) {
+		b = p->data + off;
+		if ((void *)(b + KN_HTTP_STATUS_PEEK) <= p->data_end) {
+			__builtin_memcpy(peek, b, KN_HTTP_STATUS_PEEK);
+			return 0;
+		}
+	}
+	return bpf_skb_load_bytes(skb, off, peek, KN_HTTP_STATUS_PEEK);
+}
+
 static __always_inline bool kn_is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -847,7 +875,7 @@ kn_http_observe_reply(struct __sk_buff *skb, const struct kn_pkt *p,
 	if (!(reply->flags & KN_SVC_F_HTTP) || p->proto != IPPROTO_TCP_NUM)
 		return;
 	if (p->payload_len >= KN_HTTP_STATUS_PEEK &&
-	    !bpf_skb_load_bytes(skb, p->payload_off, peek, sizeof(peek)))
+	    !kn_http_peek(skb, p, peek))
 		class = kn_http_status_class(peek);
 	if (class == 0) {
 		if (stats)

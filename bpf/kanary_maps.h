@@ -127,6 +127,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_global_ctr SEC(".maps");
 
+/* Per CPU: the coarse clock as last read, and the jiffies it was read at
+ * (see kn_now in kanary_steer.h). Not pinned: only the programs use it,
+ * and a fresh one is as good as an adopted one. */
+struct kn_clock {
+	__u64 jiffies;
+	__u64 coarse_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kn_clock);
+} kn_clock SEC(".maps");
+
 /* Not read by any program: the agent updates it after each commit, because
  * the kernel waits for every running BPF program to finish before an update
  * of a map-in-map returns (synchronize_rcu). That is how the agent knows no

@@ -40,6 +40,7 @@ struct kn_pkt {
 	__be16 sport;
 	__be16 dport;
 	__u16 l4_csum; /* the TCP/UDP checksum field, raw */
+	__u16 ip_csum; /* IPv4: the header checksum field, raw */
 	__u8 proto;
 	__u8 tcp_flags;
 	__u8 family; /* KN_AF_INET or KN_AF_INET6 */
@@ -89,6 +90,7 @@ static __always_inline __u32 kn_parse_ipv4(struct kn_pkt *p)
 	p->l4_len = tot_len - IPV4_HDR_MIN_LEN;
 	p->saddr.w[0] = ip->saddr;
 	p->daddr.w[0] = ip->daddr;
+	p->ip_csum = ip->check;
 	p->proto = ip->protocol;
 	return KN_CONTINUE;
 }

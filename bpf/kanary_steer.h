@@ -42,6 +42,29 @@ const volatile __u64 kn_tcp_syn_timeout_ns = 30 * NSEC_PER_SEC;
 const volatile __u64 kn_tcp_established_timeout_ns = 24 * 3600 * NSEC_PER_SEC;
 const volatile __u64 kn_tcp_closing_timeout_ns = 10 * NSEC_PER_SEC;
 
+/*
+ * The coarse clock (what last_seen_ns holds), read once per jiffy on each
+ * CPU: the helper costs a call and two more inside, bpf_jiffies64 is
+ * inlined by the verifier to one load, and the coarse clock moves only at
+ * the tick that moves jiffies. A value read just before the timekeeper's
+ * update of that tick is kept for the tick: one tick late at most.
+ */
+static __always_inline __u64 kn_now(void)
+{
+	__u64 jiffies = bpf_jiffies64();
+	struct kn_clock *clock;
+	__u32 zero = 0;
+
+	clock = bpf_map_lookup_elem(&kn_clock, &zero);
+	if (!clock)
+		return bpf_ktime_get_coarse_ns();
+	if (clock->jiffies != jiffies) {
+		clock->coarse_ns = bpf_ktime_get_coarse_ns();
+		clock->jiffies = jiffies;
+	}
+	return clock->coarse_ns;
+}
+
 static __always_inline bool kn_is_new_tcp_connection(const struct kn_pkt *p)
 {
 	return (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
@@ -239,7 +262,7 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 	if (is_xdp && kn_csum_looks_partial(p))
 		return KN_R_PARTIAL_CSUM;
 
-	now = bpf_ktime_get_coarse_ns();
+	now = kn_now();
 	kn_flow_key_from(&key, &p->saddr, p->sport, &p->daddr, p->dport,
 			 p->proto, p->family);
 	flow = bpf_map_lookup_elem(&kn_flows, &key);
@@ -340,7 +363,7 @@ static __always_inline __u32 kn_egress(struct __sk_buff *skb, struct kn_pkt *p)
 			reply->state = KN_FLOW_CLOSING;
 		}
 	}
-	now = bpf_ktime_get_coarse_ns();
+	now = kn_now();
 	if (now - reply->last_seen_ns > KN_TOUCH_INTERVAL_NS)
 		reply->last_seen_ns = now;
 
