@@ -81,9 +81,11 @@ const char *agent_token(const struct agent *a);
 json_t *agent_services_json(struct agent *a);
 int agent_service_json(struct agent *a, const char *name, json_t **out,
 		       struct agent_error *err);
-/* {"name", "decisions": [decision, ...]} oldest first */
-int agent_decisions_json(struct agent *a, const char *name, json_t **out,
-			 struct agent_error *err);
+/* {"name", "decisions": [decision, ...]} oldest first, as JSON text and
+ * a newline (*text free()d by the caller): the log is kept as text, and a
+ * tree of a thousand records would cost megabytes for a moment. */
+int agent_decisions_text(struct agent *a, const char *name, char **text,
+			 size_t *len, struct agent_error *err);
 /* {"name", "points": [{"t", "canary_percent", "stable": {"error_rate",
  * "p99_ms"}, "canary": {...}}]} for the status page's charts */
 int agent_history_json(struct agent *a, const char *name, json_t **out,

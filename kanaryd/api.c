@@ -74,9 +74,8 @@
  * in a path names nothing and is answered 404 here. */
 #define API_NAME_MAX_BYTES 64
 /* "OPTIONS" and every other method that means anything, with room. */
-#define API_METHOD_LEN 16
-/* Floats in answers: enough digits for any rate, no binary noise. */
-#define API_JSON_FLAGS	   (JSON_COMPACT | JSON_REAL_PRECISION(12))
+#define API_METHOD_LEN	   16
+#define API_JSON_FLAGS	   JSON_TEXT_FLAGS
 #define BODY_TOO_LARGE_FMT "the body has more than %d bytes"
 #define API_MSG_LEN	   512
 /* A request line and headers longer than this are refused (431) by the
@@ -108,12 +107,17 @@ typedef int (*service_call)(struct agent *a, const char *name,
 			    const json_t *body, json_t **out,
 			    struct agent_error *err);
 
-/* One route under /api/v1/services/{name}. */
+/* A read whose answer the agent writes as JSON text itself. */
+typedef int (*service_text_call)(struct agent *a, const char *name, char **text,
+				 size_t *len, struct agent_error *err);
+
+/* One route under /api/v1/services/{name}: call, or text_call. */
 struct service_route {
 	const char *action; /* "" for the service itself */
 	const char *method;
 	enum body_rule body;
 	service_call call;
+	service_text_call text_call;
 };
 
 enum route_kind {
@@ -374,13 +378,6 @@ static int call_status(struct agent *a, const char *name, const json_t *body,
 	return agent_service_json(a, name, out, err);
 }
 
-static int call_decisions(struct agent *a, const char *name, const json_t *body,
-			  json_t **out, struct agent_error *err)
-{
-	(void)body;
-	return agent_decisions_json(a, name, out, err);
-}
-
 static int call_history(struct agent *a, const char *name, const json_t *body,
 			json_t **out, struct agent_error *err)
 {
@@ -600,7 +597,8 @@ static int call_backends(struct agent *a, const char *name, const json_t *body,
 
 static const struct service_route service_routes[] = {
     {"", MHD_HTTP_METHOD_GET, BODY_IGNORED, call_status},
-    {"decisions", MHD_HTTP_METHOD_GET, BODY_IGNORED, call_decisions},
+    {"decisions", MHD_HTTP_METHOD_GET, BODY_IGNORED, NULL,
+     agent_decisions_text},
     {"history", MHD_HTTP_METHOD_GET, BODY_IGNORED, call_history},
     {"rollout", MHD_HTTP_METHOD_POST, BODY_OPTIONAL, call_rollout},
     {"pause", MHD_HTTP_METHOD_POST, BODY_EMPTY_OBJECT, call_pause},
@@ -981,6 +979,20 @@ static enum MHD_Result answer_service(struct api_server *srv,
 	json_t *body = NULL, *out = NULL;
 	int ret;
 
+	if (req->route->text_call) {
+		struct reply r = {
+		    .status = MHD_HTTP_OK,
+		    .content_type = JSON_CONTENT_TYPE,
+		    .memory = MHD_RESPMEM_MUST_FREE,
+		};
+		char *text;
+
+		if (req->route->text_call(srv->agent, req->name, &text, &r.len,
+					  &err))
+			return send_agent_error(conn, req, &err);
+		r.data = text;
+		return send_reply(conn, req, &r);
+	}
 	if (req->route->body != BODY_IGNORED) {
 		body = parse_body(conn, req, &answer);
 		if (!body && req->answered)

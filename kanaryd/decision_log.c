@@ -4,6 +4,7 @@
  * JSON text (decision_log.h says why).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +58,7 @@ void decision_log_append(struct decision_log *log, json_t *record)
 	if (log->newest && log->ring.cap) {
 		/* A record that cannot be written out for want of memory
 		 * leaves an empty slot, skipped by readers. */
-		char *text = json_dumps(log->newest, JSON_COMPACT);
+		char *text = json_dumps(log->newest, JSON_TEXT_FLAGS);
 		uint32_t slot = ring_push(&log->ring);
 
 		free(log->text[slot]);
@@ -96,6 +97,46 @@ json_t *decision_log_json(const struct decision_log *log, size_t n)
 nomem:
 	json_decref(out);
 	return NULL;
+}
+
+int decision_log_splice(const struct decision_log *log, size_t n,
+			const char *object_text, const char *key,
+			struct buf *out)
+{
+	size_t total = decision_log_count(log), take = n < total ? n : total;
+	size_t older = take - (log->newest && take ? 1 : 0), i;
+	size_t len = strlen(object_text);
+	bool first = true;
+	int ret;
+
+	if (len < 2 || object_text[0] != '{' || object_text[len - 1] != '}')
+		return -EINVAL;
+	ret = buf_append(out, object_text, len - 1);
+	if (!ret)
+		ret = buf_printf(out, "%s\"%s\":[", len > 2 ? "," : "", key);
+	for (i = log->ring.len - older; !ret && i < log->ring.len; i++) {
+		const char *text = log->text[ring_at(&log->ring, (uint32_t)i)];
+
+		if (!text)
+			continue;
+		if (!first)
+			ret = buf_append(out, ",", 1);
+		if (!ret)
+			ret = buf_append(out, text, strlen(text));
+		first = false;
+	}
+	if (!ret && log->newest && take) {
+		char *text = json_dumps(log->newest, JSON_TEXT_FLAGS);
+
+		if (!text)
+			return -ENOMEM;
+		if (!first)
+			ret = buf_append(out, ",", 1);
+		if (!ret)
+			ret = buf_append(out, text, strlen(text));
+		free(text);
+	}
+	return ret ? ret : buf_append(out, "]}", 2);
 }
 
 int decision_log_load(struct decision_log *log, const json_t *array)

@@ -9,7 +9,8 @@
  * per service churned the allocator into growing without bound. Only the
  * newest record stays parsed, because the control loop reads it (a held
  * step updates it in place, events quote it). The older ones are parsed
- * again when someone asks for them (the API, the state file, etcd).
+ * again only where a tree is needed (etcd's few); the API's answer and the
+ * state file copy the text as it is (decision_log_splice).
  */
 #ifndef KANARY_DECISION_LOG_H
 #define KANARY_DECISION_LOG_H
@@ -17,6 +18,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "util/buf.h"
+#include "util/json_fields.h"
 #include "util/ring.h"
 
 struct decision_log {
@@ -44,6 +47,16 @@ void decision_log_replace_newest(struct decision_log *log, json_t *record);
 /* A new array of the last n records (all when n exceeds the count),
  * oldest first, or NULL when memory runs out. */
 json_t *decision_log_json(const struct decision_log *log, size_t n);
+
+/*
+ * Appends object_text (one JSON object, as json_dumps writes it) to out
+ * with `,"key":[the last n records]` added before its closing brace: the
+ * records go out as the text they are kept in, no tree built. 0, -EINVAL
+ * when object_text is no object, -E2BIG or -ENOMEM (out's limit, memory).
+ */
+int decision_log_splice(const struct decision_log *log, size_t n,
+			const char *object_text, const char *key,
+			struct buf *out);
 
 /* Replaces the log's records with the objects of array (the last ones
  * when there are more than fit; anything else skipped). 0, or -ENOMEM

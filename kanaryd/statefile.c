@@ -302,38 +302,57 @@ void statefile_fingerprint(uint64_t fingerprint, char *buf, size_t len)
 	snprintf(buf, len, "%016llx", (unsigned long long)fingerprint);
 }
 
-static json_t *state_json(struct agent *a)
+/* One service's record without its decisions (decision_log_splice adds
+ * them as the text they are kept in). */
+static json_t *service_json(const struct service_rt *s)
 {
-	json_t *services = json_array();
+	char fingerprint[STATE_FINGERPRINT_LEN];
+	json_t *record;
+
+	statefile_fingerprint(s->config_fingerprint, fingerprint,
+			      sizeof(fingerprint));
+	record = json_pack(
+	    "{s:s, s:s, s:o, s:I, s:I, s:I}", "name", s->cfg.def.name,
+	    "config_fingerprint", fingerprint, "rollout",
+	    statefile_rollout_json(&s->rollout), "evaluations_pass",
+	    (json_int_t)s->evaluations[VERDICT_PASS], "evaluations_fail",
+	    (json_int_t)s->evaluations[VERDICT_FAIL], "rollbacks",
+	    (json_int_t)s->rollbacks);
+	if (record && s->have_stable_baseline)
+		json_object_set_new(record, "stable_baseline",
+				    baseline_json(s));
+	return record;
+}
+
+/* The state as JSON text: {"version", "written", "services": [...]}. */
+static int state_text(struct agent *a, struct buf *out)
+{
 	char written[CLOCK_RFC3339_LEN];
+	int ret;
 	size_t i;
 
-	for (i = 0; i < a->service_count; i++) {
-		struct service_rt *s = a->services[i];
-		json_t *decisions = decision_log_json(&s->decisions,
-						      STATE_DECISIONS_KEPT),
-		       *record;
-		char fingerprint[STATE_FINGERPRINT_LEN];
-
-		statefile_fingerprint(s->config_fingerprint, fingerprint,
-				      sizeof(fingerprint));
-		record = json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I}",
-				   "name", s->cfg.def.name,
-				   "config_fingerprint", fingerprint, "rollout",
-				   statefile_rollout_json(&s->rollout),
-				   "decisions", decisions, "evaluations_pass",
-				   (json_int_t)s->evaluations[VERDICT_PASS],
-				   "evaluations_fail",
-				   (json_int_t)s->evaluations[VERDICT_FAIL],
-				   "rollbacks", (json_int_t)s->rollbacks);
-		if (record && s->have_stable_baseline)
-			json_object_set_new(record, "stable_baseline",
-					    baseline_json(s));
-		json_array_append_new(services, record);
-	}
 	clock_format_rfc3339(clock_wall_ms(), written, sizeof(written));
-	return json_pack("{s:i, s:s, s:o}", "version", STATE_VERSION, "written",
-			 written, "services", services);
+	ret =
+	    buf_printf(out, "{\"version\":%d,\"written\":\"%s\",\"services\":[",
+		       STATE_VERSION, written);
+	for (i = 0; !ret && i < a->service_count; i++) {
+		const struct service_rt *s = a->services[i];
+		json_t *record = service_json(s);
+		char *text =
+		    record ? json_dumps(record, JSON_TEXT_FLAGS) : NULL;
+
+		json_decref(record);
+		if (!text)
+			return -ENOMEM;
+		if (i)
+			ret = buf_append(out, ",", 1);
+		if (!ret)
+			ret = decision_log_splice(&s->decisions,
+						  STATE_DECISIONS_KEPT, text,
+						  "decisions", out);
+		free(text);
+	}
+	return ret ? ret : buf_append(out, "]}", 2);
 }
 
 static int mkdir_parent(const char *path)
@@ -419,18 +438,18 @@ void statefile_remove_leftovers(const char *path)
 
 int statefile_save(struct agent *a)
 {
-	json_t *state = state_json(a);
-	char *text = json_dumps(state, JSON_COMPACT);
+	struct buf text;
 	int ret;
 
-	json_decref(state);
-	if (!text)
-		return -ENOMEM;
-	ret = statefile_write_atomic(a->cfg.state_file, text, strlen(text));
+	buf_init(&text, SIZE_MAX / 2);
+	ret = state_text(a, &text);
+	if (!ret)
+		ret = statefile_write_atomic(a->cfg.state_file, text.data,
+					     text.len);
 	if (ret)
 		log_error("cannot write the state file %s: %s",
 			  a->cfg.state_file, strerror(-ret));
-	free(text);
+	buf_free(&text);
 	return ret;
 }
 

@@ -200,18 +200,38 @@ int agent_service_json(struct agent *a, const char *name, json_t **out,
 
 static void decisions_of(struct agent *a, struct service_rt *s, void *out)
 {
+	json_t *head = json_pack("{s:s}", "name", s->cfg.def.name);
+	char *head_text = head ? json_dumps(head, JSON_TEXT_FLAGS) : NULL;
+	struct buf *text = out;
+
 	(void)a;
-	/* A copy, taken under the lock: the loop goes on appending to the
-	 * log while the caller serializes. */
-	*(json_t **)out =
-	    json_pack("{s:s, s:o}", "name", s->cfg.def.name, "decisions",
-		      decision_log_json(&s->decisions, AGENT_DECISIONS_MAX));
+	if (!head_text ||
+	    decision_log_splice(&s->decisions, AGENT_DECISIONS_MAX, head_text,
+				"decisions", text) ||
+	    buf_append(text, "\n", 1))
+		buf_free(text); /* data NULL: out of memory */
+	json_decref(head);
+	free(head_text);
 }
 
-int agent_decisions_json(struct agent *a, const char *name, json_t **out,
-			 struct agent_error *err)
+int agent_decisions_text(struct agent *a, const char *name, char **text,
+			 size_t *len, struct agent_error *err)
 {
-	return agent_read_service(a, name, decisions_of, out, err);
+	struct buf out;
+	int ret;
+
+	buf_init(&out, SIZE_MAX / 2);
+	ret = agent_read_service(a, name, decisions_of, &out, err);
+	if (ret)
+		return ret;
+	if (!out.data) {
+		agent_set_error(err, AGENT_ERR_INTERNAL, "",
+				"out of memory writing the decision log");
+		return -ENOMEM;
+	}
+	*len = out.len;
+	*text = buf_take(&out);
+	return 0;
 }
 
 static void history_of(struct agent *a, struct service_rt *s, void *out)

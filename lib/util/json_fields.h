@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * json_fields.h - strict readers for the fields of a JSON object, shared by
- * the config file, the rollout spec and the API's request bodies.
+ * the config file, the rollout spec and the API's request bodies; and how
+ * JSON text is written (JSON_TEXT_FLAGS).
  *
  * Each reader leaves its output untouched when the field is absent and
  * returns 0; a field of the wrong type or out of range fails with -EINVAL,
@@ -17,6 +18,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* How kanary writes JSON text (API answers, the decision log): compact,
+ * floats to 12 digits: enough for any rate, no binary noise. */
+#define JSON_TEXT_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
 #define JF_PATH_LEN  160
 #define JF_DEPTH_MAX 8

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * test_decision_log.c - the decision log keeps the last records in order,
- * gives back exactly what was put in (numbers included), updates its newest
+ * gives back exactly what was put in (numbers included), writes them as
+ * text around another object, updates its newest
  * in place, loads a saved log, and holds its memory flat once full.
  */
 #include "unit.h"
@@ -15,15 +16,17 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 
 #include "kanaryd/decision_log.h"
 
-/* A record shaped like an evaluation: numbers, strings, nested checks. */
+/* A record shaped like an evaluation: numbers, strings, nested checks.
+ * Its floats are written to 12 digits (JSON_TEXT_FLAGS), so these have
+ * short exact forms. */
 static json_t *record(int i)
 {
 	return json_pack(
 	    "{s:i, s:s, s:f, s:[{s:s, s:f, s:b}, {s:s, s:f, s:b}]}", "seq", i,
 	    "verdict", i % 2 ? "pass" : "inconclusive", "p_value",
-	    1.0 / (i + 3), "checks", "name", "kernel.error_rate", "value",
-	    i * 0.1, "passed", 1, "name", "kernel.latency_p99", "value",
-	    i * 1e-7, "passed", 0);
+	    (i + 1) / 1024.0, "checks", "name", "kernel.error_rate", "value",
+	    i * 0.25, "passed", 1, "name", "kernel.latency_p99", "value",
+	    i / 8.0, "passed", 0);
 }
 
 static int seq_at(const json_t *array, size_t i)
@@ -84,6 +87,49 @@ static void test_gives_back_what_was_put_in(void **state)
 		json_decref(expect);
 	}
 	json_decref(all);
+	decision_log_free(&log);
+}
+
+/* The text written around an object holds what decision_log_json gives. */
+static void test_splice_writes_the_records(void **state)
+{
+	struct decision_log log;
+	struct buf out;
+	json_t *parsed, *expect;
+	int i;
+
+	(void)state;
+	assert_int_equal(decision_log_init(&log, 10), 0);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(decision_log_splice(&log, 10, "{\"name\":\"a\"}",
+					     "decisions", &out),
+			 0);
+	assert_string_equal(out.data, "{\"name\":\"a\",\"decisions\":[]}");
+	buf_free(&out);
+	for (i = 0; i < 14; i++)
+		decision_log_append(&log, record(i));
+	assert_int_equal(
+	    decision_log_splice(&log, 4, "{\"name\":\"a\"}", "decisions", &out),
+	    0);
+	parsed = json_loads(out.data, 0, NULL);
+	assert_non_null(parsed);
+	expect = decision_log_json(&log, 4);
+	assert_int_equal(json_array_size(expect), 4);
+	assert_true(json_equal(json_object_get(parsed, "decisions"), expect));
+	assert_string_equal(json_string_value(json_object_get(parsed, "name")),
+			    "a");
+	json_decref(parsed);
+	json_decref(expect);
+	buf_free(&out);
+	assert_int_equal(decision_log_splice(&log, 4, "{}", "d", &out), 0);
+	parsed = json_loads(out.data, 0, NULL);
+	assert_int_equal(json_array_size(json_object_get(parsed, "d")), 4);
+	json_decref(parsed);
+	buf_free(&out);
+	assert_int_equal(decision_log_splice(&log, 4, "[1]", "d", &out),
+			 -EINVAL);
+	assert_int_equal(decision_log_splice(&log, 4, "", "d", &out), -EINVAL);
+	buf_free(&out);
 	decision_log_free(&log);
 }
 
@@ -189,6 +235,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_keeps_last_in_order),
 	    cmocka_unit_test(test_gives_back_what_was_put_in),
+	    cmocka_unit_test(test_splice_writes_the_records),
 	    cmocka_unit_test(test_newest_replaced_in_place),
 	    cmocka_unit_test(test_capacity_one),
 	    cmocka_unit_test(test_load_keeps_the_last_objects),
