@@ -81,30 +81,32 @@ int dp_read_service(struct dataplane *dp, uint32_t index,
 			   sizeof(*out), out);
 }
 
-int dp_read_global(struct dataplane *dp,
-		   struct kn_global_stats out[KN_HOOK_COUNT])
+/* One entry per hook (enum kn_hook), each summed over the CPUs. */
+static int read_per_hook(struct dataplane *dp, struct bpf_map *map,
+			 size_t entry_size, void *out)
 {
 	__u32 hook;
 	int ret = 0;
 
-	memset(out, 0, KN_HOOK_COUNT * sizeof(*out));
+	memset(out, 0, KN_HOOK_COUNT * entry_size);
 	for (hook = 0; hook < KN_HOOK_COUNT && !ret; hook++)
-		ret = read_summed(dp, dp->skel->maps.kn_global_ctr, hook,
-				  sizeof(*out), &out[hook]);
+		ret = read_summed(dp, map, hook, entry_size,
+				  (char *)out + hook * entry_size);
 	return ret;
+}
+
+int dp_read_global(struct dataplane *dp,
+		   struct kn_global_stats out[KN_HOOK_COUNT])
+{
+	return read_per_hook(dp, dp->skel->maps.kn_global_ctr, sizeof(*out),
+			     out);
 }
 
 int dp_read_forward(struct dataplane *dp,
 		    struct kn_forward_stats out[KN_HOOK_COUNT])
 {
-	__u32 hook;
-	int ret = 0;
-
-	memset(out, 0, KN_HOOK_COUNT * sizeof(*out));
-	for (hook = 0; hook < KN_HOOK_COUNT && !ret; hook++)
-		ret = read_summed(dp, dp->skel->maps.kn_forward_ctr, hook,
-				  sizeof(*out), &out[hook]);
-	return ret;
+	return read_per_hook(dp, dp->skel->maps.kn_forward_ctr, sizeof(*out),
+			     out);
 }
 
 int dp_read_clients(struct dataplane *dp, uint32_t index,
