@@ -121,20 +121,11 @@ enum pc_case {
 	CASE_COUNT
 };
 
-static const char *const case_names[CASE_COUNT] = {"floor",
-						   "not_for_service",
-						   "new_flow",
-						   "established",
-						   "reply",
-						   "icmp_error",
-						   "stream_event",
-						   "body",
-						   "response",
-						   "not_for_service_ipv6",
-						   "new_flow_ipv6",
-						   "established_ipv6",
-						   "reply_ipv6",
-						   "icmp_error_ipv6"};
+static const char *const case_names[CASE_COUNT] = {
+    "floor",	  "not_for_service",	  "new_flow",	   "established",
+    "reply",	  "icmp_error",		  "stream_event",  "body",
+    "response",	  "not_for_service_ipv6", "new_flow_ipv6", "established_ipv6",
+    "reply_ipv6", "icmp_error_ipv6"};
 
 static bool case_is_ipv6(enum pc_case c)
 {

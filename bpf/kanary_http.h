@@ -550,6 +550,116 @@ __noinline int kn_sse_skip_run(struct kn_http_scratch *s, __u32 limit)
 	return n;
 }
 
+/* Bytes of a header value read in one step before the byte parser takes
+ * over (a Content-Length's digits, the blanks before a Content-Type). */
+#define KN_HTTP_VALUE_RUN_BYTES 32
+
+/*
+ * Which of the names looked for the header line at window offset idx
+ * starts with, followed by ':' (case-insensitive): its KN_HDR_*, or
+ * KN_HDR_COUNT for none, or -1 when fewer bytes than the longest name and
+ * its ':' lie in the window (the byte parser then decides).
+ */
+static __always_inline int kn_http_line_name(const struct kn_http_scratch *s,
+					     __u32 idx)
+{
+	__u32 h, i, len;
+	__u8 c = kn_lower(s->buf[idx & (KN_HTTP_WINDOW_BYTES - 1)]);
+
+	/* Most lines are told by their first byte. */
+	if (c != 'c' && c != 't')
+		return KN_HDR_COUNT;
+	if (s->win_end - s->win_start < idx + KN_HDR_NAME_MAX)
+		return -1;
+	/* Opaque to clang, so that it keeps idx (bounded here) rather than
+	 * computing it again from pos (unbounded to the verifier). */
+	asm volatile("" : "+r"(idx));
+	if (idx > KN_HTTP_WINDOW_BYTES - KN_HDR_NAME_MAX)
+		return -1;
+	for (h = 0; h < KN_HDR_COUNT; h++) {
+		len = kn_hdr_name_len[h];
+		for (i = 0; i < KN_HDR_NAME_MAX && i < len; i++)
+			if (kn_lower(s->buf[idx + i]) !=
+			    (__u8)kn_hdr_names[h][i])
+				break;
+		if (i == len && i < KN_HDR_NAME_MAX && s->buf[idx + i] == ':')
+			return h;
+	}
+	return KN_HDR_COUNT;
+}
+
+/*
+ * The bytes of the headers that the byte parser would read without a
+ * decision, taken in one step: a header line's name (one of the three, or
+ * none: then the rest of the line is skipped), the rest of a skipped line
+ * or of the status line up to its '\n', a Content-Length's digits and
+ * blanks, the blanks before a Content-Type. The state it leaves is the one
+ * the byte parser would leave at the same byte (but for the name match's
+ * bookkeeping in a skipped line, which nothing reads). It stops before a
+ * '\n' and wherever a byte needs kn_http_header_byte. Global, so checked
+ * once by the verifier. Returns how many bytes it consumed from s->pos.
+ */
+__noinline int kn_http_header_run(struct kn_http_scratch *s)
+{
+	struct kn_http_state *st;
+	__u32 n = 0, idx, avail;
+	int h;
+	__u8 c;
+
+	if (!s || s->pos < s->win_start || s->pos >= s->win_end)
+		return 0;
+	st = &s->st;
+	idx = s->pos - s->win_start;
+	avail = s->win_end - s->pos;
+	if (idx >= KN_HTTP_WINDOW_BYTES)
+		return 0;
+	if (st->step == KN_H_LINE_START) {
+		c = s->buf[idx];
+		if (c == '\r' || c == '\n')
+			return 0;
+		h = kn_http_line_name(s, idx);
+		if (h < 0)
+			return 0;
+		if (h < KN_HDR_COUNT) {
+			st->step = kn_hdr_steps[h];
+			st->header = 1U << h;
+			st->match = 0;
+			return kn_hdr_name_len[h] + 1;
+		}
+		/* No name looked for: the line is skipped from its second
+		 * byte (the first is not '\n'). */
+		st->step = KN_H_SKIP_LINE;
+		n = 1;
+	} else if (st->step == KN_H_CONTENT_LENGTH ||
+		   (st->step == KN_H_CONTENT_TYPE && st->match == 0)) {
+		for (; n < KN_HTTP_VALUE_RUN_BYTES && n < avail; n++) {
+			__u32 i = idx + n;
+
+			asm volatile("" : "+r"(i));
+			if (i >= KN_HTTP_WINDOW_BYTES)
+				return n;
+			c = s->buf[i];
+			if (c == ' ' || c == '\t' ||
+			    (c == '\r' && st->step == KN_H_CONTENT_LENGTH))
+				continue;
+			if (st->step != KN_H_CONTENT_LENGTH || c < '0' ||
+			    c > '9')
+				return n; /* the byte parser's */
+			st->flags |= KN_HTTP_F_HAS_LENGTH;
+			if (st->remaining < KN_HTTP_LENGTH_MAX)
+				st->remaining = st->remaining * 10 + (c - '0');
+		}
+		return n;
+	}
+	if (st->step != KN_H_SKIP_LINE && st->step != KN_H_STATUS_LINE)
+		return n;
+	/* The rest of the line up to its '\n'. */
+	s->pos += n;
+	n += kn_sse_skip_run(s, KN_SSE_SKIP_RUN_BYTES);
+	s->pos = s->win_start + idx;
+	return n;
+}
+
 /*
  * Body bytes at s->pos: at most `limit` of them (the chunk's or the
  * length's rest, or all for a body until close). Outside an event stream
@@ -727,12 +837,21 @@ static long kn_http_step(__u32 index, void *unused)
 	if (s->pos < s->win_start || s->pos >= s->win_end ||
 	    idx >= KN_HTTP_WINDOW_BYTES)
 		return 1;
+	if (s->st.phase == KN_HTTP_HEADERS) {
+		/* The bytes needing no decision, then the one that does. */
+		s->pos += kn_http_header_run(s);
+		idx = s->pos - s->win_start;
+		if (s->pos < s->win_start || s->pos >= s->win_end ||
+		    idx >= KN_HTTP_WINDOW_BYTES)
+			return 0; /* the next step asks for a window */
+		c = s->buf[idx];
+		s->pos++;
+		kn_http_header_byte(s, c);
+		return 0;
+	}
 	c = s->buf[idx];
 	s->pos++;
-	if (s->st.phase == KN_HTTP_HEADERS)
-		kn_http_header_byte(s, c);
-	else
-		kn_http_chunk_byte(s, c);
+	kn_http_chunk_byte(s, c);
 	return 0;
 }
 
