@@ -527,7 +527,8 @@ __noinline int kn_sse_byte(struct kn_http_scratch *s, __u8 c)
  */
 __noinline int kn_sse_skip_run(struct kn_http_scratch *s, __u32 limit)
 {
-	__u32 n, start, avail;
+	__u32 n, k, start, avail, idx;
+	__u64 x;
 
 	if (!s || s->pos < s->win_start || s->pos >= s->win_end)
 		return 0;
@@ -535,14 +536,27 @@ __noinline int kn_sse_skip_run(struct kn_http_scratch *s, __u32 limit)
 	avail = s->win_end - s->pos;
 	if (limit > avail)
 		limit = avail;
-	for (n = 0; n < KN_SSE_SKIP_RUN_BYTES && n < limit; n++) {
-		__u32 idx = start + n;
-
-		if (idx >= KN_HTTP_WINDOW_BYTES)
-			break;
+	if (limit > KN_SSE_SKIP_RUN_BYTES)
+		limit = KN_SSE_SKIP_RUN_BYTES;
+	/* Eight bytes at a time while none of them is '\n' (a byte of
+	 * w ^ "\n\n..." is zero: the word has a zero byte when
+	 * (x - 0x01..) & ~x & 0x80.. is not zero). */
+	for (n = 0, k = 0; k < KN_SSE_SKIP_RUN_BYTES / 8 && n + 8 <= limit;
+	     k++, n += 8) {
+		idx = start + n;
 		/* Opaque to clang, so that it indexes buf with idx rather
 		 * than with a pointer advanced by start (unbounded to the
 		 * verifier). */
+		asm volatile("" : "+r"(idx));
+		if (idx > KN_HTTP_WINDOW_BYTES - 8)
+			break;
+		x = *(__u64 *)(s->buf + idx) ^ 0x0a0a0a0a0a0a0a0aULL;
+		if ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL)
+			break;
+	}
+	/* The word with the '\n', or the last bytes. */
+	for (k = 0; k < 8 && n < limit; k++, n++) {
+		idx = start + n;
 		asm volatile("" : "+r"(idx));
 		if (idx >= KN_HTTP_WINDOW_BYTES || s->buf[idx] == '\n')
 			break;
@@ -593,7 +607,8 @@ static __always_inline int kn_http_line_name(const struct kn_http_scratch *s,
  * decision, taken in one step: a header line's name (one of the three, or
  * none: then the rest of the line is skipped), the rest of a skipped line
  * or of the status line up to its '\n', a Content-Length's digits and
- * blanks, the blanks before a Content-Type. The state it leaves is the one
+ * blanks, the blanks before a Content-Type and its first byte when that
+ * cannot start text/event-stream. The state it leaves is the one
  * the byte parser would leave at the same byte (but for the name match's
  * bookkeeping in a skipped line, which nothing reads). It stops before a
  * '\n' and wherever a byte needs kn_http_header_byte. Global, so checked
@@ -602,7 +617,7 @@ static __always_inline int kn_http_line_name(const struct kn_http_scratch *s,
 __noinline int kn_http_header_run(struct kn_http_scratch *s)
 {
 	struct kn_http_state *st;
-	__u32 n = 0, idx, avail;
+	__u32 n = 0, k, idx, avail;
 	int h;
 	__u8 c;
 
@@ -624,32 +639,49 @@ __noinline int kn_http_header_run(struct kn_http_scratch *s)
 			st->step = kn_hdr_steps[h];
 			st->header = 1U << h;
 			st->match = 0;
-			return kn_hdr_name_len[h] + 1;
+			n = kn_hdr_name_len[h] + 1;
+		} else {
+			/* No name looked for: the line is skipped from its
+			 * second byte (the first is not '\n'). */
+			st->step = KN_H_SKIP_LINE;
+			n = 1;
 		}
-		/* No name looked for: the line is skipped from its second
-		 * byte (the first is not '\n'). */
-		st->step = KN_H_SKIP_LINE;
-		n = 1;
-	} else if (st->step == KN_H_CONTENT_LENGTH ||
-		   (st->step == KN_H_CONTENT_TYPE && st->match == 0)) {
-		for (; n < KN_HTTP_VALUE_RUN_BYTES && n < avail; n++) {
+	}
+	if (st->step == KN_H_CONTENT_LENGTH ||
+	    (st->step == KN_H_CONTENT_TYPE && st->match == 0)) {
+		for (k = 0; k < KN_HTTP_VALUE_RUN_BYTES && n < avail;
+		     k++, n++) {
 			__u32 i = idx + n;
 
 			asm volatile("" : "+r"(i));
 			if (i >= KN_HTTP_WINDOW_BYTES)
 				return n;
 			c = s->buf[i];
-			if (c == ' ' || c == '\t' ||
-			    (c == '\r' && st->step == KN_H_CONTENT_LENGTH))
+			if (c == '\n')
+				return n;
+			if (c == ' ' || c == '\t')
 				continue;
-			if (st->step != KN_H_CONTENT_LENGTH || c < '0' ||
-			    c > '9')
-				return n; /* the byte parser's */
-			st->flags |= KN_HTTP_F_HAS_LENGTH;
-			if (st->remaining < KN_HTTP_LENGTH_MAX)
-				st->remaining = st->remaining * 10 + (c - '0');
+			if (st->step == KN_H_CONTENT_LENGTH) {
+				if (c == '\r')
+					continue;
+				if (c >= '0' && c <= '9') {
+					st->flags |= KN_HTTP_F_HAS_LENGTH;
+					if (st->remaining < KN_HTTP_LENGTH_MAX)
+						st->remaining =
+						    st->remaining * 10 +
+						    (c - '0');
+					continue;
+				}
+			} else if (kn_lower(c) == 't') {
+				/* Perhaps text/event-stream: the byte
+				 * parser's. */
+				return n;
+			}
+			/* Not a length, not an event stream. */
+			st->step = KN_H_SKIP_LINE;
+			n++;
+			break;
 		}
-		return n;
 	}
 	if (st->step != KN_H_SKIP_LINE && st->step != KN_H_STATUS_LINE)
 		return n;
@@ -658,6 +690,46 @@ __noinline int kn_http_header_run(struct kn_http_scratch *s)
 	n += kn_sse_skip_run(s, KN_SSE_SKIP_RUN_BYTES);
 	s->pos = s->win_start + idx;
 	return n;
+}
+
+/* Rounds of kn_http_header_lines per loop step: a header line each, as a
+ * rule (a response's headers in one or two steps). */
+#define KN_HTTP_HEADER_ROUNDS 16
+
+/*
+ * Header lines from s->pos: the bytes that need no decision
+ * (kn_http_header_run), then the one that does (kn_http_header_byte, most
+ * often a line's '\n'), round after round, while the headers last and the
+ * window holds bytes. One loop step used to read one byte; a step's call
+ * costs tens of ns where the CPU's return thunks are on. Global, so checked
+ * once by the verifier. Returns 0.
+ */
+__noinline int kn_http_header_lines(struct kn_http_scratch *s)
+{
+	__u32 k, idx;
+	__u8 c;
+
+	if (!s)
+		return 0;
+	for (k = 0; k < KN_HTTP_HEADER_ROUNDS; k++) {
+		if (s->st.phase != KN_HTTP_HEADERS)
+			break;
+		s->pos += kn_http_header_run(s);
+		idx = s->pos - s->win_start;
+		if (s->pos < s->win_start || s->pos >= s->win_end ||
+		    idx >= KN_HTTP_WINDOW_BYTES)
+			break; /* the next step asks for a window */
+		c = s->buf[idx];
+		s->pos++;
+		/* A line's end, as kn_http_header_byte takes it, without
+		 * the call. */
+		if (c == '\n' && s->st.step != KN_H_LINE_START &&
+		    s->st.step != KN_H_END_CR)
+			s->st.step = KN_H_LINE_START;
+		else
+			kn_http_header_byte(s, c);
+	}
+	return 0;
 }
 
 /*
@@ -838,15 +910,7 @@ static long kn_http_step(__u32 index, void *unused)
 	    idx >= KN_HTTP_WINDOW_BYTES)
 		return 1;
 	if (s->st.phase == KN_HTTP_HEADERS) {
-		/* The bytes needing no decision, then the one that does. */
-		s->pos += kn_http_header_run(s);
-		idx = s->pos - s->win_start;
-		if (s->pos < s->win_start || s->pos >= s->win_end ||
-		    idx >= KN_HTTP_WINDOW_BYTES)
-			return 0; /* the next step asks for a window */
-		c = s->buf[idx];
-		s->pos++;
-		kn_http_header_byte(s, c);
+		kn_http_header_lines(s);
 		return 0;
 	}
 	c = s->buf[idx];
