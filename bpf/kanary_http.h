@@ -523,9 +523,10 @@ __noinline int kn_sse_byte(struct kn_http_scratch *s, __u8 c)
  * bytes before the next newline, at most KN_SSE_SKIP_RUN_BYTES of them,
  * within limit and the window. One call for a run instead of one parser
  * step a byte took a token's packet from 4 us to 0.8 us (BENCHMARKS.md,
- * 1b). Global, so checked once by the verifier. Returns the run's length.
+ * 1b). Returns the run's length.
  */
-__noinline int kn_sse_skip_run(struct kn_http_scratch *s, __u32 limit)
+static __always_inline __u32 kn_skip_to_lf(struct kn_http_scratch *s,
+					   __u32 limit)
 {
 	__u32 n, k, start, avail, idx;
 	__u64 x;
@@ -562,6 +563,13 @@ __noinline int kn_sse_skip_run(struct kn_http_scratch *s, __u32 limit)
 			break;
 	}
 	return n;
+}
+
+/* kn_skip_to_lf for the event parser; global, so checked once by the
+ * verifier. */
+__noinline int kn_sse_skip_run(struct kn_http_scratch *s, __u32 limit)
+{
+	return kn_skip_to_lf(s, limit);
 }
 
 /* Bytes of a header value read in one step before the byte parser takes
@@ -687,7 +695,7 @@ __noinline int kn_http_header_run(struct kn_http_scratch *s)
 		return n;
 	/* The rest of the line up to its '\n'. */
 	s->pos += n;
-	n += kn_sse_skip_run(s, KN_SSE_SKIP_RUN_BYTES);
+	n += kn_skip_to_lf(s, KN_SSE_SKIP_RUN_BYTES);
 	s->pos = s->win_start + idx;
 	return n;
 }
