@@ -27,7 +27,9 @@
  * Bounds: body bytes that need no reading (Content-Length or chunk data
  * outside an event stream) are skipped by arithmetic. Bytes that need
  * reading are copied a window at a time into a per-CPU scratch buffer and
- * read by a bpf_loop() callback, at most KN_HTTP_WINDOWS windows per packet;
+ * read by a bpf_loop() callback, at most KN_HTTP_WINDOWS windows per packet
+ * (header lines several a step, each in one run where the window holds it:
+ * kn_http_header_lines);
  * a packet needing more, or bytes that break the framing, leave the
  * response unparsed (no end, no further events) until the next packet that
  * starts with a status line. A response to HEAD is not told from one to
