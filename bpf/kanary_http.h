@@ -527,6 +527,27 @@ __noinline int kn_sse_byte(struct kn_http_scratch *s, __u8 c)
  * step a byte took a token's packet from 4 us to 0.8 us (BENCHMARKS.md,
  * 1b). Returns the run's length.
  */
+/* The byte (0-7, little-endian) of x's lowest set bit, where every set
+ * bit is a byte's top bit. The lowest such flag marks the first zero byte
+ * exactly (false flags only follow a true one). */
+static __always_inline __u32 kn_first_flagged_byte(__u64 x)
+{
+	__u32 i = 0;
+
+	x &= ~x + 1;
+	if (!(x & 0xffffffffULL)) {
+		i += 4;
+		x >>= 32;
+	}
+	if (!(x & 0xffffULL)) {
+		i += 2;
+		x >>= 16;
+	}
+	if (!(x & 0xffULL))
+		i += 1;
+	return i;
+}
+
 static __always_inline __u32 kn_skip_to_lf(struct kn_http_scratch *s,
 					   __u32 limit)
 {
@@ -554,10 +575,11 @@ static __always_inline __u32 kn_skip_to_lf(struct kn_http_scratch *s,
 		if (idx > KN_HTTP_WINDOW_BYTES - 8)
 			break;
 		x = *(__u64 *)(s->buf + idx) ^ 0x0a0a0a0a0a0a0a0aULL;
-		if ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL)
-			break;
+		x = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+		if (x)
+			return n + kn_first_flagged_byte(x);
 	}
-	/* The word with the '\n', or the last bytes. */
+	/* The last bytes, fewer than a word. */
 	for (k = 0; k < 8 && n < limit; k++, n++) {
 		idx = start + n;
 		asm volatile("" : "+r"(idx));
