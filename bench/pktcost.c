@@ -112,6 +112,7 @@ enum pc_case {
 	CASE_ICMP_ERROR,   /* "fragmentation needed" about a flow, translated */
 	CASE_STREAM_EVENT, /* a token's event in an event-stream response */
 	CASE_BODY,	   /* a segment of a long Content-Length body */
+	CASE_RESPONSE,	   /* a whole small response: status, headers, body */
 	CASE_OTHER6,
 	CASE_SYN6,
 	CASE_ESTABLISHED6,
@@ -120,19 +121,11 @@ enum pc_case {
 	CASE_COUNT
 };
 
-static const char *const case_names[CASE_COUNT] = {"floor",
-						   "not_for_service",
-						   "new_flow",
-						   "established",
-						   "reply",
-						   "icmp_error",
-						   "stream_event",
-						   "body",
-						   "not_for_service_ipv6",
-						   "new_flow_ipv6",
-						   "established_ipv6",
-						   "reply_ipv6",
-						   "icmp_error_ipv6"};
+static const char *const case_names[CASE_COUNT] = {
+    "floor",	  "not_for_service",	  "new_flow",	   "established",
+    "reply",	  "icmp_error",		  "stream_event",  "body",
+    "response",	  "not_for_service_ipv6", "new_flow_ipv6", "established_ipv6",
+    "reply_ipv6", "icmp_error_ipv6"};
 
 static bool case_is_ipv6(enum pc_case c)
 {
@@ -398,6 +391,17 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 	static const char length_headers[] =
 	    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
 	    "content-length: 1000000000000\r\n\r\n";
+	/* A keep-alive response of the end-to-end figures, whole in one
+	 * segment, as nginx sends a static 40-byte JSON file: every packet
+	 * starts a response and ends it, so each repetition parses it all. */
+	static const char nginx_response[] =
+	    "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+	    "Date: Sat, 05 Dec 2026 02:30:00 GMT\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 40\r\n"
+	    "Last-Modified: Sat, 05 Dec 2026 01:00:00 GMT\r\n"
+	    "Connection: keep-alive\r\nETag: \"69323e10-28\"\r\n"
+	    "Accept-Ranges: bytes\r\n\r\n"
+	    "{\"model\": \"stable\", \"ok\": true, \"n\": 1}\n";
 	struct pkt_spec s;
 	struct pkt out;
 	uint32_t retval;
@@ -424,6 +428,7 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 	case CASE_REPLY:
 	case CASE_STREAM_EVENT:
 	case CASE_BODY:
+	case CASE_RESPONSE:
 		/* The flow goes through the ingress hook that carries the
 		 * case (tc ingress for replies, as in tc mode). */
 		st->backend =
@@ -453,6 +458,10 @@ static int stream_init(struct pc_stream *st, enum pc_case c, enum pc_hook h,
 			s.payload_len = c == CASE_STREAM_EVENT
 					    ? sizeof(token_event) - 1
 					    : sizeof(body);
+			if (c == CASE_RESPONSE) {
+				s.payload = nginx_response;
+				s.payload_len = sizeof(nginx_response) - 1;
+			}
 		}
 		break;
 	default:
@@ -502,6 +511,7 @@ static bool stream_check(const struct pc_stream *st, const struct pkt *in,
 	case CASE_REPLY:
 	case CASE_STREAM_EVENT:
 	case CASE_BODY:
+	case CASE_RESPONSE:
 		return pkt_saddr(out) == VIP || pkt_saddr(out) == SELF_VIP;
 	case CASE_ICMP_ERROR:
 		if (st->h == HOOK_TC_EG)
@@ -604,7 +614,8 @@ static bool case_on_hook(enum pc_case c, enum pc_hook h)
 	if (c == CASE_FLOOR || c == CASE_OTHER || c == CASE_ICMP_ERROR)
 		return true;
 	return (h == HOOK_TC_EG) ==
-	       (c == CASE_REPLY || c == CASE_STREAM_EVENT || c == CASE_BODY);
+	       (c == CASE_REPLY || c == CASE_STREAM_EVENT || c == CASE_BODY ||
+		c == CASE_RESPONSE);
 }
 
 static bool repeat_ok(enum pc_case c)

@@ -38,7 +38,7 @@ MODES = [("keepalive", "keep-alive (wrk, 1 client address)"),
 # case of this list missing from the results is named as not measured; a
 # case in the results that is not in it is shown after these.
 CASES = ["floor", "not_for_service", "new_flow", "established", "reply",
-         "stream_event", "body", "icmp_error"]
+         "stream_event", "body", "response", "icmp_error"]
 # The cases pktcost also measures through an IPv6 service, as CASE_ipv6.
 IPV6_CASES = ["not_for_service", "new_flow", "established", "reply",
               "icmp_error"]
@@ -50,7 +50,8 @@ PKT_METHODS = [("call", "call (one packet per call, cold caches)"),
 STREAM_BASE_CASE = "reply"
 STREAM_BASE_LABEL = "reply (no response parsed)"
 STREAM_CASES = [("body", "body (Content-Length)"),
-                ("stream_event", "stream event")]
+                ("stream_event", "stream event"),
+                ("response", "whole response (nginx headers, 40-byte body)")]
 # The load the per-token cost is scaled to: a token every 20 ms (50 tokens
 # a second) on each of a thousand concurrent streams.
 STREAM_TOKEN_INTERVAL_MS = 20

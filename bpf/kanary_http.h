@@ -27,7 +27,9 @@
  * Bounds: body bytes that need no reading (Content-Length or chunk data
  * outside an event stream) are skipped by arithmetic. Bytes that need
  * reading are copied a window at a time into a per-CPU scratch buffer and
- * read by a bpf_loop() callback, at most KN_HTTP_WINDOWS windows per packet;
+ * read by a bpf_loop() callback, at most KN_HTTP_WINDOWS windows per packet
+ * (header lines several a step, each in one run where the window holds it:
+ * kn_http_header_lines);
  * a packet needing more, or bytes that break the framing, leave the
  * response unparsed (no end, no further events) until the next packet that
  * starts with a status line. A response to HEAD is not told from one to
@@ -523,11 +525,34 @@ __noinline int kn_sse_byte(struct kn_http_scratch *s, __u8 c)
  * bytes before the next newline, at most KN_SSE_SKIP_RUN_BYTES of them,
  * within limit and the window. One call for a run instead of one parser
  * step a byte took a token's packet from 4 us to 0.8 us (BENCHMARKS.md,
- * 1b). Global, so checked once by the verifier. Returns the run's length.
+ * 1b). Returns the run's length.
  */
-__noinline int kn_sse_skip_run(struct kn_http_scratch *s, __u32 limit)
+/* The byte (0-7, little-endian) of x's lowest set bit, where every set
+ * bit is a byte's top bit. The lowest such flag marks the first zero byte
+ * exactly (false flags only follow a true one). */
+static __always_inline __u32 kn_first_flagged_byte(__u64 x)
 {
-	__u32 n, start, avail;
+	__u32 i = 0;
+
+	x &= ~x + 1;
+	if (!(x & 0xffffffffULL)) {
+		i += 4;
+		x >>= 32;
+	}
+	if (!(x & 0xffffULL)) {
+		i += 2;
+		x >>= 16;
+	}
+	if (!(x & 0xffULL))
+		i += 1;
+	return i;
+}
+
+static __always_inline __u32 kn_skip_to_lf(struct kn_http_scratch *s,
+					   __u32 limit)
+{
+	__u32 n, k, start, avail, idx;
+	__u64 x;
 
 	if (!s || s->pos < s->win_start || s->pos >= s->win_end)
 		return 0;
@@ -535,19 +560,208 @@ __noinline int kn_sse_skip_run(struct kn_http_scratch *s, __u32 limit)
 	avail = s->win_end - s->pos;
 	if (limit > avail)
 		limit = avail;
-	for (n = 0; n < KN_SSE_SKIP_RUN_BYTES && n < limit; n++) {
-		__u32 idx = start + n;
-
-		if (idx >= KN_HTTP_WINDOW_BYTES)
-			break;
+	if (limit > KN_SSE_SKIP_RUN_BYTES)
+		limit = KN_SSE_SKIP_RUN_BYTES;
+	/* Eight bytes at a time while none of them is '\n' (a byte of
+	 * w ^ "\n\n..." is zero: the word has a zero byte when
+	 * (x - 0x01..) & ~x & 0x80.. is not zero). */
+	for (n = 0, k = 0; k < KN_SSE_SKIP_RUN_BYTES / 8 && n + 8 <= limit;
+	     k++, n += 8) {
+		idx = start + n;
 		/* Opaque to clang, so that it indexes buf with idx rather
 		 * than with a pointer advanced by start (unbounded to the
 		 * verifier). */
+		asm volatile("" : "+r"(idx));
+		if (idx > KN_HTTP_WINDOW_BYTES - 8)
+			break;
+		x = *(__u64 *)(s->buf + idx) ^ 0x0a0a0a0a0a0a0a0aULL;
+		x = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+		if (x)
+			return n + kn_first_flagged_byte(x);
+	}
+	/* The last bytes, fewer than a word. */
+	for (k = 0; k < 8 && n < limit; k++, n++) {
+		idx = start + n;
 		asm volatile("" : "+r"(idx));
 		if (idx >= KN_HTTP_WINDOW_BYTES || s->buf[idx] == '\n')
 			break;
 	}
 	return n;
+}
+
+/* kn_skip_to_lf for the event parser; global, so checked once by the
+ * verifier. */
+__noinline int kn_sse_skip_run(struct kn_http_scratch *s, __u32 limit)
+{
+	return kn_skip_to_lf(s, limit);
+}
+
+/* Bytes of a header value read in one step before the byte parser takes
+ * over (a Content-Length's digits, the blanks before a Content-Type). */
+#define KN_HTTP_VALUE_RUN_BYTES 32
+
+/*
+ * Which of the names looked for the header line at window offset idx
+ * starts with, followed by ':' (case-insensitive): its KN_HDR_*, or
+ * KN_HDR_COUNT for none, or -1 when fewer bytes than the longest name and
+ * its ':' lie in the window (the byte parser then decides).
+ */
+static __always_inline int kn_http_line_name(const struct kn_http_scratch *s,
+					     __u32 idx)
+{
+	__u32 h, i, len;
+	__u8 c = kn_lower(s->buf[idx & (KN_HTTP_WINDOW_BYTES - 1)]);
+
+	/* Most lines are told by their first byte. */
+	if (c != 'c' && c != 't')
+		return KN_HDR_COUNT;
+	if (s->win_end - s->win_start < idx + KN_HDR_NAME_MAX)
+		return -1;
+	/* Opaque to clang, so that it keeps idx (bounded here) rather than
+	 * computing it again from pos (unbounded to the verifier). */
+	asm volatile("" : "+r"(idx));
+	if (idx > KN_HTTP_WINDOW_BYTES - KN_HDR_NAME_MAX)
+		return -1;
+	for (h = 0; h < KN_HDR_COUNT; h++) {
+		len = kn_hdr_name_len[h];
+		for (i = 0; i < KN_HDR_NAME_MAX && i < len; i++)
+			if (kn_lower(s->buf[idx + i]) !=
+			    (__u8)kn_hdr_names[h][i])
+				break;
+		if (i == len && i < KN_HDR_NAME_MAX && s->buf[idx + i] == ':')
+			return h;
+	}
+	return KN_HDR_COUNT;
+}
+
+/*
+ * The bytes of the headers that the byte parser would read without a
+ * decision, taken in one step: a header line's name (one of the three, or
+ * none: then the rest of the line is skipped), the rest of a skipped line
+ * or of the status line up to its '\n', a Content-Length's digits and
+ * blanks, the blanks before a Content-Type and its first byte when that
+ * cannot start text/event-stream. The state it leaves is the one
+ * the byte parser would leave at the same byte (but for the name match's
+ * bookkeeping in a skipped line, which nothing reads). It stops before a
+ * '\n' and wherever a byte needs kn_http_header_byte. Global, so checked
+ * once by the verifier. Returns how many bytes it consumed from s->pos.
+ */
+__noinline int kn_http_header_run(struct kn_http_scratch *s)
+{
+	struct kn_http_state *st;
+	__u32 n = 0, k, idx, avail;
+	int h;
+	__u8 c;
+
+	if (!s || s->pos < s->win_start || s->pos >= s->win_end)
+		return 0;
+	st = &s->st;
+	idx = s->pos - s->win_start;
+	avail = s->win_end - s->pos;
+	if (idx >= KN_HTTP_WINDOW_BYTES)
+		return 0;
+	if (st->step == KN_H_LINE_START) {
+		c = s->buf[idx];
+		if (c == '\r' || c == '\n')
+			return 0;
+		h = kn_http_line_name(s, idx);
+		if (h < 0)
+			return 0;
+		if (h < KN_HDR_COUNT) {
+			st->step = kn_hdr_steps[h];
+			st->header = 1U << h;
+			st->match = 0;
+			n = kn_hdr_name_len[h] + 1;
+		} else {
+			/* No name looked for: the line is skipped from its
+			 * second byte (the first is not '\n'). */
+			st->step = KN_H_SKIP_LINE;
+			n = 1;
+		}
+	}
+	if (st->step == KN_H_CONTENT_LENGTH ||
+	    (st->step == KN_H_CONTENT_TYPE && st->match == 0)) {
+		for (k = 0; k < KN_HTTP_VALUE_RUN_BYTES && n < avail;
+		     k++, n++) {
+			__u32 i = idx + n;
+
+			asm volatile("" : "+r"(i));
+			if (i >= KN_HTTP_WINDOW_BYTES)
+				return n;
+			c = s->buf[i];
+			if (c == '\n')
+				return n;
+			if (c == ' ' || c == '\t')
+				continue;
+			if (st->step == KN_H_CONTENT_LENGTH) {
+				if (c == '\r')
+					continue;
+				if (c >= '0' && c <= '9') {
+					st->flags |= KN_HTTP_F_HAS_LENGTH;
+					if (st->remaining < KN_HTTP_LENGTH_MAX)
+						st->remaining =
+						    st->remaining * 10 +
+						    (c - '0');
+					continue;
+				}
+			} else if (kn_lower(c) == 't') {
+				/* Perhaps text/event-stream: the byte
+				 * parser's. */
+				return n;
+			}
+			/* Not a length, not an event stream. */
+			st->step = KN_H_SKIP_LINE;
+			n++;
+			break;
+		}
+	}
+	if (st->step != KN_H_SKIP_LINE && st->step != KN_H_STATUS_LINE)
+		return n;
+	/* The rest of the line up to its '\n'. */
+	s->pos += n;
+	n += kn_skip_to_lf(s, KN_SSE_SKIP_RUN_BYTES);
+	s->pos = s->win_start + idx;
+	return n;
+}
+
+/* Rounds of kn_http_header_lines per loop step: a header line each, as a
+ * rule (a response's headers in one or two steps). */
+#define KN_HTTP_HEADER_ROUNDS 16
+
+/*
+ * Header lines from s->pos: the bytes that need no decision
+ * (kn_http_header_run), then the one that does (kn_http_header_byte, most
+ * often a line's '\n'), round after round, while the headers last and the
+ * window holds bytes. One loop step used to read one byte; a step's call
+ * costs tens of ns where the CPU's return thunks are on. Global, so checked
+ * once by the verifier. Returns 0.
+ */
+__noinline int kn_http_header_lines(struct kn_http_scratch *s)
+{
+	__u32 k, idx;
+	__u8 c;
+
+	if (!s)
+		return 0;
+	for (k = 0; k < KN_HTTP_HEADER_ROUNDS; k++) {
+		if (s->st.phase != KN_HTTP_HEADERS)
+			break;
+		s->pos += kn_http_header_run(s);
+		idx = s->pos - s->win_start;
+		if (s->pos < s->win_start || s->pos >= s->win_end ||
+		    idx >= KN_HTTP_WINDOW_BYTES)
+			break; /* the next step asks for a window */
+		c = s->buf[idx];
+		s->pos++;
+		/* A line's end, as kn_http_header_byte takes it, without
+		 * the call. */
+		if (c == '\n' && s->st.step != KN_H_LINE_START &&
+		    s->st.step != KN_H_END_CR)
+			s->st.step = KN_H_LINE_START;
+		else
+			kn_http_header_byte(s, c);
+	}
+	return 0;
 }
 
 /*
@@ -727,12 +941,13 @@ static long kn_http_step(__u32 index, void *unused)
 	if (s->pos < s->win_start || s->pos >= s->win_end ||
 	    idx >= KN_HTTP_WINDOW_BYTES)
 		return 1;
+	if (s->st.phase == KN_HTTP_HEADERS) {
+		kn_http_header_lines(s);
+		return 0;
+	}
 	c = s->buf[idx];
 	s->pos++;
-	if (s->st.phase == KN_HTTP_HEADERS)
-		kn_http_header_byte(s, c);
-	else
-		kn_http_chunk_byte(s, c);
+	kn_http_chunk_byte(s, c);
 	return 0;
 }
 

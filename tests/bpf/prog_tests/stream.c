@@ -428,3 +428,115 @@ void test_stream_random_bodies(void)
 cleanup:
 	dp_close(dp, true);
 }
+
+/* Header blocks of many forms, each a whole response, and what its parse
+ * must find: whether it ends, has a first body byte, is an event stream. */
+struct header_form {
+	const char *text;
+	bool end, first_body, stream;
+};
+
+/* A header line longer than a skipped run (256 bytes) and whole windows of
+ * eight bytes: "Set-Cookie: " and 300 bytes. */
+#define LONG_VALUE_BYTES 300
+
+/*
+ * The header parser (bpf/kanary_http.h) takes most lines in one step: a
+ * name against the three looked for, a skipped line's rest, a length's
+ * digits. Whatever the packet boundaries (one packet, or two cut at every
+ * byte after the status line), each form gives what the byte-by-byte
+ * parse gives: names in any case, names that only start like the ones
+ * looked for, values with blanks, junk or none, bare '\n' line ends.
+ */
+void test_stream_header_forms(void)
+{
+	static const struct header_form forms[] = {
+	    {"HTTP/1.1 200 OK\r\nCONTENT-LENGTH:5\r\n\r\nhello", true, true,
+	     false},
+	    {"HTTP/1.1 200 OK\r\nContent-Lengthy: 99\r\nX-Content-Length: 9\r\n"
+	     "content-length: \t3 \r\n\r\nabc",
+	     true, true, false},
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 4x\r\nConnection: close\r\n"
+	     "\r\nabcd",
+	     true, true, false},
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: "
+	     "application/json\r\nContent-Type-X: text/event-stream\r\n\r\n{}",
+	     true, true, false},
+	    {"HTTP/1.1 200 OK\r\nContent-Type:  Text/Event-Stream\r\n"
+	     "Transfer-Encoding:chunked\r\n\r\n5\r\ndata:\r\n0\r\n\r\n",
+	     true, true, true},
+	    {"HTTP/1.1 200 OK\r\ncontent-type:text/event-stream;q=1\r\n"
+	     "content-length: 6\r\n\r\ndata:\n",
+	     true, true, true},
+	    {"HTTP/1.1 200 OK\r\nContent-Type: "
+	     "text/plain\r\nTransfer-Encoding: "
+	     "gzip\r\nContent-Length: 3\r\n\r\nabc",
+	     true, true, false},
+	    {"HTTP/1.1 200 OK\nContent-Length: 1\n\nx", true, true, false},
+	    {"HTTP/1.1 200 OK\r\nc\r\nt:\r\ncontent-length\r\nC: 1\r\n"
+	     "Content-Length: \r\n\r\n",
+	     false, false, false},
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true, false,
+	     false},
+	    {"HTTP/1.1 200 OK\r\nContent-Type: \r\n\r\nuntil close", false,
+	     true, false},
+	    {"HTTP/1.1 200 OK\r\ncontent-length: 3\r\r\n\r\nabc", true, true,
+	     false},
+	    {NULL, true, true, false}, /* the long line, built below */
+	};
+	struct dataplane *dp = open_dp(NULL);
+	struct dp_backend_counters sum, before;
+	struct stream_conn c;
+	char whole[1024], name[64];
+	size_t f, len, cut, n;
+	uint16_t port = STREAM_FIRST_PORT;
+	uint32_t index;
+
+	if (!dp || add_service(dp, 0, &index))
+		goto cleanup;
+	for (f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+		if (forms[f].text) {
+			len = strlen(forms[f].text);
+			memcpy(whole, forms[f].text, len);
+		} else {
+			len =
+			    (size_t)snprintf(whole, sizeof(whole),
+					     "HTTP/1.1 200 OK\r\nSet-Cookie: ");
+			memset(whole + len, 'a', LONG_VALUE_BYTES);
+			len += LONG_VALUE_BYTES;
+			len +=
+			    (size_t)snprintf(whole + len, sizeof(whole) - len,
+					     "\r\nContent-Length: 2\r\n\r\nab");
+		}
+		if (!ASSERT_OK(service_counters(dp, index, &before),
+			       "counters"))
+			goto cleanup;
+		/* Cut at len: the whole response in one packet. */
+		for (cut = STREAM_STATUS_BYTES, n = 0; cut <= len; cut++, n++) {
+			if (!ASSERT_OK(conn_open(dp, port++, &c),
+				       "connection") ||
+			    !ASSERT_OK(conn_request(&c), "request") ||
+			    !ASSERT_OK(conn_reply(&c, whole, cut, TCPF_ACK),
+				       "part 1") ||
+			    (cut < len &&
+			     !ASSERT_OK(conn_reply(&c, whole + cut, len - cut,
+						   TCPF_ACK),
+					"part 2")))
+				goto cleanup;
+		}
+		if (!ASSERT_OK(service_counters(dp, index, &sum), "counters"))
+			goto cleanup;
+		snprintf(name, sizeof(name), "form %zu: ends", f);
+		ASSERT_EQ(sum.timing.end.count - before.timing.end.count,
+			  forms[f].end ? n : 0, name);
+		snprintf(name, sizeof(name), "form %zu: first body byte", f);
+		ASSERT_EQ(sum.timing.first_body.count -
+			      before.timing.first_body.count,
+			  forms[f].first_body ? n : 0, name);
+		snprintf(name, sizeof(name), "form %zu: event stream", f);
+		ASSERT_EQ(sum.totals.http_streams - before.totals.http_streams,
+			  forms[f].stream ? n : 0, name);
+	}
+cleanup:
+	dp_close(dp, true);
+}
