@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "decision_log.h"
 
@@ -16,9 +17,17 @@ int decision_log_init(struct decision_log *log, size_t cap)
 	if (cap < 1 || cap > UINT32_MAX)
 		return -EINVAL;
 	if (cap > 1) {
-		log->text = calloc(cap - 1, sizeof(*log->text));
-		if (!log->text)
+		log->start = calloc(cap - 1, sizeof(*log->start));
+		log->len = calloc(cap - 1, sizeof(*log->len));
+		log->bytes =
+		    mmap(NULL, DECISION_LOG_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (log->bytes == MAP_FAILED)
+			log->bytes = NULL;
+		if (!log->start || !log->len || !log->bytes) {
+			decision_log_free(log);
 			return -ENOMEM;
+		}
 	}
 	ring_init(&log->ring, (uint32_t)(cap - 1));
 	return 0;
@@ -26,12 +35,8 @@ int decision_log_init(struct decision_log *log, size_t cap)
 
 static void clear(struct decision_log *log)
 {
-	while (!ring_empty(&log->ring)) {
-		uint32_t slot = ring_pop(&log->ring);
-
-		free(log->text[slot]);
-		log->text[slot] = NULL;
-	}
+	ring_init(&log->ring, log->ring.cap);
+	log->next = 0;
 	json_decref(log->newest);
 	log->newest = NULL;
 }
@@ -39,8 +44,12 @@ static void clear(struct decision_log *log)
 void decision_log_free(struct decision_log *log)
 {
 	clear(log);
-	free(log->text);
-	log->text = NULL;
+	free(log->start);
+	free(log->len);
+	if (log->bytes)
+		munmap(log->bytes, DECISION_LOG_BYTES);
+	log->start = log->len = NULL;
+	log->bytes = NULL;
 }
 
 size_t decision_log_count(const struct decision_log *log)
@@ -53,16 +62,55 @@ json_t *decision_log_newest(const struct decision_log *log)
 	return log->newest;
 }
 
+/* The oldest record when it lies ahead of where the next text goes (the
+ * lap before: records behind it are newer) and starts before end. */
+static bool oldest_ahead_before(const struct decision_log *log, uint32_t end)
+{
+	uint32_t start;
+
+	if (ring_empty(&log->ring))
+		return false;
+	start = log->start[log->ring.head];
+	return start >= log->next && start < end;
+}
+
+/*
+ * Texts go back to back; at the end of the mapping the next one starts
+ * again at 0. Whatever older records the new text lands on go: they are
+ * always the oldest, so the log keeps its order.
+ */
+static void keep_text(struct decision_log *log, const char *text)
+{
+	size_t n = strlen(text);
+	uint32_t slot;
+
+	if (n > DECISION_LOG_BYTES)
+		return; /* larger than the whole log: not kept */
+	if (log->next + n > DECISION_LOG_BYTES) {
+		/* the end of the lap before is left: its records go */
+		while (oldest_ahead_before(log, DECISION_LOG_BYTES))
+			ring_pop(&log->ring);
+		log->next = 0;
+	}
+	while (oldest_ahead_before(log, log->next + (uint32_t)n))
+		ring_pop(&log->ring);
+	slot = ring_push(&log->ring); /* full: the oldest goes */
+	memcpy(log->bytes + log->next, text, n);
+	log->start[slot] = log->next;
+	log->len[slot] = (uint32_t)n;
+	log->next += (uint32_t)n;
+}
+
 void decision_log_append(struct decision_log *log, json_t *record)
 {
 	if (log->newest && log->ring.cap) {
-		/* A record that cannot be written out for want of memory
-		 * leaves an empty slot, skipped by readers. */
+		/* A record that cannot be written out for want of memory is
+		 * left out. */
 		char *text = json_dumps(log->newest, JSON_TEXT_FLAGS);
-		uint32_t slot = ring_push(&log->ring);
 
-		free(log->text[slot]);
-		log->text[slot] = text;
+		if (text)
+			keep_text(log, text);
+		free(text);
 	}
 	json_decref(log->newest);
 	log->newest = record;
@@ -84,8 +132,9 @@ json_t *decision_log_json(const struct decision_log *log, size_t n)
 	if (!out)
 		return NULL;
 	for (i = log->ring.len - older; i < log->ring.len; i++) {
-		const char *text = log->text[ring_at(&log->ring, (uint32_t)i)];
-		json_t *record = text ? json_loads(text, 0, NULL) : NULL;
+		uint32_t slot = ring_at(&log->ring, (uint32_t)i);
+		json_t *record = json_loadb(log->bytes + log->start[slot],
+					    log->len[slot], 0, NULL);
 
 		if (record && json_array_append_new(out, record))
 			goto nomem;
@@ -115,14 +164,13 @@ int decision_log_splice(const struct decision_log *log, size_t n,
 	if (!ret)
 		ret = buf_printf(out, "%s\"%s\":[", len > 2 ? "," : "", key);
 	for (i = log->ring.len - older; !ret && i < log->ring.len; i++) {
-		const char *text = log->text[ring_at(&log->ring, (uint32_t)i)];
+		uint32_t slot = ring_at(&log->ring, (uint32_t)i);
 
-		if (!text)
-			continue;
 		if (!first)
 			ret = buf_append(out, ",", 1);
 		if (!ret)
-			ret = buf_append(out, text, strlen(text));
+			ret = buf_append(out, log->bytes + log->start[slot],
+					 log->len[slot]);
 		first = false;
 	}
 	if (!ret && log->newest && take) {

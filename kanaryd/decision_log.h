@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * decision_log.h - a service's decision log: its last records, oldest
- * first, at most a fixed number.
+ * first, at most a fixed number of them and DECISION_LOG_BYTES of text.
  *
- * Records are kept as compact JSON text, one allocation each: a parsed
- * jansson tree of a decision (an object per check, a string per field)
- * costs about fifteen times its text on the heap, and a thousand of them
- * per service churned the allocator into growing without bound. Only the
- * newest record stays parsed, because the control loop reads it (a held
- * step updates it in place, events quote it). The older ones are parsed
- * again only where a tree is needed (etcd's few); the API's answer and the
- * state file copy the text as it is (decision_log_splice).
+ * Records are kept as compact JSON text, back to back in a mapping of
+ * their own: a parsed jansson tree of a decision (an object per check, a
+ * string per field) costs about fifteen times its text on the heap, and a
+ * thousand of them per service, or their texts scattered through the heap,
+ * kept kanaryd's memory growing. Only the newest record stays parsed,
+ * because the control loop reads it (a held step updates it in place,
+ * events quote it). The older ones are parsed again only where a tree is
+ * needed (etcd's few); the API's answer and the state file copy the text
+ * as it is (decision_log_splice).
  */
 #ifndef KANARY_DECISION_LOG_H
 #define KANARY_DECISION_LOG_H
@@ -22,8 +23,19 @@
 #include "util/json_fields.h"
 #include "util/ring.h"
 
+/* The older records' text, at most: the last records that fit are kept
+ * (a thousand evaluations of ~0.7 KiB each fit). */
+#define DECISION_LOG_BYTES (1024 * 1024)
+
 struct decision_log {
-	char **text;	  /* cap slots; ring order, the newest's slot unused */
+	/* DECISION_LOG_BYTES of their own mapping: records stay out of the
+	 * heap, where long-lived small texts among the loop's short-lived
+	 * trees would pin pages the allocator cannot give back. Only the
+	 * pages written are resident. */
+	char *bytes;
+	uint32_t next;	  /* where the next text goes */
+	uint32_t *start;  /* per ring slot: its text's offset in bytes */
+	uint32_t *len;	  /* and length */
 	struct ring ring; /* of the records before the newest */
 	json_t *newest;	  /* owned; NULL when the log is empty */
 };

@@ -133,6 +133,59 @@ static void test_splice_writes_the_records(void **state)
 	decision_log_free(&log);
 }
 
+/* A record with pad bytes of text in it. */
+static json_t *padded(int i, size_t pad)
+{
+	char *text = malloc(pad + 1);
+	json_t *r;
+
+	assert_non_null(text);
+	memset(text, 'a' + i % 26, pad);
+	text[pad] = '\0';
+	r = json_pack("{s:i, s:s}", "seq", i, "pad", text);
+	free(text);
+	return r;
+}
+
+/* Texts fill the log's bytes and wrap around them many times: the records
+ * kept are always the last ones, whole, in order, as many as fit. */
+static void test_bytes_wrap_keeps_the_last(void **state)
+{
+	struct decision_log log;
+	const size_t pad = 5000;
+	json_t *all;
+	size_t n, k;
+	int i;
+
+	(void)state;
+	assert_int_equal(decision_log_init(&log, 1000), 0);
+	for (i = 0; i < 2000; i++)
+		decision_log_append(&log,
+				    padded(i, pad + (size_t)(i % 7) * 300));
+	n = decision_log_count(&log);
+	/* between a full mapping of the largest and of the smallest texts */
+	assert_true(n >= DECISION_LOG_BYTES / (pad + 6 * 300 + 40));
+	assert_true(n <= DECISION_LOG_BYTES / pad + 1);
+	all = decision_log_json(&log, 1000);
+	assert_int_equal(json_array_size(all), n);
+	for (k = 0; k < n; k++) {
+		json_t *expect = padded((int)(2000 - n + k),
+					pad + ((2000 - n + k) % 7) * 300);
+
+		assert_true(json_equal(json_array_get(all, k), expect));
+		json_decref(expect);
+	}
+	json_decref(all);
+	/* a text larger than the whole log is left out, the rest kept */
+	decision_log_append(&log, padded(5000, DECISION_LOG_BYTES + 1));
+	decision_log_append(&log, record(1));
+	all = decision_log_json(&log, 1000);
+	assert_int_equal(seq_at(all, json_array_size(all) - 1), 1);
+	assert_int_equal(seq_at(all, json_array_size(all) - 2), 1999);
+	json_decref(all);
+	decision_log_free(&log);
+}
+
 static void test_newest_replaced_in_place(void **state)
 {
 	struct decision_log log;
@@ -236,6 +289,7 @@ int main(void)
 	    cmocka_unit_test(test_keeps_last_in_order),
 	    cmocka_unit_test(test_gives_back_what_was_put_in),
 	    cmocka_unit_test(test_splice_writes_the_records),
+	    cmocka_unit_test(test_bytes_wrap_keeps_the_last),
 	    cmocka_unit_test(test_newest_replaced_in_place),
 	    cmocka_unit_test(test_capacity_one),
 	    cmocka_unit_test(test_load_keeps_the_last_objects),
