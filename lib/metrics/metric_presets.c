@@ -11,10 +11,10 @@
  * refused with the configuration, not at the first scrape.
  */
 #include "metrics/metric_presets.h"
+#include "metrics/selector_regex.h"
 
 #include <errno.h>
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,36 +87,6 @@ static bool valid_label_name(const char *s)
 		if (!is_label_char(*s))
 			return false;
 	return true;
-}
-
-/* Compiles a matcher's pattern; on failure says why in why. */
-static int regex_compile(regex_t *re, const char *pattern, char *why,
-			 size_t why_len)
-{
-	char detail[ERROR_DETAIL_BYTES];
-	int rc = regcomp(re, pattern, REG_EXTENDED);
-
-	if (rc == 0)
-		return 0;
-	regerror(rc, re, detail, sizeof(detail));
-	set_message(why, why_len, "invalid regular expression \"%s\": %s",
-		    pattern, detail);
-	return -EINVAL;
-}
-
-/*
- * Whole-value match. Anchoring by wrapping the pattern as ^(...)$ would be
- * undone by a stray ')' (glibc's ERE reads an unmatched ')' literally), so
- * the match itself must span the value: POSIX regexec() reports the
- * leftmost-longest match, which covers the value whenever any match does.
- */
-static bool regex_full_match(const regex_t *re, const char *value)
-{
-	regmatch_t match;
-
-	if (regexec(re, value, 1, &match, 0) != 0)
-		return false;
-	return match.rm_so == 0 && (size_t)match.rm_eo == strlen(value);
 }
 
 static int selector_error(char *err, size_t err_len, const char *text,
@@ -218,7 +188,8 @@ static int parse_matcher(const char *text, const char **cursor,
 	if (rc)
 		return rc;
 	if (is_regex_op(matcher->op)) {
-		if (regex_compile(&re, matcher->value, why, sizeof(why)))
+		if (selector_regex_compile(&re, matcher->value, why,
+					   sizeof(why)))
 			return selector_error(err, err_len, text, start,
 					      -EINVAL, why);
 		regfree(&re);
@@ -976,8 +947,9 @@ static int selector_compile(struct compiled_selector *cs,
 	for (i = 0; i < sel->matcher_count && i < METRIC_MATCHERS_MAX; i++) {
 		if (!is_regex_op(sel->matchers[i].op))
 			continue;
-		if (regex_compile(&cs->regex[i], sel->matchers[i].value, detail,
-				  sizeof(detail))) {
+		if (selector_regex_compile(&cs->regex[i],
+					   sel->matchers[i].value, detail,
+					   sizeof(detail))) {
 			set_message(why, why_len, "selector for %s: %s",
 				    sel->name, detail);
 			selector_release(cs);
@@ -1009,10 +981,11 @@ static bool selector_matches(const struct compiled_selector *cs,
 			match = strcmp(value, m->value) != 0;
 			break;
 		case METRIC_MATCH_REGEX:
-			match = regex_full_match(&cs->regex[i], value);
+			match = selector_regex_full_match(&cs->regex[i], value);
 			break;
 		case METRIC_MATCH_NOT_REGEX:
-			match = !regex_full_match(&cs->regex[i], value);
+			match =
+			    !selector_regex_full_match(&cs->regex[i], value);
 			break;
 		default:
 			match = false;

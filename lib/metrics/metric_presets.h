@@ -13,8 +13,8 @@
  * The name is [a-zA-Z_:][a-zA-Z0-9_:]*; values are double-quoted with the
  * escapes \\, \" and \n. =~ and !~ take a POSIX extended regular expression
  * (regex.h, not RE2: no \d, no lazy quantifiers) that must match the whole
- * value, as Prometheus anchors them. A label missing from a series has the
- * value "", as in Prometheus.
+ * value, as Prometheus anchors them; what is refused is in selector_regex.h.
+ * A label missing from a series has the value "", as in Prometheus.
  *
  * A service's "metrics" JSON object:
  *

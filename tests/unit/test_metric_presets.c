@@ -1445,6 +1445,90 @@ static void test_selector_errors(void **state)
 	}
 }
 
+/*
+ * Patterns whose compiled form would be huge are refused before regcomp():
+ * glibc copies what a bounded repetition repeats, and nesting multiplies
+ * (the first refused pattern took 1.8 GB to compile). Back-references,
+ * absent from the RE2 syntax Prometheus selectors follow, are refused too.
+ */
+/* "up{a=~"pattern"}", with the selector's own escape for '\\'. */
+static void regex_selector(const char *pattern, char *text, size_t size)
+{
+	size_t n = (size_t)snprintf(text, size, "up{a=~\"");
+
+	for (; *pattern && n + 4 < size; pattern++) {
+		if (*pattern == '\\')
+			text[n++] = '\\';
+		text[n++] = *pattern;
+	}
+	snprintf(text + n, size - n, "\"}");
+}
+
+static void test_selector_regex_size(void **state)
+{
+	static const char *const accepted[] = {
+	    "a{1,256}",
+	    "(llama|mistral)-[0-9]{1,3}b.*",
+	    "a*b?c+d++++++",			    /* 1 + 1 + 2 + 128 */
+	    "(a?b)*(c|d?e)+(f{0,2}g){3}x+?(y{2})?", /* nothing empty repeated */
+	    "[[:alpha:]{]{256}", /* a bracket is one atom, '{' in it too */
+	    "[]a]{2}(x){0}y{3,}z{,4}",
+	    "(a{1,10}){1,10}(b{1,10}){1,9}",
+	    "x\\{1000\\}{5}", /* escaped braces are literals */
+	    "a{,}b{,254}",    /* "{,}" is a star: 255 positions in all */
+	};
+	static const struct {
+		const char *pattern;
+		const char *message;
+	} refused[] = {
+	    {"((a{1,100}){1,100}){1,100}",
+	     "is too large: its repetitions ({m,n}) would copy it to more "
+	     "than 256 positions"},
+	    {"(.{1,100}){3}", "is too large"},
+	    {"a{1,257}", "is too large"},
+	    {"(ab)+{128}", "is too large"},
+	    {"a+++++++++", "is too large"},	/* glibc doubles at each '+' */
+	    {"(()x)+++++++++", "is too large"}, /* an empty group is a node */
+	    {"a{1,29\\0}", "is too large"},	/* glibc reads {1,290} */
+	    {"a{1\\,300}", "is too large"},
+	    {"(x|y)??", "the repetition at column 7 repeats what can already "
+			"match the empty string"},
+	    {"a*+", "the repetition at column 3"},
+	    {"(a?)*", "the repetition at column 5"},
+	    {"(x|)+", "the repetition at column 5"},
+	    {"(x|y|)+", "the repetition at column 7"},
+	    {"(a?b*){2}", "the repetition at column 7"},
+	    {"(^){1,3}", "the repetition at column 4"},
+	    {"(\\b)?", "the repetition at column 5"},
+	    {"(()){0,1}", "the repetition at column 5"},
+	    {"(a?)(b{0,})?", "the repetition at column 12"},
+	    {"((((x{99999999999999999999}", "is too large"},
+	    {"(a)\\2", ": back-references (\\2 at column 4) are not supported"},
+	    {"((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+	     "(((((a",
+	     "nests groups more than 64 deep"},
+	};
+	struct metric_selector sel;
+	char text[256], err[WHY_BYTES];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+		regex_selector(accepted[i], text, sizeof(text));
+		if (metric_selector_parse(text, &sel, err, sizeof(err)) != 0)
+			fail_msg("%s: refused: %s", text, err);
+	}
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		regex_selector(refused[i].pattern, text, sizeof(text));
+		if (metric_selector_parse(text, &sel, err, sizeof(err)) !=
+			-EINVAL ||
+		    !strstr(err, refused[i].message) ||
+		    !strstr(err, "at column 7"))
+			fail_msg("%s: got \"%s\", expected it to say \"%s\"",
+				 text, err, refused[i].message);
+	}
+}
+
 static void test_selector_length_limits(void **state)
 {
 	char text[512], err[WHY_BYTES];
@@ -1725,6 +1809,7 @@ int main(void)
 	    cmocka_unit_test(test_delta_needs_both_samples),
 	    cmocka_unit_test(test_selector_syntax),
 	    cmocka_unit_test(test_selector_errors),
+	    cmocka_unit_test(test_selector_regex_size),
 	    cmocka_unit_test(test_selector_length_limits),
 	    cmocka_unit_test(test_json_preset),
 	    cmocka_unit_test(test_json_preset_with_overrides),
