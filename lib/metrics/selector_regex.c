@@ -195,10 +195,9 @@ static int regex_check(const char *pattern, char *why, size_t why_len)
 		    top->last_nullable) {
 			snprintf(why, why_len,
 				 "regular expression \"%s\": the repetition "
-				 "at column %zu repeats what can already "
-				 "match the empty string (as \"(a?)*\" or "
-				 "\"a**\" do); such nesting takes exponential "
-				 "time to compile",
+				 "at column %zu repeats what can match the "
+				 "empty string (as in \"(a?)*\"): exponential "
+				 "to compile",
 				 pattern, (size_t)(c - pattern) + 1);
 			return -EINVAL;
 		}
