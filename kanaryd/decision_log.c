@@ -8,8 +8,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "decision_log.h"
+
+/* The texts' mapping, or NULL: shared memory of a memfd of its own, named
+ * so that /proc/PID/smaps shows it as "/memfd:kanary-decisions" and
+ * /proc/PID/status counts it in RssShmem, apart from the heap. Its pages
+ * are allocated here, all of them: the log's memory is its cap from the
+ * start, not a slow climb over the first laps of its texts. */
+static char *map_bytes(void)
+{
+	int fd = memfd_create(DECISION_LOG_MEMFD_NAME, MFD_CLOEXEC);
+	void *bytes = MAP_FAILED;
+
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, DECISION_LOG_BYTES) == 0)
+		bytes = mmap(NULL, DECISION_LOG_BYTES, PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_POPULATE, fd, 0);
+	close(fd); /* the mapping keeps the memory */
+	return bytes == MAP_FAILED ? NULL : bytes;
+}
 
 int decision_log_init(struct decision_log *log, size_t cap)
 {
@@ -19,11 +39,7 @@ int decision_log_init(struct decision_log *log, size_t cap)
 	if (cap > 1) {
 		log->start = calloc(cap - 1, sizeof(*log->start));
 		log->len = calloc(cap - 1, sizeof(*log->len));
-		log->bytes =
-		    mmap(NULL, DECISION_LOG_BYTES, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (log->bytes == MAP_FAILED)
-			log->bytes = NULL;
+		log->bytes = map_bytes();
 		if (!log->start || !log->len || !log->bytes) {
 			decision_log_free(log);
 			return -ENOMEM;

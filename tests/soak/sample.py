@@ -25,6 +25,7 @@ COLUMNS = [
     "requests", "responses", "http_5xx", "errors", "resets", "timeouts",
     "connections_new", "api_ms", "bpf_programs", "flows_established",
     "flows_idle_established", "heap_in_use_kib", "heap_free_kib",
+    "rss_anon_kib", "rss_shmem_kib", "rss_file_kib",
 ]
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -71,6 +72,19 @@ def proc_figures(pid):
     ticks = int(rest[11]) + int(rest[12])  # utime, stime
     threads = int(rest[17])
     return rss_pages * PAGE_BYTES // KIB, fds, threads, ticks
+
+
+def rss_parts(pid):
+    """kanaryd's RSS by kind (KiB), from /proc/PID/status: anonymous (the
+    heap, stacks), shared memory (the decision logs' texts: a memfd each,
+    kanaryd/decision_log.c) and files (the program, its libraries)."""
+    parts = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("RssAnon", "RssShmem", "RssFile"):
+                parts[key] = int(value.split()[0])
+    return parts["RssAnon"], parts["RssShmem"], parts["RssFile"]
 
 
 def bpf_programs(pin_dir):
@@ -149,6 +163,7 @@ def sample(args, loads, started, last_cpu):
         try:
             rss, fds, threads, ticks = proc_figures(pid)
             row.update(kanaryd_pid=pid, rss_kib=rss, fds=fds, threads=threads)
+            row["rss_anon_kib"], row["rss_shmem_kib"], row["rss_file_kib"] = rss_parts(pid)
             if last_cpu.get("pid") == pid:
                 span = now - last_cpu["time"]
                 row["cpu_pct"] = f"{100.0 * (ticks - last_cpu['ticks']) / TICKS_PER_S / span:.2f}"

@@ -363,6 +363,29 @@ def rss_per_record(samples):
     return pooled_slope(groups)
 
 
+RSS_PARTS = [
+    ("rss_anon_kib", "anonymous memory (/proc/PID/status RssAnon: the heap, stacks)"),
+    ("heap_in_use_kib", "of it, the heap in use (kanaryd's /metrics)"),
+    ("heap_free_kib", "of it, the heap held free (not all resident)"),
+    ("rss_shmem_kib", "the decision logs' texts (RssShmem: a memfd each)"),
+    ("rss_file_kib", "files (RssFile: the program, its libraries)"),
+]
+
+
+def rss_parts_text(samples, steady_from):
+    """Where kanaryd's RSS is at the start of its steady stretch and at the
+    end; nothing for runs sampled before the parts were."""
+    life = [r for r in samples if r["kanaryd_pid"] == samples[-1]["kanaryd_pid"]
+            and (num(r["elapsed_s"]) or 0) >= steady_from]
+    if not life or any(num(life[i].get(c)) is None for c, _ in RSS_PARTS for i in (0, -1)):
+        return []
+    rows = [[label, fmt(num(life[0][c]), 1), fmt(num(life[-1][c]), 1),
+             fmt(num(life[-1][c]) - num(life[0][c]), 1)] for c, label in RSS_PARTS]
+    return ["", "Where kanaryd's RSS is (KiB), from the start of its steady stretch to the end:",
+            "", table(["part", "at %s s" % fmt(num(life[0]["elapsed_s"])), "at the end", "change"],
+                      rows)]
+
+
 def rollout_summary(rollouts):
     by = Counter((r["scenario"], r["expected"], r["actual"]) for r in rollouts)
     wrong = [r for r in rollouts if r["expected"] != r["actual"]]
@@ -479,6 +502,7 @@ def report_text(out, samples, figures, results, causes, by, wrong, plots, warmup
         L += ["", "kanaryd's memory per decision-log record (RSS against the log's length within "
               "each life): **%s KiB**; at the cap (1000 records per service) that is about %s MiB "
               "per service." % (fmt(per_record, 1), fmt(per_record * DECISIONS_CAP / 1024, 1))]
+    L += rss_parts_text(samples, steady_from)
     if d["findings"]:
         L += ["", "## Findings the drivers logged", ""]
         L += ["- %s: %s" % (e["service"], e["detail"]) for e in d["findings"]]

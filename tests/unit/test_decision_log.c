@@ -3,7 +3,8 @@
  * test_decision_log.c - the decision log keeps the last records in order,
  * gives back exactly what was put in (numbers included), writes them as
  * text around another object, updates its newest
- * in place, loads a saved log, and holds its memory flat once full.
+ * in place, loads a saved log, holds its memory flat once full, and keeps
+ * its texts in a mapping that shows apart from the heap.
  */
 #include "unit.h"
 
@@ -283,6 +284,28 @@ static void test_memory_flat_when_full(void **state)
 	decision_log_free(&log);
 }
 
+/* The texts' mapping shows apart from the heap in /proc/PID/maps. */
+static void test_mapping_is_named(void **state)
+{
+	struct decision_log log;
+	char line[512], want[64];
+	bool found = false;
+	FILE *maps;
+
+	(void)state;
+	assert_int_equal(decision_log_init(&log, 10), 0);
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)log.bytes);
+	maps = fopen("/proc/self/maps", "r");
+	assert_non_null(maps);
+	while (fgets(line, sizeof(line), maps))
+		if (!strncmp(line, want, strlen(want)))
+			found = strstr(line, "/memfd:" DECISION_LOG_MEMFD_NAME) !=
+				NULL;
+	fclose(maps);
+	assert_true(found);
+	decision_log_free(&log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +317,7 @@ int main(void)
 	    cmocka_unit_test(test_capacity_one),
 	    cmocka_unit_test(test_load_keeps_the_last_objects),
 	    cmocka_unit_test(test_memory_flat_when_full),
+	    cmocka_unit_test(test_mapping_is_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
