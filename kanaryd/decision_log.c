@@ -14,9 +14,9 @@
 
 /* The texts' mapping, or NULL: shared memory of a memfd of its own, named
  * so that /proc/PID/smaps shows it as "/memfd:kanary-decisions" and
- * /proc/PID/status counts it in RssShmem, apart from the heap. Its pages
- * are allocated here, all of them: the log's memory is its cap from the
- * start, not a slow climb over the first laps of its texts. */
+ * /proc/PID/status counts it in RssShmem, apart from the heap. A page is
+ * allocated when a text first reaches it: a service that decides little
+ * costs little (a node may have a thousand services). */
 static char *map_bytes(void)
 {
 	int fd = memfd_create(DECISION_LOG_MEMFD_NAME, MFD_CLOEXEC);
@@ -26,7 +26,7 @@ static char *map_bytes(void)
 		return NULL;
 	if (ftruncate(fd, DECISION_LOG_BYTES) == 0)
 		bytes = mmap(NULL, DECISION_LOG_BYTES, PROT_READ | PROT_WRITE,
-			     MAP_SHARED | MAP_POPULATE, fd, 0);
+			     MAP_SHARED, fd, 0);
 	close(fd); /* the mapping keeps the memory */
 	return bytes == MAP_FAILED ? NULL : bytes;
 }

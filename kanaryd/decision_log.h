@@ -31,9 +31,9 @@
 struct decision_log {
 	/* DECISION_LOG_BYTES of their own mapping: records stay out of the
 	 * heap, where long-lived small texts among the loop's short-lived
-	 * trees would pin pages the allocator cannot give back. Resident
-	 * from the start, and shown apart from the heap (a memfd named
-	 * DECISION_LOG_MEMFD_NAME: RssShmem in /proc/PID/status). */
+	 * trees would pin pages the allocator cannot give back. Only the
+	 * pages written are resident, shown apart from the heap (a memfd
+	 * named DECISION_LOG_MEMFD_NAME: RssShmem in /proc/PID/status). */
 	char *bytes;
 	uint32_t next;	  /* where the next text goes */
 	uint32_t *start;  /* per ring slot: its text's offset in bytes */
