@@ -96,6 +96,20 @@ wait_js() {
 	echo "$got"
 }
 
+# click_until CSS SCRIPT WANT SECONDS: clicks CSS until SCRIPT returns WANT,
+# for a row of the service table, which the page redraws at each refresh: a
+# click on a row replaced in between goes nowhere (seen on a loaded host).
+# Prints what SCRIPT returned last.
+click_until() {
+	local deadline=$((SECONDS + $4)) got=
+	while ((SECONDS < deadline)); do
+		click "$1"
+		got=$(wait_js "$2" "$3" 2)
+		[ "$got" = "$3" ] && break
+	done
+	echo "$got"
+}
+
 # element CSS: the WebDriver id of the element CSS selects.
 element() {
 	local body
@@ -240,8 +254,8 @@ check "the table shows the IPv6 service's VIP in brackets" \
 check "demo's detail lists its IPv4 backends" \
 	test "$(js 'return document.getElementById("detail-backends").textContent')" = \
 	"stable $(topo_pool stable) · canary $(topo_pool canary)"
-click "#service-table tbody tr[data-service=demo6]"
-shown=$(wait_js 'return document.getElementById("detail-name").textContent' "demo6 ($VIP6, tcp)" "$PAGE_WAIT_S")
+shown=$(click_until "#service-table tbody tr[data-service=demo6]" \
+	'return document.getElementById("detail-name").textContent' "demo6 ($VIP6, tcp)" "$PAGE_WAIT_S")
 check "the IPv6 service's detail names its VIP in brackets (shown: '$shown')" test "$shown" = "demo6 ($VIP6, tcp)"
 shown=$(js 'return document.getElementById("detail-backends").textContent')
 check "... and its backends in brackets (shown: '$shown')" test "$shown" = "stable $STABLE6 · canary $CANARY6"
