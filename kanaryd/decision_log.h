@@ -25,7 +25,7 @@
 
 /* The older records' text, at most: the last records that fit are kept
  * (a thousand evaluations of ~0.7 KiB each fit). */
-#define DECISION_LOG_BYTES (1024 * 1024)
+#define DECISION_LOG_BYTES	(1024 * 1024)
 #define DECISION_LOG_MEMFD_NAME "kanary-decisions"
 
 struct decision_log {

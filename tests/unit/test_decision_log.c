@@ -299,8 +299,9 @@ static void test_mapping_is_named(void **state)
 	assert_non_null(maps);
 	while (fgets(line, sizeof(line), maps))
 		if (!strncmp(line, want, strlen(want)))
-			found = strstr(line, "/memfd:" DECISION_LOG_MEMFD_NAME) !=
-				NULL;
+			found =
+			    strstr(line, "/memfd:" DECISION_LOG_MEMFD_NAME) !=
+			    NULL;
 	fclose(maps);
 	assert_true(found);
 	decision_log_free(&log);
