@@ -67,6 +67,7 @@ SERVICES_CONFIGURED = ROLLOUT_SERVICES + HOLD_SERVICES
 BACKENDS = ROLLOUT_SERVICES * 3 + HOLD_SERVICES
 DECISIONS_CAP = 1000  # per service, kanaryd/agent_internal.h
 HISTORY_CAP = 900  # per service, one point a second for 15 minutes
+DECISION_LOG_KIB = 1024  # per service, DECISION_LOG_BYTES in kanaryd/decision_log.h
 
 # column, label, unit, fit, bound kind and value, why that bound. Fits:
 #   "run": over the run after warm-up (what outlives kanaryd: the maps, the
@@ -80,9 +81,17 @@ HISTORY_CAP = 900  # per service, one point a second for 15 minutes
 #   "abs": |slope| per hour at most the value (in the unit)
 #   "rel": |slope| per hour at most the value x the post-warm-up mean
 #   "cap": every sample at most the value (growth until a cap is the design)
+#   "shown": fitted and shown, not judged (its parts are)
 SERIES = [
-    ("rss_kib", "kanaryd RSS", "KiB", "steady", "abs", 1024,
-     "1 MiB/h (24 MiB a day): a leak of 2 KiB per rollout (~500 an hour) would pass it, 5 KiB would not"),
+    ("rss_kib", "kanaryd RSS, all of it", "KiB", "steady", "shown", None,
+     "shown, not judged: its two parts are, below"),
+    ("rss_outside_logs_kib", "kanaryd RSS outside the decision logs", "KiB", "steady", "abs", 1024,
+     "1 MiB/h (24 MiB a day): a leak of 2 KiB per rollout (~500 an hour) would pass it, 5 KiB "
+     "would not (in a run sampled before RSS was by kind, all of RSS)"),
+    ("rss_shmem_kib", "kanaryd decision logs' texts (RssShmem)", "KiB", "run", "cap",
+     SERVICES_CONFIGURED * DECISION_LOG_KIB,
+     "at most 1 MiB of text per service (kanaryd/decision_log.h), each page resident from when "
+     "a text first reaches it: it grows after the 1000-record cap until the texts wrap"),
     ("heap_in_use_kib", "kanaryd heap in use (malloc)", "KiB", "steady", "abs", 512,
      "512 KiB/h: what kanaryd holds allocated; a leak grows it whatever the allocator "
      "does with the pages (RSS also counts freed memory the allocator keeps)"),
@@ -268,9 +277,13 @@ def failures_by_cause(lines, events):
 
 
 def series_values(samples):
-    """Adds responses_per_s (from the cumulative responses) to each sample."""
+    """Adds responses_per_s (from the cumulative responses) and
+    rss_outside_logs_kib (RSS less the decision logs' shared memory; all of
+    RSS where the run did not sample it by kind) to each sample."""
     prev = None
     for r in samples:
+        rss, logs = num(r.get("rss_kib")), num(r.get("rss_shmem_kib"))
+        r["rss_outside_logs_kib"] = "" if rss is None else rss - (logs or 0)
         r["responses_per_s"] = ""
         t, resp = num(r["time"]), num(r["responses"])
         if prev and t and resp is not None and t > prev[0]:
@@ -325,7 +338,9 @@ def judge_series(samples, warmup_end_s, max_entries):
             fitted = len(after)
         mean = sum(y for _, y, _ in after) / len(after) if after else None
         top = max(y for _, y, _ in pts)
-        if kind == "cap":
+        if kind == "shown":
+            ok, rule = True, "–"
+        elif kind == "cap":
             cap = bound if bound is not None else max_entries.get(col)
             ok = cap is not None and top <= cap
             rule = "max %s ≤ %s" % (fmt(top), fmt(cap))
@@ -337,10 +352,17 @@ def judge_series(samples, warmup_end_s, max_entries):
         else:
             ok = s is not None and abs(s) <= bound
             rule = "slope within ±%s %s/h" % (fmt(bound, 2), unit)
-        results.append(dict(col=col, label=label, unit=unit, ok=ok, slope=s, rule=rule, why=why,
+        results.append(dict(col=col, label=label, unit=unit, ok=ok, kind=kind, slope=s, rule=rule,
+                            why=why,
                             first=pts[0][1], last=pts[-1][1], top=top, fitted=fitted,
                             fit=fit, lives_slope=lives_slope, se=se))
     return results
+
+
+def verdict_word(r, passed, failed):
+    if r.get("kind") == "shown":
+        return "shown" if passed == "pass" else "--  "
+    return passed if r["ok"] else failed
 
 
 def slope_text(r, digits):
@@ -494,7 +516,7 @@ def report_text(out, samples, figures, results, causes, by, wrong, plots, warmup
             continue
         rows.append([r["label"], "%s → %s" % (fmt(r["first"], 1), fmt(r["last"], 1)),
                      fmt(r["top"], 1), slope_text(r, 2), r["rule"],
-                     "pass" if r["ok"] else "**fail**", r["why"]])
+                     verdict_word(r, "pass", "**fail**"), r["why"]])
     L.append(table(["series", "start → end", "max", "fitted slope ± standard error", "bound",
                     "verdict", "why this bound"], rows))
     per_record = rss_per_record(samples)
@@ -600,7 +622,7 @@ def main():
                                           r.get("note", "")))
             continue
         v.append("    %s %-45s %12s -> %-12s slope %s  [%s]" % (
-            "ok  " if r["ok"] else "FAIL", r["label"], fmt(r["first"], 1), fmt(r["last"], 1),
+            verdict_word(r, "ok  ", "FAIL"), r["label"], fmt(r["first"], 1), fmt(r["last"], 1),
             slope_text(r, 3), r["rule"]))
     v += ["  finding: %s %s" % (e["service"], e["detail"]) for e in figures["findings"]]
     passed = not wrong and not unexplained and not grew and not figures["findings"]
