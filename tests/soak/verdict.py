@@ -359,9 +359,9 @@ def judge_series(samples, warmup_end_s, max_entries):
     return results
 
 
-def verdict_word(r, passed, failed):
+def verdict_word(r, passed, failed, shown):
     if r.get("kind") == "shown":
-        return "shown" if passed == "pass" else "--  "
+        return shown
     return passed if r["ok"] else failed
 
 
@@ -516,7 +516,7 @@ def report_text(out, samples, figures, results, causes, by, wrong, plots, warmup
             continue
         rows.append([r["label"], "%s → %s" % (fmt(r["first"], 1), fmt(r["last"], 1)),
                      fmt(r["top"], 1), slope_text(r, 2), r["rule"],
-                     verdict_word(r, "pass", "**fail**"), r["why"]])
+                     verdict_word(r, "pass", "**fail**", "shown"), r["why"]])
     L.append(table(["series", "start → end", "max", "fitted slope ± standard error", "bound",
                     "verdict", "why this bound"], rows))
     per_record = rss_per_record(samples)
@@ -622,7 +622,7 @@ def main():
                                           r.get("note", "")))
             continue
         v.append("    %s %-45s %12s -> %-12s slope %s  [%s]" % (
-            verdict_word(r, "ok  ", "FAIL"), r["label"], fmt(r["first"], 1), fmt(r["last"], 1),
+            verdict_word(r, "ok  ", "FAIL", "--  "), r["label"], fmt(r["first"], 1), fmt(r["last"], 1),
             slope_text(r, 3), r["rule"]))
     v += ["  finding: %s %s" % (e["service"], e["detail"]) for e in figures["findings"]]
     passed = not wrong and not unexplained and not grew and not figures["findings"]
