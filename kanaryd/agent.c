@@ -19,7 +19,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 
 #include "agent_internal.h"
 #include "cluster.h"
+#include "heap.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/netaddr.h"
@@ -1118,11 +1118,9 @@ int agent_run(struct agent *a)
 			a->state_dirty = false;
 		pthread_mutex_unlock(&a->lock);
 		if (mono >= next_trim) {
-			/* Answers and state writes build large transient
-			 * trees; glibc keeps their freed pages in each
-			 * thread's arena, and RSS climbs with the largest
-			 * answer ever built (tests/soak). */
-			malloc_trim(0);
+			/* Freed small blocks leave whole pages free in
+			 * each thread's arena (heap.h). */
+			heap_trim();
 			next_trim = mono + AGENT_HEAP_TRIM_INTERVAL_MS;
 		}
 	}

@@ -7,7 +7,6 @@
  * check that can refuse the start runs before anything is attached.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "agent.h"
 #include "api.h"
 #include "config.h"
+#include "heap.h"
 #include "util/log.h"
 #include "util/netaddr.h"
 #include "util/opts.h"
@@ -637,6 +637,9 @@ int main(int argc, char **argv)
 	int ret;
 
 	log_set_program("kanaryd");
+	if (heap_policy_set())
+		log_warn("the allocator refused kanaryd's heap policy: large "
+			 "answers may stay in the heap after they are freed");
 	ret = parse_flags(argc, argv, &f);
 	if (ret)
 		return ret;
@@ -672,7 +675,7 @@ int main(int argc, char **argv)
 	 * parsing it left in the heap go back (about 24 KB a service). */
 	service_count = cfg.service_count;
 	config_free(&cfg);
-	malloc_trim(0);
+	heap_trim();
 	ret = api_start(a, agent_listen_address(a), agent_token(a), &api, err,
 			sizeof(err));
 	if (ret) {

@@ -8,7 +8,6 @@
  * the health probes, whether the data path is still attached.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -17,6 +16,7 @@
 #include <string.h>
 
 #include "agent_internal.h"
+#include "heap.h"
 #include "util/buf.h"
 #include "util/netaddr.h"
 
@@ -450,7 +450,7 @@ static void agent_families(struct agent *a, struct page *b)
 	    [KN_R_ICMP_MALFORMED] = "icmp_malformed",
 	};
 	struct kn_global_stats stats[KN_HOOK_COUNT];
-	struct mallinfo2 heap;
+	struct heap_figures heap;
 	size_t r, h;
 
 	family(b, "kanary_rollbacks_total", "counter",
@@ -484,14 +484,13 @@ static void agent_families(struct agent *a, struct page *b)
 	       "Distinct backend addresses probed.");
 	out(b, "kanary_health_probe_addresses %zu\n",
 	    health_probes_addresses(a->probes));
-	heap = mallinfo2();
+	heap_read(&heap);
 	family(b, "kanary_process_heap_bytes", "gauge",
 	       "kanaryd's heap (glibc malloc): bytes in use, and bytes "
 	       "freed but still held by the allocator (what fragments).");
 	out(b, "kanary_process_heap_bytes{state=\"in_use\"} %zu\n",
-	    heap.uordblks + heap.hblkhd);
-	out(b, "kanary_process_heap_bytes{state=\"free\"} %zu\n",
-	    heap.fordblks);
+	    heap.in_use);
+	out(b, "kanary_process_heap_bytes{state=\"free\"} %zu\n", heap.free);
 	family(b, "kanary_agent_start_time_seconds", "gauge",
 	       "When this kanaryd started, in seconds since the epoch.");
 	out(b, "kanary_agent_start_time_seconds %.3f\n",
