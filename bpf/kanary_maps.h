@@ -23,6 +23,38 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_services SEC(".maps");
 
+/*
+ * Per service slot: its generation, moved on by the agent when it adds a
+ * service to the slot and when it removes one (lib/datapath/service.c),
+ * never 0 once written. A flow records the generation it last found its
+ * service under; ingress trusts a flow whose record matches without looking
+ * the service up. Read by ingress for every packet of a known flow.
+ * Size: agent (= kn_services).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KN_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_service_gens SEC(".maps");
+
+/*
+ * The destination ports services listen on, a bit each (by the port's
+ * network-order value: word value / 64, bit value % 64), whatever their
+ * address, protocol or family. Ingress turns away a packet whose port has no
+ * bit before it searches the connection table. Written by the agent (a bit
+ * set before its service is added, cleared after the last service on the
+ * port is removed); read by ingress for every packet.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KN_SERVICE_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_service_ports SEC(".maps");
+
 /* Per service, per CPU: the canary weight and its active config slot in one
  * 64-bit word. Written by the agent (the commit point of every change); read
  * by ingress for every new flow. Size: agent (= kn_services). */

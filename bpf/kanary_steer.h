@@ -5,6 +5,12 @@
  * compiler keeps only one branch of every test on it).
  *
  * Ingress, packet for a service VIP:port:
+ *   0. A packet to a port no service listens on leaves at once
+ *      (kn_service_ports). A known TCP flow whose service slot is still of
+ *      the generation the flow recorded (kn_service_gens: the agent moves
+ *      it on when the slot's service is added or removed) needs no service
+ *      lookup; any other packet looks its service up, and a flow it finds
+ *      of that service records the slot's generation again.
  *   1. The connection table (kn_flows) pins a known flow to its backend.
  *   2. A new flow (TCP SYN, the first UDP packet, or an expired entry) gets a
  *      version by its client's bucket: hash(client IP, service seed) scaled to
@@ -63,6 +69,45 @@ static __always_inline __u64 kn_now(void)
 		clock->jiffies = jiffies;
 	}
 	return clock->coarse_ns;
+}
+
+/* Whether some service listens on the packet's destination port, of any
+ * address, protocol or family: one array lookup. */
+static __always_inline bool kn_port_served(const struct kn_pkt *p)
+{
+	__u32 port = (__u16)p->dport, word = port / 64;
+	__u64 *bits;
+
+	bits = bpf_map_lookup_elem(&kn_service_ports, &word);
+	return bits && ((*bits >> (port % 64)) & 1);
+}
+
+static __always_inline __u32 kn_service_generation(__u32 index)
+{
+	__u32 *generation = bpf_map_lookup_elem(&kn_service_gens, &index);
+
+	return generation ? *generation : 0;
+}
+
+/* The flow's service is the one it was made for, unchanged since the flow
+ * last found it: its slot's generation is the one the flow recorded. */
+static __always_inline bool kn_flow_service_current(const struct kn_flow *flow)
+{
+	return flow->service_generation &&
+	       flow->service_generation ==
+		   kn_service_generation(flow->service_index);
+}
+
+static __always_inline struct kn_service *kn_service_of(const struct kn_pkt *p)
+{
+	struct kn_service_key key;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	key.vip = p->daddr;
+	key.port = p->dport;
+	key.proto = p->proto;
+	key.family = p->family;
+	return bpf_map_lookup_elem(&kn_services, &key);
 }
 
 static __always_inline bool kn_is_new_tcp_connection(const struct kn_pkt *p)
@@ -239,11 +284,10 @@ static __always_inline __u32 kn_rewrite(void *ctx, struct kn_pkt *p,
 static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 					const bool is_xdp)
 {
-	struct kn_service_key service_key;
 	struct kn_backend_stats *backend_stats;
 	struct kn_service_stats *service_stats;
+	struct kn_service *svc = NULL;
 	struct kn_flow_key key;
-	struct kn_service *svc;
 	struct kn_flow *flow;
 	struct kn_flow fresh;
 	bool tcp = p->proto == IPPROTO_TCP_NUM;
@@ -251,22 +295,26 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 	__u64 now;
 	__u32 verdict;
 
-	__builtin_memset(&service_key, 0, sizeof(service_key));
-	service_key.vip = p->daddr;
-	service_key.port = p->dport;
-	service_key.proto = p->proto;
-	service_key.family = p->family;
-	svc = bpf_map_lookup_elem(&kn_services, &service_key);
-	if (!svc)
+	if (!kn_port_served(p))
 		return KN_R_NOT_FOR_US;
+	kn_flow_key_from(&key, &p->saddr, p->sport, &p->daddr, p->dport,
+			 p->proto, p->family);
+	flow = bpf_map_lookup_elem(&kn_flows, &key);
+	/* UDP flows need their service's idle timeout: always looked up. */
+	if (!flow || !tcp || !kn_flow_service_current(flow)) {
+		svc = kn_service_of(p);
+		if (!svc)
+			return KN_R_NOT_FOR_US;
+		if (flow && flow->service_index == svc->index)
+			flow->service_generation =
+			    kn_service_generation(svc->index);
+	}
 	if (is_xdp && kn_csum_looks_partial(p))
 		return KN_R_PARTIAL_CSUM;
 
 	now = kn_now();
-	kn_flow_key_from(&key, &p->saddr, p->sport, &p->daddr, p->dport,
-			 p->proto, p->family);
-	flow = bpf_map_lookup_elem(&kn_flows, &key);
-	if (flow && kn_flow_expired(flow, p, svc->udp_idle_timeout_ms, now))
+	if (flow &&
+	    kn_flow_expired(flow, p, svc ? svc->udp_idle_timeout_ms : 0, now))
 		flow = NULL;
 	if (flow && new_connection) {
 		if (flow->state == KN_FLOW_SYN_SENT) {
@@ -282,6 +330,11 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 	}
 
 	if (!flow) {
+		/* A trusted flow that expired or closed: now its service. */
+		if (!svc)
+			svc = kn_service_of(p);
+		if (!svc)
+			return KN_R_NOT_FOR_US;
 		service_stats = kn_service_stats(svc->index);
 		if (tcp && !new_connection && service_stats)
 			service_stats->flow_misses++;
@@ -297,6 +350,7 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 		fresh.state =
 		    new_connection ? KN_FLOW_SYN_SENT : KN_FLOW_ESTABLISHED;
 		fresh.last_seen_ns = now;
+		fresh.service_generation = kn_service_generation(svc->index);
 #ifdef KN_UPGRADE_TEST_FIELD
 		fresh.upgrade_test_field = 1;
 #endif

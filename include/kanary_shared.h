@@ -26,6 +26,8 @@
 #ifndef KN_MAX_SERVICES
 #define KN_MAX_SERVICES 1024 /* entries of kn_services; agent may lower */
 #endif
+/* kn_service_ports: a bit for each of the 65,536 ports */
+#define KN_SERVICE_PORT_WORDS (65536 / 64)
 #ifndef KN_MAX_POOL_BACKENDS
 #define KN_MAX_POOL_BACKENDS 64 /* replicas per pool (stable or canary) */
 #endif
@@ -164,6 +166,13 @@ struct kn_flow {
 	__u32 flags;		/* KN_SVC_F_* of the service */
 	__u64 last_seen_ns;	/* bpf_ktime_get_coarse_ns() */
 	__u64 request_start_ns; /* HTTP: first byte of the pending request */
+	/* Its service slot's generation (kn_service_gens) when the flow was
+	 * made or last found its service. While the two match, ingress takes
+	 * the flow without looking the service up (kanary_steer.h). 0 never
+	 * matches: a flow migrated from before this field takes the full path
+	 * once. Last, so that the migration's zero fill gives that 0. */
+	__u32 service_generation;
+	__u32 pad;
 #ifdef KN_UPGRADE_TEST_FIELD
 	/* Only in the build the upgrade test installs over a running data
 	 * path: one more field, so the flow table must be migrated. */

@@ -274,6 +274,7 @@ static int size_maps(struct dataplane *dp)
 	    {s->maps.kn_replies, dp->max_flows},
 	    {s->maps.kn_services, dp->max_services},
 	    {s->maps.kn_weights, dp->max_services},
+	    {s->maps.kn_service_gens, dp->max_services},
 	    {s->maps.kn_configs, 2 * dp->max_services},
 	    {s->maps.kn_service_ctr, dp->max_services},
 	    {s->maps.kn_client_seen, dp->max_services},
@@ -660,6 +661,9 @@ static int adopt_services(struct dataplane *dp)
 					used[kb->stats_index] = true;
 			}
 		}
+		ret = dp_service_adopt_trust(dp, svc);
+		if (ret)
+			goto cleanup;
 		dp->adopted++;
 		log_info("adopted service '%s' (%u stable, %u canary, weight "
 			 "%u.%02u %%)",

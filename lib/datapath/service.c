@@ -21,6 +21,16 @@
  * The program checks the slot's generation against the word's; a mismatch
  * is counted in kn_service_stats.config_races, which tests assert stays 0.
  * A weight-only change skips step 1 and rewrites the word with the same slot.
+ *
+ * What ingress trusts without a service lookup (kanary_steer.h, step 0):
+ * a port's bit in kn_service_ports is set before a service on it is added
+ * and cleared after the last one is removed; a slot's generation in
+ * kn_service_gens moves on when a service is added to it, and when one is
+ * removed: after the service entry is gone and the programs that found it
+ * have finished (a barrier), so that no flow records the new generation
+ * for a service that no longer is. A second barrier then waits for the
+ * programs that trusted a flow under the old one, before the service's
+ * backend slots go back to the free list.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -123,6 +133,75 @@ const struct dp_service *dp_service_find(const struct dataplane *dp,
 }
 
 /* ---- programming services ---------------------------------------------- */
+
+/* ---- what ingress trusts without a service lookup ---------------------- */
+
+/* Moves the slot's generation on, never to 0: flows that recorded the one
+ * before look their service up again at their next packet. */
+static int generation_advance(struct dataplane *dp, uint32_t index)
+{
+	__u32 generation = 0;
+	int ret;
+
+	ret = bpf_map__lookup_elem(dp->skel->maps.kn_service_gens, &index,
+				   sizeof(index), &generation,
+				   sizeof(generation), 0);
+	if (ret)
+		return ret;
+	if (++generation == 0)
+		generation = 1;
+	return bpf_map__update_elem(dp->skel->maps.kn_service_gens, &index,
+				    sizeof(index), &generation,
+				    sizeof(generation), BPF_ANY);
+}
+
+/* Whether a service other than except listens on port (host order). */
+static bool port_in_use(const struct dataplane *dp, uint16_t port,
+			const struct dp_service *except)
+{
+	uint32_t i;
+
+	for (i = 0; i < dp->max_services; i++)
+		if (dp->services[i].in_use && &dp->services[i] != except &&
+		    dp->services[i].vip.port == port)
+			return true;
+	return false;
+}
+
+/* Sets or clears port's bit (host order) in kn_service_ports. Only the
+ * agent writes the map, one bit at a time: a program that reads the word
+ * while it is written sees every other bit as it was. */
+static int port_bit_write(struct dataplane *dp, uint16_t port, bool set)
+{
+	uint32_t value = htons(port); /* as the program reads the header */
+	__u32 word = value / 64;
+	__u64 bits = 0, bit = 1ULL << (value % 64);
+	int ret;
+
+	ret = bpf_map__lookup_elem(dp->skel->maps.kn_service_ports, &word,
+				   sizeof(word), &bits, sizeof(bits), 0);
+	if (ret)
+		return ret;
+	bits = set ? bits | bit : bits & ~bit;
+	return bpf_map__update_elem(dp->skel->maps.kn_service_ports, &word,
+				    sizeof(word), &bits, sizeof(bits), BPF_ANY);
+}
+
+int dp_service_adopt_trust(struct dataplane *dp, const struct dp_service *svc)
+{
+	__u32 generation = 0;
+	int ret;
+
+	/* Maps from before either existed are new and empty. */
+	ret = port_bit_write(dp, svc->vip.port, true);
+	if (!ret)
+		ret = bpf_map__lookup_elem(dp->skel->maps.kn_service_gens,
+					   &svc->index, sizeof(svc->index),
+					   &generation, sizeof(generation), 0);
+	if (!ret && generation == 0)
+		ret = generation_advance(dp, svc->index);
+	return ret;
+}
 
 /* The Maglev seed of a service that names none: its name's hash, never 0
  * (0 in a definition means "derive one"). */
@@ -490,10 +569,16 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 	}
 	service_entry(svc, &key, &value);
 	dp_clear_clients(dp, svc->index); /* the slot's former service's */
-	ret =
-	    bpf_map__update_elem(dp->skel->maps.kn_services, &key, sizeof(key),
-				 &value, sizeof(value), BPF_NOEXIST);
+	ret = port_bit_write(dp, svc->vip.port, true);
+	if (!ret)
+		ret = generation_advance(dp, svc->index);
+	if (!ret)
+		ret = bpf_map__update_elem(dp->skel->maps.kn_services, &key,
+					   sizeof(key), &value, sizeof(value),
+					   BPF_NOEXIST);
 	if (ret) {
+		if (!port_in_use(dp, svc->vip.port, svc))
+			port_bit_write(dp, svc->vip.port, false);
 		abandon_service(dp, svc);
 		return set_err(err, err_len, ret,
 			       "cannot add service '%s' to kn_services: %s",
@@ -627,7 +712,21 @@ int dp_service_remove(struct dataplane *dp, uint32_t index)
 				   sizeof(key), 0);
 	if (ret && ret != -ENOENT)
 		return ret;
-	/* Programs that found the service may still read its slot. */
+	/* Programs that found the service may still read its slot and
+	 * record its generation in flows; then its flows are trusted no
+	 * more (see the top of this file). */
+	dp_sync_barrier(dp);
+	ret = generation_advance(dp, index);
+	if (ret)
+		log_error("service '%s': cannot move its slot's generation on "
+			  "(kn_service_gens): %s; its established flows keep "
+			  "their backends until they close",
+			  svc->name, strerror(-ret));
+	if (!port_in_use(dp, svc->vip.port, svc) &&
+	    port_bit_write(dp, svc->vip.port, false))
+		log_warn("service '%s': port %u stays marked in "
+			 "kn_service_ports (packets to it cost a flow lookup)",
+			 svc->name, svc->vip.port);
 	dp_sync_barrier(dp);
 	release_departed(dp, svc, none);
 	memset(svc, 0, sizeof(*svc));
