@@ -305,7 +305,7 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 		svc = kn_service_of(p);
 		if (!svc)
 			return KN_R_NOT_FOR_US;
-		if (flow && flow->service_index == svc->index)
+		if (flow && tcp && flow->service_index == svc->index)
 			flow->service_generation =
 			    kn_service_generation(svc->index);
 	}
