@@ -22,10 +22,16 @@ Prints the verdict (and writes verdict.txt); with --report writes SOAK.md
 and its plots (gnuplot, through bench/report.py's Plotter). Exit status 0
 when everything passed, 1 when something did not.
 
-Usage: verdict.py OUT_DIR [--report SOAK.md --plots DIR]
+Usage: verdict.py OUT_DIR [--report SOAK.md --plots DIR --results DIR]
+
+--results copies what the report is made from there, the load logs
+gzipped, so that the committed tests/soak/results/ remakes SOAK.md by itself:
+verdict.py tests/soak/results --report SOAK.md --plots tests/soak/plots
+--notes tests/soak/results/notes.md
 """
 import argparse
 import csv
+import gzip
 import importlib.util
 import json
 import os
@@ -44,10 +50,37 @@ import sample  # noqa: E402  (tests/soak/sample.py: how a load's line reads)
 fmt, table, Plotter = bench_report.fmt, bench_report.table, bench_report.Plotter
 
 S_PER_H = 3600.0
-# What the report keeps of a run (the kn-load lines stay out: failures.csv
-# has every line with a failure, and its cause).
+# What the report keeps of a run, and the kn-load logs (loads/, gzipped):
+# enough to make the report again.
 RESULT_FILES = ["run.txt", "samples.csv", "events.csv", "rollouts.csv", "failures.csv",
                 "max_entries.json", "kanary.json", "verdict.txt"]
+LOAD_LOG, LOAD_SUMMARY = ".log", ".summary"
+
+
+def load_files(folder, kind):
+    """The load logs of one kind in folder, by load name: NAME.kind, or
+    NAME.kind.gz as --results keeps them."""
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        for suffix in (kind, kind + ".gz"):
+            if name.endswith(suffix):
+                found[name[:-len(suffix)]] = os.path.join(folder, name)
+    return found
+
+
+def open_text(path):
+    return gzip.open(path, "rt") if path.endswith(".gz") else open(path)
+
+
+def keep_loads(folder, results):
+    """Copies the load logs into results/loads, gzipped."""
+    dest = os.path.join(results, "loads")
+    os.makedirs(dest, exist_ok=True)
+    for kind in (LOAD_LOG, LOAD_SUMMARY):
+        for name, path in load_files(folder, kind).items():
+            with open_text(path) as src, gzip.open(
+                    os.path.join(dest, name + kind + ".gz"), "wt") as dst:
+                shutil.copyfileobj(src, dst)
 # Warm-up: the first WARMUP_SHARE of the run (at least WARMUP_MIN_S): the
 # state file fills to its 200 decisions per service, the connection table
 # to its steady number of live flows.
@@ -184,11 +217,9 @@ def load_lines(folder):
     written with, or (logs without stamps) its chunk's start plus its t_s,
     on kn-load's monotonic clock (align_unstamped() corrects it)."""
     out = []
-    for name in sorted(os.listdir(folder)):
-        if not name.endswith(".log"):
-            continue
+    for name, path in load_files(folder, LOAD_LOG).items():
         start = None
-        with open(os.path.join(folder, name)) as f:
+        with open_text(path) as f:
             for line in f:
                 d, wall = sample.load_line(line)
                 if not isinstance(d, dict):
@@ -196,9 +227,9 @@ def load_lines(folder):
                 if "chunk_start" in d:
                     start = d["chunk_start"]
                 elif "t_s" in d and wall is not None:
-                    out.append([name[:-4], wall, d["interval_s"], d, True])
+                    out.append([name, wall, d["interval_s"], d, True])
                 elif "t_s" in d and start is not None:
-                    out.append([name[:-4], start + d["t_s"], d["interval_s"], d, False])
+                    out.append([name, start + d["t_s"], d["interval_s"], d, False])
     return out
 
 
@@ -418,10 +449,9 @@ def run_figures(out, samples, lines, events):
     run = dict(kv.split("=") for kv in open(os.path.join(out, "run.txt")).read().split())
     last = samples[-1]
     summaries = defaultdict(int)
-    for name in os.listdir(os.path.join(out, "loads")):
-        if not name.endswith(".summary"):
-            continue
-        text = open(os.path.join(out, "loads", name)).read()
+    for path in load_files(os.path.join(out, "loads"), LOAD_SUMMARY).values():
+        with open_text(path) as f:
+            text = f.read()
         # one JSON object per chunk, one after the other
         dec, i = json.JSONDecoder(), 0
         while i < len(text):
@@ -634,11 +664,12 @@ def main():
 
     if a.report:
         os.makedirs(a.plots, exist_ok=True)
-        if a.results:
+        if a.results and os.path.abspath(a.results) != os.path.abspath(out):
             os.makedirs(a.results, exist_ok=True)
             for name in RESULT_FILES:
                 if os.path.exists(os.path.join(out, name)):
                     shutil.copy(os.path.join(out, name), a.results)
+            keep_loads(os.path.join(out, "loads"), a.results)
             out = a.results
         plot = Plotter(a.plots, os.path.dirname(os.path.abspath(a.report)))
         start = float(samples[0]["time"])
