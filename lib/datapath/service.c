@@ -132,8 +132,6 @@ const struct dp_service *dp_service_find(const struct dataplane *dp,
 	return NULL;
 }
 
-/* ---- programming services ---------------------------------------------- */
-
 /* ---- what ingress trusts without a service lookup ---------------------- */
 
 /* Moves the slot's generation on, never to 0: flows that recorded the one
@@ -202,6 +200,8 @@ int dp_service_adopt_trust(struct dataplane *dp, const struct dp_service *svc)
 		ret = generation_advance(dp, svc->index);
 	return ret;
 }
+
+/* ---- programming services ---------------------------------------------- */
 
 /* The Maglev seed of a service that names none: its name's hash, never 0
  * (0 in a definition means "derive one"). */
