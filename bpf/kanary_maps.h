@@ -10,6 +10,7 @@
 #ifndef KANARY_MAPS_H
 #define KANARY_MAPS_H
 
+#include "kanary_hash.h"
 #include "kanary_shared.h"
 
 /* Services by (VIP, port, protocol). Written by the agent when it adds or
@@ -40,20 +41,20 @@ struct {
 } kn_service_gens SEC(".maps");
 
 /*
- * The destination ports services listen on, a bit each (by the port's
- * network-order value: word value / 64, bit value % 64), whatever their
- * address, protocol or family. Ingress turns away a packet whose port has no
- * bit before it searches the connection table. Written by the agent (a bit
- * set before its service is added, cleared after the last service on the
- * port is removed); read by ingress for every packet.
+ * The services' filter: a bit for each service's (VIP, port), at
+ * kn_service_filter_bit() (word bit / 64, bit bit % 64), whatever its
+ * protocol or family; bits may be shared. Ingress turns away a packet whose
+ * bit is clear before it searches the connection table. Written by the
+ * agent (a bit set before its service is added, cleared after the last
+ * service on it is removed); read by ingress for every packet.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, KN_SERVICE_PORT_WORDS);
+	__uint(max_entries, KN_SERVICE_FILTER_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} kn_service_ports SEC(".maps");
+} kn_service_filter SEC(".maps");
 
 /* Per service, per CPU: the canary weight and its active config slot in one
  * 64-bit word. Written by the agent (the commit point of every change); read

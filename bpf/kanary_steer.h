@@ -5,12 +5,12 @@
  * compiler keeps only one branch of every test on it).
  *
  * Ingress, packet for a service VIP:port:
- *   0. A packet to a port no service listens on leaves at once
- *      (kn_service_ports). A known TCP flow whose service slot is still of
- *      the generation the flow recorded (kn_service_gens: the agent moves
- *      it on when the slot's service is added or removed) needs no service
- *      lookup; any other packet looks its service up, and a flow it finds
- *      of that service records the slot's generation again.
+ *   0. A packet whose destination is no service's leaves at once when
+ *      its bit in the services' filter is clear (kn_service_filter). A known
+ * TCP flow whose service slot is still of the generation the flow recorded
+ * (kn_service_gens: the agent moves it on when the slot's service is added or
+ * removed) needs no service lookup; any other packet looks its service up, and
+ * a flow it finds of that service records the slot's generation again.
  *   1. The connection table (kn_flows) pins a known flow to its backend.
  *   2. A new flow (TCP SYN, the first UDP packet, or an expired entry) gets a
  *      version by its client's bucket: hash(client IP, service seed) scaled to
@@ -71,15 +71,16 @@ static __always_inline __u64 kn_now(void)
 	return clock->coarse_ns;
 }
 
-/* Whether some service listens on the packet's destination port, of any
- * address, protocol or family: one array lookup. */
-static __always_inline bool kn_port_served(const struct kn_pkt *p)
+/* Whether the packet's destination may be a service's: its bit in the
+ * services' filter is set (one array lookup). */
+static __always_inline bool kn_service_filter_hit(const struct kn_pkt *p)
 {
-	__u32 port = (__u16)p->dport, word = port / 64;
+	__u32 bit = kn_service_filter_bit(p->daddr.w, p->dport);
+	__u32 word = bit / 64;
 	__u64 *bits;
 
-	bits = bpf_map_lookup_elem(&kn_service_ports, &word);
-	return bits && ((*bits >> (port % 64)) & 1);
+	bits = bpf_map_lookup_elem(&kn_service_filter, &word);
+	return bits && ((*bits >> (bit % 64)) & 1);
 }
 
 static __always_inline __u32 kn_service_generation(__u32 index)
@@ -295,7 +296,7 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 	__u64 now;
 	__u32 verdict;
 
-	if (!kn_port_served(p))
+	if (!kn_service_filter_hit(p))
 		return KN_R_NOT_FOR_US;
 	kn_flow_key_from(&key, &p->saddr, p->sport, &p->daddr, p->dport,
 			 p->proto, p->family);

@@ -26,8 +26,6 @@
 #ifndef KN_MAX_SERVICES
 #define KN_MAX_SERVICES 1024 /* entries of kn_services; agent may lower */
 #endif
-/* kn_service_ports: a bit for each of the 65,536 ports */
-#define KN_SERVICE_PORT_WORDS (65536 / 64)
 #ifndef KN_MAX_POOL_BACKENDS
 #define KN_MAX_POOL_BACKENDS 64 /* replicas per pool (stable or canary) */
 #endif

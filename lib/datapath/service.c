@@ -23,8 +23,9 @@
  * A weight-only change skips step 1 and rewrites the word with the same slot.
  *
  * What ingress trusts without a service lookup (kanary_steer.h, step 0):
- * a port's bit in kn_service_ports is set before a service on it is added
- * and cleared after the last one is removed; a slot's generation in
+ * a service's bit in the services' filter (kn_service_filter) is set
+ * before it is added and cleared after it is removed, unless another
+ * service shares it; a slot's generation in
  * kn_service_gens moves on when a service is added to it, and when one is
  * removed: after the service entry is gone and the programs that found it
  * have finished (a barrier), so that no flow records the new generation
@@ -39,6 +40,7 @@
 
 #include "datapath/datapath_internal.h"
 #include "datapath/maglev.h"
+#include "kanary_hash.h"
 #include "util/hash.h"
 #include "util/log.h"
 
@@ -153,35 +155,46 @@ static int generation_advance(struct dataplane *dp, uint32_t index)
 				    sizeof(generation), BPF_ANY);
 }
 
-/* Whether a service other than except listens on port (host order). */
-static bool port_in_use(const struct dataplane *dp, uint16_t port,
-			const struct dp_service *except)
+/* The service's bit in the services' filter, from its VIP and port as
+ * the program reads them from a header. */
+static uint32_t filter_bit(const struct dp_service *svc)
 {
-	uint32_t i;
+	struct kn_addr vip;
+
+	dp_addr_to_kernel(&vip, &svc->vip);
+	return kn_service_filter_bit(vip.w, htons(svc->vip.port));
+}
+
+/* Whether a service other than except has the filter's bit too. */
+static bool filter_bit_shared(const struct dataplane *dp,
+			      const struct dp_service *except)
+{
+	uint32_t bit = filter_bit(except), i;
 
 	for (i = 0; i < dp->max_services; i++)
 		if (dp->services[i].in_use && &dp->services[i] != except &&
-		    dp->services[i].vip.port == port)
+		    filter_bit(&dp->services[i]) == bit)
 			return true;
 	return false;
 }
 
-/* Sets or clears port's bit (host order) in kn_service_ports. Only the
- * agent writes the map, one bit at a time: a program that reads the word
- * while it is written sees every other bit as it was. */
-static int port_bit_write(struct dataplane *dp, uint16_t port, bool set)
+/* Sets or clears the service's bit in the filter. Only the agent writes
+ * the map, one bit at a time: a program that reads the word while it is
+ * written sees every other bit as it was. */
+static int filter_bit_write(struct dataplane *dp, const struct dp_service *svc,
+			    bool set)
 {
-	uint32_t value = htons(port); /* as the program reads the header */
-	__u32 word = value / 64;
-	__u64 bits = 0, bit = 1ULL << (value % 64);
+	uint32_t bit = filter_bit(svc);
+	__u32 word = bit / 64;
+	__u64 bits = 0, mask = 1ULL << (bit % 64);
 	int ret;
 
-	ret = bpf_map__lookup_elem(dp->skel->maps.kn_service_ports, &word,
+	ret = bpf_map__lookup_elem(dp->skel->maps.kn_service_filter, &word,
 				   sizeof(word), &bits, sizeof(bits), 0);
 	if (ret)
 		return ret;
-	bits = set ? bits | bit : bits & ~bit;
-	return bpf_map__update_elem(dp->skel->maps.kn_service_ports, &word,
+	bits = set ? bits | mask : bits & ~mask;
+	return bpf_map__update_elem(dp->skel->maps.kn_service_filter, &word,
 				    sizeof(word), &bits, sizeof(bits), BPF_ANY);
 }
 
@@ -191,7 +204,7 @@ int dp_service_adopt_trust(struct dataplane *dp, const struct dp_service *svc)
 	int ret;
 
 	/* Maps from before either existed are new and empty. */
-	ret = port_bit_write(dp, svc->vip.port, true);
+	ret = filter_bit_write(dp, svc, true);
 	if (!ret)
 		ret = bpf_map__lookup_elem(dp->skel->maps.kn_service_gens,
 					   &svc->index, sizeof(svc->index),
@@ -569,7 +582,7 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 	}
 	service_entry(svc, &key, &value);
 	dp_clear_clients(dp, svc->index); /* the slot's former service's */
-	ret = port_bit_write(dp, svc->vip.port, true);
+	ret = filter_bit_write(dp, svc, true);
 	if (!ret)
 		ret = generation_advance(dp, svc->index);
 	if (!ret)
@@ -577,8 +590,8 @@ int dp_service_add(struct dataplane *dp, const struct dp_service_def *def,
 					   sizeof(key), &value, sizeof(value),
 					   BPF_NOEXIST);
 	if (ret) {
-		if (!port_in_use(dp, svc->vip.port, svc))
-			port_bit_write(dp, svc->vip.port, false);
+		if (!filter_bit_shared(dp, svc))
+			filter_bit_write(dp, svc, false);
 		abandon_service(dp, svc);
 		return set_err(err, err_len, ret,
 			       "cannot add service '%s' to kn_services: %s",
@@ -722,11 +735,10 @@ int dp_service_remove(struct dataplane *dp, uint32_t index)
 			  "(kn_service_gens): %s; its established flows keep "
 			  "their backends until they close",
 			  svc->name, strerror(-ret));
-	if (!port_in_use(dp, svc->vip.port, svc) &&
-	    port_bit_write(dp, svc->vip.port, false))
-		log_warn("service '%s': port %u stays marked in "
-			 "kn_service_ports (packets to it cost a flow lookup)",
-			 svc->name, svc->vip.port);
+	if (!filter_bit_shared(dp, svc) && filter_bit_write(dp, svc, false))
+		log_warn("service '%s': its bit stays set in kn_service_filter "
+			 "(packets to its VIP:port cost a flow lookup)",
+			 svc->name);
 	dp_sync_barrier(dp);
 	release_departed(dp, svc, none);
 	memset(svc, 0, sizeof(*svc));

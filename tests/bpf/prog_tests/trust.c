@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * trust.c - what ingress trusts without looking a service up: a known flow
- * whose service slot is still of the generation it recorded, and the ports
- * services listen on. A removed service's flows are never steered again,
- * whatever slot or port another service takes; a flow from before the
- * generation existed takes the full path once; adoption fills both maps.
+ * whose service slot is still of the generation it recorded, and the
+ * services' filter of (VIP, port) bits. A removed service's flows are never
+ * steered again, whatever slot or port another service takes; a flow from
+ * before the generation existed takes the full path once; adoption fills both
+ * maps.
  *
  * Part of test_datapath (tests/bpf/test_datapath.c runs every test_*()
  * here); the data path and the packets come from tests/bpf/harness.h.
@@ -98,17 +99,26 @@ static __u32 slot_generation(uint32_t index)
 	return generation;
 }
 
-static bool port_bit(uint16_t port)
+/* Whether (vip, port) has its bit in the services' filter. */
+static bool filter_bit(uint32_t vip, uint16_t port)
 {
-	int ports = pinned_map("kn_service_ports");
-	__u32 value = htons(port), word = value / 64;
+	int filter = pinned_map("kn_service_filter");
+	struct endpoint e = ep(vip, port);
+	struct kn_addr addr = {};
+	__u32 bit, word;
 	__u64 bits = 0;
 
-	if (ports >= 0) {
-		bpf_map_lookup_elem(ports, &word, &bits);
-		close(ports);
+	if (endpoint_family(&e) == AF_INET6)
+		memcpy(&addr, &e.addr6, sizeof(addr));
+	else
+		addr.w[0] = e.addr.s_addr;
+	bit = kn_service_filter_bit(addr.w, htons(port));
+	word = bit / 64;
+	if (filter >= 0) {
+		bpf_map_lookup_elem(filter, &word, &bits);
+		close(filter);
 	}
-	return (bits >> (value % 64)) & 1;
+	return (bits >> (bit % 64)) & 1;
 }
 
 static void removed_service_flows_pass(void)
@@ -130,7 +140,7 @@ static void removed_service_flows_pass(void)
 		expect_untouched(dp, hook, &in, KN_R_NOT_FOR_US,
 				 "a removed service's flow is not steered");
 	}
-	ASSERT_TRUE(!port_bit(VIP_PORT), "its port's bit is cleared");
+	ASSERT_TRUE(!filter_bit(VIP, VIP_PORT), "its filter bit is cleared");
 cleanup:
 	dp_close(dp, true);
 }
@@ -170,7 +180,8 @@ static void slot_reused_by_another_service(void)
 	ASSERT_TRUE(slot_generation(index) != before &&
 			slot_generation(index) != 0,
 		    "the slot's generation moved on, not to 0");
-	ASSERT_TRUE(port_bit(VIP_PORT), "the port's bit is set");
+	ASSERT_TRUE(filter_bit(OTHER_VIP, VIP_PORT),
+		    "the new service's filter bit is set");
 	for (hook = 0; hook < INGRESS_HOOK_COUNT; hook++) {
 		segment(&in, CLIENT_1, (uint16_t)(42000 + hook), VIP, TCPF_ACK);
 		expect_untouched(dp, hook, &in, KN_R_NOT_FOR_US,
@@ -198,10 +209,10 @@ void test_ipv6_slot_reused_by_another_service(void)
 	IN_IPV6(slot_reused_by_another_service());
 }
 
-/* Two services on one port: removing one leaves the port's bit (and the
- * other's flows) alone, while the removed one's flows pass (its slot's
- * generation alone tells them apart); removing both clears the bit. */
-void test_port_bit_kept_while_a_service_uses_it(void)
+/* Two services on one port: removing one leaves the other's filter bit
+ * (and its flows) alone, while the removed one's flows pass; removing both
+ * clears the bits. */
+void test_filter_bit_kept_while_a_service_uses_it(void)
 {
 	struct dataplane *dp = open_dp(NULL);
 	uint32_t first, second, backend, hook;
@@ -211,7 +222,8 @@ void test_port_bit_kept_while_a_service_uses_it(void)
 	if (!dp || add_service(dp, 0, &first) ||
 	    add_named(dp, "other", OTHER_VIP, &second))
 		goto cleanup;
-	ASSERT_TRUE(!port_bit(VIP_PORT + 1), "no bit for an unused port");
+	ASSERT_TRUE(!filter_bit(VIP, VIP_PORT + 1),
+		    "no filter bit for another port");
 	for (hook = 0; hook < INGRESS_HOOK_COUNT; hook++)
 		ASSERT_TRUE(establish(dp, hook, CLIENT_1,
 				      (uint16_t)(44100 + hook), VIP) != 0,
@@ -219,7 +231,8 @@ void test_port_bit_kept_while_a_service_uses_it(void)
 	backend =
 	    establish(dp, KN_HOOK_XDP_INGRESS, CLIENT_1, 44000, OTHER_VIP);
 	ASSERT_OK(dp_service_remove(dp, first), "first service removed");
-	ASSERT_TRUE(port_bit(VIP_PORT), "the port's bit stays");
+	ASSERT_TRUE(filter_bit(OTHER_VIP, VIP_PORT),
+		    "the other service's filter bit stays");
 	for (hook = 0; hook < INGRESS_HOOK_COUNT; hook++) {
 		segment(&in, CLIENT_1, (uint16_t)(44100 + hook), VIP, TCPF_ACK);
 		expect_untouched(dp, hook, &in, KN_R_NOT_FOR_US,
@@ -231,7 +244,8 @@ void test_port_bit_kept_while_a_service_uses_it(void)
 	ASSERT_TRUE(backend != 0 && out_daddr(&out) == backend,
 		    "the other service's flow keeps its backend");
 	ASSERT_OK(dp_service_remove(dp, second), "second service removed");
-	ASSERT_TRUE(!port_bit(VIP_PORT), "the port's bit is cleared");
+	ASSERT_TRUE(!filter_bit(OTHER_VIP, VIP_PORT),
+		    "its filter bit is cleared");
 	expect_untouched(dp, KN_HOOK_XDP_INGRESS, &in, KN_R_NOT_FOR_US,
 			 "and its flow passes");
 cleanup:
@@ -278,15 +292,15 @@ cleanup:
 	dp_close(dp, true);
 }
 
-/* Pinned maps from before the generations and port bits (both empty): the
+/* Pinned maps from before the generations and the filter (both empty): the
  * agent that adopts the services fills them before any packet needs them. */
-void test_adoption_fills_generation_and_port(void)
+void test_adoption_fills_generation_and_filter(void)
 {
 	struct dataplane *dp = open_dp(NULL), *dp2 = NULL;
 	uint32_t index, backend, zero32 = 0;
-	__u32 word = htons(VIP_PORT) / 64;
-	__u64 zero64 = 0;
-	int gens = -1, ports = -1;
+	__u64 zeros[KN_SERVICE_FILTER_WORDS] = {0};
+	__u32 count = KN_SERVICE_FILTER_WORDS, keys[KN_SERVICE_FILTER_WORDS], w;
+	int gens = -1, filter = -1;
 	struct pkt in, out;
 	__u32 verdict;
 
@@ -296,19 +310,21 @@ void test_adoption_fills_generation_and_port(void)
 	dp_close(dp, false); /* keep the pins: a later agent adopts them */
 	dp = NULL;
 	gens = pinned_map("kn_service_gens");
-	ports = pinned_map("kn_service_ports");
-	if (!ASSERT_TRUE(gens >= 0 && ports >= 0, "maps pinned") ||
+	filter = pinned_map("kn_service_filter");
+	for (w = 0; w < KN_SERVICE_FILTER_WORDS; w++)
+		keys[w] = w;
+	if (!ASSERT_TRUE(gens >= 0 && filter >= 0, "maps pinned") ||
 	    !ASSERT_OK(bpf_map_update_elem(gens, &index, &zero32, BPF_ANY),
 		       "generation cleared") ||
-	    !ASSERT_OK(bpf_map_update_elem(ports, &word, &zero64, BPF_ANY),
-		       "port bits cleared"))
+	    !ASSERT_OK(bpf_map_update_batch(filter, keys, zeros, &count, NULL),
+		       "filter cleared"))
 		goto cleanup;
 
 	dp2 = open_dp(NULL);
 	if (!dp2)
 		goto cleanup;
 	ASSERT_TRUE(slot_generation(index) != 0, "a generation written");
-	ASSERT_TRUE(port_bit(VIP_PORT), "the port's bit set");
+	ASSERT_TRUE(filter_bit(VIP, VIP_PORT), "the filter bit set");
 	segment(&in, CLIENT_1, 46000, VIP, TCPF_ACK);
 	if (run_prog(dp2, KN_HOOK_XDP_INGRESS, &in, &out, &verdict))
 		goto cleanup;
@@ -317,8 +333,8 @@ void test_adoption_fills_generation_and_port(void)
 cleanup:
 	if (gens >= 0)
 		close(gens);
-	if (ports >= 0)
-		close(ports);
+	if (filter >= 0)
+		close(filter);
 	dp_close(dp, true);
 	dp_close(dp2, true);
 }
