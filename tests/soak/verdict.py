@@ -107,9 +107,10 @@ DECISION_LOG_KIB = 1024  # per service, DECISION_LOG_BYTES in kanaryd/decision_l
 #          state file, the clients);
 #   "steady": kanaryd's own figures, over its steady stretch: the last
 #          kanaryd's life (the quiet tail, no kill) from when every decision
-#          log is at its cap (its memory, and the cost of serving it, grow
-#          until then by design), or after that life's warm-up when the
-#          logs never got there. The slope within each life (one intercept
+#          log and every service's history is at its cap (its memory, and
+#          the cost of serving them, grow until then by design: the history
+#          starts empty with each kanaryd and fills in 15 minutes), or after
+#          that life's warm-up when they never got there. The slope within each life (one intercept
 #          per kanaryd) over the whole run is shown beside it.
 #   "abs": |slope| per hour at most the value (in the unit)
 #   "rel": |slope| per hour at most the value x the post-warm-up mean
@@ -326,12 +327,14 @@ def series_values(samples):
 
 def steady_start(samples):
     """Elapsed seconds where the last kanaryd's steady stretch begins, and
-    whether its decision logs reached their cap."""
+    whether its decision logs and histories reached their caps."""
     pid = samples[-1]["kanaryd_pid"]
     life = [r for r in samples if r["kanaryd_pid"] == pid and num(r["elapsed_s"]) is not None]
     start = num(life[0]["elapsed_s"]) + LIFE_WARMUP_S if life else 0.0
-    cap = ROLLOUT_SERVICES * DECISIONS_CAP  # soakhold logs next to nothing
-    full = [num(r["elapsed_s"]) for r in life if (num(r["decisions"]) or 0) >= cap]
+    caps = [("decisions", ROLLOUT_SERVICES * DECISIONS_CAP),  # soakhold logs next to nothing
+            ("history_points", SERVICES_CONFIGURED * HISTORY_CAP)]
+    full = [num(r["elapsed_s"]) for r in life
+            if all((num(r.get(c)) or 0) >= cap for c, cap in caps)]
     return (max(start, full[0]), True) if full else (start, False)
 
 
@@ -535,8 +538,10 @@ def report_text(out, samples, figures, results, causes, by, wrong, plots, warmup
           "threads, CPU, API answer time) are fitted over its steady stretch: the last kanaryd, "
           "from %s s into the run (%s) to the end." % (
               fmt(warmup_s), fmt(steady_from),
-              "every decision log at its cap of 1000 records" if full else
-              "%d s after it started; the decision logs never reached their cap" % LIFE_WARMUP_S),
+              "every decision log at its cap of 1000 records and every history at its 900 points"
+              if full else
+              "%d s after it started; the decision logs or histories never reached their caps"
+              % LIFE_WARMUP_S),
           ""]
     rows = []
     for r in results:
