@@ -86,10 +86,12 @@ int agent_service_json(struct agent *a, const char *name, json_t **out,
  * tree of a thousand records would cost megabytes for a moment. */
 int agent_decisions_text(struct agent *a, const char *name, char **text,
 			 size_t *len, struct agent_error *err);
-/* {"name", "points": [{"t", "canary_percent", "stable": {"error_rate",
- * "p99_ms"}, "canary": {...}}]} for the status page's charts */
-int agent_history_json(struct agent *a, const char *name, json_t **out,
-		       struct agent_error *err);
+/* {"name", "points": [{"t", "canary_percent", "phase", "stable":
+ * {"requests", "error_rate_pct", "p99_ms"}, "canary": {...}}]} for the
+ * status page's charts, as JSON text and a newline, as the decision log
+ * (900 points a service: their tree cost megabytes for a moment). */
+int agent_history_text(struct agent *a, const char *name, char **text,
+		       size_t *len, struct agent_error *err);
 /* Cluster mode's nodes (cluster.h cluster_nodes_json); a not-found error
  * when kanaryd runs on its own. */
 int agent_nodes_json(struct agent *a, json_t **out, struct agent_error *err);

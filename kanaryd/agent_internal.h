@@ -333,7 +333,9 @@ void signals_history_tick(struct service_rt *s, uint64_t mono_ms,
 			  uint64_t wall_ms);
 const struct history_point *signals_history_last(const struct service_rt *s);
 json_t *signals_history_pools_json(const struct history_point *pt);
-json_t *signals_history_json(const struct service_rt *s);
+/* The history, oldest point first, in the API's shape: the items of a
+ * JSON array (json_text_array_item), one point's tree at a time. */
+int signals_history_items(const struct service_rt *s, struct buf *out);
 json_t *signals_backend_json(const struct backend_rt *b);
 void signals_window_share(const struct service_rt *s, struct window_share *out);
 json_t *signals_window_share_json(const struct service_rt *s,

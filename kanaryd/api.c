@@ -378,13 +378,6 @@ static int call_status(struct agent *a, const char *name, const json_t *body,
 	return agent_service_json(a, name, out, err);
 }
 
-static int call_history(struct agent *a, const char *name, const json_t *body,
-			json_t **out, struct agent_error *err)
-{
-	(void)body;
-	return agent_history_json(a, name, out, err);
-}
-
 /*
  * The request bodies: each read here once, against its own field table,
  * into the typed arguments of its agent_* call. A malformed body is an
@@ -599,7 +592,7 @@ static const struct service_route service_routes[] = {
     {"", MHD_HTTP_METHOD_GET, BODY_IGNORED, call_status},
     {"decisions", MHD_HTTP_METHOD_GET, BODY_IGNORED, NULL,
      agent_decisions_text},
-    {"history", MHD_HTTP_METHOD_GET, BODY_IGNORED, call_history},
+    {"history", MHD_HTTP_METHOD_GET, BODY_IGNORED, NULL, agent_history_text},
     {"rollout", MHD_HTTP_METHOD_POST, BODY_OPTIONAL, call_rollout},
     {"pause", MHD_HTTP_METHOD_POST, BODY_EMPTY_OBJECT, call_pause},
     {"resume", MHD_HTTP_METHOD_POST, BODY_EMPTY_OBJECT, call_resume},

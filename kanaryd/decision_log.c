@@ -164,29 +164,19 @@ nomem:
 	return NULL;
 }
 
-int decision_log_splice(const struct decision_log *log, size_t n,
-			const char *object_text, const char *key,
-			struct buf *out)
+int decision_log_items(const struct decision_log *log, size_t n,
+		       struct buf *out)
 {
 	size_t total = decision_log_count(log), take = n < total ? n : total;
 	size_t older = take - (log->newest && take ? 1 : 0), i;
-	size_t len = strlen(object_text);
 	bool first = true;
-	int ret;
+	int ret = 0;
 
-	if (len < 2 || object_text[0] != '{' || object_text[len - 1] != '}')
-		return -EINVAL;
-	ret = buf_append(out, object_text, len - 1);
-	if (!ret)
-		ret = buf_printf(out, "%s\"%s\":[", len > 2 ? "," : "", key);
 	for (i = log->ring.len - older; !ret && i < log->ring.len; i++) {
 		uint32_t slot = ring_at(&log->ring, (uint32_t)i);
 
-		if (!first)
-			ret = buf_append(out, ",", 1);
-		if (!ret)
-			ret = buf_append(out, log->bytes + log->start[slot],
-					 log->len[slot]);
+		ret = json_text_array_item(out, log->bytes + log->start[slot],
+					   log->len[slot], first);
 		first = false;
 	}
 	if (!ret && log->newest && take) {
@@ -194,13 +184,21 @@ int decision_log_splice(const struct decision_log *log, size_t n,
 
 		if (!text)
 			return -ENOMEM;
-		if (!first)
-			ret = buf_append(out, ",", 1);
-		if (!ret)
-			ret = buf_append(out, text, strlen(text));
+		ret = json_text_array_item(out, text, strlen(text), first);
 		free(text);
 	}
-	return ret ? ret : buf_append(out, "]}", 2);
+	return ret;
+}
+
+int decision_log_splice(const struct decision_log *log, size_t n,
+			const char *object_text, const char *key,
+			struct buf *out)
+{
+	int ret = json_text_array_open(out, object_text, key);
+
+	if (!ret)
+		ret = decision_log_items(log, n, out);
+	return ret ? ret : json_text_array_close(out);
 }
 
 int decision_log_load(struct decision_log *log, const json_t *array)

@@ -63,10 +63,18 @@ void decision_log_replace_newest(struct decision_log *log, json_t *record);
 json_t *decision_log_json(const struct decision_log *log, size_t n);
 
 /*
+ * Appends the last n records to out as the items of a JSON array
+ * (json_text_array_item, util/json_fields.h): the text they are kept in,
+ * no tree built. 0, -E2BIG or -ENOMEM (out's limit, memory).
+ */
+int decision_log_items(const struct decision_log *log, size_t n,
+		       struct buf *out);
+
+/*
  * Appends object_text (one JSON object, as json_dumps writes it) to out
- * with `,"key":[the last n records]` added before its closing brace: the
- * records go out as the text they are kept in, no tree built. 0, -EINVAL
- * when object_text is no object, -E2BIG or -ENOMEM (out's limit, memory).
+ * with `,"key":[the last n records]` added before its closing brace
+ * (decision_log_items). 0, -EINVAL when object_text is no object, -E2BIG
+ * or -ENOMEM (out's limit, memory).
  */
 int decision_log_splice(const struct decision_log *log, size_t n,
 			const char *object_text, const char *key,

@@ -13,6 +13,7 @@
  * token, the gaps between tokens and the error events sent after a 200,
  * which count as errors beside the 5xx.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -315,26 +316,37 @@ json_t *signals_history_pools_json(const struct history_point *pt)
 			 history_pool_json(&pt->pools[KN_POOL_CANARY]));
 }
 
-/* The history, oldest point first, in the API's shape. */
-json_t *signals_history_json(const struct service_rt *s)
+/* One history point in the API's shape, as JSON text (free()). */
+static char *history_point_text(const struct history_point *pt)
 {
-	json_t *points = json_array();
+	json_t *pools = signals_history_pools_json(pt);
+	json_t *point = json_pack(
+	    "{s:I, s:f, s:s}", "t", (json_int_t)pt->wall_ms, "canary_percent",
+	    pt->weight_bp / PERCENT, "phase", rollout_phase_name(pt->phase));
+	char *text = NULL;
+
+	if (point && pools && !json_object_update(point, pools))
+		text = json_dumps(point, JSON_TEXT_FLAGS);
+	json_decref(pools);
+	json_decref(point);
+	return text;
+}
+
+int signals_history_items(const struct service_rt *s, struct buf *out)
+{
 	uint32_t i;
+	int ret = 0;
 
-	for (i = 0; points && i < s->history_ring.len; i++) {
-		const struct history_point *pt =
-		    &s->history[ring_at(&s->history_ring, i)];
-		json_t *pools = signals_history_pools_json(pt);
-		json_t *point =
-		    json_pack("{s:I, s:f, s:s}", "t", (json_int_t)pt->wall_ms,
-			      "canary_percent", pt->weight_bp / PERCENT,
-			      "phase", rollout_phase_name(pt->phase));
+	for (i = 0; !ret && i < s->history_ring.len; i++) {
+		char *text = history_point_text(
+		    &s->history[ring_at(&s->history_ring, i)]);
 
-		json_object_update(point, pools);
-		json_decref(pools);
-		json_array_append_new(points, point);
+		ret =
+		    text ? json_text_array_item(out, text, strlen(text), i == 0)
+			 : -ENOMEM;
+		free(text);
 	}
-	return points;
+	return ret;
 }
 
 /* {"count", and when it has quantiles "p50_ms", "p90_ms", "p99_ms",

@@ -198,53 +198,69 @@ int agent_service_json(struct agent *a, const char *name, json_t **out,
 	return agent_read_service(a, name, status_of, out, err);
 }
 
-static void decisions_of(struct agent *a, struct service_rt *s, void *out)
+/* The answers written as text piece by piece: {"name": ..., key: [...]}
+ * and a newline. */
+struct service_text {
+	const char *key; /* "decisions", "points" */
+	int (*items)(const struct service_rt *s, struct buf *out);
+	struct buf out; /* data NULL when it ran out of memory */
+};
+
+static int decision_items(const struct service_rt *s, struct buf *out)
 {
+	return decision_log_items(&s->decisions, AGENT_DECISIONS_MAX, out);
+}
+
+static void service_text_of(struct agent *a, struct service_rt *s, void *arg)
+{
+	struct service_text *t = arg;
 	json_t *head = json_pack("{s:s}", "name", s->cfg.def.name);
 	char *head_text = head ? json_dumps(head, JSON_TEXT_FLAGS) : NULL;
-	struct buf *text = out;
 
 	(void)a;
-	if (!head_text ||
-	    decision_log_splice(&s->decisions, AGENT_DECISIONS_MAX, head_text,
-				"decisions", text) ||
-	    buf_append(text, "\n", 1))
-		buf_free(text); /* data NULL: out of memory */
+	if (!head_text || json_text_array_open(&t->out, head_text, t->key) ||
+	    t->items(s, &t->out) || json_text_array_close(&t->out) ||
+	    buf_append(&t->out, "\n", 1))
+		buf_free(&t->out);
 	json_decref(head);
 	free(head_text);
+}
+
+static int service_text(struct agent *a, const char *name,
+			struct service_text *t, char **text, size_t *len,
+			struct agent_error *err)
+{
+	int ret;
+
+	buf_init(&t->out, SIZE_MAX / 2);
+	ret = agent_read_service(a, name, service_text_of, t, err);
+	if (ret)
+		return ret;
+	if (!t->out.data) {
+		agent_set_error(err, AGENT_ERR_INTERNAL, "",
+				"out of memory writing the %s", t->key);
+		return -ENOMEM;
+	}
+	*len = t->out.len;
+	*text = buf_take(&t->out);
+	return 0;
 }
 
 int agent_decisions_text(struct agent *a, const char *name, char **text,
 			 size_t *len, struct agent_error *err)
 {
-	struct buf out;
-	int ret;
+	struct service_text t = {.key = "decisions", .items = decision_items};
 
-	buf_init(&out, SIZE_MAX / 2);
-	ret = agent_read_service(a, name, decisions_of, &out, err);
-	if (ret)
-		return ret;
-	if (!out.data) {
-		agent_set_error(err, AGENT_ERR_INTERNAL, "",
-				"out of memory writing the decision log");
-		return -ENOMEM;
-	}
-	*len = out.len;
-	*text = buf_take(&out);
-	return 0;
+	return service_text(a, name, &t, text, len, err);
 }
 
-static void history_of(struct agent *a, struct service_rt *s, void *out)
+int agent_history_text(struct agent *a, const char *name, char **text,
+		       size_t *len, struct agent_error *err)
 {
-	(void)a;
-	*(json_t **)out = json_pack("{s:s, s:o}", "name", s->cfg.def.name,
-				    "points", signals_history_json(s));
-}
+	struct service_text t = {.key = "points",
+				 .items = signals_history_items};
 
-int agent_history_json(struct agent *a, const char *name, json_t **out,
-		       struct agent_error *err)
-{
-	return agent_read_service(a, name, history_of, out, err);
+	return service_text(a, name, &t, text, len, err);
 }
 
 int agent_prometheus_text(struct agent *a, char **text, size_t *len)

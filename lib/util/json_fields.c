@@ -403,3 +403,31 @@ int jf_percent(struct jf_ctx *ctx, const json_t *obj, const char *key,
 		return 0;
 	return jf_percent_value(ctx, v, key, bp_out);
 }
+
+/* ---- JSON text written piecewise ---------------------------------------- */
+
+int json_text_array_open(struct buf *out, const char *object_text,
+			 const char *key)
+{
+	size_t len = strlen(object_text);
+	int ret;
+
+	if (len < 2 || object_text[0] != '{' || object_text[len - 1] != '}')
+		return -EINVAL;
+	ret = buf_append(out, object_text, len - 1);
+	return ret ? ret
+		   : buf_printf(out, "%s\"%s\":[", len > 2 ? "," : "", key);
+}
+
+int json_text_array_item(struct buf *out, const char *item, size_t len,
+			 bool first)
+{
+	int ret = first ? 0 : buf_append(out, ",", 1);
+
+	return ret ? ret : buf_append(out, item, len);
+}
+
+int json_text_array_close(struct buf *out)
+{
+	return buf_append(out, "]}", 2);
+}

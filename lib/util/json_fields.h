@@ -10,6 +10,9 @@
  * interval") and a message that says what is expected. Every string read
  * here is refused when it holds a control character (util/text.h), and so
  * is an unknown key that does.
+ *
+ * Also here: a JSON object written piecewise as text (json_text_array_*),
+ * for answers too large to build as one tree.
  */
 #ifndef KANARY_JSON_FIELDS_H
 #define KANARY_JSON_FIELDS_H
@@ -18,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "util/buf.h"
 
 /* How kanary writes JSON text (API answers, the decision log): compact,
  * floats to 12 digits: enough for any rate, no binary noise. */
@@ -81,5 +86,19 @@ int jf_percent_value(struct jf_ctx *ctx, const json_t *value, const char *field,
 		     uint32_t *bp_out);
 int jf_percent(struct jf_ctx *ctx, const json_t *obj, const char *key,
 	       uint32_t *bp_out);
+
+/*
+ * object_text (a JSON object as json_dumps writes it) with an array under
+ * key after its members, written into out piece by piece: open, each item
+ * (a JSON value's text, first true for the first), close. Written so, a
+ * thousand records or points cost their text, not a tree of each at once.
+ * Each returns 0, -EINVAL (open: object_text is no object), -E2BIG (out's
+ * limit) or -ENOMEM.
+ */
+int json_text_array_open(struct buf *out, const char *object_text,
+			 const char *key);
+int json_text_array_item(struct buf *out, const char *item, size_t len,
+			 bool first);
+int json_text_array_close(struct buf *out);
 
 #endif /* KANARY_JSON_FIELDS_H */
