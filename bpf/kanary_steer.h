@@ -5,12 +5,13 @@
  * compiler keeps only one branch of every test on it).
  *
  * Ingress, packet for a service VIP:port:
- *   0. A packet whose destination is no service's leaves at once when
- *      its bit in the services' filter is clear (kn_service_filter). A known
- * TCP flow whose service slot is still of the generation the flow recorded
- * (kn_service_gens: the agent moves it on when the slot's service is added or
- * removed) needs no service lookup; any other packet looks its service up, and
- * a flow it finds of that service records the slot's generation again.
+ *   0. A packet whose destination is no service's leaves at once when its
+ *      bit in the services' filter is clear (kn_service_filter). A known
+ *      TCP flow whose service slot is still of the generation the flow
+ *      recorded (kn_service_gens: the agent moves it on when the slot's
+ *      service is added or removed) needs no service lookup; any other
+ *      packet looks its service up, and a flow it finds of that service
+ *      records the slot's generation again.
  *   1. The connection table (kn_flows) pins a known flow to its backend.
  *   2. A new flow (TCP SYN, the first UDP packet, or an expired entry) gets a
  *      version by its client's bucket: hash(client IP, service seed) scaled to
