@@ -1119,7 +1119,7 @@ int agent_run(struct agent *a)
 		pthread_mutex_unlock(&a->lock);
 		if (mono >= next_trim) {
 			/* Freed small blocks leave whole pages free in
-			 * each thread's arena (heap.h). */
+			 * each thread's arena: back to the system. */
 			heap_trim();
 			next_trim = mono + AGENT_HEAP_TRIM_INTERVAL_MS;
 		}

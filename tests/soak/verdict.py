@@ -55,32 +55,6 @@ S_PER_H = 3600.0
 RESULT_FILES = ["run.txt", "samples.csv", "events.csv", "rollouts.csv", "failures.csv",
                 "max_entries.json", "kanary.json", "verdict.txt"]
 LOAD_LOG, LOAD_SUMMARY = ".log", ".summary"
-
-
-def load_files(folder, kind):
-    """The load logs of one kind in folder, by load name: NAME.kind, or
-    NAME.kind.gz as --results keeps them."""
-    found = {}
-    for name in sorted(os.listdir(folder)):
-        for suffix in (kind, kind + ".gz"):
-            if name.endswith(suffix):
-                found[name[:-len(suffix)]] = os.path.join(folder, name)
-    return found
-
-
-def open_text(path):
-    return gzip.open(path, "rt") if path.endswith(".gz") else open(path)
-
-
-def keep_loads(folder, results):
-    """Copies the load logs into results/loads, gzipped."""
-    dest = os.path.join(results, "loads")
-    os.makedirs(dest, exist_ok=True)
-    for kind in (LOAD_LOG, LOAD_SUMMARY):
-        for name, path in load_files(folder, kind).items():
-            with open_text(path) as src, gzip.open(
-                    os.path.join(dest, name + kind + ".gz"), "wt") as dst:
-                shutil.copyfileobj(src, dst)
 # Warm-up: the first WARMUP_SHARE of the run (at least WARMUP_MIN_S): the
 # state file fills to its 200 decisions per service, the connection table
 # to its steady number of live flows.
@@ -110,8 +84,9 @@ DECISION_LOG_KIB = 1024  # per service, DECISION_LOG_BYTES in kanaryd/decision_l
 #          log and every service's history is at its cap (its memory, and
 #          the cost of serving them, grow until then by design: the history
 #          starts empty with each kanaryd and fills in 15 minutes), or after
-#          that life's warm-up when they never got there. The slope within each life (one intercept
-#          per kanaryd) over the whole run is shown beside it.
+#          that life's warm-up when they never got there. The slope within
+#          each life (one intercept per kanaryd) over the whole run is shown
+#          beside it.
 #   "abs": |slope| per hour at most the value (in the unit)
 #   "rel": |slope| per hour at most the value x the post-warm-up mean
 #   "cap": every sample at most the value (growth until a cap is the design)
@@ -210,6 +185,32 @@ def slope(points):
 def pooled_slope(groups):
     """One slope over several groups, each with its own intercept."""
     return pooled_fit(groups)[0]
+
+
+def load_files(folder, kind):
+    """The load logs of one kind in folder, by load name: NAME.kind, or
+    NAME.kind.gz as --results keeps them."""
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        for suffix in (kind, kind + ".gz"):
+            if name.endswith(suffix):
+                found[name[:-len(suffix)]] = os.path.join(folder, name)
+    return found
+
+
+def open_text(path):
+    return gzip.open(path, "rt") if path.endswith(".gz") else open(path)
+
+
+def keep_loads(folder, results):
+    """Copies the load logs into results/loads, gzipped."""
+    dest = os.path.join(results, "loads")
+    os.makedirs(dest, exist_ok=True)
+    for kind in (LOAD_LOG, LOAD_SUMMARY):
+        for name, path in load_files(folder, kind).items():
+            with open_text(path) as src, gzip.open(
+                    os.path.join(dest, name + kind + ".gz"), "wt") as dst:
+                shutil.copyfileobj(src, dst)
 
 
 def load_lines(folder):
