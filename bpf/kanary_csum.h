@@ -83,12 +83,12 @@ static __always_inline bool kn_csum_looks_partial(const struct kn_pkt *p)
 	return p->l4_csum == kn_pseudo_sum(p);
 }
 
-/* XDP: where the TCP/UDP checksum and the port to rewrite are, within
- * bounds; -1 when the headers are no longer (never after kn_parse). The
- * caller passes l4_off: IPv4's is a constant. */
-static __always_inline int kn_xdp_l4_fields(const struct kn_pkt *p,
-					    __u32 l4_off, bool to_dst,
-					    __u16 **l4_csum, __be16 **port)
+/* In place (XDP, tc ingress): where the TCP/UDP checksum and the port to
+ * rewrite are, within bounds; -1 when the headers are no longer (never
+ * after kn_parse). The caller passes l4_off: IPv4's is a constant. */
+static __always_inline int kn_l4_fields_in_place(const struct kn_pkt *p,
+						 __u32 l4_off, bool to_dst,
+						 __u16 **l4_csum, __be16 **port)
 {
 	void *l4;
 
@@ -113,45 +113,72 @@ static __always_inline int kn_xdp_l4_fields(const struct kn_pkt *p,
 	return 0;
 }
 
-/* XDP, IPv6: no header checksum; the L4 one covers all 16 bytes. */
-static __always_inline int kn_xdp_rewrite6(struct kn_pkt *p, bool to_dst,
-					   const struct kn_addr *new_addr,
-					   __be16 new_port)
+/* A full IPv4 TCP/UDP checksum after its address and port moved (RFC
+ * 1624). UDP's "none" (0) stays none; a computed 0 is sent as 0xffff. */
+static __always_inline __u16 kn_l4_csum4_moved(__u16 check, __u8 proto,
+					       __be32 old_addr, __be32 new_addr,
+					       __be16 old_port, __be16 new_port)
+{
+	if (proto == IPPROTO_UDP_NUM && check == 0)
+		return 0;
+	check = kn_csum_replace4(check, old_addr, new_addr);
+	check = kn_csum_replace2(check, old_port, new_port);
+	if (proto == IPPROTO_UDP_NUM && check == 0)
+		check = 0xffff;
+	return check;
+}
+
+/* An IPv6 TCP/UDP checksum after its address (all 16 bytes, in the
+ * pseudo-header) and port moved (RFC 1624). UDP sends a computed 0 as
+ * 0xffff: 0 is never valid in IPv6. */
+static __always_inline __u16 kn_l4_csum6_moved(__u16 check, __u8 proto,
+					       const struct kn_addr *old_addr,
+					       const struct kn_addr *new_addr,
+					       __be16 old_port, __be16 new_port)
+{
+	__u32 i;
+
+	for (i = 0; i < 4; i++)
+		check = kn_csum_replace4(check, old_addr->w[i], new_addr->w[i]);
+	check = kn_csum_replace2(check, old_port, new_port);
+	if (proto == IPPROTO_UDP_NUM && check == 0)
+		check = 0xffff;
+	return check;
+}
+
+/* In place, IPv6: no header checksum; the L4 one covers all 16 bytes. */
+static __always_inline int kn_rewrite6_in_place(struct kn_pkt *p, bool to_dst,
+						const struct kn_addr *new_addr,
+						__be16 new_port)
 {
 	struct ipv6hdr *ip6 = p->data + ETH_HLEN;
-	__u32 *addr;
+	const struct kn_addr *old_addr = to_dst ? &p->daddr : &p->saddr;
+	struct kn_addr *addr;
 	__u16 *l4_csum;
 	__be16 *port;
-	__u16 check;
-	__u32 i;
 
 	if ((void *)(ip6 + 1) > p->data_end)
 		return -1;
-	if (kn_xdp_l4_fields(p, p->l4_off, to_dst, &l4_csum, &port))
+	if (kn_l4_fields_in_place(p, p->l4_off, to_dst, &l4_csum, &port))
 		return -1;
-	addr = to_dst ? (__u32 *)&ip6->daddr : (__u32 *)&ip6->saddr;
-	check = *l4_csum;
-	for (i = 0; i < 4; i++) {
-		check = kn_csum_replace4(check, addr[i], new_addr->w[i]);
-		addr[i] = new_addr->w[i];
-	}
-	check = kn_csum_replace2(check, *port, new_port);
-	/* UDP sends a computed 0 as 0xffff: 0 is never valid in IPv6. */
-	if (p->proto == IPPROTO_UDP_NUM && check == 0)
-		check = 0xffff;
-	*l4_csum = check;
+	addr = to_dst ? (struct kn_addr *)&ip6->daddr
+		      : (struct kn_addr *)&ip6->saddr;
+	*l4_csum = kn_l4_csum6_moved(*l4_csum, p->proto, old_addr, new_addr,
+				     *port, new_port);
+	*addr = *new_addr;
 	*port = new_port;
 	return 0;
 }
 
 /*
- * XDP: rewrite the destination (to_dst) or the source address and port of
- * a parsed TCP/UDP packet, updating its checksums. Returns 0, or -1 when
- * the headers are no longer within bounds (never after kn_parse).
+ * In place, through the packet's pointers (XDP, tc ingress): rewrite the
+ * destination (to_dst) or the source address and port of a parsed TCP/UDP
+ * packet whose L4 checksum is full, updating its checksums. Returns 0, or
+ * -1 when the headers are no longer within bounds (never after kn_parse).
  */
-static __always_inline int kn_xdp_rewrite(struct kn_pkt *p, bool to_dst,
-					  const struct kn_addr *new_addr,
-					  __be16 new_port)
+static __always_inline int kn_rewrite_in_place(struct kn_pkt *p, bool to_dst,
+					       const struct kn_addr *new_addr,
+					       __be16 new_port)
 {
 	struct iphdr *ip = p->data + ETH_HLEN;
 	__be32 addr4 = new_addr->w[0];
@@ -161,25 +188,18 @@ static __always_inline int kn_xdp_rewrite(struct kn_pkt *p, bool to_dst,
 	__be16 old_port;
 
 	if (p->family == KN_AF_INET6)
-		return kn_xdp_rewrite6(p, to_dst, new_addr, new_port);
+		return kn_rewrite6_in_place(p, to_dst, new_addr, new_port);
 	if ((void *)(ip + 1) > p->data_end)
 		return -1;
-	if (kn_xdp_l4_fields(p, ETH_HLEN + IPV4_HDR_MIN_LEN, to_dst, &l4_csum,
-			     &port))
+	if (kn_l4_fields_in_place(p, ETH_HLEN + IPV4_HDR_MIN_LEN, to_dst,
+				  &l4_csum, &port))
 		return -1;
 
 	old_addr = to_dst ? ip->daddr : ip->saddr;
 	old_port = *port;
 	ip->check = kn_csum_replace4(ip->check, old_addr, addr4);
-	if (!(p->proto == IPPROTO_UDP_NUM && *l4_csum == 0)) {
-		__u16 check = kn_csum_replace4(*l4_csum, old_addr, addr4);
-
-		check = kn_csum_replace2(check, old_port, new_port);
-		/* UDP sends a computed 0 as 0xffff: 0 means "none". */
-		if (p->proto == IPPROTO_UDP_NUM && check == 0)
-			check = 0xffff;
-		*l4_csum = check;
-	}
+	*l4_csum = kn_l4_csum4_moved(*l4_csum, p->proto, old_addr, addr4,
+				     old_port, new_port);
 	if (to_dst)
 		ip->daddr = addr4;
 	else
@@ -201,6 +221,13 @@ static __always_inline __u32 kn_addr_diff(const struct kn_addr *old,
 		sum += (new->w[i] & 0xffff) + (new->w[i] >> 16);
 	}
 	return kn_csum_fold(sum);
+}
+
+/* kn_addr_diff for IPv4's one word. */
+static __always_inline __u32 kn_addr4_diff(__be32 old, __be32 new)
+{
+	return kn_csum_fold((~old & 0xffff) + (~old >> 16) + (new & 0xffff) +
+			    (new >> 16));
 }
 
 /* The checksum difference of a port's change, to add to kn_addr_diff's. */
@@ -255,9 +282,7 @@ static __always_inline __s64 kn_tc_l4_csum(struct __sk_buff *skb,
  * pseudo-header's difference out of skb->csum as IPv4 needs (its header
  * checksum moves the other way), and the store puts the new bytes'
  * difference back, which is right on every kernel, with or without
- * BPF_F_IPV6. (One store for address and port, when no extension header
- * lies between, would save a helper call, but its branch makes the
- * verifier walk the IPv6 paths apart: a 20-60 % longer load.)
+ * BPF_F_IPV6.
  */
 static __always_inline int kn_tc_rewrite6(struct __sk_buff *skb,
 					  const struct kn_pkt *p, bool to_dst,
@@ -270,15 +295,15 @@ static __always_inline int kn_tc_rewrite6(struct __sk_buff *skb,
 	/* source and dest are the first two 16-bit words of TCP and UDP */
 	__u32 port_off = p->l4_off + (to_dst ? sizeof(__be16) : 0);
 	__be16 old_port = to_dst ? p->dport : p->sport;
-	struct kn_addr old = to_dst ? p->daddr : p->saddr;
-	struct kn_addr new = *new_addr;
+	const struct kn_addr *old_addr = to_dst ? &p->daddr : &p->saddr;
 	__s64 port_flags;
 
-	port_flags = kn_tc_l4_csum(
-	    skb, p, l4_csum_off, kn_addr_diff(&old, &new), old_port, new_port);
+	port_flags =
+	    kn_tc_l4_csum(skb, p, l4_csum_off, kn_addr_diff(old_addr, new_addr),
+			  old_port, new_port);
 	if (port_flags < 0)
 		return -1;
-	if (bpf_skb_store_bytes(skb, addr_off, &new, sizeof(new),
+	if (bpf_skb_store_bytes(skb, addr_off, new_addr, sizeof(*new_addr),
 				BPF_F_RECOMPUTE_CSUM))
 		return -1;
 	if (bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port),
@@ -297,10 +322,29 @@ struct kn_ip4_tuple {
 	__be16 dport;
 } __attribute__((packed));
 
+/* The 14 bytes after the address and port moved, the header checksum
+ * computed as XDP does (it is never offloaded). */
+static __always_inline struct kn_ip4_tuple
+kn_ip4_tuple_moved(const struct kn_pkt *p, bool to_dst, __be32 new_addr,
+		   __be16 new_port)
+{
+	__be32 old_addr = to_dst ? p->daddr.w[0] : p->saddr.w[0];
+	struct kn_ip4_tuple t = {
+	    .check = kn_csum_replace4(p->ip_csum, old_addr, new_addr),
+	    .saddr = to_dst ? p->saddr.w[0] : new_addr,
+	    .daddr = to_dst ? new_addr : p->daddr.w[0],
+	    .sport = to_dst ? p->sport : new_port,
+	    .dport = to_dst ? new_port : p->dport,
+	};
+
+	return t;
+}
+
+#define KN_IP4_TUPLE_OFF (ETH_HLEN + offsetof(struct iphdr, check))
+
 /*
- * tc, IPv4: one store writes the address, the port and the header checksum,
- * computed here as XDP does: the IPv4 header checksum is always complete
- * (never offloaded), and a header whose checksum moves with its address
+ * tc, IPv4: one store writes the address, the port and the header checksum
+ * (kn_ip4_tuple_moved): a header whose checksum moves with its address
  * sums as before, so that of the 14 bytes only the port's change counts
  * for skb->csum (CHECKSUM_COMPLETE). The L4 checksum: kn_tc_l4_csum. A
  * UDP datagram without checksum: the helpers leave it alone, so nothing
@@ -317,30 +361,24 @@ static __always_inline int kn_tc_rewrite4(struct __sk_buff *skb,
 	__be32 old_addr = to_dst ? p->daddr.w[0] : p->saddr.w[0];
 	__be16 old_port = to_dst ? p->dport : p->sport;
 	__be32 addr4 = new_addr->w[0];
-	struct kn_ip4_tuple t = {
-	    .check = kn_csum_replace4(p->ip_csum, old_addr, addr4),
-	    .saddr = to_dst ? p->saddr.w[0] : addr4,
-	    .daddr = to_dst ? addr4 : p->daddr.w[0],
-	    .sport = to_dst ? p->sport : new_port,
-	    .dport = to_dst ? new_port : p->dport,
-	};
-	__u32 addr_diff = (~old_addr & 0xffff) + (~old_addr >> 16) +
-			  (addr4 & 0xffff) + (addr4 >> 16);
+	struct kn_ip4_tuple t = kn_ip4_tuple_moved(p, to_dst, addr4, new_port);
 	__s64 store_flags;
 
-	store_flags = kn_tc_l4_csum(
-	    skb, p, l4_csum_off, kn_csum_fold(addr_diff), old_port, new_port);
+	store_flags =
+	    kn_tc_l4_csum(skb, p, l4_csum_off, kn_addr4_diff(old_addr, addr4),
+			  old_port, new_port);
 	if (store_flags < 0)
 		return -1;
-	if (bpf_skb_store_bytes(skb, ETH_HLEN + offsetof(struct iphdr, check),
-				&t, sizeof(t), store_flags))
+	if (bpf_skb_store_bytes(skb, KN_IP4_TUPLE_OFF, &t, sizeof(t),
+				store_flags))
 		return -1;
 	return 0;
 }
 
 /*
- * tc: the same rewrite through the kernel's helpers. A failure after the
- * first helper leaves a half-rewritten packet: the caller drops it.
+ * tc: the rewrite through the kernel's helpers, right whatever the skb's
+ * checksum state. A failure after the first helper leaves a half-rewritten
+ * packet: the caller drops it.
  */
 static __always_inline int kn_tc_rewrite(struct __sk_buff *skb,
 					 const struct kn_pkt *p, bool to_dst,
@@ -355,6 +393,108 @@ static __always_inline int kn_tc_rewrite(struct __sk_buff *skb,
 		return kn_tc_rewrite6(skb, p, to_dst, l4_csum_off, new_addr,
 				      new_port);
 	return kn_tc_rewrite4(skb, p, to_dst, l4_csum_off, new_addr, new_port);
+}
+
+/* IPv4 without options with TCP: from the header checksum to the TCP
+ * checksum, 28 bytes in a row. */
+struct kn_ip4_tcp_span {
+	struct kn_ip4_tuple t;
+	__u8 unchanged[12]; /* sequence, acknowledgment, offset, window */
+	__u16 check;
+} __attribute__((packed));
+
+/*
+ * tc, IPv4 with TCP and a full checksum: one store writes the header
+ * checksum, the address, the port and the TCP checksum, all computed here
+ * as XDP does, with the bytes between read from the packet and written
+ * back as they were. BPF_F_RECOMPUTE_CSUM makes the store move skb->csum
+ * (CHECKSUM_COMPLETE) by what its bytes moved. Returns 0, or -1 when the
+ * span is not linear (never after kn_tc_load's pull) or the store fails.
+ */
+static __always_inline int
+kn_tc_rewrite4_span(struct __sk_buff *skb, const struct kn_pkt *p, void *data,
+		    void *data_end, bool to_dst, const struct kn_addr *new_addr,
+		    __be16 new_port)
+{
+	void *span = data + KN_IP4_TUPLE_OFF;
+	struct kn_ip4_tcp_span s;
+
+	if (span + sizeof(s) > data_end)
+		return -1;
+	__builtin_memcpy(&s, span, sizeof(s));
+	s.t = kn_ip4_tuple_moved(p, to_dst, new_addr->w[0], new_port);
+	s.check = kn_l4_csum4_moved(
+	    s.check, p->proto, to_dst ? p->daddr.w[0] : p->saddr.w[0],
+	    new_addr->w[0], to_dst ? p->dport : p->sport, new_port);
+	if (bpf_skb_store_bytes(skb, KN_IP4_TUPLE_OFF, &s, sizeof(s),
+				BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	return 0;
+}
+
+/*
+ * tc egress's rewrite, through bpf_skb_store_bytes: IPv4 TCP with a full
+ * checksum in one store (kn_tc_rewrite4_span), anything else through
+ * kn_tc_rewrite's helpers (IPv6 in one store too would push this
+ * function's stack and the program's past the 512 bytes they share).
+ * A global function: the verifier checks it once on its own, where
+ * inlined after egress's response parse its branches were walked again
+ * for every path through that parse, past the verifier's limit. The
+ * packet is read again from the skb: a pointer into it cannot be an
+ * argument (p->data is a number here).
+ */
+__noinline int kn_tc_rewrite_stored(struct __sk_buff *skb,
+				    const struct kn_pkt *p, __u32 to_dst,
+				    const struct kn_addr *new_addr,
+				    __u32 new_port)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	if (!p || !new_addr)
+		return -1;
+	if (p->family != KN_AF_INET6 && p->proto == IPPROTO_TCP_NUM &&
+	    !kn_csum_looks_partial(p))
+		return kn_tc_rewrite4_span(skb, p, data, data_end, to_dst,
+					   new_addr, (__be16)new_port);
+	return kn_tc_rewrite(skb, p, to_dst, new_addr, (__be16)new_port);
+}
+
+/*
+ * tc ingress: the rewrite in place, as XDP does it, for a packet whose L4
+ * checksum is full; no helper writes the packet. What the helpers knew of
+ * the skb is made up for here:
+ * - a cloned skb: the verifier gives a program that writes packet data a
+ *   prologue that makes the head private first (bpf_skb_pull_data), as
+ *   bpf_skb_store_bytes did for each rewritten packet. Client packets from
+ *   the wire are cloned only while a packet tap (tcpdump) holds a copy.
+ * - CHECKSUM_COMPLETE: skb->csum sums the bytes from the Ethernet header
+ *   on. The L4 checksum moves against the address (pseudo-header) and the
+ *   port, so the L4 bytes' sum moves by minus the address's change. IPv4's
+ *   header sums as before (its checksum moves against its address): the
+ *   packet's sum moves by minus the address's change, which
+ *   bpf_csum_update adds (and ignores under any other state). IPv6 has no
+ *   header checksum: its address's change and the L4 bytes' cancel out.
+ * A field that looks partial (CHECKSUM_PARTIAL's pseudo-header sum, see
+ * kn_csum_looks_partial) and a UDP datagram without checksum go through
+ * the helpers (kn_tc_rewrite), which do for each what the skb's state
+ * needs.
+ */
+static __always_inline int
+kn_tc_rewrite_in_place(struct __sk_buff *skb, struct kn_pkt *p, bool to_dst,
+		       const struct kn_addr *new_addr, __be16 new_port)
+{
+	__be32 old_addr = to_dst ? p->daddr.w[0] : p->saddr.w[0];
+
+	if ((p->proto == IPPROTO_UDP_NUM && p->l4_csum == 0) ||
+	    kn_csum_looks_partial(p))
+		return kn_tc_rewrite(skb, p, to_dst, new_addr, new_port);
+	if (kn_rewrite_in_place(p, to_dst, new_addr, new_port))
+		return -1;
+	if (p->family == KN_AF_INET6)
+		return 0;
+	bpf_csum_update(skb, (__u16)~kn_addr4_diff(old_addr, new_addr->w[0]));
+	return 0;
 }
 
 #endif /* KANARY_CSUM_H */

@@ -269,16 +269,25 @@ static __always_inline void kn_flow_forget_reply(const struct kn_flow *old,
 	bpf_map_delete_elem(&kn_replies, &reply_key);
 }
 
+/*
+ * Ingress rewrites the destination in place, XDP and tc alike (tc: see
+ * kn_tc_rewrite_in_place). Egress rewrites the source through the helpers:
+ * what a node sends itself over TCP leaves as clones of the segments it
+ * keeps for retransmission, and a tc program that wrote packet data in
+ * place would make every such head private, kanary's packet or not.
+ */
 static __always_inline __u32 kn_rewrite(void *ctx, struct kn_pkt *p,
-					const bool is_xdp, bool to_dst,
+					const bool is_xdp, const bool ingress,
 					const struct kn_addr *addr, __be16 port)
 {
 	int err;
 
 	if (is_xdp)
-		err = kn_xdp_rewrite(p, to_dst, addr, port);
+		err = kn_rewrite_in_place(p, true, addr, port);
+	else if (ingress)
+		err = kn_tc_rewrite_in_place(ctx, p, true, addr, port);
 	else
-		err = kn_tc_rewrite(ctx, p, to_dst, addr, port);
+		err = kn_tc_rewrite_stored(ctx, p, false, addr, port);
 	return err ? KN_R_REWRITE_FAILED : KN_R_TRANSLATED;
 }
 

@@ -9,15 +9,15 @@ BUILD="clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev"
 # Tests: unit test library, network tools, sanitizer runtime, fuzzer,
 # promtool for /metrics, valgrind, headless Chromium for the status page,
-# clang-format for the style check (tests/static/format.sh).
+# clang-format for the style check (tests/static/format.sh), packet
+# captures (tests/e2e/ipv6.sh reads tcpdump's checksum verdicts on IPv6;
+# tests/e2e/datapath.sh taps the node's interface; bench/xdp_resets.sh).
 TEST="libcmocka-dev iproute2 iputils-ping ethtool curl iptables nftables procps psmisc
 libclang-rt-14-dev valgrind prometheus chromium chromium-driver python3 clang-format
-util-linux etcd-server etcd-client"
+util-linux etcd-server etcd-client tcpdump"
 # (etcd-server and etcd-client: cluster mode's tests start their own etcd.)
-# Benchmarks: the peers kanary is measured against, the load generator, plots,
-# packet captures (bench/xdp_resets.sh; tests/e2e/ipv6.sh reads tcpdump's
-# checksum verdicts on IPv6).
-BENCH="wrk nginx haproxy gnuplot-nox tcpdump"
+# Benchmarks: the peers kanary is measured against, the load generator, plots.
+BENCH="wrk nginx haproxy gnuplot-nox"
 
 missing=""
 for pkg in $BUILD $TEST $BENCH; do

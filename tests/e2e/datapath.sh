@@ -20,6 +20,7 @@ LONG_LIVED=200
 SIGMAS=4
 CURL_SAMPLE=20
 
+command -v tcpdump >/dev/null || tap_bail "tcpdump is missing (make deps)"
 topo_create 2 1 "$SOURCES" || tap_bail "cannot build the topology"
 topo_backends || tap_bail "cannot start the model servers"
 LOAD=$KANARY_TOOLS/kn-load
@@ -88,6 +89,33 @@ wire_check() { # ROLE IFACE FILTER...
 	wait "$pid"
 }
 
+# Requests arrive at a backend rewritten to it, with right checksums on
+# the wire: 0, or kn-csumcheck's status (3: none seen at either backend).
+requests_checked_at_backend() {
+	local status
+	wire_check stable1 eth0 --proto tcp --filter-dst "$(topo_backend_ip stable 1)"
+	status=$?
+	[ "$status" -eq 3 ] && wire_check canary1 eth0 --proto tcp --filter-dst "$(topo_backend_ip canary 1)" && status=0
+	return "$status"
+}
+
+# tc, full checksums: with tcpdump on the node's interface, the packets
+# kanary rewrites in place share their data with the tap's copies (cloned
+# skbs), which the program's unclone prologue makes private first.
+under_packet_tap() {
+	local pid status
+	topo_exec node timeout 8 tcpdump -i nc0 -nn -c 12 \
+		"tcp and dst host $TOPO_VIP and dst port $TOPO_VIP_PORT" >"$TOPO_TMP/tap.txt" 2>/dev/null &
+	pid=$!
+	sleep 1
+	requests_checked_at_backend
+	status=$?
+	wait "$pid"
+	tap_is "tc, under a packet tap on the node's interface: request checksums correct at the backend" "$status" 0
+	tap_is "and the tap's copies kept the VIP as their destination" \
+		"$(grep -c " > $TOPO_VIP.$TOPO_VIP_PORT: " "$TOPO_TMP/tap.txt")" 12
+}
+
 run_checks() {
 	local mode=$1 offload
 	topo_kanaryd --mode "$mode" --name sentiment --service "$TOPO_VIP:$TOPO_VIP_PORT" \
@@ -119,12 +147,11 @@ run_checks() {
 		fi
 		# Requests arrive at a backend rewritten to it; replies reach the
 		# client from the VIP: checksums must be right on the wire.
-		wire_check stable1 eth0 --proto tcp --filter-dst "$(topo_backend_ip stable 1)"
-		local status=$?
-		[ "$status" -eq 3 ] && wire_check canary1 eth0 --proto tcp --filter-dst "$(topo_backend_ip canary 1)" && status=0
-		tap_is "$mode, tx offload $offload: request checksums correct at the backend" "$status" 0
+		requests_checked_at_backend
+		tap_is "$mode, tx offload $offload: request checksums correct at the backend" "$?" 0
 		wire_check client eth0 --proto tcp --filter-src "$TOPO_VIP:$TOPO_VIP_PORT"
 		tap_is "$mode, tx offload $offload: replies from the VIP with correct checksums" "$?" 0
+		[ "$mode" = tc ] && [ "$offload" = off ] && under_packet_tap
 	done
 	topo_client ethtool -K eth0 tx on >/dev/null 2>&1
 
