@@ -403,23 +403,38 @@ struct kn_ip4_tcp_span {
 	__u16 check;
 } __attribute__((packed));
 
+/* IPv6 with TCP right after its fixed header: from the source address to
+ * the TCP checksum, 50 bytes in a row. */
+struct kn_ip6_tcp_span {
+	struct kn_addr saddr;
+	struct kn_addr daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 unchanged[12]; /* sequence, acknowledgment, offset, window */
+	__u16 check;
+} __attribute__((packed));
+
+#define KN_IP6_SPAN_OFF (ETH_HLEN + offsetof(struct ipv6hdr, saddr))
+
 /*
- * tc, IPv4 with TCP and a full checksum: one store writes the header
- * checksum, the address, the port and the TCP checksum, all computed here
- * as XDP does, with the bytes between read from the packet and written
- * back as they were. BPF_F_RECOMPUTE_CSUM makes the store move skb->csum
- * (CHECKSUM_COMPLETE) by what its bytes moved. Returns 0, or -1 when the
- * span is not linear (never after kn_tc_load's pull) or the store fails.
+ * tc, TCP with a full checksum, IPv4 without options or IPv6 without
+ * extension header: one store writes the addresses, the ports and the
+ * checksums, all computed here as XDP does, with the bytes between read
+ * from the packet and written back as they were. BPF_F_RECOMPUTE_CSUM
+ * makes the store move skb->csum (CHECKSUM_COMPLETE) by what its bytes
+ * moved: for IPv4 minus the address's change (in the pseudo-header, not in
+ * the bytes), for IPv6 nothing (the address is in the bytes). Returns 0,
+ * or -1 when the span is not linear (never after kn_tc_load's pull) or the
+ * store fails.
  */
 static __always_inline int
-kn_tc_rewrite4_span(struct __sk_buff *skb, const struct kn_pkt *p, void *data,
-		    void *data_end, bool to_dst, const struct kn_addr *new_addr,
-		    __be16 new_port)
+kn_tc_rewrite4_span(struct __sk_buff *skb, const struct kn_pkt *p, bool to_dst,
+		    const struct kn_addr *new_addr, __be16 new_port)
 {
-	void *span = data + KN_IP4_TUPLE_OFF;
+	void *span = p->data + KN_IP4_TUPLE_OFF;
 	struct kn_ip4_tcp_span s;
 
-	if (span + sizeof(s) > data_end)
+	if (span + sizeof(s) > p->data_end)
 		return -1;
 	__builtin_memcpy(&s, span, sizeof(s));
 	s.t = kn_ip4_tuple_moved(p, to_dst, new_addr->w[0], new_port);
@@ -432,32 +447,68 @@ kn_tc_rewrite4_span(struct __sk_buff *skb, const struct kn_pkt *p, void *data,
 	return 0;
 }
 
+static __always_inline int
+kn_tc_rewrite6_span(struct __sk_buff *skb, const struct kn_pkt *p, bool to_dst,
+		    const struct kn_addr *new_addr, __be16 new_port)
+{
+	void *span = p->data + KN_IP6_SPAN_OFF;
+	struct kn_ip6_tcp_span s;
+
+	if (span + sizeof(s) > p->data_end)
+		return -1;
+	__builtin_memcpy(&s, span, sizeof(s));
+	s.check =
+	    kn_l4_csum6_moved(s.check, p->proto, to_dst ? &p->daddr : &p->saddr,
+			      new_addr, to_dst ? p->dport : p->sport, new_port);
+	if (to_dst) {
+		s.daddr = *new_addr;
+		s.dport = new_port;
+	} else {
+		s.saddr = *new_addr;
+		s.sport = new_port;
+	}
+	if (bpf_skb_store_bytes(skb, KN_IP6_SPAN_OFF, &s, sizeof(s),
+				BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	return 0;
+}
+
 /*
- * tc egress's rewrite, through bpf_skb_store_bytes: IPv4 TCP with a full
- * checksum in one store (kn_tc_rewrite4_span), anything else through
- * kn_tc_rewrite's helpers (IPv6 in one store too would push this
- * function's stack and the program's past the 512 bytes they share).
- * A global function: the verifier checks it once on its own, where
- * inlined after egress's response parse its branches were walked again
- * for every path through that parse, past the verifier's limit. The
- * packet is read again from the skb: a pointer into it cannot be an
- * argument (p->data is a number here).
+ * kn_tc_rewrite as a global function: the verifier checks it once on its
+ * own, where inlined after egress's response parse its branches were
+ * walked again for every path through that parse, past the verifier's
+ * limit. The packet is not an argument (a pointer into it cannot be):
+ * the helpers take offsets.
  */
-__noinline int kn_tc_rewrite_stored(struct __sk_buff *skb,
+__noinline int kn_tc_rewrite_global(struct __sk_buff *skb,
 				    const struct kn_pkt *p, __u32 to_dst,
 				    const struct kn_addr *new_addr,
 				    __u32 new_port)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-
 	if (!p || !new_addr)
 		return -1;
-	if (p->family != KN_AF_INET6 && p->proto == IPPROTO_TCP_NUM &&
-	    !kn_csum_looks_partial(p))
-		return kn_tc_rewrite4_span(skb, p, data, data_end, to_dst,
-					   new_addr, (__be16)new_port);
 	return kn_tc_rewrite(skb, p, to_dst, new_addr, (__be16)new_port);
+}
+
+/*
+ * tc egress: the source becomes the VIP's through bpf_skb_store_bytes
+ * (see kn_rewrite for why not in place): TCP with a full checksum in one
+ * store (the spans above), anything else through the helpers.
+ */
+static __always_inline int kn_tc_rewrite_egress(struct __sk_buff *skb,
+						const struct kn_pkt *p,
+						const struct kn_addr *new_addr,
+						__be16 new_port)
+{
+	if (p->proto == IPPROTO_TCP_NUM && !kn_csum_looks_partial(p)) {
+		if (p->family != KN_AF_INET6)
+			return kn_tc_rewrite4_span(skb, p, false, new_addr,
+						   new_port);
+		if (p->l4_off == ETH_HLEN + IPV6_HDR_LEN)
+			return kn_tc_rewrite6_span(skb, p, false, new_addr,
+						   new_port);
+	}
+	return kn_tc_rewrite_global(skb, p, false, new_addr, new_port);
 }
 
 /*

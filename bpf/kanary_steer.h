@@ -287,7 +287,7 @@ static __always_inline __u32 kn_rewrite(void *ctx, struct kn_pkt *p,
 	else if (ingress)
 		err = kn_tc_rewrite_in_place(ctx, p, true, addr, port);
 	else
-		err = kn_tc_rewrite_stored(ctx, p, false, addr, port);
+		err = kn_tc_rewrite_egress(ctx, p, addr, port);
 	return err ? KN_R_REWRITE_FAILED : KN_R_TRANSLATED;
 }
 
