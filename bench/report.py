@@ -74,6 +74,7 @@ NOTIFY_LABELS = {"none": "none",
 GOAL_ESTABLISHED_X_FLOOR = 2.0
 GOAL_NEW_FLOW_X_FLOOR = 4.0
 GOAL_REPLY_X_FLOOR = 2.5    # a reply through tc egress (issue 15)
+GOAL_NOT_FOR_SERVICE_X_FLOOR = 1.5  # a packet for no service (issue 15)
 GOAL_X_DIRECT = 1.00        # issue 15 (the first benchmarks asked 0.97)
 GOAL_X_DIRECT_REDIRECT = 1.10  # the forwarding fast path's (issue 15)
 GOAL_X_KERNEL_PEERS = 1.0   # iptables, nftables
@@ -382,6 +383,15 @@ def pktcost_section(res, plot):
                                   hook.replace("_", " "), method,
                                   "≤ %g×" % limit, fmt(ratio, 2) + "×",
                                   verdict(ratio <= limit)])
+        for hook in HOOKS:
+            s = stat.get(("call", hook, "not_for_service" + suffix))
+            if s:
+                ratio = s[0] / floor("call", hook)
+                goals.append([case_label("not_for_service" + suffix),
+                              hook.replace("_", " "), "call",
+                              "≤ %g×" % GOAL_NOT_FOR_SERVICE_X_FLOOR,
+                              fmt(ratio, 2) + "×",
+                              verdict(ratio <= GOAL_NOT_FOR_SERVICE_X_FLOOR)])
         s = stat.get(("call", "tc_egress", "reply" + suffix))
         if s:
             ratio = s[0] / floor("call", "tc_egress")
