@@ -42,7 +42,7 @@ struct {
 
 /*
  * The services' filter: a bit for each service's (VIP, port), at
- * kn_service_filter_bit() (word bit / 64, bit bit % 64), whatever its
+ * kn_filter_bit() (word bit / 64, bit bit % 64), whatever its
  * protocol or family; bits may be shared. Ingress turns away a packet whose
  * bit is clear before it searches the connection table. Written by the
  * agent (a bit set before its service is added, cleared after the last
@@ -50,11 +50,29 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, KN_SERVICE_FILTER_WORDS);
+	__uint(max_entries, KN_FILTER_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } kn_service_filter SEC(".maps");
+
+/*
+ * The backends' filter: a bit for each address:port that a flow was ever
+ * sent to, at kn_filter_bit() as kn_service_filter's. Egress turns away a
+ * packet whose source's bit is clear before it searches kn_replies: most
+ * of what a node sends is no backend's reply. Written by the agent: a
+ * backend's bit is set before any config that names it is written, and
+ * never cleared (replies of its flows may come for as long as they live);
+ * an agent that creates the map sets the bits of the flows kn_replies
+ * already holds. Read by egress for every packet.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KN_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kn_backend_filter SEC(".maps");
 
 /* Per service, per CPU: the canary weight and its active config slot in one
  * 64-bit word. Written by the agent (the commit point of every change); read

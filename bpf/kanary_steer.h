@@ -30,6 +30,9 @@
  *   4. Destination VIP:port becomes backend IP:port; both directions of the
  *      flow are recorded, so that egress can turn replies back.
  * Egress, reply from a backend of a recorded flow: source becomes VIP:port.
+ *   A packet whose source's bit is clear in the backends' filter
+ *   (kn_backend_filter) is no backend's and leaves before kn_replies is
+ *   searched.
  * IPv4 and IPv6 take the same steps: a service, its pools and its flows
  * are of one family, and the client hash reads all 16 address bytes (an
  * IPv4 address's last 12 are zero, so IPv4 buckets are as before).
@@ -72,15 +75,17 @@ static __always_inline __u64 kn_now(void)
 	return clock->coarse_ns;
 }
 
-/* Whether the packet's destination may be a service's: its bit in the
- * services' filter is set (one array lookup). */
-static __always_inline bool kn_service_filter_hit(const struct kn_pkt *p)
+/* Whether addr:port has its bit in an endpoint filter (one array lookup):
+ * kn_service_filter for a destination that may be a service's,
+ * kn_backend_filter for a source that may be a backend's. */
+static __always_inline bool
+kn_filter_hit(void *filter, const struct kn_addr *addr, __be16 port)
 {
-	__u32 bit = kn_service_filter_bit(p->daddr.w, p->dport);
+	__u32 bit = kn_filter_bit(addr->w, port);
 	__u32 word = bit / 64;
 	__u64 *bits;
 
-	bits = bpf_map_lookup_elem(&kn_service_filter, &word);
+	bits = bpf_map_lookup_elem(filter, &word);
 	return bits && ((*bits >> (bit % 64)) & 1);
 }
 
@@ -306,7 +311,7 @@ static __always_inline __u32 kn_ingress(void *ctx, struct kn_pkt *p,
 	__u64 now;
 	__u32 verdict;
 
-	if (!kn_service_filter_hit(p))
+	if (!kn_filter_hit(&kn_service_filter, &p->daddr, p->dport))
 		return KN_R_NOT_FOR_US;
 	kn_flow_key_from(&key, &p->saddr, p->sport, &p->daddr, p->dport,
 			 p->proto, p->family);
@@ -403,6 +408,8 @@ static __always_inline __u32 kn_egress(struct __sk_buff *skb, struct kn_pkt *p)
 	__u64 now;
 	__u32 verdict;
 
+	if (!kn_filter_hit(&kn_backend_filter, &p->saddr, p->sport))
+		return KN_R_NOT_FOR_US;
 	kn_flow_key_from(&key, &p->saddr, p->sport, &p->daddr, p->dport,
 			 p->proto, p->family);
 	reply = bpf_map_lookup_elem(&kn_replies, &key);

@@ -118,23 +118,25 @@ static inline __u32 kn_client_seen_bit(const __u32 client[4], __u32 bits)
 	       (bits - 1);
 }
 
-/* The services' filter (kn_service_filter): 2^16 bits in 64-bit words. */
-#define KN_SERVICE_FILTER_SHIFT 16
-#define KN_SERVICE_FILTER_BITS	(1U << KN_SERVICE_FILTER_SHIFT)
-#define KN_SERVICE_FILTER_WORDS (KN_SERVICE_FILTER_BITS / 64)
+/* The endpoint filters (kn_service_filter, kn_backend_filter): 2^16 bits
+ * each, in 64-bit words. */
+#define KN_FILTER_SHIFT 16
+#define KN_FILTER_BITS	(1U << KN_FILTER_SHIFT)
+#define KN_FILTER_WORDS (KN_FILTER_BITS / 64)
 
 /*
- * Which of the KN_SERVICE_FILTER_BITS bits of the services' filter
- * (kn_service_filter) a destination address and port (as the header holds
- * them) fall on. Ingress turns a packet whose bit is clear away before it
- * searches the connection table. A fold and a multiply (the top bits of a
- * product by the golden ratio): a collision costs only the lookups after.
+ * Which of the KN_FILTER_BITS bits of an endpoint filter an address and
+ * port (as the header holds them) fall on: a service's VIP:port in
+ * kn_service_filter, a backend's address:port in kn_backend_filter. A
+ * program turns a packet whose bit is clear away before it searches the
+ * connection table. A fold and a multiply (the top bits of a product by
+ * the golden ratio): a collision costs only the lookups after.
  */
-static inline __u32 kn_service_filter_bit(const __u32 addr[4], __u16 port)
+static inline __u32 kn_filter_bit(const __u32 addr[4], __u16 port)
 {
 	__u32 x = addr[0] ^ addr[1] ^ addr[2] ^ addr[3] ^ ((__u32)port << 16);
 
-	return (x * 0x9e3779b1U) >> (32 - KN_SERVICE_FILTER_SHIFT);
+	return (x * 0x9e3779b1U) >> (32 - KN_FILTER_SHIFT);
 }
 
 #endif /* KANARY_HASH_H */

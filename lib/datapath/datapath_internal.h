@@ -130,9 +130,12 @@ int dp_slots_init(struct stats_slots *slots, uint32_t capacity);
 void dp_slots_push(struct stats_slots *slots, uint32_t index);
 /* Returns once every program that might hold an old weight word is done. */
 int dp_sync_barrier(struct dataplane *dp);
-/* An adopted service's port bit and a nonzero generation for its slot
- * (service.c says what they are for). */
+/* An adopted service's filter bits (its VIP:port's, its backends') and a
+ * nonzero generation for its slot (service.c says what they are for). */
 int dp_service_adopt_trust(struct dataplane *dp, const struct dp_service *svc);
+/* Sets the backends' filter bits of every reply kn_replies holds: for an
+ * agent that created kn_backend_filter over flows an older one recorded. */
+int dp_backend_filter_fill(struct dataplane *dp);
 
 /* open.c: the checks dp_remove shares with dp_open. */
 int dp_check_privileges(char *err, size_t err_len);

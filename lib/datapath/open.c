@@ -685,6 +685,7 @@ cleanup:
 int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 	    size_t err_len)
 {
+	bool backend_filter_existed;
 	struct dataplane *dp;
 	int ret;
 
@@ -719,6 +720,9 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 
 		snprintf(probe, sizeof(probe), "%s/kn_services", dp->pin_dir);
 		dp->pins_existed = access(probe, F_OK) == 0;
+		snprintf(probe, sizeof(probe), "%s/kn_backend_filter",
+			 dp->pin_dir);
+		backend_filter_existed = access(probe, F_OK) == 0;
 	}
 	ret = load_programs(dp, opts, err, err_len);
 	if (ret)
@@ -737,6 +741,18 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 			"cannot read the services pinned in %s: %s",
 			dp->pin_dir, strerror(-ret));
 		goto fail;
+	}
+	/* Pins from before the backends' filter: replies of their flows must
+	 * find their bits before these programs see them. */
+	if (dp->pins_existed && !backend_filter_existed) {
+		ret = dp_backend_filter_fill(dp);
+		if (ret) {
+			set_err(err, err_len, ret,
+				"cannot fill kn_backend_filter from the "
+				"replies pinned in %s: %s",
+				dp->pin_dir, strerror(-ret));
+			goto fail;
+		}
 	}
 	/* A predecessor may have died between a flip and its barrier. */
 	ret = dp_sync_barrier(dp);

@@ -32,6 +32,13 @@
  * for a service that no longer is. A second barrier then waits for the
  * programs that trusted a flow under the old one, before the service's
  * backend slots go back to the free list.
+ *
+ * What egress trusts: a reply's source whose bit is clear in the backends'
+ * filter (kn_backend_filter) has no flow in kn_replies. A backend's bit is
+ * set before the first config that names it is written (dp_commit) and
+ * never cleared, as replies of its flows may come for as long as they
+ * live; an agent that creates the filter sets the bits of the replies
+ * kn_replies holds (dp_backend_filter_fill) before it attaches.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -155,6 +162,16 @@ static int generation_advance(struct dataplane *dp, uint32_t index)
 				    sizeof(generation), BPF_ANY);
 }
 
+/* A backend as the programs read it from a config. */
+static void kernel_backend(struct kn_backend *kb, const struct dp_backend *db)
+{
+	memset(kb, 0, sizeof(*kb));
+	kb->family = dp_addr_to_kernel(&kb->addr, &db->ep);
+	kb->port = htons(db->ep.port);
+	kb->flags = db->down ? KN_BACKEND_F_DOWN : 0;
+	kb->stats_index = db->stats_index;
+}
+
 /* The service's bit in the services' filter, from its VIP and port as
  * the program reads them from a header. */
 static uint32_t filter_bit(const struct dp_service *svc)
@@ -162,7 +179,7 @@ static uint32_t filter_bit(const struct dp_service *svc)
 	struct kn_addr vip;
 
 	dp_addr_to_kernel(&vip, &svc->vip);
-	return kn_service_filter_bit(vip.w, htons(svc->vip.port));
+	return kn_filter_bit(vip.w, htons(svc->vip.port));
 }
 
 /* Whether a service other than except has the filter's bit too. */
@@ -178,33 +195,138 @@ static bool filter_bit_shared(const struct dataplane *dp,
 	return false;
 }
 
-/* Sets or clears the service's bit in the filter. Only the agent writes
- * the map, one bit at a time: a program that reads the word while it is
- * written sees every other bit as it was. */
+/* Sets or clears the bits of mask in an endpoint filter's word. Only the
+ * agent writes the filters: a program that reads the word while it is
+ * written sees every other bit as it was. A word already so is not
+ * written. */
+static int filter_word_write(const struct bpf_map *filter, __u32 word,
+			     __u64 mask, bool set)
+{
+	__u64 bits = 0, next;
+	int ret;
+
+	ret = bpf_map__lookup_elem(filter, &word, sizeof(word), &bits,
+				   sizeof(bits), 0);
+	if (ret)
+		return ret;
+	next = set ? bits | mask : bits & ~mask;
+	if (next == bits)
+		return 0;
+	return bpf_map__update_elem(filter, &word, sizeof(word), &next,
+				    sizeof(next), BPF_ANY);
+}
+
+/* Sets or clears the service's bit in the services' filter. */
 static int filter_bit_write(struct dataplane *dp, const struct dp_service *svc,
 			    bool set)
 {
 	uint32_t bit = filter_bit(svc);
-	__u32 word = bit / 64;
-	__u64 bits = 0, mask = 1ULL << (bit % 64);
-	int ret;
 
-	ret = bpf_map__lookup_elem(dp->skel->maps.kn_service_filter, &word,
-				   sizeof(word), &bits, sizeof(bits), 0);
-	if (ret)
-		return ret;
-	bits = set ? bits | mask : bits & ~mask;
-	return bpf_map__update_elem(dp->skel->maps.kn_service_filter, &word,
-				    sizeof(word), &bits, sizeof(bits), BPF_ANY);
+	return filter_word_write(dp->skel->maps.kn_service_filter, bit / 64,
+				 1ULL << (bit % 64), set);
+}
+
+/* Sets a backend's bit in the backends' filter (kn_backend_filter); see
+ * kanary_maps.h for why it is never cleared. */
+static int backend_filter_set(struct dataplane *dp, const struct kn_addr *addr,
+			      __be16 port)
+{
+	uint32_t bit = kn_filter_bit(addr->w, port);
+
+	return filter_word_write(dp->skel->maps.kn_backend_filter, bit / 64,
+				 1ULL << (bit % 64), true);
+}
+
+/* Sets the bits of every backend a config names, before it is written. */
+static int backend_filter_set_config(struct dataplane *dp,
+				     const struct kn_config *config)
+{
+	uint32_t p, b;
+	int ret = 0;
+
+	for (p = 0; !ret && p < KN_POOL_COUNT; p++)
+		for (b = 0; !ret && b < config->pools[p].count &&
+			    b < KN_MAX_POOL_BACKENDS;
+		     b++)
+			ret = backend_filter_set(
+			    dp, &config->pools[p].backends[b].addr,
+			    config->pools[p].backends[b].port);
+	return ret;
+}
+
+/* Replies read a batch at a time while the filter is filled. */
+#define FILL_BATCH 1024
+
+int dp_backend_filter_fill(struct dataplane *dp)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int replies = bpf_map__fd(dp->skel->maps.kn_replies);
+	struct kn_flow_key *keys;
+	struct kn_reply *values;
+	__u64 *words, cursor = 0;
+	uint64_t flows = 0;
+	uint32_t bit, w, i, count;
+	bool first = true, done = false;
+	int ret = 0;
+
+	words = calloc(KN_FILTER_WORDS, sizeof(*words));
+	keys = calloc(FILL_BATCH, sizeof(*keys));
+	values = calloc(FILL_BATCH, sizeof(*values));
+	if (!words || !keys || !values) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* By bucket, not by key: a batch goes on where the last one ended,
+	 * whatever the old programs evict meanwhile. What they add meanwhile
+	 * goes to backends of the adopted configs, whose bits are set. */
+	while (!done) {
+		count = FILL_BATCH;
+		ret =
+		    bpf_map_lookup_batch(replies, first ? NULL : &cursor,
+					 &cursor, keys, values, &count, &opts);
+		if (ret < 0 && errno != ENOENT) {
+			ret = -errno;
+			goto out;
+		}
+		done = ret < 0;
+		ret = 0;
+		first = false;
+		for (i = 0; i < count && i < FILL_BATCH; i++) {
+			bit = kn_filter_bit(keys[i].src.w, keys[i].sport);
+			words[bit / 64] |= 1ULL << (bit % 64);
+		}
+		flows += count;
+	}
+	for (w = 0; !ret && w < KN_FILTER_WORDS; w++)
+		if (words[w])
+			ret =
+			    filter_word_write(dp->skel->maps.kn_backend_filter,
+					      w, words[w], true);
+	if (!ret && flows)
+		log_info("kn_backend_filter is new: set from the %llu replies "
+			 "kn_replies holds",
+			 (unsigned long long)flows);
+out:
+	free(words);
+	free(keys);
+	free(values);
+	return ret;
 }
 
 int dp_service_adopt_trust(struct dataplane *dp, const struct dp_service *svc)
 {
 	__u32 generation = 0;
+	struct kn_backend kb;
+	uint32_t p, b;
 	int ret;
 
-	/* Maps from before either existed are new and empty. */
+	/* Maps from before these existed are new and empty. */
 	ret = filter_bit_write(dp, svc, true);
+	for (p = 0; !ret && p < KN_POOL_COUNT; p++)
+		for (b = 0; !ret && b < svc->pools[p].count; b++) {
+			kernel_backend(&kb, &svc->pools[p].backends[b]);
+			ret = backend_filter_set(dp, &kb.addr, kb.port);
+		}
 	if (!ret)
 		ret = bpf_map__lookup_elem(dp->skel->maps.kn_service_gens,
 					   &svc->index, sizeof(svc->index),
@@ -223,15 +345,6 @@ static uint32_t name_seed(const char *name)
 	uint32_t h = hash_fnv1a32(name, strlen(name));
 
 	return h ? h : 1;
-}
-
-static void kernel_backend(struct kn_backend *kb, const struct dp_backend *db)
-{
-	memset(kb, 0, sizeof(*kb));
-	kb->family = dp_addr_to_kernel(&kb->addr, &db->ep);
-	kb->port = htons(db->ep.port);
-	kb->flags = db->down ? KN_BACKEND_F_DOWN : 0;
-	kb->stats_index = db->stats_index;
 }
 
 static int backend_cmp(const void *a, const void *b)
@@ -322,6 +435,10 @@ static int dp_commit(struct dataplane *dp, struct dp_service *svc,
 		if (ret)
 			goto out;
 	}
+	/* Replies of the config's first flows must find their backend's bit. */
+	ret = backend_filter_set_config(dp, config);
+	if (ret)
+		goto out;
 	ret = bpf_map__update_elem(dp->skel->maps.kn_configs, &config_key,
 				   sizeof(config_key), config, sizeof(*config),
 				   BPF_ANY);

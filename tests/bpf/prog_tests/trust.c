@@ -5,7 +5,10 @@
  * services' filter of (VIP, port) bits. A removed service's flows are never
  * steered again, whatever slot or port another service takes; a flow from
  * before the generation existed takes the full path once; adoption fills both
- * maps.
+ * maps. What egress trusts: the backends' filter of (address, port) bits,
+ * set for every backend a config names and kept for a departed one whose
+ * flows live on; an agent that creates it over older pins fills it from
+ * kn_replies.
  *
  * Part of test_datapath (tests/bpf/test_datapath.c runs every test_*()
  * here); the data path and the packets come from tests/bpf/harness.h.
@@ -13,6 +16,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -99,11 +103,11 @@ static __u32 slot_generation(uint32_t index)
 	return generation;
 }
 
-/* Whether (vip, port) has its bit in the services' filter. */
-static bool filter_bit(uint32_t vip, uint16_t port)
+/* Whether (host, port) has its bit in the endpoint filter pinned as name. */
+static bool endpoint_bit(const char *name, uint32_t host, uint16_t port)
 {
-	int filter = pinned_map("kn_service_filter");
-	struct endpoint e = ep(vip, port);
+	int filter = pinned_map(name);
+	struct endpoint e = ep(host, port);
 	struct kn_addr addr = {};
 	__u32 bit, word;
 	__u64 bits = 0;
@@ -112,13 +116,26 @@ static bool filter_bit(uint32_t vip, uint16_t port)
 		memcpy(&addr, &e.addr6, sizeof(addr));
 	else
 		addr.w[0] = e.addr.s_addr;
-	bit = kn_service_filter_bit(addr.w, htons(port));
+	bit = kn_filter_bit(addr.w, htons(port));
 	word = bit / 64;
 	if (filter >= 0) {
 		bpf_map_lookup_elem(filter, &word, &bits);
 		close(filter);
 	}
 	return (bits >> (bit % 64)) & 1;
+}
+
+/* Whether (vip, port) has its bit in the services' filter. */
+static bool filter_bit(uint32_t vip, uint16_t port)
+{
+	return endpoint_bit("kn_service_filter", vip, port);
+}
+
+/* Whether a backend's address on BACKEND_PORT has its bit in the backends'
+ * filter. */
+static bool backend_bit(uint32_t backend)
+{
+	return endpoint_bit("kn_backend_filter", backend, BACKEND_PORT);
 }
 
 static void removed_service_flows_pass(void)
@@ -298,8 +315,8 @@ void test_adoption_fills_generation_and_filter(void)
 {
 	struct dataplane *dp = open_dp(NULL), *dp2 = NULL;
 	uint32_t index, backend, zero32 = 0;
-	__u64 zeros[KN_SERVICE_FILTER_WORDS] = {0};
-	__u32 count = KN_SERVICE_FILTER_WORDS, keys[KN_SERVICE_FILTER_WORDS], w;
+	__u64 zeros[KN_FILTER_WORDS] = {0};
+	__u32 count = KN_FILTER_WORDS, keys[KN_FILTER_WORDS], w;
 	int gens = -1, filter = -1;
 	struct pkt in, out;
 	__u32 verdict;
@@ -311,7 +328,7 @@ void test_adoption_fills_generation_and_filter(void)
 	dp = NULL;
 	gens = pinned_map("kn_service_gens");
 	filter = pinned_map("kn_service_filter");
-	for (w = 0; w < KN_SERVICE_FILTER_WORDS; w++)
+	for (w = 0; w < KN_FILTER_WORDS; w++)
 		keys[w] = w;
 	if (!ASSERT_TRUE(gens >= 0 && filter >= 0, "maps pinned") ||
 	    !ASSERT_OK(bpf_map_update_elem(gens, &index, &zero32, BPF_ANY),
@@ -335,6 +352,110 @@ cleanup:
 		close(gens);
 	if (filter >= 0)
 		close(filter);
+	dp_close(dp, true);
+	dp_close(dp2, true);
+}
+
+#define NEW_STABLE 0xc6120103 /* 198.18.1.3 */
+#define NEW_CANARY 0xc6120202 /* 198.18.2.2 */
+
+/* The reply of client:port's flow from backend, through tc egress: whether
+ * it left with the VIP as its source. */
+static bool reply_translated(struct dataplane *dp, uint32_t backend,
+			     uint32_t client, uint16_t port)
+{
+	struct pkt_spec spec;
+	struct pkt in, out;
+	__u32 verdict;
+
+	reply_spec(&spec, backend, client, port, TCPF_ACK);
+	pkt_build(&in, &spec);
+	return !run_prog(dp, KN_HOOK_TC_EGRESS, &in, &out, &verdict) &&
+	       out_saddr(&out) == VIP && out_sport(&out) == VIP_PORT;
+}
+
+/* Pools without the backend the client's flow went to. */
+static int replace_pools(struct dataplane *dp, uint32_t index)
+{
+	struct endpoint stable = ep(NEW_STABLE, BACKEND_PORT),
+			canary = ep(NEW_CANARY, BACKEND_PORT);
+	char err[DP_ERR_LEN];
+	int ret;
+
+	ret = dp_service_update(dp, index, &stable, 1, &canary, 1, 0, err,
+				sizeof(err));
+	if (!ASSERT_OK(ret, "dp_service_update"))
+		printf("# %s\n", err);
+	return ret;
+}
+
+/* Every backend a config names has its bit before any flow can reach it;
+ * a departed backend keeps its bit while its flows' replies may come. */
+void test_backend_filter_covers_every_backend(void)
+{
+	struct dataplane *dp = open_dp(NULL);
+	uint32_t index, backend;
+
+	if (!dp || add_service(dp, 0, &index))
+		goto cleanup;
+	ASSERT_TRUE(backend_bit(STABLE_1) && backend_bit(STABLE_2) &&
+			backend_bit(CANARY_1),
+		    "the service's backends have their bits");
+	backend = establish(dp, KN_HOOK_TC_INGRESS, CLIENT_1, 47000, VIP);
+	if (!ASSERT_TRUE(backend != 0, "flow established") ||
+	    replace_pools(dp, index))
+		goto cleanup;
+	ASSERT_TRUE(backend_bit(NEW_STABLE) && backend_bit(NEW_CANARY),
+		    "the new pools' backends have their bits");
+	ASSERT_TRUE(backend_bit(backend), "the departed backend keeps its bit");
+	ASSERT_TRUE(reply_translated(dp, backend, CLIENT_1, 47000),
+		    "its flow's replies still leave as the VIP");
+cleanup:
+	dp_close(dp, true);
+}
+
+/* More than the agent reads a batch at a time (FILL_BATCH). */
+#define FILL_FLOWS 2500
+
+/* Pins from before the backends' filter: the agent that creates it sets
+ * the bits of the replies kn_replies holds, even of backends no config
+ * names any more, before its programs see a reply. */
+void test_adoption_fills_backend_filter_from_replies(void)
+{
+	static uint32_t backends[FILL_FLOWS];
+	struct dataplane *dp = open_dp(NULL), *dp2 = NULL;
+	char path[TRUST_PATH_BYTES];
+	uint32_t index, i, established = 0, translated = 0;
+
+	if (!dp || add_service(dp, 0, &index))
+		goto cleanup;
+	for (i = 0; i < FILL_FLOWS; i++) {
+		backends[i] = establish(dp, KN_HOOK_TC_INGRESS, CLIENT_1,
+					(uint16_t)(48000 + i), VIP);
+		established += backends[i] != 0;
+	}
+	if (!ASSERT_EQ(established, FILL_FLOWS, "flows established") ||
+	    replace_pools(dp, index))
+		goto cleanup;
+	dp_close(dp, false); /* keep the pins: a later agent adopts them */
+	dp = NULL;
+	snprintf(path, sizeof(path), "%s/kn_backend_filter", harness_pin_dir);
+	if (!ASSERT_OK(unlink(path), "the filter's pin removed"))
+		goto cleanup;
+
+	dp2 = open_dp(NULL);
+	if (!dp2)
+		goto cleanup;
+	ASSERT_TRUE(backend_bit(NEW_STABLE) && backend_bit(NEW_CANARY),
+		    "the adopted config's backends have their bits");
+	ASSERT_TRUE(backend_bit(STABLE_1) && backend_bit(STABLE_2),
+		    "the departed backends' bits set from kn_replies");
+	for (i = 0; i < FILL_FLOWS; i++)
+		translated += reply_translated(dp2, backends[i], CLIENT_1,
+					       (uint16_t)(48000 + i));
+	ASSERT_EQ(translated, FILL_FLOWS,
+		  "their flows' replies still leave as the VIP");
+cleanup:
 	dp_close(dp, true);
 	dp_close(dp2, true);
 }
