@@ -78,7 +78,8 @@ struct dataplane {
 	char pin_dir[256];
 	int lock_fd;
 	int sync_inner_fd;
-	bool pins_existed; /* a data path was pinned before we opened */
+	bool pins_existed;	 /* a data path was pinned before we opened */
+	bool backend_filter_new; /* kn_backend_filter unpinned until filled */
 	enum dp_mode mode;
 	bool xdp_attached, tc_ingress_attached, tc_egress_attached;
 	uint32_t xdp_flags;

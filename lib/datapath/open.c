@@ -507,6 +507,49 @@ static int migrate_finish(struct dataplane *dp, char *err, size_t err_len)
 	return 0;
 }
 
+/*
+ * The backends' filter (kn_backend_filter) when no agent pinned one yet:
+ * created unpinned, and pinned by backend_filter_finish once it holds the
+ * bits of every backend in kn_replies. An agent that dies in between
+ * leaves no pin, and the next one fills a filter anew: a pinned filter is
+ * always a whole one, which the next agent adopts as it is.
+ */
+static void backend_filter_hold_pin(struct dataplane *dp)
+{
+	char path[320];
+
+	snprintf(path, sizeof(path), "%s/kn_backend_filter", dp->pin_dir);
+	dp->backend_filter_new = access(path, F_OK) != 0;
+	if (dp->backend_filter_new)
+		bpf_map__set_pin_path(dp->skel->maps.kn_backend_filter, NULL);
+}
+
+/* After the adopted services set their backends' bits, before attaching:
+ * a new filter gets the bits of the flows older programs recorded (pins
+ * from before the filter), then its pin. */
+static int backend_filter_finish(struct dataplane *dp, char *err,
+				 size_t err_len)
+{
+	char path[320];
+	int ret;
+
+	if (!dp->backend_filter_new)
+		return 0;
+	ret = dp_backend_filter_fill(dp);
+	if (ret)
+		return set_err(err, err_len, ret,
+			       "cannot fill kn_backend_filter from the "
+			       "replies pinned in %s: %s",
+			       dp->pin_dir, strerror(-ret));
+	snprintf(path, sizeof(path), "%s/kn_backend_filter", dp->pin_dir);
+	ret = bpf_map__pin(dp->skel->maps.kn_backend_filter, path);
+	if (ret)
+		return set_err(err, err_len, ret, "cannot pin %s: %s", path,
+			       strerror(-ret));
+	dp->backend_filter_new = false;
+	return 0;
+}
+
 static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 			 char *err, size_t err_len)
 {
@@ -529,6 +572,7 @@ static int load_programs(struct dataplane *dp, const struct dp_options *opts,
 	ret = find_changed_pins(dp, err, err_len);
 	if (ret)
 		return ret;
+	backend_filter_hold_pin(dp);
 	ret = kanary_bpf__load(dp->skel);
 	if (ret)
 		return set_err(
@@ -685,7 +729,6 @@ cleanup:
 int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 	    size_t err_len)
 {
-	bool backend_filter_existed;
 	struct dataplane *dp;
 	int ret;
 
@@ -720,9 +763,6 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 
 		snprintf(probe, sizeof(probe), "%s/kn_services", dp->pin_dir);
 		dp->pins_existed = access(probe, F_OK) == 0;
-		snprintf(probe, sizeof(probe), "%s/kn_backend_filter",
-			 dp->pin_dir);
-		backend_filter_existed = access(probe, F_OK) == 0;
 	}
 	ret = load_programs(dp, opts, err, err_len);
 	if (ret)
@@ -742,18 +782,9 @@ int dp_open(const struct dp_options *opts, struct dataplane **out, char *err,
 			dp->pin_dir, strerror(-ret));
 		goto fail;
 	}
-	/* Pins from before the backends' filter: replies of their flows must
-	 * find their bits before these programs see them. */
-	if (dp->pins_existed && !backend_filter_existed) {
-		ret = dp_backend_filter_fill(dp);
-		if (ret) {
-			set_err(err, err_len, ret,
-				"cannot fill kn_backend_filter from the "
-				"replies pinned in %s: %s",
-				dp->pin_dir, strerror(-ret));
-			goto fail;
-		}
-	}
+	ret = backend_filter_finish(dp, err, err_len);
+	if (ret)
+		goto fail;
 	/* A predecessor may have died between a flip and its barrier. */
 	ret = dp_sync_barrier(dp);
 	if (ret) {
