@@ -263,7 +263,8 @@ int dp_backend_filter_fill(struct dataplane *dp)
 	int replies = bpf_map__fd(dp->skel->maps.kn_replies);
 	struct kn_flow_key *keys;
 	struct kn_reply *values;
-	__u64 *words, cursor = 0;
+	__u32 cursor = 0; /* a hash map's batch position: a bucket's index */
+	__u64 *words;
 	uint64_t flows = 0;
 	uint32_t bit, w, i, count;
 	bool first = true, done = false;
