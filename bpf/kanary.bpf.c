@@ -27,13 +27,22 @@
 #include "kanary_parse.h"
 #include "kanary_steer.h"
 
-/* Headers the tc programs read directly: Ethernet, IPv4 without options or
+/*
+ * Headers the tc programs read directly: Ethernet, IPv4 without options or
  * IPv6, and TCP's fixed 20 bytes (never its options; payload bytes are read
- * with bpf_skb_load_bytes). Almost every skb has them linear already: a
- * pull is a copy, paid only by the rare one that does not. IPv6 extension
- * headers are not pulled: the stack that built or received the packet has
- * its headers linear. */
-#define KN_TC_PULL_LEN (ETH_HLEN + IPV6_HDR_LEN + TCP_HDR_MIN_LEN)
+ * in place when linear, with bpf_skb_load_bytes otherwise). Almost every
+ * skb has them linear already: a pull is a copy, paid only by the rare one
+ * that does not. How much to want depends on the family (skb->protocol):
+ * a TCP segment whose payload lies in pages has exactly its headers linear
+ * (a local sender's, a driver's that splits headers), 66 bytes for IPv4
+ * with timestamps, and wanting IPv6's 74 of it would pull payload bytes
+ * in, a head reallocation for every such segment (and a copy of the head
+ * when it is a clone, as a local sender's are). IPv6 extension headers are
+ * not pulled: the stack that built or received the packet has its headers
+ * linear.
+ */
+#define KN_TC_PULL_LEN_IPV4 (ETH_HLEN + IPV4_HDR_MIN_LEN + TCP_HDR_MIN_LEN)
+#define KN_TC_PULL_LEN_IPV6 (ETH_HLEN + IPV6_HDR_LEN + TCP_HDR_MIN_LEN)
 
 static __always_inline void kn_count(__u32 hook, __u32 reason)
 {
@@ -78,10 +87,12 @@ int kanary_xdp_ingress(struct xdp_md *ctx)
 static __always_inline void kn_tc_load(struct __sk_buff *skb, struct kn_pkt *p)
 {
 	__u32 linear = skb->data_end - skb->data;
+	__u32 want = skb->protocol == bpf_htons(ETH_P_IPV6)
+			 ? KN_TC_PULL_LEN_IPV6
+			 : KN_TC_PULL_LEN_IPV4;
 
-	if (linear < KN_TC_PULL_LEN && skb->len > linear)
-		bpf_skb_pull_data(
-		    skb, skb->len < KN_TC_PULL_LEN ? skb->len : KN_TC_PULL_LEN);
+	if (linear < want && skb->len > linear)
+		bpf_skb_pull_data(skb, skb->len < want ? skb->len : want);
 	/* Make clang re-derive the context field addresses: the verifier
 	 * rejects a context pointer kept with an offset across the call. */
 	asm volatile("" : "+r"(skb));
