@@ -102,12 +102,12 @@ canary_faults '{"metrics_down": true}'
 wait_event 10 /ok/all target_down || tap_fail "the canary's /metrics going down is announced"
 canary_faults '{"metrics_down": false}'
 wait_event 10 /ok/all target_up || tap_fail "its coming back is announced"
-phase=$(wait_phase 40 waiting_gate promoted rolled_back)
-gate=$(status_field gate)
+wait_phase 40 waiting_gate promoted rolled_back >/dev/null
+# Phase and gate from one answer: two would race the step into the gate.
+IFS=$'\t' read -r phase gate < <(status_fields phase gate)
 while [[ "$gate" != *before_promotion* ]] && [ "$phase" = waiting_gate -o "$phase" = progressing ]; do
 	sleep 0.3
-	phase=$(status_field phase)
-	gate=$(status_field gate)
+	IFS=$'\t' read -r phase gate < <(status_fields phase gate)
 	[ "$SECONDS" -gt 200 ] && break
 done
 tap_is "the rollout waits at the manual promotion gate" "$phase" waiting_gate

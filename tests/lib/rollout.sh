@@ -100,10 +100,14 @@ load_field() { # EXPRESSION over the load summary d
 	"$PYTHON" -c "import json; d = json.load(open('$TOPO_TMP/load.json')); print($1)" 2>/dev/null
 }
 
-status_field() { # FIELD: from GET /api/v1/services/$ROLLOUT_SERVICE
+# status_fields FIELD...: one GET /api/v1/services/$ROLLOUT_SERVICE's
+# fields, tab separated (fields read together come from one answer).
+status_fields() {
 	topo_api GET "/api/v1/services/$ROLLOUT_SERVICE" | "$PYTHON" -c \
-		"import json,sys; print(json.load(sys.stdin).get('$1'))" 2>/dev/null
+		"import json,sys; s=json.load(sys.stdin); print(*(s.get(f) for f in sys.argv[1:]), sep='\t')" "$@" 2>/dev/null
 }
+
+status_field() { status_fields "$1"; }
 
 # Waits until the phase is one of PHASES (space separated); prints it.
 wait_phase() { # SECONDS PHASES...
