@@ -131,9 +131,11 @@ int dp_slots_init(struct stats_slots *slots, uint32_t capacity);
 void dp_slots_push(struct stats_slots *slots, uint32_t index);
 /* Returns once every program that might hold an old weight word is done. */
 int dp_sync_barrier(struct dataplane *dp);
-/* An adopted service's filter bits (its VIP:port's, its backends') and a
- * nonzero generation for its slot (service.c says what they are for). */
-int dp_service_adopt_trust(struct dataplane *dp, const struct dp_service *svc);
+/* An adopted service's filter bits (its VIP:port's, the backends' of its
+ * active config) and a nonzero generation for its slot (service.c says
+ * what they are for). */
+int dp_service_adopt_trust(struct dataplane *dp, const struct dp_service *svc,
+			   const struct kn_config *config);
 /* Sets the backends' filter bits of every reply kn_replies holds: for an
  * agent that created kn_backend_filter over flows an older one recorded. */
 int dp_backend_filter_fill(struct dataplane *dp);

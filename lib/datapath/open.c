@@ -705,7 +705,7 @@ static int adopt_services(struct dataplane *dp)
 					used[kb->stats_index] = true;
 			}
 		}
-		ret = dp_service_adopt_trust(dp, svc);
+		ret = dp_service_adopt_trust(dp, svc, config);
 		if (ret)
 			goto cleanup;
 		dp->adopted++;

@@ -162,16 +162,6 @@ static int generation_advance(struct dataplane *dp, uint32_t index)
 				    sizeof(generation), BPF_ANY);
 }
 
-/* A backend as the programs read it from a config. */
-static void kernel_backend(struct kn_backend *kb, const struct dp_backend *db)
-{
-	memset(kb, 0, sizeof(*kb));
-	kb->family = dp_addr_to_kernel(&kb->addr, &db->ep);
-	kb->port = htons(db->ep.port);
-	kb->flags = db->down ? KN_BACKEND_F_DOWN : 0;
-	kb->stats_index = db->stats_index;
-}
-
 /* The service's bit in the services' filter, from its VIP and port as
  * the program reads them from a header. */
 static uint32_t filter_bit(const struct dp_service *svc)
@@ -314,20 +304,16 @@ out:
 	return ret;
 }
 
-int dp_service_adopt_trust(struct dataplane *dp, const struct dp_service *svc)
+int dp_service_adopt_trust(struct dataplane *dp, const struct dp_service *svc,
+			   const struct kn_config *config)
 {
 	__u32 generation = 0;
-	struct kn_backend kb;
-	uint32_t p, b;
 	int ret;
 
 	/* Maps from before these existed are new and empty. */
 	ret = filter_bit_write(dp, svc, true);
-	for (p = 0; !ret && p < KN_POOL_COUNT; p++)
-		for (b = 0; !ret && b < svc->pools[p].count; b++) {
-			kernel_backend(&kb, &svc->pools[p].backends[b]);
-			ret = backend_filter_set(dp, &kb.addr, kb.port);
-		}
+	if (!ret)
+		ret = backend_filter_set_config(dp, config);
 	if (!ret)
 		ret = bpf_map__lookup_elem(dp->skel->maps.kn_service_gens,
 					   &svc->index, sizeof(svc->index),
@@ -346,6 +332,15 @@ static uint32_t name_seed(const char *name)
 	uint32_t h = hash_fnv1a32(name, strlen(name));
 
 	return h ? h : 1;
+}
+
+static void kernel_backend(struct kn_backend *kb, const struct dp_backend *db)
+{
+	memset(kb, 0, sizeof(*kb));
+	kb->family = dp_addr_to_kernel(&kb->addr, &db->ep);
+	kb->port = htons(db->ep.port);
+	kb->flags = db->down ? KN_BACKEND_F_DOWN : 0;
+	kb->stats_index = db->stats_index;
 }
 
 static int backend_cmp(const void *a, const void *b)
